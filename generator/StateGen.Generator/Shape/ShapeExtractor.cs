@@ -1,0 +1,433 @@
+using System.Collections.Generic;
+using System.Collections.Immutable;
+using System.Globalization;
+using System.Linq;
+using System.Threading;
+using Microsoft.CodeAnalysis;
+using StateGen.Generator.Helpers;
+
+namespace StateGen.Generator.Shape;
+
+/// <summary>
+/// Computes the persisted shape of a <c>[PersistentState]</c> type from its symbol: which members are stored, how
+/// each member type is written, the id member, the stable name and schema version. The generator emits code from
+/// the result; the analyzers report its problems. Walks the reachable type graph with a queue and a symbol map, and
+/// sorts what it collects, so the output is deterministic.
+/// </summary>
+internal static class ShapeExtractor
+{
+    private static readonly SymbolDisplayFormat FullNameFormat = SymbolDisplayFormat.FullyQualifiedFormat;
+
+    public static ShapeResult Extract(INamedTypeSymbol type, CancellationToken cancellationToken)
+    {
+        var walker = new Walker(cancellationToken);
+        return walker.Run(type);
+    }
+
+    /// <summary>The stable type name: the attribute's argument, or the simple CLR name (with generic arity).</summary>
+    public static string GetStableName(INamedTypeSymbol type)
+    {
+        AttributeData? attribute = FindAttribute(type, WellKnownNames.PersistentStateAttribute);
+        if (attribute is { ConstructorArguments.Length: 1 } && attribute.ConstructorArguments[0].Value is string name && name.Length > 0)
+        {
+            return name;
+        }
+
+        return type.Arity == 0 ? type.Name : type.Name + "`" + type.Arity.ToString(CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>The declared schema version, 1 when the attribute is absent.</summary>
+    public static int GetSchemaVersion(INamedTypeSymbol type)
+    {
+        AttributeData? attribute = FindAttribute(type, WellKnownNames.SchemaVersionAttribute);
+        return attribute is { ConstructorArguments.Length: 1 } && attribute.ConstructorArguments[0].Value is int version ? version : 1;
+    }
+
+    public static bool HasAttribute(ISymbol symbol, string metadataName) => FindAttribute(symbol, metadataName) is not null;
+
+    private static AttributeData? FindAttribute(ISymbol symbol, string metadataName)
+    {
+        foreach (AttributeData attribute in symbol.GetAttributes())
+        {
+            if (attribute.AttributeClass?.ToDisplayString() == metadataName)
+            {
+                return attribute;
+            }
+        }
+
+        return null;
+    }
+
+    private sealed class Walker
+    {
+        private readonly CancellationToken _cancellationToken;
+        private readonly List<ShapeProblem> _problems = new();
+        private readonly Dictionary<ITypeSymbol, ObjectShape?> _objects = new(SymbolEqualityComparer.Default);
+        private readonly Queue<(INamedTypeSymbol Type, ISymbol Origin)> _pending = new();
+        private readonly Dictionary<ITypeSymbol, EnumShape> _enums = new(SymbolEqualityComparer.Default);
+
+        public Walker(CancellationToken cancellationToken) => _cancellationToken = cancellationToken;
+
+        public ShapeResult Run(INamedTypeSymbol type)
+        {
+            int schemaVersion = GetSchemaVersion(type);
+            if (schemaVersion < 1)
+            {
+                _problems.Add(new ShapeProblem(ShapeProblemKind.InvalidSchemaVersion, type, type.Name, "must be 1 or higher"));
+            }
+
+            if (type.TypeKind != TypeKind.Class || type.IsAbstract || type.IsStatic)
+            {
+                _problems.Add(new ShapeProblem(ShapeProblemKind.NotConstructible, type, type.Name, "is not a non-abstract class or record class"));
+            }
+            else if (!HasParameterlessConstructor(type, allowPrivate: true))
+            {
+                _problems.Add(new ShapeProblem(ShapeProblemKind.NotConstructible, type, type.Name, "has no parameterless constructor"));
+            }
+
+            ImmutableArray<MemberShape> members = CollectMembers(type, isRoot: true);
+            (string idName, IdKind idKind)? id = FindId(type);
+
+            while (_pending.Count > 0)
+            {
+                _cancellationToken.ThrowIfCancellationRequested();
+                (INamedTypeSymbol objectType, _) = _pending.Dequeue();
+                ImmutableArray<MemberShape> objectMembers = CollectMembers(objectType, isRoot: false);
+                _objects[objectType] = new ObjectShape
+                {
+                    FullName = objectType.ToDisplayString(FullNameFormat),
+                    IsValueType = objectType.IsValueType,
+                    Members = objectMembers.ToEquatableArray(),
+                };
+            }
+
+            if (_problems.Count > 0 || id is null)
+            {
+                return new ShapeResult(null, _problems.ToImmutableArray());
+            }
+
+            var shape = new PersistedTypeShape
+            {
+                StableName = GetStableName(type),
+                SchemaVersion = schemaVersion,
+                FullName = type.ToDisplayString(FullNameFormat),
+                IdMemberName = id.Value.idName,
+                IdKind = id.Value.idKind,
+                Members = members.ToEquatableArray(),
+                Objects = _objects.Values.Where(o => o is not null).Select(o => o!).OrderBy(o => o.FullName, System.StringComparer.Ordinal).ToEquatableArray(),
+                Enums = _enums.Values.OrderBy(e => e.FullName, System.StringComparer.Ordinal).ToEquatableArray(),
+            };
+            return new ShapeResult(shape, ImmutableArray<ShapeProblem>.Empty);
+        }
+
+        private (string, IdKind)? FindId(INamedTypeSymbol type)
+        {
+            var marked = new List<ISymbol>();
+            ISymbol? conventional = null;
+            foreach (ISymbol member in AllInstanceMembers(type))
+            {
+                if (member is not (IPropertySymbol or IFieldSymbol))
+                {
+                    continue;
+                }
+
+                if (HasAttribute(member, WellKnownNames.StateIdAttribute))
+                {
+                    marked.Add(member);
+                }
+                else if (member.Name == "Id" && member is IPropertySymbol { GetMethod: not null })
+                {
+                    conventional ??= member;
+                }
+            }
+
+            if (marked.Count > 1)
+            {
+                _problems.Add(new ShapeProblem(ShapeProblemKind.InvalidId, marked[1], type.Name, "has more than one [StateId] member"));
+                return null;
+            }
+
+            ISymbol? id = marked.Count == 1 ? marked[0] : conventional;
+            if (id is null)
+            {
+                _problems.Add(new ShapeProblem(ShapeProblemKind.MissingId, type, type.Name, "has no [StateId] member and no property named 'Id'"));
+                return null;
+            }
+
+            if (HasAttribute(id, WellKnownNames.SensitiveAttribute))
+            {
+                _problems.Add(new ShapeProblem(ShapeProblemKind.InvalidId, id, id.Name, "is [Sensitive], but the id is stored in plain text as part of the key"));
+                return null;
+            }
+
+            ITypeSymbol idType = id is IPropertySymbol p ? p.Type : ((IFieldSymbol)id).Type;
+            IdKind? kind = idType.SpecialType switch
+            {
+                SpecialType.System_String => IdKind.String,
+                SpecialType.System_Int32 => IdKind.Int32,
+                SpecialType.System_Int64 => IdKind.Int64,
+                _ => idType.ToDisplayString() == "System.Guid" ? IdKind.Guid : null,
+            };
+            if (kind is null)
+            {
+                _problems.Add(new ShapeProblem(ShapeProblemKind.InvalidId, id, id.Name, $"is of type '{idType.ToDisplayString()}'; an id must be string, Guid, int or long"));
+                return null;
+            }
+
+            return (id.Name, kind.Value);
+        }
+
+        private ImmutableArray<MemberShape> CollectMembers(INamedTypeSymbol type, bool isRoot)
+        {
+            ImmutableArray<MemberShape>.Builder members = ImmutableArray.CreateBuilder<MemberShape>();
+            var seen = new HashSet<string>();
+            foreach (ISymbol member in AllInstanceMembers(type))
+            {
+                _cancellationToken.ThrowIfCancellationRequested();
+                if (!seen.Add(member.Name))
+                {
+                    continue; // hidden by a member of a derived type (already taken)
+                }
+
+                if (HasAttribute(member, WellKnownNames.StateIgnoreAttribute) || member.IsImplicitlyDeclared)
+                {
+                    continue;
+                }
+
+                ITypeSymbol memberType;
+                switch (member)
+                {
+                    case IPropertySymbol property when !property.IsIndexer && property.GetMethod is not null && IsVisible(property.DeclaredAccessibility):
+                        if (property.SetMethod is null)
+                        {
+                            continue; // computed or get-only: not state
+                        }
+
+                        if (property.SetMethod.IsInitOnly)
+                        {
+                            _problems.Add(new ShapeProblem(ShapeProblemKind.UnsupportedMember, property, property.Name, $"of type '{property.Type.ToDisplayString()}' has an init-only setter, which loading cannot assign; use 'set' or [StateIgnore]"));
+                            continue;
+                        }
+
+                        if (!isRoot && !IsVisible(property.SetMethod.DeclaredAccessibility))
+                        {
+                            continue;
+                        }
+
+                        memberType = property.Type;
+                        break;
+                    case IFieldSymbol field when IsVisible(field.DeclaredAccessibility) && !field.IsReadOnly && !field.IsConst:
+                        memberType = field.Type;
+                        break;
+                    default:
+                        continue;
+                }
+
+                TypeShape? shape = Classify(memberType, member);
+                if (shape is null)
+                {
+                    continue;
+                }
+
+                members.Add(new MemberShape
+                {
+                    Name = member.Name,
+                    JsonName = member.Name,
+                    Type = shape,
+                    IsSensitive = HasAttribute(member, WellKnownNames.SensitiveAttribute),
+                });
+            }
+
+            return members.ToImmutable();
+        }
+
+        private TypeShape? Classify(ITypeSymbol type, ISymbol member)
+        {
+            string fullName = type.WithNullableAnnotation(NullableAnnotation.NotAnnotated).ToDisplayString(FullNameFormat);
+            ShapeKind? simple = type.SpecialType switch
+            {
+                SpecialType.System_String => ShapeKind.String,
+                SpecialType.System_Boolean => ShapeKind.Boolean,
+                SpecialType.System_Char => ShapeKind.Char,
+                SpecialType.System_Byte => ShapeKind.Byte,
+                SpecialType.System_SByte => ShapeKind.SByte,
+                SpecialType.System_Int16 => ShapeKind.Int16,
+                SpecialType.System_UInt16 => ShapeKind.UInt16,
+                SpecialType.System_Int32 => ShapeKind.Int32,
+                SpecialType.System_UInt32 => ShapeKind.UInt32,
+                SpecialType.System_Int64 => ShapeKind.Int64,
+                SpecialType.System_UInt64 => ShapeKind.UInt64,
+                SpecialType.System_Single => ShapeKind.Single,
+                SpecialType.System_Double => ShapeKind.Double,
+                SpecialType.System_Decimal => ShapeKind.Decimal,
+                SpecialType.System_DateTime => ShapeKind.DateTime,
+                _ => type.ToDisplayString() switch
+                {
+                    "System.DateTimeOffset" => ShapeKind.DateTimeOffset,
+                    "System.Guid" => ShapeKind.Guid,
+                    "System.TimeSpan" => ShapeKind.TimeSpan,
+                    _ => null,
+                },
+            };
+            if (simple is not null)
+            {
+                return new TypeShape { Kind = simple.Value, FullName = fullName, IsValueType = type.IsValueType };
+            }
+
+            if (type is IArrayTypeSymbol array)
+            {
+                if (array.Rank != 1)
+                {
+                    return Unsupported(member, type, "multi-dimensional arrays are not supported; use an array of arrays or a list");
+                }
+
+                if (array.ElementType.SpecialType == SpecialType.System_Byte)
+                {
+                    return new TypeShape { Kind = ShapeKind.ByteArray, FullName = fullName, IsValueType = false };
+                }
+
+                return Composite(ShapeKind.Array, fullName, array.ElementType, member, isInterface: false);
+            }
+
+            if (type is not INamedTypeSymbol named)
+            {
+                return Unsupported(member, type, "type parameters, pointers and dynamic cannot be persisted");
+            }
+
+            if (named.OriginalDefinition.SpecialType == SpecialType.System_Nullable_T)
+            {
+                return Composite(ShapeKind.Nullable, fullName, named.TypeArguments[0], member, isInterface: false, isValueType: true);
+            }
+
+            if (named.TypeKind == TypeKind.Enum)
+            {
+                AddEnum(named);
+                return new TypeShape { Kind = ShapeKind.Enum, FullName = fullName, IsValueType = true };
+            }
+
+            if (named.IsGenericType)
+            {
+                string definition = named.OriginalDefinition.ToDisplayString();
+                switch (definition)
+                {
+                    case "System.Collections.Generic.List<T>":
+                        return Composite(ShapeKind.List, fullName, named.TypeArguments[0], member, isInterface: false);
+                    case "System.Collections.Generic.IList<T>":
+                    case "System.Collections.Generic.IReadOnlyList<T>":
+                    case "System.Collections.Generic.ICollection<T>":
+                    case "System.Collections.Generic.IReadOnlyCollection<T>":
+                    case "System.Collections.Generic.IEnumerable<T>":
+                        return Composite(ShapeKind.List, fullName, named.TypeArguments[0], member, isInterface: true);
+                    case "System.Collections.Generic.Dictionary<TKey, TValue>":
+                    case "System.Collections.Generic.IDictionary<TKey, TValue>":
+                    case "System.Collections.Generic.IReadOnlyDictionary<TKey, TValue>":
+                        if (named.TypeArguments[0].SpecialType != SpecialType.System_String)
+                        {
+                            return Unsupported(member, type, "only dictionaries with string keys are supported");
+                        }
+
+                        return Composite(ShapeKind.Dictionary, fullName, named.TypeArguments[1], member, isInterface: named.TypeKind == TypeKind.Interface);
+                }
+            }
+
+            if (HasAttribute(named, WellKnownNames.PersistentStateAttribute))
+            {
+                return new TypeShape { Kind = ShapeKind.PersistentState, FullName = fullName, IsValueType = named.IsValueType };
+            }
+
+            string ns = named.ContainingNamespace?.ToDisplayString() ?? string.Empty;
+            if (ns == "System" || ns.StartsWith("System.", System.StringComparison.Ordinal) || ns.StartsWith("Microsoft.", System.StringComparison.Ordinal))
+            {
+                return Unsupported(member, type, "this framework type is not supported");
+            }
+
+            if (named.TypeKind is not (TypeKind.Class or TypeKind.Struct) || named.IsAbstract || named.IsStatic)
+            {
+                return Unsupported(member, type, "interfaces, abstract classes and delegates cannot be persisted");
+            }
+
+            if (!HasParameterlessConstructor(named, allowPrivate: false))
+            {
+                return Unsupported(member, type, "it has no public or internal parameterless constructor");
+            }
+
+            if (!_objects.ContainsKey(named))
+            {
+                _objects[named] = null; // placeholder: breaks cycles; filled when dequeued
+                _pending.Enqueue((named, member));
+            }
+
+            return new TypeShape { Kind = ShapeKind.Object, FullName = fullName, IsValueType = named.IsValueType };
+        }
+
+        private TypeShape? Composite(ShapeKind kind, string fullName, ITypeSymbol elementType, ISymbol member, bool isInterface, bool isValueType = false)
+        {
+            TypeShape? element = Classify(elementType, member);
+            return element is null
+                ? null
+                : new TypeShape { Kind = kind, FullName = fullName, IsValueType = isValueType, Element = element, IsInterface = isInterface };
+        }
+
+        private TypeShape? Unsupported(ISymbol member, ITypeSymbol type, string reason)
+        {
+            _problems.Add(new ShapeProblem(ShapeProblemKind.UnsupportedMember, member, member.Name, $"of type '{type.ToDisplayString()}' cannot be persisted: {reason}"));
+            return null;
+        }
+
+        private void AddEnum(INamedTypeSymbol type)
+        {
+            if (_enums.ContainsKey(type))
+            {
+                return;
+            }
+
+            bool unsigned = type.EnumUnderlyingType?.SpecialType is SpecialType.System_Byte or SpecialType.System_UInt16 or SpecialType.System_UInt32 or SpecialType.System_UInt64;
+            var members = type.GetMembers()
+                .OfType<IFieldSymbol>()
+                .Where(f => f.HasConstantValue)
+                .Select(f => new EnumMemberShape(f.Name, System.Convert.ToString(f.ConstantValue, CultureInfo.InvariantCulture) ?? "0"))
+                .ToEquatableArray();
+            _enums[type] = new EnumShape
+            {
+                FullName = type.ToDisplayString(FullNameFormat),
+                Name = type.Name,
+                IsUnsigned = unsigned,
+                Members = members,
+            };
+        }
+
+        private static bool IsVisible(Accessibility accessibility)
+            => accessibility is Accessibility.Public or Accessibility.Internal or Accessibility.ProtectedOrInternal;
+
+        private static bool HasParameterlessConstructor(INamedTypeSymbol type, bool allowPrivate)
+        {
+            if (type.IsValueType)
+            {
+                return true;
+            }
+
+            return type.InstanceConstructors.Any(c => c.Parameters.Length == 0 && (allowPrivate || IsVisible(c.DeclaredAccessibility)));
+        }
+
+        /// <summary>Instance members of the type and its base types, most derived first, in declaration order.</summary>
+        private static IEnumerable<ISymbol> AllInstanceMembers(INamedTypeSymbol type)
+        {
+            var chain = new List<INamedTypeSymbol>();
+            for (INamedTypeSymbol? current = type; current is not null && current.SpecialType != SpecialType.System_Object; current = current.BaseType)
+            {
+                chain.Add(current);
+            }
+
+            foreach (INamedTypeSymbol current in chain)
+            {
+                foreach (ISymbol member in current.GetMembers())
+                {
+                    if (!member.IsStatic && member.Kind is SymbolKind.Property or SymbolKind.Field)
+                    {
+                        yield return member;
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,175 @@
+using System.Collections.Immutable;
+using Microsoft.CodeAnalysis;
+using StateGen.Generator.Helpers;
+
+namespace StateGen.Generator.Shape;
+
+// The persisted shape of a type: ONE model, compiled into the generator and the analyzers (source-shared), so what
+// the generator emits and what the analyzers check can never disagree. Every record here must stay immutable and
+// equatable (strings, primitives, other shapes, EquatableArray): the generator's incremental caching depends on it.
+
+/// <summary>How a member type is written and read.</summary>
+internal enum ShapeKind
+{
+    String,
+    Boolean,
+    Char,
+    Byte,
+    SByte,
+    Int16,
+    UInt16,
+    Int32,
+    UInt32,
+    Int64,
+    UInt64,
+    Single,
+    Double,
+    Decimal,
+    DateTime,
+    DateTimeOffset,
+    Guid,
+    TimeSpan,
+    ByteArray,
+    Enum,
+    Nullable,
+    Array,
+    List,
+    Dictionary,
+    Object,
+    PersistentState,
+}
+
+/// <summary>The shape of a member type. <see cref="FullName"/> is <c>global::</c>-qualified.</summary>
+internal sealed record TypeShape
+{
+    public required ShapeKind Kind { get; init; }
+
+    public required string FullName { get; init; }
+
+    public required bool IsValueType { get; init; }
+
+    /// <summary>The inner type of a nullable value, the element of a sequence, the value of a dictionary.</summary>
+    public TypeShape? Element { get; init; }
+
+    /// <summary>True when the declared type is an interface (e.g. <c>IList&lt;T&gt;</c>) filled with a concrete type.</summary>
+    public bool IsInterface { get; init; }
+}
+
+/// <summary>A persisted member of a type.</summary>
+internal sealed record MemberShape
+{
+    public required string Name { get; init; }
+
+    public required string JsonName { get; init; }
+
+    public required TypeShape Type { get; init; }
+
+    public required bool IsSensitive { get; init; }
+}
+
+/// <summary>A plain class or struct reached from a persisted type, written as a nested JSON object.</summary>
+internal sealed record ObjectShape
+{
+    public required string FullName { get; init; }
+
+    public required bool IsValueType { get; init; }
+
+    public required EquatableArray<MemberShape> Members { get; init; }
+}
+
+/// <summary>A named constant of an enum. <see cref="Value"/> is the constant as C# literal text.</summary>
+internal sealed record EnumMemberShape(string Name, string Value);
+
+/// <summary>An enum reached from a persisted type, written by name.</summary>
+internal sealed record EnumShape
+{
+    public required string FullName { get; init; }
+
+    public required string Name { get; init; }
+
+    public required bool IsUnsigned { get; init; }
+
+    public required EquatableArray<EnumMemberShape> Members { get; init; }
+}
+
+/// <summary>How the instance id is turned into text.</summary>
+internal enum IdKind
+{
+    String,
+    Guid,
+    Int32,
+    Int64,
+}
+
+/// <summary>The whole persisted shape of a <c>[PersistentState]</c> type.</summary>
+internal sealed record PersistedTypeShape
+{
+    /// <summary>The stable type name recorded in stored documents.</summary>
+    public required string StableName { get; init; }
+
+    public required int SchemaVersion { get; init; }
+
+    public required string FullName { get; init; }
+
+    public required string IdMemberName { get; init; }
+
+    public required IdKind IdKind { get; init; }
+
+    public required EquatableArray<MemberShape> Members { get; init; }
+
+    /// <summary>Plain objects reachable from the members, sorted by full name.</summary>
+    public required EquatableArray<ObjectShape> Objects { get; init; }
+
+    /// <summary>Enums reachable from the members, sorted by full name.</summary>
+    public required EquatableArray<EnumShape> Enums { get; init; }
+}
+
+/// <summary>Why a type's shape cannot be generated. Reported by the analyzers; the generator skips the type.</summary>
+internal enum ShapeProblemKind
+{
+    NotConstructible,
+    MissingId,
+    InvalidId,
+    UnsupportedMember,
+    InvalidSchemaVersion,
+}
+
+/// <summary>
+/// A problem found while extracting a shape. Holds a symbol for the analyzers' location: it never enters a
+/// generator model.
+/// </summary>
+internal sealed class ShapeProblem
+{
+    public ShapeProblem(ShapeProblemKind kind, ISymbol? symbol, string subject, string detail)
+    {
+        Kind = kind;
+        Symbol = symbol;
+        Subject = subject;
+        Detail = detail;
+    }
+
+    public ShapeProblemKind Kind { get; }
+
+    /// <summary>The member or type to point at.</summary>
+    public ISymbol? Symbol { get; }
+
+    /// <summary>The member or type name the message names.</summary>
+    public string Subject { get; }
+
+    /// <summary>The rest of the message: the type and the reason.</summary>
+    public string Detail { get; }
+}
+
+/// <summary>The outcome of <see cref="ShapeExtractor.Extract"/>: a shape when there are no problems.</summary>
+internal sealed class ShapeResult
+{
+    public ShapeResult(PersistedTypeShape? shape, ImmutableArray<ShapeProblem> problems)
+    {
+        Shape = shape;
+        Problems = problems;
+    }
+
+    public PersistedTypeShape? Shape { get; }
+
+    public ImmutableArray<ShapeProblem> Problems { get; }
+}

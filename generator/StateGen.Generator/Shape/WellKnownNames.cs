@@ -1,0 +1,11 @@
+namespace StateGen.Generator.Shape;
+
+/// <summary>Metadata names of the runtime's attributes, the one place they are spelled.</summary>
+internal static class WellKnownNames
+{
+    public const string PersistentStateAttribute = "StateGen.PersistentStateAttribute";
+    public const string SchemaVersionAttribute = "StateGen.SchemaVersionAttribute";
+    public const string StateIdAttribute = "StateGen.StateIdAttribute";
+    public const string SensitiveAttribute = "StateGen.SensitiveAttribute";
+    public const string StateIgnoreAttribute = "StateGen.StateIgnoreAttribute";
+}

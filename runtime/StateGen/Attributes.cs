@@ -1,0 +1,63 @@
+using System;
+
+namespace StateGen;
+
+/// <summary>
+/// Marks a <c>partial</c> class or record whose state StateGen persists. The source generator emits
+/// <c>SaveStateAsync</c>, <c>LoadStateAsync</c>, <c>DeleteStateAsync</c> and a reflection-free serializer for it.
+/// </summary>
+/// <remarks>
+/// The stored documents are identified by <see cref="TypeName"/>, never by the CLR or assembly name, so renaming the
+/// class, its namespace or its assembly does not orphan state that is already stored.
+/// </remarks>
+[AttributeUsage(AttributeTargets.Class, Inherited = false, AllowMultiple = false)]
+public sealed class PersistentStateAttribute : Attribute
+{
+    /// <summary>Persists the type under its simple CLR name (e.g. <c>ResearchAgent</c>).</summary>
+    public PersistentStateAttribute()
+    {
+    }
+
+    /// <summary>Persists the type under a stable name that survives renames of the CLR type.</summary>
+    /// <param name="typeName">The stable type name recorded in every stored document.</param>
+    public PersistentStateAttribute(string typeName) => TypeName = typeName;
+
+    /// <summary>The stable type name, or <see langword="null"/> for the simple CLR name.</summary>
+    public string? TypeName { get; }
+}
+
+/// <summary>The schema version of a <see cref="PersistentStateAttribute"/> type. Defaults to 1 when absent.</summary>
+[AttributeUsage(AttributeTargets.Class, Inherited = false, AllowMultiple = false)]
+public sealed class SchemaVersionAttribute : Attribute
+{
+    /// <summary>Declares the schema version.</summary>
+    /// <param name="version">The version, 1 or higher.</param>
+    public SchemaVersionAttribute(int version) => Version = version;
+
+    /// <summary>The declared schema version.</summary>
+    public int Version { get; }
+}
+
+/// <summary>
+/// Marks the member that identifies an instance. Without it, a property named <c>Id</c> is used.
+/// The id must be a <see cref="string"/>, <see cref="Guid"/>, <see cref="int"/> or <see cref="long"/>.
+/// </summary>
+[AttributeUsage(AttributeTargets.Property | AttributeTargets.Field, Inherited = false, AllowMultiple = false)]
+public sealed class StateIdAttribute : Attribute
+{
+}
+
+/// <summary>
+/// Marks a member that must never be stored in plain text (API keys, tokens, passwords). It is left out of the
+/// stored document, and loading leaves the in-memory value as it is.
+/// </summary>
+[AttributeUsage(AttributeTargets.Property | AttributeTargets.Field, Inherited = false, AllowMultiple = false)]
+public sealed class SensitiveAttribute : Attribute
+{
+}
+
+/// <summary>Excludes a member from the persisted state.</summary>
+[AttributeUsage(AttributeTargets.Property | AttributeTargets.Field, Inherited = false, AllowMultiple = false)]
+public sealed class StateIgnoreAttribute : Attribute
+{
+}

@@ -1,0 +1,21 @@
+using Microsoft.Extensions.Logging;
+
+namespace StateGen.Diagnostics;
+
+/// <summary>
+/// The manager's log lines. They carry scope, key, type and sizes, never a stored value.
+/// </summary>
+internal static partial class Log
+{
+    [LoggerMessage(EventId = 1, Level = LogLevel.Debug, Message = "Saved state {Scope}/{Key} as {TypeName} v{SchemaVersion}, version {Version}, {Bytes} bytes")]
+    public static partial void Saved(ILogger logger, string scope, string key, string typeName, int schemaVersion, long version, int bytes);
+
+    [LoggerMessage(EventId = 2, Level = LogLevel.Debug, Message = "Loaded state {Scope}/{Key} as {TypeName}, version {Version}")]
+    public static partial void Loaded(ILogger logger, string scope, string key, string typeName, long version);
+
+    [LoggerMessage(EventId = 3, Level = LogLevel.Debug, Message = "Deleted state {Scope}/{Key}: {Deleted}")]
+    public static partial void Deleted(ILogger logger, string scope, string key, bool deleted);
+
+    [LoggerMessage(EventId = 4, Level = LogLevel.Warning, Message = "Could not read state {Scope}/{Key} as {TypeName}: {Reason}")]
+    public static partial void ReadFailed(ILogger logger, string scope, string key, string typeName, string reason);
+}

@@ -1,0 +1,171 @@
+using System;
+
+namespace StateGen;
+
+/// <summary>
+/// Base type of StateGen's errors about stored state. Messages name the scope, key and type involved and never
+/// contain a stored value, so they are safe to log.
+/// </summary>
+public class StateGenException : Exception
+{
+    /// <summary>Creates the exception.</summary>
+    public StateGenException(string message)
+        : base(message)
+    {
+    }
+
+    /// <summary>Creates the exception with an inner exception that carries no stored value in its message.</summary>
+    public StateGenException(string message, Exception? innerException)
+        : base(message, innerException)
+    {
+    }
+
+    /// <summary>The scope path involved, when there is one.</summary>
+    public string? Scope { get; init; }
+
+    /// <summary>The key involved, when there is one.</summary>
+    public string? Key { get; init; }
+}
+
+/// <summary>A key or scope id is not valid: null, empty, too long, or with a forbidden character or segment.</summary>
+public sealed class InvalidStateKeyException : ArgumentException
+{
+    /// <summary>Creates the exception.</summary>
+    /// <param name="paramName">The argument that was rejected.</param>
+    /// <param name="reason">Why, ending with a full stop.</param>
+    public InvalidStateKeyException(string paramName, string reason)
+        : base($"The state {Describe(paramName)} is not valid: {reason}", paramName)
+    {
+        Reason = reason;
+    }
+
+    /// <summary>Why the key was rejected.</summary>
+    public string Reason { get; }
+
+    private static string Describe(string paramName) => paramName == "key" ? "key" : $"scope id '{paramName}'";
+}
+
+/// <summary>A stored document could not be read into the requested type: it is not valid JSON or not of its shape.</summary>
+public sealed class StateSerializationException : StateGenException
+{
+    /// <summary>Creates the exception.</summary>
+    public StateSerializationException(string message)
+        : base(message)
+    {
+    }
+
+    /// <summary>The stable type name that was being read.</summary>
+    public string? TypeName { get; init; }
+}
+
+/// <summary>A stored document belongs to another type than the one asked for.</summary>
+public sealed class StateTypeMismatchException : StateGenException
+{
+    /// <summary>Creates the exception.</summary>
+    public StateTypeMismatchException(string scope, string key, string expectedTypeName, string storedTypeName)
+        : base($"The state at '{scope}' key '{key}' was stored as type '{storedTypeName}', not '{expectedTypeName}'.")
+    {
+        Scope = scope;
+        Key = key;
+        ExpectedTypeName = expectedTypeName;
+        StoredTypeName = storedTypeName;
+    }
+
+    /// <summary>The stable type name that was asked for.</summary>
+    public string ExpectedTypeName { get; }
+
+    /// <summary>The stable type name recorded in the stored document.</summary>
+    public string StoredTypeName { get; }
+}
+
+/// <summary>A stored document has a schema version this program cannot read.</summary>
+public sealed class StateSchemaVersionException : StateGenException
+{
+    /// <summary>Creates the exception.</summary>
+    public StateSchemaVersionException(string scope, string key, string typeName, int storedVersion, int expectedVersion)
+        : base(storedVersion > expectedVersion
+            ? $"The state at '{scope}' key '{key}' of type '{typeName}' has schema version {storedVersion}, newer than version {expectedVersion} that this program knows. It was written by a newer program; it is left as it is."
+            : $"The state at '{scope}' key '{key}' of type '{typeName}' has schema version {storedVersion}, and this program expects version {expectedVersion} with no upgrade from {storedVersion}. It is left as it is.")
+    {
+        Scope = scope;
+        Key = key;
+        TypeName = typeName;
+        StoredVersion = storedVersion;
+        ExpectedVersion = expectedVersion;
+    }
+
+    /// <summary>The stable type name.</summary>
+    public string TypeName { get; }
+
+    /// <summary>The schema version in the stored document.</summary>
+    public int StoredVersion { get; }
+
+    /// <summary>The schema version of the type in this program.</summary>
+    public int ExpectedVersion { get; }
+}
+
+/// <summary>A write expected another stored version than the one found (optimistic concurrency).</summary>
+public sealed class StateConcurrencyException : StateGenException
+{
+    /// <summary>Creates the exception.</summary>
+    public StateConcurrencyException(string scope, string key, long? expectedVersion, long? storedVersion)
+        : base($"The state at '{scope}' key '{key}' was expected at version {Show(expectedVersion)} but is at version {Show(storedVersion)}.")
+    {
+        Scope = scope;
+        Key = key;
+        ExpectedVersion = expectedVersion;
+        StoredVersion = storedVersion;
+    }
+
+    /// <summary>The version the writer expected (0 for "must not exist yet").</summary>
+    public long? ExpectedVersion { get; }
+
+    /// <summary>The version found in the store (<see langword="null"/> when nothing is stored).</summary>
+    public long? StoredVersion { get; }
+
+    private static string Show(long? v) => v is null ? "(none)" : v.Value.ToString(System.Globalization.CultureInfo.InvariantCulture);
+}
+
+/// <summary>A value is larger than the store accepts.</summary>
+public sealed class StateValueTooLargeException : StateGenException
+{
+    /// <summary>Creates the exception.</summary>
+    public StateValueTooLargeException(string scope, string key, long size, long limit)
+        : base($"The state at '{scope}' key '{key}' is {size} bytes, more than the limit of {limit} bytes.")
+    {
+        Scope = scope;
+        Key = key;
+        Size = size;
+        Limit = limit;
+    }
+
+    /// <summary>The size of the rejected value in bytes.</summary>
+    public long Size { get; }
+
+    /// <summary>The limit in bytes.</summary>
+    public long Limit { get; }
+}
+
+/// <summary>The store failed: an I/O error, or a file that is corrupt or not a state database.</summary>
+public class StateStoreException : StateGenException
+{
+    /// <summary>Creates the exception.</summary>
+    public StateStoreException(string message, Exception? innerException = null)
+        : base(message, innerException)
+    {
+    }
+}
+
+/// <summary>The store's file is corrupt, truncated or not a StateGen database. Nothing was written to it.</summary>
+public sealed class StateStoreCorruptedException : StateStoreException
+{
+    /// <summary>Creates the exception.</summary>
+    public StateStoreCorruptedException(string path, Exception? innerException = null)
+        : base($"The state database '{path}' is corrupt, truncated or not a StateGen database; it was not changed. Restore it from a backup or move it aside.", innerException)
+    {
+        FilePath = path;
+    }
+
+    /// <summary>The database file.</summary>
+    public string FilePath { get; }
+}

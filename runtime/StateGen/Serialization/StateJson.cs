@@ -1,0 +1,211 @@
+using System;
+using System.ComponentModel;
+using System.Globalization;
+using System.Text.Json;
+
+namespace StateGen.Serialization;
+
+/// <summary>
+/// Helpers that generated serializers call. Not meant for application code; the surface may change between minor
+/// versions in step with the generator that ships in the same package.
+/// </summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
+public static class StateJson
+{
+    /// <summary>The nesting limit for reading and writing stored documents.</summary>
+    public const int MaxDepth = 256;
+
+    /// <summary>Writer options used for every stored document.</summary>
+    public static JsonWriterOptions WriterOptions => new() { MaxDepth = MaxDepth, SkipValidation = false };
+
+    /// <summary>Reader options used for every stored document.</summary>
+    public static JsonReaderOptions ReaderOptions => new() { MaxDepth = MaxDepth, CommentHandling = JsonCommentHandling.Disallow };
+
+    /// <summary>Moves to the next token; throws when the document ends early.</summary>
+    public static void Read(ref Utf8JsonReader reader)
+    {
+        if (!reader.Read())
+        {
+            throw new JsonException("The document ended early.");
+        }
+    }
+
+    /// <summary>Throws unless the reader is on <paramref name="expected"/>.</summary>
+    public static void Expect(ref Utf8JsonReader reader, JsonTokenType expected)
+    {
+        if (reader.TokenType != expected)
+        {
+            throw new JsonException($"Expected {expected} but found {reader.TokenType}.");
+        }
+    }
+
+    /// <summary>Reads a string value; <see langword="null"/> for a JSON null.</summary>
+    public static string? ReadString(ref Utf8JsonReader reader)
+    {
+        if (reader.TokenType == JsonTokenType.Null)
+        {
+            return null;
+        }
+
+        Expect(ref reader, JsonTokenType.String);
+        return reader.GetString();
+    }
+
+    /// <summary>Writes a double; NaN and infinities as the strings <c>NaN</c>, <c>Infinity</c>, <c>-Infinity</c>.</summary>
+    public static void WriteDouble(Utf8JsonWriter writer, double value)
+    {
+        if (double.IsFinite(value))
+        {
+            writer.WriteNumberValue(value);
+        }
+        else
+        {
+            writer.WriteStringValue(double.IsNaN(value) ? "NaN" : value > 0 ? "Infinity" : "-Infinity");
+        }
+    }
+
+    /// <summary>Reads what <see cref="WriteDouble"/> wrote.</summary>
+    public static double ReadDouble(ref Utf8JsonReader reader)
+    {
+        if (reader.TokenType == JsonTokenType.String)
+        {
+            return reader.GetString() switch
+            {
+                "NaN" => double.NaN,
+                "Infinity" => double.PositiveInfinity,
+                "-Infinity" => double.NegativeInfinity,
+                _ => throw new JsonException("Expected a number."),
+            };
+        }
+
+        return reader.GetDouble();
+    }
+
+    /// <summary>Writes a float the way <see cref="WriteDouble"/> writes a double.</summary>
+    public static void WriteSingle(Utf8JsonWriter writer, float value)
+    {
+        if (float.IsFinite(value))
+        {
+            writer.WriteNumberValue(value);
+        }
+        else
+        {
+            writer.WriteStringValue(float.IsNaN(value) ? "NaN" : value > 0 ? "Infinity" : "-Infinity");
+        }
+    }
+
+    /// <summary>Reads what <see cref="WriteSingle"/> wrote.</summary>
+    public static float ReadSingle(ref Utf8JsonReader reader)
+    {
+        if (reader.TokenType == JsonTokenType.String)
+        {
+            return (float)ReadDouble(ref reader);
+        }
+
+        return reader.GetSingle();
+    }
+
+    /// <summary>Writes a char as a one-character string.</summary>
+    public static void WriteChar(Utf8JsonWriter writer, char value)
+    {
+        Span<char> one = stackalloc char[1];
+        one[0] = value;
+        writer.WriteStringValue(one);
+    }
+
+    /// <summary>Reads what <see cref="WriteChar"/> wrote.</summary>
+    public static char ReadChar(ref Utf8JsonReader reader)
+    {
+        Expect(ref reader, JsonTokenType.String);
+        string? s = reader.GetString();
+        if (s is null || s.Length != 1)
+        {
+            throw new JsonException("Expected a one-character string.");
+        }
+
+        return s[0];
+    }
+
+    /// <summary>Writes a TimeSpan in the invariant constant format (<c>[-][d.]hh:mm:ss[.fffffff]</c>).</summary>
+    public static void WriteTimeSpan(Utf8JsonWriter writer, TimeSpan value)
+    {
+        Span<char> buffer = stackalloc char[32];
+        value.TryFormat(buffer, out int written, "c", CultureInfo.InvariantCulture);
+        writer.WriteStringValue(buffer.Slice(0, written));
+    }
+
+    /// <summary>Reads what <see cref="WriteTimeSpan"/> wrote.</summary>
+    public static TimeSpan ReadTimeSpan(ref Utf8JsonReader reader)
+    {
+        Expect(ref reader, JsonTokenType.String);
+        if (!TimeSpan.TryParseExact(reader.GetString(), "c", CultureInfo.InvariantCulture, out TimeSpan value))
+        {
+            throw new JsonException("Expected a time span.");
+        }
+
+        return value;
+    }
+
+    /// <summary>Writes a DateTime in round-trip format, keeping its <see cref="DateTime.Kind"/>.</summary>
+    public static void WriteDateTime(Utf8JsonWriter writer, DateTime value)
+    {
+        Span<char> buffer = stackalloc char[40];
+        value.TryFormat(buffer, out int written, "O", CultureInfo.InvariantCulture);
+        writer.WriteStringValue(buffer.Slice(0, written));
+    }
+
+    /// <summary>Reads what <see cref="WriteDateTime"/> wrote: UTC stays UTC, unspecified stays unspecified, local stays local.</summary>
+    public static DateTime ReadDateTime(ref Utf8JsonReader reader)
+    {
+        Expect(ref reader, JsonTokenType.String);
+        if (!DateTime.TryParseExact(reader.GetString(), "O", CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind, out DateTime value))
+        {
+            throw new JsonException("Expected a date and time.");
+        }
+
+        return value;
+    }
+
+    /// <summary>Writes a byte array as base64, or null.</summary>
+    public static void WriteBytes(Utf8JsonWriter writer, byte[]? value)
+    {
+        if (value is null)
+        {
+            writer.WriteNullValue();
+        }
+        else
+        {
+            writer.WriteBase64StringValue(value);
+        }
+    }
+
+    /// <summary>Reads what <see cref="WriteBytes"/> wrote.</summary>
+    public static byte[]? ReadBytes(ref Utf8JsonReader reader)
+    {
+        if (reader.TokenType == JsonTokenType.Null)
+        {
+            return null;
+        }
+
+        Expect(ref reader, JsonTokenType.String);
+        return reader.GetBytesFromBase64();
+    }
+
+    /// <summary>Throws for an enum name or number that the enum does not declare.</summary>
+    public static JsonException UnknownEnumValue(string enumName) => new($"The value is not a member of enum '{enumName}'.");
+
+    /// <summary>Writes a value of a nested persistent type.</summary>
+    public static void WriteNested<T>(Utf8JsonWriter writer, T value)
+        where T : IPersistentState<T>
+        => value.WriteState(writer);
+
+    /// <summary>Reads a value of a nested persistent type.</summary>
+    public static T ReadNested<T>(ref Utf8JsonReader reader)
+        where T : IPersistentState<T>
+    {
+        Expect(ref reader, JsonTokenType.StartObject);
+        T value = T.CreateState();
+        value.ReadState(ref reader);
+        return value;
+    }
+}

@@ -1,0 +1,333 @@
+using System;
+using System.Buffers;
+using System.Collections.Generic;
+using System.Text.Json;
+using System.Threading;
+using System.Threading.Tasks;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using StateGen.Diagnostics;
+using StateGen.Serialization;
+using StateGen.Storage;
+using StateGen.Storage.LiteDb;
+
+namespace StateGen;
+
+/// <summary>
+/// Reads and writes state in scopes. It is the one place that orders the steps of a save and a load: key
+/// validation, serialization, size limits, type and schema checks, and the store call. Thread-safe.
+/// </summary>
+/// <remarks>
+/// Generated <c>SaveStateAsync</c>/<c>LoadStateAsync</c> methods call <see cref="SaveAsync{T}"/> and
+/// <see cref="LoadAsync{T}"/>, which store an instance under the key <c>{StableTypeName}/{Id}</c> in the given scope.
+/// </remarks>
+public sealed class StateManager : IAsyncDisposable, IDisposable
+{
+    /// <summary>The type name recorded for raw JSON values written with <see cref="SetJsonAsync"/>.</summary>
+    public const string JsonTypeName = "json";
+
+    private readonly StateManagerOptions _options;
+    private readonly ILogger _logger;
+    private readonly bool _ownsStore;
+    private int _disposed;
+
+    /// <summary>Creates a manager over a store.</summary>
+    /// <param name="store">The store.</param>
+    /// <param name="options">Options; defaults when <see langword="null"/>.</param>
+    /// <param name="logger">Where log lines go; none when <see langword="null"/>.</param>
+    /// <param name="ownsStore">Whether disposing the manager disposes the store.</param>
+    public StateManager(IStateStore store, StateManagerOptions? options = null, ILogger<StateManager>? logger = null, bool ownsStore = true)
+    {
+        Store = store ?? throw new ArgumentNullException(nameof(store));
+        _options = options ?? new StateManagerOptions();
+        if (_options.MaxValueBytes <= 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), "MaxValueBytes must be positive.");
+        }
+
+        _logger = (ILogger?)logger ?? NullLogger.Instance;
+        _ownsStore = ownsStore;
+    }
+
+    /// <summary>
+    /// Opens the embedded default: a LiteDB file at <paramref name="path"/>
+    /// (<see cref="LiteDbStateStoreOptions.DefaultFileName"/> in the current directory when <see langword="null"/>).
+    /// </summary>
+    /// <exception cref="StateStoreCorruptedException">The file is corrupt, truncated or not a LiteDB database.</exception>
+    public static StateManager OpenLiteDb(string? path = null, StateManagerOptions? options = null, ILoggerFactory? loggerFactory = null)
+    {
+        var store = new LiteDbStateStore(new LiteDbStateStoreOptions { Path = path ?? LiteDbStateStoreOptions.DefaultFileName });
+        return new StateManager(store, options, loggerFactory?.CreateLogger<StateManager>());
+    }
+
+    /// <summary>The store behind this manager.</summary>
+    public IStateStore Store { get; }
+
+    /// <summary>The key under which <paramref name="state"/> is stored: <c>{StableTypeName}/{Id}</c>, normalized.</summary>
+    /// <exception cref="InvalidStateKeyException">The instance's id is null, empty or not a valid key.</exception>
+    public static string KeyOf<T>(T state)
+        where T : IPersistentState<T>
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        string? id = state.GetStateId();
+        if (string.IsNullOrEmpty(id))
+        {
+            throw new InvalidStateKeyException("key", $"the {T.StateInfo.TypeName} instance has no id (its id member is null or empty).");
+        }
+
+        return StateKeys.Normalize(T.StateInfo.TypeName + "/" + id);
+    }
+
+    /// <summary>Saves an instance under <see cref="KeyOf{T}"/> in <paramref name="scope"/>. Generated <c>SaveStateAsync</c> calls this.</summary>
+    public async ValueTask SaveAsync<T>(T state, StateScope scope, CancellationToken cancellationToken = default)
+        where T : IPersistentState<T>
+        => await SetAsync(scope, KeyOf(state), state, cancellationToken).ConfigureAwait(false);
+
+    /// <summary>
+    /// Loads the stored state of an instance into it. Generated <c>LoadStateAsync</c> calls this.
+    /// </summary>
+    /// <returns><see langword="false"/> when nothing is stored; the instance is then unchanged.</returns>
+    /// <exception cref="StateSerializationException">The stored document is not valid JSON or not of the type's shape; the instance is unchanged.</exception>
+    /// <exception cref="StateTypeMismatchException">The stored document belongs to another type.</exception>
+    /// <exception cref="StateSchemaVersionException">The stored document has a schema version this program cannot read.</exception>
+    public async ValueTask<bool> LoadAsync<T>(T state, StateScope scope, CancellationToken cancellationToken = default)
+        where T : IPersistentState<T>
+    {
+        string key = KeyOf(state);
+        StoredEntry? entry = await GetEntryAsync(scope, key, cancellationToken).ConfigureAwait(false);
+        if (entry is null)
+        {
+            return false;
+        }
+
+        ReadInto(state, entry);
+        return true;
+    }
+
+    /// <summary>Deletes the stored state of an instance. Generated <c>DeleteStateAsync</c> calls this.</summary>
+    /// <returns><see langword="false"/> when nothing was stored.</returns>
+    public ValueTask<bool> DeleteAsync<T>(T state, StateScope scope, CancellationToken cancellationToken = default)
+        where T : IPersistentState<T>
+        => DeleteAsync(scope, KeyOf(state), cancellationToken);
+
+    /// <summary>Stores a persistent-type value under an explicit key.</summary>
+    /// <returns>The stored version.</returns>
+    /// <exception cref="InvalidStateKeyException">The key is not valid.</exception>
+    /// <exception cref="StateValueTooLargeException">The serialized value exceeds <see cref="StateManagerOptions.MaxValueBytes"/>.</exception>
+    /// <exception cref="StateSerializationException">The value could not be written (for example, a reference cycle).</exception>
+    public async ValueTask<long> SetAsync<T>(StateScope scope, string key, T value, CancellationToken cancellationToken = default)
+        where T : IPersistentState<T>
+    {
+        ArgumentNullException.ThrowIfNull(value);
+        key = StateKeys.Normalize(key);
+        PersistentStateInfo info = T.StateInfo;
+        ReadOnlyMemory<byte> payload = Serialize(value, scope, key, info.TypeName);
+        return await WriteAsync(new StateWrite(scope.Path, key, info.TypeName, info.SchemaVersion, payload), cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Reads a persistent-type value stored under an explicit key.</summary>
+    /// <returns>The value, or <see langword="null"/> when nothing is stored.</returns>
+    /// <exception cref="StateSerializationException">The stored document is not valid JSON or not of the type's shape.</exception>
+    /// <exception cref="StateTypeMismatchException">The stored document belongs to another type.</exception>
+    /// <exception cref="StateSchemaVersionException">The stored document has a schema version this program cannot read.</exception>
+    public async ValueTask<T?> GetAsync<T>(StateScope scope, string key, CancellationToken cancellationToken = default)
+        where T : class, IPersistentState<T>
+    {
+        StoredEntry? entry = await GetEntryAsync(scope, StateKeys.Normalize(key), cancellationToken).ConfigureAwait(false);
+        if (entry is null)
+        {
+            return null;
+        }
+
+        T value = T.CreateState();
+        ReadInto(value, entry);
+        return value;
+    }
+
+    /// <summary>Stores a raw JSON value.</summary>
+    /// <returns>The stored version.</returns>
+    public async ValueTask<long> SetJsonAsync(StateScope scope, string key, JsonElement value, CancellationToken cancellationToken = default)
+    {
+        key = StateKeys.Normalize(key);
+        if (value.ValueKind == JsonValueKind.Undefined)
+        {
+            throw new ArgumentException("The JSON value is undefined (default JsonElement).", nameof(value));
+        }
+
+        var buffer = new ArrayBufferWriter<byte>(256);
+        using (var writer = new Utf8JsonWriter(buffer, StateJson.WriterOptions))
+        {
+            value.WriteTo(writer);
+        }
+
+        return await WriteAsync(new StateWrite(scope.Path, key, JsonTypeName, 1, buffer.WrittenMemory), cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Reads a stored value as raw JSON, whatever type wrote it.</summary>
+    /// <returns>The value, or <see langword="null"/> when nothing is stored.</returns>
+    /// <exception cref="StateSerializationException">The stored document is not valid JSON.</exception>
+    public async ValueTask<JsonElement?> GetJsonAsync(StateScope scope, string key, CancellationToken cancellationToken = default)
+    {
+        StoredEntry? entry = await GetEntryAsync(scope, StateKeys.Normalize(key), cancellationToken).ConfigureAwait(false);
+        if (entry is null)
+        {
+            return null;
+        }
+
+        try
+        {
+            using JsonDocument document = JsonDocument.Parse(entry.Payload, new JsonDocumentOptions { MaxDepth = StateJson.MaxDepth });
+            return document.RootElement.Clone();
+        }
+        catch (JsonException ex)
+        {
+            throw ReadError(entry, entry.TypeName, ex);
+        }
+    }
+
+    /// <summary>Deletes a stored value.</summary>
+    /// <returns><see langword="false"/> when nothing was stored.</returns>
+    public async ValueTask<bool> DeleteAsync(StateScope scope, string key, CancellationToken cancellationToken = default)
+    {
+        key = StateKeys.Normalize(key);
+        ThrowIfDisposed();
+        bool deleted = await Store.DeleteAsync(scope.Path, key, cancellationToken).ConfigureAwait(false);
+        Log.Deleted(_logger, scope.Path, key, deleted);
+        return deleted;
+    }
+
+    /// <summary>Whether a value is stored.</summary>
+    public ValueTask<bool> ExistsAsync(StateScope scope, string key, CancellationToken cancellationToken = default)
+    {
+        key = StateKeys.Normalize(key);
+        ThrowIfDisposed();
+        return Store.ExistsAsync(scope.Path, key, cancellationToken);
+    }
+
+    /// <summary>The keys stored in a scope, in ordinal order.</summary>
+    public ValueTask<IReadOnlyList<string>> ListKeysAsync(StateScope scope, CancellationToken cancellationToken = default)
+    {
+        ThrowIfDisposed();
+        return Store.ListKeysAsync(scope.Path, cancellationToken);
+    }
+
+    /// <summary>Disposes the store when the manager owns it.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) == 0 && _ownsStore)
+        {
+            await Store.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Disposes the store when the manager owns it.</summary>
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) == 0 && _ownsStore)
+        {
+            if (Store is IDisposable disposable)
+            {
+                disposable.Dispose();
+            }
+            else
+            {
+                Store.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            }
+        }
+    }
+
+    private async ValueTask<long> WriteAsync(StateWrite write, CancellationToken cancellationToken)
+    {
+        ThrowIfDisposed();
+        if (write.Payload.Length > _options.MaxValueBytes)
+        {
+            throw new StateValueTooLargeException(write.Scope, write.Key, write.Payload.Length, _options.MaxValueBytes);
+        }
+
+        StoredEntry stored = await Store.WriteAsync(write, cancellationToken).ConfigureAwait(false);
+        Log.Saved(_logger, write.Scope, write.Key, write.TypeName, write.SchemaVersion, stored.Version, write.Payload.Length);
+        return stored.Version;
+    }
+
+    private ValueTask<StoredEntry?> GetEntryAsync(StateScope scope, string key, CancellationToken cancellationToken)
+    {
+        ThrowIfDisposed();
+        return Store.GetAsync(scope.Path, key, cancellationToken);
+    }
+
+    private static ReadOnlyMemory<byte> Serialize<T>(T value, StateScope scope, string key, string typeName)
+        where T : IPersistentState<T>
+    {
+        var buffer = new ArrayBufferWriter<byte>(512);
+        try
+        {
+            using var writer = new Utf8JsonWriter(buffer, StateJson.WriterOptions);
+            value.WriteState(writer);
+            writer.Flush();
+        }
+        catch (InvalidOperationException ex)
+        {
+            // Utf8JsonWriter reports depth overflow (a reference cycle or runaway nesting) this way.
+            throw new StateSerializationException(
+                $"The state at '{scope.Path}' key '{key}' of type '{typeName}' could not be written: {ex.GetType().Name} (nesting deeper than {StateJson.MaxDepth} levels means a reference cycle or runaway nesting).")
+            {
+                Scope = scope.Path,
+                Key = key,
+                TypeName = typeName,
+            };
+        }
+
+        return buffer.WrittenMemory;
+    }
+
+    private void ReadInto<T>(T state, StoredEntry entry)
+        where T : IPersistentState<T>
+    {
+        PersistentStateInfo info = T.StateInfo;
+        if (!string.Equals(entry.TypeName, info.TypeName, StringComparison.Ordinal))
+        {
+            throw new StateTypeMismatchException(entry.Scope, entry.Key, info.TypeName, entry.TypeName);
+        }
+
+        if (entry.SchemaVersion != info.SchemaVersion)
+        {
+            throw new StateSchemaVersionException(entry.Scope, entry.Key, info.TypeName, entry.SchemaVersion, info.SchemaVersion);
+        }
+
+        try
+        {
+            var reader = new Utf8JsonReader(entry.Payload.Span, StateJson.ReaderOptions);
+            StateJson.Read(ref reader);
+            StateJson.Expect(ref reader, JsonTokenType.StartObject);
+            state.ReadState(ref reader);
+            if (reader.Read())
+            {
+                throw new JsonException("Unexpected data after the document.");
+            }
+        }
+        catch (Exception ex) when (ex is JsonException or InvalidOperationException or FormatException or OverflowException or ArgumentException)
+        {
+            throw ReadError(entry, info.TypeName, ex);
+        }
+
+        Log.Loaded(_logger, entry.Scope, entry.Key, info.TypeName, entry.Version);
+    }
+
+    private StateSerializationException ReadError(StoredEntry entry, string typeName, Exception ex)
+    {
+        // The inner exception is not attached: reader messages can quote bytes of the document, which may be secret.
+        string reason = ex is JsonException json && json.BytePositionInLine is long position
+            ? $"it is not valid JSON or not of the type's shape (line {json.LineNumber}, byte {position})"
+            : $"a member is not of the type's shape ({ex.GetType().Name})";
+        Log.ReadFailed(_logger, entry.Scope, entry.Key, typeName, reason);
+        return new StateSerializationException(
+            $"The state at '{entry.Scope}' key '{entry.Key}' could not be read as type '{typeName}' (schema version {entry.SchemaVersion}): {reason}. The stored document is left as it is.")
+        {
+            Scope = entry.Scope,
+            Key = entry.Key,
+            TypeName = typeName,
+        };
+    }
+
+    private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+}
