@@ -1,0 +1,7 @@
+using StateGen;
+
+[PersistentState]
+public class NotPartialAgent
+{
+    public string Id { get; set; } = "";
+}

@@ -1,0 +1,54 @@
+using System.Linq;
+using Microsoft.CodeAnalysis;
+
+namespace StateGen.Generator.Tests;
+
+/// <summary>The generated code of representative types, compared with committed baselines.</summary>
+public sealed class GoldenFileTests
+{
+    [Theory]
+    [InlineData(nameof(TestSources.Agent))]
+    [InlineData(nameof(TestSources.NestedGeneric))]
+    [InlineData(nameof(TestSources.GlobalNamespace))]
+    public void Generated_code_matches_baseline_and_compiles_warning_free(string sourceName)
+    {
+        string source = (string)typeof(TestSources).GetField(sourceName)!.GetValue(null)!;
+        (Compilation output, GeneratorDriverRunResult result) = GeneratorHarness.Run(source);
+
+        Assert.NotEmpty(result.GeneratedTrees);
+        foreach (GeneratedSourceResult generated in result.Results.Single().GeneratedSources)
+        {
+            Snapshot.Match(sourceName, generated.HintName, generated.SourceText.ToString());
+        }
+
+        // Nullable on and every warning an error, as in a strict consumer project.
+        Assert.Equal(string.Empty, GeneratorHarness.Problems(output));
+    }
+
+    [Fact]
+    public void Hint_names_are_unique_and_follow_namespace_type_feature_pattern()
+    {
+        (_, GeneratorDriverRunResult result) = GeneratorHarness.Run(TestSources.Agent, TestSources.NestedGeneric, TestSources.GlobalNamespace);
+
+        string[] hints = result.Results.Single().GeneratedSources.Select(s => s.HintName).OrderBy(h => h, System.StringComparer.Ordinal).ToArray();
+        Assert.Equal(
+            new[] { "Agents.ResearchAgent.State.g.cs", "Agents.Workflows.Outer`1.StepState.State.g.cs", "Everything.State.g.cs", "Memory.State.g.cs" },
+            hints);
+    }
+
+    [Fact]
+    public void Types_that_are_not_partial_or_have_problems_are_skipped_so_only_analyzers_report()
+    {
+        const string source = """
+            using StateGen;
+            [PersistentState] public class NotPartial { public string Id { get; set; } = ""; }
+            [PersistentState] public partial class NoId { public string Name { get; set; } = ""; }
+            [PersistentState] public partial class BadMember { public string Id { get; set; } = ""; public object Anything { get; set; } = new(); }
+            public class Container { [PersistentState] public partial class Inner { public string Id { get; set; } = ""; } }
+            """;
+        (Compilation output, GeneratorDriverRunResult result) = GeneratorHarness.Run(source);
+
+        Assert.Empty(result.GeneratedTrees);
+        Assert.Equal(string.Empty, GeneratorHarness.Problems(output));
+    }
+}

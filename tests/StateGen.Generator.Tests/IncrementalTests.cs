@@ -1,0 +1,167 @@
+using System;
+using System.Collections;
+using System.Collections.Generic;
+using System.Collections.Immutable;
+using System.Linq;
+using System.Reflection;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp;
+using StateGen.Generator.Helpers;
+using StateGen.Generator.Model;
+
+namespace StateGen.Generator.Tests;
+
+/// <summary>The pipeline caches: equal inputs give equal models and no regeneration.</summary>
+public sealed class IncrementalTests
+{
+    private static readonly string[] TrackedSteps = typeof(TrackingNames)
+        .GetFields(BindingFlags.Public | BindingFlags.Static)
+        .Select(f => (string)f.GetRawConstantValue()!)
+        .ToArray();
+
+    [Fact]
+    public void Every_tracked_step_is_cached_when_the_compilation_is_cloned()
+    {
+        CSharpCompilation compilation = GeneratorHarness.CreateCompilation(TestSources.Agent, TestSources.NestedGeneric);
+        GeneratorDriver driver = GeneratorHarness.CreateDriver().RunGenerators(compilation);
+        GeneratorRunResult first = driver.GetRunResult().Results.Single();
+
+        driver = driver.RunGenerators(compilation.Clone());
+        GeneratorRunResult second = driver.GetRunResult().Results.Single();
+
+        AssertStepsAreTrackedAndCached(first, second);
+    }
+
+    [Fact]
+    public void An_unrelated_edit_does_not_regenerate()
+    {
+        CSharpCompilation compilation = GeneratorHarness.CreateCompilation(TestSources.Agent);
+        GeneratorDriver driver = GeneratorHarness.CreateDriver().RunGenerators(compilation);
+        GeneratorRunResult first = driver.GetRunResult().Results.Single();
+
+        CSharpCompilation edited = compilation.AddSyntaxTrees(CSharpSyntaxTree.ParseText(
+            "namespace Agents; public static class Unrelated { public static int Answer() => 42; }",
+            GeneratorHarness.ParseOptions));
+        driver = driver.RunGenerators(edited);
+        GeneratorRunResult second = driver.GetRunResult().Results.Single();
+
+        AssertStepsAreTrackedAndCached(first, second);
+        Assert.Equal(first.GeneratedSources.Single().SourceText.ToString(), second.GeneratedSources.Single().SourceText.ToString());
+    }
+
+    [Fact]
+    public void A_real_shape_change_regenerates_that_type()
+    {
+        CSharpCompilation compilation = GeneratorHarness.CreateCompilation(TestSources.Agent);
+        GeneratorDriver driver = GeneratorHarness.CreateDriver().RunGenerators(compilation);
+
+        SyntaxTree oldTree = compilation.SyntaxTrees.Single();
+        SyntaxTree newTree = oldTree.WithChangedText(Microsoft.CodeAnalysis.Text.SourceText.From(
+            TestSources.Agent.Replace("public string Topic { get; set; } = \"\";", "public string Topic { get; set; } = \"\"; public int Budget { get; set; }", StringComparison.Ordinal)));
+        driver = driver.RunGenerators(compilation.ReplaceSyntaxTree(oldTree, newTree));
+        GeneratorRunResult result = driver.GetRunResult().Results.Single();
+
+        IncrementalGeneratorRunStep step = Assert.Single(result.TrackedSteps[TrackingNames.GeneratableTypes]);
+        Assert.Equal(IncrementalStepRunReason.Modified, Assert.Single(step.Outputs).Reason);
+        Assert.Contains("\"Budget\"u8", result.GeneratedSources.Single().SourceText.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Models_hold_no_symbols_syntax_locations_or_compilations()
+    {
+        CSharpCompilation compilation = GeneratorHarness.CreateCompilation(TestSources.Agent, TestSources.NestedGeneric, TestSources.GlobalNamespace);
+        GeneratorRunResult result = GeneratorHarness.CreateDriver().RunGenerators(compilation).GetRunResult().Results.Single();
+
+        int checkedValues = 0;
+        foreach (string name in TrackedSteps)
+        {
+            foreach (IncrementalGeneratorRunStep step in result.TrackedSteps[name])
+            {
+                foreach ((object value, IncrementalStepRunReason _) in step.Outputs)
+                {
+                    AssertNoBannedObjects(value, new HashSet<object>(ReferenceEqualityComparer.Instance), $"{name} output");
+                    checkedValues++;
+                }
+            }
+        }
+
+        Assert.True(checkedValues >= 4, $"Expected the tracked steps to produce models for 4 types, saw {checkedValues}.");
+        AssertTypeIsValueEquatable(typeof(StateTypeSpec), new HashSet<Type>());
+    }
+
+    private static void AssertStepsAreTrackedAndCached(GeneratorRunResult first, GeneratorRunResult second)
+    {
+        foreach (string name in TrackedSteps)
+        {
+            Assert.True(first.TrackedSteps.ContainsKey(name), $"Step {name} is not tracked.");
+            Assert.True(second.TrackedSteps.ContainsKey(name), $"Step {name} is not tracked on the second run.");
+            foreach (IncrementalGeneratorRunStep step in second.TrackedSteps[name])
+            {
+                foreach ((object _, IncrementalStepRunReason reason) in step.Outputs)
+                {
+                    Assert.True(
+                        reason is IncrementalStepRunReason.Cached or IncrementalStepRunReason.Unchanged,
+                        $"Step {name} output was {reason} on the second run.");
+                }
+            }
+        }
+
+        foreach ((object _, IncrementalStepRunReason reason) in second.TrackedOutputSteps.SelectMany(s => s.Value).SelectMany(s => s.Outputs))
+        {
+            Assert.Equal(IncrementalStepRunReason.Cached, reason);
+        }
+    }
+
+    private static void AssertNoBannedObjects(object? value, HashSet<object> seen, string path)
+    {
+        if (value is null || value is string || value.GetType().IsPrimitive || value.GetType().IsEnum || !seen.Add(value))
+        {
+            return;
+        }
+
+        Assert.False(value is ISymbol or SyntaxNode or Location or Compilation or SemanticModel or SyntaxTree, $"{path} holds a {value.GetType().Name}.");
+        if (value is IEnumerable items)
+        {
+            int i = 0;
+            foreach (object? item in items)
+            {
+                AssertNoBannedObjects(item, seen, $"{path}[{i++}]");
+            }
+
+            return;
+        }
+
+        foreach (PropertyInfo property in value.GetType().GetProperties(BindingFlags.Public | BindingFlags.Instance))
+        {
+            if (property.GetIndexParameters().Length == 0)
+            {
+                AssertNoBannedObjects(property.GetValue(value), seen, $"{path}.{property.Name}");
+            }
+        }
+    }
+
+    /// <summary>Every member type of a model compares by value: strings, primitives, enums, EquatableArray of models, records.</summary>
+    private static void AssertTypeIsValueEquatable(Type type, HashSet<Type> seen)
+    {
+        Type checkedType = Nullable.GetUnderlyingType(type) ?? type;
+        if (!seen.Add(checkedType) || checkedType == typeof(string) || checkedType.IsPrimitive || checkedType.IsEnum)
+        {
+            return;
+        }
+
+        if (checkedType.IsGenericType && checkedType.GetGenericTypeDefinition() == typeof(EquatableArray<>))
+        {
+            AssertTypeIsValueEquatable(checkedType.GetGenericArguments()[0], seen);
+            return;
+        }
+
+        Assert.False(checkedType.IsArray || typeof(IEnumerable).IsAssignableFrom(checkedType), $"{checkedType.Name} compares by reference; wrap it in EquatableArray.");
+        bool isRecord = checkedType.GetMethod("<Clone>$") is not null || checkedType.GetProperty("EqualityContract", BindingFlags.NonPublic | BindingFlags.Instance) is not null
+            || (checkedType.IsValueType && typeof(IEquatable<>).MakeGenericType(checkedType).IsAssignableFrom(checkedType));
+        Assert.True(isRecord, $"{checkedType.Name} is not a record or equatable struct.");
+        foreach (PropertyInfo property in checkedType.GetProperties(BindingFlags.Public | BindingFlags.Instance))
+        {
+            AssertTypeIsValueEquatable(property.PropertyType, seen);
+        }
+    }
+}

@@ -1,0 +1,104 @@
+namespace StateGen.Generator.Tests;
+
+/// <summary>Representative persistent types used by the golden, cacheability and execution tests.</summary>
+internal static class TestSources
+{
+    public const string Agent = """
+        using System;
+        using System.Collections.Generic;
+        using StateGen;
+
+        namespace Agents;
+
+        public enum Role { User, Assistant, Tool, Bot = Assistant }
+
+        public sealed class Turn
+        {
+            public Role Role { get; set; }
+            public string Text { get; set; } = "";
+            public DateTimeOffset At { get; set; }
+        }
+
+        [PersistentState]
+        [SchemaVersion(2)]
+        public partial class ResearchAgent
+        {
+            public string Id { get; set; } = "";
+            public string Topic { get; set; } = "";
+            [Sensitive] public string ApiKey { get; set; } = "";
+            public List<Turn> History { get; set; } = new();
+            public Dictionary<string, string> Notes { get; set; } = new();
+            public DateTime? LastRunUtc { get; set; }
+            public int Count => History.Count;
+            [StateIgnore] public string Scratch { get; set; } = "";
+        }
+        """;
+
+    public const string NestedGeneric = """
+        using System;
+        using System.Collections.Generic;
+        using StateGen;
+
+        namespace Agents.Workflows
+        {
+            public partial class Outer<TContext>
+            {
+                [PersistentState("workflow-step")]
+                [SchemaVersion(3)]
+                public partial record StepState
+                {
+                    [StateId] public Guid RunId { get; set; }
+                    public int[] Numbers { get; set; } = Array.Empty<int>();
+                    public Dictionary<string, List<double?>> Series { get; set; } = new();
+                    public byte[]? Blob { get; set; }
+                    public IReadOnlyList<string> Tags { get; set; } = new List<string>();
+                    public TimeSpan Elapsed { get; set; }
+                    public decimal Cost { get; set; }
+                    public char Grade { get; set; }
+                }
+            }
+        }
+        """;
+
+    public const string GlobalNamespace = """
+        using System;
+        using System.Collections.Generic;
+        using StateGen;
+
+        public struct Point
+        {
+            public int X { get; set; }
+            public int Y { get; set; }
+        }
+
+        [PersistentState]
+        public partial class Memory
+        {
+            [StateId] public long Number { get; set; }
+            public string? Summary { get; set; }
+        }
+
+        [PersistentState]
+        public partial class Everything
+        {
+            public int Id { get; set; }
+            public bool Flag { get; set; }
+            public byte B { get; set; }
+            public sbyte SB { get; set; }
+            public short S { get; set; }
+            public ushort US { get; set; }
+            public uint UI { get; set; }
+            public long L { get; set; }
+            public ulong UL { get; set; }
+            public float F { get; set; }
+            public double D { get; set; }
+            public Guid G { get; set; }
+            public DateTime When { get; set; }
+            public Point Where { get; set; }
+            public Point? MaybeWhere { get; set; }
+            public Memory? Memory { get; set; }
+            public List<Memory> Memories { get; set; } = new();
+            public string @event = "";
+        }
+        """;
+}
