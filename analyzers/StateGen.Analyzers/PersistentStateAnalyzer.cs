@@ -1,0 +1,110 @@
+using System.Collections.Generic;
+using System.Collections.Immutable;
+using System.Linq;
+using System.Threading;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp;
+using Microsoft.CodeAnalysis.CSharp.Syntax;
+using Microsoft.CodeAnalysis.Diagnostics;
+using StateGen.Generator.Shape;
+
+namespace StateGen.Analyzers;
+
+/// <summary>
+/// Reports why a <c>[PersistentState]</c> type cannot be generated (SG0001–SG0006). The generator skips such types
+/// silently, so this analyzer is the only voice. It runs the same <see cref="ShapeExtractor"/> the generator runs,
+/// so the two never disagree about what is persistable.
+/// </summary>
+[DiagnosticAnalyzer(LanguageNames.CSharp)]
+public sealed class PersistentStateAnalyzer : DiagnosticAnalyzer
+{
+    /// <inheritdoc />
+    public override ImmutableArray<DiagnosticDescriptor> SupportedDiagnostics { get; } = ImmutableArray.Create(
+        DiagnosticDescriptors.NotPartial,
+        DiagnosticDescriptors.MissingId,
+        DiagnosticDescriptors.UnsupportedMember,
+        DiagnosticDescriptors.InvalidId,
+        DiagnosticDescriptors.NotConstructible,
+        DiagnosticDescriptors.InvalidSchemaVersion);
+
+    /// <inheritdoc />
+    public override void Initialize(AnalysisContext context)
+    {
+        context.EnableConcurrentExecution();
+        context.ConfigureGeneratedCodeAnalysis(GeneratedCodeAnalysisFlags.None);
+        context.RegisterCompilationStartAction(static start =>
+        {
+            INamedTypeSymbol? attribute = start.Compilation.GetTypeByMetadataName(WellKnownNames.PersistentStateAttribute);
+            if (attribute is null)
+            {
+                return; // the runtime is not referenced: nothing can be marked
+            }
+
+            start.RegisterSymbolAction(symbolContext => AnalyzeType(symbolContext, attribute), SymbolKind.NamedType);
+        });
+    }
+
+    private static void AnalyzeType(SymbolAnalysisContext context, INamedTypeSymbol attribute)
+    {
+        var type = (INamedTypeSymbol)context.Symbol;
+        if (!type.GetAttributes().Any(a => SymbolEqualityComparer.Default.Equals(a.AttributeClass, attribute)))
+        {
+            return;
+        }
+
+        Location typeLocation = type.Locations.FirstOrDefault() ?? Location.None;
+
+        List<string> notPartial = FindNonPartialDeclarations(type, context.CancellationToken);
+        if (notPartial.Count > 0)
+        {
+            context.ReportDiagnostic(Diagnostic.Create(
+                DiagnosticDescriptors.NotPartial,
+                typeLocation,
+                type.Name,
+                string.Join(", ", notPartial.Select(name => "'" + name + "'"))));
+        }
+
+        // Shape problems are reported even for a non-partial type, so every fix needed is visible at once.
+        ShapeResult result = ShapeExtractor.Extract(type, context.CancellationToken);
+        foreach (ShapeProblem problem in result.Problems)
+        {
+            Location location = problem.Symbol?.Locations.FirstOrDefault(l => l.IsInSource) ?? typeLocation;
+            context.ReportDiagnostic(Diagnostic.Create(Descriptor(problem.Kind), location, problem.Subject, problem.Detail));
+        }
+    }
+
+    /// <summary>
+    /// The names of the type's declarations, and of the declarations that enclose them, that lack <c>partial</c>,
+    /// outermost first. Looks at syntax, as the generator's predicate does: the enclosing declaration of this part is
+    /// the one the generated part must match.
+    /// </summary>
+    private static List<string> FindNonPartialDeclarations(INamedTypeSymbol type, CancellationToken cancellationToken)
+    {
+        var names = new List<string>();
+        var seen = new HashSet<SyntaxNode>();
+        foreach (SyntaxReference reference in type.DeclaringSyntaxReferences)
+        {
+            for (SyntaxNode? node = reference.GetSyntax(cancellationToken); node is not null; node = node.Parent)
+            {
+                if (node is TypeDeclarationSyntax declaration
+                    && !declaration.Modifiers.Any(SyntaxKind.PartialKeyword)
+                    && seen.Add(declaration))
+                {
+                    names.Insert(0, declaration.Identifier.ValueText);
+                }
+            }
+        }
+
+        return names.Distinct().ToList();
+    }
+
+    private static DiagnosticDescriptor Descriptor(ShapeProblemKind kind) => kind switch
+    {
+        ShapeProblemKind.MissingId => DiagnosticDescriptors.MissingId,
+        ShapeProblemKind.UnsupportedMember => DiagnosticDescriptors.UnsupportedMember,
+        ShapeProblemKind.InvalidId => DiagnosticDescriptors.InvalidId,
+        ShapeProblemKind.NotConstructible => DiagnosticDescriptors.NotConstructible,
+        ShapeProblemKind.InvalidSchemaVersion => DiagnosticDescriptors.InvalidSchemaVersion,
+        _ => throw new System.ArgumentOutOfRangeException(nameof(kind), kind, "Unknown shape problem kind."),
+    };
+}

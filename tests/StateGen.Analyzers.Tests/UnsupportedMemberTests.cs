@@ -1,0 +1,159 @@
+using System.Threading.Tasks;
+
+namespace StateGen.Analyzers.Tests;
+
+/// <summary>SG0003: a member whose type the generated serializer cannot write, named with its type.</summary>
+public sealed class UnsupportedMemberTests
+{
+    [Fact]
+    public Task Object_member_is_reported_with_member_and_type()
+        => AnalyzerTest.VerifyAsync(
+            """
+            [PersistentState]
+            public partial class Agent
+            {
+                public string Id { get; set; } = "";
+
+                public object? {|#0:Scratch|} { get; set; }
+            }
+            """,
+            AnalyzerTest.At(DiagnosticDescriptors.UnsupportedMember, 0, "Member 'Scratch' of type 'object?' cannot be persisted: this framework type is not supported"));
+
+    [Fact]
+    public Task Multi_dimensional_array_is_reported()
+        => AnalyzerTest.VerifyAsync(
+            """
+            [PersistentState]
+            public partial class Agent
+            {
+                public string Id { get; set; } = "";
+
+                public int[,] {|#0:Grid|} = new int[0, 0];
+            }
+            """,
+            AnalyzerTest.At(DiagnosticDescriptors.UnsupportedMember, 0, "Member 'Grid' of type 'int[*,*]' cannot be persisted: multi-dimensional arrays are not supported; use an array of arrays or a list"));
+
+    [Fact]
+    public Task Dictionary_with_non_string_keys_is_reported()
+        => AnalyzerTest.VerifyAsync(
+            """
+            [PersistentState]
+            public partial class Agent
+            {
+                public string Id { get; set; } = "";
+
+                public Dictionary<int, string> {|#0:Notes|} { get; set; } = new();
+            }
+            """,
+            AnalyzerTest.At(DiagnosticDescriptors.UnsupportedMember, 0, "Member 'Notes' of type 'System.Collections.Generic.Dictionary<int, string>' cannot be persisted: only dictionaries with string keys are supported"));
+
+    [Fact]
+    public Task Interface_member_is_reported_with_its_full_type_name()
+        => AnalyzerTest.VerifyAsync(
+            """
+            namespace Sample
+            {
+                public interface IMemory
+                {
+                }
+
+                [PersistentState]
+                public partial class Agent
+                {
+                    public string Id { get; set; } = "";
+
+                    public IMemory? {|#0:Memory|} { get; set; }
+                }
+            }
+            """,
+            AnalyzerTest.At(DiagnosticDescriptors.UnsupportedMember, 0, "Member 'Memory' of type 'Sample.IMemory?' cannot be persisted: interfaces, abstract classes and delegates cannot be persisted"));
+
+    [Fact]
+    public Task Init_only_property_is_reported()
+        => AnalyzerTest.VerifyAsync(
+            """
+            [PersistentState]
+            public partial class Agent
+            {
+                public string Id { get; set; } = "";
+
+                public string {|#0:Model|} { get; init; } = "";
+            }
+            """,
+            AnalyzerTest.At(DiagnosticDescriptors.UnsupportedMember, 0, "Member 'Model' of type 'string' has an init-only setter, which loading cannot assign; use 'set' or [StateIgnore]"));
+
+    [Fact]
+    public Task Unsupported_element_type_of_a_list_is_reported_at_the_list_member()
+        => AnalyzerTest.VerifyAsync(
+            """
+            [PersistentState]
+            public partial class Agent
+            {
+                public string Id { get; set; } = "";
+
+                public List<object> {|#0:Items|} { get; set; } = new();
+            }
+            """,
+            AnalyzerTest.At(DiagnosticDescriptors.UnsupportedMember, 0, "Member 'Items' of type 'object' cannot be persisted: this framework type is not supported"));
+
+    [Fact]
+    public Task Unsupported_member_of_a_nested_plain_class_is_reported_at_that_member()
+        => AnalyzerTest.VerifyAsync("""
+            public sealed class Memory
+            {
+                public Action? {|SG0003:OnChange|} { get; set; }
+            }
+
+            [PersistentState]
+            public partial class Agent
+            {
+                public string Id { get; set; } = "";
+
+                public Memory Memory { get; set; } = new();
+            }
+            """);
+
+    [Fact]
+    public Task Every_unsupported_member_is_reported()
+        => AnalyzerTest.VerifyAsync("""
+            [PersistentState]
+            public partial class Agent
+            {
+                public string Id { get; set; } = "";
+
+                public object? {|SG0003:First|} { get; set; }
+
+                public int[,]? {|SG0003:Second|} { get; set; }
+            }
+            """);
+
+    [Fact]
+    public Task Unsupported_member_marked_StateIgnore_reports_nothing()
+        => AnalyzerTest.VerifyAsync("""
+            [PersistentState]
+            public partial class Agent
+            {
+                public string Id { get; set; } = "";
+
+                [StateIgnore]
+                public object? Scratch { get; set; }
+
+                [StateIgnore]
+                public string Model { get; init; } = "";
+            }
+            """);
+
+    [Fact]
+    public Task Get_only_and_private_members_are_not_state_and_report_nothing()
+        => AnalyzerTest.VerifyAsync("""
+            [PersistentState]
+            public partial class Agent
+            {
+                private object? _lock = new();
+
+                public string Id { get; set; } = "";
+
+                public object Computed => _lock ?? this;
+            }
+            """);
+}
