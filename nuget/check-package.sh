@@ -31,4 +31,14 @@ if ! grep -q "error SG0001" "$here/artifacts/broken.log"; then
   tail -20 "$here/artifacts/broken.log" >&2
   exit 1
 fi
-echo "package check: OK (StateGen $version; consumer ran; packaged analyzer reported SG0001)"
+# The lock file next to the project is picked up by the package's build targets: a shape change is SG0100.
+if dotnet build -c Release -p:StateGenVersion="$version" -p:DefineConstants=CHANGE_SHAPE --nologo -o "$here/artifacts/changed" > "$here/artifacts/changed.log" 2>&1; then
+  echo "package check: a shape change without a version bump built without SG0100" >&2
+  exit 1
+fi
+if ! grep -q "SG0100" "$here/artifacts/changed.log"; then
+  echo "package check: the packaged analyzer did not report SG0100:" >&2
+  tail -20 "$here/artifacts/changed.log" >&2
+  exit 1
+fi
+echo "package check: OK (StateGen $version; consumer ran; packaged analyzers reported SG0001 and SG0100)"

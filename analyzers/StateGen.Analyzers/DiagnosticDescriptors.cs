@@ -19,6 +19,16 @@ internal static class DiagnosticDescriptors
     public const string NotConstructibleId = "SG0005";
     public const string InvalidSchemaVersionId = "SG0006";
 
+    /// <summary>The category of the SG0100–SG0199 block.</summary>
+    public const string SchemaCategory = "StateGen.Schema";
+
+    public const string SchemaChangedId = "SG0100";
+    public const string SchemaNotRecordedId = "SG0101";
+    public const string SchemaVersionBelowRecordedId = "SG0102";
+    public const string LockFileMissingId = "SG0103";
+    public const string StaleLockLinesId = "SG0104";
+    public const string MalformedLockLineId = "SG0105";
+
     private const string HelpLinkBase = "https://github.com/stategen/stategen/blob/main/docs/diagnostics.md#";
 
     /// <summary>{0}: the [PersistentState] type; {1}: the declarations that lack <c>partial</c>, quoted.</summary>
@@ -86,4 +96,73 @@ internal static class DiagnosticDescriptors
         isEnabledByDefault: true,
         description: "Schema versions start at 1 (the version of a type without [SchemaVersion]) and only grow.",
         helpLinkUri: HelpLinkBase + "sg0006");
+
+    /// <summary>{0}: the type; {1}: the recorded version; {2}: what changed; {3}: the next version.</summary>
+    public static readonly DiagnosticDescriptor SchemaChanged = new(
+        id: SchemaChangedId,
+        title: "Persisted shape changed without a schema version bump",
+        messageFormat: "The schema of '{0}' changed since version {1} was recorded ({2}): bump [SchemaVersion] to {3}",
+        category: SchemaCategory,
+        defaultSeverity: DiagnosticSeverity.Warning,
+        isEnabledByDefault: true,
+        description: "Documents stored by the recorded version would be read with the new shape. Bump [SchemaVersion] and record the new shape (the code fix does both), so stored documents upgrade through a generated step.",
+        helpLinkUri: HelpLinkBase + "sg0100");
+
+    /// <summary>{0}: the type; {1}: the version; {2}: the lock file name.</summary>
+    public static readonly DiagnosticDescriptor SchemaNotRecorded = new(
+        id: SchemaNotRecordedId,
+        title: "Schema version is not recorded in the lock file",
+        messageFormat: "Schema version {1} of '{0}' is not recorded in {2}",
+        category: SchemaCategory,
+        defaultSeverity: DiagnosticSeverity.Info,
+        isEnabledByDefault: true,
+        description: "Record the shape (the code fix does it) so later changes are caught and old documents can be upgraded.",
+        helpLinkUri: HelpLinkBase + "sg0101");
+
+    /// <summary>{0}: the type; {1}: the declared version; {2}: the highest recorded version; {3}: the lock file name.</summary>
+    public static readonly DiagnosticDescriptor SchemaVersionBelowRecorded = new(
+        id: SchemaVersionBelowRecordedId,
+        title: "Schema version is lower than a recorded version",
+        messageFormat: "'{0}' declares schema version {1}, lower than version {2} recorded in {3}",
+        category: SchemaCategory,
+        defaultSeverity: DiagnosticSeverity.Error,
+        isEnabledByDefault: true,
+        description: "Schema versions only grow: documents of the recorded version may already be stored, and this program could not read them.",
+        helpLinkUri: HelpLinkBase + "sg0102");
+
+    /// <summary>{0}: the lock file name.</summary>
+    public static readonly DiagnosticDescriptor LockFileMissing = new(
+        id: LockFileMissingId,
+        title: "No schema lock file",
+        messageFormat: "No schema lock file '{0}': shape changes of [PersistentState] types are not checked",
+        category: SchemaCategory,
+        defaultSeverity: DiagnosticSeverity.Info,
+        isEnabledByDefault: true,
+        description: "Add the lock file to the project as an AdditionalFiles item (the StateGen package does it when the file exists; the code fix creates it).",
+        helpLinkUri: HelpLinkBase + "sg0103",
+        customTags: WellKnownDiagnosticTags.CompilationEnd);
+
+    /// <summary>{0}: the stable type name.</summary>
+    public static readonly DiagnosticDescriptor StaleLockLines = new(
+        id: StaleLockLinesId,
+        title: "Lock file records a type that no longer exists",
+        messageFormat: "The lock file records '{0}', which is not a [PersistentState] type of this project",
+        category: SchemaCategory,
+        defaultSeverity: DiagnosticSeverity.Warning,
+        isEnabledByDefault: true,
+        description: "Remove the lines of a type that was deleted, or restore its stable name if it was renamed (renaming a stable name orphans stored state).",
+        helpLinkUri: HelpLinkBase + "sg0104",
+        customTags: WellKnownDiagnosticTags.CompilationEnd);
+
+    /// <summary>{0}: what is wrong with the line.</summary>
+    public static readonly DiagnosticDescriptor MalformedLockLine = new(
+        id: MalformedLockLineId,
+        title: "Malformed or duplicate lock file line",
+        messageFormat: "Schema lock line is not valid: {0}",
+        category: SchemaCategory,
+        defaultSeverity: DiagnosticSeverity.Error,
+        isEnabledByDefault: true,
+        description: "Each line is 'type | version | path | format | sensitive'; each type, version and path appears once.",
+        helpLinkUri: HelpLinkBase + "sg0105",
+        customTags: WellKnownDiagnosticTags.CompilationEnd);
 }

@@ -41,4 +41,7 @@ public partial class ConsumerAgent
     public string Goal { get; set; } = "";
     [Sensitive] public string Secret { get; set; } = "";
     public List<string> Steps { get; set; } = new();
+#if CHANGE_SHAPE
+    public int Budget { get; set; } // a shape change without a [SchemaVersion] bump: the packaged analyzer reports SG0100
+#endif
 }

@@ -61,3 +61,18 @@ public sealed class SensitiveAttribute : Attribute
 public sealed class StateIgnoreAttribute : Attribute
 {
 }
+
+/// <summary>
+/// Says that a member was called <see cref="OldName"/> in the previous schema version. The generated upgrade step
+/// moves the stored value to the new name; without it, a rename reads as "one member removed, one added".
+/// </summary>
+[AttributeUsage(AttributeTargets.Property | AttributeTargets.Field, Inherited = false, AllowMultiple = false)]
+public sealed class RenamedFromAttribute : Attribute
+{
+    /// <summary>Declares the previous name.</summary>
+    /// <param name="oldName">The member's stored name in the previous schema version.</param>
+    public RenamedFromAttribute(string oldName) => OldName = oldName;
+
+    /// <summary>The member's stored name in the previous schema version.</summary>
+    public string OldName { get; }
+}

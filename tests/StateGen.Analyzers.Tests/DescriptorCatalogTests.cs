@@ -17,9 +17,11 @@ public sealed class DescriptorCatalogTests
         .ToList();
 
     [Fact]
-    public void Analyzer_supports_every_descriptor_once()
+    public void Analyzers_support_every_descriptor_once()
     {
-        IEnumerable<string> supported = new PersistentStateAnalyzer().SupportedDiagnostics.Select(d => d.Id);
+        IEnumerable<string> supported = new PersistentStateAnalyzer().SupportedDiagnostics
+            .Concat(new SchemaLockAnalyzer().SupportedDiagnostics)
+            .Select(d => d.Id);
         Assert.Equal(AllDescriptors.Select(d => d.Id).OrderBy(id => id), supported.OrderBy(id => id));
         Assert.Equal(AllDescriptors.Count, AllDescriptors.Select(d => d.Id).Distinct().Count());
     }

@@ -45,6 +45,11 @@ internal static class ShapeExtractor
 
     public static bool HasAttribute(ISymbol symbol, string metadataName) => FindAttribute(symbol, metadataName) is not null;
 
+    private static string? GetStringArgument(ISymbol symbol, string metadataName)
+        => FindAttribute(symbol, metadataName) is { ConstructorArguments.Length: 1 } attribute && attribute.ConstructorArguments[0].Value is string value && value.Length > 0
+            ? value
+            : null;
+
     private static AttributeData? FindAttribute(ISymbol symbol, string metadataName)
     {
         foreach (AttributeData attribute in symbol.GetAttributes())
@@ -235,6 +240,7 @@ internal static class ShapeExtractor
                     JsonName = member.Name,
                     Type = shape,
                     IsSensitive = HasAttribute(member, WellKnownNames.SensitiveAttribute),
+                    RenamedFrom = GetStringArgument(member, WellKnownNames.RenamedFromAttribute),
                 });
             }
 
@@ -332,7 +338,7 @@ internal static class ShapeExtractor
 
             if (HasAttribute(named, WellKnownNames.PersistentStateAttribute))
             {
-                return new TypeShape { Kind = ShapeKind.PersistentState, FullName = fullName, IsValueType = named.IsValueType };
+                return new TypeShape { Kind = ShapeKind.PersistentState, FullName = fullName, IsValueType = named.IsValueType, StateName = GetStableName(named) };
             }
 
             string ns = named.ContainingNamespace?.ToDisplayString() ?? string.Empty;

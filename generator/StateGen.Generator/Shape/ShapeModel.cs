@@ -53,6 +53,9 @@ internal sealed record TypeShape
 
     /// <summary>True when the declared type is an interface (e.g. <c>IList&lt;T&gt;</c>) filled with a concrete type.</summary>
     public bool IsInterface { get; init; }
+
+    /// <summary>For <see cref="ShapeKind.PersistentState"/>: the nested type's stable name.</summary>
+    public string? StateName { get; init; }
 }
 
 /// <summary>A persisted member of a type.</summary>
@@ -65,6 +68,9 @@ internal sealed record MemberShape
     public required TypeShape Type { get; init; }
 
     public required bool IsSensitive { get; init; }
+
+    /// <summary>The member's name in the previous schema version (<c>[RenamedFrom]</c>), if it was renamed.</summary>
+    public string? RenamedFrom { get; init; }
 }
 
 /// <summary>A plain class or struct reached from a persisted type, written as a nested JSON object.</summary>

@@ -8,4 +8,5 @@ internal static class WellKnownNames
     public const string StateIdAttribute = "StateGen.StateIdAttribute";
     public const string SensitiveAttribute = "StateGen.SensitiveAttribute";
     public const string StateIgnoreAttribute = "StateGen.StateIgnoreAttribute";
+    public const string RenamedFromAttribute = "StateGen.RenamedFromAttribute";
 }
