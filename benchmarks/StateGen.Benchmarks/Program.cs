@@ -1,1 +1,22 @@
-namespace StateGen.Benchmarks; internal static class Program { private static void Main(string[] args) => BenchmarkDotNet.Running.BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args); }
+using System;
+using BenchmarkDotNet.Running;
+
+namespace StateGen.Benchmarks;
+
+internal static class Program
+{
+    /// <summary>
+    /// <c>dotnet run -c Release --project benchmarks/StateGen.Benchmarks -- --filter '*'</c> runs the BenchmarkDotNet
+    /// suites; <c>-- --paired</c> runs the interleaved cross-check in <see cref="PairedCheck"/> instead.
+    /// </summary>
+    private static void Main(string[] args)
+    {
+        if (Array.IndexOf(args, "--paired") >= 0)
+        {
+            PairedCheck.Run();
+            return;
+        }
+
+        BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+    }
+}
