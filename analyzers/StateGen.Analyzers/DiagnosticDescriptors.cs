@@ -28,6 +28,8 @@ internal static class DiagnosticDescriptors
     public const string LockFileMissingId = "SG0103";
     public const string StaleLockLinesId = "SG0104";
     public const string MalformedLockLineId = "SG0105";
+    public const string UpgradeHookMissingId = "SG0106";
+    public const string UpgradeVersionMissingId = "SG0107";
 
     private const string HelpLinkBase = "https://github.com/stategen/stategen/blob/main/docs/diagnostics.md#";
 
@@ -165,4 +167,26 @@ internal static class DiagnosticDescriptors
         description: "Each line is 'type | version | path | format | sensitive'; each type, version and path appears once.",
         helpLinkUri: HelpLinkBase + "sg0105",
         customTags: WellKnownDiagnosticTags.CompilationEnd);
+
+    /// <summary>{0}: the type; {1}: the version the step reads; {2}: the next version; {3}: what changed.</summary>
+    public static readonly DiagnosticDescriptor UpgradeHookMissing = new(
+        id: UpgradeHookMissingId,
+        title: "Upgrade step needs code that is not written",
+        messageFormat: "The upgrade of '{0}' from version {1} to {2} needs code ({3}): implement 'static partial void UpgradeFromV{1}(SchemaUpgrade upgrade)'",
+        category: SchemaCategory,
+        defaultSeverity: DiagnosticSeverity.Error,
+        isEnabledByDefault: true,
+        description: "A member's stored format changed between two recorded versions. The generated step copies, renames and drops members by itself, but only your code can convert the old value: without it, documents of the old version would load with that member lost.",
+        helpLinkUri: HelpLinkBase + "sg0106");
+
+    /// <summary>{0}: the type; {1}: the missing version; {2}: the lock file name.</summary>
+    public static readonly DiagnosticDescriptor UpgradeVersionMissing = new(
+        id: UpgradeVersionMissingId,
+        title: "Upgrade chain has a gap in the lock file",
+        messageFormat: "Schema version {1} of '{0}' is missing from {2}, so documents of the versions before it cannot be upgraded",
+        category: SchemaCategory,
+        defaultSeverity: DiagnosticSeverity.Error,
+        isEnabledByDefault: true,
+        description: "Each upgrade step is generated from two consecutive recorded shapes. Restore the missing version's lines from source control.",
+        helpLinkUri: HelpLinkBase + "sg0107");
 }

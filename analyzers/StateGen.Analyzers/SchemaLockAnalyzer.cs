@@ -31,7 +31,9 @@ public sealed class SchemaLockAnalyzer : DiagnosticAnalyzer
         DiagnosticDescriptors.SchemaVersionBelowRecorded,
         DiagnosticDescriptors.LockFileMissing,
         DiagnosticDescriptors.StaleLockLines,
-        DiagnosticDescriptors.MalformedLockLine);
+        DiagnosticDescriptors.MalformedLockLine,
+        DiagnosticDescriptors.UpgradeHookMissing,
+        DiagnosticDescriptors.UpgradeVersionMissing);
 
     /// <summary>The lock file's name: the <c>StateGenSchemaFile</c> MSBuild property, or the default.</summary>
     internal static string LockFileName(AnalyzerOptions options)
@@ -138,8 +140,30 @@ public sealed class SchemaLockAnalyzer : DiagnosticAnalyzer
         if (!diff.IsEmpty)
         {
             context.ReportDiagnostic(Diagnostic.Create(DiagnosticDescriptors.SchemaChanged, location, properties, type.Name, shape.SchemaVersion, diff.Describe(), shape.SchemaVersion + 1));
+            return; // the chain is planned against the recorded shape: fix the shape first
+        }
+
+        // The upgrade chain must have no gaps: every step that needs code has it, every version is recorded.
+        UpgradePlan plan = UpgradePlanner.Plan(shape, lockFile);
+        foreach (UpgradeGap gap in plan.Gaps)
+        {
+            context.ReportDiagnostic(Diagnostic.Create(DiagnosticDescriptors.UpgradeVersionMissing, location, properties, type.Name, gap.MissingVersion, fileName));
+        }
+
+        foreach (UpgradeStepShape step in plan.Steps)
+        {
+            if (step.Changed.Count > 0 && !HasImplementedHook(type, step.FromVersion))
+            {
+                context.ReportDiagnostic(Diagnostic.Create(DiagnosticDescriptors.UpgradeHookMissing, location, properties, type.Name, step.FromVersion, step.FromVersion + 1, step.ChangeSummary));
+            }
         }
     }
+
+    /// <summary>Whether <c>UpgradeFromV{n}</c> has a body written by the user (the generator declares it).</summary>
+    private static bool HasImplementedHook(INamedTypeSymbol type, int fromVersion)
+        => type.GetMembers("UpgradeFromV" + fromVersion.ToString(System.Globalization.CultureInfo.InvariantCulture))
+            .OfType<IMethodSymbol>()
+            .Any(m => m.PartialImplementationPart is not null || (m.PartialDefinitionPart is null && !m.IsPartialDefinition));
 
     private static Location LineLocation(string path, SourceText text, int lineNumber)
     {

@@ -86,7 +86,7 @@ public sealed class SchemaLockCodeFixProvider : CodeFixProvider
         }
 
         var newLines = new List<LockLine>(existing.Lines);
-        var bumps = new Dictionary<DocumentId, List<(TextSpan Span, int Version)>>();
+        var bumps = new Dictionary<DocumentId, List<(TextSpan Span, int Version, ImmutableArray<string> Changed)>>();
         foreach ((DocumentId documentId, Diagnostic diagnostic) in fixes)
         {
             if (diagnostic.Id == DiagnosticDescriptors.LockFileMissingId)
@@ -116,23 +116,35 @@ public sealed class SchemaLockCodeFixProvider : CodeFixProvider
             if (diagnostic.Id == DiagnosticDescriptors.SchemaChangedId)
             {
                 version = Math.Max(version, existing.VersionsOf(current.StableName).DefaultIfEmpty(0).Max()) + 1;
-                if (!bumps.TryGetValue(documentId, out List<(TextSpan, int)>? list))
+                if (!bumps.TryGetValue(documentId, out List<(TextSpan, int, ImmutableArray<string>)>? list))
                 {
-                    bumps[documentId] = list = new List<(TextSpan, int)>();
+                    bumps[documentId] = list = new List<(TextSpan, int, ImmutableArray<string>)>();
                 }
 
-                list.Add((declaration.Identifier.Span, version));
+                // The new step's members that changed format need a hook: write one that passes the old value on.
+                PersistedTypeShape bumped = current with { SchemaVersion = version };
+                LockFile withNewVersion = SchemaLock.Parse(SchemaLock.Render(existing.Lines.Concat(SchemaLock.LinesFor(bumped))));
+                UpgradeStepShape? step = UpgradePlanner.Plan(bumped, withNewVersion).Steps.LastOrDefault();
+                ImmutableArray<string> changed = step is not null && step.FromVersion == version - 1 && !symbol.GetMembers("UpgradeFromV" + step.FromVersion).Any(m => m is IMethodSymbol { PartialImplementationPart: not null } or IMethodSymbol { IsPartialDefinition: false })
+                    ? step.Changed.ToImmutableArray()
+                    : ImmutableArray<string>.Empty;
+                list.Add((declaration.Identifier.Span, version, changed));
             }
 
             newLines.AddRange(SchemaLock.LinesFor(current).Select(l => l with { Version = version }));
         }
 
-        foreach (KeyValuePair<DocumentId, List<(TextSpan Span, int Version)>> bump in bumps)
+        foreach (KeyValuePair<DocumentId, List<(TextSpan Span, int Version, ImmutableArray<string> Changed)>> bump in bumps)
         {
             Document document = solution.GetDocument(bump.Key)!;
             SyntaxNode root = (await document.GetSyntaxRootAsync(cancellationToken).ConfigureAwait(false))!;
-            var declarations = bump.Value.ToDictionary(b => (TypeDeclarationSyntax)root.FindToken(b.Span.Start).Parent!, b => b.Version);
-            root = root.ReplaceNodes(declarations.Keys, (original, rewritten) => SetSchemaVersion(rewritten, declarations[original]));
+            var declarations = bump.Value.ToDictionary(b => (TypeDeclarationSyntax)root.FindToken(b.Span.Start).Parent!, b => (b.Version, b.Changed));
+            root = root.ReplaceNodes(declarations.Keys, (original, rewritten) =>
+            {
+                (int version, ImmutableArray<string> changed) = declarations[original];
+                TypeDeclarationSyntax result = SetSchemaVersion(rewritten, version);
+                return changed.IsEmpty ? result : result.AddMembers(UpgradeHookStub(version - 1, changed));
+            });
             solution = solution.WithDocumentSyntaxRoot(bump.Key, root);
         }
 
@@ -145,6 +157,31 @@ public sealed class SchemaLockCodeFixProvider : CodeFixProvider
         string? folder = project.FilePath is { } projectPath ? Path.GetDirectoryName(projectPath) : null;
         DocumentId lockId = DocumentId.CreateNewId(project.Id, lockName);
         return solution.AddAdditionalDocument(lockId, lockName, lockText, filePath: folder is null ? null : Path.Combine(folder, lockName));
+    }
+
+    /// <summary>
+    /// The hook a step needs when members changed format: it passes each old value on as it was (enough for widening
+    /// changes such as int to long), with a comment saying where to convert. Loading fails with a typed error, never
+    /// silently, when the new type cannot read the old value.
+    /// </summary>
+    private static MemberDeclarationSyntax UpgradeHookStub(int fromVersion, ImmutableArray<string> changed)
+    {
+        var body = new System.Text.StringBuilder();
+        body.Append("static partial void UpgradeFromV").Append(fromVersion).Append("(global::StateGen.Migrations.SchemaUpgrade upgrade)\n{\n");
+        body.Append("    // Version ").Append(fromVersion + 1).Append(" changed the stored format of ").Append(string.Join(", ", changed.Select(c => "'" + c + "'")))
+            .Append(".\n    // The old values are passed on as they were; convert them here if the new types cannot read them.\n");
+        foreach (string member in changed)
+        {
+            string local = "old" + new string(member.Where(char.IsLetterOrDigit).ToArray());
+            string literal = SymbolDisplay.FormatLiteral(member, quote: true);
+            body.Append("    if (upgrade.Old(").Append(literal).Append(") is { } ").Append(local).Append(")\n    {\n        upgrade.Set(")
+                .Append(literal).Append(", ").Append(local).Append(");\n    }\n");
+        }
+
+        body.Append("}\n");
+        return SyntaxFactory.ParseMemberDeclaration(body.ToString())!
+            .WithLeadingTrivia(SyntaxFactory.ElasticCarriageReturnLineFeed)
+            .WithAdditionalAnnotations(Microsoft.CodeAnalysis.Formatting.Formatter.Annotation, Microsoft.CodeAnalysis.Simplification.Simplifier.Annotation);
     }
 
     private static IEnumerable<INamedTypeSymbol> PersistentTypes(Compilation compilation, CancellationToken cancellationToken)

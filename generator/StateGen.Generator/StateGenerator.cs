@@ -1,3 +1,5 @@
+using System;
+using System.IO;
 using Microsoft.CodeAnalysis;
 using StateGen.Generator.Model;
 using StateGen.Generator.Shape;
@@ -27,6 +29,31 @@ public sealed partial class StateGenerator : IIncrementalGenerator
             .Select(static (spec, _) => spec!)
             .WithTrackingName(TrackingNames.GeneratableTypes);
 
-        context.RegisterSourceOutput(generatable, static (spc, spec) => spc.AddSource(spec.HintName, Emitter.Emit(spec)));
+        // The schema lock file: the history the upgrade chains are generated from.
+        IncrementalValueProvider<string> lockName = context.AnalyzerConfigOptionsProvider
+            .Select(static (options, _) => options.GlobalOptions.TryGetValue(SchemaLock.FileNameOption, out string? name) && !string.IsNullOrWhiteSpace(name)
+                ? Path.GetFileName(name.Trim())
+                : SchemaLock.DefaultFileName);
+        IncrementalValueProvider<LockFile> lockFile = context.AdditionalTextsProvider
+            .Combine(lockName)
+            .Where(static pair => string.Equals(Path.GetFileName(pair.Left.Path), pair.Right, StringComparison.OrdinalIgnoreCase))
+            .Select(static (pair, ct) => SchemaLock.Parse(pair.Left.GetText(ct)?.ToString() ?? string.Empty))
+            .Collect()
+            .Select(static (files, _) => files.IsEmpty ? LockFile.Empty : files[0])
+            .WithTrackingName(TrackingNames.LockFile);
+
+        IncrementalValuesProvider<StateTypeSpec> withUpgrades = generatable
+            .Combine(lockFile)
+            .Select(static (pair, _) => pair.Left with { Upgrades = UpgradePlanner.Plan(pair.Left.Shape, pair.Right).Steps })
+            .WithTrackingName(TrackingNames.TypesWithUpgrades);
+
+        context.RegisterSourceOutput(withUpgrades, static (spc, spec) =>
+        {
+            spc.AddSource(spec.HintName, Emitter.Emit(spec));
+            if (spec.Upgrades.Count > 0)
+            {
+                spc.AddSource(spec.MigrationsHintName, Emitter.EmitMigrations(spec));
+            }
+        });
     }
 }

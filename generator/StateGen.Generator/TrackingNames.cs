@@ -5,4 +5,6 @@ internal static class TrackingNames
 {
     public const string PersistentTypes = nameof(PersistentTypes);
     public const string GeneratableTypes = nameof(GeneratableTypes);
+    public const string LockFile = nameof(LockFile);
+    public const string TypesWithUpgrades = nameof(TypesWithUpgrades);
 }

@@ -24,6 +24,13 @@ public sealed class PersistentStateAttribute : Attribute
 
     /// <summary>The stable type name, or <see langword="null"/> for the simple CLR name.</summary>
     public string? TypeName { get; }
+
+    /// <summary>
+    /// When <see langword="true"/>, a stored document that cannot be read (malformed, a newer or unknown schema
+    /// version, a failing upgrade) is logged as discarded and the load returns <see langword="false"/>, leaving the
+    /// instance with its initial values, instead of throwing. Off by default: unreadable state is a loud error.
+    /// </summary>
+    public bool ResetWhenUnreadable { get; set; }
 }
 
 /// <summary>The schema version of a <see cref="PersistentStateAttribute"/> type. Defaults to 1 when absent.</summary>
@@ -63,16 +70,24 @@ public sealed class StateIgnoreAttribute : Attribute
 }
 
 /// <summary>
-/// Says that a member was called <see cref="OldName"/> in the previous schema version. The generated upgrade step
-/// moves the stored value to the new name; without it, a rename reads as "one member removed, one added".
+/// Says that a member had another stored name before a schema version. The generated upgrade step moves the stored
+/// value to the new name; without it, a rename reads as "one member removed, one added".
 /// </summary>
-[AttributeUsage(AttributeTargets.Property | AttributeTargets.Field, Inherited = false, AllowMultiple = false)]
+/// <remarks>
+/// <c>[RenamedFrom("topic")]</c> on <c>Subject</c> in a type at <c>[SchemaVersion(3)]</c> means: up to version 2 the
+/// member was stored as <c>topic</c>. For older renames name the version that introduced the new name:
+/// <c>[RenamedFrom("title", Version = 2)]</c>. A member may carry several, one per rename.
+/// </remarks>
+[AttributeUsage(AttributeTargets.Property | AttributeTargets.Field, Inherited = false, AllowMultiple = true)]
 public sealed class RenamedFromAttribute : Attribute
 {
     /// <summary>Declares the previous name.</summary>
-    /// <param name="oldName">The member's stored name in the previous schema version.</param>
+    /// <param name="oldName">The member's stored name before <see cref="Version"/>.</param>
     public RenamedFromAttribute(string oldName) => OldName = oldName;
 
-    /// <summary>The member's stored name in the previous schema version.</summary>
+    /// <summary>The member's stored name before <see cref="Version"/>.</summary>
     public string OldName { get; }
+
+    /// <summary>The schema version that introduced the newer name; 0 (the default) means the type's current version.</summary>
+    public int Version { get; set; }
 }

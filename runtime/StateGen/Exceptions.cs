@@ -85,7 +85,7 @@ public sealed class StateSchemaVersionException : StateGenException
     public StateSchemaVersionException(string scope, string key, string typeName, int storedVersion, int expectedVersion)
         : base(storedVersion > expectedVersion
             ? $"The state at '{scope}' key '{key}' of type '{typeName}' has schema version {storedVersion}, newer than version {expectedVersion} that this program knows. It was written by a newer program; it is left as it is."
-            : $"The state at '{scope}' key '{key}' of type '{typeName}' has schema version {storedVersion}, and this program expects version {expectedVersion} with no upgrade from {storedVersion}. It is left as it is.")
+            : $"The state at '{scope}' key '{key}' of type '{typeName}' has schema version {storedVersion}, and this program expects version {expectedVersion} but has no upgrade path from version {storedVersion} (the schema lock file does not record it). It is left as it is.")
     {
         Scope = scope;
         Key = key;
@@ -168,4 +168,29 @@ public sealed class StateStoreCorruptedException : StateStoreException
 
     /// <summary>The database file.</summary>
     public string FilePath { get; }
+}
+
+/// <summary>
+/// A schema upgrade step failed while loading: a custom upgrade hook threw, or the document did not have the shape the
+/// step expected. Nothing was written back; the stored document is unchanged.
+/// </summary>
+public sealed class StateMigrationException : StateGenException
+{
+    /// <summary>Creates the exception.</summary>
+    public StateMigrationException(string message)
+        : base(message)
+    {
+    }
+
+    /// <summary>The stable type name.</summary>
+    public string? TypeName { get; init; }
+
+    /// <summary>The version the failing step upgrades from.</summary>
+    public int FromVersion { get; init; }
+
+    /// <summary>The member the step was working on, when known.</summary>
+    public string? Member { get; init; }
+
+    /// <summary>The transformer or hook that failed, when known.</summary>
+    public string? Transformer { get; init; }
 }

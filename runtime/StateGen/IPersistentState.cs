@@ -15,6 +15,13 @@ public interface IPersistentState<TSelf>
     /// <summary>The stable type name and schema version of <typeparamref name="TSelf"/>.</summary>
     static abstract PersistentStateInfo StateInfo { get; }
 
+    /// <summary>
+    /// Upgrades a stored document of an older schema version to <see cref="StateInfo"/>'s version through the generated
+    /// chain of steps, or returns <see langword="null"/> when no chain starts at <paramref name="fromVersion"/>.
+    /// </summary>
+    [EditorBrowsable(EditorBrowsableState.Never)]
+    static abstract byte[]? UpgradeState(int fromVersion, System.ReadOnlySpan<byte> document);
+
     /// <summary>Creates an instance with its declared initial values, to be filled by <see cref="ReadState"/>.</summary>
     [EditorBrowsable(EditorBrowsableState.Never)]
     static abstract TSelf CreateState();
@@ -39,4 +46,5 @@ public interface IPersistentState<TSelf>
 /// <summary>What the store records about a persistent type.</summary>
 /// <param name="TypeName">The stable type name recorded in every stored document.</param>
 /// <param name="SchemaVersion">The schema version of the type in this program.</param>
-public sealed record PersistentStateInfo(string TypeName, int SchemaVersion);
+/// <param name="ResetWhenUnreadable">See <see cref="PersistentStateAttribute.ResetWhenUnreadable"/>.</param>
+public sealed record PersistentStateInfo(string TypeName, int SchemaVersion, bool ResetWhenUnreadable = false);

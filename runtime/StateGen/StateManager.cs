@@ -95,13 +95,7 @@ public sealed class StateManager : IAsyncDisposable, IDisposable
     {
         string key = KeyOf(state);
         StoredEntry? entry = await GetEntryAsync(scope, key, cancellationToken).ConfigureAwait(false);
-        if (entry is null)
-        {
-            return false;
-        }
-
-        ReadInto(state, entry);
-        return true;
+        return entry is not null && await ReadIntoAsync(state, entry, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Deletes the stored state of an instance. Generated <c>DeleteStateAsync</c> calls this.</summary>
@@ -140,8 +134,7 @@ public sealed class StateManager : IAsyncDisposable, IDisposable
         }
 
         T value = T.CreateState();
-        ReadInto(value, entry);
-        return value;
+        return await ReadIntoAsync(value, entry, cancellationToken).ConfigureAwait(false) ? value : null;
     }
 
     /// <summary>Stores a raw JSON value.</summary>
@@ -176,6 +169,11 @@ public sealed class StateManager : IAsyncDisposable, IDisposable
 
         try
         {
+            if (!System.Text.Unicode.Utf8.IsValid(entry.Payload.Span))
+            {
+                throw new JsonException("The document is not valid UTF-8.");
+            }
+
             using JsonDocument document = JsonDocument.Parse(entry.Payload, new JsonDocumentOptions { MaxDepth = StateJson.MaxDepth });
             return document.RootElement.Clone();
         }
@@ -280,30 +278,96 @@ public sealed class StateManager : IAsyncDisposable, IDisposable
         return buffer.WrittenMemory;
     }
 
-    private void ReadInto<T>(T state, StoredEntry entry)
+    /// <summary>
+    /// Reads an entry into an instance: type and version checks, the upgrade chain for older documents, the generated
+    /// reader, and the optional write-back of an upgraded document. False only when the type opted into
+    /// <see cref="PersistentStateAttribute.ResetWhenUnreadable"/> and the entry could not be read.
+    /// </summary>
+    private async ValueTask<bool> ReadIntoAsync<T>(T state, StoredEntry entry, CancellationToken cancellationToken)
         where T : IPersistentState<T>
     {
         PersistentStateInfo info = T.StateInfo;
+        byte[]? upgraded;
+        try
+        {
+            upgraded = ReadInto(state, entry, info);
+        }
+        catch (StateGenException ex) when (info.ResetWhenUnreadable && ex is StateSerializationException or StateSchemaVersionException or StateMigrationException or StateTypeMismatchException)
+        {
+            Log.Discarded(_logger, entry.Scope, entry.Key, info.TypeName, entry.SchemaVersion, ex.GetType().Name);
+            return false;
+        }
+
+        if (upgraded is not null && _options.WriteBackUpgrades)
+        {
+            try
+            {
+                await Store.WriteAsync(new StateWrite(entry.Scope, entry.Key, info.TypeName, info.SchemaVersion, upgraded, ExpectedVersion: entry.Version), cancellationToken).ConfigureAwait(false);
+                Log.WroteBackUpgrade(_logger, entry.Scope, entry.Key, info.TypeName, entry.SchemaVersion, info.SchemaVersion);
+            }
+            catch (StateConcurrencyException)
+            {
+                // Someone wrote it meanwhile: their newer document wins; the next load upgrades again if needed.
+            }
+        }
+
+        return true;
+    }
+
+    /// <summary>Returns the upgraded payload when the entry was of an older schema version, else null.</summary>
+    private byte[]? ReadInto<T>(T state, StoredEntry entry, PersistentStateInfo info)
+        where T : IPersistentState<T>
+    {
         if (!string.Equals(entry.TypeName, info.TypeName, StringComparison.Ordinal))
         {
             throw new StateTypeMismatchException(entry.Scope, entry.Key, info.TypeName, entry.TypeName);
         }
 
+        ReadOnlySpan<byte> payload = entry.Payload.Span;
+        byte[]? upgraded = null;
         if (entry.SchemaVersion != info.SchemaVersion)
         {
-            throw new StateSchemaVersionException(entry.Scope, entry.Key, info.TypeName, entry.SchemaVersion, info.SchemaVersion);
+            if (entry.SchemaVersion < 1 || entry.SchemaVersion > info.SchemaVersion)
+            {
+                throw new StateSchemaVersionException(entry.Scope, entry.Key, info.TypeName, entry.SchemaVersion, info.SchemaVersion);
+            }
+
+            try
+            {
+                upgraded = T.UpgradeState(entry.SchemaVersion, payload);
+            }
+            catch (StateMigrationException ex)
+            {
+                throw new StateMigrationException($"The state at '{entry.Scope}' key '{entry.Key}' could not be upgraded: {ex.Message} The stored document is left as it is.")
+                {
+                    Scope = entry.Scope,
+                    Key = entry.Key,
+                    TypeName = ex.TypeName,
+                    FromVersion = ex.FromVersion,
+                    Member = ex.Member,
+                    Transformer = ex.Transformer,
+                };
+            }
+
+            if (upgraded is null)
+            {
+                throw new StateSchemaVersionException(entry.Scope, entry.Key, info.TypeName, entry.SchemaVersion, info.SchemaVersion);
+            }
+
+            payload = upgraded;
         }
 
         try
         {
-            var reader = new Utf8JsonReader(entry.Payload.Span, StateJson.ReaderOptions);
+            if (!System.Text.Unicode.Utf8.IsValid(payload))
+            {
+                throw new JsonException("The document is not valid UTF-8.");
+            }
+
+            var reader = new Utf8JsonReader(payload, StateJson.ReaderOptions);
             StateJson.Read(ref reader);
             StateJson.Expect(ref reader, JsonTokenType.StartObject);
-            state.ReadState(ref reader);
-            if (reader.Read())
-            {
-                throw new JsonException("Unexpected data after the document.");
-            }
+            state.ReadState(ref reader); // checks for trailing data itself, before it assigns anything
         }
         catch (Exception ex) when (ex is JsonException or InvalidOperationException or FormatException or OverflowException or ArgumentException)
         {
@@ -311,6 +375,7 @@ public sealed class StateManager : IAsyncDisposable, IDisposable
         }
 
         Log.Loaded(_logger, entry.Scope, entry.Key, info.TypeName, entry.Version);
+        return upgraded;
     }
 
     private StateSerializationException ReadError(StoredEntry entry, string typeName, Exception ex)

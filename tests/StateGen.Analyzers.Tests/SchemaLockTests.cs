@@ -163,6 +163,79 @@ public sealed class SchemaLockTests
         await test.RunAsync();
     }
 
+    private const string ScoreV2 = """
+        [PersistentState("scored")]
+        [SchemaVersion(2)]
+        public partial class {|#0:Scored|}
+        {
+            public string Id { get; set; } = "";
+            public double Score { get; set; }
+
+            // What the generator declares for the step 1 -> 2:
+            static partial void UpgradeFromV1(StateGen.Migrations.SchemaUpgrade upgrade);
+        }
+        """;
+
+    private const string ScoreLock = """
+        scored | 1 | Id | string | plain
+        scored | 1 | Score | int32 | plain
+        scored | 2 | Id | string | plain
+        scored | 2 | Score | float64 | plain
+        """;
+
+    [Fact]
+    public async Task A_step_that_changes_a_member_type_without_an_implemented_hook_is_an_error()
+        => await VerifyAsync(ScoreV2, ScoreLock, Expect(DiagnosticDescriptors.UpgradeHookMissing, "The upgrade of 'Scored' from version 1 to 2 needs code ('Score' changed type): implement 'static partial void UpgradeFromV1(SchemaUpgrade upgrade)'"));
+
+    [Fact]
+    public async Task An_implemented_hook_closes_the_gap()
+    {
+        string implemented = ScoreV2.Replace("// What the generator declares", "static partial void UpgradeFromV1(StateGen.Migrations.SchemaUpgrade upgrade) => upgrade.Set(\"Score\", 1.0);\n    // What the generator declares", System.StringComparison.Ordinal);
+        await VerifyAsync(implemented, ScoreLock);
+    }
+
+    [Fact]
+    public async Task Renames_removals_and_additions_need_no_hook()
+    {
+        const string v2 = """
+            [PersistentState("renamed")]
+            [SchemaVersion(2)]
+            public partial class Renamed
+            {
+                public string Id { get; set; } = "";
+                [RenamedFrom("Title")] public string Subject { get; set; } = "";
+                public int Added { get; set; }
+            }
+            """;
+        const string lockText = """
+            renamed | 1 | Id | string | plain
+            renamed | 1 | Removed | bool | plain
+            renamed | 1 | Title | string | plain
+            renamed | 2 | Added | int32 | plain
+            renamed | 2 | Id | string | plain
+            renamed | 2 | Subject | string | plain
+            """;
+        await VerifyAsync(v2, lockText);
+    }
+
+    [Fact]
+    public async Task A_version_missing_between_recorded_versions_is_a_gap()
+    {
+        const string v3 = """
+            [PersistentState("gappy")]
+            [SchemaVersion(3)]
+            public partial class {|#0:Gappy|}
+            {
+                public string Id { get; set; } = "";
+            }
+            """;
+        const string lockText = """
+            gappy | 1 | Id | string | plain
+            gappy | 3 | Id | string | plain
+            """;
+        await VerifyAsync(v3, lockText, Expect(DiagnosticDescriptors.UpgradeVersionMissing, "Schema version 2 of 'Gappy' is missing from StateGen.schema.txt, so documents of the versions before it cannot be upgraded"));
+    }
+
     internal static CSharpAnalyzerTest<SchemaLockAnalyzer, DefaultVerifier> CreateTest(string source, string? lockText)
     {
         var test = new CSharpAnalyzerTest<SchemaLockAnalyzer, DefaultVerifier>

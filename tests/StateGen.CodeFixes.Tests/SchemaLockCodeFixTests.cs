@@ -107,9 +107,24 @@ public sealed class SchemaLockCodeFixTests
             {
                 public string Id { get; set; } = "";
                 public long Budget { get; set; }
+
+                static partial void UpgradeFromV2(StateGen.Migrations.SchemaUpgrade upgrade)
+                {
+                    // Version 3 changed the stored format of 'Budget'.
+                    // The old values are passed on as they were; convert them here if the new types cannot read them.
+                    if (upgrade.Old("Budget") is { } oldBudget)
+                    {
+                        upgrade.Set("Budget", oldBudget);
+                    }
+                }
             }
             """;
         var test = Create(changed, fixedSource);
+
+        // What the generator declares once the lock file records version 3 (the generator does not run in this test).
+        const string generated = "partial class Agent { static partial void UpgradeFromV2(StateGen.Migrations.SchemaUpgrade upgrade); }";
+        test.TestState.Sources.Add(("Generated.g.cs", generated));
+        test.FixedState.Sources.Add(("Generated.g.cs", generated));
         string v2 = "agent | 2 | Budget | int32 | plain\nagent | 2 | Id | string | plain\n";
         test.TestState.AdditionalFiles.Add((LockName, Header + v2));
         test.ExpectedDiagnostics.Add(new DiagnosticResult(DiagnosticDescriptors.SchemaChanged).WithLocation(0).WithArguments("Agent", 2, "'Budget' changed type", 3));

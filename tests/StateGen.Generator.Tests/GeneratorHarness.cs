@@ -28,6 +28,10 @@ internal static class GeneratorHarness
         {
             // The test sources themselves carry no XML docs; the generated code's docs are still checked (CS1587 etc.).
             ["CS1591"] = ReportDiagnostic.Suppress,
+
+            // The SDK suppresses these two by default: reference unification across framework versions.
+            ["CS1701"] = ReportDiagnostic.Suppress,
+            ["CS1702"] = ReportDiagnostic.Suppress,
         });
 
     public static CSharpCompilation CreateCompilation(params string[] sources) => CSharpCompilation.Create(
@@ -36,16 +40,21 @@ internal static class GeneratorHarness
         References,
         StrictOptions);
 
-    public static GeneratorDriver CreateDriver() => CSharpGeneratorDriver.Create(
+    public static GeneratorDriver CreateDriver(params AdditionalText[] additionalTexts) => CSharpGeneratorDriver.Create(
         new[] { new StateGenerator().AsSourceGenerator() },
+        additionalTexts: additionalTexts,
         parseOptions: ParseOptions,
         driverOptions: new GeneratorDriverOptions(IncrementalGeneratorOutputKind.None, trackIncrementalGeneratorSteps: true));
 
     /// <summary>Runs the generator; returns the output compilation and the run result.</summary>
-    public static (Compilation Output, GeneratorDriverRunResult Result) Run(params string[] sources)
+    public static (Compilation Output, GeneratorDriverRunResult Result) Run(params string[] sources) => RunWithLock(null, sources);
+
+    /// <summary>Runs the generator with a schema lock file (<c>StateGen.schema.txt</c>) among the additional files.</summary>
+    public static (Compilation Output, GeneratorDriverRunResult Result) RunWithLock(string? lockText, params string[] sources)
     {
         CSharpCompilation compilation = CreateCompilation(sources);
-        GeneratorDriver driver = CreateDriver().RunGeneratorsAndUpdateCompilation(compilation, out Compilation output, out ImmutableArray<Diagnostic> diagnostics);
+        AdditionalText[] texts = lockText is null ? Array.Empty<AdditionalText>() : new AdditionalText[] { new InMemoryText("/project/StateGen.schema.txt", lockText) };
+        GeneratorDriver driver = CreateDriver(texts).RunGeneratorsAndUpdateCompilation(compilation, out Compilation output, out ImmutableArray<Diagnostic> diagnostics);
         Assert.Empty(diagnostics);
         return (output, driver.GetRunResult());
     }
@@ -64,5 +73,21 @@ internal static class GeneratorHarness
         Microsoft.CodeAnalysis.Emit.EmitResult result = compilation.Emit(stream);
         Assert.True(result.Success, string.Join(Environment.NewLine, result.Diagnostics));
         return stream.ToArray();
+    }
+
+    /// <summary>An additional file held in memory.</summary>
+    public sealed class InMemoryText : AdditionalText
+    {
+        private readonly Microsoft.CodeAnalysis.Text.SourceText _text;
+
+        public InMemoryText(string path, string text)
+        {
+            Path = path;
+            _text = Microsoft.CodeAnalysis.Text.SourceText.From(text);
+        }
+
+        public override string Path { get; }
+
+        public override Microsoft.CodeAnalysis.Text.SourceText GetText(System.Threading.CancellationToken cancellationToken = default) => _text;
     }
 }

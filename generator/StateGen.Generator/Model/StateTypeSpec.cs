@@ -25,6 +25,12 @@ internal sealed record StateTypeSpec
     public required string HintName { get; init; }
 
     public required PersistedTypeShape Shape { get; init; }
+
+    /// <summary>The generated upgrade chain from the lock file's older versions; empty when there are none.</summary>
+    public EquatableArray<UpgradeStepShape> Upgrades { get; init; } = EquatableArray<UpgradeStepShape>.Empty;
+
+    /// <summary>The hint name of the migrations file: <c>{Namespace}.{Type}.Migrations.g.cs</c>.</summary>
+    public string MigrationsHintName => HintName.Substring(0, HintName.Length - ".State.g.cs".Length) + ".Migrations.g.cs";
 }
 
 /// <summary>A type that contains the persistent type, to re-open it as <c>partial</c>.</summary>

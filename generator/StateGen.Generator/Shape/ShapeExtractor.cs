@@ -45,10 +45,32 @@ internal static class ShapeExtractor
 
     public static bool HasAttribute(ISymbol symbol, string metadataName) => FindAttribute(symbol, metadataName) is not null;
 
-    private static string? GetStringArgument(ISymbol symbol, string metadataName)
-        => FindAttribute(symbol, metadataName) is { ConstructorArguments.Length: 1 } attribute && attribute.ConstructorArguments[0].Value is string value && value.Length > 0
-            ? value
-            : null;
+    /// <summary>The <c>[RenamedFrom]</c> attributes of a member, with version 0 resolved to the type's version, oldest first.</summary>
+    private static EquatableArray<RenameShape> GetRenames(ISymbol member, int schemaVersion)
+    {
+        var renames = new List<RenameShape>();
+        foreach (AttributeData attribute in member.GetAttributes())
+        {
+            if (attribute.AttributeClass?.ToDisplayString() != WellKnownNames.RenamedFromAttribute
+                || attribute.ConstructorArguments.Length != 1 || attribute.ConstructorArguments[0].Value is not string oldName || oldName.Length == 0)
+            {
+                continue;
+            }
+
+            int version = 0;
+            foreach (KeyValuePair<string, TypedConstant> named in attribute.NamedArguments)
+            {
+                if (named.Key == "Version" && named.Value.Value is int v)
+                {
+                    version = v;
+                }
+            }
+
+            renames.Add(new RenameShape(oldName, version <= 0 ? schemaVersion : version));
+        }
+
+        return renames.OrderBy(r => r.Version).ToEquatableArray();
+    }
 
     private static AttributeData? FindAttribute(ISymbol symbol, string metadataName)
     {
@@ -70,12 +92,14 @@ internal static class ShapeExtractor
         private readonly Dictionary<ITypeSymbol, ObjectShape?> _objects = new(SymbolEqualityComparer.Default);
         private readonly Queue<(INamedTypeSymbol Type, ISymbol Origin)> _pending = new();
         private readonly Dictionary<ITypeSymbol, EnumShape> _enums = new(SymbolEqualityComparer.Default);
+        private int _schemaVersion;
 
         public Walker(CancellationToken cancellationToken) => _cancellationToken = cancellationToken;
 
         public ShapeResult Run(INamedTypeSymbol type)
         {
             int schemaVersion = GetSchemaVersion(type);
+            _schemaVersion = schemaVersion;
             if (schemaVersion < 1)
             {
                 _problems.Add(new ShapeProblem(ShapeProblemKind.InvalidSchemaVersion, type, type.Name, "must be 1 or higher"));
@@ -115,6 +139,8 @@ internal static class ShapeExtractor
             {
                 StableName = GetStableName(type),
                 SchemaVersion = schemaVersion,
+                ResetWhenUnreadable = FindAttribute(type, WellKnownNames.PersistentStateAttribute)?.NamedArguments
+                    .Any(a => a.Key == "ResetWhenUnreadable" && a.Value.Value is true) == true,
                 FullName = type.ToDisplayString(FullNameFormat),
                 IdMemberName = id.Value.idName,
                 IdKind = id.Value.idKind,
@@ -240,7 +266,7 @@ internal static class ShapeExtractor
                     JsonName = member.Name,
                     Type = shape,
                     IsSensitive = HasAttribute(member, WellKnownNames.SensitiveAttribute),
-                    RenamedFrom = GetStringArgument(member, WellKnownNames.RenamedFromAttribute),
+                    Renames = GetRenames(member, _schemaVersion),
                 });
             }
 

@@ -69,9 +69,15 @@ internal sealed record MemberShape
 
     public required bool IsSensitive { get; init; }
 
-    /// <summary>The member's name in the previous schema version (<c>[RenamedFrom]</c>), if it was renamed.</summary>
-    public string? RenamedFrom { get; init; }
+    /// <summary>The member's earlier stored names (<c>[RenamedFrom]</c>), oldest first.</summary>
+    public EquatableArray<RenameShape> Renames { get; init; } = EquatableArray<RenameShape>.Empty;
 }
+
+/// <summary>
+/// <c>[RenamedFrom(OldName, Version = v)]</c>: the member was stored as <see cref="OldName"/> before version
+/// <see cref="Version"/> (already resolved: never 0).
+/// </summary>
+internal sealed record RenameShape(string OldName, int Version);
 
 /// <summary>A plain class or struct reached from a persisted type, written as a nested JSON object.</summary>
 internal sealed record ObjectShape
@@ -114,6 +120,9 @@ internal sealed record PersistedTypeShape
     public required string StableName { get; init; }
 
     public required int SchemaVersion { get; init; }
+
+    /// <summary><c>[PersistentState(ResetWhenUnreadable = true)]</c>.</summary>
+    public bool ResetWhenUnreadable { get; init; }
 
     public required string FullName { get; init; }
 

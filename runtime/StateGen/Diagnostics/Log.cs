@@ -18,4 +18,10 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 4, Level = LogLevel.Warning, Message = "Could not read state {Scope}/{Key} as {TypeName}: {Reason}")]
     public static partial void ReadFailed(ILogger logger, string scope, string key, string typeName, string reason);
+
+    [LoggerMessage(EventId = 5, Level = LogLevel.Warning, Message = "Discarded unreadable state {Scope}/{Key} of {TypeName} (stored schema version {StoredVersion}): {Error}; the type resets to its initial values (ResetWhenUnreadable)")]
+    public static partial void Discarded(ILogger logger, string scope, string key, string typeName, int storedVersion, string error);
+
+    [LoggerMessage(EventId = 6, Level = LogLevel.Information, Message = "Wrote back state {Scope}/{Key} of {TypeName} upgraded from schema version {FromVersion} to {ToVersion}")]
+    public static partial void WroteBackUpgrade(ILogger logger, string scope, string key, string typeName, int fromVersion, int toVersion);
 }

@@ -194,15 +194,41 @@ public static class StateJson
     /// <summary>Throws for an enum name or number that the enum does not declare.</summary>
     public static JsonException UnknownEnumValue(string enumName) => new($"The value is not a member of enum '{enumName}'.");
 
-    /// <summary>Writes a value of a nested persistent type.</summary>
-    public static void WriteNested<T>(Utf8JsonWriter writer, T value)
-        where T : IPersistentState<T>
-        => value.WriteState(writer);
-
-    /// <summary>Reads a value of a nested persistent type.</summary>
-    public static T ReadNested<T>(ref Utf8JsonReader reader)
+    /// <summary>Writes a value of a nested persistent type, or null.</summary>
+    public static void WriteNested<T>(Utf8JsonWriter writer, T? value)
         where T : IPersistentState<T>
     {
+        if (value is null)
+        {
+            writer.WriteNullValue();
+        }
+        else
+        {
+            value.WriteState(writer);
+        }
+    }
+
+    /// <summary>
+    /// Called by a generated reader on its object's end, before it assigns anything: when that object is the whole
+    /// document, nothing but whitespace may follow it, so a document with trailing data leaves the instance unchanged.
+    /// </summary>
+    public static void EnsureDocumentEnds(Utf8JsonReader reader)
+    {
+        if (reader.CurrentDepth == 0 && reader.Read())
+        {
+            throw new JsonException("Unexpected data after the document.");
+        }
+    }
+
+    /// <summary>Reads a value of a nested persistent type, or null.</summary>
+    public static T? ReadNested<T>(ref Utf8JsonReader reader)
+        where T : IPersistentState<T>
+    {
+        if (reader.TokenType == JsonTokenType.Null)
+        {
+            return default;
+        }
+
         Expect(ref reader, JsonTokenType.StartObject);
         T value = T.CreateState();
         value.ReadState(ref reader);

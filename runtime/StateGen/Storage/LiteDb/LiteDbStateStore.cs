@@ -34,15 +34,30 @@ public sealed class LiteDbStateStoreOptions
 /// </remarks>
 public sealed class LiteDbStateStore : IStateStore, IDisposable
 {
+    /// <summary>The largest payload one entry can hold: LiteDB documents are limited to about 16 MB.</summary>
+    public const int MaxPayloadBytes = 16_000_000;
+
     private const string CollectionName = "state";
     private const char Separator = '\u001F'; // keys and scope ids may not contain control characters
+    private const int PageSize = 8192;
+    private const int HeaderInfoOffset = 32;
+    private const int HeaderVersionOffset = 59;
+    private const byte FileVersion = 8;
+    private const int InvalidStateOffset = 191; // LiteDB flags a damaged file here when it gives up on it
+    private static readonly byte[] HeaderInfo = System.Text.Encoding.ASCII.GetBytes("** This is a LiteDB file **");
     private static readonly ConcurrentDictionary<string, byte> OpenFiles = new(StringComparer.Ordinal);
 
     private readonly object _gate = new();
     private readonly LiteDatabase _db;
     private readonly ILiteCollection<BsonDocument> _state;
     private readonly TimeProvider _time;
+
+    // The stored version of each key written or read so far (0: known absent). This store is the file's only writer
+    // (one per file per process, direct mode), so a write needs no read of the whole stored document first.
+    private readonly Dictionary<string, long> _versions = new(StringComparer.Ordinal);
+    private readonly byte? _invalidStateByte;
     private bool _disposed;
+    private bool _faulted;
 
     /// <summary>Opens (or creates) the database file.</summary>
     /// <exception cref="StateStoreCorruptedException">The file is corrupt, truncated or not a LiteDB database.</exception>
@@ -70,6 +85,10 @@ public sealed class LiteDbStateStore : IStateStore, IDisposable
                 Directory.CreateDirectory(folder);
             }
 
+            // LiteDB trims a file that is not whole pages before it reads the header: check the header first, so a
+            // foreign file is rejected untouched.
+            _invalidStateByte = CheckHeader(FilePath);
+
             var connection = new ConnectionString
             {
                 Filename = FilePath,
@@ -83,14 +102,93 @@ public sealed class LiteDbStateStore : IStateStore, IDisposable
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
-            OpenFiles.TryRemove(FilePath, out _);
-            _db?.Dispose();
+            try
+            {
+                DisposeQuietly(_db);
+                if (ex is not StateGenException and not IOException and not UnauthorizedAccessException)
+                {
+                    RestoreInvalidStateFlag();
+                }
+            }
+            finally
+            {
+                OpenFiles.TryRemove(FilePath, out _);
+            }
+
+            if (ex is StateGenException)
+            {
+                throw;
+            }
+
             if (ex is IOException or UnauthorizedAccessException)
             {
                 throw new StateStoreException($"The state database '{FilePath}' could not be opened: {ex.GetType().Name}.", ex);
             }
 
             throw new StateStoreCorruptedException(FilePath, ex);
+        }
+    }
+
+    /// <summary>
+    /// Rejects an existing file that is not a LiteDB v5 database before LiteDB touches it; returns the byte at the
+    /// damaged-file flag so a failed open can put it back.
+    /// </summary>
+    private static byte? CheckHeader(string path)
+    {
+        var info = new FileInfo(path);
+        if (!info.Exists || info.Length == 0)
+        {
+            return null;
+        }
+
+        byte[] header = new byte[InvalidStateOffset + 1];
+        int read;
+        using (FileStream stream = new(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite))
+        {
+            read = stream.ReadAtLeast(header, header.Length, throwOnEndOfStream: false);
+        }
+
+        if (info.Length % PageSize != 0 || read < header.Length
+            || !header.AsSpan(HeaderInfoOffset, HeaderInfo.Length).SequenceEqual(HeaderInfo)
+            || header[HeaderVersionOffset] != FileVersion)
+        {
+            throw new StateStoreCorruptedException(path);
+        }
+
+        return header[InvalidStateOffset];
+    }
+
+    /// <summary>LiteDB marks a file it found damaged; the file was not ours to change, so the mark is undone.</summary>
+    private void RestoreInvalidStateFlag()
+    {
+        if (_invalidStateByte is not byte original || !File.Exists(FilePath))
+        {
+            return;
+        }
+
+        using FileStream stream = new(FilePath, FileMode.Open, FileAccess.ReadWrite, FileShare.None);
+        if (stream.Length <= InvalidStateOffset)
+        {
+            return;
+        }
+
+        stream.Position = InvalidStateOffset;
+        if (stream.ReadByte() != original)
+        {
+            stream.Position = InvalidStateOffset;
+            stream.WriteByte(original);
+        }
+    }
+
+    private static void DisposeQuietly(IDisposable? disposable)
+    {
+        try
+        {
+            disposable?.Dispose();
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            // Closing a damaged file can fail too; the original error is the one to report.
         }
     }
 
@@ -107,7 +205,13 @@ public sealed class LiteDbStateStore : IStateStore, IDisposable
     public ValueTask<StoredEntry?> GetAsync(string scope, string key, CancellationToken cancellationToken = default)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        return new(Run(() => ToEntry(_state.FindById(Id(scope, key)))));
+        return new(Run(() =>
+        {
+            string id = Id(scope, key);
+            StoredEntry? entry = ToEntry(_state.FindById(id));
+            _versions[id] = entry?.Version ?? 0;
+            return entry;
+        }));
     }
 
     /// <inheritdoc />
@@ -115,21 +219,24 @@ public sealed class LiteDbStateStore : IStateStore, IDisposable
     {
         ArgumentNullException.ThrowIfNull(write);
         cancellationToken.ThrowIfCancellationRequested();
+        if (write.Payload.Length > MaxPayloadBytes)
+        {
+            throw new StateValueTooLargeException(write.Scope, write.Key, write.Payload.Length, MaxPayloadBytes);
+        }
+
         return new(Run(() =>
         {
             string id = Id(write.Scope, write.Key);
-            BsonDocument? current = _state.FindById(id);
-            long? currentVersion = current?["v"].AsInt64;
-            StoreRules.CheckExpectedVersion(write, currentVersion);
-            var entry = new StoredEntry(
-                write.Scope,
-                write.Key,
-                write.TypeName,
-                write.SchemaVersion,
-                (currentVersion ?? 0) + 1,
-                _time.GetUtcNow(),
-                write.Payload.ToArray());
-            _state.Upsert(ToDocument(id, entry));
+            if (!_versions.TryGetValue(id, out long stored))
+            {
+                stored = _state.FindById(id)?["v"].AsInt64 ?? 0;
+            }
+
+            StoreRules.CheckExpectedVersion(write, stored == 0 ? null : stored);
+            byte[] payload = write.Payload.ToArray();
+            var entry = new StoredEntry(write.Scope, write.Key, write.TypeName, write.SchemaVersion, stored + 1, _time.GetUtcNow(), payload);
+            _state.Upsert(ToDocument(id, entry, payload));
+            _versions[id] = entry.Version;
             return entry;
         }));
     }
@@ -138,7 +245,13 @@ public sealed class LiteDbStateStore : IStateStore, IDisposable
     public ValueTask<bool> DeleteAsync(string scope, string key, CancellationToken cancellationToken = default)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        return new(Run(() => _state.Delete(Id(scope, key))));
+        return new(Run(() =>
+        {
+            string id = Id(scope, key);
+            bool deleted = _state.Delete(id);
+            _versions[id] = 0;
+            return deleted;
+        }));
     }
 
     /// <inheritdoc />
@@ -171,7 +284,14 @@ public sealed class LiteDbStateStore : IStateStore, IDisposable
             _disposed = true;
             try
             {
-                _db.Dispose();
+                if (_faulted)
+                {
+                    DisposeQuietly(_db);
+                }
+                else
+                {
+                    _db.Dispose();
+                }
             }
             finally
             {
@@ -189,7 +309,7 @@ public sealed class LiteDbStateStore : IStateStore, IDisposable
 
     private static string Id(string scope, string key) => scope + Separator + key;
 
-    private static BsonDocument ToDocument(string id, StoredEntry entry) => new()
+    private static BsonDocument ToDocument(string id, StoredEntry entry, byte[] payload) => new()
     {
         ["_id"] = id,
         ["s"] = entry.Scope,
@@ -198,7 +318,7 @@ public sealed class LiteDbStateStore : IStateStore, IDisposable
         ["sv"] = entry.SchemaVersion,
         ["v"] = entry.Version,
         ["u"] = entry.UpdatedAt.UtcTicks,
-        ["p"] = entry.Payload.ToArray(),
+        ["p"] = payload,
     };
 
     private static StoredEntry? ToEntry(BsonDocument? doc)
@@ -223,6 +343,11 @@ public sealed class LiteDbStateStore : IStateStore, IDisposable
         lock (_gate)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
+            if (_faulted)
+            {
+                throw new StateStoreCorruptedException(FilePath);
+            }
+
             try
             {
                 return action();
@@ -235,6 +360,10 @@ public sealed class LiteDbStateStore : IStateStore, IDisposable
                     throw new StateStoreException($"The state database '{FilePath}' failed: {ex.GetType().Name}.", ex);
                 }
 
+                // LiteDB closes a file it found damaged and marks it; close ours, undo the mark, refuse further use.
+                _faulted = true;
+                DisposeQuietly(_db);
+                RestoreInvalidStateFlag();
                 throw new StateStoreCorruptedException(FilePath, ex);
             }
         }

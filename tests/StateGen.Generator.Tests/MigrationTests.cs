@@ -1,0 +1,234 @@
+using System;
+using System.IO;
+using System.Linq;
+using System.Reflection;
+using System.Runtime.Loader;
+using System.Threading.Tasks;
+using Microsoft.CodeAnalysis;
+
+namespace StateGen.Generator.Tests;
+
+/// <summary>
+/// Schema evolution with the real compiler: version 1 of a type saves documents into a LiteDB file; version 3 of the same
+/// type, compiled separately with the lock file's history, loads them through the generated upgrade chain.
+/// </summary>
+public sealed class MigrationTests : IDisposable
+{
+    internal const string PlannerV1 = """
+        using System.Collections.Generic;
+        using StateGen;
+
+        namespace Planning;
+
+        [PersistentState("planner")]
+        public partial class Planner
+        {
+            public string Id { get; set; } = "";
+            public string Title { get; set; } = "";
+            public int Score { get; set; }
+            public string Obsolete { get; set; } = "";
+            public List<string> Tags { get; set; } = new();
+        }
+        """;
+
+    /// <summary>v2: Title renamed to Subject, Obsolete removed, Priority added. v3: Score from int (0..100) to double (0..1).</summary>
+    internal const string PlannerV3 = """
+        using System.Collections.Generic;
+        using StateGen;
+        using StateGen.Migrations;
+
+        namespace Planning;
+
+        [PersistentState("planner")]
+        [SchemaVersion(3)]
+        public partial class Planner
+        {
+            public string Id { get; set; } = "";
+            [RenamedFrom("Title", Version = 2)] public string Subject { get; set; } = "";
+            public int Priority { get; set; } = 5;
+            public double Score { get; set; }
+            public List<string> Tags { get; set; } = new();
+
+            static partial void UpgradeFromV2(SchemaUpgrade upgrade)
+            {
+                if (upgrade.Old("Score") is { } score)
+                {
+                    upgrade.Set("Score", score.GetInt32() / 100.0);
+                }
+            }
+        }
+        """;
+
+    internal const string LockV1 = """
+        planner | 1 | Id | string | plain
+        planner | 1 | Obsolete | string | plain
+        planner | 1 | Score | int32 | plain
+        planner | 1 | Tags | list<string> | plain
+        planner | 1 | Title | string | plain
+        """;
+
+    internal const string LockV3 = LockV1 + """
+
+        planner | 2 | Id | string | plain
+        planner | 2 | Priority | int32 | plain
+        planner | 2 | Score | int32 | plain
+        planner | 2 | Subject | string | plain
+        planner | 2 | Tags | list<string> | plain
+        planner | 3 | Id | string | plain
+        planner | 3 | Priority | int32 | plain
+        planner | 3 | Score | float64 | plain
+        planner | 3 | Subject | string | plain
+        planner | 3 | Tags | list<string> | plain
+        """;
+
+    private const string SaveProbe = """
+        using System.Threading.Tasks;
+        using StateGen;
+        using Planning;
+
+        public static class Probe
+        {
+            public static async Task<string> Run(string path)
+            {
+                await using StateManager manager = StateManager.OpenLiteDb(path);
+                var planner = new Planner { Id = "p1", Title = "Write the chain", Score = 73, Obsolete = "dropped" };
+                planner.Tags.Add("schema");
+                await planner.SaveStateAsync(manager);
+                return "saved";
+            }
+        }
+        """;
+
+    private const string LoadProbe = """
+        using System.Threading.Tasks;
+        using StateGen;
+        using Planning;
+
+        public static class Probe
+        {
+            public static async Task<string> Run(string path)
+            {
+                await using StateManager manager = StateManager.OpenLiteDb(path, new StateManagerOptions { WriteBackUpgrades = WriteBack.Enabled });
+                var planner = new Planner { Id = "p1" };
+                bool found = await planner.LoadStateAsync(manager);
+                var entry = await manager.Store.GetAsync("global", "planner/p1");
+                return string.Join("|", found, planner.Subject, planner.Priority, planner.Score, string.Join(",", planner.Tags), entry!.SchemaVersion,
+                    System.Text.Encoding.UTF8.GetString(entry.Payload.Span).Contains("Obsolete"));
+            }
+        }
+
+        public static class WriteBack { public static bool Enabled; }
+        """;
+
+    private readonly string _folder = Path.Combine(Path.GetTempPath(), "stategen-migration-tests", Guid.NewGuid().ToString("N"));
+
+    public MigrationTests() => Directory.CreateDirectory(_folder);
+
+    private string DbPath => Path.Combine(_folder, "planner.db");
+
+    public void Dispose() => Directory.Delete(_folder, recursive: true);
+
+    [Fact]
+    public async Task Version_1_documents_load_into_version_3_through_rename_default_remove_and_custom_step()
+    {
+        Assert.Equal("saved", await RunAsync(LockV1, PlannerV1, SaveProbe));
+
+        string loaded = await RunAsync(LockV3, PlannerV3, LoadProbe);
+
+        // Subject from Title (rename), Priority keeps its initializer (added), Score 73 -> 0.73 (custom step),
+        // Tags copied; without write-back the stored document stays at version 1 with Obsolete in it.
+        Assert.Equal("True|Write the chain|5|0.73|schema|1|True", loaded);
+    }
+
+    [Fact]
+    public async Task Write_back_stores_the_upgraded_document_at_the_current_version()
+    {
+        await RunAsync(LockV1, PlannerV1, SaveProbe);
+
+        string loaded = await RunAsync(LockV3, PlannerV3, LoadProbe, writeBack: true);
+
+        Assert.Equal("True|Write the chain|5|0.73|schema|3|False", loaded);
+        Assert.Equal("True|Write the chain|5|0.73|schema|3|False", await RunAsync(LockV3, PlannerV3, LoadProbe));
+    }
+
+    [Fact]
+    public async Task A_failing_custom_step_is_a_typed_error_and_the_stored_document_is_untouched()
+    {
+        await RunAsync(LockV1, PlannerV1, SaveProbe);
+        string failing = PlannerV3.Replace("upgrade.Set(\"Score\", score.GetInt32() / 100.0);", "throw new System.InvalidOperationException(\"secret-in-hook-message\");", StringComparison.Ordinal);
+
+        var error = await Assert.ThrowsAsync<StateMigrationException>(() => RunAsync(LockV3, failing, LoadProbe, writeBack: true));
+
+        Assert.Equal(2, error.FromVersion);
+        Assert.Equal("UpgradeFromV2", error.Transformer);
+        Assert.Contains("planner/p1", error.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("secret-in-hook-message", error.ToString(), StringComparison.Ordinal);
+        Assert.Equal("True|Title|73", await ReadRawAsync());
+    }
+
+    [Fact]
+    public async Task A_document_newer_than_the_program_is_a_typed_error_naming_both_versions()
+    {
+        await RunAsync(LockV3, PlannerV3, SaveProbe.Replace("Title = \"Write the chain\", Score = 73, Obsolete = \"dropped\"", "Subject = \"v3\"", StringComparison.Ordinal));
+
+        var error = await Assert.ThrowsAsync<StateSchemaVersionException>(() => RunAsync(LockV1, PlannerV1, LoadProbe.Replace("planner.Subject, planner.Priority", "planner.Title, 0", StringComparison.Ordinal)));
+
+        Assert.Equal(3, error.StoredVersion);
+        Assert.Equal(1, error.ExpectedVersion);
+    }
+
+    [Fact]
+    public void Migration_code_of_a_three_version_type_matches_baseline()
+    {
+        (Compilation output, GeneratorDriverRunResult result) = GeneratorHarness.RunWithLock(LockV3, PlannerV3);
+
+        foreach (GeneratedSourceResult generated in result.Results.Single().GeneratedSources)
+        {
+            Snapshot.Match("PlannerV3", generated.HintName, generated.SourceText.ToString());
+        }
+
+        Assert.Contains(result.Results.Single().GeneratedSources, s => s.HintName == "Planning.Planner.Migrations.g.cs");
+        Assert.Equal(string.Empty, GeneratorHarness.Problems(output));
+    }
+
+    [Fact]
+    public void A_type_without_recorded_history_gets_no_migrations_file()
+    {
+        (_, GeneratorDriverRunResult result) = GeneratorHarness.RunWithLock(LockV1, PlannerV1);
+
+        Assert.Equal("Planning.Planner.State.g.cs", Assert.Single(result.Results.Single().GeneratedSources).HintName);
+    }
+
+    private async Task<string> ReadRawAsync()
+    {
+        await using StateManager manager = StateManager.OpenLiteDb(DbPath);
+        Storage.StoredEntry? entry = await manager.Store.GetAsync("global", "planner/p1");
+        string json = System.Text.Encoding.UTF8.GetString(entry!.Payload.Span);
+        return string.Join("|", entry.SchemaVersion == 1, json.Contains("\"Title\"", StringComparison.Ordinal) ? "Title" : "?", json.Contains("73", StringComparison.Ordinal) ? "73" : "?");
+    }
+
+    private async Task<string> RunAsync(string lockText, string type, string probe, bool writeBack = false)
+    {
+        (Compilation output, _) = GeneratorHarness.RunWithLock(lockText, type, probe);
+        byte[] image = GeneratorHarness.Emit(output);
+        var context = new AssemblyLoadContext("migration-" + Guid.NewGuid(), isCollectible: true);
+        try
+        {
+            Assembly assembly = context.LoadFromStream(new MemoryStream(image));
+            assembly.GetType("WriteBack")?.GetField("Enabled")!.SetValue(null, writeBack);
+            MethodInfo run = assembly.GetType("Probe")!.GetMethod("Run")!;
+            try
+            {
+                return await (Task<string>)run.Invoke(null, new object[] { DbPath })!;
+            }
+            catch (TargetInvocationException ex) when (ex.InnerException is not null)
+            {
+                throw ex.InnerException;
+            }
+        }
+        finally
+        {
+            context.Unload();
+        }
+    }
+}
