@@ -91,3 +91,38 @@ public sealed class RenamedFromAttribute : Attribute
     /// <summary>The schema version that introduced the newer name; 0 (the default) means the type's current version.</summary>
     public int Version { get; set; }
 }
+
+/// <summary>
+/// Declares how a schema upgrade step computes this member from the old document with a named transformer, instead
+/// of custom code: <c>[UpgradeTransform("normalize_score", "0", "100")]</c> turns a stored 0–100 score into 0–1.
+/// Built-in transformers are listed in <see cref="Migrations.StateTransformers"/>; register your own there.
+/// </summary>
+/// <remarks>
+/// The transformer reads the old value of <see cref="From"/> (default: this member's own stored name in the old
+/// version) and writes this member's new value. <see cref="Version"/> is the schema version the step upgrades to;
+/// 0 (the default) means the type's current version.
+/// </remarks>
+[AttributeUsage(AttributeTargets.Property | AttributeTargets.Field, Inherited = false, AllowMultiple = true)]
+public sealed class UpgradeTransformAttribute : Attribute
+{
+    /// <summary>Declares the transform.</summary>
+    /// <param name="transformer">The registered transformer name, e.g. <c>normalize_score</c>.</param>
+    /// <param name="arguments">The transformer's parameters, as text.</param>
+    public UpgradeTransformAttribute(string transformer, params string[] arguments)
+    {
+        Transformer = transformer;
+        Arguments = arguments ?? Array.Empty<string>();
+    }
+
+    /// <summary>The registered transformer name.</summary>
+    public string Transformer { get; }
+
+    /// <summary>The transformer's parameters.</summary>
+    public string[] Arguments { get; }
+
+    /// <summary>The member of the old version to read; default: this member's own stored name in the old version.</summary>
+    public string? From { get; set; }
+
+    /// <summary>The schema version whose step applies the transform; 0 means the type's current version.</summary>
+    public int Version { get; set; }
+}

@@ -195,6 +195,13 @@ public sealed class SchemaLockTests
     }
 
     [Fact]
+    public async Task A_declared_transform_closes_the_gap_without_a_hook()
+    {
+        string transformed = ScoreV2.Replace("public double Score", "[UpgradeTransform(\"normalize_score\", \"0\", \"100\")] public double Score", System.StringComparison.Ordinal);
+        await VerifyAsync(transformed, ScoreLock);
+    }
+
+    [Fact]
     public async Task Renames_removals_and_additions_need_no_hook()
     {
         const string v2 = """

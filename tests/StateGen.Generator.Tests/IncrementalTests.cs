@@ -67,6 +67,31 @@ public sealed class IncrementalTests
     }
 
     [Fact]
+    public void Every_tracked_step_is_cached_with_a_lock_file_and_a_lock_edit_regenerates_only_its_type()
+    {
+        const string other = """
+            using StateGen;
+            namespace Agents;
+            [PersistentState("other")] public partial class Other { public string Id { get; set; } = ""; }
+            """;
+        CSharpCompilation compilation = GeneratorHarness.CreateCompilation(MigrationTests.PlannerV3, other);
+        var lockV3 = new GeneratorHarness.InMemoryText("/p/StateGen.schema.txt", MigrationTests.LockV3);
+        GeneratorDriver driver = GeneratorHarness.CreateDriver(lockV3).RunGenerators(compilation);
+        GeneratorRunResult first = driver.GetRunResult().Results.Single();
+        driver = driver.RunGenerators(compilation.Clone());
+        AssertStepsAreTrackedAndCached(first, driver.GetRunResult().Results.Single());
+
+        // Dropping the version 1 history changes the planner's chain; the other type is untouched.
+        string withoutV1 = string.Join("\n", MigrationTests.LockV3.Split('\n').Where(l => !l.StartsWith("planner | 1 |", StringComparison.Ordinal)));
+        driver = driver.ReplaceAdditionalText(lockV3, new GeneratorHarness.InMemoryText("/p/StateGen.schema.txt", withoutV1)).RunGenerators(compilation);
+        GeneratorRunResult edited = driver.GetRunResult().Results.Single();
+
+        var reasons = edited.TrackedSteps[TrackingNames.TypesWithUpgrades].SelectMany(s => s.Outputs).Select(o => (((StateTypeSpec)o.Value).Shape.StableName, o.Reason)).ToList();
+        Assert.Contains(("planner", IncrementalStepRunReason.Modified), reasons);
+        Assert.Contains(("other", IncrementalStepRunReason.Unchanged), reasons);
+    }
+
+    [Fact]
     public void Models_hold_no_symbols_syntax_locations_or_compilations()
     {
         CSharpCompilation compilation = GeneratorHarness.CreateCompilation(TestSources.Agent, TestSources.NestedGeneric, TestSources.GlobalNamespace);

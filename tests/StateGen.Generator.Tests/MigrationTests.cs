@@ -178,6 +178,17 @@ public sealed class MigrationTests : IDisposable
     }
 
     [Fact]
+    public async Task A_declarative_transform_replaces_the_custom_step()
+    {
+        await RunAsync(LockV1, PlannerV1, SaveProbe);
+        string declarative = PlannerV3
+            .Replace("public double Score { get; set; }", "[UpgradeTransform(\"normalize_score\", \"0\", \"100\", Version = 3)] public double Score { get; set; }", StringComparison.Ordinal)
+            .Replace("static partial void UpgradeFromV2(", "static void Unused(", StringComparison.Ordinal);
+
+        Assert.Equal("True|Write the chain|5|0.73|schema|1|True", await RunAsync(LockV3, declarative, LoadProbe));
+    }
+
+    [Fact]
     public void Migration_code_of_a_three_version_type_matches_baseline()
     {
         (Compilation output, GeneratorDriverRunResult result) = GeneratorHarness.RunWithLock(LockV3, PlannerV3);

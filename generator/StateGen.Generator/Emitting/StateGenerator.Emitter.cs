@@ -54,7 +54,11 @@ public sealed partial class StateGenerator
                     ? "new global::System.Collections.Generic.Dictionary<string, string>()"
                     : "new global::System.Collections.Generic.Dictionary<string, string> { " + string.Join(", ", step.Renames.Select(r => $"[{Literal(r.OldName)}] = {Literal(r.NewName)}")) + " }";
                 w.WriteLine($"// v{step.FromVersion} -> v{step.FromVersion + 1}");
-                w.WriteLine($"new({step.FromVersion}, {renames}, {Strings(step.Removed)}, {Strings(step.Changed)}, static upgrade => UpgradeFromV{step.FromVersion}(upgrade)),");
+                string transforms = step.Transforms.Count == 0
+                    ? string.Empty
+                    : ", new global::StateGen.Migrations.UpgradeTransform[] { " + string.Join(", ", step.Transforms.Select(t =>
+                        $"new({Literal(t.Target)}, {Literal(t.Source)}, {(t.ReplacesSource ? "true" : "false")}, {Literal(t.Transformer)}, {Strings(t.Arguments)})")) + " }";
+                w.WriteLine($"new({step.FromVersion}, {renames}, {Strings(step.Removed)}, {Strings(step.Changed)}, static upgrade => UpgradeFromV{step.FromVersion}(upgrade){transforms}),");
             }
 
             w.Unindent();

@@ -45,6 +45,41 @@ internal static class ShapeExtractor
 
     public static bool HasAttribute(ISymbol symbol, string metadataName) => FindAttribute(symbol, metadataName) is not null;
 
+    /// <summary>The <c>[UpgradeTransform]</c> attributes of a member, with version 0 resolved to the type's version.</summary>
+    private static EquatableArray<TransformShape> GetTransforms(ISymbol member, int schemaVersion)
+    {
+        var transforms = new List<TransformShape>();
+        foreach (AttributeData attribute in member.GetAttributes())
+        {
+            if (attribute.AttributeClass?.ToDisplayString() != WellKnownNames.UpgradeTransformAttribute
+                || attribute.ConstructorArguments.Length == 0 || attribute.ConstructorArguments[0].Value is not string transformer || transformer.Length == 0)
+            {
+                continue;
+            }
+
+            EquatableArray<string> arguments = attribute.ConstructorArguments.Length > 1 && attribute.ConstructorArguments[1].Kind == TypedConstantKind.Array
+                ? attribute.ConstructorArguments[1].Values.Select(v => v.Value as string ?? string.Empty).ToEquatableArray()
+                : EquatableArray<string>.Empty;
+            string? from = null;
+            int version = 0;
+            foreach (KeyValuePair<string, TypedConstant> named in attribute.NamedArguments)
+            {
+                if (named.Key == "From" && named.Value.Value is string f && f.Length > 0)
+                {
+                    from = f;
+                }
+                else if (named.Key == "Version" && named.Value.Value is int v)
+                {
+                    version = v;
+                }
+            }
+
+            transforms.Add(new TransformShape(transformer, arguments, from, version <= 0 ? schemaVersion : version));
+        }
+
+        return transforms.ToEquatableArray();
+    }
+
     /// <summary>The <c>[RenamedFrom]</c> attributes of a member, with version 0 resolved to the type's version, oldest first.</summary>
     private static EquatableArray<RenameShape> GetRenames(ISymbol member, int schemaVersion)
     {
@@ -267,6 +302,7 @@ internal static class ShapeExtractor
                     Type = shape,
                     IsSensitive = HasAttribute(member, WellKnownNames.SensitiveAttribute),
                     Renames = GetRenames(member, _schemaVersion),
+                    Transforms = GetTransforms(member, _schemaVersion),
                 });
             }
 

@@ -71,7 +71,16 @@ internal sealed record MemberShape
 
     /// <summary>The member's earlier stored names (<c>[RenamedFrom]</c>), oldest first.</summary>
     public EquatableArray<RenameShape> Renames { get; init; } = EquatableArray<RenameShape>.Empty;
+
+    /// <summary>The member's declared upgrade transforms (<c>[UpgradeTransform]</c>).</summary>
+    public EquatableArray<TransformShape> Transforms { get; init; } = EquatableArray<TransformShape>.Empty;
 }
+
+/// <summary>
+/// <c>[UpgradeTransform(Transformer, Arguments..., From = ..., Version = ...)]</c>, with version 0 resolved to the type's
+/// version.
+/// </summary>
+internal sealed record TransformShape(string Transformer, EquatableArray<string> Arguments, string? From, int Version);
 
 /// <summary>
 /// <c>[RenamedFrom(OldName, Version = v)]</c>: the member was stored as <see cref="OldName"/> before version

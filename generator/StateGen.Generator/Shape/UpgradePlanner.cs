@@ -20,12 +20,18 @@ internal sealed record UpgradeStepShape
     /// <summary>Members of the old version that the new version no longer stores.</summary>
     public required EquatableArray<string> Removed { get; init; }
 
-    /// <summary>Members (old names) whose stored format changed: the step's hook must write their new value.</summary>
+    /// <summary>Members (old names) whose stored format changed and no transform covers: the step's hook must write them.</summary>
     public required EquatableArray<string> Changed { get; init; }
+
+    /// <summary>Declared transforms (<c>[UpgradeTransform]</c>) of this step.</summary>
+    public EquatableArray<StepTransform> Transforms { get; init; } = EquatableArray<StepTransform>.Empty;
 
     /// <summary>Human-readable summary of <see cref="Changed"/>, e.g. <c>'Topic' changed type</c>.</summary>
     public string ChangeSummary => string.Join(", ", Changed.Select(c => "'" + c + "'")) + " changed type";
 }
+
+/// <summary>A declared transform of a step: <see cref="Target"/> computed from <see cref="Source"/> of the old version.</summary>
+internal sealed record StepTransform(string Target, string Source, bool ReplacesSource, string Transformer, EquatableArray<string> Arguments);
 
 /// <summary>A member moved from <see cref="OldName"/> to <see cref="NewName"/> by one step.</summary>
 internal sealed record StepRename(string OldName, string NewName);
@@ -133,9 +139,34 @@ internal static class UpgradePlanner
         }
 
         removed.AddRange(before.Keys.Where(k => !used.Contains(k)));
+
+        // Declared transforms compute a member from an old value: they replace the hook for that member.
+        var transforms = new List<StepTransform>();
+        foreach (MemberShape member in shape.Members)
+        {
+            foreach (TransformShape transform in member.Transforms)
+            {
+                if (transform.Version != version + 1)
+                {
+                    continue;
+                }
+
+                string target = NameAt(member, version + 1);
+                string source = transform.From ?? (renamedTo.TryGetValue(target, out string? old) ? old : target);
+                bool replaces = transform.From is null;
+                transforms.Add(new StepTransform(target, source, replaces, transform.Transformer, transform.Arguments));
+                if (replaces)
+                {
+                    changed.Remove(source);
+                    renames.RemoveAll(r => r.OldName == source);
+                }
+            }
+        }
+
         return new UpgradeStepShape
         {
             FromVersion = version,
+            Transforms = transforms.ToEquatableArray(),
             Renames = renames.OrderBy(r => r.OldName, StringComparer.Ordinal).ToEquatableArray(),
             Removed = removed.Distinct().OrderBy(r => r, StringComparer.Ordinal).ToEquatableArray(),
             Changed = changed.OrderBy(c => c, StringComparer.Ordinal).ToEquatableArray(),

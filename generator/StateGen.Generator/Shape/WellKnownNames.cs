@@ -9,4 +9,5 @@ internal static class WellKnownNames
     public const string SensitiveAttribute = "StateGen.SensitiveAttribute";
     public const string StateIgnoreAttribute = "StateGen.StateIgnoreAttribute";
     public const string RenamedFromAttribute = "StateGen.RenamedFromAttribute";
+    public const string UpgradeTransformAttribute = "StateGen.UpgradeTransformAttribute";
 }

@@ -51,6 +51,35 @@ public static class SchemaUpgrader
         return null;
     }
 
+    private static void ApplyTransform(string typeName, UpgradeStep step, UpgradeTransform transform, Dictionary<string, JsonElement> old, Utf8JsonWriter writer)
+    {
+        if (!StateTransformers.TryGet(transform.Transformer, out IStateTransformer transformer))
+        {
+            throw Failure($"no transformer named '{transform.Transformer}' is registered (StateTransformers.Register)");
+        }
+
+        writer.WritePropertyName(transform.Target);
+        try
+        {
+            var context = new TransformContext(typeName, step.FromVersion, transform.Target, old.TryGetValue(transform.Source, out JsonElement value) ? value : null, transform.Arguments);
+            transformer.Transform(context, writer);
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException and not StateMigrationException)
+        {
+            // The transformer's own message is not copied: it may quote a stored value.
+            throw Failure($"the transformer failed with {ex.GetType().Name}");
+        }
+
+        StateMigrationException Failure(string reason) => new(
+            $"The upgrade of '{typeName}' from version {step.FromVersion} to {step.FromVersion + 1} failed at member '{transform.Target}' with transformer '{transform.Transformer}': {reason}.")
+        {
+            TypeName = typeName,
+            FromVersion = step.FromVersion,
+            Member = transform.Target,
+            Transformer = transform.Transformer,
+        };
+    }
+
     private static byte[] Apply(string typeName, UpgradeStep step, ReadOnlySpan<byte> document)
     {
         var output = new ArrayBufferWriter<byte>(document.Length + 64);
@@ -73,25 +102,33 @@ public static class SchemaUpgrader
 
                 member = reader.GetString()!;
                 StateJson.Read(ref reader);
-                if (step.Removed.Contains(member) || step.Changed.Contains(member))
+                int start = (int)reader.TokenStartIndex;
+                if (step.Captured.Contains(member))
                 {
                     old[member] = JsonElement.ParseValue(ref reader);
-                    continue;
                 }
-
-                writer.WritePropertyName(step.Renames.TryGetValue(member, out string? renamed) ? renamed : member);
-                int start = (int)reader.TokenStartIndex;
-                if (reader.TokenType is JsonTokenType.StartObject or JsonTokenType.StartArray)
+                else if (reader.TokenType is JsonTokenType.StartObject or JsonTokenType.StartArray)
                 {
                     reader.Skip();
                 }
 
-                writer.WriteRawValue(document.Slice(start, (int)reader.BytesConsumed - start), skipInputValidation: true);
+                if (!step.NotCopied.Contains(member))
+                {
+                    // Unchanged values are copied as raw bytes: no re-escaping, no intermediate objects.
+                    writer.WritePropertyName(step.Renames.TryGetValue(member, out string? renamed) ? renamed : member);
+                    writer.WriteRawValue(document.Slice(start, (int)reader.BytesConsumed - start), skipInputValidation: true);
+                }
             }
 
             if (reader.Read())
             {
                 throw new JsonException("Unexpected data after the document.");
+            }
+
+            member = null;
+            foreach (UpgradeTransform transform in step.Transforms)
+            {
+                ApplyTransform(typeName, step, transform, old, writer);
             }
 
             if (step.Hook is not null)
