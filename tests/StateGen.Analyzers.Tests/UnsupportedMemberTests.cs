@@ -42,10 +42,10 @@ public sealed class UnsupportedMemberTests
             {
                 public string Id { get; set; } = "";
 
-                public Dictionary<int, string> {|#0:Notes|} { get; set; } = new();
+                public Dictionary<double, string> {|#0:Notes|} { get; set; } = new();
             }
             """,
-            AnalyzerTest.At(DiagnosticDescriptors.UnsupportedMember, 0, "Member 'Notes' of type 'System.Collections.Generic.Dictionary<int, string>' cannot be persisted: only dictionaries with string keys are supported"));
+            AnalyzerTest.At(DiagnosticDescriptors.UnsupportedMember, 0, "Member 'Notes' of type 'System.Collections.Generic.Dictionary<double, string>' cannot be persisted: dictionary keys must be string, int, long, Guid or an enum"));
 
     [Fact]
     public Task Interface_member_is_reported_with_its_full_type_name()

@@ -1,6 +1,5 @@
 using System;
 using System.IO;
-using System.Runtime.CompilerServices;
 using System.Text;
 using DiffPlex.DiffBuilder;
 using DiffPlex.DiffBuilder.Model;
@@ -13,9 +12,9 @@ namespace StateGen.Generator.Tests;
 /// </summary>
 internal static class Snapshot
 {
-    public static void Match(string test, string name, string actual, [CallerFilePath] string callerFile = "")
+    public static void Match(string test, string name, string actual)
     {
-        string folder = Path.Combine(Path.GetDirectoryName(callerFile)!, "Baselines", test);
+        string folder = Path.Combine(ProjectFolder(), "Baselines", test);
         string verified = Path.Combine(folder, name + ".txt");
         string received = Path.Combine(folder, name + ".received.txt");
         actual = actual.Replace("\r\n", "\n");
@@ -44,6 +43,24 @@ internal static class Snapshot
 
         File.WriteAllText(received, actual, new UTF8Encoding(false));
         Assert.Fail($"Generated code differs from {verified} (received: {received}; accept with UPDATE_SNAPSHOTS=1):{Environment.NewLine}{Diff(expected, actual)}");
+    }
+
+    /// <summary>
+    /// This test project's source folder, found from the test binaries (not [CallerFilePath]: CI builds map source paths
+    /// to <c>/_/</c> for deterministic output).
+    /// </summary>
+    private static string ProjectFolder()
+    {
+        for (DirectoryInfo? directory = new(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
+        {
+            string candidate = Path.Combine(directory.FullName, "tests", "StateGen.Generator.Tests");
+            if (File.Exists(Path.Combine(directory.FullName, "StateGen.sln")) && Directory.Exists(candidate))
+            {
+                return candidate;
+            }
+        }
+
+        throw new InvalidOperationException($"Cannot find the repository (StateGen.sln) above {AppContext.BaseDirectory}.");
     }
 
     private static string Diff(string expected, string actual)

@@ -333,8 +333,11 @@ public sealed partial class StateGenerator
 
                     case ShapeKind.Array:
                     case ShapeKind.List:
+                    case ShapeKind.Set:
                         string element = shape.Element!.FullName;
-                        string create = shape.Kind == ShapeKind.List && !shape.IsInterface ? $"new {type}()" : $"new global::System.Collections.Generic.List<{element}>()";
+                        string create = shape.Kind is ShapeKind.List or ShapeKind.Set && !shape.IsInterface
+                            ? $"new {type}()"
+                            : shape.Kind == ShapeKind.Set ? $"new global::System.Collections.Generic.HashSet<{element}>()" : $"new global::System.Collections.Generic.List<{element}>()";
                         string result = shape.Kind == ShapeKind.Array ? "items.ToArray()" : "items";
                         w.WriteLine($$"""
                             public static void Write{{id}}({{Writer}} writer, {{type}} value)
@@ -368,14 +371,23 @@ public sealed partial class StateGenerator
 
                     case ShapeKind.Dictionary:
                         string value = shape.Element!.FullName;
-                        string createDictionary = shape.IsInterface ? $"new global::System.Collections.Generic.Dictionary<string, {value}>()" : $"new {type}()";
+                        string keyType = shape.Key?.FullName ?? "string";
+                        string createDictionary = shape.IsInterface ? $"new global::System.Collections.Generic.Dictionary<{keyType}, {value}>()" : $"new {type}()";
+                        (string keyToText, string textToKey) = shape.Key?.Kind switch
+                        {
+                            null => ("pair.Key", "reader.GetString()!"),
+                            ShapeKind.Int32 => ("pair.Key.ToString(global::System.Globalization.CultureInfo.InvariantCulture)", "int.Parse(reader.GetString()!, global::System.Globalization.NumberStyles.AllowLeadingSign, global::System.Globalization.CultureInfo.InvariantCulture)"),
+                            ShapeKind.Int64 => ("pair.Key.ToString(global::System.Globalization.CultureInfo.InvariantCulture)", "long.Parse(reader.GetString()!, global::System.Globalization.NumberStyles.AllowLeadingSign, global::System.Globalization.CultureInfo.InvariantCulture)"),
+                            ShapeKind.Guid => ("pair.Key.ToString(\"D\")", "global::System.Guid.ParseExact(reader.GetString()!, \"D\")"),
+                            _ => ("pair.Key.ToString()", $"global::System.Enum.Parse<{keyType}>(reader.GetString()!)"),
+                        };
                         w.WriteLine($$"""
                             public static void Write{{id}}({{Writer}} writer, {{type}} value)
                             {
                                 {{Indent(nullWrite)}}writer.WriteStartObject();
-                                foreach (global::System.Collections.Generic.KeyValuePair<string, {{value}}> pair in value)
+                                foreach (global::System.Collections.Generic.KeyValuePair<{{keyType}}, {{value}}> pair in value)
                                 {
-                                    writer.WritePropertyName(pair.Key);
+                                    writer.WritePropertyName({{keyToText}});
                                     {{WriteStatement(shape.Element!, "pair.Value")}}
                                 }
 
@@ -394,7 +406,7 @@ public sealed partial class StateGenerator
                                         return items;
                                     }
 
-                                    string key = reader.GetString()!;
+                                    {{keyType}} key = {{textToKey}};
                                     {{StateJson}}.Read(ref reader);
                                     items[key] = {{ReadExpression(shape.Element!)}};
                                 }
@@ -507,6 +519,11 @@ public sealed partial class StateGenerator
                 ShapeKind.DateTime => $"{StateJson}.WriteDateTime(writer, {value});",
                 ShapeKind.TimeSpan => $"{StateJson}.WriteTimeSpan(writer, {value});",
                 ShapeKind.ByteArray => $"{StateJson}.WriteBytes(writer, {value});",
+                ShapeKind.DateOnly => $"{StateJson}.WriteDateOnly(writer, {value});",
+                ShapeKind.TimeOnly => $"{StateJson}.WriteTimeOnly(writer, {value});",
+                ShapeKind.Uri => $"{StateJson}.WriteUri(writer, {value});",
+                ShapeKind.Version => $"{StateJson}.WriteVersion(writer, {value});",
+                ShapeKind.JsonElement => $"{StateJson}.WriteElement(writer, {value});",
                 ShapeKind.PersistentState => $"{StateJson}.WriteNested<{shape.FullName}>(writer, {value});",
                 _ => $"{HelperClass}.Write{HelperId(shape)}(writer, {value});",
             };
@@ -532,6 +549,11 @@ public sealed partial class StateGenerator
                 ShapeKind.DateTime => $"{StateJson}.ReadDateTime(ref reader)",
                 ShapeKind.TimeSpan => $"{StateJson}.ReadTimeSpan(ref reader)",
                 ShapeKind.ByteArray => $"{StateJson}.ReadBytes(ref reader)",
+                ShapeKind.DateOnly => $"{StateJson}.ReadDateOnly(ref reader)",
+                ShapeKind.TimeOnly => $"{StateJson}.ReadTimeOnly(ref reader)",
+                ShapeKind.Uri => $"{StateJson}.ReadUri(ref reader)",
+                ShapeKind.Version => $"{StateJson}.ReadVersion(ref reader)",
+                ShapeKind.JsonElement => "global::System.Text.Json.JsonElement.ParseValue(ref reader)",
                 ShapeKind.PersistentState => $"{StateJson}.ReadNested<{shape.FullName}>(ref reader)",
                 _ => $"{HelperClass}.Read{HelperId(shape)}(ref reader)",
             };

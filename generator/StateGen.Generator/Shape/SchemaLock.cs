@@ -141,6 +141,7 @@ internal static class SchemaLock
                     break;
                 case ShapeKind.Array:
                 case ShapeKind.List:
+                case ShapeKind.Set:
                     AddNested(type.Element!, path + "[]");
                     break;
                 case ShapeKind.Dictionary:
@@ -178,10 +179,16 @@ internal static class SchemaLock
             ShapeKind.Guid => "guid",
             ShapeKind.TimeSpan => "timespan",
             ShapeKind.ByteArray => "bytes",
+            ShapeKind.DateOnly => "date",
+            ShapeKind.TimeOnly => "time",
+            ShapeKind.Uri => "uri",
+            ShapeKind.Version => "version",
+            ShapeKind.JsonElement => "json",
             ShapeKind.Enum => "enum(" + string.Join(",", enums[type.FullName].Members.Select(m => m.Name)) + ")",
             ShapeKind.Nullable => Describe(type.Element!) + "?",
             ShapeKind.Array or ShapeKind.List => "list<" + Describe(type.Element!) + ">",
-            ShapeKind.Dictionary => "map<" + Describe(type.Element!) + ">",
+            ShapeKind.Set => "set<" + Describe(type.Element!) + ">",
+            ShapeKind.Dictionary => type.Key is null ? "map<" + Describe(type.Element!) + ">" : "map<" + Describe(type.Key) + "," + Describe(type.Element!) + ">",
             ShapeKind.Object => "object",
             ShapeKind.PersistentState => "state:" + type.StateName,
             _ => type.Kind.ToString(),

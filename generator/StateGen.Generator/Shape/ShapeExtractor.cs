@@ -45,6 +45,11 @@ internal static class ShapeExtractor
 
     public static bool HasAttribute(ISymbol symbol, string metadataName) => FindAttribute(symbol, metadataName) is not null;
 
+    /// <summary><c>[JsonIgnore]</c> with no condition, or <c>Condition = Always</c>, excludes a member like <c>[StateIgnore]</c>.</summary>
+    private static bool IsJsonIgnored(ISymbol member)
+        => FindAttribute(member, WellKnownNames.JsonIgnoreAttribute) is { } attribute
+            && !attribute.NamedArguments.Any(a => a.Key == "Condition" && a.Value.Value is int condition && condition != 1);
+
     /// <summary>The <c>[UpgradeTransform]</c> attributes of a member, with version 0 resolved to the type's version.</summary>
     private static EquatableArray<TransformShape> GetTransforms(ISymbol member, int schemaVersion)
     {
@@ -247,6 +252,7 @@ internal static class ShapeExtractor
         {
             ImmutableArray<MemberShape>.Builder members = ImmutableArray.CreateBuilder<MemberShape>();
             var seen = new HashSet<string>();
+            var jsonNames = new HashSet<string>(System.StringComparer.Ordinal);
             foreach (ISymbol member in AllInstanceMembers(type))
             {
                 _cancellationToken.ThrowIfCancellationRequested();
@@ -255,7 +261,7 @@ internal static class ShapeExtractor
                     continue; // hidden by a member of a derived type (already taken)
                 }
 
-                if (HasAttribute(member, WellKnownNames.StateIgnoreAttribute) || member.IsImplicitlyDeclared)
+                if (HasAttribute(member, WellKnownNames.StateIgnoreAttribute) || IsJsonIgnored(member) || member.IsImplicitlyDeclared)
                 {
                     continue;
                 }
@@ -295,10 +301,20 @@ internal static class ShapeExtractor
                     continue;
                 }
 
+                string jsonName = FindAttribute(member, WellKnownNames.JsonPropertyNameAttribute) is { ConstructorArguments.Length: 1 } nameAttribute
+                    && nameAttribute.ConstructorArguments[0].Value is string declared && declared.Length > 0
+                        ? declared
+                        : member.Name;
+                if (!jsonNames.Add(jsonName))
+                {
+                    _problems.Add(new ShapeProblem(ShapeProblemKind.UnsupportedMember, member, member.Name, $"of type '{memberType.ToDisplayString()}' is stored as '{jsonName}', a name another member of '{type.Name}' already uses"));
+                    continue;
+                }
+
                 members.Add(new MemberShape
                 {
                     Name = member.Name,
-                    JsonName = member.Name,
+                    JsonName = jsonName,
                     Type = shape,
                     IsSensitive = HasAttribute(member, WellKnownNames.SensitiveAttribute),
                     Renames = GetRenames(member, _schemaVersion),
@@ -329,11 +345,16 @@ internal static class ShapeExtractor
                 SpecialType.System_Double => ShapeKind.Double,
                 SpecialType.System_Decimal => ShapeKind.Decimal,
                 SpecialType.System_DateTime => ShapeKind.DateTime,
-                _ => type.ToDisplayString() switch
+                _ => type.WithNullableAnnotation(NullableAnnotation.NotAnnotated).ToDisplayString() switch
                 {
                     "System.DateTimeOffset" => ShapeKind.DateTimeOffset,
                     "System.Guid" => ShapeKind.Guid,
                     "System.TimeSpan" => ShapeKind.TimeSpan,
+                    "System.DateOnly" => ShapeKind.DateOnly,
+                    "System.TimeOnly" => ShapeKind.TimeOnly,
+                    "System.Uri" => ShapeKind.Uri,
+                    "System.Version" => ShapeKind.Version,
+                    "System.Text.Json.JsonElement" => ShapeKind.JsonElement,
                     _ => null,
                 },
             };
@@ -386,15 +407,34 @@ internal static class ShapeExtractor
                     case "System.Collections.Generic.IReadOnlyCollection<T>":
                     case "System.Collections.Generic.IEnumerable<T>":
                         return Composite(ShapeKind.List, fullName, named.TypeArguments[0], member, isInterface: true);
+                    case "System.Collections.Generic.HashSet<T>":
+                        return Composite(ShapeKind.Set, fullName, named.TypeArguments[0], member, isInterface: false);
+                    case "System.Collections.Generic.ISet<T>":
+                    case "System.Collections.Generic.IReadOnlySet<T>":
+                        return Composite(ShapeKind.Set, fullName, named.TypeArguments[0], member, isInterface: true);
                     case "System.Collections.Generic.Dictionary<TKey, TValue>":
                     case "System.Collections.Generic.IDictionary<TKey, TValue>":
                     case "System.Collections.Generic.IReadOnlyDictionary<TKey, TValue>":
-                        if (named.TypeArguments[0].SpecialType != SpecialType.System_String)
+                        ITypeSymbol keyType = named.TypeArguments[0];
+                        TypeShape? key = null;
+                        if (keyType.SpecialType != SpecialType.System_String)
                         {
-                            return Unsupported(member, type, "only dictionaries with string keys are supported");
+                            key = Classify(keyType, member);
+                            if (key is null)
+                            {
+                                return null;
+                            }
+
+                            if (key.Kind is not (ShapeKind.Int32 or ShapeKind.Int64 or ShapeKind.Guid or ShapeKind.Enum))
+                            {
+                                return Unsupported(member, type, "dictionary keys must be string, int, long, Guid or an enum");
+                            }
                         }
 
-                        return Composite(ShapeKind.Dictionary, fullName, named.TypeArguments[1], member, isInterface: named.TypeKind == TypeKind.Interface);
+                        TypeShape? value = Classify(named.TypeArguments[1], member);
+                        return value is null
+                            ? null
+                            : new TypeShape { Kind = ShapeKind.Dictionary, FullName = fullName, IsValueType = false, Element = value, Key = key, IsInterface = named.TypeKind == TypeKind.Interface };
                 }
             }
 

@@ -30,10 +30,16 @@ internal enum ShapeKind
     Guid,
     TimeSpan,
     ByteArray,
+    DateOnly,
+    TimeOnly,
+    Uri,
+    Version,
+    JsonElement,
     Enum,
     Nullable,
     Array,
     List,
+    Set,
     Dictionary,
     Object,
     PersistentState,
@@ -50,6 +56,9 @@ internal sealed record TypeShape
 
     /// <summary>The inner type of a nullable value, the element of a sequence, the value of a dictionary.</summary>
     public TypeShape? Element { get; init; }
+
+    /// <summary>For a dictionary: the key type (<see langword="null"/> for string keys).</summary>
+    public TypeShape? Key { get; init; }
 
     /// <summary>True when the declared type is an interface (e.g. <c>IList&lt;T&gt;</c>) filled with a concrete type.</summary>
     public bool IsInterface { get; init; }

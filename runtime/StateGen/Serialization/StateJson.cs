@@ -191,6 +191,83 @@ public static class StateJson
         return reader.GetBytesFromBase64();
     }
 
+    /// <summary>Writes a DateOnly as <c>yyyy-MM-dd</c>.</summary>
+    public static void WriteDateOnly(Utf8JsonWriter writer, DateOnly value)
+    {
+        Span<char> buffer = stackalloc char[16];
+        value.TryFormat(buffer, out int written, "O", CultureInfo.InvariantCulture);
+        writer.WriteStringValue(buffer.Slice(0, written));
+    }
+
+    /// <summary>Reads what <see cref="WriteDateOnly"/> wrote.</summary>
+    public static DateOnly ReadDateOnly(ref Utf8JsonReader reader)
+    {
+        Expect(ref reader, JsonTokenType.String);
+        return DateOnly.TryParseExact(reader.GetString(), "O", CultureInfo.InvariantCulture, DateTimeStyles.None, out DateOnly value)
+            ? value
+            : throw new JsonException("Expected a date.");
+    }
+
+    /// <summary>Writes a TimeOnly as <c>HH:mm:ss.fffffff</c>.</summary>
+    public static void WriteTimeOnly(Utf8JsonWriter writer, TimeOnly value)
+    {
+        Span<char> buffer = stackalloc char[24];
+        value.TryFormat(buffer, out int written, "O", CultureInfo.InvariantCulture);
+        writer.WriteStringValue(buffer.Slice(0, written));
+    }
+
+    /// <summary>Reads what <see cref="WriteTimeOnly"/> wrote.</summary>
+    public static TimeOnly ReadTimeOnly(ref Utf8JsonReader reader)
+    {
+        Expect(ref reader, JsonTokenType.String);
+        return TimeOnly.TryParseExact(reader.GetString(), "O", CultureInfo.InvariantCulture, DateTimeStyles.None, out TimeOnly value)
+            ? value
+            : throw new JsonException("Expected a time of day.");
+    }
+
+    /// <summary>Writes a Uri as its original string, or null.</summary>
+    public static void WriteUri(Utf8JsonWriter writer, Uri? value) => writer.WriteStringValue(value?.OriginalString);
+
+    /// <summary>Reads what <see cref="WriteUri"/> wrote.</summary>
+    public static Uri? ReadUri(ref Utf8JsonReader reader)
+    {
+        string? text = ReadString(ref reader);
+        if (text is null)
+        {
+            return null;
+        }
+
+        return Uri.TryCreate(text, UriKind.RelativeOrAbsolute, out Uri? value) ? value : throw new JsonException("Expected a URI.");
+    }
+
+    /// <summary>Writes a Version as text, or null.</summary>
+    public static void WriteVersion(Utf8JsonWriter writer, Version? value) => writer.WriteStringValue(value?.ToString());
+
+    /// <summary>Reads what <see cref="WriteVersion"/> wrote.</summary>
+    public static Version? ReadVersion(ref Utf8JsonReader reader)
+    {
+        string? text = ReadString(ref reader);
+        if (text is null)
+        {
+            return null;
+        }
+
+        return Version.TryParse(text, out Version? value) ? value : throw new JsonException("Expected a version.");
+    }
+
+    /// <summary>Writes a JsonElement as it is; an undefined element (<c>default</c>) as null.</summary>
+    public static void WriteElement(Utf8JsonWriter writer, JsonElement value)
+    {
+        if (value.ValueKind == JsonValueKind.Undefined)
+        {
+            writer.WriteNullValue();
+        }
+        else
+        {
+            value.WriteTo(writer);
+        }
+    }
+
     /// <summary>Throws for an enum name or number that the enum does not declare.</summary>
     public static JsonException UnknownEnumValue(string enumName) => new($"The value is not a member of enum '{enumName}'.");
 
