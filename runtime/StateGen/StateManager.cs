@@ -26,6 +26,14 @@ public sealed class StateManager : IAsyncDisposable, IDisposable
     /// <summary>The type name recorded for raw JSON values written with <see cref="SetJsonAsync"/>.</summary>
     public const string JsonTypeName = "json";
 
+    private const int MaxCachedBufferBytes = 1024 * 1024;
+
+    [ThreadStatic]
+    private static ArrayBufferWriter<byte>? t_buffer;
+
+    [ThreadStatic]
+    private static Utf8JsonWriter? t_writer;
+
     private readonly StateManagerOptions _options;
     private readonly ILogger _logger;
     private readonly bool _ownsStore;
@@ -81,7 +89,7 @@ public sealed class StateManager : IAsyncDisposable, IDisposable
     /// <summary>Saves an instance under <see cref="KeyOf{T}"/> in <paramref name="scope"/>. Generated <c>SaveStateAsync</c> calls this.</summary>
     public async ValueTask SaveAsync<T>(T state, StateScope scope, CancellationToken cancellationToken = default)
         where T : IPersistentState<T>
-        => await SetAsync(scope, KeyOf(state), state, cancellationToken).ConfigureAwait(false);
+        => await SetNormalizedAsync(scope, KeyOf(state), state, cancellationToken).ConfigureAwait(false);
 
     /// <summary>
     /// Loads the stored state of an instance into it. Generated <c>LoadStateAsync</c> calls this.
@@ -109,11 +117,14 @@ public sealed class StateManager : IAsyncDisposable, IDisposable
     /// <exception cref="InvalidStateKeyException">The key is not valid.</exception>
     /// <exception cref="StateValueTooLargeException">The serialized value exceeds <see cref="StateManagerOptions.MaxValueBytes"/>.</exception>
     /// <exception cref="StateSerializationException">The value could not be written (for example, a reference cycle).</exception>
-    public async ValueTask<long> SetAsync<T>(StateScope scope, string key, T value, CancellationToken cancellationToken = default)
+    public ValueTask<long> SetAsync<T>(StateScope scope, string key, T value, CancellationToken cancellationToken = default)
+        where T : IPersistentState<T>
+        => SetNormalizedAsync(scope, StateKeys.Normalize(key), value, cancellationToken);
+
+    private async ValueTask<long> SetNormalizedAsync<T>(StateScope scope, string key, T value, CancellationToken cancellationToken)
         where T : IPersistentState<T>
     {
         ArgumentNullException.ThrowIfNull(value);
-        key = StateKeys.Normalize(key);
         PersistentStateInfo info = T.StateInfo;
         ReadOnlyMemory<byte> payload = Serialize(value, scope, key, info.TypeName);
         return await WriteAsync(new StateWrite(scope.Path, key, info.TypeName, info.SchemaVersion, payload), cancellationToken).ConfigureAwait(false);
@@ -256,12 +267,17 @@ public sealed class StateManager : IAsyncDisposable, IDisposable
     private static ReadOnlyMemory<byte> Serialize<T>(T value, StateScope scope, string key, string typeName)
         where T : IPersistentState<T>
     {
-        var buffer = new ArrayBufferWriter<byte>(512);
+        // One buffer and writer per thread, reused: serialization is synchronous and done before any await, so the only
+        // allocation per save is the exact-size payload.
+        ArrayBufferWriter<byte> buffer = t_buffer ??= new ArrayBufferWriter<byte>(4096);
+        Utf8JsonWriter writer = t_writer ??= new Utf8JsonWriter(buffer, StateJson.WriterOptions);
+        buffer.ResetWrittenCount();
+        writer.Reset(buffer);
         try
         {
-            using var writer = new Utf8JsonWriter(buffer, StateJson.WriterOptions);
             value.WriteState(writer);
             writer.Flush();
+            return buffer.WrittenSpan.ToArray();
         }
         catch (InvalidOperationException ex)
         {
@@ -274,8 +290,14 @@ public sealed class StateManager : IAsyncDisposable, IDisposable
                 TypeName = typeName,
             };
         }
-
-        return buffer.WrittenMemory;
+        finally
+        {
+            if (buffer.Capacity > MaxCachedBufferBytes)
+            {
+                t_buffer = null; // do not keep one huge document's buffer alive per thread
+                t_writer = null;
+            }
+        }
     }
 
     /// <summary>
