@@ -31,6 +31,11 @@ internal static class DiagnosticDescriptors
     public const string UpgradeHookMissingId = "SG0106";
     public const string UpgradeVersionMissingId = "SG0107";
 
+    /// <summary>The category of the SG0200–SG0299 block.</summary>
+    public const string SensitiveCategory = "StateGen.Sensitive";
+
+    public const string SecretNotSensitiveId = "SG0200";
+
     private const string HelpLinkBase = "https://github.com/stategen/stategen/blob/main/docs/diagnostics.md#";
 
     /// <summary>{0}: the [PersistentState] type; {1}: the declarations that lack <c>partial</c>, quoted.</summary>
@@ -189,4 +194,15 @@ internal static class DiagnosticDescriptors
         isEnabledByDefault: true,
         description: "Each upgrade step is generated from two consecutive recorded shapes. Restore the missing version's lines from source control.",
         helpLinkUri: HelpLinkBase + "sg0107");
+
+    /// <summary>{0}: the member; {1}: the type that declares it; {2}: the secret word its name ends with.</summary>
+    public static readonly DiagnosticDescriptor SecretNotSensitive = new(
+        id: SecretNotSensitiveId,
+        title: "Persisted member looks like a secret but is not [Sensitive]",
+        messageFormat: "Member '{0}' of '{1}' looks like a secret ({2}) but is not [Sensitive]: it would be stored in plain text",
+        category: SensitiveCategory,
+        defaultSeverity: DiagnosticSeverity.Warning,
+        isEnabledByDefault: true,
+        description: "A persisted string or byte array whose name ends with a secret word (ApiKey, Token, Secret, Password, ConnectionString, Credentials, ...) is written to the store as it is. Mark it [Sensitive] (the code fix does it) so it is never stored in plain text, or suppress the warning if the value is not a secret.",
+        helpLinkUri: HelpLinkBase + "sg0200");
 }

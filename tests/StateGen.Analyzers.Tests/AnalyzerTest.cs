@@ -2,13 +2,15 @@ using System.Threading.Tasks;
 using Basic.Reference.Assemblies;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp.Testing;
+using Microsoft.CodeAnalysis.Diagnostics;
 using Microsoft.CodeAnalysis.Testing;
 
 namespace StateGen.Analyzers.Tests;
 
 /// <summary>
-/// Runs <see cref="PersistentStateAnalyzer"/> over markup source against the .NET 10 reference assemblies (no download)
-/// and the StateGen runtime, so the attributes resolve. Compiler errors in the source fail the test too.
+/// Runs <see cref="PersistentStateAnalyzer"/> (or another analyzer) over markup source against the .NET 10 reference
+/// assemblies (no download) and the StateGen runtime, so the attributes resolve. Compiler errors in the source fail the
+/// test too.
 /// </summary>
 internal static class AnalyzerTest
 {
@@ -21,8 +23,13 @@ internal static class AnalyzerTest
         """;
 
     public static Task VerifyAsync(string source, params DiagnosticResult[] expected)
+        => VerifyAsync<PersistentStateAnalyzer>(source, expected);
+
+    /// <summary>Runs <typeparamref name="TAnalyzer"/> instead.</summary>
+    public static Task VerifyAsync<TAnalyzer>(string source, params DiagnosticResult[] expected)
+        where TAnalyzer : DiagnosticAnalyzer, new()
     {
-        var test = new CSharpAnalyzerTest<PersistentStateAnalyzer, DefaultVerifier>
+        var test = new CSharpAnalyzerTest<TAnalyzer, DefaultVerifier>
         {
             TestCode = Usings + source,
             ReferenceAssemblies = new ReferenceAssemblies("net10.0"),

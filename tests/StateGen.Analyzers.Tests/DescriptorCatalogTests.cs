@@ -21,6 +21,7 @@ public sealed class DescriptorCatalogTests
     {
         IEnumerable<string> supported = new PersistentStateAnalyzer().SupportedDiagnostics
             .Concat(new SchemaLockAnalyzer().SupportedDiagnostics)
+            .Concat(new SensitiveDataAnalyzer().SupportedDiagnostics)
             .Select(d => d.Id);
         Assert.Equal(AllDescriptors.Select(d => d.Id).OrderBy(id => id), supported.OrderBy(id => id));
         Assert.Equal(AllDescriptors.Count, AllDescriptors.Select(d => d.Id).Distinct().Count());

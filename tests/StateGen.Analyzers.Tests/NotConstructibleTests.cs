@@ -32,10 +32,10 @@ public sealed class NotConstructibleTests
             AnalyzerTest.At(DiagnosticDescriptors.NotConstructible, 0, "The [PersistentState] type 'Agent' has no parameterless constructor"));
 
     [Fact]
-    public Task Positional_record_reports_its_constructor_and_init_only_members()
+    public Task Positional_record_reports_its_missing_parameterless_constructor()
         => AnalyzerTest.VerifyAsync("""
             [PersistentState]
-            public partial record {|SG0005:Agent|}(string {|SG0003:Id|}, int {|SG0003:Turns|});
+            public partial record {|SG0005:Agent|}(string Id, int Turns);
             """);
 
     [Fact]

@@ -69,18 +69,24 @@ public sealed class UnsupportedMemberTests
             AnalyzerTest.At(DiagnosticDescriptors.UnsupportedMember, 0, "Member 'Memory' of type 'Sample.IMemory?' cannot be persisted: interfaces, abstract classes and delegates cannot be persisted"));
 
     [Fact]
-    public Task Init_only_property_is_reported()
+    public Task Init_only_and_required_members_are_supported_and_report_nothing()
         => AnalyzerTest.VerifyAsync(
             """
-            [PersistentState]
-            public partial class Agent
+            public sealed record Turn
             {
-                public string Id { get; set; } = "";
-
-                public string {|#0:Model|} { get; init; } = "";
+                public required string Role { get; init; }
             }
-            """,
-            AnalyzerTest.At(DiagnosticDescriptors.UnsupportedMember, 0, "Member 'Model' of type 'string' has an init-only setter, which loading cannot assign; use 'set' or [StateIgnore]"));
+
+            [PersistentState]
+            public partial record Agent
+            {
+                public required string Id { get; init; }
+
+                public string Model { get; init; } = "";
+
+                public List<Turn> Turns { get; init; } = new();
+            }
+            """);
 
     [Fact]
     public Task Unsupported_element_type_of_a_list_is_reported_at_the_list_member()

@@ -10,6 +10,7 @@ public sealed class GoldenFileTests
     [InlineData(nameof(TestSources.Agent))]
     [InlineData(nameof(TestSources.NestedGeneric))]
     [InlineData(nameof(TestSources.GlobalNamespace))]
+    [InlineData(nameof(TestSources.Records))]
     public void Generated_code_matches_baseline_and_compiles_warning_free(string sourceName)
     {
         string source = (string)typeof(TestSources).GetField(sourceName)!.GetValue(null)!;

@@ -101,4 +101,33 @@ internal static class TestSources
             public string @event = "";
         }
         """;
+
+    public const string Records = """
+        using System;
+        using System.Collections.Generic;
+        using System.Text.Json.Serialization;
+        using StateGen;
+
+        namespace Agents.Records;
+
+        public sealed record Turn
+        {
+            public required string Role { get; init; }
+            public string Text { get; init; } = "";
+        }
+
+        public enum Channel { Chat, Email }
+
+        [PersistentState("record-agent")]
+        public partial record RecordAgent
+        {
+            public required string Id { get; init; }
+            [JsonPropertyName("topic")] public string Topic { get; init; } = "";
+            [JsonIgnore] public string Cache { get; set; } = "";
+            public List<Turn> Turns { get; init; } = new();
+            public Dictionary<Channel, int> ByChannel { get; set; } = new();
+            public HashSet<Guid> Seen { get; set; } = new();
+            public DateOnly? Day { get; set; }
+        }
+        """;
 }

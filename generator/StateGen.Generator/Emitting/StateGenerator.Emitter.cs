@@ -112,6 +112,10 @@ public sealed partial class StateGenerator
             private readonly Dictionary<TypeShape, int> _helperIds = new();
             private readonly Queue<TypeShape> _pendingHelpers = new();
 
+            // UnsafeAccessor declarations for init-only setters and for constructing types with required members:
+            // reflection-free and trimming-safe ways to do what an object initializer would.
+            private readonly List<string> _accessors = new();
+
             public Impl(StateTypeSpec spec)
             {
                 _spec = spec;
@@ -188,7 +192,7 @@ public sealed partial class StateGenerator
                 w.WriteLine($$"""
                     static global::StateGen.PersistentStateInfo {{contract}}.StateInfo => __StateGenInfo;
 
-                    static {{self}} {{contract}}.CreateState() => new {{self}}();
+                    static {{self}} {{contract}}.CreateState() => {{(_shape.HasRequiredMembers ? HelperClass + "." + Constructor("NewRoot", _shape.FullName) + "()" : "new " + self + "()")}};
 
                     static byte[]? {{contract}}.UpgradeState(int fromVersion, global::System.ReadOnlySpan<byte> document)
                         => {{upgrade}};
@@ -255,7 +259,9 @@ public sealed partial class StateGenerator
                 w.WriteLine($"{StateJson}.EnsureDocumentEnds(reader);");
                 foreach ((MemberShape member, int index) in readable)
                 {
-                    w.WriteLine($"if (__has{index}) this.{Id(member.Name)} = __value{index};");
+                    w.WriteLine(member.IsInitOnly
+                        ? $"if (__has{index}) {HelperClass}.{InitSetter("SetRoot_" + member.Name, _shape.FullName, isValueType: false, member)}(this, __value{index});"
+                        : $"if (__has{index}) this.{Id(member.Name)} = __value{index};");
                 }
 
                 w.CloseBlock();
@@ -267,17 +273,33 @@ public sealed partial class StateGenerator
                 w.WriteLine("[global::System.ComponentModel.EditorBrowsable(global::System.ComponentModel.EditorBrowsableState.Never)]");
                 w.WriteLine(GeneratedCodeAttribute);
                 w.OpenBlock($"private static class {HelperClass}");
+                var helpers = new SourceWriter();
                 bool first = true;
                 while (_pendingHelpers.Count > 0)
                 {
                     TypeShape shape = _pendingHelpers.Dequeue();
                     if (!first)
                     {
-                        w.WriteLine();
+                        helpers.WriteLine();
                     }
 
                     first = false;
-                    WriteHelper(w, shape, _helperIds[shape]);
+                    WriteHelper(helpers, shape, _helperIds[shape]);
+                }
+
+                string helperText = helpers.ToString().TrimEnd('\n');
+                for (int i = 0; i < _accessors.Count; i++)
+                {
+                    w.WriteLine(_accessors[i]);
+                    if (i < _accessors.Count - 1 || helperText.Length > 0)
+                    {
+                        w.WriteLine();
+                    }
+                }
+
+                if (helperText.Length > 0)
+                {
+                    w.WriteLine(helperText);
                 }
 
                 w.CloseBlock();
@@ -447,7 +469,7 @@ public sealed partial class StateGenerator
 
                 w.OpenBlock($"public static {type} Read{id}(ref {Reader} reader)");
                 w.WriteLine($"{nullReturn}{StateJson}.Expect(ref reader, {TokenType}.StartObject);");
-                w.WriteLine($"var value = new {type}();");
+                w.WriteLine(shape.HasRequiredMembers ? $"var value = {Constructor("New" + id, type)}();" : $"var value = new {type}();");
                 w.OpenBlock("while (true)");
                 w.WriteLine($"{StateJson}.Read(ref reader);");
                 w.OpenBlock($"if (reader.TokenType == {TokenType}.EndObject)");
@@ -458,7 +480,9 @@ public sealed partial class StateGenerator
                 {
                     w.OpenBlock($"if (reader.ValueTextEquals({Utf8(member.JsonName)}))");
                     w.WriteLine($"{StateJson}.Read(ref reader);");
-                    w.WriteLine($"value.{Id(member.Name)} = {ReadExpression(member.Type)};");
+                    w.WriteLine(member.IsInitOnly
+                        ? $"{InitSetter("Set" + id + "_" + member.Name, type, shape.IsValueType, member)}({(shape.IsValueType ? "ref " : string.Empty)}value, {ReadExpression(member.Type)});"
+                        : $"value.{Id(member.Name)} = {ReadExpression(member.Type)};");
                     w.WriteLine("continue;");
                     w.CloseBlock();
                     w.WriteLine();
@@ -557,6 +581,27 @@ public sealed partial class StateGenerator
                 ShapeKind.PersistentState => $"{StateJson}.ReadNested<{shape.FullName}>(ref reader)",
                 _ => $"{HelperClass}.Read{HelperId(shape)}(ref reader)",
             };
+
+            /// <summary>Declares an accessor to an init-only setter; returns its name.</summary>
+            private string InitSetter(string name, string owner, bool isValueType, MemberShape member)
+            {
+                string target = isValueType ? "ref " + owner : owner;
+                _accessors.Add($"""
+                    [global::System.Runtime.CompilerServices.UnsafeAccessor(global::System.Runtime.CompilerServices.UnsafeAccessorKind.Method, Name = {Literal("set_" + member.Name)})]
+                    public static extern void {name}({target} target, {member.Type.FullName} value);
+                    """);
+                return name;
+            }
+
+            /// <summary>Declares an accessor to the parameterless constructor (bypasses the required-member check); returns its name.</summary>
+            private string Constructor(string name, string owner)
+            {
+                _accessors.Add($"""
+                    [global::System.Runtime.CompilerServices.UnsafeAccessor(global::System.Runtime.CompilerServices.UnsafeAccessorKind.Constructor)]
+                    public static extern {owner} {name}();
+                    """);
+                return name;
+            }
 
             private int HelperId(TypeShape shape)
             {

@@ -166,6 +166,7 @@ internal static class ShapeExtractor
                 {
                     FullName = objectType.ToDisplayString(FullNameFormat),
                     IsValueType = objectType.IsValueType,
+                    HasRequiredMembers = HasRequiredMembers(objectType),
                     Members = objectMembers.ToEquatableArray(),
                 };
             }
@@ -179,6 +180,7 @@ internal static class ShapeExtractor
             {
                 StableName = GetStableName(type),
                 SchemaVersion = schemaVersion,
+                HasRequiredMembers = HasRequiredMembers(type),
                 ResetWhenUnreadable = FindAttribute(type, WellKnownNames.PersistentStateAttribute)?.NamedArguments
                     .Any(a => a.Key == "ResetWhenUnreadable" && a.Value.Value is true) == true,
                 FullName = type.ToDisplayString(FullNameFormat),
@@ -275,13 +277,7 @@ internal static class ShapeExtractor
                             continue; // computed or get-only: not state
                         }
 
-                        if (property.SetMethod.IsInitOnly)
-                        {
-                            _problems.Add(new ShapeProblem(ShapeProblemKind.UnsupportedMember, property, property.Name, $"of type '{property.Type.ToDisplayString()}' has an init-only setter, which loading cannot assign; use 'set' or [StateIgnore]"));
-                            continue;
-                        }
-
-                        if (!isRoot && !IsVisible(property.SetMethod.DeclaredAccessibility))
+                        if (!isRoot && !property.SetMethod.IsInitOnly && !IsVisible(property.SetMethod.DeclaredAccessibility))
                         {
                             continue;
                         }
@@ -315,6 +311,7 @@ internal static class ShapeExtractor
                 {
                     Name = member.Name,
                     JsonName = jsonName,
+                    IsInitOnly = member is IPropertySymbol { SetMethod.IsInitOnly: true },
                     Type = shape,
                     IsSensitive = HasAttribute(member, WellKnownNames.SensitiveAttribute),
                     Renames = GetRenames(member, _schemaVersion),
@@ -503,6 +500,10 @@ internal static class ShapeExtractor
                 Members = members,
             };
         }
+
+        /// <summary>Whether <c>new T()</c> must set required members: then generated code constructs through an accessor.</summary>
+        private static bool HasRequiredMembers(INamedTypeSymbol type)
+            => AllInstanceMembers(type).Any(m => m is IPropertySymbol { IsRequired: true } or IFieldSymbol { IsRequired: true });
 
         private static bool IsVisible(Accessibility accessibility)
             => accessibility is Accessibility.Public or Accessibility.Internal or Accessibility.ProtectedOrInternal;

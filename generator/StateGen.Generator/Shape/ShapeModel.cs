@@ -78,6 +78,9 @@ internal sealed record MemberShape
 
     public required bool IsSensitive { get; init; }
 
+    /// <summary>An <c>init</c>-only property: generated readers assign it through an <c>UnsafeAccessor</c>.</summary>
+    public bool IsInitOnly { get; init; }
+
     /// <summary>The member's earlier stored names (<c>[RenamedFrom]</c>), oldest first.</summary>
     public EquatableArray<RenameShape> Renames { get; init; } = EquatableArray<RenameShape>.Empty;
 
@@ -103,6 +106,9 @@ internal sealed record ObjectShape
     public required string FullName { get; init; }
 
     public required bool IsValueType { get; init; }
+
+    /// <summary>The type has <c>required</c> members: generated readers construct it through an <c>UnsafeAccessor</c>.</summary>
+    public bool HasRequiredMembers { get; init; }
 
     public required EquatableArray<MemberShape> Members { get; init; }
 }
@@ -141,6 +147,9 @@ internal sealed record PersistedTypeShape
 
     /// <summary><c>[PersistentState(ResetWhenUnreadable = true)]</c>.</summary>
     public bool ResetWhenUnreadable { get; init; }
+
+    /// <summary>The type has <c>required</c> members: <c>CreateState</c> constructs it through an <c>UnsafeAccessor</c>.</summary>
+    public bool HasRequiredMembers { get; init; }
 
     public required string FullName { get; init; }
 
