@@ -36,6 +36,11 @@ internal static class DiagnosticDescriptors
 
     public const string SecretNotSensitiveId = "SG0200";
 
+    /// <summary>The category of the SG0300–SG0399 block.</summary>
+    public const string ObjectGraphCategory = "StateGen.ObjectGraph";
+
+    public const string PossibleCycleId = "SG0300";
+
     private const string HelpLinkBase = "https://github.com/stategen/stategen/blob/main/docs/diagnostics.md#";
 
     /// <summary>{0}: the [PersistentState] type; {1}: the declarations that lack <c>partial</c>, quoted.</summary>
@@ -205,4 +210,15 @@ internal static class DiagnosticDescriptors
         isEnabledByDefault: true,
         description: "A persisted string or byte array whose name ends with a secret word (ApiKey, Token, Secret, Password, ConnectionString, Credentials, ...) is written to the store as it is. Mark it [Sensitive] (the code fix does it) so it is never stored in plain text, or suppress the warning if the value is not a secret.",
         helpLinkUri: HelpLinkBase + "sg0200");
+
+    /// <summary>{0}: the state type; {1}: the loop, e.g. <c>Node.Children[] → Node</c>.</summary>
+    public static readonly DiagnosticDescriptor PossibleCycle = new(
+        id: PossibleCycleId,
+        title: "Persisted type graph can contain a reference cycle",
+        messageFormat: "'{0}' can hold a reference cycle ({1}): saving a graph with a cycle fails with StateCycleException; mark a back-reference [StateIgnore] if it is one",
+        category: ObjectGraphCategory,
+        defaultSeverity: DiagnosticSeverity.Info,
+        isEnabledByDefault: true,
+        description: "Types that cannot reach themselves are proved acyclic at compile time and get no runtime tracking. A type that can reach itself (a tree, a linked list, a parent back-reference) gets a cheap runtime guard; trees are fine, but a back-reference to a parent makes every saved graph cyclic.",
+        helpLinkUri: HelpLinkBase + "sg0300");
 }

@@ -25,7 +25,8 @@ public sealed class PersistentStateAnalyzer : DiagnosticAnalyzer
         DiagnosticDescriptors.UnsupportedMember,
         DiagnosticDescriptors.InvalidId,
         DiagnosticDescriptors.NotConstructible,
-        DiagnosticDescriptors.InvalidSchemaVersion);
+        DiagnosticDescriptors.InvalidSchemaVersion,
+        DiagnosticDescriptors.PossibleCycle);
 
     /// <inheritdoc />
     public override void Initialize(AnalysisContext context)
@@ -70,6 +71,11 @@ public sealed class PersistentStateAnalyzer : DiagnosticAnalyzer
         {
             Location location = problem.Symbol?.Locations.FirstOrDefault(l => l.IsInSource) ?? typeLocation;
             context.ReportDiagnostic(Diagnostic.Create(Descriptor(problem.Kind), location, problem.Subject, problem.Detail));
+        }
+
+        foreach (ObjectShape recursive in result.Shape?.Objects.Where(o => o.Cycle is not null && !o.IsValueType) ?? Enumerable.Empty<ObjectShape>())
+        {
+            context.ReportDiagnostic(Diagnostic.Create(DiagnosticDescriptors.PossibleCycle, typeLocation, type.Name, recursive.Cycle));
         }
     }
 

@@ -194,3 +194,30 @@ public sealed class StateMigrationException : StateGenException
     /// <summary>The transformer or hook that failed, when known.</summary>
     public string? Transformer { get; init; }
 }
+
+/// <summary>
+/// The object graph being saved contains a reference cycle. <see cref="Path"/> names it, e.g.
+/// <c>Agent.Root.Children[3].Parent</c>; mark the back-reference <see cref="StateIgnoreAttribute"/> if it is one.
+/// Nothing was written.
+/// </summary>
+public sealed class StateCycleException : StateGenException
+{
+    /// <summary>Creates the exception.</summary>
+    public StateCycleException(string path)
+        : base($"The object graph contains a reference cycle at {path}: the same instance is reached again. Mark the back-reference [StateIgnore] or break the cycle; nothing was written.")
+    {
+        Path = path;
+    }
+
+    /// <summary>Creates the exception for a state at a scope and key.</summary>
+    public StateCycleException(string scope, string key, string path)
+        : base($"The state at '{scope}' key '{key}' could not be written: the object graph contains a reference cycle at {path}. Mark the back-reference [StateIgnore] or break the cycle; nothing was written.")
+    {
+        Scope = scope;
+        Key = key;
+        Path = path;
+    }
+
+    /// <summary>The path from the state type to the repeated instance.</summary>
+    public string Path { get; }
+}

@@ -279,8 +279,14 @@ public sealed class StateManager : IAsyncDisposable, IDisposable
             writer.Flush();
             return buffer.WrittenSpan.ToArray();
         }
+        catch (StateCycleException ex)
+        {
+            throw new StateCycleException(scope.Path, key, ex.Path);
+        }
         catch (InvalidOperationException ex)
         {
+            CycleGuard.Reset();
+
             // Utf8JsonWriter reports depth overflow (a reference cycle or runaway nesting) this way.
             throw new StateSerializationException(
                 $"The state at '{scope.Path}' key '{key}' of type '{typeName}' could not be written: {ex.GetType().Name} (nesting deeper than {StateJson.MaxDepth} levels means a reference cycle or runaway nesting).")

@@ -6,8 +6,9 @@ namespace StateGen.Analyzers.Tests;
 public sealed class ValidTypeTests
 {
     [Fact]
-    public Task Type_using_every_supported_member_kind_reports_nothing()
-        => AnalyzerTest.VerifyAsync("""
+    public Task Type_using_every_supported_member_kind_reports_nothing_but_its_possible_cycle()
+        => AnalyzerTest.VerifyAsync(
+            """
             namespace Sample
             {
                 public enum Role { User, Assistant }
@@ -36,7 +37,7 @@ public sealed class ValidTypeTests
 
                 [PersistentState("research-agent")]
                 [SchemaVersion(3)]
-                public sealed partial class Agent
+                public sealed partial class {|#0:Agent|}
                 {
                     [StateId]
                     public string Name { get; set; } = "";
@@ -73,7 +74,8 @@ public sealed class ValidTypeTests
                     public string ApiKey { get; set; } = "";
                 }
             }
-            """);
+            """,
+            AnalyzerTest.At(DiagnosticDescriptors.PossibleCycle, 0, "'Agent' can hold a reference cycle (ChatTurn.Previous → ChatTurn): saving a graph with a cycle fails with StateCycleException; mark a back-reference [StateIgnore] if it is one"));
 
     [Fact]
     public Task Nested_partial_record_in_partial_class_reports_nothing()

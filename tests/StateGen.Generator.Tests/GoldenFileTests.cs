@@ -27,6 +27,30 @@ public sealed class GoldenFileTests
     }
 
     [Fact]
+    public void Types_proved_acyclic_get_no_cycle_tracking_and_recursive_types_are_guarded()
+    {
+        const string tree = """
+            using System.Collections.Generic;
+            using StateGen;
+            public sealed class Node { public string Name { get; set; } = ""; public List<Node> Children { get; set; } = new(); }
+            public sealed class Leaf { public string Name { get; set; } = ""; }
+            [PersistentState] public partial class Tree { public string Id { get; set; } = ""; public Node Root { get; set; } = new(); public Leaf Leaf { get; set; } = new(); }
+            """;
+        (Compilation output, GeneratorDriverRunResult result) = GeneratorHarness.Run(TestSources.Agent, TestSources.NestedGeneric, TestSources.GlobalNamespace, TestSources.Records, tree);
+
+        foreach (GeneratedSourceResult generated in result.Results.Single().GeneratedSources)
+        {
+            string code = generated.SourceText.ToString();
+            bool guarded = code.Contains("CycleGuard", System.StringComparison.Ordinal);
+            Assert.Equal(generated.HintName == "Tree.State.g.cs", guarded);
+        }
+
+        string treeCode = result.Results.Single().GeneratedSources.Single(s => s.HintName == "Tree.State.g.cs").SourceText.ToString();
+        Assert.Contains("Can reach itself (Node.Children[] → Node)", treeCode, System.StringComparison.Ordinal);
+        Assert.Equal(string.Empty, GeneratorHarness.Problems(output));
+    }
+
+    [Fact]
     public void Hint_names_are_unique_and_follow_namespace_type_feature_pattern()
     {
         (_, GeneratorDriverRunResult result) = GeneratorHarness.Run(TestSources.Agent, TestSources.NestedGeneric, TestSources.GlobalNamespace);

@@ -22,6 +22,7 @@ public sealed partial class StateGenerator
         private const string CancellationToken = "global::System.Threading.CancellationToken";
         private const string ValueTask = "global::System.Threading.Tasks.ValueTask";
         private const string HelperClass = "__StateGenSerializer";
+        private const string CycleGuard = "global::StateGen.Serialization.CycleGuard";
 
         public static string Emit(StateTypeSpec spec) => new Impl(spec).Run();
 
@@ -109,6 +110,10 @@ public sealed partial class StateGenerator
             private readonly PersistedTypeShape _shape;
             private readonly Dictionary<string, ObjectShape> _objects;
             private readonly Dictionary<string, EnumShape> _enums;
+
+            // Plain object types that can take part in a reference cycle: only their writers use the cycle guard.
+            private readonly HashSet<string> _recursive;
+            private readonly HashSet<string> _guarded;
             private readonly Dictionary<TypeShape, int> _helperIds = new();
             private readonly Queue<TypeShape> _pendingHelpers = new();
 
@@ -122,6 +127,23 @@ public sealed partial class StateGenerator
                 _shape = spec.Shape;
                 _objects = _shape.Objects.ToDictionary(o => o.FullName);
                 _enums = _shape.Enums.ToDictionary(e => e.FullName);
+                _recursive = new HashSet<string>(_shape.Objects.Where(o => o.Cycle is not null && !o.IsValueType).Select(o => o.FullName));
+
+                // Guarded: the recursive types and every reference type on a path to one, so errors name the whole path.
+                _guarded = new HashSet<string>(_recursive);
+                bool grew = _guarded.Count > 0;
+                while (grew)
+                {
+                    grew = false;
+                    foreach (ObjectShape o in _shape.Objects)
+                    {
+                        if (!o.IsValueType && !_guarded.Contains(o.FullName) && o.Members.Any(m => !m.IsSensitive && CycleAnalysis.Reaches(m.Type, _guarded)))
+                        {
+                            _guarded.Add(o.FullName);
+                            grew = true;
+                        }
+                    }
+                }
             }
 
             public string Run()
@@ -203,6 +225,11 @@ public sealed partial class StateGenerator
 
                 // Writer: members in declared order; [Sensitive] members are never written.
                 w.OpenBlock($"void {contract}.WriteState({Writer} writer)");
+                if (_recursive.Count > 0)
+                {
+                    w.WriteLine($"{CycleGuard}.Begin({Literal(_spec.DeclaredName)});");
+                }
+
                 w.WriteLine("writer.WriteStartObject();");
                 foreach (MemberShape member in _shape.Members)
                 {
@@ -213,6 +240,7 @@ public sealed partial class StateGenerator
                     }
 
                     w.WriteLine($"writer.WritePropertyName({Utf8(member.JsonName)});");
+                    MarkSegment(w, member);
                     w.WriteLine(WriteStatement(member.Type, "this." + Id(member.Name)));
                 }
 
@@ -361,13 +389,14 @@ public sealed partial class StateGenerator
                             ? $"new {type}()"
                             : shape.Kind == ShapeKind.Set ? $"new global::System.Collections.Generic.HashSet<{element}>()" : $"new global::System.Collections.Generic.List<{element}>()";
                         string result = shape.Kind == ShapeKind.Array ? "items.ToArray()" : "items";
+                        bool itemsGuarded = Reaches(shape.Element!);
                         w.WriteLine($$"""
                             public static void Write{{id}}({{Writer}} writer, {{type}} value)
                             {
-                                {{Indent(nullWrite)}}writer.WriteStartArray();
+                                {{Indent(nullWrite)}}{{(itemsGuarded ? $"string segment = {CycleGuard}.Current;\n    int index = 0;\n    " : string.Empty)}}writer.WriteStartArray();
                                 foreach ({{element}} item in value)
                                 {
-                                    {{WriteStatement(shape.Element!, "item")}}
+                                    {{(itemsGuarded ? $"{CycleGuard}.At(segment, index++);\n        " : string.Empty)}}{{WriteStatement(shape.Element!, "item")}}
                                 }
 
                                 writer.WriteEndArray();
@@ -394,6 +423,7 @@ public sealed partial class StateGenerator
                     case ShapeKind.Dictionary:
                         string value = shape.Element!.FullName;
                         string keyType = shape.Key?.FullName ?? "string";
+                        bool valuesGuarded = Reaches(shape.Element!);
                         string createDictionary = shape.IsInterface ? $"new global::System.Collections.Generic.Dictionary<{keyType}, {value}>()" : $"new {type}()";
                         (string keyToText, string textToKey) = shape.Key?.Kind switch
                         {
@@ -406,11 +436,11 @@ public sealed partial class StateGenerator
                         w.WriteLine($$"""
                             public static void Write{{id}}({{Writer}} writer, {{type}} value)
                             {
-                                {{Indent(nullWrite)}}writer.WriteStartObject();
+                                {{Indent(nullWrite)}}{{(valuesGuarded ? $"string segment = {CycleGuard}.Current;\n    " : string.Empty)}}writer.WriteStartObject();
                                 foreach (global::System.Collections.Generic.KeyValuePair<{{keyType}}, {{value}}> pair in value)
                                 {
                                     writer.WritePropertyName({{keyToText}});
-                                    {{WriteStatement(shape.Element!, "pair.Value")}}
+                                    {{(valuesGuarded ? $"{CycleGuard}.AtKey(segment, {keyToText});\n        " : string.Empty)}}{{WriteStatement(shape.Element!, "pair.Value")}}
                                 }
 
                                 writer.WriteEndObject();
@@ -449,8 +479,22 @@ public sealed partial class StateGenerator
             private void WriteObjectHelper(SourceWriter w, ObjectShape shape, int id, string nullWrite, string nullReturn)
             {
                 string type = shape.FullName;
+                // Types on a path to a cycle enter the guard too, so the error can name the whole path.
+                bool guarded = _guarded.Contains(type);
                 w.OpenBlock($"public static void Write{id}({Writer} writer, {type} value)");
-                w.WriteLine(nullWrite + "writer.WriteStartObject();");
+                if (guarded)
+                {
+                    w.WriteLine(shape.Cycle is null
+                        ? "// Leads to a type that can reach itself: on the guarded path."
+                        : $"// Can reach itself ({shape.Cycle}): guarded against reference cycles.");
+                    w.WriteLine(nullWrite + $"{CycleGuard}.Enter(value);");
+                    w.WriteLine("writer.WriteStartObject();");
+                }
+                else
+                {
+                    w.WriteLine(nullWrite + "writer.WriteStartObject();");
+                }
+
                 foreach (MemberShape member in shape.Members)
                 {
                     if (member.IsSensitive)
@@ -460,10 +504,15 @@ public sealed partial class StateGenerator
                     }
 
                     w.WriteLine($"writer.WritePropertyName({Utf8(member.JsonName)});");
+                    MarkSegment(w, member);
                     w.WriteLine(WriteStatement(member.Type, "value." + Id(member.Name)));
                 }
 
                 w.WriteLine("writer.WriteEndObject();");
+                if (guarded)
+                {
+                    w.WriteLine($"{CycleGuard}.Exit();");
+                }
                 w.CloseBlock();
                 w.WriteLine();
 
@@ -581,6 +630,18 @@ public sealed partial class StateGenerator
                 ShapeKind.PersistentState => $"{StateJson}.ReadNested<{shape.FullName}>(ref reader)",
                 _ => $"{HelperClass}.Read{HelperId(shape)}(ref reader)",
             };
+
+            /// <summary>Whether values of a type can contain an object that can take part in a cycle.</summary>
+            private bool Reaches(TypeShape type) => _guarded.Count > 0 && CycleAnalysis.Reaches(type, _guarded);
+
+            /// <summary>Before a member that can lead to a guarded object: names the path segment, for the error.</summary>
+            private void MarkSegment(SourceWriter w, MemberShape member)
+            {
+                if (Reaches(member.Type))
+                {
+                    w.WriteLine($"{CycleGuard}.At({Literal("." + member.JsonName)});");
+                }
+            }
 
             /// <summary>Declares an accessor to an init-only setter; returns its name.</summary>
             private string InitSetter(string name, string owner, bool isValueType, MemberShape member)

@@ -187,7 +187,9 @@ internal static class ShapeExtractor
                 IdMemberName = id.Value.idName,
                 IdKind = id.Value.idKind,
                 Members = members.ToEquatableArray(),
-                Objects = _objects.Values.Where(o => o is not null).Select(o => o!).OrderBy(o => o.FullName, System.StringComparer.Ordinal).ToEquatableArray(),
+                Objects = CycleAnalysis.MarkRecursive(_objects.Values.Where(o => o is not null).Select(o => o!))
+                    .OrderBy(o => o.FullName, System.StringComparer.Ordinal)
+                    .ToEquatableArray(),
                 Enums = _enums.Values.OrderBy(e => e.FullName, System.StringComparer.Ordinal).ToEquatableArray(),
             };
             return new ShapeResult(shape, ImmutableArray<ShapeProblem>.Empty);

@@ -111,6 +111,13 @@ internal sealed record ObjectShape
     public bool HasRequiredMembers { get; init; }
 
     public required EquatableArray<MemberShape> Members { get; init; }
+
+    /// <summary>
+    /// The type can reach itself through its members, so an instance graph can contain a reference cycle: generated
+    /// writers guard it. <see langword="null"/> for types proved acyclic (no guard, no cost); else the loop, e.g.
+    /// <c>Node.Children[] → Node</c>.
+    /// </summary>
+    public string? Cycle { get; init; }
 }
 
 /// <summary>A named constant of an enum. <see cref="Value"/> is the constant as C# literal text.</summary>

@@ -1,0 +1,122 @@
+using System.Collections.Generic;
+using System.Linq;
+
+namespace StateGen.Generator.Shape;
+
+/// <summary>
+/// Proves, at compile time, which plain object types of a persisted graph cannot take part in a reference cycle. Only
+/// the types that can reach themselves through their members (directly or through lists, sets, dictionaries and
+/// nullable values) get a runtime guard; for the others the generated code has no reference tracking at all.
+/// </summary>
+internal static class CycleAnalysis
+{
+    public static IEnumerable<ObjectShape> MarkRecursive(IEnumerable<ObjectShape> objects)
+    {
+        List<ObjectShape> all = objects.ToList();
+        var byName = all.ToDictionary(o => o.FullName);
+        foreach (ObjectShape shape in all)
+        {
+            string? loop = FindLoop(shape, byName);
+            yield return loop is null ? shape : shape with { Cycle = loop };
+        }
+    }
+
+    /// <summary>The member names that hold object types, with the path suffix used to reach the element.</summary>
+    public static IEnumerable<(string Member, string Step, string Target)> Edges(ObjectShape shape)
+    {
+        foreach (MemberShape member in shape.Members)
+        {
+            if (member.IsSensitive)
+            {
+                continue; // never written
+            }
+
+            foreach ((string step, string target) in Targets(member.Type, string.Empty))
+            {
+                yield return (member.JsonName, step, target);
+            }
+        }
+    }
+
+    /// <summary>Whether values of this member type can contain a plain object from <paramref name="recursive"/>.</summary>
+    public static bool Reaches(TypeShape type, ISet<string> recursive) => Targets(type, string.Empty).Any(t => recursive.Contains(t.Target));
+
+    private static IEnumerable<(string Step, string Target)> Targets(TypeShape type, string step)
+    {
+        switch (type.Kind)
+        {
+            case ShapeKind.Object:
+                yield return (step, type.FullName);
+                break;
+            case ShapeKind.Nullable:
+                foreach ((string, string) inner in Targets(type.Element!, step))
+                {
+                    yield return inner;
+                }
+
+                break;
+            case ShapeKind.Array or ShapeKind.List or ShapeKind.Set:
+                foreach ((string, string) inner in Targets(type.Element!, step + "[]"))
+                {
+                    yield return inner;
+                }
+
+                break;
+            case ShapeKind.Dictionary:
+                foreach ((string, string) inner in Targets(type.Element!, step + "{}"))
+                {
+                    yield return inner;
+                }
+
+                break;
+        }
+    }
+
+    /// <summary>Breadth-first search from the type back to itself; the shortest loop as text, or null.</summary>
+    private static string? FindLoop(ObjectShape start, Dictionary<string, ObjectShape> byName)
+    {
+        var previous = new Dictionary<string, (string From, string Label)>();
+        var queue = new Queue<string>();
+        queue.Enqueue(start.FullName);
+        while (queue.Count > 0)
+        {
+            string current = queue.Dequeue();
+            if (!byName.TryGetValue(current, out ObjectShape? shape))
+            {
+                continue;
+            }
+
+            foreach ((string member, string step, string target) in Edges(shape))
+            {
+                string label = Simple(current) + "." + member + step;
+                if (target == start.FullName)
+                {
+                    var parts = new List<string> { label };
+                    for (string at = current; at != start.FullName; at = previous[at].From)
+                    {
+                        parts.Insert(0, previous[at].Label);
+                    }
+
+                    return string.Join(" → ", parts) + " → " + Simple(start.FullName);
+                }
+
+                if (!previous.ContainsKey(target) && target != start.FullName)
+                {
+                    previous[target] = (current, label);
+                    queue.Enqueue(target);
+                }
+            }
+        }
+
+        return null;
+    }
+
+    private static string Simple(string fullName)
+    {
+        string name = fullName.Replace("global::", string.Empty);
+        int generic = name.IndexOf('<');
+        string head = generic < 0 ? name : name.Substring(0, generic);
+        int dot = head.LastIndexOf('.');
+        return dot < 0 ? name : name.Substring(dot + 1);
+    }
+}

@@ -1,0 +1,113 @@
+using System;
+using System.Collections.Generic;
+using System.Text;
+using System.Threading.Tasks;
+using StateGen.Storage.Memory;
+
+namespace StateGen.Tests.Serialization;
+
+public sealed class TreeNode
+{
+    public string Name { get; set; } = "";
+    public List<TreeNode> Children { get; set; } = new();
+    public TreeNode? Parent { get; set; }
+    public Dictionary<string, TreeNode> Links { get; set; } = new();
+}
+
+public sealed class Holder
+{
+    public TreeNode? Root { get; set; }
+}
+
+[PersistentState("tree-agent")]
+public partial class TreeAgent
+{
+    public string Id { get; set; } = "";
+    public Holder Holder { get; set; } = new();
+}
+
+/// <summary>Types that can reach themselves are guarded at run time; a cycle is a typed error naming its path.</summary>
+public sealed class CycleTests
+{
+    [Fact]
+    public async Task A_reference_cycle_is_a_typed_error_naming_the_path_and_nothing_is_written()
+    {
+        var store = new MemoryStateStore();
+        await using var manager = new StateManager(store);
+        var root = new TreeNode { Name = "root" };
+        var first = new TreeNode { Name = "first" };
+        var second = new TreeNode { Name = "second", Parent = root };
+        root.Children.Add(first);
+        root.Children.Add(second);
+        var agent = new TreeAgent { Id = "t1", Holder = new Holder { Root = root } };
+
+        var error = await Assert.ThrowsAsync<StateCycleException>(() => agent.SaveStateAsync(manager).AsTask());
+
+        Assert.Equal("TreeAgent.Holder.Root.Children[1].Parent", error.Path);
+        Assert.Contains("tree-agent/t1", error.Message, StringComparison.Ordinal);
+        Assert.False(await store.ExistsAsync("global", "tree-agent/t1"));
+
+        // The guard is reset after the failure: an acyclic graph saves on the same thread right after.
+        second.Parent = null;
+        await agent.SaveStateAsync(manager);
+        Assert.True(await store.ExistsAsync("global", "tree-agent/t1"));
+    }
+
+    [Fact]
+    public async Task A_cycle_through_a_dictionary_names_the_key()
+    {
+        await using var manager = new StateManager(new MemoryStateStore());
+        var root = new TreeNode { Name = "root" };
+        root.Links["self"] = root;
+
+        var error = await Assert.ThrowsAsync<StateCycleException>(() => new TreeAgent { Id = "t2", Holder = new Holder { Root = root } }.SaveStateAsync(manager).AsTask());
+
+        Assert.Equal("TreeAgent.Holder.Root.Links[\"self\"]", error.Path);
+    }
+
+    [Fact]
+    public async Task Shared_references_that_are_not_cycles_save_and_load()
+    {
+        await using var manager = new StateManager(new MemoryStateStore());
+        var leaf = new TreeNode { Name = "leaf" };
+        var root = new TreeNode { Name = "root", Children = { leaf, leaf } };
+        await new TreeAgent { Id = "t3", Holder = new Holder { Root = root } }.SaveStateAsync(manager);
+
+        var loaded = new TreeAgent { Id = "t3" };
+        Assert.True(await loaded.LoadStateAsync(manager));
+
+        Assert.Equal(new[] { "leaf", "leaf" }, loaded.Holder.Root!.Children.ConvertAll(c => c.Name));
+    }
+
+    [Fact]
+    public async Task A_hostile_document_nested_ten_thousand_deep_is_a_typed_error()
+    {
+        var store = new MemoryStateStore();
+        await using var manager = new StateManager(store);
+        var json = new StringBuilder("{\"Holder\":{\"Root\":");
+        for (int i = 0; i < 10_000; i++)
+        {
+            json.Append("{\"Children\":[");
+        }
+
+        await store.WriteAsync(new StateGen.Storage.StateWrite("global", "tree-agent/t4", "tree-agent", 1, Encoding.UTF8.GetBytes(json.ToString())));
+
+        await Assert.ThrowsAsync<StateSerializationException>(() => new TreeAgent { Id = "t4" }.LoadStateAsync(manager).AsTask());
+    }
+
+    [Fact]
+    public async Task Deep_acyclic_data_beyond_the_nesting_limit_is_a_typed_error_on_save()
+    {
+        await using var manager = new StateManager(new MemoryStateStore());
+        var root = new TreeNode();
+        TreeNode current = root;
+        for (int i = 0; i < 1_000; i++)
+        {
+            var child = new TreeNode();
+            current.Children.Add(child);
+            current = child;
+        }
+
+        await Assert.ThrowsAsync<StateSerializationException>(() => new TreeAgent { Id = "t5", Holder = new Holder { Root = root } }.SaveStateAsync(manager).AsTask());
+    }
+}
