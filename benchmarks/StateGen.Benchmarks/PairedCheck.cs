@@ -9,7 +9,8 @@ namespace StateGen.Benchmarks;
 /// <summary>
 /// A cross-check for a busy machine, not a replacement for BenchmarkDotNet: runs every benchmark method in short
 /// interleaved batches (A, B, C, A, B, C, ...) in one process, so load from other processes hits the candidate and its
-/// baseline alike, and prints the median of the per-round ratios. Run with <c>-- --paired</c>.
+/// baseline alike, and prints the median of the per-round ratios. Run with <c>-- --paired</c>;
+/// <c>-- --paired-upgrade</c> runs only the upgrade chain, with a breakdown of its cost (<see cref="RunUpgrade"/>).
 /// </summary>
 internal static class PairedCheck
 {
@@ -37,46 +38,88 @@ internal static class PairedCheck
                 ("Deserialize: StateGen ReadState", 2000, () => serializer.Deserialize_StateGen()),
             };
 
-            var perOp = ops.Select(_ => new List<double>()).ToArray();
-            for (int round = 0; round < Rounds; round++)
-            {
-                for (int i = 0; i < ops.Length; i++)
-                {
-                    long start = Stopwatch.GetTimestamp();
-                    for (int k = 0; k < ops[i].Batch; k++)
-                    {
-                        ops[i].Op();
-                    }
-
-                    if (round >= WarmupRounds)
-                    {
-                        perOp[i].Add(Stopwatch.GetElapsedTime(start).TotalMicroseconds / ops[i].Batch);
-                    }
-                }
-            }
-
-            Console.WriteLine($"Interleaved batches, {Rounds - WarmupRounds} measured rounds ({WarmupRounds} warmup rounds dropped).");
-            Console.WriteLine();
-            Console.WriteLine("| Operation | Median per op | Min per op |");
-            Console.WriteLine("|---|---:|---:|");
-            for (int i = 0; i < ops.Length; i++)
-            {
-                Console.WriteLine($"| {ops[i].Name} | {Median(perOp[i]):F2} us | {perOp[i].Min():F2} us |");
-            }
-
-            Console.WriteLine();
-            Console.WriteLine("| Candidate / baseline | Median of per-round ratios |");
-            Console.WriteLine("|---|---:|");
-            foreach ((int candidate, int baseline) in new[] { (1, 0), (2, 0), (2, 1), (4, 3), (6, 5), (8, 7) })
-            {
-                double ratio = Median(perOp[candidate].Zip(perOp[baseline], (c, b) => c / b).ToList());
-                Console.WriteLine($"| {ops[candidate].Name} / {ops[baseline].Name} | {ratio:F2} |");
-            }
+            Measure(ops, new[] { (1, 0), (2, 0), (2, 1), (4, 3), (6, 5), (8, 7) });
         }
         finally
         {
             store.Cleanup();
             serializer.Cleanup();
+        }
+    }
+
+    /// <summary>
+    /// The upgrade chain for both document sizes (and the 11 KB one with its text written two other ways: through the
+    /// default encoder as StateGen writes it, and as plain ASCII) against the JsonNode baseline, plus pieces that split
+    /// up its cost:
+    /// one step of the chain alone, one tokenizing pass with nothing written, and a prototype of the three steps fused
+    /// into one streaming pass (which must give the chain's bytes).
+    /// </summary>
+    public static void RunUpgrade()
+    {
+        var ops = new List<(string Name, int Batch, Action Op)>();
+        var ratios = new List<(int Candidate, int Baseline)>();
+        foreach ((int turns, DocumentText text) in new[] { (5, DocumentText.Relaxed), (50, DocumentText.Relaxed), (50, DocumentText.DefaultEncoder), (50, DocumentText.PlainAscii) })
+        {
+            var bench = new UpgradeBenchmarks { Turns = turns, Text = text };
+            bench.Setup();
+            if (!bench.FusedPrototype().AsSpan().SequenceEqual(bench.Upgrade_StateGen()))
+            {
+                throw new InvalidOperationException("The fused prototype does not give the chain's bytes.");
+            }
+
+            string size = $"{turns} turns, {bench.DocumentLength} B{(text == DocumentText.Relaxed ? "" : ", " + text)}";
+            int batch = turns == 5 ? 2000 : 400;
+            int baseline = ops.Count;
+            ops.Add(($"JsonNode parse-edit-write ({size})", batch, () => bench.Upgrade_JsonNode()));
+            ops.Add(($"StateGen SchemaUpgrader, 3 steps ({size})", batch, () => bench.Upgrade_StateGen()));
+            ops.Add(($"StateGen SchemaUpgrader, 1 step ({size})", batch, () => bench.OneStep_StateGen()));
+            ops.Add(($"Tokenize once, no output ({size})", batch, () => bench.TokenizeOnly()));
+            ops.Add(($"Fused one-pass prototype ({size})", batch, () => bench.FusedPrototype()));
+            for (int i = 1; i <= 4; i++)
+            {
+                ratios.Add((baseline + i, baseline));
+            }
+        }
+
+        Measure(ops.ToArray(), ratios.ToArray());
+    }
+
+    private static void Measure((string Name, int Batch, Action Op)[] ops, (int Candidate, int Baseline)[] ratios)
+    {
+        var perOp = ops.Select(_ => new List<double>()).ToArray();
+        for (int round = 0; round < Rounds; round++)
+        {
+            for (int i = 0; i < ops.Length; i++)
+            {
+                long start = Stopwatch.GetTimestamp();
+                for (int k = 0; k < ops[i].Batch; k++)
+                {
+                    ops[i].Op();
+                }
+
+                if (round >= WarmupRounds)
+                {
+                    perOp[i].Add(Stopwatch.GetElapsedTime(start).TotalMicroseconds / ops[i].Batch);
+                }
+            }
+        }
+
+        Console.WriteLine($"Interleaved batches, {Rounds - WarmupRounds} measured rounds ({WarmupRounds} warmup rounds dropped).");
+        Console.WriteLine();
+        Console.WriteLine("| Operation | Median per op | Min per op |");
+        Console.WriteLine("|---|---:|---:|");
+        for (int i = 0; i < ops.Length; i++)
+        {
+            Console.WriteLine($"| {ops[i].Name} | {Median(perOp[i]):F2} us | {perOp[i].Min():F2} us |");
+        }
+
+        Console.WriteLine();
+        Console.WriteLine("| Candidate / baseline | Median of per-round ratios |");
+        Console.WriteLine("|---|---:|");
+        foreach ((int candidate, int baseline) in ratios)
+        {
+            double ratio = Median(perOp[candidate].Zip(perOp[baseline], (c, b) => c / b).ToList());
+            Console.WriteLine($"| {ops[candidate].Name} / {ops[baseline].Name} | {ratio:F2} |");
         }
     }
 
