@@ -59,7 +59,7 @@ public sealed partial class StateGenerator
                     ? string.Empty
                     : ", new global::StateGen.Migrations.UpgradeTransform[] { " + string.Join(", ", step.Transforms.Select(t =>
                         $"new({Literal(t.Target)}, {Literal(t.Source)}, {(t.ReplacesSource ? "true" : "false")}, {Literal(t.Transformer)}, {Strings(t.Arguments)})")) + " }";
-                w.WriteLine($"new({step.FromVersion}, {renames}, {Strings(step.Removed)}, {Strings(step.Changed)}, static upgrade => UpgradeFromV{step.FromVersion}(upgrade){transforms}),");
+                w.WriteLine($"new({step.FromVersion}, {renames}, {Strings(step.Removed)}, {Strings(step.Changed)}, {(shape.ImplementedHooks.Contains(step.FromVersion) ? $"static upgrade => UpgradeFromV{step.FromVersion}(upgrade)" : "null")}{transforms}),");
             }
 
             w.Unindent();

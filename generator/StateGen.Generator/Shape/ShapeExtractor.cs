@@ -181,6 +181,13 @@ internal static class ShapeExtractor
                 StableName = GetStableName(type),
                 SchemaVersion = schemaVersion,
                 HasRequiredMembers = HasRequiredMembers(type),
+                ImplementedHooks = type.GetMembers()
+                    .OfType<IMethodSymbol>()
+                    .Where(m => m.IsStatic && !m.IsPartialDefinition && m.Name.StartsWith("UpgradeFromV", System.StringComparison.Ordinal))
+                    .Select(m => int.TryParse(m.Name.Substring("UpgradeFromV".Length), NumberStyles.None, CultureInfo.InvariantCulture, out int v) ? v : 0)
+                    .Where(v => v > 0)
+                    .OrderBy(v => v)
+                    .ToEquatableArray(),
                 ResetWhenUnreadable = FindAttribute(type, WellKnownNames.PersistentStateAttribute)?.NamedArguments
                     .Any(a => a.Key == "ResetWhenUnreadable" && a.Value.Value is true) == true,
                 FullName = type.ToDisplayString(FullNameFormat),

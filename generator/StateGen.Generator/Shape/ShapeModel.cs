@@ -158,6 +158,9 @@ internal sealed record PersistedTypeShape
     /// <summary>The type has <c>required</c> members: <c>CreateState</c> constructs it through an <c>UnsafeAccessor</c>.</summary>
     public bool HasRequiredMembers { get; init; }
 
+    /// <summary>The versions n whose upgrade hook <c>UpgradeFromV{n}</c> the user implemented (others are not called).</summary>
+    public EquatableArray<int> ImplementedHooks { get; init; } = EquatableArray<int>.Empty;
+
     public required string FullName { get; init; }
 
     public required string IdMemberName { get; init; }

@@ -12,15 +12,15 @@ namespace StateGen.Migrations;
 public sealed class SchemaUpgrade
 {
     private readonly Dictionary<string, JsonElement> _old;
-    private readonly Utf8JsonWriter _writer;
+    private readonly Action<string, Action<Utf8JsonWriter>> _write;
     private readonly HashSet<string> _written = new(StringComparer.Ordinal);
 
-    internal SchemaUpgrade(string typeName, int fromVersion, Dictionary<string, JsonElement> old, Utf8JsonWriter writer)
+    internal SchemaUpgrade(string typeName, int fromVersion, Dictionary<string, JsonElement> old, Action<string, Action<Utf8JsonWriter>> write)
     {
         TypeName = typeName;
         FromVersion = fromVersion;
         _old = old;
-        _writer = writer;
+        _write = write;
     }
 
     /// <summary>The stable type name.</summary>
@@ -75,8 +75,7 @@ public sealed class SchemaUpgrade
         }
 
         CurrentMember = name;
-        _writer.WritePropertyName(name);
-        write(_writer);
+        _write(name, write);
         CurrentMember = null;
     }
 }

@@ -8,9 +8,11 @@ using StateGen.Serialization;
 namespace StateGen.Migrations;
 
 /// <summary>
-/// Runs generated upgrade chains over stored JSON, streaming from a <see cref="Utf8JsonReader"/> to a
-/// <see cref="Utf8JsonWriter"/>: copied members are copied as raw bytes (no re-escaping, no intermediate CLR types);
-/// only the members a step removes or changes are parsed, for its hook.
+/// Runs generated upgrade chains over stored JSON in <b>one</b> streaming pass, whatever the number of steps: each
+/// stored member's fate through the whole chain (renamed, dropped, handed to a step's transform or hook) is worked out
+/// from its name, unchanged values are copied as raw bytes (no re-escaping, no intermediate CLR types), and only the
+/// values a step's transform or hook reads are parsed. Values written by a step's hook or transform go through the
+/// later steps the same way. The result is the same document as running the steps one after another.
 /// </summary>
 [EditorBrowsable(EditorBrowsableState.Never)]
 public static class SchemaUpgrader
@@ -23,7 +25,12 @@ public static class SchemaUpgrader
     public static byte[]? Upgrade(string typeName, int fromVersion, int toVersion, ReadOnlySpan<byte> document, IReadOnlyList<UpgradeStep> steps)
     {
         ArgumentNullException.ThrowIfNull(steps);
-        byte[]? current = null;
+        if (toVersion <= fromVersion)
+        {
+            return document.ToArray();
+        }
+
+        var chain = new UpgradeStep[toVersion - fromVersion];
         for (int version = fromVersion; version < toVersion; version++)
         {
             UpgradeStep? step = Find(steps, version);
@@ -32,10 +39,10 @@ public static class SchemaUpgrader
                 return null;
             }
 
-            current = Apply(typeName, step, current is null ? document : current);
+            chain[version - fromVersion] = step;
         }
 
-        return current ?? document.ToArray();
+        return new Pass(typeName, chain).Run(document);
     }
 
     private static UpgradeStep? Find(IReadOnlyList<UpgradeStep> steps, int version)
@@ -51,121 +58,222 @@ public static class SchemaUpgrader
         return null;
     }
 
-    private static void ApplyTransform(string typeName, UpgradeStep step, UpgradeTransform transform, Dictionary<string, JsonElement> old, Utf8JsonWriter writer)
+    /// <summary>One upgrade of one document through a chain of steps.</summary>
+    private sealed class Pass
     {
-        if (!StateTransformers.TryGet(transform.Transformer, out IStateTransformer transformer))
+        private readonly string _typeName;
+        private readonly UpgradeStep[] _chain;
+
+        // Per step: the old values its transforms and hook read, by their name at that step's version.
+        private readonly Dictionary<string, JsonElement>?[] _captured;
+        private Utf8JsonWriter _writer = null!;
+
+        public Pass(string typeName, UpgradeStep[] chain)
         {
-            throw Failure($"no transformer named '{transform.Transformer}' is registered (StateTransformers.Register)");
+            _typeName = typeName;
+            _chain = chain;
+            _captured = new Dictionary<string, JsonElement>?[chain.Length];
         }
 
-        writer.WritePropertyName(transform.Target);
-        try
+        public byte[] Run(ReadOnlySpan<byte> document)
         {
-            var context = new TransformContext(typeName, step.FromVersion, transform.Target, old.TryGetValue(transform.Source, out JsonElement value) ? value : null, transform.Arguments);
-            transformer.Transform(context, writer);
-        }
-        catch (Exception ex) when (ex is not OutOfMemoryException and not StateMigrationException)
-        {
-            // The transformer's own message is not copied: it may quote a stored value.
-            throw Failure($"the transformer failed with {ex.GetType().Name}");
-        }
-
-        StateMigrationException Failure(string reason) => new(
-            $"The upgrade of '{typeName}' from version {step.FromVersion} to {step.FromVersion + 1} failed at member '{transform.Target}' with transformer '{transform.Transformer}': {reason}.")
-        {
-            TypeName = typeName,
-            FromVersion = step.FromVersion,
-            Member = transform.Target,
-            Transformer = transform.Transformer,
-        };
-    }
-
-    private static byte[] Apply(string typeName, UpgradeStep step, ReadOnlySpan<byte> document)
-    {
-        var output = new ArrayBufferWriter<byte>(document.Length + 64);
-        string? member = null;
-        try
-        {
-            using var writer = new Utf8JsonWriter(output, StateJson.WriterOptions);
-            var reader = new Utf8JsonReader(document, StateJson.ReaderOptions);
-            StateJson.Read(ref reader);
-            StateJson.Expect(ref reader, JsonTokenType.StartObject);
-            writer.WriteStartObject();
-            var old = new Dictionary<string, JsonElement>(StringComparer.Ordinal);
-            while (true)
+            var output = new ArrayBufferWriter<byte>(document.Length + 64);
+            string? member = null;
+            int stepIndex = 0;
+            try
             {
+                using var writer = new Utf8JsonWriter(output, StateJson.WriterOptions);
+                _writer = writer;
+                var reader = new Utf8JsonReader(document, StateJson.ReaderOptions);
                 StateJson.Read(ref reader);
-                if (reader.TokenType == JsonTokenType.EndObject)
+                StateJson.Expect(ref reader, JsonTokenType.StartObject);
+                writer.WriteStartObject();
+                while (true)
                 {
-                    break;
+                    StateJson.Read(ref reader);
+                    if (reader.TokenType == JsonTokenType.EndObject)
+                    {
+                        break;
+                    }
+
+                    member = reader.GetString()!;
+                    StateJson.Read(ref reader);
+                    int start = (int)reader.TokenStartIndex;
+                    (string? final, bool captured) = Trace(member, 0, out List<(int Step, string Name)>? captures);
+                    if (captured)
+                    {
+                        JsonElement value = JsonElement.ParseValue(ref reader);
+                        Capture(captures!, value);
+                    }
+                    else if (reader.TokenType is JsonTokenType.StartObject or JsonTokenType.StartArray)
+                    {
+                        reader.Skip();
+                    }
+
+                    if (final is not null)
+                    {
+                        // Unchanged values are copied as raw bytes: no re-escaping, no intermediate objects.
+                        writer.WritePropertyName(final);
+                        writer.WriteRawValue(document.Slice(start, (int)reader.BytesConsumed - start), skipInputValidation: true);
+                    }
                 }
 
-                member = reader.GetString()!;
-                StateJson.Read(ref reader);
-                int start = (int)reader.TokenStartIndex;
-                if (step.Captured.Contains(member))
+                if (reader.Read())
                 {
-                    old[member] = JsonElement.ParseValue(ref reader);
-                }
-                else if (reader.TokenType is JsonTokenType.StartObject or JsonTokenType.StartArray)
-                {
-                    reader.Skip();
+                    throw new JsonException("Unexpected data after the document.");
                 }
 
-                if (!step.NotCopied.Contains(member))
+                member = null;
+                for (stepIndex = 0; stepIndex < _chain.Length; stepIndex++)
                 {
-                    // Unchanged values are copied as raw bytes: no re-escaping, no intermediate objects.
-                    writer.WritePropertyName(step.Renames.TryGetValue(member, out string? renamed) ? renamed : member);
-                    writer.WriteRawValue(document.Slice(start, (int)reader.BytesConsumed - start), skipInputValidation: true);
+                    RunStep(stepIndex);
+                }
+
+                writer.WriteEndObject();
+            }
+            catch (Exception ex) when (ex is JsonException or InvalidOperationException or FormatException)
+            {
+                UpgradeStep step = _chain[Math.Min(stepIndex, _chain.Length - 1)];
+                throw new StateMigrationException(
+                    $"The upgrade of '{_typeName}' from version {step.FromVersion} to {step.FromVersion + 1} could not read the stored document{(member is null ? "" : $" at member '{member}'")} ({ex.GetType().Name}).")
+                {
+                    TypeName = _typeName,
+                    FromVersion = step.FromVersion,
+                    Member = member,
+                };
+            }
+
+            return output.WrittenSpan.ToArray();
+        }
+
+        /// <summary>
+        /// Follows a member named <paramref name="name"/> at step <paramref name="from"/>'s version through the rest of
+        /// the chain: its final name (null when a step drops it) and the steps that read it.
+        /// </summary>
+        private (string? Final, bool Captured) Trace(string name, int from, out List<(int Step, string Name)>? captures)
+        {
+            captures = null;
+            for (int i = from; i < _chain.Length; i++)
+            {
+                UpgradeStep step = _chain[i];
+                if (step.Captured.Contains(name))
+                {
+                    (captures ??= new List<(int, string)>()).Add((i, name));
+                }
+
+                if (step.NotCopied.Contains(name))
+                {
+                    return (null, captures is not null);
+                }
+
+                if (step.Renames.TryGetValue(name, out string? renamed))
+                {
+                    name = renamed;
                 }
             }
 
-            if (reader.Read())
+            return (name, captures is not null);
+        }
+
+        private void Capture(List<(int Step, string Name)> captures, JsonElement value)
+        {
+            foreach ((int step, string name) in captures)
             {
-                throw new JsonException("Unexpected data after the document.");
+                (_captured[step] ??= new Dictionary<string, JsonElement>(StringComparer.Ordinal))[name] = value;
+            }
+        }
+
+        /// <summary>Writes a member produced by step <paramref name="stepIndex"/>, through the later steps.</summary>
+        private void WriteFromStep(int stepIndex, string name, Action<Utf8JsonWriter> write)
+        {
+            (string? final, bool captured) = Trace(name, stepIndex + 1, out List<(int Step, string Name)>? captures);
+            if (!captured)
+            {
+                if (final is not null)
+                {
+                    _writer.WritePropertyName(final);
+                    write(_writer);
+                }
+
+                return;
             }
 
-            member = null;
+            // A later step reads this value: materialize it once.
+            var buffer = new ArrayBufferWriter<byte>(64);
+            using (var valueWriter = new Utf8JsonWriter(buffer, StateJson.WriterOptions))
+            {
+                write(valueWriter);
+            }
+
+            using JsonDocument parsed = JsonDocument.Parse(buffer.WrittenMemory);
+            JsonElement value = parsed.RootElement.Clone();
+            Capture(captures!, value);
+            if (final is not null)
+            {
+                _writer.WritePropertyName(final);
+                value.WriteTo(_writer);
+            }
+        }
+
+        private void RunStep(int stepIndex)
+        {
+            UpgradeStep step = _chain[stepIndex];
+            Dictionary<string, JsonElement> old = _captured[stepIndex] ?? new Dictionary<string, JsonElement>(StringComparer.Ordinal);
             foreach (UpgradeTransform transform in step.Transforms)
             {
-                ApplyTransform(typeName, step, transform, old, writer);
+                ApplyTransform(stepIndex, step, transform, old);
             }
 
-            if (step.Hook is not null)
+            if (step.Hook is null)
             {
-                var upgrade = new SchemaUpgrade(typeName, step.FromVersion, old, writer);
-                member = null;
-                try
-                {
-                    step.Hook(upgrade);
-                }
-                catch (Exception ex) when (ex is not OutOfMemoryException)
-                {
-                    // The hook's own message is not copied: it may quote a stored value.
-                    throw new StateMigrationException(
-                        $"The upgrade of '{typeName}' from version {step.FromVersion} to {step.FromVersion + 1} failed in its custom hook (UpgradeFromV{step.FromVersion}) with {ex.GetType().Name}{(upgrade.CurrentMember is null ? "" : $" while writing member '{upgrade.CurrentMember}'")}.")
-                    {
-                        TypeName = typeName,
-                        FromVersion = step.FromVersion,
-                        Member = upgrade.CurrentMember,
-                        Transformer = "UpgradeFromV" + step.FromVersion,
-                    };
-                }
+                return;
             }
 
-            writer.WriteEndObject();
+            var upgrade = new SchemaUpgrade(_typeName, step.FromVersion, old, (name, write) => WriteFromStep(stepIndex, name, write));
+            try
+            {
+                step.Hook(upgrade);
+            }
+            catch (Exception ex) when (ex is not OutOfMemoryException and not StateMigrationException)
+            {
+                // The hook's own message is not copied: it may quote a stored value.
+                throw new StateMigrationException(
+                    $"The upgrade of '{_typeName}' from version {step.FromVersion} to {step.FromVersion + 1} failed in its custom hook (UpgradeFromV{step.FromVersion}) with {ex.GetType().Name}{(upgrade.CurrentMember is null ? "" : $" while writing member '{upgrade.CurrentMember}'")}.")
+                {
+                    TypeName = _typeName,
+                    FromVersion = step.FromVersion,
+                    Member = upgrade.CurrentMember,
+                    Transformer = "UpgradeFromV" + step.FromVersion,
+                };
+            }
         }
-        catch (Exception ex) when (ex is JsonException or InvalidOperationException or FormatException)
+
+        private void ApplyTransform(int stepIndex, UpgradeStep step, UpgradeTransform transform, Dictionary<string, JsonElement> old)
         {
-            throw new StateMigrationException(
-                $"The upgrade of '{typeName}' from version {step.FromVersion} to {step.FromVersion + 1} could not read the stored document{(member is null ? "" : $" at member '{member}'")} ({ex.GetType().Name}).")
+            if (!StateTransformers.TryGet(transform.Transformer, out IStateTransformer transformer))
             {
-                TypeName = typeName,
+                throw Failure($"no transformer named '{transform.Transformer}' is registered (StateTransformers.Register)");
+            }
+
+            try
+            {
+                var context = new TransformContext(_typeName, step.FromVersion, transform.Target, old.TryGetValue(transform.Source, out JsonElement value) ? value : null, transform.Arguments);
+                WriteFromStep(stepIndex, transform.Target, writer => transformer.Transform(context, writer));
+            }
+            catch (Exception ex) when (ex is not OutOfMemoryException and not StateMigrationException)
+            {
+                // The transformer's own message is not copied: it may quote a stored value.
+                throw Failure($"the transformer failed with {ex.GetType().Name}");
+            }
+
+            StateMigrationException Failure(string reason) => new(
+                $"The upgrade of '{_typeName}' from version {step.FromVersion} to {step.FromVersion + 1} failed at member '{transform.Target}' with transformer '{transform.Transformer}': {reason}.")
+            {
+                TypeName = _typeName,
                 FromVersion = step.FromVersion,
-                Member = member,
+                Member = transform.Target,
+                Transformer = transform.Transformer,
             };
         }
-
-        return output.WrittenSpan.ToArray();
     }
 }
