@@ -126,3 +126,12 @@ public sealed class UpgradeTransformAttribute : Attribute
     /// <summary>The schema version whose step applies the transform; 0 means the type's current version.</summary>
     public int Version { get; set; }
 }
+
+/// <summary>
+/// Marks the enum member that a stored name this program does not know loads as (for example a value added by a newer
+/// program). Without it, an unknown name is a <see cref="StateSerializationException"/>.
+/// </summary>
+[AttributeUsage(AttributeTargets.Field, Inherited = false, AllowMultiple = false)]
+public sealed class StateEnumFallbackAttribute : Attribute
+{
+}

@@ -576,7 +576,9 @@ public sealed partial class StateGenerator
                     w.WriteLine($"if (reader.ValueTextEquals({Utf8(member.Name)})) return {type}.{Id(member.Name)};");
                 }
 
-                w.WriteLine($"throw {StateJson}.UnknownEnumValue({Literal(shape.Name)});");
+                w.WriteLine(shape.Fallback is null
+                    ? $"throw {StateJson}.UnknownEnumValue({Literal(shape.Name)});"
+                    : $"return {type}.{Id(shape.Fallback)}; // [StateEnumFallback]: a name this program does not know");
                 w.CloseBlock();
             }
 

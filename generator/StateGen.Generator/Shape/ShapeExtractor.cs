@@ -507,6 +507,7 @@ internal static class ShapeExtractor
                 Name = type.Name,
                 IsUnsigned = unsigned,
                 Members = members,
+                Fallback = type.GetMembers().OfType<IFieldSymbol>().FirstOrDefault(f => f.HasConstantValue && HasAttribute(f, WellKnownNames.StateEnumFallbackAttribute))?.Name,
             };
         }
 

@@ -133,6 +133,9 @@ internal sealed record EnumShape
     public required bool IsUnsigned { get; init; }
 
     public required EquatableArray<EnumMemberShape> Members { get; init; }
+
+    /// <summary>The member marked <c>[StateEnumFallback]</c>: what an unknown stored name loads as (else a typed error).</summary>
+    public string? Fallback { get; init; }
 }
 
 /// <summary>How the instance id is turned into text.</summary>

@@ -10,6 +10,7 @@ internal static class WellKnownNames
     public const string StateIgnoreAttribute = "StateGen.StateIgnoreAttribute";
     public const string RenamedFromAttribute = "StateGen.RenamedFromAttribute";
     public const string UpgradeTransformAttribute = "StateGen.UpgradeTransformAttribute";
+    public const string StateEnumFallbackAttribute = "StateGen.StateEnumFallbackAttribute";
     public const string JsonPropertyNameAttribute = "System.Text.Json.Serialization.JsonPropertyNameAttribute";
     public const string JsonIgnoreAttribute = "System.Text.Json.Serialization.JsonIgnoreAttribute";
 }
