@@ -101,9 +101,20 @@ public sealed class StateManager : IAsyncDisposable, IDisposable
     public async ValueTask<bool> LoadAsync<T>(T state, StateScope scope, CancellationToken cancellationToken = default)
         where T : IPersistentState<T>
     {
-        string key = KeyOf(state);
-        StoredEntry? entry = await GetEntryAsync(scope, key, cancellationToken).ConfigureAwait(false);
-        return entry is not null && await ReadIntoAsync(state, entry, cancellationToken).ConfigureAwait(false);
+        using StateGenTelemetry.Operation operation = StateGenTelemetry.Start("load", T.StateInfo.TypeName, scope);
+        try
+        {
+            string key = KeyOf(state);
+            StoredEntry? entry = await GetEntryAsync(scope, key, cancellationToken).ConfigureAwait(false);
+            bool loaded = entry is not null && await ReadIntoAsync(state, entry, cancellationToken).ConfigureAwait(false);
+            operation.Complete(loaded ? "ok" : "not_found", entry?.Payload.Length ?? 0);
+            return loaded;
+        }
+        catch (Exception ex)
+        {
+            operation.Fail(ex);
+            throw;
+        }
     }
 
     /// <summary>Deletes the stored state of an instance. Generated <c>DeleteStateAsync</c> calls this.</summary>
@@ -138,14 +149,25 @@ public sealed class StateManager : IAsyncDisposable, IDisposable
     public async ValueTask<T?> GetAsync<T>(StateScope scope, string key, CancellationToken cancellationToken = default)
         where T : class, IPersistentState<T>
     {
-        StoredEntry? entry = await GetEntryAsync(scope, StateKeys.Normalize(key), cancellationToken).ConfigureAwait(false);
-        if (entry is null)
+        using StateGenTelemetry.Operation operation = StateGenTelemetry.Start("get", T.StateInfo.TypeName, scope);
+        try
         {
-            return null;
-        }
+            StoredEntry? entry = await GetEntryAsync(scope, StateKeys.Normalize(key), cancellationToken).ConfigureAwait(false);
+            T? result = null;
+            if (entry is not null)
+            {
+                T value = T.CreateState();
+                result = await ReadIntoAsync(value, entry, cancellationToken).ConfigureAwait(false) ? value : null;
+            }
 
-        T value = T.CreateState();
-        return await ReadIntoAsync(value, entry, cancellationToken).ConfigureAwait(false) ? value : null;
+            operation.Complete(result is null ? "not_found" : "ok", entry?.Payload.Length ?? 0);
+            return result;
+        }
+        catch (Exception ex)
+        {
+            operation.Fail(ex);
+            throw;
+        }
     }
 
     /// <summary>Stores a raw JSON value.</summary>
@@ -247,15 +269,25 @@ public sealed class StateManager : IAsyncDisposable, IDisposable
 
     private async ValueTask<long> WriteAsync(StateWrite write, CancellationToken cancellationToken)
     {
-        ThrowIfDisposed();
-        if (write.Payload.Length > _options.MaxValueBytes)
+        using StateGenTelemetry.Operation operation = StateGenTelemetry.Start("write", write.TypeName, write.Scope);
+        try
         {
-            throw new StateValueTooLargeException(write.Scope, write.Key, write.Payload.Length, _options.MaxValueBytes);
-        }
+            ThrowIfDisposed();
+            if (write.Payload.Length > _options.MaxValueBytes)
+            {
+                throw new StateValueTooLargeException(write.Scope, write.Key, write.Payload.Length, _options.MaxValueBytes);
+            }
 
-        StoredEntry stored = await Store.WriteAsync(write, cancellationToken).ConfigureAwait(false);
-        Log.Saved(_logger, write.Scope, write.Key, write.TypeName, write.SchemaVersion, stored.Version, write.Payload.Length);
-        return stored.Version;
+            StoredEntry stored = await Store.WriteAsync(write, cancellationToken).ConfigureAwait(false);
+            Log.Saved(_logger, write.Scope, write.Key, write.TypeName, write.SchemaVersion, stored.Version, write.Payload.Length);
+            operation.Complete("ok", write.Payload.Length);
+            return stored.Version;
+        }
+        catch (Exception ex)
+        {
+            operation.Fail(ex);
+            throw;
+        }
     }
 
     private ValueTask<StoredEntry?> GetEntryAsync(StateScope scope, string key, CancellationToken cancellationToken)
