@@ -107,7 +107,7 @@ public sealed class StateManager : IAsyncDisposable, IDisposable
             string key = KeyOf(state);
             StoredEntry? entry = await GetEntryAsync(scope, key, cancellationToken).ConfigureAwait(false);
             bool loaded = entry is not null && await ReadIntoAsync(state, entry, cancellationToken).ConfigureAwait(false);
-            operation.Complete(loaded ? "ok" : "not_found", entry?.Payload.Length ?? 0);
+            operation.Complete(loaded ? "ok" : entry is null ? "not_found" : "discarded", entry?.Payload.Length ?? 0);
             return loaded;
         }
         catch (Exception ex)
@@ -160,7 +160,7 @@ public sealed class StateManager : IAsyncDisposable, IDisposable
                 result = await ReadIntoAsync(value, entry, cancellationToken).ConfigureAwait(false) ? value : null;
             }
 
-            operation.Complete(result is null ? "not_found" : "ok", entry?.Payload.Length ?? 0);
+            operation.Complete(result is not null ? "ok" : entry is null ? "not_found" : "discarded", entry?.Payload.Length ?? 0);
             return result;
         }
         catch (Exception ex)
