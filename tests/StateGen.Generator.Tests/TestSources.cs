@@ -118,6 +118,8 @@ internal static class TestSources
 
         public enum Channel { Chat, Email }
 
+        public sealed record Cite(string Url, int Page);
+
         [PersistentState("record-agent")]
         public partial record RecordAgent
         {
@@ -128,6 +130,7 @@ internal static class TestSources
             public Dictionary<Channel, int> ByChannel { get; set; } = new();
             public HashSet<Guid> Seen { get; set; } = new();
             public DateOnly? Day { get; set; }
+            public List<Cite> Cites { get; set; } = new();
         }
         """;
 }

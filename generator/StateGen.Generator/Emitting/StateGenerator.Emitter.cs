@@ -516,6 +516,12 @@ public sealed partial class StateGenerator
                 w.CloseBlock();
                 w.WriteLine();
 
+                if (shape.ConstructorParameters.Count > 0)
+                {
+                    WriteConstructorReader(w, shape, id, nullReturn);
+                    return;
+                }
+
                 w.OpenBlock($"public static {type} Read{id}(ref {Reader} reader)");
                 w.WriteLine($"{nullReturn}{StateJson}.Expect(ref reader, {TokenType}.StartObject);");
                 w.WriteLine(shape.HasRequiredMembers ? $"var value = {Constructor("New" + id, type)}();" : $"var value = new {type}();");
@@ -632,6 +638,63 @@ public sealed partial class StateGenerator
                 ShapeKind.PersistentState => $"{StateJson}.ReadNested<{shape.FullName}>(ref reader)",
                 _ => $"{HelperClass}.Read{HelperId(shape)}(ref reader)",
             };
+
+            /// <summary>
+            /// The reader of a type built through a constructor (a positional record): members are read into locals, the
+            /// constructor gets its parameters' values (absent ones: their type's default), other members are assigned after.
+            /// </summary>
+            private void WriteConstructorReader(SourceWriter w, ObjectShape shape, int id, string nullReturn)
+            {
+                string type = shape.FullName;
+                List<(MemberShape Member, int Index)> readable = shape.Members.Select((m, i) => (m, i)).Where(x => !x.m.IsSensitive).ToList();
+                w.OpenBlock($"public static {type} Read{id}(ref {Reader} reader)");
+                w.WriteLine($"{nullReturn}{StateJson}.Expect(ref reader, {TokenType}.StartObject);");
+                foreach ((MemberShape member, int index) in readable)
+                {
+                    w.WriteLine($"{member.Type.FullName} __value{index} = default;");
+                    if (!shape.ConstructorParameters.Contains(member.Name))
+                    {
+                        w.WriteLine($"bool __has{index} = false;");
+                    }
+                }
+
+                w.OpenBlock("while (true)");
+                w.WriteLine($"{StateJson}.Read(ref reader);");
+                w.OpenBlock($"if (reader.TokenType == {TokenType}.EndObject)");
+                w.WriteLine("break;");
+                w.CloseBlock();
+                w.WriteLine();
+                foreach ((MemberShape member, int index) in readable)
+                {
+                    w.OpenBlock($"if (reader.ValueTextEquals({Utf8(member.JsonName)}))");
+                    w.WriteLine($"{StateJson}.Read(ref reader);");
+                    w.WriteLine($"__value{index} = {ReadExpression(member.Type)};");
+                    if (!shape.ConstructorParameters.Contains(member.Name))
+                    {
+                        w.WriteLine($"__has{index} = true;");
+                    }
+
+                    w.WriteLine("continue;");
+                    w.CloseBlock();
+                    w.WriteLine();
+                }
+
+                w.WriteLine($"{StateJson}.Read(ref reader);");
+                w.WriteLine("reader.Skip();");
+                w.CloseBlock();
+                w.WriteLine();
+                var byName = readable.ToDictionary(x => x.Member.Name, x => x.Index);
+                w.WriteLine($"var value = new {type}({string.Join(", ", shape.ConstructorParameters.Select(name => "__value" + byName[name]))});");
+                foreach ((MemberShape member, int index) in readable.Where(x => !shape.ConstructorParameters.Contains(x.Member.Name)))
+                {
+                    w.WriteLine(member.IsInitOnly
+                        ? $"if (__has{index}) {InitSetter("Set" + id + "_" + member.Name, type, isValueType: false, member)}(value, __value{index});"
+                        : $"if (__has{index}) value.{Id(member.Name)} = __value{index};");
+                }
+
+                w.WriteLine("return value;");
+                w.CloseBlock();
+            }
 
             /// <summary>Whether values of a type can contain an object that can take part in a cycle.</summary>
             private bool Reaches(TypeShape type) => _guarded.Count > 0 && CycleAnalysis.Reaches(type, _guarded);

@@ -160,10 +160,35 @@ internal static class ShapeExtractor
             while (_pending.Count > 0)
             {
                 _cancellationToken.ThrowIfCancellationRequested();
-                (INamedTypeSymbol objectType, _) = _pending.Dequeue();
-                ImmutableArray<MemberShape> objectMembers = CollectMembers(objectType, isRoot: false);
+                (INamedTypeSymbol objectType, ISymbol origin) = _pending.Dequeue();
+                IMethodSymbol? constructor = HasParameterlessConstructor(objectType, allowPrivate: false) ? null : FindMatchingConstructor(objectType);
+                ImmutableArray<MemberShape> objectMembers = CollectMembers(
+                    objectType,
+                    isRoot: false,
+                    constructorParameters: constructor is null ? null : new HashSet<string>(constructor.Parameters.Select(p => p.Name), System.StringComparer.OrdinalIgnoreCase));
+                EquatableArray<string> constructorParameters = EquatableArray<string>.Empty;
+                if (constructor is not null)
+                {
+                    // Each parameter is filled from the persisted member of the same name (a positional record's).
+                    var names = new List<string>();
+                    foreach (IParameterSymbol parameter in constructor.Parameters)
+                    {
+                        MemberShape? match = objectMembers.FirstOrDefault(m => string.Equals(m.Name, parameter.Name, System.StringComparison.OrdinalIgnoreCase));
+                        if (match is null || match.IsSensitive)
+                        {
+                            _problems.Add(new ShapeProblem(ShapeProblemKind.UnsupportedMember, origin, origin.Name, $"of type '{objectType.ToDisplayString()}' cannot be persisted: constructor parameter '{parameter.Name}' has no persisted (non-[Sensitive]) member to be filled from"));
+                            break;
+                        }
+
+                        names.Add(match.Name);
+                    }
+
+                    constructorParameters = names.ToEquatableArray();
+                }
+
                 _objects[objectType] = new ObjectShape
                 {
+                    ConstructorParameters = constructorParameters,
                     FullName = objectType.ToDisplayString(FullNameFormat),
                     IsValueType = objectType.IsValueType,
                     HasRequiredMembers = HasRequiredMembers(objectType),
@@ -259,7 +284,9 @@ internal static class ShapeExtractor
             return (id.Name, kind.Value);
         }
 
-        private ImmutableArray<MemberShape> CollectMembers(INamedTypeSymbol type, bool isRoot)
+        /// <param name="constructorParameters">For a type built through a constructor: get-only properties named like one of
+        /// its parameters are state too (the constructor sets them).</param>
+        private ImmutableArray<MemberShape> CollectMembers(INamedTypeSymbol type, bool isRoot, ISet<string>? constructorParameters = null)
         {
             ImmutableArray<MemberShape>.Builder members = ImmutableArray.CreateBuilder<MemberShape>();
             var seen = new HashSet<string>();
@@ -283,6 +310,12 @@ internal static class ShapeExtractor
                     case IPropertySymbol property when !property.IsIndexer && property.GetMethod is not null && IsVisible(property.DeclaredAccessibility):
                         if (property.SetMethod is null)
                         {
+                            if (constructorParameters?.Contains(property.Name) == true)
+                            {
+                                memberType = property.Type; // set by the constructor
+                                break;
+                            }
+
                             continue; // computed or get-only: not state
                         }
 
@@ -460,9 +493,9 @@ internal static class ShapeExtractor
                 return Unsupported(member, type, "interfaces, abstract classes and delegates cannot be persisted");
             }
 
-            if (!HasParameterlessConstructor(named, allowPrivate: false))
+            if (!HasParameterlessConstructor(named, allowPrivate: false) && FindMatchingConstructor(named) is null)
             {
-                return Unsupported(member, type, "it has no public or internal parameterless constructor");
+                return Unsupported(member, type, "it has no public or internal parameterless constructor, nor one whose parameters all match its properties (as a positional record's do)");
             }
 
             if (!_objects.ContainsKey(named))
@@ -509,6 +542,27 @@ internal static class ShapeExtractor
                 Members = members,
                 Fallback = type.GetMembers().OfType<IFieldSymbol>().FirstOrDefault(f => f.HasConstantValue && HasAttribute(f, WellKnownNames.StateEnumFallbackAttribute))?.Name,
             };
+        }
+
+        /// <summary>
+        /// The public or internal constructor with the most parameters whose every parameter matches a readable property
+        /// of the same name (ignoring case) and type: a positional record's primary constructor, for example.
+        /// </summary>
+        private static IMethodSymbol? FindMatchingConstructor(INamedTypeSymbol type)
+        {
+            if (type.IsValueType || HasRequiredMembers(type))
+            {
+                return null;
+            }
+
+            var properties = AllInstanceMembers(type).OfType<IPropertySymbol>().Where(p => p.GetMethod is not null).ToList();
+            return type.InstanceConstructors
+                .Where(c => c.Parameters.Length > 0 && IsVisible(c.DeclaredAccessibility))
+                .Where(c => c.Parameters.All(parameter => properties.Any(property =>
+                    string.Equals(property.Name, parameter.Name, System.StringComparison.OrdinalIgnoreCase)
+                    && SymbolEqualityComparer.Default.Equals(property.Type.WithNullableAnnotation(NullableAnnotation.NotAnnotated), parameter.Type.WithNullableAnnotation(NullableAnnotation.NotAnnotated)))))
+                .OrderByDescending(c => c.Parameters.Length)
+                .FirstOrDefault();
         }
 
         /// <summary>Whether <c>new T()</c> must set required members: then generated code constructs through an accessor.</summary>

@@ -110,6 +110,12 @@ internal sealed record ObjectShape
     /// <summary>The type has <c>required</c> members: generated readers construct it through an <c>UnsafeAccessor</c>.</summary>
     public bool HasRequiredMembers { get; init; }
 
+    /// <summary>
+    /// Without a parameterless constructor: the members (CLR names) passed, in order, to the constructor whose
+    /// parameters match them (a positional record's). Empty when <c>new T()</c> is used.
+    /// </summary>
+    public EquatableArray<string> ConstructorParameters { get; init; } = EquatableArray<string>.Empty;
+
     public required EquatableArray<MemberShape> Members { get; init; }
 
     /// <summary>
