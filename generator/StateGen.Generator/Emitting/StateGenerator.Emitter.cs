@@ -255,35 +255,7 @@ public sealed partial class StateGenerator
                     .Where(x => !x.m.IsSensitive)
                     .ToList();
                 w.OpenBlock($"void {contract}.ReadState(ref {Reader} reader)");
-                w.WriteLine($"{StateJson}.Expect(ref reader, {TokenType}.StartObject);");
-                foreach ((MemberShape member, int index) in readable)
-                {
-                    w.WriteLine($"{member.Type.FullName} __value{index} = default;");
-                    w.WriteLine($"bool __has{index} = false;");
-                }
-
-                w.OpenBlock("while (true)");
-                w.WriteLine($"{StateJson}.Read(ref reader);");
-                w.OpenBlock($"if (reader.TokenType == {TokenType}.EndObject)");
-                w.WriteLine("break;");
-                w.CloseBlock();
-                w.WriteLine();
-                foreach ((MemberShape member, int index) in readable)
-                {
-                    w.OpenBlock($"if (reader.ValueTextEquals({Utf8(member.JsonName)}))");
-                    w.WriteLine($"{StateJson}.Read(ref reader);");
-                    w.WriteLine($"__value{index} = {ReadExpression(member.Type)};");
-                    w.WriteLine($"__has{index} = true;");
-                    w.WriteLine("continue;");
-                    w.CloseBlock();
-                    w.WriteLine();
-                }
-
-                w.WriteLine("// Unknown (or [Sensitive]) member: skip it.");
-                w.WriteLine($"{StateJson}.Read(ref reader);");
-                w.WriteLine("reader.Skip();");
-                w.CloseBlock();
-                w.WriteLine();
+                WriteReadIntoLocals(w, readable, hasFlag: _ => true, unknownComment: true);
                 w.WriteLine($"{StateJson}.EnsureDocumentEnds(reader);");
                 foreach ((MemberShape member, int index) in readable)
                 {
@@ -640,19 +612,17 @@ public sealed partial class StateGenerator
             };
 
             /// <summary>
-            /// The reader of a type built through a constructor (a positional record): members are read into locals, the
-            /// constructor gets its parameters' values (absent ones: their type's default), other members are assigned after.
+            /// Reads an object's members into locals (<c>__value{i}</c>, and <c>__has{i}</c> where
+            /// <paramref name="hasFlag"/> says the caller assigns conditionally); unknown members are skipped. The reader
+            /// ends on the object's end. Shared by the state type's reader and by constructor-built types.
             /// </summary>
-            private void WriteConstructorReader(SourceWriter w, ObjectShape shape, int id, string nullReturn)
+            private void WriteReadIntoLocals(SourceWriter w, List<(MemberShape Member, int Index)> readable, System.Func<MemberShape, bool> hasFlag, bool unknownComment)
             {
-                string type = shape.FullName;
-                List<(MemberShape Member, int Index)> readable = shape.Members.Select((m, i) => (m, i)).Where(x => !x.m.IsSensitive).ToList();
-                w.OpenBlock($"public static {type} Read{id}(ref {Reader} reader)");
-                w.WriteLine($"{nullReturn}{StateJson}.Expect(ref reader, {TokenType}.StartObject);");
+                w.WriteLine($"{StateJson}.Expect(ref reader, {TokenType}.StartObject);");
                 foreach ((MemberShape member, int index) in readable)
                 {
                     w.WriteLine($"{member.Type.FullName} __value{index} = default;");
-                    if (!shape.ConstructorParameters.Contains(member.Name))
+                    if (hasFlag(member))
                     {
                         w.WriteLine($"bool __has{index} = false;");
                     }
@@ -669,7 +639,7 @@ public sealed partial class StateGenerator
                     w.OpenBlock($"if (reader.ValueTextEquals({Utf8(member.JsonName)}))");
                     w.WriteLine($"{StateJson}.Read(ref reader);");
                     w.WriteLine($"__value{index} = {ReadExpression(member.Type)};");
-                    if (!shape.ConstructorParameters.Contains(member.Name))
+                    if (hasFlag(member))
                     {
                         w.WriteLine($"__has{index} = true;");
                     }
@@ -679,10 +649,33 @@ public sealed partial class StateGenerator
                     w.WriteLine();
                 }
 
+                if (unknownComment)
+                {
+                    w.WriteLine("// Unknown (or [Sensitive]) member: skip it.");
+                }
+
                 w.WriteLine($"{StateJson}.Read(ref reader);");
                 w.WriteLine("reader.Skip();");
                 w.CloseBlock();
                 w.WriteLine();
+            }
+
+            /// <summary>
+            /// The reader of a type built through a constructor (a positional record): members are read into locals, the
+            /// constructor gets its parameters' values (absent ones: their type's default), other members are assigned after.
+            /// </summary>
+            private void WriteConstructorReader(SourceWriter w, ObjectShape shape, int id, string nullReturn)
+            {
+                string type = shape.FullName;
+                List<(MemberShape Member, int Index)> readable = shape.Members.Select((m, i) => (m, i)).Where(x => !x.m.IsSensitive).ToList();
+                w.OpenBlock($"public static {type} Read{id}(ref {Reader} reader)");
+                if (nullReturn.Length > 0)
+                {
+                    w.WriteLine(nullReturn.TrimEnd('\n'));
+                    w.WriteLine();
+                }
+
+                WriteReadIntoLocals(w, readable, hasFlag: member => !shape.ConstructorParameters.Contains(member.Name), unknownComment: false);
                 var byName = readable.ToDictionary(x => x.Member.Name, x => x.Index);
                 w.WriteLine($"var value = new {type}({string.Join(", ", shape.ConstructorParameters.Select(name => "__value" + byName[name]))});");
                 foreach ((MemberShape member, int index) in readable.Where(x => !shape.ConstructorParameters.Contains(x.Member.Name)))
