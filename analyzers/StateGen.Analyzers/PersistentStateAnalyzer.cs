@@ -66,7 +66,7 @@ public sealed class PersistentStateAnalyzer : DiagnosticAnalyzer
         }
 
         // Shape problems are reported even for a non-partial type, so every fix needed is visible at once.
-        ShapeResult result = ShapeExtractor.Extract(type, context.CancellationToken);
+        ShapeResult result = ShapeCache.Get(context.Compilation, type, context.CancellationToken);
         foreach (ShapeProblem problem in result.Problems)
         {
             Location location = problem.Symbol?.Locations.FirstOrDefault(l => l.IsInSource) ?? typeLocation;

@@ -112,7 +112,7 @@ public sealed class SchemaLockAnalyzer : DiagnosticAnalyzer
             return;
         }
 
-        ShapeResult result = ShapeExtractor.Extract(type, context.CancellationToken);
+        ShapeResult result = ShapeCache.Get(context.Compilation, type, context.CancellationToken);
         Location location = type.Locations.FirstOrDefault() ?? Location.None;
         string stableName = ShapeExtractor.GetStableName(type);
         typesSeen.TryAdd(stableName, location);

@@ -241,7 +241,7 @@ public sealed class SensitiveDataAnalyzer : DiagnosticAnalyzer
                 cancellationToken.ThrowIfCancellationRequested();
                 if (symbol is INamedTypeSymbol type
                     && type.GetAttributes().Any(a => SymbolEqualityComparer.Default.Equals(a.AttributeClass, _attribute))
-                    && ShapeExtractor.Extract(type, cancellationToken).Shape is PersistedTypeShape shape)
+                    && ShapeCache.Get(_compilation, type, cancellationToken).Shape is PersistedTypeShape shape)
                 {
                     AddShape(type, shape, members, cancellationToken);
                 }
