@@ -53,6 +53,11 @@ public sealed class StateManager : IAsyncDisposable, IDisposable
             throw new ArgumentOutOfRangeException(nameof(options), "MaxValueBytes must be positive.");
         }
 
+        if (_options.MaxDepth is < 1 or > StateJson.MaxDepth)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), $"MaxDepth must be between 1 and {StateJson.MaxDepth}.");
+        }
+
         _logger = (ILogger?)logger ?? NullLogger.Instance;
         _ownsStore = ownsStore;
     }
@@ -137,7 +142,7 @@ public sealed class StateManager : IAsyncDisposable, IDisposable
     {
         ArgumentNullException.ThrowIfNull(value);
         PersistentStateInfo info = T.StateInfo;
-        ReadOnlyMemory<byte> payload = Serialize(value, scope, key, info.TypeName);
+        ReadOnlyMemory<byte> payload = Serialize(value, scope, key, info.TypeName, _options.MaxDepth);
         return await WriteAsync(new StateWrite(scope.Path, key, info.TypeName, info.SchemaVersion, payload), cancellationToken).ConfigureAwait(false);
     }
 
@@ -181,7 +186,7 @@ public sealed class StateManager : IAsyncDisposable, IDisposable
         }
 
         var buffer = new ArrayBufferWriter<byte>(256);
-        using (var writer = new Utf8JsonWriter(buffer, StateJson.WriterOptions))
+        using (var writer = new Utf8JsonWriter(buffer, StateJson.WriterOptionsFor(_options.MaxDepth)))
         {
             value.WriteTo(writer);
         }
@@ -207,7 +212,7 @@ public sealed class StateManager : IAsyncDisposable, IDisposable
                 throw new JsonException("The document is not valid UTF-8.");
             }
 
-            using JsonDocument document = JsonDocument.Parse(entry.Payload, new JsonDocumentOptions { MaxDepth = StateJson.MaxDepth });
+            using JsonDocument document = JsonDocument.Parse(entry.Payload, new JsonDocumentOptions { MaxDepth = _options.MaxDepth });
             return document.RootElement.Clone();
         }
         catch (JsonException ex)
@@ -296,13 +301,18 @@ public sealed class StateManager : IAsyncDisposable, IDisposable
         return Store.GetAsync(scope.Path, key, cancellationToken);
     }
 
-    private static ReadOnlyMemory<byte> Serialize<T>(T value, StateScope scope, string key, string typeName)
+    private static ReadOnlyMemory<byte> Serialize<T>(T value, StateScope scope, string key, string typeName, int maxDepth)
         where T : IPersistentState<T>
     {
         // One buffer and writer per thread, reused: serialization is synchronous and done before any await, so the only
         // allocation per save is the exact-size payload.
         ArrayBufferWriter<byte> buffer = t_buffer ??= new ArrayBufferWriter<byte>(4096);
-        Utf8JsonWriter writer = t_writer ??= new Utf8JsonWriter(buffer, StateJson.WriterOptions);
+        Utf8JsonWriter? writer = t_writer;
+        if (writer is null || writer.Options.MaxDepth != maxDepth)
+        {
+            t_writer = writer = new Utf8JsonWriter(buffer, StateJson.WriterOptionsFor(maxDepth));
+        }
+
         buffer.ResetWrittenCount();
         writer.Reset(buffer);
         try
@@ -321,7 +331,7 @@ public sealed class StateManager : IAsyncDisposable, IDisposable
 
             // Utf8JsonWriter reports depth overflow (a reference cycle or runaway nesting) this way.
             throw new StateSerializationException(
-                $"The state at '{scope.Path}' key '{key}' of type '{typeName}' could not be written: {ex.GetType().Name} (nesting deeper than {StateJson.MaxDepth} levels means a reference cycle or runaway nesting).")
+                $"The state at '{scope.Path}' key '{key}' of type '{typeName}' could not be written: {ex.GetType().Name} (nesting deeper than {maxDepth} levels, StateManagerOptions.MaxDepth: a reference cycle or runaway nesting).")
             {
                 Scope = scope.Path,
                 Key = key,
@@ -424,7 +434,7 @@ public sealed class StateManager : IAsyncDisposable, IDisposable
                 throw new JsonException("The document is not valid UTF-8.");
             }
 
-            var reader = new Utf8JsonReader(payload, StateJson.ReaderOptions);
+            var reader = new Utf8JsonReader(payload, StateJson.ReaderOptionsFor(_options.MaxDepth));
             StateJson.Read(ref reader);
             StateJson.Expect(ref reader, JsonTokenType.StartObject);
             state.ReadState(ref reader); // checks for trailing data itself, before it assigns anything

@@ -7,6 +7,13 @@ public sealed class StateManagerOptions
     public int MaxValueBytes { get; set; } = 8 * 1024 * 1024;
 
     /// <summary>
+    /// The deepest nesting of objects and arrays a stored document may have, on save and on load: deeper data, or a
+    /// hostile document nested thousands deep, is a typed error, never a stack overflow. 64 by default, at most
+    /// <see cref="Serialization.StateJson.MaxDepth"/>.
+    /// </summary>
+    public int MaxDepth { get; set; } = 64;
+
+    /// <summary>
     /// When <see langword="true"/>, a document upgraded from an older schema version on load is written back in the new
     /// version (lazy upgrade), unless it changed in the meantime. Off by default: loading never writes.
     /// </summary>

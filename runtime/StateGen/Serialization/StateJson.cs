@@ -12,14 +12,20 @@ namespace StateGen.Serialization;
 [EditorBrowsable(EditorBrowsableState.Never)]
 public static class StateJson
 {
-    /// <summary>The nesting limit for reading and writing stored documents.</summary>
+    /// <summary>The hard nesting limit for stored documents (<see cref="StateManagerOptions.MaxDepth"/> may only lower it).</summary>
     public const int MaxDepth = 256;
 
-    /// <summary>Writer options used for every stored document.</summary>
-    public static JsonWriterOptions WriterOptions => new() { MaxDepth = MaxDepth, SkipValidation = false };
+    /// <summary>Writer options at the hard limit (schema upgrades; the manager applies its own limit).</summary>
+    public static JsonWriterOptions WriterOptions => WriterOptionsFor(MaxDepth);
 
-    /// <summary>Reader options used for every stored document.</summary>
-    public static JsonReaderOptions ReaderOptions => new() { MaxDepth = MaxDepth, CommentHandling = JsonCommentHandling.Disallow };
+    /// <summary>Reader options at the hard limit (schema upgrades; the manager applies its own limit).</summary>
+    public static JsonReaderOptions ReaderOptions => ReaderOptionsFor(MaxDepth);
+
+    /// <summary>Writer options with a nesting limit.</summary>
+    public static JsonWriterOptions WriterOptionsFor(int maxDepth) => new() { MaxDepth = maxDepth, SkipValidation = false };
+
+    /// <summary>Reader options with a nesting limit.</summary>
+    public static JsonReaderOptions ReaderOptionsFor(int maxDepth) => new() { MaxDepth = maxDepth, CommentHandling = JsonCommentHandling.Disallow };
 
     /// <summary>Moves to the next token; throws when the document ends early.</summary>
     public static void Read(ref Utf8JsonReader reader)

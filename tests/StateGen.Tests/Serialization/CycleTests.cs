@@ -110,4 +110,45 @@ public sealed class CycleTests
 
         await Assert.ThrowsAsync<StateSerializationException>(() => new TreeAgent { Id = "t5", Holder = new Holder { Root = root } }.SaveStateAsync(manager).AsTask());
     }
+
+    [Theory]
+    [InlineData(64, false)]
+    [InlineData(128, true)]
+    public async Task The_nesting_limit_is_configurable_and_64_by_default(int maxDepth, bool fits)
+    {
+        var options = maxDepth == 64 ? null : new StateManagerOptions { MaxDepth = maxDepth };
+        await using var manager = new StateManager(new MemoryStateStore(), options);
+        var root = new TreeNode();
+        TreeNode current = root;
+        for (int i = 0; i < 40; i++)
+        {
+            var child = new TreeNode();
+            current.Children.Add(child);
+            current = child;
+        }
+
+        var agent = new TreeAgent { Id = "deep", Holder = new Holder { Root = root } };
+        if (!fits)
+        {
+            await Assert.ThrowsAsync<StateSerializationException>(() => agent.SaveStateAsync(manager).AsTask());
+            return;
+        }
+
+        await agent.SaveStateAsync(manager);
+        var loaded = new TreeAgent { Id = "deep" };
+        Assert.True(await loaded.LoadStateAsync(manager));
+        int depth = 0;
+        for (TreeNode? node = loaded.Holder.Root; node is { Children.Count: > 0 }; node = node.Children[0])
+        {
+            depth++;
+        }
+
+        Assert.Equal(40, depth);
+    }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(257)]
+    public void A_nesting_limit_out_of_range_is_rejected(int maxDepth)
+        => Assert.Throws<ArgumentOutOfRangeException>(() => new StateManager(new MemoryStateStore(), new StateManagerOptions { MaxDepth = maxDepth }));
 }
