@@ -152,6 +152,12 @@ public static class StateJson
         return value;
     }
 
+    private static readonly string[] IsoDateTimeFormats =
+    {
+        "yyyy'-'MM'-'dd'T'HH':'mm':'ssK",
+        "yyyy'-'MM'-'dd'T'HH':'mm':'ss'.'FFFFFFFK",
+    };
+
     /// <summary>Writes a DateTime in round-trip format, keeping its <see cref="DateTime.Kind"/>.</summary>
     public static void WriteDateTime(Utf8JsonWriter writer, DateTime value)
     {
@@ -164,7 +170,12 @@ public static class StateJson
     public static DateTime ReadDateTime(ref Utf8JsonReader reader)
     {
         Expect(ref reader, JsonTokenType.String);
-        if (!DateTime.TryParseExact(reader.GetString(), "O", CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind, out DateTime value))
+        string? text = reader.GetString();
+
+        // "O" is what StateGen writes; other ISO 8601 forms (fewer fraction digits, as System.Text.Json writes) are read
+        // with the same kind rules: Z is UTC, an offset is local, none is unspecified.
+        if (!DateTime.TryParseExact(text, "O", CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind, out DateTime value)
+            && !DateTime.TryParseExact(text, IsoDateTimeFormats, CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind, out value))
         {
             throw new JsonException("Expected a date and time.");
         }
@@ -226,7 +237,10 @@ public static class StateJson
     public static TimeOnly ReadTimeOnly(ref Utf8JsonReader reader)
     {
         Expect(ref reader, JsonTokenType.String);
-        return TimeOnly.TryParseExact(reader.GetString(), "O", CultureInfo.InvariantCulture, DateTimeStyles.None, out TimeOnly value)
+        string? text = reader.GetString();
+        return TimeOnly.TryParseExact(text, "O", CultureInfo.InvariantCulture, DateTimeStyles.None, out TimeOnly value)
+            || TimeOnly.TryParseExact(text, "HH':'mm':'ss'.'FFFFFFF", CultureInfo.InvariantCulture, DateTimeStyles.None, out value)
+            || TimeOnly.TryParseExact(text, "HH':'mm':'ss", CultureInfo.InvariantCulture, DateTimeStyles.None, out value)
             ? value
             : throw new JsonException("Expected a time of day.");
     }

@@ -50,7 +50,7 @@ public sealed class PropertyRoundTripTests
 
     private static readonly Gen<DateTime> DateTimeGen = Gen.Select(Gen.DateTime, Gen.Int[0, 2], (d, kind) => DateTime.SpecifyKind(d, kind == 0 ? DateTimeKind.Utc : DateTimeKind.Unspecified));
 
-    private static readonly Gen<PropertyState> StateGen = Gen.Select(
+    internal static readonly Gen<PropertyState> StateGen = Gen.Select(
         Gen.Select(Gen.String.Null(), Gen.Long, Gen.Double, Gen.Float, Gen.Decimal, Gen.Char, DateTimeGen, Gen.DateTimeOffset),
         Gen.Select(Gen.TimeSpan, Gen.Guid, Gen.Enum<Phase>(), Gen.Int.Nullable(), Gen.Byte.Array[0, 40].Null()),
         Gen.Select(Gen.String.Null().List[0, 6], Gen.Dictionary(Gen.String, Gen.Int)[0, 6], StepGen.List[0, 5]),
@@ -90,7 +90,7 @@ public sealed class PropertyRoundTripTests
             iter: 1500);
     }
 
-    private static void AssertEqual(PropertyState expected, PropertyState actual)
+    internal static void AssertEqual(PropertyState expected, PropertyState actual)
     {
         Assert.Equal(expected.Text, actual.Text);
         Assert.Equal(expected.Count, actual.Count);
