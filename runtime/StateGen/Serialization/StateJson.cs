@@ -133,12 +133,7 @@ public static class StateJson
     }
 
     /// <summary>Writes a TimeSpan in the invariant constant format (<c>[-][d.]hh:mm:ss[.fffffff]</c>).</summary>
-    public static void WriteTimeSpan(Utf8JsonWriter writer, TimeSpan value)
-    {
-        Span<char> buffer = stackalloc char[32];
-        value.TryFormat(buffer, out int written, "c", CultureInfo.InvariantCulture);
-        writer.WriteStringValue(buffer.Slice(0, written));
-    }
+    public static void WriteTimeSpan(Utf8JsonWriter writer, TimeSpan value) => WriteFormatted(writer, value, "c");
 
     /// <summary>Reads what <see cref="WriteTimeSpan"/> wrote.</summary>
     public static TimeSpan ReadTimeSpan(ref Utf8JsonReader reader)
@@ -152,6 +147,15 @@ public static class StateJson
         return value;
     }
 
+    /// <summary>Formats an invariant-culture value into a stack buffer and writes it as a JSON string (no allocation).</summary>
+    private static void WriteFormatted<T>(Utf8JsonWriter writer, T value, string format)
+        where T : ISpanFormattable
+    {
+        Span<char> buffer = stackalloc char[48];
+        value.TryFormat(buffer, out int written, format, CultureInfo.InvariantCulture);
+        writer.WriteStringValue(buffer.Slice(0, written));
+    }
+
     private static readonly string[] IsoDateTimeFormats =
     {
         "yyyy'-'MM'-'dd'T'HH':'mm':'ssK",
@@ -159,12 +163,7 @@ public static class StateJson
     };
 
     /// <summary>Writes a DateTime in round-trip format, keeping its <see cref="DateTime.Kind"/>.</summary>
-    public static void WriteDateTime(Utf8JsonWriter writer, DateTime value)
-    {
-        Span<char> buffer = stackalloc char[40];
-        value.TryFormat(buffer, out int written, "O", CultureInfo.InvariantCulture);
-        writer.WriteStringValue(buffer.Slice(0, written));
-    }
+    public static void WriteDateTime(Utf8JsonWriter writer, DateTime value) => WriteFormatted(writer, value, "O");
 
     /// <summary>Reads what <see cref="WriteDateTime"/> wrote: UTC stays UTC, unspecified stays unspecified, local stays local.</summary>
     public static DateTime ReadDateTime(ref Utf8JsonReader reader)
@@ -209,12 +208,7 @@ public static class StateJson
     }
 
     /// <summary>Writes a DateOnly as <c>yyyy-MM-dd</c>.</summary>
-    public static void WriteDateOnly(Utf8JsonWriter writer, DateOnly value)
-    {
-        Span<char> buffer = stackalloc char[16];
-        value.TryFormat(buffer, out int written, "O", CultureInfo.InvariantCulture);
-        writer.WriteStringValue(buffer.Slice(0, written));
-    }
+    public static void WriteDateOnly(Utf8JsonWriter writer, DateOnly value) => WriteFormatted(writer, value, "O");
 
     /// <summary>Reads what <see cref="WriteDateOnly"/> wrote.</summary>
     public static DateOnly ReadDateOnly(ref Utf8JsonReader reader)
@@ -226,12 +220,7 @@ public static class StateJson
     }
 
     /// <summary>Writes a TimeOnly as <c>HH:mm:ss.fffffff</c>.</summary>
-    public static void WriteTimeOnly(Utf8JsonWriter writer, TimeOnly value)
-    {
-        Span<char> buffer = stackalloc char[24];
-        value.TryFormat(buffer, out int written, "O", CultureInfo.InvariantCulture);
-        writer.WriteStringValue(buffer.Slice(0, written));
-    }
+    public static void WriteTimeOnly(Utf8JsonWriter writer, TimeOnly value) => WriteFormatted(writer, value, "O");
 
     /// <summary>Reads what <see cref="WriteTimeOnly"/> wrote.</summary>
     public static TimeOnly ReadTimeOnly(ref Utf8JsonReader reader)
