@@ -3,10 +3,14 @@ using System.Buffers;
 using System.Collections.Generic;
 using System.Text.Json;
 using System.Threading;
+using System.Runtime.CompilerServices;
 using System.Threading.Tasks;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using StateGen.Diagnostics;
+using StateGen.Events;
+using StateGen.Hooks;
+using StateGen.Internal;
 using StateGen.Serialization;
 using StateGen.Storage;
 using StateGen.Storage.LiteDb;
@@ -18,12 +22,12 @@ namespace StateGen;
 /// validation, serialization, size limits, type and schema checks, and the store call. Thread-safe.
 /// </summary>
 /// <remarks>
-/// Generated <c>SaveStateAsync</c>/<c>LoadStateAsync</c> methods call <see cref="SaveAsync{T}"/> and
+/// Generated <c>SaveStateAsync</c>/<c>LoadStateAsync</c> methods call <see cref="SaveAsync{T}(T, StateScope, CancellationToken)"/> and
 /// <see cref="LoadAsync{T}"/>, which store an instance under the key <c>{StableTypeName}/{Id}</c> in the given scope.
 /// </remarks>
-public sealed class StateManager : IAsyncDisposable, IDisposable
+public sealed partial class StateManager : IAsyncDisposable, IDisposable
 {
-    /// <summary>The type name recorded for raw JSON values written with <see cref="SetJsonAsync"/>.</summary>
+    /// <summary>The type name recorded for raw JSON values written with <see cref="SetJsonAsync(StateScope, string, JsonElement, CancellationToken)"/>.</summary>
     public const string JsonTypeName = "json";
 
     private const int MaxCachedBufferBytes = 1024 * 1024;
@@ -37,6 +41,9 @@ public sealed class StateManager : IAsyncDisposable, IDisposable
     private readonly StateManagerOptions _options;
     private readonly ILogger _logger;
     private readonly bool _ownsStore;
+    private readonly KeyLocks _locks = new();
+    private readonly ConditionalWeakTable<object, TrackedVersion> _tracked = new();
+    private readonly IStateHistoryStore? _history;
     private int _disposed;
 
     /// <summary>Creates a manager over a store.</summary>
@@ -48,16 +55,8 @@ public sealed class StateManager : IAsyncDisposable, IDisposable
     {
         Store = store ?? throw new ArgumentNullException(nameof(store));
         _options = options ?? new StateManagerOptions();
-        if (_options.MaxValueBytes <= 0)
-        {
-            throw new ArgumentOutOfRangeException(nameof(options), "MaxValueBytes must be positive.");
-        }
-
-        if (_options.MaxDepth is < 1 or > StateJson.MaxDepth)
-        {
-            throw new ArgumentOutOfRangeException(nameof(options), $"MaxDepth must be between 1 and {StateJson.MaxDepth}.");
-        }
-
+        _options.Validate();
+        _history = store as IStateHistoryStore;
         _logger = (ILogger?)logger ?? NullLogger.Instance;
         _ownsStore = ownsStore;
     }
@@ -76,6 +75,12 @@ public sealed class StateManager : IAsyncDisposable, IDisposable
     /// <summary>The store behind this manager.</summary>
     public IStateStore Store { get; }
 
+    /// <summary>The hooks run around every write, delete and upgrade write-back. Register and remove at any time.</summary>
+    public StateHooks Hooks { get; } = new();
+
+    /// <summary>The change events: every committed change, to subscribers that filter by scope, key and correlation id.</summary>
+    public StateChangeEvents Events { get; } = new();
+
     /// <summary>The key under which <paramref name="state"/> is stored: <c>{StableTypeName}/{Id}</c>, normalized.</summary>
     /// <exception cref="InvalidStateKeyException">The instance's id is null, empty or not a valid key.</exception>
     public static string KeyOf<T>(T state)
@@ -91,10 +96,35 @@ public sealed class StateManager : IAsyncDisposable, IDisposable
         return StateKeys.Normalize(T.StateInfo.TypeName + "/" + id);
     }
 
-    /// <summary>Saves an instance under <see cref="KeyOf{T}"/> in <paramref name="scope"/>. Generated <c>SaveStateAsync</c> calls this.</summary>
-    public async ValueTask SaveAsync<T>(T state, StateScope scope, CancellationToken cancellationToken = default)
+    /// <summary>
+    /// Saves an instance under <see cref="KeyOf{T}"/> in <paramref name="scope"/>. Generated <c>SaveStateAsync</c> calls this.
+    /// When this manager loaded or saved the instance under that key before, the save expects the version it saw then
+    /// (optimistic concurrency): a change made meanwhile by anyone else raises <see cref="StateConcurrencyException"/>.
+    /// </summary>
+    /// <returns>What happened: written (with the new version), or canceled by a hook.</returns>
+    /// <exception cref="StateConcurrencyException">The stored version is not the one this instance last saw.</exception>
+    /// <exception cref="StateHookException">A hook failed under <see cref="HookFailurePolicy.FailOperation"/>.</exception>
+    public ValueTask<StateWriteResult> SaveAsync<T>(T state, StateScope scope, CancellationToken cancellationToken = default)
         where T : IPersistentState<T>
-        => await SetNormalizedAsync(scope, KeyOf(state), state, cancellationToken).ConfigureAwait(false);
+        => SaveAsync(state, scope, null, cancellationToken);
+
+    /// <summary>Saves an instance with per-call options (an expected version, or last-writer-wins).</summary>
+    /// <inheritdoc cref="SaveAsync{T}(T, StateScope, CancellationToken)"/>
+    public ValueTask<StateWriteResult> SaveAsync<T>(T state, StateScope scope, StateWriteOptions? options, CancellationToken cancellationToken = default)
+        where T : IPersistentState<T>
+    {
+        string key = KeyOf(state);
+        long? expected = options?.ExpectedVersion ?? (options?.Overwrite == true ? null : TrackedVersionOf(state, scope.Path, key));
+        return SetNormalizedAsync(scope, key, state, expected, "save", state, cancellationToken);
+    }
+
+    /// <summary>
+    /// The version this manager last loaded or saved for <paramref name="state"/> in <paramref name="scope"/>
+    /// (0: it found nothing stored), or <see langword="null"/> when it has not loaded or saved the instance there.
+    /// </summary>
+    public long? GetTrackedVersion<T>(T state, StateScope scope)
+        where T : IPersistentState<T>
+        => TrackedVersionOf(state, scope.Path, KeyOf(state));
 
     /// <summary>
     /// Loads the stored state of an instance into it. Generated <c>LoadStateAsync</c> calls this.
@@ -111,8 +141,16 @@ public sealed class StateManager : IAsyncDisposable, IDisposable
         {
             string key = KeyOf(state);
             StoredEntry? entry = await GetEntryAsync(scope, key, cancellationToken).ConfigureAwait(false);
-            bool loaded = entry is not null && await ReadIntoAsync(state, entry, cancellationToken).ConfigureAwait(false);
+            long version = entry?.Version ?? 0;
+            bool loaded = false;
+            if (entry is not null)
+            {
+                (loaded, version) = await ReadIntoAsync(state, entry, cancellationToken).ConfigureAwait(false);
+            }
+
+            Track(state, scope.Path, key, version);
             operation.Complete(loaded ? "ok" : entry is null ? "not_found" : "discarded", entry?.Payload.Length ?? 0);
+            WarnIfSlow("load", scope.Path, key, operation.Elapsed);
             return loaded;
         }
         catch (Exception ex)
@@ -124,26 +162,44 @@ public sealed class StateManager : IAsyncDisposable, IDisposable
 
     /// <summary>Deletes the stored state of an instance. Generated <c>DeleteStateAsync</c> calls this.</summary>
     /// <returns><see langword="false"/> when nothing was stored.</returns>
-    public ValueTask<bool> DeleteAsync<T>(T state, StateScope scope, CancellationToken cancellationToken = default)
+    public async ValueTask<bool> DeleteAsync<T>(T state, StateScope scope, CancellationToken cancellationToken = default)
         where T : IPersistentState<T>
-        => DeleteAsync(scope, KeyOf(state), cancellationToken);
+    {
+        string key = KeyOf(state);
+        StateWriteResult result = await DeleteCoreAsync(scope.Path, key, null, "delete", cancellationToken).ConfigureAwait(false);
+        if (result.Status is StateWriteStatus.Deleted or StateWriteStatus.NotFound)
+        {
+            Track(state, scope.Path, key, 0);
+        }
 
-    /// <summary>Stores a persistent-type value under an explicit key.</summary>
-    /// <returns>The stored version.</returns>
+        return result.Status == StateWriteStatus.Deleted;
+    }
+
+    /// <summary>Stores a persistent-type value under an explicit key (whatever is stored is replaced).</summary>
+    /// <returns>What happened: written (with the new version), or canceled by a hook.</returns>
     /// <exception cref="InvalidStateKeyException">The key is not valid.</exception>
     /// <exception cref="StateValueTooLargeException">The serialized value exceeds <see cref="StateManagerOptions.MaxValueBytes"/>.</exception>
     /// <exception cref="StateSerializationException">The value could not be written (for example, a reference cycle).</exception>
-    public ValueTask<long> SetAsync<T>(StateScope scope, string key, T value, CancellationToken cancellationToken = default)
+    /// <exception cref="StateHookException">A hook failed under <see cref="HookFailurePolicy.FailOperation"/>.</exception>
+    public ValueTask<StateWriteResult> SetAsync<T>(StateScope scope, string key, T value, CancellationToken cancellationToken = default)
         where T : IPersistentState<T>
-        => SetNormalizedAsync(scope, StateKeys.Normalize(key), value, cancellationToken);
+        => SetNormalizedAsync(scope, StateKeys.Normalize(key), value, null, "set", null, cancellationToken);
 
-    private async ValueTask<long> SetNormalizedAsync<T>(StateScope scope, string key, T value, CancellationToken cancellationToken)
+    /// <summary>Stores a persistent-type value under an explicit key, with an expected version.</summary>
+    /// <inheritdoc cref="SetAsync{T}(StateScope, string, T, CancellationToken)"/>
+    /// <exception cref="StateConcurrencyException">The stored version is not <see cref="StateWriteOptions.ExpectedVersion"/>.</exception>
+    public ValueTask<StateWriteResult> SetAsync<T>(StateScope scope, string key, T value, StateWriteOptions? options, CancellationToken cancellationToken = default)
+        where T : IPersistentState<T>
+        => SetNormalizedAsync(scope, StateKeys.Normalize(key), value, options?.ExpectedVersion, "set", null, cancellationToken);
+
+    private ValueTask<StateWriteResult> SetNormalizedAsync<T>(StateScope scope, string key, T value, long? expectedVersion, string origin, object? instance, CancellationToken cancellationToken)
         where T : IPersistentState<T>
     {
         ArgumentNullException.ThrowIfNull(value);
         PersistentStateInfo info = T.StateInfo;
         ReadOnlyMemory<byte> payload = Serialize(value, scope, key, info.TypeName, _options.MaxDepth);
-        return await WriteAsync(new StateWrite(scope.Path, key, info.TypeName, info.SchemaVersion, payload), cancellationToken).ConfigureAwait(false);
+        var write = new StateWrite(scope.Path, key, info.TypeName, info.SchemaVersion, payload, expectedVersion);
+        return WriteCoreAsync(write, origin, TypedValidator<T>.Instance, instance, StateHookPoint.BeforeChange, cancellationToken);
     }
 
     /// <summary>Reads a persistent-type value stored under an explicit key.</summary>
@@ -162,7 +218,7 @@ public sealed class StateManager : IAsyncDisposable, IDisposable
             if (entry is not null)
             {
                 T value = T.CreateState();
-                result = await ReadIntoAsync(value, entry, cancellationToken).ConfigureAwait(false) ? value : null;
+                result = (await ReadIntoAsync(value, entry, cancellationToken).ConfigureAwait(false)).Loaded ? value : null;
             }
 
             operation.Complete(result is not null ? "ok" : entry is null ? "not_found" : "discarded", entry?.Payload.Length ?? 0);
@@ -175,9 +231,15 @@ public sealed class StateManager : IAsyncDisposable, IDisposable
         }
     }
 
-    /// <summary>Stores a raw JSON value.</summary>
-    /// <returns>The stored version.</returns>
-    public async ValueTask<long> SetJsonAsync(StateScope scope, string key, JsonElement value, CancellationToken cancellationToken = default)
+    /// <summary>Stores a raw JSON value (whatever is stored is replaced).</summary>
+    /// <returns>What happened: written (with the new version), or canceled by a hook.</returns>
+    public ValueTask<StateWriteResult> SetJsonAsync(StateScope scope, string key, JsonElement value, CancellationToken cancellationToken = default)
+        => SetJsonAsync(scope, key, value, null, cancellationToken);
+
+    /// <summary>Stores a raw JSON value, with an expected version.</summary>
+    /// <returns>What happened: written (with the new version), or canceled by a hook.</returns>
+    /// <exception cref="StateConcurrencyException">The stored version is not <see cref="StateWriteOptions.ExpectedVersion"/>.</exception>
+    public ValueTask<StateWriteResult> SetJsonAsync(StateScope scope, string key, JsonElement value, StateWriteOptions? options, CancellationToken cancellationToken = default)
     {
         key = StateKeys.Normalize(key);
         if (value.ValueKind == JsonValueKind.Undefined)
@@ -191,7 +253,8 @@ public sealed class StateManager : IAsyncDisposable, IDisposable
             value.WriteTo(writer);
         }
 
-        return await WriteAsync(new StateWrite(scope.Path, key, JsonTypeName, 1, buffer.WrittenMemory), cancellationToken).ConfigureAwait(false);
+        var write = new StateWrite(scope.Path, key, JsonTypeName, 1, buffer.WrittenMemory, options?.ExpectedVersion);
+        return WriteCoreAsync(write, "set", JsonValidator.Instance, null, StateHookPoint.BeforeChange, cancellationToken);
     }
 
     /// <summary>Reads a stored value as raw JSON, whatever type wrote it.</summary>
@@ -222,15 +285,15 @@ public sealed class StateManager : IAsyncDisposable, IDisposable
     }
 
     /// <summary>Deletes a stored value.</summary>
-    /// <returns><see langword="false"/> when nothing was stored.</returns>
+    /// <returns><see langword="false"/> when nothing was stored or a hook canceled the delete.</returns>
     public async ValueTask<bool> DeleteAsync(StateScope scope, string key, CancellationToken cancellationToken = default)
-    {
-        key = StateKeys.Normalize(key);
-        ThrowIfDisposed();
-        bool deleted = await Store.DeleteAsync(scope.Path, key, cancellationToken).ConfigureAwait(false);
-        Log.Deleted(_logger, scope.Path, key, deleted);
-        return deleted;
-    }
+        => (await DeleteCoreAsync(scope.Path, StateKeys.Normalize(key), null, "delete", cancellationToken).ConfigureAwait(false)).Status == StateWriteStatus.Deleted;
+
+    /// <summary>Deletes a stored value, with an expected version.</summary>
+    /// <returns>Deleted (with the version deleted), not found, or canceled by a hook.</returns>
+    /// <exception cref="StateConcurrencyException">The stored version is not <see cref="StateWriteOptions.ExpectedVersion"/>.</exception>
+    public ValueTask<StateWriteResult> DeleteAsync(StateScope scope, string key, StateWriteOptions? options, CancellationToken cancellationToken = default)
+        => DeleteCoreAsync(scope.Path, StateKeys.Normalize(key), options?.ExpectedVersion, "delete", cancellationToken);
 
     /// <summary>Whether a value is stored.</summary>
     public ValueTask<bool> ExistsAsync(StateScope scope, string key, CancellationToken cancellationToken = default)
@@ -250,16 +313,29 @@ public sealed class StateManager : IAsyncDisposable, IDisposable
     /// <summary>Disposes the store when the manager owns it.</summary>
     public async ValueTask DisposeAsync()
     {
-        if (Interlocked.Exchange(ref _disposed, 1) == 0 && _ownsStore)
+        if (Interlocked.Exchange(ref _disposed, 1) == 0)
         {
-            await Store.DisposeAsync().ConfigureAwait(false);
+            Events.CompleteAll();
+            if (_ownsStore)
+            {
+                await Store.DisposeAsync().ConfigureAwait(false);
+            }
         }
     }
 
     /// <summary>Disposes the store when the manager owns it.</summary>
     public void Dispose()
     {
-        if (Interlocked.Exchange(ref _disposed, 1) == 0 && _ownsStore)
+        if (Interlocked.Exchange(ref _disposed, 1) == 0)
+        {
+            Events.CompleteAll();
+        }
+        else
+        {
+            return;
+        }
+
+        if (_ownsStore)
         {
             if (Store is IDisposable disposable)
             {
@@ -269,29 +345,6 @@ public sealed class StateManager : IAsyncDisposable, IDisposable
             {
                 Store.DisposeAsync().AsTask().GetAwaiter().GetResult();
             }
-        }
-    }
-
-    private async ValueTask<long> WriteAsync(StateWrite write, CancellationToken cancellationToken)
-    {
-        using StateGenTelemetry.Operation operation = StateGenTelemetry.Start("write", write.TypeName, write.Scope);
-        try
-        {
-            ThrowIfDisposed();
-            if (write.Payload.Length > _options.MaxValueBytes)
-            {
-                throw new StateValueTooLargeException(write.Scope, write.Key, write.Payload.Length, _options.MaxValueBytes);
-            }
-
-            StoredEntry stored = await Store.WriteAsync(write, cancellationToken).ConfigureAwait(false);
-            Log.Saved(_logger, write.Scope, write.Key, write.TypeName, write.SchemaVersion, stored.Version, write.Payload.Length);
-            operation.Complete("ok", write.Payload.Length);
-            return stored.Version;
-        }
-        catch (Exception ex)
-        {
-            operation.Fail(ex);
-            throw;
         }
     }
 
@@ -353,7 +406,7 @@ public sealed class StateManager : IAsyncDisposable, IDisposable
     /// reader, and the optional write-back of an upgraded document. False only when the type opted into
     /// <see cref="PersistentStateAttribute.ResetWhenUnreadable"/> and the entry could not be read.
     /// </summary>
-    private async ValueTask<bool> ReadIntoAsync<T>(T state, StoredEntry entry, CancellationToken cancellationToken)
+    private async ValueTask<(bool Loaded, long Version)> ReadIntoAsync<T>(T state, StoredEntry entry, CancellationToken cancellationToken)
         where T : IPersistentState<T>
     {
         PersistentStateInfo info = T.StateInfo;
@@ -365,15 +418,21 @@ public sealed class StateManager : IAsyncDisposable, IDisposable
         catch (StateGenException ex) when (info.ResetWhenUnreadable && ex is StateSerializationException or StateSchemaVersionException or StateMigrationException or StateTypeMismatchException)
         {
             Log.Discarded(_logger, entry.Scope, entry.Key, info.TypeName, entry.SchemaVersion, ex.GetType().Name);
-            return false;
+            return (false, entry.Version);
         }
 
+        long version = entry.Version;
         if (upgraded is not null && _options.WriteBackUpgrades)
         {
             try
             {
-                await Store.WriteAsync(new StateWrite(entry.Scope, entry.Key, info.TypeName, info.SchemaVersion, upgraded, ExpectedVersion: entry.Version), cancellationToken).ConfigureAwait(false);
-                Log.WroteBackUpgrade(_logger, entry.Scope, entry.Key, info.TypeName, entry.SchemaVersion, info.SchemaVersion);
+                var write = new StateWrite(entry.Scope, entry.Key, info.TypeName, info.SchemaVersion, upgraded, ExpectedVersion: entry.Version);
+                StateWriteResult result = await WriteCoreAsync(write, "upgrade", TypedValidator<T>.Instance, null, StateHookPoint.BeforeMigration, cancellationToken).ConfigureAwait(false);
+                if (result.Status == StateWriteStatus.Written)
+                {
+                    version = result.Version;
+                    Log.WroteBackUpgrade(_logger, entry.Scope, entry.Key, info.TypeName, entry.SchemaVersion, info.SchemaVersion);
+                }
             }
             catch (StateConcurrencyException)
             {
@@ -381,7 +440,7 @@ public sealed class StateManager : IAsyncDisposable, IDisposable
             }
         }
 
-        return true;
+        return (true, version);
     }
 
     /// <summary>Returns the upgraded payload when the entry was of an older schema version, else null.</summary>

@@ -1,3 +1,5 @@
+using System;
+
 namespace StateGen;
 
 /// <summary>Options of a <see cref="StateManager"/>.</summary>
@@ -18,4 +20,37 @@ public sealed class StateManagerOptions
     /// version (lazy upgrade), unless it changed in the meantime. Off by default: loading never writes.
     /// </summary>
     public bool WriteBackUpgrades { get; set; }
+
+    /// <summary>How long an operation waits for a hook that sets no timeout of its own. 10 seconds by default.</summary>
+    public TimeSpan HookTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// Whether hook executions are persisted in the store's hook history (when the store keeps one,
+    /// <see cref="Storage.IStateHistoryStore"/>). On by default.
+    /// </summary>
+    public bool RecordHookHistory { get; set; } = true;
+
+    /// <summary>
+    /// Operations slower than this log a warning (with the operation, scope, key and time; never a value).
+    /// 1 second by default; <see langword="null"/> turns the warning off.
+    /// </summary>
+    public TimeSpan? SlowOperationThreshold { get; set; } = TimeSpan.FromSeconds(1);
+
+    internal void Validate()
+    {
+        if (MaxValueBytes <= 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(MaxValueBytes), "MaxValueBytes must be positive.");
+        }
+
+        if (MaxDepth is < 1 or > Serialization.StateJson.MaxDepth)
+        {
+            throw new ArgumentOutOfRangeException(nameof(MaxDepth), $"MaxDepth must be between 1 and {Serialization.StateJson.MaxDepth}.");
+        }
+
+        if (HookTimeout <= TimeSpan.Zero && HookTimeout != System.Threading.Timeout.InfiniteTimeSpan)
+        {
+            throw new ArgumentOutOfRangeException(nameof(HookTimeout), "HookTimeout must be positive (or infinite).");
+        }
+    }
 }

@@ -166,14 +166,14 @@ public sealed partial class StateGenerator
                 w.WriteLine($$"""
                     private static readonly global::StateGen.PersistentStateInfo __StateGenInfo = new({{Literal(_shape.StableName)}}, {{_shape.SchemaVersion}}{{(_shape.ResetWhenUnreadable ? ", ResetWhenUnreadable: true" : "")}});
 
-                    /// <summary>Saves this instance's state in the global scope under the key <c>{{Xml(_shape.StableName)}}/{id}</c>.</summary>
+                    /// <summary>Saves this instance's state in the global scope under the key <c>{{Xml(_shape.StableName)}}/{id}</c>, expecting the version this manager last loaded or saved for it. Returns whether it was written (and its version) or canceled by a hook.</summary>
                     {{GeneratedCodeAttribute}}
-                    public {{ValueTask}} SaveStateAsync({{StateManager}} manager, {{CancellationToken}} cancellationToken = default)
+                    public {{ValueTask}}<global::StateGen.StateWriteResult> SaveStateAsync({{StateManager}} manager, {{CancellationToken}} cancellationToken = default)
                         => SaveStateAsync(manager, {{StateScope}}.Global, cancellationToken);
 
-                    /// <summary>Saves this instance's state in <paramref name="scope"/> under the key <c>{{Xml(_shape.StableName)}}/{id}</c>.</summary>
+                    /// <summary>Saves this instance's state in <paramref name="scope"/> under the key <c>{{Xml(_shape.StableName)}}/{id}</c>, expecting the version this manager last loaded or saved for it. Returns whether it was written (and its version) or canceled by a hook.</summary>
                     {{GeneratedCodeAttribute}}
-                    public {{ValueTask}} SaveStateAsync({{StateManager}} manager, {{StateScope}} scope, {{CancellationToken}} cancellationToken = default)
+                    public {{ValueTask}}<global::StateGen.StateWriteResult> SaveStateAsync({{StateManager}} manager, {{StateScope}} scope, {{CancellationToken}} cancellationToken = default)
                         => (manager ?? throw new global::System.ArgumentNullException(nameof(manager))).SaveAsync(this, scope, cancellationToken);
 
                     /// <summary>Loads this instance's state from the global scope. Returns <see langword="false"/>, leaving the instance unchanged, when nothing is stored.</summary>

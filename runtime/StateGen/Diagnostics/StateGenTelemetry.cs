@@ -28,6 +28,12 @@ public static class StateGenTelemetry
 
     internal static readonly Histogram<long> PayloadSize = Meter.CreateHistogram<long>("stategen.payload.size", "By", "Size of stored documents written and read.");
 
+    internal static readonly Counter<long> Conflicts = Meter.CreateCounter<long>("stategen.conflicts", "{conflict}", "Writes rejected because the stored version was not the expected one.");
+
+    internal static readonly Counter<long> HookFailures = Meter.CreateCounter<long>("stategen.hook.failures", "{failure}", "Hook executions that threw or timed out, by hook point and outcome.");
+
+    internal static readonly Counter<long> HookExecutions = Meter.CreateCounter<long>("stategen.hook.executions", "{execution}", "Hook executions by hook point and outcome.");
+
     internal static Operation Start(string operation, string typeName, StateScope scope) => new(operation, typeName, KindOf(scope.Path));
 
     internal static Operation Start(string operation, string typeName, string scopePath) => new(operation, typeName, KindOf(scopePath));
@@ -53,6 +59,7 @@ public static class StateGenTelemetry
         StateConcurrencyException => "conflict",
         StateSerializationException or StateSchemaVersionException or StateMigrationException or StateTypeMismatchException => "unreadable",
         StateCycleException => "cycle",
+        Hooks.StateHookException => "hook_failed",
         StateValueTooLargeException => "too_large",
         StateStoreCorruptedException => "corrupted",
         StateStoreException => "store_error",
@@ -106,6 +113,9 @@ public static class StateGenTelemetry
                 _activity.SetStatus(ActivityStatusCode.Error, exception.GetType().Name); // the type only: messages may name keys
             }
         }
+
+        /// <summary>The time since the operation started.</summary>
+        public TimeSpan Elapsed => Stopwatch.GetElapsedTime(_started);
 
         public void Dispose() => _activity?.Dispose();
 

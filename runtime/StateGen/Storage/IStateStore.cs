@@ -10,9 +10,11 @@ namespace StateGen.Storage;
 /// Every implementation must pass the shared conformance tests (<c>StateStoreConformanceTests</c>).
 /// </summary>
 /// <remarks>
-/// Contract: <see cref="WriteAsync"/> is atomic per entry, increments <see cref="StoredEntry.Version"/> by one on
-/// every write (the first write stores version 1), and honours <see cref="StateWrite.ExpectedVersion"/>.
-/// Scopes and keys arrive validated and normalized; a store compares them ordinally.
+/// Contract: writes are atomic per entry (and per <see cref="CommitAsync"/> batch), increment
+/// <see cref="StoredEntry.Version"/> by one on every write (the first write stores version 1), and honour
+/// <see cref="StateOperation.ExpectedVersion"/>. Scopes and keys arrive validated and normalized; a store compares them
+/// ordinally. A store that also implements <see cref="IStateHistoryStore"/> records every committed operation in its
+/// change log in the same atomic step.
 /// </remarks>
 public interface IStateStore : IAsyncDisposable
 {
@@ -20,7 +22,7 @@ public interface IStateStore : IAsyncDisposable
     ValueTask<StoredEntry?> GetAsync(string scope, string key, CancellationToken cancellationToken = default);
 
     /// <summary>Writes an entry atomically and returns it as stored (with its new version and time).</summary>
-    /// <exception cref="StateConcurrencyException">The stored version is not <see cref="StateWrite.ExpectedVersion"/>.</exception>
+    /// <exception cref="StateConcurrencyException">The stored version is not <see cref="StateOperation.ExpectedVersion"/>.</exception>
     ValueTask<StoredEntry> WriteAsync(StateWrite write, CancellationToken cancellationToken = default);
 
     /// <summary>Deletes an entry; <see langword="false"/> when none was stored.</summary>
@@ -31,6 +33,14 @@ public interface IStateStore : IAsyncDisposable
 
     /// <summary>The keys stored in a scope, in ordinal order.</summary>
     ValueTask<IReadOnlyList<string>> ListKeysAsync(string scope, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Applies writes and deletes, in order, all or nothing: when one fails (a version check, a size limit), none is
+    /// applied and the exception is thrown. One key may appear more than once; later operations see earlier ones.
+    /// </summary>
+    /// <returns>One result per operation, in the same order.</returns>
+    /// <exception cref="StateConcurrencyException">An operation's expected version did not match; nothing was applied.</exception>
+    ValueTask<IReadOnlyList<StateOperationResult>> CommitAsync(IReadOnlyList<StateOperation> operations, CancellationToken cancellationToken = default);
 }
 
 /// <summary>One stored value with its metadata.</summary>
@@ -50,20 +60,51 @@ public sealed record StoredEntry(
     DateTimeOffset UpdatedAt,
     ReadOnlyMemory<byte> Payload);
 
+/// <summary>A write or delete request to a store.</summary>
+/// <param name="Scope">The scope path.</param>
+/// <param name="Key">The normalized key.</param>
+/// <param name="ExpectedVersion">
+/// <see langword="null"/> to apply whatever is stored; 0 to require that nothing is stored; otherwise the version that
+/// must be stored now.
+/// </param>
+public abstract record StateOperation(string Scope, string Key, long? ExpectedVersion)
+{
+    /// <summary>The correlation id recorded with the change (see <see cref="StateCorrelation"/>).</summary>
+    public string? CorrelationId { get; init; }
+
+    /// <summary>What caused the change (for example <c>set</c>, <c>save</c>, <c>upgrade</c>, <c>replay</c>), recorded with it.</summary>
+    public string? Origin { get; init; }
+
+    /// <summary>When <see langword="true"/>, the result carries the entry this operation replaced (<see cref="StateOperationResult.Previous"/>).</summary>
+    public bool ReturnPrevious { get; init; }
+}
+
 /// <summary>A write request to a store.</summary>
 /// <param name="Scope">The scope path.</param>
 /// <param name="Key">The normalized key.</param>
 /// <param name="TypeName">The stable type name of the value.</param>
 /// <param name="SchemaVersion">The schema version of the value.</param>
 /// <param name="Payload">The UTF-8 JSON document.</param>
-/// <param name="ExpectedVersion">
-/// <see langword="null"/> to write whatever is stored; 0 to require that nothing is stored; otherwise the version
-/// that must be stored now.
-/// </param>
+/// <param name="ExpectedVersion">See <see cref="StateOperation.ExpectedVersion"/>.</param>
 public sealed record StateWrite(
     string Scope,
     string Key,
     string TypeName,
     int SchemaVersion,
     ReadOnlyMemory<byte> Payload,
-    long? ExpectedVersion = null);
+    long? ExpectedVersion = null)
+    : StateOperation(Scope, Key, ExpectedVersion);
+
+/// <summary>A delete request to a store.</summary>
+/// <param name="Scope">The scope path.</param>
+/// <param name="Key">The normalized key.</param>
+/// <param name="ExpectedVersion">See <see cref="StateOperation.ExpectedVersion"/>; 0 is never met by an existing entry.</param>
+public sealed record StateDelete(string Scope, string Key, long? ExpectedVersion = null)
+    : StateOperation(Scope, Key, ExpectedVersion);
+
+/// <summary>What one operation of a <see cref="IStateStore.CommitAsync"/> did.</summary>
+/// <param name="Stored">The entry as stored by a write; <see langword="null"/> for a delete.</param>
+/// <param name="Existed">Whether an entry was stored before the operation.</param>
+/// <param name="Previous">The replaced entry, when <see cref="StateOperation.ReturnPrevious"/> was set and one existed.</param>
+/// <param name="ChangeSequence">The change-log sequence number of the operation, 0 when the store keeps no change log.</param>
+public sealed record StateOperationResult(StoredEntry? Stored, bool Existed, StoredEntry? Previous, long ChangeSequence);

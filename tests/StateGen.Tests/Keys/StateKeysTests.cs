@@ -154,7 +154,7 @@ public sealed class StateKeysTests
         await using StateManager manager = Backends.CreateManager(backend, dir);
 
         await manager.SetJsonAsync(StateScope.Global, "caf\u00E9", Backends.JsonString("composed"));
-        long second = await manager.SetJsonAsync(StateScope.Global, "cafe\u0301", Backends.JsonString("decomposed"));
+        long second = (await manager.SetJsonAsync(StateScope.Global, "cafe\u0301", Backends.JsonString("decomposed"))).Version;
 
         Assert.Equal(2, second);
         Assert.Equal("decomposed", (await manager.GetJsonAsync(StateScope.Global, "caf\u00E9"))!.Value.GetString());

@@ -153,7 +153,7 @@ public sealed class StateScopeTests
 
         foreach (StateScope scope in scopes)
         {
-            long version = await manager.SetJsonAsync(scope, "memory", Backends.JsonString(scope.Path));
+            long version = (await manager.SetJsonAsync(scope, "memory", Backends.JsonString(scope.Path))).Version;
             Assert.Equal(1, version);
         }
 

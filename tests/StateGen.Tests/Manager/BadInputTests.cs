@@ -216,7 +216,7 @@ public sealed class BadInputTests : IAsyncLifetime
     {
         await using var manager = new StateManager(new MemoryStateStore(), new StateManagerOptions { MaxValueBytes = 64 });
 
-        long version = await manager.SetJsonAsync(StateScope.Global, "fits", Backends.JsonString(new string('x', 62)));
+        long version = (await manager.SetJsonAsync(StateScope.Global, "fits", Backends.JsonString(new string('x', 62)))).Version;
 
         Assert.Equal(1, version);
         Assert.Equal(64, (await manager.Store.GetAsync("global", "fits"))!.Payload.Length);

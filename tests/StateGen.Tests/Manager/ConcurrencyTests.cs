@@ -68,7 +68,7 @@ public sealed class ConcurrencyTests
             {
                 if (i % 2 == 0)
                 {
-                    mine.Add(await manager.SetJsonAsync(StateScope.Global, "Note/shared", Backends.Json($"{{\"Id\":\"shared\",\"Runs\":{i}}}")));
+                    mine.Add((await manager.SetJsonAsync(StateScope.Global, "Note/shared", Backends.Json($"{{\"Id\":\"shared\",\"Runs\":{i}}}"))).Version);
                 }
                 else
                 {

@@ -78,7 +78,7 @@ public sealed class LiteDbPersistenceTests : IDisposable
 
         await using StateManager reopened = StateManager.OpenLiteDb(path);
 
-        Assert.Equal(3, await reopened.SetJsonAsync(StateScope.Global, "k", Backends.Json("3")));
+        Assert.Equal(3, (await reopened.SetJsonAsync(StateScope.Global, "k", Backends.Json("3"))).Version);
         await Assert.ThrowsAsync<StateConcurrencyException>(async () => await reopened.Store.WriteAsync(new StateWrite("global", "k", "json", 1, Encoding.UTF8.GetBytes("4"), ExpectedVersion: 2)));
     }
 

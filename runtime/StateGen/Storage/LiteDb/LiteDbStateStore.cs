@@ -21,6 +21,13 @@ public sealed class LiteDbStateStoreOptions
 
     /// <summary>The clock for <see cref="StoredEntry.UpdatedAt"/>; the system clock by default.</summary>
     public TimeProvider TimeProvider { get; set; } = TimeProvider.System;
+
+    /// <summary>
+    /// Whether every write and delete is also recorded in the change log (<see cref="IStateHistoryStore"/>), which the
+    /// timeline, point-in-time reads, fork and replay read. On by default; each change then stores its document twice
+    /// (the current value and the log record) until the log is pruned.
+    /// </summary>
+    public bool RecordChanges { get; set; } = true;
 }
 
 /// <summary>
@@ -32,12 +39,15 @@ public sealed class LiteDbStateStoreOptions
 /// synchronous auto-committed LiteDB call made under this store's lock; no transaction spans an <c>await</c>.
 /// Errors from a corrupt or truncated file surface as <see cref="StateStoreCorruptedException"/>.
 /// </remarks>
-public sealed class LiteDbStateStore : IStateStore, IDisposable
+public sealed class LiteDbStateStore : IStateStore, IStateHistoryStore, IDisposable
 {
     /// <summary>The largest payload one entry can hold: LiteDB documents are limited to about 16 MB.</summary>
     public const int MaxPayloadBytes = 16_000_000;
 
     private const string CollectionName = "state";
+    private const string ChangesCollectionName = "changes";
+    private const string HooksCollectionName = "hooks";
+    private const string MetaCollectionName = "meta";
     private const char Separator = '\u001F'; // keys and scope ids may not contain control characters
     private const int PageSize = 8192;
     private const int HeaderInfoOffset = 32;
@@ -50,11 +60,16 @@ public sealed class LiteDbStateStore : IStateStore, IDisposable
     private readonly object _gate = new();
     private readonly LiteDatabase _db;
     private readonly ILiteCollection<BsonDocument> _state;
+    private readonly ILiteCollection<BsonDocument> _changes;
+    private readonly ILiteCollection<BsonDocument> _hooks;
+    private readonly ILiteCollection<BsonDocument> _meta;
     private readonly TimeProvider _time;
 
-    // The stored version of each key written or read so far (0: known absent). This store is the file's only writer
-    // (one per file per process, direct mode), so a write needs no read of the whole stored document first.
-    private readonly Dictionary<string, long> _versions = new(StringComparer.Ordinal);
+    // The stored version and last change sequence of each key written or read so far (version 0: known absent). This
+    // store is the file's only writer (one per file per process, direct mode), so a write needs no read of the whole
+    // stored document first.
+    private readonly Dictionary<string, (long Version, long Sequence)> _versions = new(StringComparer.Ordinal);
+    private long _sequence;
     private readonly byte? _invalidStateByte;
     private bool _disposed;
     private bool _faulted;
@@ -98,7 +113,22 @@ public sealed class LiteDbStateStore : IStateStore, IDisposable
             _db = new LiteDatabase(connection);
             _state = _db.GetCollection(CollectionName);
             _state.EnsureIndex("s");
+            _changes = _db.GetCollection(ChangesCollectionName, BsonAutoId.Int64);
+            _hooks = _db.GetCollection(HooksCollectionName, BsonAutoId.Int64);
+            _meta = _db.GetCollection(MetaCollectionName);
+            RecordsChanges = options.RecordChanges;
+            if (RecordsChanges)
+            {
+                _changes.EnsureIndex("sk");
+                _changes.EnsureIndex("s");
+                _changes.EnsureIndex("c");
+                _hooks.EnsureIndex("c");
+            }
+
             _ = _state.Count(); // touch the data pages so a damaged file fails here, not on first use
+            long lastLogged = _changes.Find(Query.All("_id", Query.Descending), limit: 1).FirstOrDefault()?["_id"].AsInt64 ?? 0;
+            long floor = _meta.FindById("sequence")?["v"].AsInt64 ?? 0;
+            _sequence = Math.Max(lastLogged, floor);
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
@@ -208,9 +238,9 @@ public sealed class LiteDbStateStore : IStateStore, IDisposable
         return new(Run(() =>
         {
             string id = Id(scope, key);
-            StoredEntry? entry = ToEntry(_state.FindById(id));
-            _versions[id] = entry?.Version ?? 0;
-            return entry;
+            BsonDocument? doc = _state.FindById(id);
+            _versions[id] = (doc?["v"].AsInt64 ?? 0, doc is null ? 0 : SequenceOf(doc));
+            return ToEntry(doc);
         }));
     }
 
@@ -224,34 +254,322 @@ public sealed class LiteDbStateStore : IStateStore, IDisposable
             throw new StateValueTooLargeException(write.Scope, write.Key, write.Payload.Length, MaxPayloadBytes);
         }
 
-        return new(Run(() =>
-        {
-            string id = Id(write.Scope, write.Key);
-            if (!_versions.TryGetValue(id, out long stored))
-            {
-                stored = _state.FindById(id)?["v"].AsInt64 ?? 0;
-            }
-
-            StoreRules.CheckExpectedVersion(write, stored == 0 ? null : stored);
-            byte[] payload = write.Payload.ToArray();
-            var entry = new StoredEntry(write.Scope, write.Key, write.TypeName, write.SchemaVersion, stored + 1, _time.GetUtcNow(), payload);
-            _state.Upsert(ToDocument(id, entry, payload));
-            _versions[id] = entry.Version;
-            return entry;
-        }));
+        return new(Run(() => Apply([write])[0].Stored!));
     }
 
     /// <inheritdoc />
     public ValueTask<bool> DeleteAsync(string scope, string key, CancellationToken cancellationToken = default)
     {
         cancellationToken.ThrowIfCancellationRequested();
+        return new(Run(() => Apply([new StateDelete(scope, key)])[0].Existed));
+    }
+
+    /// <inheritdoc />
+    public ValueTask<IReadOnlyList<StateOperationResult>> CommitAsync(IReadOnlyList<StateOperation> operations, CancellationToken cancellationToken = default)
+    {
+        StoreRules.CheckBatch(operations, MaxPayloadBytes);
+        cancellationToken.ThrowIfCancellationRequested();
+        return new(Run<IReadOnlyList<StateOperationResult>>(() => Apply(operations)));
+    }
+
+    /// <inheritdoc />
+    public bool RecordsChanges { get; }
+
+    /// <inheritdoc />
+    public ValueTask<IReadOnlyList<StateChangeRecord>> ReadChangesAsync(StateChangeQuery query, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(query);
+        cancellationToken.ThrowIfCancellationRequested();
+        return new(Run<IReadOnlyList<StateChangeRecord>>(() =>
+        {
+            BsonExpression filter = query.Scope is not null && query.Key is not null ? Query.EQ("sk", Id(query.Scope, query.Key))
+                : query.CorrelationId is not null ? Query.EQ("c", query.CorrelationId)
+                : query.Scope is not null ? Query.EQ("s", query.Scope)
+                : Query.GT("_id", query.AfterSequence);
+            return _changes.Find(filter)
+                .Select(ToChange)
+                .Where(r => Memory.MemoryStateStore.Matches(r, query))
+                .OrderBy(r => r.Sequence)
+                .Take(query.Limit)
+                .ToArray();
+        }));
+    }
+
+    /// <inheritdoc />
+    public ValueTask<StateChangeRecord?> ReadChangeAsync(long sequence, CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        return new(Run(() => _changes.FindById(sequence) is { } doc ? ToChange(doc) : null));
+    }
+
+    /// <inheritdoc />
+    public ValueTask<long> PruneChangesAsync(DateTimeOffset? olderThan, int? keepPerKey, CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
         return new(Run(() =>
         {
-            string id = Id(scope, key);
-            bool deleted = _state.Delete(id);
-            _versions[id] = 0;
-            return deleted;
+            var remove = new HashSet<long>();
+            if (olderThan is DateTimeOffset limit)
+            {
+                remove.UnionWith(_changes.Find(Query.LT("u", limit.UtcTicks)).Select(d => d["_id"].AsInt64));
+            }
+
+            if (keepPerKey is int keep)
+            {
+                foreach (var group in _changes.FindAll().Select(d => (Id: d["_id"].AsInt64, Key: d["sk"].AsString)).GroupBy(r => r.Key))
+                {
+                    remove.UnionWith(group.OrderByDescending(r => r.Id).Skip(Math.Max(0, keep)).Select(r => r.Id));
+                }
+            }
+
+            InTransaction(() =>
+            {
+                foreach (long sequence in remove)
+                {
+                    _changes.Delete(sequence);
+                }
+
+                // Sequences are never reused, even when the newest records go.
+                _meta.Upsert(new BsonDocument { ["_id"] = "sequence", ["v"] = _sequence });
+            });
+            return (long)remove.Count;
         }));
+    }
+
+    /// <inheritdoc />
+    public ValueTask AppendHookExecutionsAsync(IReadOnlyList<HookExecutionRecord> records, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(records);
+        cancellationToken.ThrowIfCancellationRequested();
+        Run(() =>
+        {
+            InTransaction(() =>
+            {
+                foreach (HookExecutionRecord r in records)
+                {
+                    _hooks.Insert(new BsonDocument
+                    {
+                        ["h"] = r.HookId,
+                        ["pt"] = r.Point,
+                        ["s"] = r.Scope,
+                        ["k"] = r.Key,
+                        ["t"] = r.TypeName is null ? BsonValue.Null : r.TypeName,
+                        ["o"] = r.Outcome,
+                        ["e"] = r.Error is null ? BsonValue.Null : r.Error,
+                        ["d"] = r.Duration.Ticks,
+                        ["u"] = r.Timestamp.UtcTicks,
+                        ["c"] = r.CorrelationId is null ? BsonValue.Null : r.CorrelationId,
+                        ["ov"] = r.OldValue.ToArray(),
+                        ["nv"] = r.NewValue.ToArray(),
+                        ["rv"] = r.ResultValue.ToArray(),
+                    });
+                }
+            });
+            return 0;
+        });
+        return default;
+    }
+
+    /// <inheritdoc />
+    public ValueTask<IReadOnlyList<HookExecutionRecord>> ReadHookExecutionsAsync(HookExecutionQuery query, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(query);
+        cancellationToken.ThrowIfCancellationRequested();
+        return new(Run<IReadOnlyList<HookExecutionRecord>>(() =>
+        {
+            IEnumerable<BsonDocument> docs = query.CorrelationId is not null ? _hooks.Find(Query.EQ("c", query.CorrelationId)) : _hooks.FindAll();
+            return docs
+                .Select(d => new HookExecutionRecord(
+                    d["_id"].AsInt64,
+                    d["h"].AsString,
+                    d["pt"].AsString,
+                    d["s"].AsString,
+                    d["k"].AsString,
+                    d["t"].IsNull ? null : d["t"].AsString,
+                    d["o"].AsString,
+                    d["e"].IsNull ? null : d["e"].AsString,
+                    new TimeSpan(d["d"].AsInt64),
+                    new DateTimeOffset(d["u"].AsInt64, TimeSpan.Zero),
+                    d["c"].IsNull ? null : d["c"].AsString,
+                    d["ov"].AsBinary,
+                    d["nv"].AsBinary,
+                    d["rv"].AsBinary))
+                .Where(r => (query.HookId is null || r.HookId == query.HookId)
+                            && (query.Scope is null || r.Scope == query.Scope)
+                            && (query.Key is null || r.Key == query.Key))
+                .OrderBy(r => r.Id)
+                .Take(query.Limit)
+                .ToArray();
+        }));
+    }
+
+    /// <inheritdoc />
+    public ValueTask<long> PruneHookExecutionsAsync(DateTimeOffset? olderThan, int? keepNewest, CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        return new(Run(() =>
+        {
+            var remove = new HashSet<long>();
+            if (olderThan is DateTimeOffset limit)
+            {
+                remove.UnionWith(_hooks.Find(Query.LT("u", limit.UtcTicks)).Select(d => d["_id"].AsInt64));
+            }
+
+            if (keepNewest is int keep)
+            {
+                remove.UnionWith(_hooks.FindAll().Select(d => d["_id"].AsInt64).OrderByDescending(i => i).Skip(Math.Max(0, keep)));
+            }
+
+            InTransaction(() =>
+            {
+                foreach (long id in remove)
+                {
+                    _hooks.Delete(id);
+                }
+            });
+            return (long)remove.Count;
+        }));
+    }
+
+    /// <summary>
+    /// Checks every operation against the stored versions, then applies them and their change records in one LiteDB
+    /// transaction (begun and committed on this thread, under the lock: never across an <c>await</c>).
+    /// </summary>
+    private StateOperationResult[] Apply(IReadOnlyList<StateOperation> operations)
+    {
+        var view = new Dictionary<string, (long Version, long Sequence, BsonDocument? Doc, bool Loaded)>(StringComparer.Ordinal);
+        (long Version, long Sequence, BsonDocument? Doc, bool Loaded) Current(string id, bool needDocument)
+        {
+            if (view.TryGetValue(id, out var v) && (v.Loaded || !needDocument))
+            {
+                return v;
+            }
+
+            if (!needDocument && _versions.TryGetValue(id, out var cached))
+            {
+                return (cached.Version, cached.Sequence, null, false);
+            }
+
+            BsonDocument? doc = _state.FindById(id);
+            return (doc?["v"].AsInt64 ?? 0, doc is null ? 0 : SequenceOf(doc), doc, true);
+        }
+
+        DateTimeOffset now = _time.GetUtcNow();
+        var results = new StateOperationResult[operations.Count];
+        var staged = new (string Id, StoredEntry? After, byte[]? Payload, long Before, long BeforeSequence, BsonDocument? BeforeDoc)[operations.Count];
+        for (int i = 0; i < operations.Count; i++)
+        {
+            StateOperation op = operations[i];
+            string id = Id(op.Scope, op.Key);
+
+            // A delete and a previous-value request need the stored document (the log records the type deleted).
+            var before = Current(id, op.ReturnPrevious || (op is StateDelete && RecordsChanges));
+            StoreRules.CheckExpectedVersion(op, before.Version == 0 ? null : before.Version);
+            if (op is StateWrite w)
+            {
+                byte[] payload = w.Payload.ToArray();
+                var after = new StoredEntry(w.Scope, w.Key, w.TypeName, w.SchemaVersion, before.Version + 1, now, payload);
+                staged[i] = (id, after, payload, before.Version, before.Sequence, before.Doc);
+                view[id] = (after.Version, before.Sequence, ToDocument(id, after, payload, 0), true);
+            }
+            else
+            {
+                staged[i] = (id, null, null, before.Version, before.Sequence, before.Doc);
+                view[id] = (0, before.Sequence, null, true);
+            }
+        }
+
+        InTransaction(() =>
+        {
+            long sequence = _sequence;
+            for (int i = 0; i < staged.Length; i++)
+            {
+                StateOperation op = operations[i];
+                var (id, after, payload, beforeVersion, beforeSequence, beforeDoc) = staged[i];
+                long changeSequence = 0;
+                if (RecordsChanges && (after is not null || beforeVersion != 0))
+                {
+                    changeSequence = ++sequence;
+                    _changes.Insert(new BsonDocument
+                    {
+                        ["_id"] = changeSequence,
+                        ["sk"] = id,
+                        ["s"] = op.Scope,
+                        ["k"] = op.Key,
+                        ["x"] = after is null ? (int)StateChangeKind.Delete : (int)StateChangeKind.Write,
+                        ["t"] = after?.TypeName ?? beforeDoc?["t"].AsString ?? string.Empty,
+                        ["sv"] = after?.SchemaVersion ?? beforeDoc?["sv"].AsInt32 ?? 0,
+                        ["v"] = after?.Version ?? beforeVersion,
+                        ["u"] = now.UtcTicks,
+                        ["p"] = payload ?? Array.Empty<byte>(),
+                        ["ps"] = beforeSequence,
+                        ["c"] = op.CorrelationId is null ? BsonValue.Null : op.CorrelationId,
+                        ["o"] = op.Origin is null ? BsonValue.Null : op.Origin,
+                    });
+                    beforeSequence = changeSequence;
+                }
+
+                if (after is null)
+                {
+                    if (beforeVersion != 0)
+                    {
+                        _state.Delete(id);
+                    }
+                }
+                else
+                {
+                    _state.Upsert(ToDocument(id, after, payload!, beforeSequence));
+                }
+
+                // Later operations on the same key chain from this one.
+                for (int j = i + 1; j < staged.Length; j++)
+                {
+                    if (string.Equals(staged[j].Id, id, StringComparison.Ordinal))
+                    {
+                        staged[j].BeforeSequence = beforeSequence;
+                    }
+                }
+
+                results[i] = new StateOperationResult(after, beforeVersion != 0, op.ReturnPrevious ? ToEntry(beforeDoc) : null, changeSequence);
+            }
+
+            _sequence = sequence;
+        });
+
+        // Only once committed: the cache must not run ahead of the file.
+        for (int i = 0; i < staged.Length; i++)
+        {
+            _versions[staged[i].Id] = (staged[i].After?.Version ?? 0, results[i].ChangeSequence != 0 ? results[i].ChangeSequence : staged[i].BeforeSequence);
+        }
+
+        return results;
+    }
+
+    private void InTransaction(Action action)
+    {
+        if (!_db.BeginTrans())
+        {
+            throw new InvalidOperationException("A LiteDB transaction is already open on this thread.");
+        }
+
+        try
+        {
+            action();
+            _db.Commit();
+        }
+        catch
+        {
+            try
+            {
+                _db.Rollback();
+            }
+            catch (Exception ex) when (ex is not OutOfMemoryException)
+            {
+                // The original error is the one to report.
+            }
+
+            throw;
+        }
     }
 
     /// <inheritdoc />
@@ -309,8 +627,25 @@ public sealed class LiteDbStateStore : IStateStore, IDisposable
 
     private static string Id(string scope, string key) => scope + Separator + key;
 
-    private static BsonDocument ToDocument(string id, StoredEntry entry, byte[] payload) => new()
+    private static long SequenceOf(BsonDocument doc) => doc.TryGetValue("cs", out BsonValue value) && value.IsNumber ? value.AsInt64 : 0;
+
+    private static StateChangeRecord ToChange(BsonDocument d) => new(
+        d["_id"].AsInt64,
+        d["s"].AsString,
+        d["k"].AsString,
+        (StateChangeKind)d["x"].AsInt32,
+        d["t"].AsString,
+        d["sv"].AsInt32,
+        d["v"].AsInt64,
+        new DateTimeOffset(d["u"].AsInt64, TimeSpan.Zero),
+        d["p"].AsBinary,
+        d["ps"].AsInt64,
+        d["c"].IsNull ? null : d["c"].AsString,
+        d["o"].IsNull ? null : d["o"].AsString);
+
+    private static BsonDocument ToDocument(string id, StoredEntry entry, byte[] payload, long changeSequence) => new()
     {
+        ["cs"] = changeSequence,
         ["_id"] = id,
         ["s"] = entry.Scope,
         ["k"] = entry.Key,

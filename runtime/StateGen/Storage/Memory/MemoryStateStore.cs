@@ -7,17 +7,31 @@ using System.Threading.Tasks;
 namespace StateGen.Storage.Memory;
 
 /// <summary>
-/// A store that keeps entries in memory, for tests and caches. Nothing survives the process.
+/// A store that keeps entries, the change log and the hook history in memory, for tests and caches. Nothing survives
+/// the process.
 /// </summary>
-public sealed class MemoryStateStore : IStateStore
+public sealed class MemoryStateStore : IStateStore, IStateHistoryStore
 {
     private readonly object _gate = new();
-    private readonly Dictionary<(string Scope, string Key), StoredEntry> _entries = new();
+    private readonly Dictionary<(string Scope, string Key), (StoredEntry Entry, long Sequence)> _entries = new();
+    private readonly Dictionary<(string Scope, string Key), long> _lastSequence = new();
+    private readonly SortedDictionary<long, StateChangeRecord> _changes = new();
+    private readonly List<HookExecutionRecord> _hooks = new();
     private readonly TimeProvider _time;
+    private long _sequence;
+    private long _hookId;
 
     /// <summary>Creates an empty store.</summary>
     /// <param name="timeProvider">The clock for <see cref="StoredEntry.UpdatedAt"/>; the system clock by default.</param>
-    public MemoryStateStore(TimeProvider? timeProvider = null) => _time = timeProvider ?? TimeProvider.System;
+    /// <param name="recordChanges">Whether to keep a change log (<see cref="IStateHistoryStore"/>).</param>
+    public MemoryStateStore(TimeProvider? timeProvider = null, bool recordChanges = true)
+    {
+        _time = timeProvider ?? TimeProvider.System;
+        RecordsChanges = recordChanges;
+    }
+
+    /// <inheritdoc />
+    public bool RecordsChanges { get; }
 
     /// <inheritdoc />
     public ValueTask<StoredEntry?> GetAsync(string scope, string key, CancellationToken cancellationToken = default)
@@ -25,7 +39,7 @@ public sealed class MemoryStateStore : IStateStore
         cancellationToken.ThrowIfCancellationRequested();
         lock (_gate)
         {
-            return new(_entries.TryGetValue((scope, key), out StoredEntry? entry) ? entry : null);
+            return new(_entries.TryGetValue((scope, key), out var found) ? found.Entry : null);
         }
     }
 
@@ -36,18 +50,7 @@ public sealed class MemoryStateStore : IStateStore
         cancellationToken.ThrowIfCancellationRequested();
         lock (_gate)
         {
-            _entries.TryGetValue((write.Scope, write.Key), out StoredEntry? current);
-            StoreRules.CheckExpectedVersion(write, current?.Version);
-            var entry = new StoredEntry(
-                write.Scope,
-                write.Key,
-                write.TypeName,
-                write.SchemaVersion,
-                (current?.Version ?? 0) + 1,
-                _time.GetUtcNow(),
-                write.Payload.ToArray());
-            _entries[(write.Scope, write.Key)] = entry;
-            return new(entry);
+            return new(Apply([write])[0].Stored!);
         }
     }
 
@@ -57,7 +60,18 @@ public sealed class MemoryStateStore : IStateStore
         cancellationToken.ThrowIfCancellationRequested();
         lock (_gate)
         {
-            return new(_entries.Remove((scope, key)));
+            return new(Apply([new StateDelete(scope, key)])[0].Existed);
+        }
+    }
+
+    /// <inheritdoc />
+    public ValueTask<IReadOnlyList<StateOperationResult>> CommitAsync(IReadOnlyList<StateOperation> operations, CancellationToken cancellationToken = default)
+    {
+        StoreRules.CheckBatch(operations, int.MaxValue);
+        cancellationToken.ThrowIfCancellationRequested();
+        lock (_gate)
+        {
+            return new(Apply(operations));
         }
     }
 
@@ -83,5 +97,186 @@ public sealed class MemoryStateStore : IStateStore
     }
 
     /// <inheritdoc />
+    public ValueTask<IReadOnlyList<StateChangeRecord>> ReadChangesAsync(StateChangeQuery query, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(query);
+        cancellationToken.ThrowIfCancellationRequested();
+        lock (_gate)
+        {
+            IReadOnlyList<StateChangeRecord> found = _changes.Values.Where(r => Matches(r, query)).Take(query.Limit).ToArray();
+            return new(found);
+        }
+    }
+
+    /// <inheritdoc />
+    public ValueTask<StateChangeRecord?> ReadChangeAsync(long sequence, CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        lock (_gate)
+        {
+            return new(_changes.TryGetValue(sequence, out StateChangeRecord? record) ? record : null);
+        }
+    }
+
+    /// <inheritdoc />
+    public ValueTask<long> PruneChangesAsync(DateTimeOffset? olderThan, int? keepPerKey, CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        lock (_gate)
+        {
+            var remove = new HashSet<long>();
+            if (olderThan is DateTimeOffset limit)
+            {
+                remove.UnionWith(_changes.Values.Where(r => r.Timestamp < limit).Select(r => r.Sequence));
+            }
+
+            if (keepPerKey is int keep)
+            {
+                foreach (var group in _changes.Values.GroupBy(r => (r.Scope, r.Key)))
+                {
+                    remove.UnionWith(group.OrderByDescending(r => r.Sequence).Skip(Math.Max(0, keep)).Select(r => r.Sequence));
+                }
+            }
+
+            foreach (long sequence in remove)
+            {
+                _changes.Remove(sequence);
+            }
+
+            return new((long)remove.Count);
+        }
+    }
+
+    /// <inheritdoc />
+    public ValueTask AppendHookExecutionsAsync(IReadOnlyList<HookExecutionRecord> records, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(records);
+        cancellationToken.ThrowIfCancellationRequested();
+        lock (_gate)
+        {
+            foreach (HookExecutionRecord record in records)
+            {
+                _hooks.Add(record with
+                {
+                    Id = ++_hookId,
+                    OldValue = record.OldValue.ToArray(),
+                    NewValue = record.NewValue.ToArray(),
+                    ResultValue = record.ResultValue.ToArray(),
+                });
+            }
+        }
+
+        return default;
+    }
+
+    /// <inheritdoc />
+    public ValueTask<IReadOnlyList<HookExecutionRecord>> ReadHookExecutionsAsync(HookExecutionQuery query, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(query);
+        cancellationToken.ThrowIfCancellationRequested();
+        lock (_gate)
+        {
+            IReadOnlyList<HookExecutionRecord> found = _hooks.Where(r =>
+                    (query.CorrelationId is null || r.CorrelationId == query.CorrelationId)
+                    && (query.HookId is null || r.HookId == query.HookId)
+                    && (query.Scope is null || r.Scope == query.Scope)
+                    && (query.Key is null || r.Key == query.Key))
+                .Take(query.Limit)
+                .ToArray();
+            return new(found);
+        }
+    }
+
+    /// <inheritdoc />
+    public ValueTask<long> PruneHookExecutionsAsync(DateTimeOffset? olderThan, int? keepNewest, CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        lock (_gate)
+        {
+            int before = _hooks.Count;
+            if (olderThan is DateTimeOffset limit)
+            {
+                _hooks.RemoveAll(r => r.Timestamp < limit);
+            }
+
+            if (keepNewest is int keep && _hooks.Count > keep)
+            {
+                _hooks.RemoveRange(0, _hooks.Count - Math.Max(0, keep));
+            }
+
+            return new((long)(before - _hooks.Count));
+        }
+    }
+
+    /// <inheritdoc />
     public ValueTask DisposeAsync() => default;
+
+    internal static bool Matches(StateChangeRecord r, StateChangeQuery q)
+        => r.Sequence > q.AfterSequence
+           && (q.Scope is null || r.Scope == q.Scope)
+           && (q.Key is null || r.Key == q.Key)
+           && (q.CorrelationId is null || r.CorrelationId == q.CorrelationId)
+           && (q.Until is not DateTimeOffset until || r.Timestamp <= until)
+           && (q.Since is not DateTimeOffset since || r.Timestamp >= since);
+
+    private StateOperationResult[] Apply(IReadOnlyList<StateOperation> operations)
+    {
+        // Check everything against a working view first, then apply: all or nothing.
+        var view = new Dictionary<(string, string), StoredEntry?>();
+        StoredEntry? Current((string, string) id) => view.TryGetValue(id, out StoredEntry? e) ? e : _entries.TryGetValue(id, out var f) ? f.Entry : null;
+
+        DateTimeOffset now = _time.GetUtcNow();
+        var results = new StateOperationResult[operations.Count];
+        var staged = new List<(StateOperation Op, (string, string) Id, StoredEntry? Before, StoredEntry? After)>(operations.Count);
+        for (int i = 0; i < operations.Count; i++)
+        {
+            StateOperation op = operations[i];
+            var id = (op.Scope, op.Key);
+            StoredEntry? before = Current(id);
+            StoreRules.CheckExpectedVersion(op, before?.Version);
+            StoredEntry? after = op is StateWrite w
+                ? new StoredEntry(w.Scope, w.Key, w.TypeName, w.SchemaVersion, (before?.Version ?? 0) + 1, now, w.Payload.ToArray())
+                : null;
+            view[id] = after;
+            staged.Add((op, id, before, after));
+        }
+
+        for (int i = 0; i < staged.Count; i++)
+        {
+            var (op, id, before, after) = staged[i];
+            long sequence = 0;
+            if (RecordsChanges && (after is not null || before is not null))
+            {
+                sequence = ++_sequence;
+                _lastSequence.TryGetValue(id, out long previous);
+                _changes[sequence] = new StateChangeRecord(
+                    sequence,
+                    op.Scope,
+                    op.Key,
+                    after is null ? StateChangeKind.Delete : StateChangeKind.Write,
+                    (after ?? before)!.TypeName,
+                    (after ?? before)!.SchemaVersion,
+                    (after ?? before)!.Version,
+                    now,
+                    after?.Payload ?? ReadOnlyMemory<byte>.Empty,
+                    previous,
+                    op.CorrelationId,
+                    op.Origin);
+                _lastSequence[id] = sequence;
+            }
+
+            if (after is null)
+            {
+                _entries.Remove(id);
+            }
+            else
+            {
+                _entries[id] = (after, sequence);
+            }
+
+            results[i] = new StateOperationResult(after, before is not null, op.ReturnPrevious ? before : null, sequence);
+        }
+
+        return results;
+    }
 }
