@@ -14,9 +14,9 @@ namespace StateGen.Tests.Storage;
 /// Persistence.TestKit and Dapr's state conformance tests). A backend joins by deriving from this class and
 /// implementing <see cref="CreateStore"/>.
 /// </summary>
-public abstract class StateStoreConformanceTests : IAsyncLifetime
+public abstract partial class StateStoreConformanceTests : IAsyncLifetime
 {
-    private static readonly DateTimeOffset Start = new(2025, 3, 4, 5, 6, 7, 891, TimeSpan.Zero);
+    protected static readonly DateTimeOffset Start = new(2025, 3, 4, 5, 6, 7, 891, TimeSpan.Zero);
     private readonly List<IStateStore> _stores = new();
 
     /// <summary>Creates a new, empty store that takes its timestamps from <paramref name="clock"/>.</summary>
@@ -39,14 +39,14 @@ public abstract class StateStoreConformanceTests : IAsyncLifetime
         Cleanup();
     }
 
-    private IStateStore NewStore(ManualTimeProvider? clock = null)
+    protected IStateStore NewStore(ManualTimeProvider? clock = null)
     {
         IStateStore store = CreateStore(clock ?? new ManualTimeProvider(Start));
         _stores.Add(store);
         return store;
     }
 
-    private static StateWrite Write(string scope, string key, string payload, long? expectedVersion = null, string typeName = "json", int schemaVersion = 1)
+    protected static StateWrite Write(string scope, string key, string payload, long? expectedVersion = null, string typeName = "json", int schemaVersion = 1)
         => new(scope, key, typeName, schemaVersion, Encoding.UTF8.GetBytes(payload), expectedVersion);
 
     [Fact]

@@ -239,7 +239,12 @@ public sealed class LiteDbStateStore : IStateStore, IStateHistoryStore, IDisposa
         {
             string id = Id(scope, key);
             BsonDocument? doc = _state.FindById(id);
-            _versions[id] = (doc?["v"].AsInt64 ?? 0, doc is null ? 0 : SequenceOf(doc));
+            if (doc is not null)
+            {
+                // An absent key is not cached here: its last change sequence (after a delete) is not in a document.
+                _versions[id] = (doc["v"].AsInt64, SequenceOf(doc));
+            }
+
             return ToEntry(doc);
         }));
     }
@@ -451,7 +456,7 @@ public sealed class LiteDbStateStore : IStateStore, IStateHistoryStore, IDisposa
             }
 
             BsonDocument? doc = _state.FindById(id);
-            return (doc?["v"].AsInt64 ?? 0, doc is null ? 0 : SequenceOf(doc), doc, true);
+            return (doc?["v"].AsInt64 ?? 0, doc is null ? LastLoggedSequence(id) : SequenceOf(doc), doc, true);
         }
 
         DateTimeOffset now = _time.GetUtcNow();
@@ -626,6 +631,10 @@ public sealed class LiteDbStateStore : IStateStore, IStateHistoryStore, IDisposa
     }
 
     private static string Id(string scope, string key) => scope + Separator + key;
+
+    /// <summary>The last change of a key that has no document (never written, or deleted): from the change log.</summary>
+    private long LastLoggedSequence(string id)
+        => RecordsChanges ? _changes.Find(Query.EQ("sk", id)).Select(d => d["_id"].AsInt64).DefaultIfEmpty(0).Max() : 0;
 
     private static long SequenceOf(BsonDocument doc) => doc.TryGetValue("cs", out BsonValue value) && value.IsNumber ? value.AsInt64 : 0;
 

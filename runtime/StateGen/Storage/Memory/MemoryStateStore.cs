@@ -193,17 +193,20 @@ public sealed class MemoryStateStore : IStateStore, IStateHistoryStore
         cancellationToken.ThrowIfCancellationRequested();
         lock (_gate)
         {
+            // Both conditions look at the records as they were: older than the limit, or not among the newest kept.
             int before = _hooks.Count;
-            if (olderThan is DateTimeOffset limit)
+            int firstKept = keepNewest is int keep ? Math.Max(0, before - Math.Max(0, keep)) : 0;
+            var kept = new List<HookExecutionRecord>(before - firstKept);
+            for (int i = firstKept; i < before; i++)
             {
-                _hooks.RemoveAll(r => r.Timestamp < limit);
+                if (olderThan is not DateTimeOffset limit || _hooks[i].Timestamp >= limit)
+                {
+                    kept.Add(_hooks[i]);
+                }
             }
 
-            if (keepNewest is int keep && _hooks.Count > keep)
-            {
-                _hooks.RemoveRange(0, _hooks.Count - Math.Max(0, keep));
-            }
-
+            _hooks.Clear();
+            _hooks.AddRange(kept);
             return new((long)(before - _hooks.Count));
         }
     }
