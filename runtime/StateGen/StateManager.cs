@@ -11,6 +11,7 @@ using StateGen.Diagnostics;
 using StateGen.Events;
 using StateGen.Hooks;
 using StateGen.Internal;
+using StateGen.Secrets;
 using StateGen.Serialization;
 using StateGen.Storage;
 using StateGen.Storage.LiteDb;
@@ -354,7 +355,7 @@ public sealed partial class StateManager : IAsyncDisposable, IDisposable
         return Store.GetAsync(scope.Path, key, cancellationToken);
     }
 
-    private static ReadOnlyMemory<byte> Serialize<T>(T value, StateScope scope, string key, string typeName, int maxDepth)
+    private ReadOnlyMemory<byte> Serialize<T>(T value, StateScope scope, string key, string typeName, int maxDepth)
         where T : IPersistentState<T>
     {
         // One buffer and writer per thread, reused: serialization is synchronous and done before any await, so the only
@@ -370,8 +371,14 @@ public sealed partial class StateManager : IAsyncDisposable, IDisposable
         writer.Reset(buffer);
         try
         {
-            value.WriteState(writer);
-            writer.Flush();
+            // Generated writers pass every stored string through the secret scanner of this ambient scan.
+            using (SecretScanScope scan = SecretScan.Begin(_options.SecretScanning))
+            {
+                value.WriteState(writer);
+                writer.Flush();
+                SecretScanReport.Apply(scan, _logger, scope.Path, key, typeName); // warns, or throws before anything is stored
+            }
+
             return buffer.WrittenSpan.ToArray();
         }
         catch (StateCycleException ex)

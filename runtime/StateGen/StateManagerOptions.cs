@@ -36,6 +36,14 @@ public sealed class StateManagerOptions
     /// </summary>
     public TimeSpan? SlowOperationThreshold { get; set; } = TimeSpan.FromSeconds(1);
 
+    /// <summary>
+    /// What a save does with a stored string that has the shape of a well-known secret (API keys, access tokens, JWTs,
+    /// PEM private keys): <see cref="SecretScanPolicy.RedactAndWarn"/> by default (a marker is stored instead and a
+    /// warning names the member), <see cref="SecretScanPolicy.Throw"/>, or <see cref="SecretScanPolicy.Off"/>.
+    /// <see cref="SensitiveAttribute">[Sensitive]</see> members are never stored, so never scanned.
+    /// </summary>
+    public SecretScanPolicy SecretScanning { get; set; } = SecretScanPolicy.RedactAndWarn;
+
     internal void Validate()
     {
         if (MaxValueBytes <= 0)

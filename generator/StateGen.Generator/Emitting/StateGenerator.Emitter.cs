@@ -23,6 +23,7 @@ public sealed partial class StateGenerator
         private const string ValueTask = "global::System.Threading.Tasks.ValueTask";
         private const string HelperClass = "__StateGenSerializer";
         private const string CycleGuard = "global::StateGen.Serialization.CycleGuard";
+        private const string SecretScan = "global::StateGen.Secrets.SecretScan";
 
         public static string Emit(StateTypeSpec spec) => new Impl(spec).Run();
 
@@ -114,6 +115,8 @@ public sealed partial class StateGenerator
             // Plain object types that can take part in a reference cycle: only their writers use the cycle guard.
             private readonly HashSet<string> _recursive;
             private readonly HashSet<string> _guarded;
+            // Plain object types that hold a stored string somewhere: the paths to them are marked for secret findings.
+            private readonly HashSet<string> _textual = new();
             private readonly Dictionary<TypeShape, int> _helperIds = new();
             private readonly Queue<TypeShape> _pendingHelpers = new();
 
@@ -140,6 +143,21 @@ public sealed partial class StateGenerator
                         if (!o.IsValueType && !_guarded.Contains(o.FullName) && o.Members.Any(m => !m.IsSensitive && CycleAnalysis.Reaches(m.Type, _guarded)))
                         {
                             _guarded.Add(o.FullName);
+                            grew = true;
+                        }
+                    }
+                }
+
+                // Textual: the least fixed point of "has a stored member that holds a string".
+                grew = true;
+                while (grew)
+                {
+                    grew = false;
+                    foreach (ObjectShape o in _shape.Objects)
+                    {
+                        if (!_textual.Contains(o.FullName) && o.Members.Any(m => !m.IsSensitive && HoldsStrings(m.Type)))
+                        {
+                            _textual.Add(o.FullName);
                             grew = true;
                         }
                     }
@@ -239,9 +257,7 @@ public sealed partial class StateGenerator
                         continue;
                     }
 
-                    w.WriteLine($"writer.WritePropertyName({Utf8(member.JsonName)});");
-                    MarkSegment(w, member);
-                    w.WriteLine(WriteStatement(member.Type, "this." + Id(member.Name)));
+                    WriteMember(w, member, "this." + Id(member.Name));
                 }
 
                 w.WriteLine("writer.WriteEndObject();");
@@ -362,16 +378,27 @@ public sealed partial class StateGenerator
                             : shape.Kind == ShapeKind.Set ? $"new global::System.Collections.Generic.HashSet<{element}>()" : $"new global::System.Collections.Generic.List<{element}>()";
                         string result = shape.Kind == ShapeKind.Array ? "items.ToArray()" : "items";
                         bool itemsGuarded = Reaches(shape.Element!);
+                        bool itemsScanned = HoldsStrings(shape.Element!);
+                        string prologue = (itemsGuarded ? $"string segment = {CycleGuard}.Current;\n    " : string.Empty)
+                            + (itemsGuarded || itemsScanned ? "int index = 0;\n    " : string.Empty)
+                            + (itemsScanned ? $"{SecretScan}.EnterCollection();\n    " : string.Empty);
+                        string perItem = (itemsGuarded, itemsScanned) switch
+                        {
+                            (true, true) => $"{SecretScan}.Item(index);\n        {CycleGuard}.At(segment, index++);\n        ",
+                            (true, false) => $"{CycleGuard}.At(segment, index++);\n        ",
+                            (false, true) => $"{SecretScan}.Item(index++);\n        ",
+                            _ => string.Empty,
+                        };
                         w.WriteLine($$"""
                             public static void Write{{id}}({{Writer}} writer, {{type}} value)
                             {
-                                {{Indent(nullWrite)}}{{(itemsGuarded ? $"string segment = {CycleGuard}.Current;\n    int index = 0;\n    " : string.Empty)}}writer.WriteStartArray();
+                                {{Indent(nullWrite)}}{{prologue}}writer.WriteStartArray();
                                 foreach ({{element}} item in value)
                                 {
-                                    {{(itemsGuarded ? $"{CycleGuard}.At(segment, index++);\n        " : string.Empty)}}{{WriteStatement(shape.Element!, "item")}}
+                                    {{perItem}}{{WriteStatement(shape.Element!, "item")}}
                                 }
 
-                                writer.WriteEndArray();
+                                {{(itemsScanned ? $"{SecretScan}.Exit();\n    " : string.Empty)}}writer.WriteEndArray();
                             }
 
                             public static {{type}} Read{{id}}(ref {{Reader}} reader)
@@ -396,6 +423,7 @@ public sealed partial class StateGenerator
                         string value = shape.Element!.FullName;
                         string keyType = shape.Key?.FullName ?? "string";
                         bool valuesGuarded = Reaches(shape.Element!);
+                        bool valuesScanned = HoldsStrings(shape.Element!);
                         string createDictionary = shape.IsInterface ? $"new global::System.Collections.Generic.Dictionary<{keyType}, {value}>()" : $"new {type}()";
                         (string keyToText, string textToKey) = shape.Key?.Kind switch
                         {
@@ -408,14 +436,14 @@ public sealed partial class StateGenerator
                         w.WriteLine($$"""
                             public static void Write{{id}}({{Writer}} writer, {{type}} value)
                             {
-                                {{Indent(nullWrite)}}{{(valuesGuarded ? $"string segment = {CycleGuard}.Current;\n    " : string.Empty)}}writer.WriteStartObject();
+                                {{Indent(nullWrite)}}{{(valuesGuarded ? $"string segment = {CycleGuard}.Current;\n    " : string.Empty)}}{{(valuesScanned ? $"{SecretScan}.EnterDictionary(); // values only: keys are not scanned\n    " : string.Empty)}}writer.WriteStartObject();
                                 foreach (global::System.Collections.Generic.KeyValuePair<{{keyType}}, {{value}}> pair in value)
                                 {
                                     writer.WritePropertyName({{keyToText}});
                                     {{(valuesGuarded ? $"{CycleGuard}.AtKey(segment, {keyToText});\n        " : string.Empty)}}{{WriteStatement(shape.Element!, "pair.Value")}}
                                 }
 
-                                writer.WriteEndObject();
+                                {{(valuesScanned ? $"{SecretScan}.Exit();\n    " : string.Empty)}}writer.WriteEndObject();
                             }
 
                             public static {{type}} Read{{id}}(ref {{Reader}} reader)
@@ -475,9 +503,7 @@ public sealed partial class StateGenerator
                         continue;
                     }
 
-                    w.WriteLine($"writer.WritePropertyName({Utf8(member.JsonName)});");
-                    MarkSegment(w, member);
-                    w.WriteLine(WriteStatement(member.Type, "value." + Id(member.Name)));
+                    WriteMember(w, member, "value." + Id(member.Name));
                 }
 
                 w.WriteLine("writer.WriteEndObject();");
@@ -560,9 +586,15 @@ public sealed partial class StateGenerator
                 w.CloseBlock();
             }
 
-            private string WriteStatement(TypeShape shape, string value) => shape.Kind switch
+            /// <summary>
+            /// Writes a value. Strings go through the secret scanner (the one emit point for stored strings);
+            /// <paramref name="member"/> is the segment of a string member (<c>.Topic</c>), <see langword="null"/> for an
+            /// element or dictionary value.
+            /// </summary>
+            private string WriteStatement(TypeShape shape, string value, string? member = null) => shape.Kind switch
             {
-                ShapeKind.String or ShapeKind.DateTimeOffset or ShapeKind.Guid => $"writer.WriteStringValue({value});",
+                ShapeKind.String => member is null ? $"{SecretScan}.WriteString(writer, {value});" : $"{SecretScan}.WriteString(writer, {value}, {Literal(member)});",
+                ShapeKind.DateTimeOffset or ShapeKind.Guid => $"writer.WriteStringValue({value});",
                 ShapeKind.Boolean => $"writer.WriteBooleanValue({value});",
                 ShapeKind.Byte or ShapeKind.SByte or ShapeKind.Int16 or ShapeKind.UInt16 => $"writer.WriteNumberValue((int){value});",
                 ShapeKind.Int32 or ShapeKind.UInt32 or ShapeKind.Int64 or ShapeKind.UInt64 or ShapeKind.Decimal => $"writer.WriteNumberValue({value});",
@@ -700,6 +732,40 @@ public sealed partial class StateGenerator
                     w.WriteLine($"{CycleGuard}.At({Literal("." + member.JsonName)});");
                 }
             }
+
+            /// <summary>
+            /// Writes one member: its name, then its value. A member that holds strings inside (a collection, an object)
+            /// is entered in the secret scan's path, so a finding can name it (<c>History[3].Text</c>).
+            /// </summary>
+            private void WriteMember(SourceWriter w, MemberShape member, string value)
+            {
+                w.WriteLine($"writer.WritePropertyName({Utf8(member.JsonName)});");
+                MarkSegment(w, member);
+                string segment = "." + member.JsonName;
+                if (member.Type.Kind == ShapeKind.String)
+                {
+                    w.WriteLine(WriteStatement(member.Type, value, segment));
+                }
+                else if (HoldsStrings(member.Type))
+                {
+                    w.WriteLine($"{SecretScan}.EnterMember({Literal(segment)});");
+                    w.WriteLine(WriteStatement(member.Type, value));
+                    w.WriteLine($"{SecretScan}.Exit();");
+                }
+                else
+                {
+                    w.WriteLine(WriteStatement(member.Type, value));
+                }
+            }
+
+            /// <summary>Whether values of a type can contain a stored string (nested state types: always assumed).</summary>
+            private bool HoldsStrings(TypeShape type) => type.Kind switch
+            {
+                ShapeKind.String or ShapeKind.PersistentState => true,
+                ShapeKind.Nullable or ShapeKind.Array or ShapeKind.List or ShapeKind.Set or ShapeKind.Dictionary => HoldsStrings(type.Element!),
+                ShapeKind.Object => _textual.Contains(type.FullName),
+                _ => false,
+            };
 
             /// <summary>Declares an accessor to an init-only setter; returns its name.</summary>
             private string InitSetter(string name, string owner, bool isValueType, MemberShape member)

@@ -5,27 +5,27 @@ namespace StateGen.Diagnostics;
 /// <summary>Log lines of hooks, events, history and slow operations. Never a stored value or a hook's message.</summary>
 internal static partial class Log
 {
-    [LoggerMessage(EventId = 20, Level = LogLevel.Warning, Message = "Hook {HookId} at {Point} {Outcome} for state {Scope}/{Key} ({Error}); the operation continues (LogAndContinue)")]
+    [LoggerMessage(EventId = 30, Level = LogLevel.Warning, Message = "Hook {HookId} at {Point} {Outcome} for state {Scope}/{Key} ({Error}); the operation continues (LogAndContinue)")]
     public static partial void HookFailedContinuing(ILogger logger, string hookId, string point, string outcome, string scope, string key, string error);
 
-    [LoggerMessage(EventId = 21, Level = LogLevel.Warning, Message = "Hook {HookId} at {Point} {Outcome} for state {Scope}/{Key} ({Error}); the operation fails")]
+    [LoggerMessage(EventId = 31, Level = LogLevel.Warning, Message = "Hook {HookId} at {Point} {Outcome} for state {Scope}/{Key} ({Error}); the operation fails")]
     public static partial void HookFailed(ILogger logger, string hookId, string point, string outcome, string scope, string key, string error);
 
-    [LoggerMessage(EventId = 22, Level = LogLevel.Information, Message = "Hook {HookId} at {Point} canceled the operation on state {Scope}/{Key}")]
+    [LoggerMessage(EventId = 32, Level = LogLevel.Information, Message = "Hook {HookId} at {Point} canceled the operation on state {Scope}/{Key}")]
     public static partial void HookCanceled(ILogger logger, string hookId, string point, string scope, string key);
 
-    [LoggerMessage(EventId = 23, Level = LogLevel.Warning, Message = "Hook {HookId} at {Point} returned {Decision}, which that point ignores")]
+    [LoggerMessage(EventId = 33, Level = LogLevel.Warning, Message = "Hook {HookId} at {Point} returned {Decision}, which that point ignores")]
     public static partial void HookDecisionIgnored(ILogger logger, string hookId, string point, string decision);
 
-    [LoggerMessage(EventId = 24, Level = LogLevel.Warning, Message = "Could not record hook history for state {Scope}/{Key}: {Error}")]
+    [LoggerMessage(EventId = 34, Level = LogLevel.Warning, Message = "Could not record hook history for state {Scope}/{Key}: {Error}")]
     public static partial void HookHistoryFailed(ILogger logger, string scope, string key, string error);
 
-    [LoggerMessage(EventId = 25, Level = LogLevel.Warning, Message = "Slow StateGen {Operation} of state {Scope}/{Key}: {ElapsedMs} ms (threshold {ThresholdMs} ms)")]
+    [LoggerMessage(EventId = 35, Level = LogLevel.Warning, Message = "Slow StateGen {Operation} of state {Scope}/{Key}: {ElapsedMs} ms (threshold {ThresholdMs} ms)")]
     public static partial void SlowOperation(ILogger logger, string operation, string scope, string key, long elapsedMs, long thresholdMs);
 
-    [LoggerMessage(EventId = 26, Level = LogLevel.Debug, Message = "Committed a batch of {Count} operations")]
+    [LoggerMessage(EventId = 36, Level = LogLevel.Debug, Message = "Committed a batch of {Count} operations")]
     public static partial void BatchCommitted(ILogger logger, int count);
 
-    [LoggerMessage(EventId = 27, Level = LogLevel.Warning, Message = "Version conflict on state {Scope}/{Key}: expected {Expected}, stored {Stored}")]
+    [LoggerMessage(EventId = 37, Level = LogLevel.Warning, Message = "Version conflict on state {Scope}/{Key}: expected {Expected}, stored {Stored}")]
     public static partial void Conflict(ILogger logger, string scope, string key, long expected, long stored);
 }

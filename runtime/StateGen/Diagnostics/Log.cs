@@ -24,4 +24,8 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 6, Level = LogLevel.Information, Message = "Wrote back state {Scope}/{Key} of {TypeName} upgraded from schema version {FromVersion} to {ToVersion}")]
     public static partial void WroteBackUpgrade(ILogger logger, string scope, string key, string typeName, int fromVersion, int toVersion);
+
+    // 20-29: secret scanning (docs/secret-scanning.md). Never the value: only where it was and what it looked like.
+    [LoggerMessage(EventId = 20, Level = LogLevel.Warning, Message = "Redacted a string that looks like a {SecretKind} in state {Scope}/{Key} of {TypeName} at member {MemberPath}: the stored document holds a marker instead (SecretScanPolicy.RedactAndWarn); mark the member [Sensitive] if it is meant to hold a secret")]
+    public static partial void SecretRedacted(ILogger logger, string scope, string key, string typeName, string memberPath, string secretKind);
 }
