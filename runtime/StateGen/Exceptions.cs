@@ -291,7 +291,7 @@ public sealed class StateKeyConfigurationException : StateGenException
     /// <param name="keyId">The key id involved, when there is a valid one.</param>
     /// <param name="innerException">An inner exception whose message carries no key material.</param>
     public StateKeyConfigurationException(string keySource, string reason, string? keyId = null, Exception? innerException = null)
-        : base($"The encryption keys from {keySource} could not be loaded: {reason}", innerException)
+        : base($"The encryption keys from {keySource} are not usable: {reason}", innerException)
     {
         KeySource = keySource;
         KeyId = keyId;
