@@ -101,7 +101,10 @@ public sealed class StateKeyOptions
 
         if (!Keys.TryGetValue(activeId!, out string? activeValue))
         {
-            throw new StateKeyConfigurationException(source, $"the active key id '{activeId}' has no key.", activeId);
+            // The wrong id is not quoted: it may be a key pasted into the wrong field.
+            var ids = new List<string>(Keys.Keys);
+            ids.Sort(StringComparer.Ordinal);
+            throw new StateKeyConfigurationException(source, $"the active key id is not one of the configured key ids ({string.Join(", ", ids.ConvertAll(StateKeyRing.Shown))}).");
         }
 
         Span<byte> key = stackalloc byte[StateKeyRing.KeySizeInBytes];
