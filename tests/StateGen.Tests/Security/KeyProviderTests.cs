@@ -62,29 +62,28 @@ public sealed class KeyProviderTests : IDisposable
 
     public static TheoryData<string, string, string> BadOptions() => new()
     {
-        // name, active key id, key value
-        { "not base64", "k1", "%%%not-base64%%%" },
-        { "16 bytes", "k1", Convert.ToBase64String(new byte[16]) },
-        { "48 bytes", "k1", Convert.ToBase64String(new byte[48]) },
-        { "empty", "k1", "" },
-        { "unknown active", "k9", TestKeys.Base64(1) },
-        { "invalid active", "bad id", TestKeys.Base64(1) },
+        // active key id, key value, expected reason
+        { "k1", "%%%not-base64%%%", "not base64" },
+        { "k1", Convert.ToBase64String(new byte[16]), "is 16 bytes" },
+        { "k1", Convert.ToBase64String(new byte[48]), "not base64 of 32 bytes" },
+        { "k1", "", "is empty" },
+        { "k9", TestKeys.Base64(1), "not one of the configured key ids (k1)" },
+        { "bad id", TestKeys.Base64(1), "active key id is not 1 to 64" },
     };
 
     [Theory]
     [MemberData(nameof(BadOptions))]
-    public async Task Bad_options_are_typed_errors_that_never_quote_a_key(string name, string activeKeyId, string value)
+    public async Task Bad_options_are_typed_errors_that_never_quote_a_key(string activeKeyId, string value, string expected)
     {
         var options = new StateKeyOptions { ActiveKeyId = activeKeyId, Keys = { ["k1"] = value } };
         var e = await Assert.ThrowsAsync<StateKeyConfigurationException>(async () => await new OptionsStateKeyProvider(options).GetKeyRingAsync());
 
         Assert.Equal("options", e.KeySource);
+        Assert.Contains(expected, e.Message);
         if (value.Length > 0)
         {
             Assert.DoesNotContain(value, e.ToString());
         }
-
-        Assert.False(string.IsNullOrEmpty(name));
     }
 
     [Fact]
