@@ -221,3 +221,106 @@ public sealed class StateCycleException : StateGenException
     /// <summary>The path from the state type to the repeated instance.</summary>
     public string Path { get; }
 }
+
+// ---- Encryption (StateGen.Security) ----
+// Messages name key ids, scopes, keys, file paths and variable names, never key material, plaintext or ciphertext.
+
+/// <summary>
+/// An encrypted envelope could not be decrypted. <see cref="Reason"/> says why; the message names the key id (when the
+/// envelope carries a readable one) and the scope and key (when the caller supplied them), never a byte of the envelope.
+/// </summary>
+public sealed class StateDecryptionException : StateGenException
+{
+    /// <summary>Creates the exception.</summary>
+    /// <param name="reason">Why decryption failed.</param>
+    /// <param name="keyId">The key id named by the envelope, when it could be read.</param>
+    /// <param name="scope">The scope of the record, when the caller supplied it.</param>
+    /// <param name="key">The key of the record, when the caller supplied it.</param>
+    /// <param name="detail">A short explanation with no data in it, ending with a full stop.</param>
+    public StateDecryptionException(
+        Security.StateDecryptionFailureReason reason,
+        string? keyId = null,
+        string? scope = null,
+        string? key = null,
+        string? detail = null)
+        : base(Format(reason, keyId, scope, key, detail))
+    {
+        Reason = reason;
+        KeyId = keyId;
+        Scope = scope;
+        Key = key;
+    }
+
+    /// <summary>Why decryption failed.</summary>
+    public Security.StateDecryptionFailureReason Reason { get; }
+
+    /// <summary>The key id named by the envelope, when it could be read.</summary>
+    public string? KeyId { get; }
+
+    private static string Format(Security.StateDecryptionFailureReason reason, string? keyId, string? scope, string? key, string? detail)
+    {
+        string what = scope is null && key is null
+            ? "The encrypted value"
+            : $"The encrypted state at '{scope ?? "(unknown scope)"}' key '{key ?? "(unknown key)"}'";
+        string keyPart = keyId is null ? "" : $" (key id '{keyId}')";
+        string why = reason switch
+        {
+            Security.StateDecryptionFailureReason.Malformed => "it is not a well-formed StateGen envelope (truncated, garbled or oversized).",
+            Security.StateDecryptionFailureReason.UnknownKeyId => "its key id is not in the key ring. Add the retired key to the ring to read it.",
+            Security.StateDecryptionFailureReason.AuthenticationFailed => "authentication failed: the key is wrong, the envelope was altered, or it belongs to another record (associated data mismatch).",
+            Security.StateDecryptionFailureReason.UnsupportedAlgorithm => "its algorithm is unknown or not supported on this platform.",
+            Security.StateDecryptionFailureReason.UnsupportedFormat => "its envelope format version is not known to this program.",
+            _ => "it failed for an unknown reason.",
+        };
+        return detail is null
+            ? $"{what}{keyPart} could not be decrypted: {why}"
+            : $"{what}{keyPart} could not be decrypted: {why} {detail}";
+    }
+}
+
+/// <summary>
+/// Encryption keys could not be loaded: a key file, environment variable or options entry is missing, malformed, or
+/// names an invalid key id or a key of the wrong size. The message names the source and the key id, never the key or
+/// the content of the source.
+/// </summary>
+public sealed class StateKeyConfigurationException : StateGenException
+{
+    /// <summary>Creates the exception.</summary>
+    /// <param name="keySource">Where the keys came from: a file path, an environment variable name, or "options".</param>
+    /// <param name="reason">What is wrong, with no key material or source content in it, ending with a full stop.</param>
+    /// <param name="keyId">The key id involved, when there is a valid one.</param>
+    /// <param name="innerException">An inner exception whose message carries no key material.</param>
+    public StateKeyConfigurationException(string keySource, string reason, string? keyId = null, Exception? innerException = null)
+        : base($"The encryption keys from {keySource} are not usable: {reason}", innerException)
+    {
+        KeySource = keySource;
+        KeyId = keyId;
+    }
+
+    /// <summary>Where the keys came from: a file path, an environment variable name, or "options".</summary>
+    public string KeySource { get; }
+
+    /// <summary>The key id involved, when there is a valid one.</summary>
+    public string? KeyId { get; }
+}
+
+/// <summary>
+/// A key has been used for as many encryptions as random 96-bit nonces allow (2^32 by default). Nothing was encrypted;
+/// rotate to a new active key (<c>StateKeyRing.Rotate</c>) and re-encrypt the records that use the old one.
+/// </summary>
+public sealed class StateKeyUsageLimitException : StateGenException
+{
+    /// <summary>Creates the exception.</summary>
+    public StateKeyUsageLimitException(string keyId, long limit)
+        : base($"The encryption key '{keyId}' has reached its limit of {limit.ToString(System.Globalization.CultureInfo.InvariantCulture)} encryptions; nothing was encrypted. Rotate to a new active key and re-encrypt the records that use '{keyId}'.")
+    {
+        KeyId = keyId;
+        Limit = limit;
+    }
+
+    /// <summary>The key that reached its limit.</summary>
+    public string KeyId { get; }
+
+    /// <summary>The number of encryptions allowed per key.</summary>
+    public long Limit { get; }
+}
