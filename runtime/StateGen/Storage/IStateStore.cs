@@ -41,6 +41,32 @@ public interface IStateStore : IAsyncDisposable
     /// <returns>One result per operation, in the same order.</returns>
     /// <exception cref="StateConcurrencyException">An operation's expected version did not match; nothing was applied.</exception>
     ValueTask<IReadOnlyList<StateOperationResult>> CommitAsync(IReadOnlyList<StateOperation> operations, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Reads every entry of the store a page at a time, in a stable order (ordinal by scope, then key), for store-wide
+    /// jobs: re-encryption, backups, migrations. Entries written during a scan may or may not be seen.
+    /// </summary>
+    /// <param name="after">Start after this entry (the last one of the previous page); <see langword="null"/> to start at the beginning.</param>
+    /// <param name="limit">At most this many entries (1 or more).</param>
+    /// <param name="cancellationToken">Cancels the read.</param>
+    /// <returns>The next page; fewer than <paramref name="limit"/> entries only at the end.</returns>
+    ValueTask<IReadOnlyList<StoredEntry>> ScanAsync(StateScanPosition? after, int limit, CancellationToken cancellationToken = default);
+}
+
+/// <summary>A position in a <see cref="IStateStore.ScanAsync"/>: the scope and key of the last entry read.</summary>
+/// <param name="Scope">The scope path.</param>
+/// <param name="Key">The key.</param>
+public readonly record struct StateScanPosition(string Scope, string Key)
+{
+    /// <summary>The position of an entry.</summary>
+    public static StateScanPosition Of(StoredEntry entry) => new(entry.Scope, entry.Key);
+
+    /// <summary>Orders positions as a scan does: ordinal by scope, then key.</summary>
+    public static int Compare(string scopeA, string keyA, string scopeB, string keyB)
+    {
+        int byScope = string.CompareOrdinal(scopeA, scopeB);
+        return byScope != 0 ? byScope : string.CompareOrdinal(keyA, keyB);
+    }
 }
 
 /// <summary>One stored value with its metadata.</summary>

@@ -278,6 +278,25 @@ public sealed class LiteDbStateStore : IStateStore, IStateHistoryStore, IDisposa
     }
 
     /// <inheritdoc />
+    public ValueTask<IReadOnlyList<StoredEntry>> ScanAsync(StateScanPosition? after, int limit, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
+        cancellationToken.ThrowIfCancellationRequested();
+
+        // Ids are scope + U+001F + key and neither part holds control characters, so ordinal id order is scope-then-key order.
+        return new(Run<IReadOnlyList<StoredEntry>>(() =>
+        {
+            ILiteQueryable<BsonDocument> query = _state.Query();
+            if (after is StateScanPosition position)
+            {
+                query = query.Where(Query.GT("_id", Id(position.Scope, position.Key)));
+            }
+
+            return query.OrderBy("_id").Limit(limit).ToEnumerable().Select(d => ToEntry(d)!).ToArray();
+        }));
+    }
+
+    /// <inheritdoc />
     public bool RecordsChanges { get; }
 
     /// <inheritdoc />

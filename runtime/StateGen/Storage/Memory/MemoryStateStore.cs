@@ -97,6 +97,28 @@ public sealed class MemoryStateStore : IStateStore, IStateHistoryStore
     }
 
     /// <inheritdoc />
+    public ValueTask<IReadOnlyList<StoredEntry>> ScanAsync(StateScanPosition? after, int limit, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
+        cancellationToken.ThrowIfCancellationRequested();
+        lock (_gate)
+        {
+            IEnumerable<StoredEntry> entries = _entries.Values.Select(v => v.Entry);
+            if (after is StateScanPosition position)
+            {
+                entries = entries.Where(e => StateScanPosition.Compare(e.Scope, e.Key, position.Scope, position.Key) > 0);
+            }
+
+            IReadOnlyList<StoredEntry> page = entries
+                .OrderBy(e => e.Scope, StringComparer.Ordinal)
+                .ThenBy(e => e.Key, StringComparer.Ordinal)
+                .Take(limit)
+                .ToArray();
+            return new(page);
+        }
+    }
+
+    /// <inheritdoc />
     public ValueTask<IReadOnlyList<StateChangeRecord>> ReadChangesAsync(StateChangeQuery query, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(query);
