@@ -1,0 +1,232 @@
+using System;
+using System.Buffers;
+using System.Collections.Generic;
+using System.Globalization;
+using System.IO;
+using System.Text.Json;
+using System.Threading.Channels;
+using System.Threading.Tasks;
+using BenchmarkDotNet.Attributes;
+using BenchmarkDotNet.Configs;
+using LiteDB;
+using StateGen.Events;
+using StateGen.Hooks;
+using StateGen.Serialization;
+using StateGen.Storage;
+using StateGen.Storage.LiteDb;
+using StateGen.Storage.Memory;
+
+namespace StateGen.Benchmarks;
+
+/// <summary>
+/// The runtime-depth costs against their floors, in one run: a save through the whole pipeline (per-key lock,
+/// correlation id, hooks check, change log, event check) against the generated serializer plus a raw LiteDB upsert of
+/// the same bytes; a load against raw <c>FindById</c> plus the generated reader; the hook machinery with 0, 1 and 10
+/// no-op hooks; and change-event publishing against a bare <see cref="Channel{T}"/> write/read.
+/// The document is the benchmark agent with 53 turns (about 11 KB).
+/// </summary>
+[MemoryDiagnoser]
+[GroupBenchmarksBy(BenchmarkLogicalGroupRule.ByCategory)]
+[CategoriesColumn]
+[BenchConfig(3)]
+public class RuntimeBenchmarks
+{
+    private const int Events = 1000;
+
+    private string _folder = null!;
+    private BenchAgent _agent = null!;
+    private BenchAgent _loadTarget = null!;
+    private StateScope _scope;
+    private StateManager _logged = null!;
+    private StateManager _unlogged = null!;
+    private StateManager _memory0 = null!;
+    private StateManager _memory1 = null!;
+    private StateManager _memory10 = null!;
+    private LiteDatabase _rawDb = null!;
+    private ILiteCollection<BsonDocument> _raw = null!;
+    private string _rawId = null!;
+    private string _rawKey = null!;
+    private long _rawVersion;
+    private ArrayBufferWriter<byte> _buffer = null!;
+    private Utf8JsonWriter _writer = null!;
+    private Channel<object> _channel = null!;
+    private object _item = null!;
+    private StateChangeEvents _events = null!;
+    private StateEventSubscription _subscription = null!;
+    private byte[] _payload = null!;
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        _folder = Path.Combine(Path.GetTempPath(), "stategen-bench-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(_folder);
+        _agent = BenchAgent.CreateSample();
+        for (int i = _agent.History.Count; i < 53; i++)
+        {
+            Turn model = _agent.History[i % 20];
+            _agent.History.Add(new Turn { Role = model.Role, Text = model.Text.Replace($" {i % 20}:", $" {i}:", StringComparison.Ordinal), At = model.At.AddMinutes(i) });
+        }
+
+        _loadTarget = new BenchAgent { Id = _agent.Id };
+        _scope = StateScope.Agent("researcher-1");
+        var quiet = new StateManagerOptions { SecretScanning = SecretScanPolicy.RedactAndWarn, RecordHookHistory = false };
+        _logged = new StateManager(new LiteDbStateStore(Path.Combine(_folder, "logged.db")), quiet);
+        _unlogged = new StateManager(new LiteDbStateStore(new LiteDbStateStoreOptions { Path = Path.Combine(_folder, "unlogged.db"), RecordChanges = false }), quiet);
+        _memory0 = new StateManager(new MemoryStateStore(recordChanges: false), quiet);
+        _memory1 = new StateManager(new MemoryStateStore(recordChanges: false), quiet);
+        _memory10 = new StateManager(new MemoryStateStore(recordChanges: false), quiet);
+        _memory1.Hooks.Register(StateHookPoint.BeforeChange, "noop", static _ => StateHookResult.Continue);
+        for (int i = 0; i < 10; i++)
+        {
+            _memory10.Hooks.Register(StateHookPoint.BeforeChange, "noop-" + i.ToString(CultureInfo.InvariantCulture), static _ => StateHookResult.Continue);
+        }
+
+        _rawDb = new LiteDatabase(new ConnectionString
+        {
+            Filename = Path.Combine(_folder, "raw.db"),
+            Connection = ConnectionType.Direct,
+            Collation = new Collation(CultureInfo.InvariantCulture.LCID, CompareOptions.Ordinal),
+        });
+        _raw = _rawDb.GetCollection("state");
+        _raw.EnsureIndex("s");
+        _rawKey = StateManager.KeyOf(_agent);
+        _rawId = _scope.Path + '\u001F' + _rawKey;
+        _buffer = new ArrayBufferWriter<byte>(16384);
+        _writer = new Utf8JsonWriter(_buffer, StateJson.WriterOptions);
+
+        foreach (StateManager manager in new[] { _logged, _unlogged, _memory0, _memory1, _memory10 })
+        {
+            _agent.SaveStateAsync(manager, _scope).AsTask().GetAwaiter().GetResult();
+        }
+
+        WriteFloor();
+        _payload = _buffer.WrittenSpan.ToArray();
+        if (!Load_StateGen().AsTask().GetAwaiter().GetResult() || ReadFloor().History.Count != 53)
+        {
+            throw new InvalidOperationException("Setup did not store the document.");
+        }
+
+        _channel = Channel.CreateBounded<object>(new BoundedChannelOptions(Events) { FullMode = BoundedChannelFullMode.DropOldest });
+        _item = new object();
+        _events = new StateChangeEvents();
+        _subscription = _events.Subscribe(capacity: Events);
+    }
+
+    [GlobalCleanup]
+    public void Cleanup()
+    {
+        foreach (StateManager manager in new[] { _logged, _unlogged, _memory0, _memory1, _memory10 })
+        {
+            manager.Dispose();
+        }
+
+        _rawDb.Dispose();
+        try
+        {
+            Directory.Delete(_folder, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+
+    /// <summary>The write floor: the generated serializer into a reused buffer, then a raw LiteDB upsert of those bytes.</summary>
+    [Benchmark(Baseline = true, Description = "floor: generated serialize + raw LiteDB upsert")]
+    [BenchmarkCategory("Save")]
+    public bool WriteFloor()
+    {
+        _buffer.ResetWrittenCount();
+        _writer.Reset(_buffer);
+        ((IPersistentState<BenchAgent>)_agent).WriteState(_writer);
+        _writer.Flush();
+        return _raw.Upsert(new BsonDocument
+        {
+            ["_id"] = _rawId,
+            ["s"] = _scope.Path,
+            ["k"] = _rawKey,
+            ["t"] = "bench-agent",
+            ["sv"] = 1,
+            ["v"] = ++_rawVersion,
+            ["u"] = DateTimeOffset.UtcNow.UtcTicks,
+            ["p"] = _buffer.WrittenSpan.ToArray(),
+        });
+    }
+
+    [Benchmark(Description = "SaveStateAsync, change log off")]
+    [BenchmarkCategory("Save")]
+    public ValueTask<StateWriteResult> Save_NoChangeLog() => _agent.SaveStateAsync(_unlogged, _scope);
+
+    [Benchmark(Description = "SaveStateAsync, change log on (default)")]
+    [BenchmarkCategory("Save")]
+    public ValueTask<StateWriteResult> Save_ChangeLog() => _agent.SaveStateAsync(_logged, _scope);
+
+    /// <summary>The read floor: raw LiteDB <c>FindById</c>, then the generated reader.</summary>
+    [Benchmark(Baseline = true, Description = "floor: raw LiteDB FindById + generated read")]
+    [BenchmarkCategory("Load")]
+    public BenchAgent ReadFloor()
+    {
+        BsonDocument doc = _raw.FindById(_rawId) ?? throw new InvalidOperationException("missing");
+        var target = new BenchAgent();
+        var reader = new Utf8JsonReader(doc["p"].AsBinary);
+        reader.Read();
+        ((IPersistentState<BenchAgent>)target).ReadState(ref reader);
+        return target;
+    }
+
+    [Benchmark(Description = "LoadStateAsync")]
+    [BenchmarkCategory("Load")]
+    public ValueTask<bool> Load_StateGen() => _loadTarget.LoadStateAsync(_logged, _scope);
+
+    /// <summary>The pipeline on the memory store with no hook registered: what the hook points cost when unused.</summary>
+    [Benchmark(Baseline = true, Description = "memory store, 0 hooks")]
+    [BenchmarkCategory("Hooks")]
+    public ValueTask<StateWriteResult> Hooks0() => _agent.SaveStateAsync(_memory0, _scope);
+
+    /// <summary>One no-op before-change hook: adds the old-value read the hook context needs, plus the hook call.</summary>
+    [Benchmark(Description = "memory store, 1 no-op hook")]
+    [BenchmarkCategory("Hooks")]
+    public ValueTask<StateWriteResult> Hooks1() => _agent.SaveStateAsync(_memory1, _scope);
+
+    /// <summary>Ten no-op hooks: (this - 1 hook) / 9 is the cost of each further hook.</summary>
+    [Benchmark(Description = "memory store, 10 no-op hooks")]
+    [BenchmarkCategory("Hooks")]
+    public ValueTask<StateWriteResult> Hooks10() => _agent.SaveStateAsync(_memory10, _scope);
+
+    /// <summary>The event floor: 1,000 writes to a bounded channel and 1,000 reads back.</summary>
+    [Benchmark(Baseline = true, Description = "floor: Channel write + read x1000", OperationsPerInvoke = Events)]
+    [BenchmarkCategory("Events")]
+    public int ChannelFloor()
+    {
+        int read = 0;
+        for (int i = 0; i < Events; i++)
+        {
+            _channel.Writer.TryWrite(_item);
+        }
+
+        while (_channel.Reader.TryRead(out _))
+        {
+            read++;
+        }
+
+        return read;
+    }
+
+    /// <summary>1,000 change events built and published to one subscriber, then read by it.</summary>
+    [Benchmark(Description = "change event publish + read x1000, 1 subscriber", OperationsPerInvoke = Events)]
+    [BenchmarkCategory("Events")]
+    public int PublishEvents()
+    {
+        int read = 0;
+        for (int i = 0; i < Events; i++)
+        {
+            _events.Publish(new StateChangeEvent(StateChangeKind.Write, "agent/researcher-1", "BenchAgent/r1", "bench-agent", 1, i + 1, i, i + 1, DateTimeOffset.UnixEpoch, "corr", "save", _payload, _payload));
+        }
+
+        while (_subscription.Reader.TryRead(out _))
+        {
+            read++;
+        }
+
+        return read;
+    }
+}
