@@ -7,6 +7,7 @@ using System.Linq;
 using System.Threading;
 using System.Threading.Tasks;
 using LiteDB;
+using LiteDB.Engine;
 
 namespace StateGen.Storage.LiteDb;
 
@@ -28,6 +29,22 @@ public sealed class LiteDbStateStoreOptions
     /// (the current value and the log record) until the log is pruned.
     /// </summary>
     public bool RecordChanges { get; set; } = true;
+
+    /// <summary>
+    /// When a write, delete or batch returns: <see cref="StateDurability.Durable"/> (the default) once it is flushed to
+    /// the disk, so it survives a power cut; <see cref="StateDurability.Relaxed"/> once it is in the operating system's
+    /// cache, flushed every <see cref="RelaxedFlushInterval"/>.
+    /// </summary>
+    public StateDurability Durability { get; set; } = StateDurability.Durable;
+
+    /// <summary>
+    /// How often a <see cref="StateDurability.Relaxed"/> store flushes what was written since its last flush (1 second by
+    /// default): the most a power cut or an operating-system crash can lose. Ignored by a durable store.
+    /// </summary>
+    public TimeSpan RelaxedFlushInterval { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>Test hook: opens the data and log files (a real file by default).</summary>
+    internal Func<string, StoreFile>? OpenFile { get; set; }
 }
 
 /// <summary>
@@ -38,6 +55,12 @@ public sealed class LiteDbStateStoreOptions
 /// LiteDB v5 has no async API and binds explicit transactions to a thread, so every operation here is one
 /// synchronous auto-committed LiteDB call made under this store's lock; no transaction spans an <c>await</c>.
 /// Errors from a corrupt or truncated file surface as <see cref="StateStoreCorruptedException"/>.
+/// <para>
+/// LiteDB 5 never flushes its log to the disk on commit. This store hands LiteDB the data file and the log
+/// (<c>name-log.ext</c>) as its own streams, and with <see cref="StateDurability.Durable"/> a change returns only after
+/// the log was flushed (fsync) past its commit; concurrent writers share one flush (group commit), done outside the
+/// store's lock so others keep committing meanwhile.
+/// </para>
 /// </remarks>
 public sealed class LiteDbStateStore : IStateStore, IStateHistoryStore, IDisposable
 {
@@ -58,6 +81,10 @@ public sealed class LiteDbStateStore : IStateStore, IStateHistoryStore, IDisposa
     private static readonly ConcurrentDictionary<string, byte> OpenFiles = new(StringComparer.Ordinal);
 
     private readonly object _gate = new();
+    private readonly StoreFile _dataFile;
+    private readonly StoreFile? _logFile;
+    private readonly DurabilityBarrier _barrier;
+    private readonly ITimer? _flushTimer;
     private readonly LiteDatabase _db;
     private readonly ILiteCollection<BsonDocument> _state;
     private readonly ILiteCollection<BsonDocument> _changes;
@@ -73,6 +100,9 @@ public sealed class LiteDbStateStore : IStateStore, IStateHistoryStore, IDisposa
     private readonly byte? _invalidStateByte;
     private bool _disposed;
     private bool _faulted;
+
+    /// <summary>When changes return: flushed to the disk, or in the OS cache.</summary>
+    public StateDurability Durability { get; }
 
     /// <summary>Opens (or creates) the database file.</summary>
     /// <exception cref="StateStoreCorruptedException">The file is corrupt, truncated or not a LiteDB database.</exception>
@@ -92,6 +122,21 @@ public sealed class LiteDbStateStore : IStateStore, IStateHistoryStore, IDisposa
             throw new StateStoreException($"The state database '{FilePath}' is already open in this process. Share one store (or StateManager) per file.");
         }
 
+        Durability = options.Durability;
+        if (Durability is not StateDurability.Durable and not StateDurability.Relaxed)
+        {
+            OpenFiles.TryRemove(FilePath, out _);
+            throw new ArgumentOutOfRangeException(nameof(options), options.Durability, "Unknown durability level.");
+        }
+
+        if (Durability == StateDurability.Relaxed && options.RelaxedFlushInterval <= TimeSpan.Zero)
+        {
+            OpenFiles.TryRemove(FilePath, out _);
+            throw new ArgumentOutOfRangeException(nameof(options), options.RelaxedFlushInterval, "The flush interval must be positive.");
+        }
+
+        Func<string, StoreFile> open = options.OpenFile ?? (path => new OsStoreFile(path));
+        _barrier = new DurabilityBarrier(SyncFiles);
         try
         {
             string? folder = System.IO.Path.GetDirectoryName(FilePath);
@@ -101,16 +146,18 @@ public sealed class LiteDbStateStore : IStateStore, IStateHistoryStore, IDisposa
             }
 
             // LiteDB trims a file that is not whole pages before it reads the header: check the header first, so a
-            // foreign file is rejected untouched.
-            _invalidStateByte = CheckHeader(FilePath);
+            // foreign file is rejected untouched (a file that is not there is not created by the check).
+            _invalidStateByte = CheckHeader(FilePath, options.OpenFile);
+            _dataFile = open(FilePath);
+            _logFile = open(LogPath(FilePath));
 
-            var connection = new ConnectionString
+            var settings = new EngineSettings
             {
-                Filename = FilePath,
-                Connection = ConnectionType.Direct,
+                DataStream = _dataFile,
+                LogStream = _logFile,
                 Collation = new Collation(CultureInfo.InvariantCulture.LCID, CompareOptions.Ordinal),
             };
-            _db = new LiteDatabase(connection);
+            _db = new LiteDatabase(new LiteEngine(settings));
             _state = _db.GetCollection(CollectionName);
             _state.EnsureIndex("s");
             _changes = _db.GetCollection(ChangesCollectionName, BsonAutoId.Int64);
@@ -129,6 +176,13 @@ public sealed class LiteDbStateStore : IStateStore, IStateHistoryStore, IDisposa
             long lastLogged = _changes.Find(Query.All("_id", Query.Descending), limit: 1).FirstOrDefault()?["_id"].AsInt64 ?? 0;
             long floor = _meta.FindById("sequence")?["v"].AsInt64 ?? 0;
             _sequence = Math.Max(lastLogged, floor);
+
+            // The new file and the indexes made above are on the disk before the store is used.
+            SyncFiles();
+            if (Durability == StateDurability.Relaxed)
+            {
+                _flushTimer = _time.CreateTimer(_ => _barrier.TryFlushInBackground(), null, options.RelaxedFlushInterval, options.RelaxedFlushInterval);
+            }
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
@@ -142,6 +196,7 @@ public sealed class LiteDbStateStore : IStateStore, IStateHistoryStore, IDisposa
             }
             finally
             {
+                CloseFiles();
                 OpenFiles.TryRemove(FilePath, out _);
             }
 
@@ -163,22 +218,44 @@ public sealed class LiteDbStateStore : IStateStore, IStateHistoryStore, IDisposa
     /// Rejects an existing file that is not a LiteDB v5 database before LiteDB touches it; returns the byte at the
     /// damaged-file flag so a failed open can put it back.
     /// </summary>
-    private static byte? CheckHeader(string path)
+    private static byte? CheckHeader(string path, Func<string, StoreFile>? open)
     {
-        var info = new FileInfo(path);
-        if (!info.Exists || info.Length == 0)
-        {
-            return null;
-        }
-
         byte[] header = new byte[InvalidStateOffset + 1];
         int read;
-        using (FileStream stream = new(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite))
+        long length;
+        if (open is null)
         {
+            var info = new FileInfo(path);
+            if (!info.Exists || info.Length == 0)
+            {
+                return null;
+            }
+
+            length = info.Length;
+            using FileStream stream = new(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
             read = stream.ReadAtLeast(header, header.Length, throwOnEndOfStream: false);
         }
+        else
+        {
+            StoreFile file = open(path);
+            try
+            {
+                length = file.Length;
+                if (length == 0)
+                {
+                    return null;
+                }
 
-        if (info.Length % PageSize != 0 || read < header.Length
+                file.Position = 0;
+                read = file.ReadAtLeast(header, header.Length, throwOnEndOfStream: false);
+            }
+            finally
+            {
+                file.Release();
+            }
+        }
+
+        if (length % PageSize != 0 || read < header.Length
             || !header.AsSpan(HeaderInfoOffset, HeaderInfo.Length).SequenceEqual(HeaderInfo)
             || header[HeaderVersionOffset] != FileVersion)
         {
@@ -191,24 +268,95 @@ public sealed class LiteDbStateStore : IStateStore, IStateHistoryStore, IDisposa
     /// <summary>LiteDB marks a file it found damaged; the file was not ours to change, so the mark is undone.</summary>
     private void RestoreInvalidStateFlag()
     {
-        if (_invalidStateByte is not byte original || !File.Exists(FilePath))
+        if (_invalidStateByte is not byte original || _dataFile is null)
         {
             return;
         }
 
-        using FileStream stream = new(FilePath, FileMode.Open, FileAccess.ReadWrite, FileShare.None);
-        if (stream.Length <= InvalidStateOffset)
+        // LiteDB writes the mark through the stream this store gave it, which stays open until CloseFiles.
+        StoreFile stream = _dataFile;
+        lock (stream)
         {
-            return;
-        }
+            if (stream.Length <= InvalidStateOffset)
+            {
+                return;
+            }
 
-        stream.Position = InvalidStateOffset;
-        if (stream.ReadByte() != original)
-        {
             stream.Position = InvalidStateOffset;
-            stream.WriteByte(original);
+            if (stream.ReadByte() != original)
+            {
+                stream.Position = InvalidStateOffset;
+                stream.WriteByte(original);
+                stream.Sync();
+            }
         }
     }
+
+    /// <summary>LiteDB's log file next to the data file, named as LiteDB names it (<c>name-log.ext</c>).</summary>
+    internal static string LogPath(string path)
+        => System.IO.Path.Combine(
+            System.IO.Path.GetDirectoryName(path) ?? string.Empty,
+            System.IO.Path.GetFileNameWithoutExtension(path) + "-log" + System.IO.Path.GetExtension(path));
+
+    /// <summary>Flushes every file with writes not yet on the disk: the group commit's one fsync (normally the log alone).</summary>
+    private void SyncFiles()
+    {
+        if (_logFile is { IsDirty: true })
+        {
+            _logFile.Sync();
+        }
+
+        if (_dataFile is { IsDirty: true })
+        {
+            _dataFile.Sync();
+        }
+    }
+
+    /// <summary>Closes the files; deletes an empty log, as LiteDB does with its own files.</summary>
+    private void CloseFiles()
+    {
+        bool deleteLog = false;
+        try
+        {
+            deleteLog = _logFile is not null && _logFile.Length == 0 && _logFile is OsStoreFile;
+        }
+        catch (IOException)
+        {
+        }
+
+        _logFile?.Release();
+        _dataFile?.Release();
+        if (deleteLog)
+        {
+            try
+            {
+                File.Delete(LogPath(FilePath));
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                // An empty log left behind is harmless.
+            }
+        }
+    }
+
+    /// <summary>
+    /// Makes everything written so far durable (flushed to the disk). A <see cref="StateDurability.Durable"/> store's
+    /// changes already are when they return; a <see cref="StateDurability.Relaxed"/> store's are after this.
+    /// </summary>
+    /// <exception cref="StateStoreException">The flush failed.</exception>
+    public ValueTask FlushAsync(CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        lock (_gate)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+        }
+
+        return _barrier.FlushAsync();
+    }
+
+    /// <summary>Test hook: how many group-commit flushes ran.</summary>
+    internal long FlushCount => _barrier.FlushCount;
 
     private static void DisposeQuietly(IDisposable? disposable)
     {
@@ -259,14 +407,14 @@ public sealed class LiteDbStateStore : IStateStore, IStateHistoryStore, IDisposa
             throw new StateValueTooLargeException(write.Scope, write.Key, write.Payload.Length, MaxPayloadBytes);
         }
 
-        return new(Run(() => Apply([write])[0].Stored!));
+        return RunDurable(() => Apply([write])[0].Stored!);
     }
 
     /// <inheritdoc />
     public ValueTask<bool> DeleteAsync(string scope, string key, CancellationToken cancellationToken = default)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        return new(Run(() => Apply([new StateDelete(scope, key)])[0].Existed));
+        return RunDurable(() => Apply([new StateDelete(scope, key)])[0].Existed);
     }
 
     /// <inheritdoc />
@@ -274,7 +422,7 @@ public sealed class LiteDbStateStore : IStateStore, IStateHistoryStore, IDisposa
     {
         StoreRules.CheckBatch(operations, MaxPayloadBytes);
         cancellationToken.ThrowIfCancellationRequested();
-        return new(Run<IReadOnlyList<StateOperationResult>>(() => Apply(operations)));
+        return RunDurable<IReadOnlyList<StateOperationResult>>(() => Apply(operations));
     }
 
     /// <inheritdoc />
@@ -330,7 +478,7 @@ public sealed class LiteDbStateStore : IStateStore, IStateHistoryStore, IDisposa
     public ValueTask<long> PruneChangesAsync(DateTimeOffset? olderThan, int? keepPerKey, CancellationToken cancellationToken = default)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        return new(Run(() =>
+        return RunDurable(() =>
         {
             var remove = new HashSet<long>();
             if (olderThan is DateTimeOffset limit)
@@ -357,7 +505,7 @@ public sealed class LiteDbStateStore : IStateStore, IStateHistoryStore, IDisposa
                 _meta.Upsert(new BsonDocument { ["_id"] = "sequence", ["v"] = _sequence });
             });
             return (long)remove.Count;
-        }));
+        });
     }
 
     /// <inheritdoc />
@@ -365,7 +513,7 @@ public sealed class LiteDbStateStore : IStateStore, IStateHistoryStore, IDisposa
     {
         ArgumentNullException.ThrowIfNull(records);
         cancellationToken.ThrowIfCancellationRequested();
-        Run(() =>
+        ValueTask<int> done = RunDurable(() =>
         {
             InTransaction(() =>
             {
@@ -391,7 +539,7 @@ public sealed class LiteDbStateStore : IStateStore, IStateHistoryStore, IDisposa
             });
             return 0;
         });
-        return default;
+        return done.IsCompletedSuccessfully ? default : new ValueTask(done.AsTask());
     }
 
     /// <inheritdoc />
@@ -431,7 +579,7 @@ public sealed class LiteDbStateStore : IStateStore, IStateHistoryStore, IDisposa
     public ValueTask<long> PruneHookExecutionsAsync(DateTimeOffset? olderThan, int? keepNewest, CancellationToken cancellationToken = default)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        return new(Run(() =>
+        return RunDurable(() =>
         {
             var remove = new HashSet<long>();
             if (olderThan is DateTimeOffset limit)
@@ -452,7 +600,7 @@ public sealed class LiteDbStateStore : IStateStore, IStateHistoryStore, IDisposa
                 }
             });
             return (long)remove.Count;
-        }));
+        });
     }
 
     /// <summary>
@@ -624,8 +772,10 @@ public sealed class LiteDbStateStore : IStateStore, IStateHistoryStore, IDisposa
             }
 
             _disposed = true;
+            _flushTimer?.Dispose();
             try
             {
+                // LiteDB checkpoints on close: it copies the log into the data file, flushes that, and empties the log.
                 if (_faulted)
                 {
                     DisposeQuietly(_db);
@@ -637,7 +787,19 @@ public sealed class LiteDbStateStore : IStateStore, IStateHistoryStore, IDisposa
             }
             finally
             {
-                OpenFiles.TryRemove(FilePath, out _);
+                try
+                {
+                    // Whatever a relaxed store (or a failed close) left unflushed goes to the disk before the files close.
+                    if (!_faulted)
+                    {
+                        _barrier.Close(SyncFiles);
+                    }
+                }
+                finally
+                {
+                    CloseFiles();
+                    OpenFiles.TryRemove(FilePath, out _);
+                }
             }
         }
     }
@@ -699,6 +861,40 @@ public sealed class LiteDbStateStore : IStateStore, IStateHistoryStore, IDisposa
             doc["v"].AsInt64,
             new DateTimeOffset(doc["u"].AsInt64, TimeSpan.Zero),
             doc["p"].AsBinary);
+    }
+
+    /// <summary>
+    /// Runs a change under the lock (committed to the OS cache), then, for a durable store, waits outside the lock until
+    /// a flush covers it (group commit). No LiteDB transaction is open while waiting.
+    /// </summary>
+    private ValueTask<T> RunDurable<T>(Func<T> action)
+    {
+        long sequence = 0;
+        T result = Run(() =>
+        {
+            if (_barrier.Failed)
+            {
+                // A failed fsync leaves nothing written since the last good one trustworthy; refuse further changes.
+                _barrier.WaitAsync(long.MaxValue).AsTask().GetAwaiter().GetResult();
+            }
+
+            T value = action();
+            sequence = _barrier.Committed();
+            return value;
+        });
+        if (Durability == StateDurability.Relaxed)
+        {
+            return new(result);
+        }
+
+        ValueTask durable = _barrier.WaitAsync(sequence);
+        return durable.IsCompletedSuccessfully ? new(result) : AwaitDurable(durable, result);
+    }
+
+    private static async ValueTask<T> AwaitDurable<T>(ValueTask durable, T result)
+    {
+        await durable.ConfigureAwait(false);
+        return result;
     }
 
     private T Run<T>(Func<T> action)

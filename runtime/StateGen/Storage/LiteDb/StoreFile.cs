@@ -1,0 +1,162 @@
+using System;
+using System.IO;
+using System.Threading;
+
+namespace StateGen.Storage.LiteDb;
+
+/// <summary>
+/// One file under a <see cref="LiteDbStateStore"/> (the data file or LiteDB's write-ahead log), handed to LiteDB as its
+/// stream. Reads and writes are positional; <see cref="Sync"/> flushes everything written so far to the disk.
+/// </summary>
+/// <remarks>
+/// LiteDB 5.0.21 wraps each stream it is given in its own <c>ConcurrentStream</c>, which sets <see cref="Position"/> and
+/// then reads or writes under a lock on this object, and which disposes this stream when LiteDB disposes the wrapper:
+/// so <see cref="Stream.Dispose()"/> does nothing here and <see cref="Release"/> closes the file. LiteDB calls
+/// <see cref="Flush"/> only where it means "to the disk" (file creation, checkpoint, trimming a torn file), so it syncs.
+/// A store's own writers never call it: their flush is the group commit in <see cref="DurabilityBarrier"/>.
+/// </remarks>
+internal abstract class StoreFile : Stream
+{
+    private long _position;
+    private int _dirty;
+    private long _syncs;
+
+    /// <summary>The file's path.</summary>
+    public abstract string Path { get; }
+
+    /// <summary>Whether something was written (or the length changed) since the last <see cref="Sync"/> began.</summary>
+    public bool IsDirty => Volatile.Read(ref _dirty) != 0;
+
+    /// <summary>How many times the file was flushed to the disk.</summary>
+    public long SyncCount => Interlocked.Read(ref _syncs);
+
+    /// <inheritdoc />
+    public override bool CanRead => true;
+
+    /// <inheritdoc />
+    public override bool CanSeek => true;
+
+    /// <inheritdoc />
+    public override bool CanWrite => true;
+
+    /// <inheritdoc />
+    public override long Position
+    {
+        get => _position;
+        set => _position = value;
+    }
+
+    /// <summary>Flushes everything written so far to the disk.</summary>
+    public void Sync()
+    {
+        // Cleared before the flush: a write that races with it stays dirty and is covered by the next one.
+        Volatile.Write(ref _dirty, 0);
+        SyncCore();
+        Interlocked.Increment(ref _syncs);
+    }
+
+    /// <summary>Closes the file.</summary>
+    public abstract void Release();
+
+    /// <summary>Reads at an offset; returns the bytes read (0 at the end).</summary>
+    protected abstract int ReadAt(long offset, Span<byte> buffer);
+
+    /// <summary>Writes at an offset, growing the file as needed.</summary>
+    protected abstract void WriteAt(long offset, ReadOnlySpan<byte> buffer);
+
+    /// <summary>Changes the file's length.</summary>
+    protected abstract void SetLengthCore(long length);
+
+    /// <summary>Flushes the file to the disk (fsync).</summary>
+    protected abstract void SyncCore();
+
+    /// <inheritdoc />
+    public override void Flush() => Sync();
+
+    /// <inheritdoc />
+    public override int Read(byte[] buffer, int offset, int count)
+    {
+        int read = ReadAt(_position, buffer.AsSpan(offset, count));
+        _position += read;
+        return read;
+    }
+
+    /// <inheritdoc />
+    public override void Write(byte[] buffer, int offset, int count)
+    {
+        WriteAt(_position, buffer.AsSpan(offset, count));
+        _position += count;
+        Volatile.Write(ref _dirty, 1);
+    }
+
+    /// <inheritdoc />
+    public override long Seek(long offset, SeekOrigin origin)
+    {
+        _position = origin switch
+        {
+            SeekOrigin.Begin => offset,
+            SeekOrigin.Current => _position + offset,
+            _ => Length + offset,
+        };
+        return _position;
+    }
+
+    /// <summary>
+    /// Changes the length and syncs at once: LiteDB truncates its log after a checkpoint and then reuses transaction
+    /// ids from 1, so the truncation must reach the disk before new log pages do, or a crash could mix old and new pages.
+    /// </summary>
+    public override void SetLength(long value)
+    {
+        SetLengthCore(value);
+        Volatile.Write(ref _dirty, 1);
+        Sync();
+    }
+
+    /// <summary>LiteDB disposes the streams it wraps; the store closes the file itself (<see cref="Release"/>).</summary>
+    protected override void Dispose(bool disposing)
+    {
+    }
+}
+
+/// <summary>A real file: positional reads and writes on one handle, <c>fsync</c> on <see cref="StoreFile.Sync"/>.</summary>
+internal sealed class OsStoreFile : StoreFile
+{
+    private readonly FileStream _file;
+
+    public OsStoreFile(string path)
+    {
+        Path = path;
+
+        // Unbuffered: every write goes straight to the OS, and Flush(true) is exactly one fsync of the handle.
+        _file = new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.Read, bufferSize: 0, FileOptions.RandomAccess);
+    }
+
+    public override string Path { get; }
+
+    public override long Length => RandomAccess.GetLength(_file.SafeFileHandle);
+
+    public override void Release() => _file.Dispose();
+
+    protected override int ReadAt(long offset, Span<byte> buffer)
+    {
+        int total = 0;
+        while (total < buffer.Length)
+        {
+            int read = RandomAccess.Read(_file.SafeFileHandle, buffer[total..], offset + total);
+            if (read == 0)
+            {
+                break;
+            }
+
+            total += read;
+        }
+
+        return total;
+    }
+
+    protected override void WriteAt(long offset, ReadOnlySpan<byte> buffer) => RandomAccess.Write(_file.SafeFileHandle, buffer, offset);
+
+    protected override void SetLengthCore(long length) => _file.SetLength(length);
+
+    protected override void SyncCore() => _file.Flush(flushToDisk: true);
+}
