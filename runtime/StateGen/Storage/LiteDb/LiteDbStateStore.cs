@@ -358,6 +358,9 @@ public sealed class LiteDbStateStore : IStateStore, IStateHistoryStore, IDisposa
     /// <summary>Test hook: how many group-commit flushes ran.</summary>
     internal long FlushCount => _barrier.FlushCount;
 
+    /// <summary>Test hook: how many changes were committed (to the OS cache) so far.</summary>
+    internal long CommitCount => _barrier.LastCommitted;
+
     private static void DisposeQuietly(IDisposable? disposable)
     {
         try
