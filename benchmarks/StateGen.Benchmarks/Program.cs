@@ -8,13 +8,20 @@ internal static class Program
     /// <summary>
     /// <c>dotnet run -c Release --project benchmarks/StateGen.Benchmarks -- --filter '*'</c> runs the BenchmarkDotNet
     /// suites; <c>-- --paired</c> runs the interleaved cross-check in <see cref="PairedCheck"/> instead, and
-    /// <c>-- --paired-upgrade</c> only its upgrade-chain part.
+    /// <c>-- --paired-upgrade</c> only its upgrade-chain part, and <c>-- --durability</c> the durable-save harness in
+    /// <see cref="DurabilityCheck"/>.
     /// </summary>
     private static void Main(string[] args)
     {
         if (Array.IndexOf(args, "--paired-upgrade") >= 0)
         {
             PairedCheck.RunUpgrade();
+            return;
+        }
+
+        if (Array.IndexOf(args, "--durability") >= 0)
+        {
+            DurabilityCheck.Run();
             return;
         }
 

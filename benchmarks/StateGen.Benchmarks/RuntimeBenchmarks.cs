@@ -70,8 +70,9 @@ public class RuntimeBenchmarks
         _loadTarget = new BenchAgent { Id = _agent.Id };
         _scope = StateScope.Agent("researcher-1");
         var quiet = new StateManagerOptions { SecretScanning = SecretScanPolicy.RedactAndWarn, RecordHookHistory = false };
-        _logged = new StateManager(new LiteDbStateStore(Path.Combine(_folder, "logged.db")), quiet);
-        _unlogged = new StateManager(new LiteDbStateStore(new LiteDbStateStoreOptions { Path = Path.Combine(_folder, "unlogged.db"), RecordChanges = false }), quiet);
+        // Relaxed, like the floors measured against (durable saves: DurabilityCheck, --durability).
+        _logged = new StateManager(new LiteDbStateStore(new LiteDbStateStoreOptions { Path = Path.Combine(_folder, "logged.db"), Durability = StateDurability.Relaxed, RelaxedFlushInterval = TimeSpan.FromHours(1) }), quiet);
+        _unlogged = new StateManager(new LiteDbStateStore(new LiteDbStateStoreOptions { Path = Path.Combine(_folder, "unlogged.db"), RecordChanges = false, Durability = StateDurability.Relaxed, RelaxedFlushInterval = TimeSpan.FromHours(1) }), quiet);
         _memory0 = new StateManager(new MemoryStateStore(recordChanges: false), quiet);
         _memory1 = new StateManager(new MemoryStateStore(recordChanges: false), quiet);
         _memory10 = new StateManager(new MemoryStateStore(recordChanges: false), quiet);

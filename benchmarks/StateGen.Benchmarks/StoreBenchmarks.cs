@@ -47,7 +47,13 @@ public class StoreBenchmarks
         _loadTarget = new BenchAgent { Id = _agent.Id };
         _scope = StateScope.Agent("researcher-1");
 
-        _manager = new StateManager(new LiteDbStateStore(Path.Combine(_folder, "stategen.db")));
+        // Relaxed: the raw LiteDB baseline does not flush to the disk either (durable saves: DurabilityCheck, --durability).
+        _manager = new StateManager(new LiteDbStateStore(new LiteDbStateStoreOptions
+        {
+            Path = Path.Combine(_folder, "stategen.db"),
+            Durability = StateDurability.Relaxed,
+            RelaxedFlushInterval = TimeSpan.FromHours(1),
+        }));
 
         // Same connection settings as LiteDbStateStore: direct mode, ordinal collation, an index on the scope.
         _rawDb = new LiteDatabase(new ConnectionString

@@ -1,0 +1,274 @@
+using System;
+using System.Collections.Generic;
+using System.Diagnostics;
+using System.Globalization;
+using System.IO;
+using System.Linq;
+using System.Runtime.InteropServices;
+using System.Threading;
+using System.Threading.Tasks;
+using LiteDB;
+using Microsoft.Win32.SafeHandles;
+using StateGen.Storage.LiteDb;
+using StjSerializer = System.Text.Json.JsonSerializer;
+
+namespace StateGen.Benchmarks;
+
+/// <summary>
+/// Durable saves against their floors, on real files (run with <c>-- --durability</c>): a fsync is milliseconds and
+/// depends on the disk, so this is a throughput harness with interleaved rounds, not a BenchmarkDotNet suite.
+/// <list type="bullet">
+/// <item>One writer: <c>SaveStateAsync</c> on a durable store against serialize + raw LiteDB upsert + one fsync of
+/// LiteDB's log (the least a durable LiteDB save can cost), and a relaxed store.</item>
+/// <item>32 concurrent writers: a durable store (group commit) against one fsync per write (raw LiteDB, upsert + fsync
+/// under one lock), and a relaxed store.</item>
+/// </list>
+/// </summary>
+internal static class DurabilityCheck
+{
+    private const int Writers = 32;
+
+    public static void Run()
+    {
+        int rounds = Env("DURABILITY_ROUNDS", 7);
+        int singleOps = Env("DURABILITY_SINGLE_OPS", 100);
+        int perWriter = Env("DURABILITY_PER_WRITER", 20);
+        string folder = Path.Combine(Path.GetTempPath(), "stategen-durability-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(folder);
+        Console.WriteLine($"folder {folder} ({DriveInfo.GetDrives().FirstOrDefault(d => folder.StartsWith(d.Name, StringComparison.Ordinal) && d.Name != "/")?.DriveFormat ?? "root fs"}), {Environment.ProcessorCount} cores, {rounds} rounds");
+        try
+        {
+            // Without the change log, a save is one upsert, as in the raw floor; the logged store shows what the log adds.
+            using var durable = new Bench(Path.Combine(folder, "durable.db"), StateDurability.Durable, recordChanges: false);
+            using var relaxed = new Bench(Path.Combine(folder, "relaxed.db"), StateDurability.Relaxed, recordChanges: false);
+            using var logged = new Bench(Path.Combine(folder, "logged.db"), StateDurability.Durable, recordChanges: true);
+            using var raw = new RawBench(Path.Combine(folder, "raw.db"));
+
+            var single = new Dictionary<string, List<double>> { ["durable"] = [], ["raw+fsync"] = [], ["relaxed"] = [], ["durable+changelog"] = [] };
+            var group = new Dictionary<string, List<double>> { ["durable"] = [], ["fsync-per-write"] = [], ["relaxed"] = [] };
+            var singleRatio = new List<double>();
+            var groupRatio = new List<double>();
+            var relaxedSingle = new List<double>();
+            var relaxedGroup = new List<double>();
+            long commits = 0, flushes = 0;
+            for (int round = -1; round < rounds; round++)
+            {
+                // Single writer: microseconds per save.
+                // Interleaved save by save, so a disk that is slower for a moment slows all of them alike.
+                double d = 0, r = 0, x = 0, l = 0;
+                int loggedWriter = (round + 1) % Writers;
+                for (int i = 0; i < singleOps; i++)
+                {
+                    d += Time(1, () => durable.SaveAsync(0).AsTask().GetAwaiter().GetResult());
+                    r += Time(1, () => raw.Save(0, fsync: true));
+                    x += Time(1, () => relaxed.SaveAsync(0).AsTask().GetAwaiter().GetResult());
+                    l += Time(1, () => logged.SaveAsync(loggedWriter).AsTask().GetAwaiter().GetResult());
+                }
+
+                d /= singleOps;
+                r /= singleOps;
+                x /= singleOps;
+                l /= singleOps;
+
+                // 32 writers: saves per second.
+                long c0 = durable.Store.CommitCount, f0 = durable.LogSyncs;
+                double gd = Writers * perWriter / (Time(1, () => Concurrent(w => durable.SaveAsync(w).AsTask(), perWriter)) / 1e6);
+                long c1 = durable.Store.CommitCount, f1 = durable.LogSyncs;
+                double gr = Writers * perWriter / (Time(1, () => Concurrent(w => { raw.Save(w, fsync: true); return Task.CompletedTask; }, perWriter)) / 1e6);
+                double gx = Writers * perWriter / (Time(1, () => Concurrent(w => relaxed.SaveAsync(w).AsTask(), perWriter)) / 1e6);
+                if (round < 0)
+                {
+                    continue; // warm-up
+                }
+
+                single["durable"].Add(d);
+                single["raw+fsync"].Add(r);
+                single["relaxed"].Add(x);
+                single["durable+changelog"].Add(l);
+                group["durable"].Add(gd);
+                group["fsync-per-write"].Add(gr);
+                group["relaxed"].Add(gx);
+                singleRatio.Add(d / r);
+                groupRatio.Add(gd / gr);
+                relaxedSingle.Add(d / x);
+                relaxedGroup.Add(gx / gd);
+                commits += c1 - c0;
+                flushes += f1 - f0;
+                Console.WriteLine(FormattableString.Invariant($"round {round + 1}: single durable {d:F0} us, raw+fsync {r:F0} us, relaxed {x:F0} us | 32 writers durable {gd:F0}/s, fsync-per-write {gr:F0}/s, relaxed {gx:F0}/s"));
+            }
+
+            Console.WriteLine();
+            Console.WriteLine("One writer, us per save (median):");
+            foreach (var (name, values) in single)
+            {
+                Console.WriteLine(FormattableString.Invariant($"  {name,-18} {Median(values),10:F0}"));
+            }
+
+            Console.WriteLine(FormattableString.Invariant($"  durable / (serialize + raw upsert + fsync): {Median(singleRatio):F2}x (target <= 1.2x)"));
+            Console.WriteLine(FormattableString.Invariant($"  durable / relaxed:                        {Median(relaxedSingle):F1}x"));
+            Console.WriteLine("  (durable, relaxed: RecordChanges = false, one upsert per save like the floor; durable+changelog: the default store)");
+            Console.WriteLine($"{Writers} concurrent writers, saves per second (median):");
+            foreach (var (name, values) in group)
+            {
+                Console.WriteLine(FormattableString.Invariant($"  {name,-18} {Median(values),10:F0}"));
+            }
+
+            Console.WriteLine(FormattableString.Invariant($"  durable (group commit) / fsync-per-write: {Median(groupRatio):F1}x (target >= 5x)"));
+            Console.WriteLine(FormattableString.Invariant($"  relaxed / durable:                        {Median(relaxedGroup):F1}x"));
+            Console.WriteLine(FormattableString.Invariant($"  durable: {commits} commits, {flushes} log fsyncs ({(double)commits / Math.Max(1, flushes):F1} commits per fsync)"));
+        }
+        finally
+        {
+            try
+            {
+                Directory.Delete(folder, recursive: true);
+            }
+            catch (IOException)
+            {
+                // A temp folder left behind is harmless.
+            }
+        }
+    }
+
+    private static void Concurrent(Func<int, Task> save, int perWriter)
+    {
+        Task[] tasks = Enumerable.Range(0, Writers).Select(w => Task.Run(async () =>
+        {
+            for (int i = 0; i < perWriter; i++)
+            {
+                await save(w).ConfigureAwait(false);
+            }
+        })).ToArray();
+        Task.WaitAll(tasks);
+    }
+
+    /// <summary>Microseconds for <paramref name="count"/> calls.</summary>
+    private static double Time(int count, Action action)
+    {
+        var watch = Stopwatch.StartNew();
+        for (int i = 0; i < count; i++)
+        {
+            action();
+        }
+
+        return watch.Elapsed.TotalMilliseconds * 1000;
+    }
+
+    private static double Median(List<double> values)
+    {
+        var sorted = values.OrderBy(v => v).ToArray();
+        return sorted.Length == 0 ? double.NaN : sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
+    }
+
+    private static int Env(string name, int fallback)
+        => int.TryParse(Environment.GetEnvironmentVariable(name), NumberStyles.Integer, CultureInfo.InvariantCulture, out int value) && value > 0 ? value : fallback;
+
+    [DllImport("libc", SetLastError = true)]
+    private static extern int fsync(SafeFileHandle fd);
+
+    /// <summary>StateGen: <c>SaveStateAsync</c> of one agent per writer, through a durable or relaxed store.</summary>
+    private sealed class Bench : IDisposable
+    {
+        private readonly StateManager _manager;
+        private readonly BenchAgent[] _agents;
+        private readonly List<StoreFile> _logs = [];
+
+        public Bench(string path, StateDurability durability, bool recordChanges)
+        {
+            Store = new LiteDbStateStore(new LiteDbStateStoreOptions
+            {
+                Path = path,
+                RecordChanges = recordChanges,
+                Durability = durability,
+                RelaxedFlushInterval = TimeSpan.FromSeconds(1),
+                OpenFile = p =>
+                {
+                    var file = new OsStoreFile(p);
+                    if (p == LiteDbStateStore.LogPath(path))
+                    {
+                        _logs.Add(file);
+                    }
+
+                    return file;
+                },
+            });
+            _manager = new StateManager(Store);
+            _agents = Enumerable.Range(0, Writers).Select(i =>
+            {
+                BenchAgent agent = BenchAgent.CreateSample();
+                agent.Id = "agent-" + i.ToString(CultureInfo.InvariantCulture);
+                return agent;
+            }).ToArray();
+        }
+
+        public LiteDbStateStore Store { get; }
+
+        public long LogSyncs => _logs.Sum(l => l.SyncCount);
+
+        public ValueTask<StateWriteResult> SaveAsync(int writer) => _agents[writer].SaveStateAsync(_manager, StateScope.Agent("bench"));
+
+        public void Dispose() => _manager.Dispose();
+    }
+
+    /// <summary>The floor: serialize, raw LiteDB upsert, then one fsync of LiteDB's log; one lock around all of it.</summary>
+    private sealed class RawBench : IDisposable
+    {
+        private readonly LiteDatabase _db;
+        private readonly ILiteCollection<BsonDocument> _raw;
+        private readonly SafeFileHandle _log;
+        private readonly BenchAgent[] _agents;
+        private readonly long[] _versions = new long[Writers];
+        private readonly object _gate = new();
+
+        public RawBench(string path)
+        {
+            _db = new LiteDatabase(new ConnectionString
+            {
+                Filename = path,
+                Connection = ConnectionType.Direct,
+                Collation = new Collation(CultureInfo.InvariantCulture.LCID, CompareOptions.Ordinal),
+            });
+            _raw = _db.GetCollection("state");
+            _raw.EnsureIndex("s");
+            _agents = Enumerable.Range(0, Writers).Select(i =>
+            {
+                BenchAgent agent = BenchAgent.CreateSample();
+                agent.Id = "agent-" + i.ToString(CultureInfo.InvariantCulture);
+                return agent;
+            }).ToArray();
+            Save(0, fsync: false); // creates the log
+            string log = Path.Combine(Path.GetDirectoryName(path)!, Path.GetFileNameWithoutExtension(path) + "-log" + Path.GetExtension(path));
+            _log = File.OpenHandle(log, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        }
+
+        public void Save(int writer, bool fsync)
+        {
+            lock (_gate)
+            {
+                BenchAgent agent = _agents[writer];
+                byte[] payload = StjSerializer.SerializeToUtf8Bytes(agent, BenchJsonContext.Default.BenchAgent);
+                _raw.Upsert(new BsonDocument
+                {
+                    ["_id"] = "agent/bench\u001F" + agent.Id,
+                    ["s"] = "agent/bench",
+                    ["k"] = agent.Id,
+                    ["t"] = "bench-agent",
+                    ["sv"] = 1,
+                    ["v"] = ++_versions[writer],
+                    ["u"] = DateTimeOffset.UtcNow.UtcTicks,
+                    ["p"] = payload,
+                });
+                if (fsync && DurabilityCheck.fsync(_log) != 0)
+                {
+                    throw new IOException($"fsync failed: {Marshal.GetLastPInvokeError()}");
+                }
+            }
+        }
+
+        public void Dispose()
+        {
+            _log.Dispose();
+            _db.Dispose();
+        }
+    }
+}
