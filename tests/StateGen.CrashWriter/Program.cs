@@ -1,0 +1,86 @@
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+using System.Text;
+using System.Threading.Tasks;
+using StateGen.Storage;
+using StateGen.Storage.LiteDb;
+
+namespace StateGen.CrashWriter;
+
+/// <summary>
+/// <c>StateGen.CrashWriter db-path durable|relaxed seed</c>: writes single values and batches to keys <c>k0</c>..<c>k9</c>
+/// of scope <c>kill</c> forever, each value derived from its key and version (<see cref="Payload"/>), and prints
+/// <c>ack key version</c> for every key of a call once the call has returned: the acknowledged-writes ledger the test
+/// checks after killing this process.
+/// </summary>
+internal static class Program
+{
+    public const int Keys = 10;
+
+    private static async Task<int> Main(string[] args)
+    {
+        var store = new LiteDbStateStore(new LiteDbStateStoreOptions
+        {
+            Path = args[0],
+            Durability = args[1] == "relaxed" ? StateDurability.Relaxed : StateDurability.Durable,
+        });
+        var random = new Random(int.Parse(args[2], CultureInfo.InvariantCulture));
+        var versions = new long[Keys];
+        for (int k = 0; k < Keys; k++)
+        {
+            versions[k] = (await store.GetAsync("kill", Key(k)))?.Version ?? 0;
+        }
+
+        Console.Out.WriteLine("ready");
+        Console.Out.Flush();
+        var line = new StringBuilder();
+        while (true)
+        {
+            int count = random.Next(3) == 0 ? random.Next(2, 4) : 1;
+            var keys = new List<int>();
+            while (keys.Count < count)
+            {
+                int k = random.Next(Keys);
+                if (!keys.Contains(k))
+                {
+                    keys.Add(k);
+                }
+            }
+
+            var ops = new List<StateOperation>();
+            foreach (int k in keys)
+            {
+                ops.Add(new StateWrite("kill", Key(k), "T", 1, Payload(Key(k), versions[k] + 1), ExpectedVersion: versions[k]));
+            }
+
+            IReadOnlyList<StateOperationResult> results = await store.CommitAsync(ops);
+            line.Clear();
+            for (int i = 0; i < keys.Count; i++)
+            {
+                versions[keys[i]] = results[i].Stored!.Version;
+                line.Append("ack ").Append(Key(keys[i])).Append(' ').Append(versions[keys[i]].ToString(CultureInfo.InvariantCulture)).Append('\n');
+            }
+
+            Console.Out.Write(line.ToString());
+            Console.Out.Flush();
+        }
+    }
+
+    private static string Key(int k) => "k" + k.ToString(CultureInfo.InvariantCulture);
+
+    /// <summary>The value of <paramref name="key"/> at <paramref name="version"/>: 20 B to 20 KB, checkable byte for byte.</summary>
+    public static byte[] Payload(string key, long version)
+    {
+        string unit = key + ":" + version.ToString(CultureInfo.InvariantCulture) + ";";
+        int length = 20 + (int)(version * 7919 % 20_000);
+        var bytes = new byte[length];
+        byte[] pattern = Encoding.ASCII.GetBytes(unit);
+        for (int i = 0; i < length; i++)
+        {
+            bytes[i] = pattern[i % pattern.Length];
+        }
+
+        return bytes;
+    }
+}
