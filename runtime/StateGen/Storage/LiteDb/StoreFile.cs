@@ -1,6 +1,8 @@
 using System;
 using System.IO;
+using System.Runtime.InteropServices;
 using System.Threading;
+using Microsoft.Win32.SafeHandles;
 
 namespace StateGen.Storage.LiteDb;
 
@@ -122,18 +124,25 @@ internal abstract class StoreFile : Stream
 internal sealed class OsStoreFile : StoreFile
 {
     private readonly FileStream _file;
+    private readonly SafeFileHandle _handle;
 
     public OsStoreFile(string path)
     {
         Path = path;
+        bool created = !File.Exists(path);
 
         // Unbuffered: every write goes straight to the OS, and Flush(true) is exactly one fsync of the handle.
         _file = new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.Read, bufferSize: 0, FileOptions.RandomAccess);
+        _handle = _file.SafeFileHandle;
+        if (created)
+        {
+            SyncDirectory(path);
+        }
     }
 
     public override string Path { get; }
 
-    public override long Length => RandomAccess.GetLength(_file.SafeFileHandle);
+    public override long Length => RandomAccess.GetLength(_handle);
 
     public override void Release() => _file.Dispose();
 
@@ -142,7 +151,7 @@ internal sealed class OsStoreFile : StoreFile
         int total = 0;
         while (total < buffer.Length)
         {
-            int read = RandomAccess.Read(_file.SafeFileHandle, buffer[total..], offset + total);
+            int read = RandomAccess.Read(_handle, buffer[total..], offset + total);
             if (read == 0)
             {
                 break;
@@ -154,9 +163,45 @@ internal sealed class OsStoreFile : StoreFile
         return total;
     }
 
-    protected override void WriteAt(long offset, ReadOnlySpan<byte> buffer) => RandomAccess.Write(_file.SafeFileHandle, buffer, offset);
+    protected override void WriteAt(long offset, ReadOnlySpan<byte> buffer) => RandomAccess.Write(_handle, buffer, offset);
 
     protected override void SetLengthCore(long length) => _file.SetLength(length);
 
     protected override void SyncCore() => _file.Flush(flushToDisk: true);
+
+    /// <summary>
+    /// On Linux, a new file's directory entry reaches the disk only when the directory is flushed: without this a power
+    /// cut right after creating the database could lose the whole file. Best effort (Windows and macOS journal it).
+    /// </summary>
+    private static void SyncDirectory(string path)
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            return;
+        }
+
+        string? folder = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path));
+        if (string.IsNullOrEmpty(folder))
+        {
+            return;
+        }
+
+        int fd = Open(folder, 0); // O_RDONLY
+        if (fd < 0)
+        {
+            return;
+        }
+
+        _ = FSync(fd);
+        _ = Close(fd);
+    }
+
+    [DllImport("libc", EntryPoint = "open", CharSet = CharSet.Ansi, BestFitMapping = false, ThrowOnUnmappableChar = true)]
+    private static extern int Open([MarshalAs(UnmanagedType.LPUTF8Str)] string path, int flags);
+
+    [DllImport("libc", EntryPoint = "fsync")]
+    private static extern int FSync(int fd);
+
+    [DllImport("libc", EntryPoint = "close")]
+    private static extern int Close(int fd);
 }
