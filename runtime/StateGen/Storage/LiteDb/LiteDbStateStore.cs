@@ -100,6 +100,7 @@ public sealed class LiteDbStateStore : IStateStore, IStateHistoryStore, IDisposa
     private readonly byte? _invalidStateByte;
     private bool _disposed;
     private bool _faulted;
+    private int _filesClosed;
 
     /// <summary>When changes return: flushed to the disk, or in the OS cache.</summary>
     public StateDurability Durability { get; }
@@ -315,13 +316,19 @@ public sealed class LiteDbStateStore : IStateStore, IStateHistoryStore, IDisposa
     /// <summary>Closes the files; deletes an empty log, as LiteDB does with its own files.</summary>
     private void CloseFiles()
     {
+        if (Interlocked.Exchange(ref _filesClosed, 1) != 0)
+        {
+            return;
+        }
+
         bool deleteLog = false;
         try
         {
             deleteLog = _logFile is not null && _logFile.Length == 0 && _logFile is OsStoreFile;
         }
-        catch (IOException)
+        catch (Exception ex) when (ex is IOException or ObjectDisposedException)
         {
+            // Then the log stays; an empty log left behind is harmless.
         }
 
         _logFile?.Release();
@@ -926,6 +933,10 @@ public sealed class LiteDbStateStore : IStateStore, IStateHistoryStore, IDisposa
                 _faulted = true;
                 DisposeQuietly(_db);
                 RestoreInvalidStateFlag();
+
+                // Release the file now, as LiteDB did when it closed it: it can be moved aside or restored at once.
+                _barrier.WaitIdle();
+                CloseFiles();
                 throw new StateStoreCorruptedException(FilePath, ex);
             }
         }
