@@ -46,7 +46,7 @@ public sealed class LiteDbProcessKillTests : IDisposable
             var errors = new StringBuilder();
             using var child = new Process
             {
-                StartInfo = new ProcessStartInfo("dotnet")
+                StartInfo = new ProcessStartInfo(DotnetHost())
                 {
                     ArgumentList = { writer, path, cycle % 5 == 4 ? "relaxed" : "durable", cycle.ToString(CultureInfo.InvariantCulture) },
                     RedirectStandardOutput = true,
@@ -110,6 +110,10 @@ public sealed class LiteDbProcessKillTests : IDisposable
 
         Assert.True(totalAcks >= Cycles, $"only {totalAcks} acknowledged writes in {Cycles} cycles");
     }
+
+    /// <summary>The <c>dotnet</c> host running these tests (falls back to the one on the PATH).</summary>
+    private static string DotnetHost()
+        => Environment.ProcessPath is { } host && Path.GetFileNameWithoutExtension(host) == "dotnet" ? host : "dotnet";
 
     /// <summary>The child's value of a key at a version (StateGen.CrashWriter.Program.Payload).</summary>
     private static byte[] CrashWriterPayload(string key, long version)

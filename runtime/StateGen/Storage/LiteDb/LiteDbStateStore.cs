@@ -45,6 +45,9 @@ public sealed class LiteDbStateStoreOptions
 
     /// <summary>Test hook: opens the data and log files (a real file by default).</summary>
     internal Func<string, StoreFile>? OpenFile { get; set; }
+
+    /// <summary>Test hook: LiteDB's checkpoint threshold in log pages (its CHECKPOINT pragma; LiteDB's default is 1000).</summary>
+    internal int? CheckpointPages { get; set; }
 }
 
 /// <summary>
@@ -151,6 +154,7 @@ public sealed class LiteDbStateStore : IStateStore, IStateHistoryStore, IDisposa
             _invalidStateByte = CheckHeader(FilePath, options.OpenFile);
             _dataFile = open(FilePath);
             _logFile = open(LogPath(FilePath));
+            _dataFile.WriteAheadLog = _logFile;
 
             var settings = new EngineSettings
             {
@@ -159,6 +163,11 @@ public sealed class LiteDbStateStore : IStateStore, IStateHistoryStore, IDisposa
                 Collation = new Collation(CultureInfo.InvariantCulture.LCID, CompareOptions.Ordinal),
             };
             _db = new LiteDatabase(new LiteEngine(settings));
+            if (options.CheckpointPages is int checkpoint)
+            {
+                _db.Pragma("CHECKPOINT", checkpoint);
+            }
+
             _state = _db.GetCollection(CollectionName);
             _state.EnsureIndex("s");
             _changes = _db.GetCollection(ChangesCollectionName, BsonAutoId.Int64);
@@ -302,15 +311,8 @@ public sealed class LiteDbStateStore : IStateStore, IStateHistoryStore, IDisposa
     /// <summary>Flushes every file with writes not yet on the disk: the group commit's one fsync (normally the log alone).</summary>
     private void SyncFiles()
     {
-        if (_logFile is { IsDirty: true })
-        {
-            _logFile.Sync();
-        }
-
-        if (_dataFile is { IsDirty: true })
-        {
-            _dataFile.Sync();
-        }
+        _logFile?.SyncIfDirty();
+        _dataFile?.SyncIfDirty();
     }
 
     /// <summary>Closes the files; deletes an empty log, as LiteDB does with its own files.</summary>

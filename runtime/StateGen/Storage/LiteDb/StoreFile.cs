@@ -8,7 +8,7 @@ namespace StateGen.Storage.LiteDb;
 
 /// <summary>
 /// One file under a <see cref="LiteDbStateStore"/> (the data file or LiteDB's write-ahead log), handed to LiteDB as its
-/// stream. Reads and writes are positional; <see cref="Sync"/> flushes everything written so far to the disk.
+/// stream. Reads and writes are positional; <see cref="Sync()"/> flushes everything written so far to the disk.
 /// </summary>
 /// <remarks>
 /// LiteDB 5.0.21 wraps each stream it is given in its own <c>ConcurrentStream</c>, which sets <see cref="Position"/> and
@@ -19,15 +19,20 @@ namespace StateGen.Storage.LiteDb;
 /// </remarks>
 internal abstract class StoreFile : Stream
 {
+    private readonly object _syncLock = new();
     private long _position;
-    private int _dirty;
+    private long _written; // completed writes and length changes
+    private long _synced;  // the value of _written that the last finished flush covered
     private long _syncs;
 
     /// <summary>The file's path.</summary>
     public abstract string Path { get; }
 
-    /// <summary>Whether something was written (or the length changed) since the last <see cref="Sync"/> began.</summary>
-    public bool IsDirty => Volatile.Read(ref _dirty) != 0;
+    /// <summary>
+    /// Whether something was written (or the length changed) that no finished <see cref="Sync()"/> covers: true while a
+    /// flush is still running, so a caller never takes a running flush for a finished one.
+    /// </summary>
+    public bool IsDirty => Interlocked.Read(ref _synced) != Interlocked.Read(ref _written);
 
     /// <summary>How many times the file was flushed to the disk.</summary>
     public long SyncCount => Interlocked.Read(ref _syncs);
@@ -49,12 +54,26 @@ internal abstract class StoreFile : Stream
     }
 
     /// <summary>Flushes everything written so far to the disk.</summary>
-    public void Sync()
+    public void Sync() => Sync(onlyIfDirty: false);
+
+    /// <summary>Flushes to the disk if a write is not yet covered by a finished flush; waits for a running one.</summary>
+    public void SyncIfDirty() => Sync(onlyIfDirty: true);
+
+    private void Sync(bool onlyIfDirty)
     {
-        // Cleared before the flush: a write that races with it stays dirty and is covered by the next one.
-        Volatile.Write(ref _dirty, 0);
-        SyncCore();
-        Interlocked.Increment(ref _syncs);
+        lock (_syncLock)
+        {
+            // Read before the flush: a write that finishes meanwhile stays dirty and is covered by the next one.
+            long written = Interlocked.Read(ref _written);
+            if (onlyIfDirty && written == Interlocked.Read(ref _synced))
+            {
+                return;
+            }
+
+            SyncCore();
+            Interlocked.Exchange(ref _synced, written);
+            Interlocked.Increment(ref _syncs);
+        }
     }
 
     /// <summary>Closes the file.</summary>
@@ -83,12 +102,20 @@ internal abstract class StoreFile : Stream
         return read;
     }
 
+    /// <summary>
+    /// The log that must be on the disk before this (data) file changes: the write-ahead rule. LiteDB 5 checkpoints by
+    /// copying log pages into the data file without flushing the log first; a power cut after the data file got pages
+    /// of a commit whose log pages were not yet flushed would replay older log pages over newer data pages on reopen.
+    /// </summary>
+    public StoreFile? WriteAheadLog { get; set; }
+
     /// <inheritdoc />
     public override void Write(byte[] buffer, int offset, int count)
     {
+        WriteAheadLog?.SyncIfDirty();
         WriteAt(_position, buffer.AsSpan(offset, count));
         _position += count;
-        Volatile.Write(ref _dirty, 1);
+        Interlocked.Increment(ref _written);
     }
 
     /// <inheritdoc />
@@ -110,7 +137,7 @@ internal abstract class StoreFile : Stream
     public override void SetLength(long value)
     {
         SetLengthCore(value);
-        Volatile.Write(ref _dirty, 1);
+        Interlocked.Increment(ref _written);
         Sync();
     }
 
@@ -120,7 +147,7 @@ internal abstract class StoreFile : Stream
     }
 }
 
-/// <summary>A real file: positional reads and writes on one handle, <c>fsync</c> on <see cref="StoreFile.Sync"/>.</summary>
+/// <summary>A real file: positional reads and writes on one handle, <c>fsync</c> on <see cref="StoreFile.Sync()"/>.</summary>
 internal sealed class OsStoreFile : StoreFile
 {
     private readonly FileStream _file;
