@@ -87,7 +87,10 @@ public sealed partial class StateManager
             }
 
             bool wantEvent = Events.HasSubscribers;
-            write = write with { ExpectedVersion = expected, CorrelationId = correlationId, Origin = origin, ReturnPrevious = wantEvent && !oldKnown };
+            StateHookRegistration[] after = Hooks.For(beforePoint + 1);
+
+            // After hooks see the replaced value too, so the store returns it whenever it was not read above.
+            write = write with { ExpectedVersion = expected, CorrelationId = correlationId, Origin = origin, ReturnPrevious = (wantEvent || after.Length > 0) && !oldKnown };
             StateOperationResult result;
             try
             {
@@ -111,7 +114,6 @@ public sealed partial class StateManager
                 Events.Publish(new StateChangeEvent(StateChangeKind.Write, write.Scope, write.Key, write.TypeName, write.SchemaVersion, stored2.Version, previous?.Version ?? 0, result.ChangeSequence, stored2.UpdatedAt, correlationId, origin, write.Payload, previous?.Payload ?? NoDocument));
             }
 
-            StateHookRegistration[] after = Hooks.For(beforePoint + 1);
             if (after.Length > 0)
             {
                 context ??= new StateHookContext(beforePoint + 1, write.Scope, write.Key, write.TypeName, write.SchemaVersion, 0, (oldKnown ? old : result.Previous)?.Payload ?? NoDocument, write.Payload, correlationId, origin, StateCorrelation.CurrentMetadata);
