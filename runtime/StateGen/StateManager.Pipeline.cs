@@ -1,4 +1,5 @@
 using System;
+using System.Buffers;
 using System.Collections.Generic;
 using System.Diagnostics;
 using System.Text.Json;
@@ -351,8 +352,7 @@ public sealed partial class StateManager
                     case StateHookDecision.Modify when validator is not null:
                         try
                         {
-                            validator.Validate(this, context, result.Value);
-                            context.SetNewDocument(result.Value.ToArray());
+                            context.SetNewDocument(validator.Validate(this, context, result.Value));
                             substituted = context.NewDocument;
                             outcome = "Modified";
                         }
@@ -500,7 +500,8 @@ public sealed partial class StateManager
     /// <summary>Checks a hook's substituted document against the value's type, and brings the caller's instance in line.</summary>
     internal interface IValueValidator
     {
-        void Validate(StateManager manager, StateHookContext context, ReadOnlyMemory<byte> document);
+        /// <summary>Checks the document; returns the document to store (a copy the hook cannot change).</summary>
+        ReadOnlyMemory<byte> Validate(StateManager manager, StateHookContext context, ReadOnlyMemory<byte> document);
 
         void Apply(StateManager manager, StateWrite write, object instance);
     }
@@ -510,11 +511,22 @@ public sealed partial class StateManager
     {
         public static readonly TypedValidator<T> Instance = new();
 
-        public void Validate(StateManager manager, StateHookContext context, ReadOnlyMemory<byte> document)
+        public ReadOnlyMemory<byte> Validate(StateManager manager, StateHookContext context, ReadOnlyMemory<byte> document)
         {
             PersistentStateInfo info = T.StateInfo;
             var entry = new StoredEntry(context.Scope, context.Key, info.TypeName, info.SchemaVersion, context.CurrentVersion, DateTimeOffset.UtcNow, document);
-            manager.ReadInto(T.CreateState(), entry, info);
+            T value = T.CreateState();
+            manager.ReadInto(value, entry, info);
+
+            // Store the type's own form of what was read, as any save does: a [Sensitive] member the hook put in its
+            // document (say, from a live instance) is never written.
+            var buffer = new ArrayBufferWriter<byte>(document.Length + 64);
+            using (var writer = new Utf8JsonWriter(buffer, StateJson.WriterOptionsFor(manager._options.MaxDepth)))
+            {
+                value.WriteState(writer);
+            }
+
+            return buffer.WrittenMemory;
         }
 
         public void Apply(StateManager manager, StateWrite write, object instance)
@@ -529,7 +541,7 @@ public sealed partial class StateManager
     {
         public static readonly JsonValidator Instance = new();
 
-        public void Validate(StateManager manager, StateHookContext context, ReadOnlyMemory<byte> document)
+        public ReadOnlyMemory<byte> Validate(StateManager manager, StateHookContext context, ReadOnlyMemory<byte> document)
         {
             if (!System.Text.Unicode.Utf8.IsValid(document.Span))
             {
@@ -537,6 +549,7 @@ public sealed partial class StateManager
             }
 
             using JsonDocument parsed = JsonDocument.Parse(document, new JsonDocumentOptions { MaxDepth = manager._options.MaxDepth });
+            return document.ToArray();
         }
 
         public void Apply(StateManager manager, StateWrite write, object instance)

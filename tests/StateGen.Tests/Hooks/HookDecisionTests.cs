@@ -80,7 +80,7 @@ public sealed class HookDecisionTests : IDisposable
     [Theory]
     [InlineData(Backends.Memory)]
     [InlineData(Backends.LiteDb)]
-    public async Task Modify_with_utf8_bytes_stores_exactly_those_bytes(string backend)
+    public async Task Modify_with_utf8_bytes_stores_that_value(string backend)
     {
         await using StateManager manager = Backends.CreateManager(backend, _dir);
         byte[] typed = Encoding.UTF8.GetBytes("""{"Id":"a1","Name":"bytes","Step":9,"Log":null}""");
@@ -95,6 +95,24 @@ public sealed class HookDecisionTests : IDisposable
         Assert.Equal(raw, (await manager.Store.GetAsync("global", "raw"))!.Payload.ToArray());
         Assert.Equal(("bytes", 9), (agent.Name, agent.Step));
         Assert.Null(agent.Log);
+    }
+
+    [Theory]
+    [InlineData(Backends.Memory)]
+    [InlineData(Backends.LiteDb)]
+    public async Task Modify_with_a_partial_document_stores_the_types_form_and_the_caller_gets_what_a_load_gives(string backend)
+    {
+        await using StateManager manager = Backends.CreateManager(backend, _dir);
+        manager.Hooks.Register(StateHookPoint.BeforeChange, "partial", _ => StateHookResult.Modify(Encoding.UTF8.GetBytes("""{"Name":"partial","Id":"a1","Unknown":{"x":1}}""")));
+
+        var agent = new HookAgent { Id = "a1", Name = "caller", Step = 5, Log = new() { "c" } };
+        await agent.SaveStateAsync(manager);
+
+        // Stored as the type writes it: every member, in declared order; unknown members dropped.
+        Assert.Equal("""{"Id":"a1","Name":"partial","Step":0,"Log":null}""", Text((await manager.Store.GetAsync("global", AgentKey("a1")))!.Payload));
+        var loaded = (await manager.GetAsync<HookAgent>(StateScope.Global, AgentKey("a1")))!;
+        Assert.Equal(("a1", "partial", 0, (System.Collections.Generic.List<string>?)null), (loaded.Id, loaded.Name, loaded.Step, loaded.Log));
+        Assert.Equal((loaded.Id, loaded.Name, loaded.Step, loaded.Log), (agent.Id, agent.Name, agent.Step, agent.Log));
     }
 
     [Theory]

@@ -162,4 +162,55 @@ public sealed class SensitiveDataTests : IDisposable
             texts.Add(($"{where} {e.Key} changed", string.Join(",", e.ChangedMembers)));
         }
     }
+
+    [Theory]
+    [InlineData(Backends.Memory)]
+    [InlineData(Backends.LiteDb)]
+    public async Task A_hook_that_substitutes_a_document_with_a_sensitive_member_does_not_get_it_stored(string backend)
+    {
+        // A hook that builds its document from a live instance (for example with a reflection serializer) can put a
+        // [Sensitive] member in it. The stored value is the type's own form of that document, as on any save.
+        string secret = "sk-live-" + Guid.NewGuid().ToString("N");
+        string path = _dir.File("modify-sensitive.db");
+        IStateStore store = backend == Backends.LiteDb ? new LiteDbStateStore(path) : new MemoryStateStore();
+        var texts = new List<(string Where, string Text)>();
+        var agent = new HookAgent { Id = "m1", Name = "caller", Secret = "callers-own" };
+        await using (var manager = new StateManager(store))
+        {
+            using StateEventSubscription subscription = manager.Events.Subscribe();
+            manager.Hooks.Register(StateHookPoint.BeforeChange, "from-live-instance", _ => StateHookResult.Modify(Encoding.UTF8.GetBytes(
+                $$"""{"Id":"m1","Name":"from-hook","Step":3,"Log":["x"],"Secret":"{{secret}}"}""")));
+            manager.Hooks.Register(StateHookPoint.AfterChange, "spy", c =>
+            {
+                texts.Add(("after hook new", Text(c.NewDocument)));
+                return StateHookResult.Continue;
+            });
+
+            await agent.SaveStateAsync(manager);
+            await manager.SetAsync(StateScope.Global, "explicit", new HookAgent { Id = "e" });
+            await manager.CreateBatch().Save(new HookAgent { Id = "m1" }, StateScope.Agent("b")).CommitAsync();
+
+            var loaded = (await manager.GetAsync<HookAgent>(StateScope.Global, AgentKey("m1")))!;
+            Assert.Equal(("from-hook", 3), (loaded.Name, loaded.Step));
+            Assert.Null(loaded.Secret);
+            Assert.Equal(("from-hook", 3, "callers-own"), (agent.Name, agent.Step, agent.Secret));
+            texts.Add(("stored", Text((await manager.Store.GetAsync("global", AgentKey("m1")))!.Payload)));
+            texts.Add(("stored explicit", Text((await manager.Store.GetAsync("global", "explicit"))!.Payload)));
+            texts.Add(("stored batch", Text((await manager.Store.GetAsync("agent/b", AgentKey("m1")))!.Payload)));
+            texts.AddRange(subscription.Drain().Select(e => ("event " + e.Key, Text(e.NewDocument))));
+            texts.AddRange((await manager.GetTimelineAsync(new StateTimelineQuery())).Select(e => ("timeline " + e.Key, Text(e.NewDocument))));
+        }
+
+        Assert.Equal(12, texts.Count); // 3 writes: after hook, stored, event, timeline
+        foreach ((string where, string text) in texts)
+        {
+            Assert.False(text.Contains(secret, StringComparison.Ordinal), $"The secret leaked into {where}.");
+            Assert.Contains("from-hook", text, StringComparison.Ordinal);
+        }
+
+        if (backend == Backends.LiteDb)
+        {
+            Assert.True((await File.ReadAllBytesAsync(path)).AsSpan().IndexOf(Encoding.UTF8.GetBytes(secret)) < 0);
+        }
+    }
 }
