@@ -45,6 +45,7 @@ public sealed partial class StateManager
             StateHookRegistration[] before = Hooks.For(beforePoint);
             StoredEntry? old = null;
             bool oldKnown = false;
+            bool substituted = false;
             long? expected = write.ExpectedVersion;
             StateHookContext? context = null;
             if (before.Length > 0)
@@ -80,10 +81,7 @@ public sealed partial class StateManager
                     }
 
                     write = write with { Payload = context.NewDocument };
-                    if (instance is not null)
-                    {
-                        validator.Apply(this, write, instance); // the caller's instance matches what was stored
-                    }
+                    substituted = true;
                 }
             }
 
@@ -105,6 +103,11 @@ public sealed partial class StateManager
             StoredEntry stored2 = result.Stored!;
             if (instance is not null)
             {
+                if (substituted)
+                {
+                    validator.Apply(this, write, instance); // the caller's instance matches what was stored
+                }
+
                 Track(instance, write.Scope, write.Key, stored2.Version);
             }
 

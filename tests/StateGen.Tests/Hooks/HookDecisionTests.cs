@@ -1,4 +1,5 @@
 using System;
+using System.Linq;
 using System.Text;
 using System.Text.Json;
 using System.Threading.Tasks;
@@ -248,5 +249,53 @@ public sealed class HookDecisionTests : IDisposable
         Assert.Equal(1, (await manager.Store.GetAsync("global", "k"))!.Version);
         var stored = (await manager.GetAsync<HookAgent>(StateScope.Global, AgentKey("a1")))!;
         Assert.Equal("keep me", stored.Name);
+    }
+
+    [Theory]
+    [InlineData(Backends.Memory, "cancel")]
+    [InlineData(Backends.Memory, "fail")]
+    [InlineData(Backends.LiteDb, "cancel")]
+    [InlineData(Backends.LiteDb, "fail")]
+    public async Task A_batch_that_a_later_hook_cancels_or_fails_writes_nothing_and_leaves_the_callers_instance(string backend, string outcome)
+    {
+        await using StateManager manager = Backends.CreateManager(backend, _dir);
+        manager.Hooks.Register(StateHookPoint.BeforeChange, "gate", c => c.TypeName == "hook-agent"
+            ? ModifyObject(c, o => o["Name"] = "from-hook")
+            : outcome == "cancel" ? StateHookResult.Cancel("veto") : throw new InvalidOperationException("veto"));
+        var agent = new HookAgent { Id = "a1", Name = "caller" };
+        StateBatch batch = manager.CreateBatch().Save(agent, StateScope.Global).SetJson(StateScope.Global, "vetoed", Backends.Json("1"));
+
+        if (outcome == "cancel")
+        {
+            StateBatchResult result = await batch.CommitAsync();
+            Assert.True(result.IsCanceled);
+            Assert.Equal(("gate", "veto"), (result.CanceledBy, result.CancelReason));
+            Assert.Empty(result.Results);
+        }
+        else
+        {
+            await Assert.ThrowsAsync<StateHookException>(() => batch.CommitAsync().AsTask());
+        }
+
+        Assert.Empty(await manager.ListKeysAsync(StateScope.Global));
+        Assert.Equal("caller", agent.Name);
+        Assert.Null(manager.GetTrackedVersion(agent, StateScope.Global));
+    }
+
+    [Theory]
+    [InlineData(Backends.Memory)]
+    [InlineData(Backends.LiteDb)]
+    public async Task Modify_in_a_batch_save_stores_the_hooks_value_and_updates_the_callers_instance(string backend)
+    {
+        await using StateManager manager = Backends.CreateManager(backend, _dir);
+        manager.Hooks.Register(StateHookPoint.BeforeChange, "rewrite", c => c.TypeName == "hook-agent" ? ModifyObject(c, o => o["Name"] = "from-hook") : StateHookResult.Continue);
+        var agent = new HookAgent { Id = "a1", Name = "caller" };
+
+        StateBatchResult result = await manager.CreateBatch().Save(agent, StateScope.Global).SetJson(StateScope.Global, "other", Backends.Json("1")).CommitAsync();
+
+        Assert.Equal(new[] { 1L, 1L }, result.Results.Select(r => r.Version));
+        Assert.Equal("from-hook", (await manager.GetAsync<HookAgent>(StateScope.Global, AgentKey("a1")))!.Name);
+        Assert.Equal("from-hook", agent.Name);
+        Assert.Equal(1, manager.GetTrackedVersion(agent, StateScope.Global));
     }
 }
