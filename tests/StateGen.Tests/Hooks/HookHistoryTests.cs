@@ -147,4 +147,35 @@ public sealed class HookHistoryTests : IDisposable
 
         Assert.Empty(await manager.GetHookHistoryAsync(new HookExecutionQuery()));
     }
+
+    [Theory]
+    [InlineData(Backends.Memory)]
+    [InlineData(Backends.LiteDb)]
+    public async Task Failures_and_timeouts_that_fail_the_operation_are_recorded_too(string backend)
+    {
+        await using StateManager manager = Backends.CreateManager(backend, _dir);
+        var never = new TaskCompletionSource<StateHookResult>(TaskCreationOptions.RunContinuationsAsynchronously);
+        manager.Hooks.Register(StateHookPoint.BeforeChange, "bad-shape", c => c.Key == "bad" ? StateHookResult.Modify(System.Text.Encoding.UTF8.GetBytes("[]")) : StateHookResult.Continue, new StateHookOptions { Priority = 2, FailurePolicy = HookFailurePolicy.LogAndContinue });
+        manager.Hooks.Register(StateHookPoint.BeforeChange, "throws", c => c.Key == "throws" ? throw new ArgumentException("no") : StateHookResult.Continue, new StateHookOptions { Priority = 1 });
+        manager.Hooks.Register(StateHookPoint.BeforeChange, "stuck", (c, _) => c.Key == "stuck" ? new ValueTask<StateHookResult>(never.Task) : new ValueTask<StateHookResult>(StateHookResult.Continue), ShortTimeout(HookFailurePolicy.FailOperation));
+
+        using (StateCorrelation.Begin("corr-fail"))
+        {
+            await Assert.ThrowsAsync<StateHookException>(() => manager.SetJsonAsync(StateScope.Global, "throws", Backends.Json("1")).AsTask());
+            await Assert.ThrowsAsync<StateHookException>(() => manager.SetJsonAsync(StateScope.Global, "stuck", Backends.Json("1")).AsTask());
+            await manager.SetAsync(StateScope.Global, "bad", new HookAgent { Id = "b" });
+        }
+
+        IReadOnlyList<HookExecutionRecord> records = await manager.GetHookHistoryAsync(new HookExecutionQuery { CorrelationId = "corr-fail" });
+        Assert.Equal(
+            new[]
+            {
+                "throws bad-shape Continued -", "throws throws Failed ArgumentException",
+                "stuck bad-shape Continued -", "stuck throws Continued -", "stuck stuck TimedOut -",
+                "bad bad-shape Failed StateSerializationException", "bad throws Continued -", "bad stuck Continued -",
+            },
+            records.Select(r => $"{r.Key} {r.HookId} {r.Outcome} {r.Error ?? "-"}"));
+        Assert.All(records, r => Assert.Empty(r.ResultValue.ToArray()));
+        Assert.Equal(new[] { "bad" }, await manager.ListKeysAsync(StateScope.Global));
+    }
 }
