@@ -182,7 +182,7 @@ public sealed class HookDecisionTests : IDisposable
         Assert.Equal((StateWriteStatus.Written, 1L), (result.Status, result.Version));
         var stored = (await manager.GetAsync<HookAgent>(StateScope.Global, AgentKey("a1")))!;
         Assert.Equal(("caller", 4), (stored.Name, stored.Step));
-        Assert.Contains(logger.Entries, e => e.EventId.Id == 20 && e.Level == Microsoft.Extensions.Logging.LogLevel.Warning && e.Message.Contains("bad-shape", StringComparison.Ordinal));
+        Assert.Contains(logger.Entries, e => e.EventId.Name == "HookFailedContinuing" && e.Level == Microsoft.Extensions.Logging.LogLevel.Warning && e.Message.Contains("bad-shape", StringComparison.Ordinal));
     }
 
     [Theory]

@@ -48,7 +48,7 @@ public sealed class HookFailureTests : IDisposable
         Assert.Equal(1, stored.Version);
         Assert.Equal("v1", Parse(stored.Payload)["Name"]!.GetValue<string>());
         Assert.Empty(events.Drain());
-        Assert.Contains(_logger.Entries, e => e.EventId.Id == 21 && e.Level == LogLevel.Warning);
+        Assert.Contains(_logger.Entries, e => e.EventId.Name == "HookFailed" && e.Level == LogLevel.Warning);
         Assert.DoesNotContain(HookMessage, _logger.AllText(), StringComparison.Ordinal);
     }
 
@@ -64,7 +64,7 @@ public sealed class HookFailureTests : IDisposable
 
         Assert.Equal((StateWriteStatus.Written, 1L), (result.Status, result.Version));
         Assert.Equal("written", (await manager.GetAsync<HookAgent>(StateScope.Global, AgentKey("a1")))!.Name);
-        CapturedLog warning = Assert.Single(_logger.Entries, e => e.EventId.Id == 20);
+        CapturedLog warning = Assert.Single(_logger.Entries, e => e.EventId.Name == "HookFailedContinuing");
         Assert.Equal(LogLevel.Warning, warning.Level);
         Assert.Contains("flaky", warning.Message, StringComparison.Ordinal);
         Assert.Contains(nameof(InvalidOperationException), warning.Message, StringComparison.Ordinal);
@@ -101,7 +101,7 @@ public sealed class HookFailureTests : IDisposable
 
         Assert.Equal(StateWriteStatus.Written, result.Status);
         Assert.Equal("written", (await manager.GetAsync<HookAgent>(StateScope.Global, AgentKey("a1")))!.Name);
-        CapturedLog warning = Assert.Single(_logger.Entries, e => e.EventId.Id == 20);
+        CapturedLog warning = Assert.Single(_logger.Entries, e => e.EventId.Name == "HookFailedContinuing");
         Assert.Contains("TimedOut", warning.Message, StringComparison.Ordinal);
     }
 

@@ -130,8 +130,8 @@ public sealed class SensitiveDataTests : IDisposable
 
         // Nothing vacuous: every channel saw the operations.
         Assert.True(eventCount > 0 && historyCount > 0 && timelineCount > 0 && hookRuns > 0);
-        Assert.Contains(logger.Entries, e => e.EventId.Id == 25); // slow-operation warnings
-        Assert.Contains(logger.Entries, e => e.EventId.Id == 21); // hook failures
+        Assert.Contains(logger.Entries, e => e.EventId.Name == "SlowOperation"); // slow-operation warnings
+        Assert.Contains(logger.Entries, e => e.EventId.Name == "HookFailed"); // hook failures
         Assert.Equal(3, exceptions.Count);
 
         foreach ((string where, string text) in texts)
