@@ -35,7 +35,9 @@ public class CachingStateStore : IStateStore, IDisposable
     private readonly bool _ownsInner;
     private readonly int _maxEntries;
     private readonly long _maxBytes;
-    private readonly ConcurrentDictionary<CacheKey, Node> _map = new();
+    // Two levels, scope then key, both keyed by plain strings: string-keyed dictionaries hash with the runtime's fast
+    // non-randomized comparer (switching to randomized hashing if it sees many collisions), which a composite key cannot.
+    private readonly ConcurrentDictionary<string, ConcurrentDictionary<string, Node>> _scopes = new(StringComparer.Ordinal);
     private readonly object _gate = new();
 
     // Guarded by _gate.
@@ -113,7 +115,7 @@ public class CachingStateStore : IStateStore, IDisposable
     public ValueTask<StoredEntry?> GetAsync(string scope, string key, CancellationToken cancellationToken = default)
     {
         // The hit path: one dictionary lookup, no lock, no allocation.
-        if (_map.TryGetValue(new CacheKey(scope, key), out Node? node))
+        if (_scopes.TryGetValue(scope, out ConcurrentDictionary<string, Node>? keys) && keys.TryGetValue(key, out Node? node))
         {
             cancellationToken.ThrowIfCancellationRequested();
             if (!node.Referenced)
@@ -198,7 +200,7 @@ public class CachingStateStore : IStateStore, IDisposable
     {
         ThrowIfDisposed();
         cancellationToken.ThrowIfCancellationRequested();
-        return _map.ContainsKey(new CacheKey(scope, key)) ? new ValueTask<bool>(true) : _inner.ExistsAsync(scope, key, cancellationToken);
+        return TryGetNode(new CacheKey(scope, key), out _) ? new ValueTask<bool>(true) : _inner.ExistsAsync(scope, key, cancellationToken);
     }
 
     /// <inheritdoc />
@@ -263,7 +265,7 @@ public class CachingStateStore : IStateStore, IDisposable
                 _stamps[i]++;
             }
 
-            _map.Clear();
+            _scopes.Clear();
             _clock.Clear();
             _count = 0;
             _bytes = 0;
@@ -401,7 +403,7 @@ public class CachingStateStore : IStateStore, IDisposable
             return;
         }
 
-        if (_map.TryGetValue(key, out Node? node))
+        if (TryGetNode(key, out Node? node))
         {
             _bytes += size - node.Size;
             node.Size = size;
@@ -409,8 +411,14 @@ public class CachingStateStore : IStateStore, IDisposable
         }
         else
         {
-            node = new Node(key, entry, size);
-            _map[key] = node;
+            if (!_scopes.TryGetValue(key.Scope, out ConcurrentDictionary<string, Node>? keys))
+            {
+                keys = new ConcurrentDictionary<string, Node>(concurrencyLevel: 1, capacity: 7, StringComparer.Ordinal); // written under the gate only
+                _scopes[key.Scope] = keys;
+            }
+
+            node = new Node(key, keys, entry, size);
+            keys[key.Key] = node;
             _clock.Enqueue(node);
             _count++;
             _bytes += size;
@@ -446,7 +454,7 @@ public class CachingStateStore : IStateStore, IDisposable
 
     private void Remove(CacheKey key)
     {
-        if (_map.TryGetValue(key, out Node? node))
+        if (TryGetNode(key, out Node? node))
         {
             Remove(key, node, inClock: true);
         }
@@ -454,7 +462,12 @@ public class CachingStateStore : IStateStore, IDisposable
 
     private void Remove(CacheKey key, Node node, bool inClock)
     {
-        _map.TryRemove(new KeyValuePair<CacheKey, Node>(key, node));
+        node.Keys.TryRemove(new KeyValuePair<string, Node>(key.Key, node));
+        if (node.Keys.IsEmpty)
+        {
+            _scopes.TryRemove(new KeyValuePair<string, ConcurrentDictionary<string, Node>>(key.Scope, node.Keys));
+        }
+
         node.Removed = true;
         _count--;
         _bytes -= node.Size;
@@ -492,9 +505,16 @@ public class CachingStateStore : IStateStore, IDisposable
         public override int GetHashCode() => HashCode.Combine(Scope.GetHashCode(), Key.GetHashCode());
     }
 
-    private sealed class Node(CacheKey key, StoredEntry entry, long size)
+    private bool TryGetNode(CacheKey key, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out Node? node)
+    {
+        node = null;
+        return _scopes.TryGetValue(key.Scope, out ConcurrentDictionary<string, Node>? keys) && keys.TryGetValue(key.Key, out node);
+    }
+
+    private sealed class Node(CacheKey key, ConcurrentDictionary<string, Node> keys, StoredEntry entry, long size)
     {
         public readonly CacheKey Key = key;
+        public readonly ConcurrentDictionary<string, Node> Keys = keys; // the scope's dictionary that holds this node
         public StoredEntry Entry = entry; // replaced under the gate, read without it
         public long Size = size;
         public bool Referenced; // set by readers, cleared by the clock hand
