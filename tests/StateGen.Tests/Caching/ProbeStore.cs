@@ -60,6 +60,9 @@ public sealed class ProbeStore(IStateStore inner) : IStateStore
     public ValueTask<IReadOnlyList<string>> ListKeysAsync(string scope, CancellationToken cancellationToken = default)
         => inner.ListKeysAsync(scope, cancellationToken);
 
+    public ValueTask<IReadOnlyList<StoredEntry>> ScanAsync(StateScanPosition? after, int limit, CancellationToken cancellationToken = default)
+        => inner.ScanAsync(after, limit, cancellationToken);
+
     public ValueTask DisposeAsync()
     {
         Interlocked.Increment(ref _disposeCount);
