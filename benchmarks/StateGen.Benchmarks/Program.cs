@@ -18,6 +18,12 @@ internal static class Program
             return;
         }
 
+        if (Array.IndexOf(args, "--paired-runtime") >= 0)
+        {
+            PairedCheck.RunRuntime();
+            return;
+        }
+
         if (Array.IndexOf(args, "--paired") >= 0)
         {
             PairedCheck.Run();
