@@ -24,8 +24,8 @@ public sealed class LiteDbStateStoreOptions
 
     /// <summary>
     /// Whether every write and delete is also recorded in the change log (<see cref="IStateHistoryStore"/>), which the
-    /// timeline, point-in-time reads, fork and replay read. On by default; each change then stores its document twice
-    /// (the current value and the log record) until the log is pruned.
+    /// timeline, point-in-time reads, fork and replay read. On by default. A document is then stored once, in its change
+    /// record (the entry points to it; pruning keeps every current value's record); each save inserts a record.
     /// </summary>
     public bool RecordChanges { get; set; } = true;
 }
