@@ -609,6 +609,7 @@ public sealed partial class StateGenerator
                 ShapeKind.Uri => $"{StateJson}.WriteUri(writer, {value});",
                 ShapeKind.Version => $"{StateJson}.WriteVersion(writer, {value});",
                 ShapeKind.JsonElement => $"{StateJson}.WriteElement(writer, {value});",
+                ShapeKind.JsonNode => $"{StateJson}.WriteNode(writer, {value});",
                 ShapeKind.PersistentState => $"{StateJson}.WriteNested<{shape.FullName}>(writer, {value});",
                 _ => $"{HelperClass}.Write{HelperId(shape)}(writer, {value});",
             };
@@ -639,6 +640,7 @@ public sealed partial class StateGenerator
                 ShapeKind.Uri => $"{StateJson}.ReadUri(ref reader)",
                 ShapeKind.Version => $"{StateJson}.ReadVersion(ref reader)",
                 ShapeKind.JsonElement => "global::System.Text.Json.JsonElement.ParseValue(ref reader)",
+                ShapeKind.JsonNode => $"{StateJson}.ReadNode<{shape.FullName.TrimEnd('?')}>(ref reader)",
                 ShapeKind.PersistentState => $"{StateJson}.ReadNested<{shape.FullName}>(ref reader)",
                 _ => $"{HelperClass}.Read{HelperId(shape)}(ref reader)",
             };

@@ -394,6 +394,7 @@ internal static class ShapeExtractor
                     "System.Uri" => ShapeKind.Uri,
                     "System.Version" => ShapeKind.Version,
                     "System.Text.Json.JsonElement" => ShapeKind.JsonElement,
+                    "System.Text.Json.Nodes.JsonNode" or "System.Text.Json.Nodes.JsonObject" or "System.Text.Json.Nodes.JsonArray" => ShapeKind.JsonNode,
                     _ => null,
                 },
             };

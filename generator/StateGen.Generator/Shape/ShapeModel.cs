@@ -35,6 +35,7 @@ internal enum ShapeKind
     Uri,
     Version,
     JsonElement,
+    JsonNode,
     Enum,
     Nullable,
     Array,
