@@ -133,6 +133,7 @@ internal static class ShapeExtractor
         private readonly Queue<(INamedTypeSymbol Type, ISymbol Origin)> _pending = new();
         private readonly Dictionary<ITypeSymbol, EnumShape> _enums = new(SymbolEqualityComparer.Default);
         private int _schemaVersion;
+        private ExtensionDataShape? _extensionData;
 
         public Walker(CancellationToken cancellationToken) => _cancellationToken = cancellationToken;
 
@@ -216,6 +217,7 @@ internal static class ShapeExtractor
                 ResetWhenUnreadable = FindAttribute(type, WellKnownNames.PersistentStateAttribute)?.NamedArguments
                     .Any(a => a.Key == "ResetWhenUnreadable" && a.Value.Value is true) == true,
                 FullName = type.ToDisplayString(FullNameFormat),
+                ExtensionData = _extensionData,
                 IdMemberName = id.Value.idName,
                 IdKind = id.Value.idKind,
                 Members = members.ToEquatableArray(),
@@ -304,6 +306,12 @@ internal static class ShapeExtractor
                     continue;
                 }
 
+                if (HasAttribute(member, WellKnownNames.JsonExtensionDataAttribute))
+                {
+                    CollectExtensionData(type, member, isRoot);
+                    continue;
+                }
+
                 ITypeSymbol memberType;
                 switch (member)
                 {
@@ -362,6 +370,39 @@ internal static class ShapeExtractor
             }
 
             return members.ToImmutable();
+        }
+
+        /// <summary>
+        /// A <c>[JsonExtensionData]</c> member of the persistent type itself: a settable <c>Dictionary&lt;string,
+        /// JsonElement&gt;</c> or <c>JsonObject</c>. It is not part of the type's shape (nor of its lock lines).
+        /// </summary>
+        private void CollectExtensionData(INamedTypeSymbol type, ISymbol member, bool isRoot)
+        {
+            ITypeSymbol? memberType = member switch
+            {
+                IPropertySymbol { SetMethod: { IsInitOnly: false } setter, GetMethod: not null } property when IsVisible(setter.DeclaredAccessibility) => property.Type,
+                IFieldSymbol { IsReadOnly: false, IsConst: false } field => field.Type,
+                _ => null,
+            };
+            string typeName = memberType?.WithNullableAnnotation(NullableAnnotation.NotAnnotated).ToDisplayString() ?? string.Empty;
+            bool isObject = typeName == "System.Text.Json.Nodes.JsonObject";
+            bool isDictionary = typeName == "System.Collections.Generic.Dictionary<string, System.Text.Json.JsonElement>";
+            if (!isRoot)
+            {
+                _problems.Add(new ShapeProblem(ShapeProblemKind.UnsupportedMember, member, member.Name, $"is a [JsonExtensionData] member of '{type.Name}'; extension data is kept only on the [PersistentState] type itself (remove the attribute, or mark the member [StateIgnore])"));
+            }
+            else if (!isObject && !isDictionary)
+            {
+                _problems.Add(new ShapeProblem(ShapeProblemKind.UnsupportedMember, member, member.Name, "is a [JsonExtensionData] member but not a settable Dictionary<string, JsonElement> or JsonObject"));
+            }
+            else if (_extensionData is not null)
+            {
+                _problems.Add(new ShapeProblem(ShapeProblemKind.UnsupportedMember, member, member.Name, $"is a second [JsonExtensionData] member of '{type.Name}' ('{_extensionData.Name}' is the first)"));
+            }
+            else
+            {
+                _extensionData = new ExtensionDataShape(member.Name, isObject);
+            }
         }
 
         private TypeShape? Classify(ITypeSymbol type, ISymbol member)

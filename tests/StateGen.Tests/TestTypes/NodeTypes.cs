@@ -19,3 +19,30 @@ public partial class NodeAgent
 
     public Dictionary<string, JsonObject?> ByName { get; set; } = new();
 }
+
+/// <summary>A type that keeps members it does not know (<c>[JsonExtensionData]</c>, a dictionary of elements).</summary>
+[PersistentState("extensible-agent")]
+public partial class ExtensibleAgent
+{
+    public string? Id { get; set; }
+
+    public string? Name { get; set; }
+
+    [Sensitive]
+    public string? ApiKey { get; set; }
+
+    [System.Text.Json.Serialization.JsonExtensionData]
+    public Dictionary<string, System.Text.Json.JsonElement>? Extra { get; set; }
+}
+
+/// <summary>The same with a <see cref="JsonObject"/> as the extension data.</summary>
+[PersistentState("extensible-node-agent")]
+public partial class ExtensibleNodeAgent
+{
+    public string? Id { get; set; }
+
+    public int Count { get; set; }
+
+    [System.Text.Json.Serialization.JsonExtensionData]
+    public JsonObject Unknown { get; set; } = new();
+}
