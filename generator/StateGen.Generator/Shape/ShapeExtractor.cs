@@ -312,10 +312,25 @@ internal static class ShapeExtractor
                     continue;
                 }
 
+                // [JsonInclude] opts a private or protected member of the persistent type itself in: the generated code is
+                // part of that type, so it reads and writes the member directly.
+                bool included = isRoot && !IsVisible(member.DeclaredAccessibility) && HasAttribute(member, WellKnownNames.JsonIncludeAttribute);
+                if (included && !SymbolEqualityComparer.Default.Equals(member.ContainingType, type))
+                {
+                    _problems.Add(new ShapeProblem(ShapeProblemKind.UnsupportedMember, member, member.Name, $"is a [JsonInclude] member of the base type '{member.ContainingType.Name}'; only members declared on '{type.Name}' itself can be opted in"));
+                    continue;
+                }
+
+                if (!isRoot && HasAttribute(member, WellKnownNames.JsonIncludeAttribute) && !IsVisible(member.DeclaredAccessibility))
+                {
+                    _problems.Add(new ShapeProblem(ShapeProblemKind.UnsupportedMember, member, member.Name, $"is a non-public [JsonInclude] member of '{type.Name}'; non-public members can be opted in only on the [PersistentState] type itself"));
+                    continue;
+                }
+
                 ITypeSymbol memberType;
                 switch (member)
                 {
-                    case IPropertySymbol property when !property.IsIndexer && property.GetMethod is not null && IsVisible(property.DeclaredAccessibility):
+                    case IPropertySymbol property when !property.IsIndexer && property.GetMethod is not null && (included || IsVisible(property.DeclaredAccessibility)):
                         if (property.SetMethod is null)
                         {
                             if (constructorParameters?.Contains(property.Name) == true)
@@ -334,7 +349,7 @@ internal static class ShapeExtractor
 
                         memberType = property.Type;
                         break;
-                    case IFieldSymbol field when IsVisible(field.DeclaredAccessibility) && !field.IsReadOnly && !field.IsConst:
+                    case IFieldSymbol field when (included || IsVisible(field.DeclaredAccessibility)) && !field.IsReadOnly && !field.IsConst:
                         memberType = field.Type;
                         break;
                     default:

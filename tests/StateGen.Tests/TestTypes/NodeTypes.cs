@@ -46,3 +46,31 @@ public partial class ExtensibleNodeAgent
     [System.Text.Json.Serialization.JsonExtensionData]
     public JsonObject Unknown { get; set; } = new();
 }
+
+/// <summary>Private state opted in with <c>[JsonInclude]</c>; private members without it stay out.</summary>
+[PersistentState("private-state-agent")]
+public partial class PrivateStateAgent
+{
+    [System.Text.Json.Serialization.JsonInclude]
+    private int _counter;
+
+    [System.Text.Json.Serialization.JsonInclude]
+    private string Secretless { get; set; } = "initial";
+
+    private string _notState = "untouched";
+
+    public string? Id { get; set; }
+
+    public int Counter => _counter;
+
+    public string Label => Secretless;
+
+    public string NotState => _notState;
+
+    public void Step(string label)
+    {
+        _counter++;
+        Secretless = label;
+        _notState = "changed";
+    }
+}
