@@ -131,7 +131,7 @@ internal static class PairedCheck
         }
     }
 
-    private static void Wait(ValueTask<bool> task)
+    private static void Wait<T>(ValueTask<T> task)
     {
         if (!task.IsCompletedSuccessfully)
         {

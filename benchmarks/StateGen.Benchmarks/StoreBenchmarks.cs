@@ -135,7 +135,7 @@ public class StoreBenchmarks
 
     [Benchmark(Description = "StateGen SaveStateAsync")]
     [BenchmarkCategory("Save")]
-    public ValueTask Save_StateGen() => _agent.SaveStateAsync(_manager, _scope);
+    public ValueTask<StateWriteResult> Save_StateGen() => _agent.SaveStateAsync(_manager, _scope);
 
     [Benchmark(Baseline = true, Description = "raw LiteDB + STJ")]
     [BenchmarkCategory("Load")]
