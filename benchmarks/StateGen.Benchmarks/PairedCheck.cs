@@ -100,9 +100,11 @@ internal static class PairedCheck
                 ("Save, encrypted LiteDB (11 KB)", 100, () => Wait(bench.Save_Encrypted())),
                 ("Load, LiteDB (11 KB)", 200, () => Wait(bench.Load_Plain())),
                 ("Load, encrypted LiteDB (11 KB)", 200, () => Wait(bench.Load_Encrypted())),
+                ("Encrypt alone (11 KB)", 2000, () => bench.Encrypt_Alone()),
+                ("Decrypt alone (11 KB)", 2000, () => bench.Decrypt_Alone()),
             };
 
-            Measure(ops, new[] { (1, 0), (3, 2) });
+            Measure(ops, new[] { (1, 0), (3, 2), (4, 0), (5, 2) });
         }
         finally
         {
