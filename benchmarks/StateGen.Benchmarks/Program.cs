@@ -12,15 +12,15 @@ internal static class Program
     /// </summary>
     private static void Main(string[] args)
     {
-        if (Array.IndexOf(args, "--paired-upgrade") >= 0)
-        {
-            PairedCheck.RunUpgrade();
-            return;
-        }
-
         if (Array.IndexOf(args, "--paired-encryption") >= 0)
         {
             PairedCheck.RunEncryption();
+            return;
+        }
+
+        if (Array.IndexOf(args, "--paired-upgrade") >= 0)
+        {
+            PairedCheck.RunUpgrade();
             return;
         }
 
