@@ -117,6 +117,34 @@ internal static class PairedCheck
         Measure(ops.ToArray(), ratios.ToArray());
     }
 
+    /// <summary>
+    /// Save and load of the 11 KB agent through StateManager over LiteDB, plain and encrypted (AES-256-GCM), in
+    /// interleaved batches (<see cref="EncryptionBenchmarks"/>). Run with <c>-- --paired-encryption</c>.
+    /// </summary>
+    public static void RunEncryption()
+    {
+        var bench = new EncryptionBenchmarks();
+        bench.Setup();
+        try
+        {
+            var ops = new (string Name, int Batch, Action Op)[]
+            {
+                ("Save, LiteDB (11 KB)", 100, () => Wait(bench.Save_Plain())),
+                ("Save, encrypted LiteDB (11 KB)", 100, () => Wait(bench.Save_Encrypted())),
+                ("Load, LiteDB (11 KB)", 200, () => Wait(bench.Load_Plain())),
+                ("Load, encrypted LiteDB (11 KB)", 200, () => Wait(bench.Load_Encrypted())),
+                ("Encrypt alone (11 KB)", 2000, () => bench.Encrypt_Alone()),
+                ("Decrypt alone (11 KB)", 2000, () => bench.Decrypt_Alone()),
+            };
+
+            Measure(ops, new[] { (1, 0), (3, 2), (4, 0), (5, 2) });
+        }
+        finally
+        {
+            bench.Cleanup();
+        }
+    }
+
     private static void Measure((string Name, int Batch, Action Op)[] ops, (int Candidate, int Baseline)[] ratios)
     {
         var perOp = ops.Select(_ => new List<double>()).ToArray();

@@ -8,10 +8,16 @@ internal static class Program
     /// <summary>
     /// <c>dotnet run -c Release --project benchmarks/StateGen.Benchmarks -- --filter '*'</c> runs the BenchmarkDotNet
     /// suites; <c>-- --paired</c> runs the interleaved cross-check in <see cref="PairedCheck"/> instead, and
-    /// <c>-- --paired-upgrade</c> only its upgrade-chain part.
+    /// <c>-- --paired-upgrade</c> only its upgrade-chain part, <c>-- --paired-encryption</c> only plain against encrypted saves.
     /// </summary>
     private static void Main(string[] args)
     {
+        if (Array.IndexOf(args, "--paired-encryption") >= 0)
+        {
+            PairedCheck.RunEncryption();
+            return;
+        }
+
         if (Array.IndexOf(args, "--paired-upgrade") >= 0)
         {
             PairedCheck.RunUpgrade();
