@@ -30,7 +30,8 @@ public sealed class BenchConfigAttribute : Attribute, IConfigSource
                 .WithWarmupCount(3)
                 .WithIterationCount(10)
                 .WithId(launchCount == 1 ? "Short-3w10i" : $"{launchCount}L-3w10i"))
-            .AddColumn(StatisticColumn.Median);
+            .AddColumn(StatisticColumn.Median)
+            .WithBuildTimeout(TimeSpan.FromMinutes(10)); // the machine is small and shared: a 2-minute build can time out
     }
 
     public IConfig Config { get; }

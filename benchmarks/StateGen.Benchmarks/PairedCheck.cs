@@ -48,6 +48,39 @@ internal static class PairedCheck
     }
 
     /// <summary>
+    /// The runtime pipeline against its floors (<see cref="RuntimeBenchmarks"/>), interleaved: saves with the change log
+    /// off and on against serialize + raw upsert, load against raw read + generated reader, hooks on the memory store.
+    /// Run with <c>-- --paired-runtime</c>.
+    /// </summary>
+    public static void RunRuntime()
+    {
+        var runtime = new RuntimeBenchmarks();
+        runtime.Setup();
+        try
+        {
+            var ops = new (string Name, int Batch, Action Op)[]
+            {
+                ("Save floor: serialize + raw upsert", 100, () => runtime.WriteFloor()),
+                ("Save: change log off", 100, () => Wait(runtime.Save_NoChangeLog())),
+                ("Save: change log on", 100, () => Wait(runtime.Save_ChangeLog())),
+                ("Load floor: raw FindById + read", 100, () => runtime.ReadFloor()),
+                ("Load: LoadStateAsync (change log on)", 100, () => Wait(runtime.Load_StateGen())),
+                ("Memory store, 0 hooks", 200, () => Wait(runtime.Hooks0())),
+                ("Memory store, 1 no-op hook", 200, () => Wait(runtime.Hooks1())),
+                ("Memory store, 10 no-op hooks", 200, () => Wait(runtime.Hooks10())),
+                ("Channel floor x1000", 20, () => runtime.ChannelFloor()),
+                ("Event publish x1000", 20, () => runtime.PublishEvents()),
+            };
+
+            Measure(ops, new[] { (1, 0), (2, 0), (4, 3), (6, 5), (7, 6), (9, 8) });
+        }
+        finally
+        {
+            runtime.Cleanup();
+        }
+    }
+
+    /// <summary>
     /// The upgrade chain for both document sizes (and the 11 KB one with its text written two other ways: through the
     /// default encoder as StateGen writes it, and as plain ASCII) against the JsonNode baseline, plus pieces that split
     /// up its cost:
@@ -82,6 +115,34 @@ internal static class PairedCheck
         }
 
         Measure(ops.ToArray(), ratios.ToArray());
+    }
+
+    /// <summary>
+    /// Save and load of the 11 KB agent through StateManager over LiteDB, plain and encrypted (AES-256-GCM), in
+    /// interleaved batches (<see cref="EncryptionBenchmarks"/>). Run with <c>-- --paired-encryption</c>.
+    /// </summary>
+    public static void RunEncryption()
+    {
+        var bench = new EncryptionBenchmarks();
+        bench.Setup();
+        try
+        {
+            var ops = new (string Name, int Batch, Action Op)[]
+            {
+                ("Save, LiteDB (11 KB)", 100, () => Wait(bench.Save_Plain())),
+                ("Save, encrypted LiteDB (11 KB)", 100, () => Wait(bench.Save_Encrypted())),
+                ("Load, LiteDB (11 KB)", 200, () => Wait(bench.Load_Plain())),
+                ("Load, encrypted LiteDB (11 KB)", 200, () => Wait(bench.Load_Encrypted())),
+                ("Encrypt alone (11 KB)", 2000, () => bench.Encrypt_Alone()),
+                ("Decrypt alone (11 KB)", 2000, () => bench.Decrypt_Alone()),
+            };
+
+            Measure(ops, new[] { (1, 0), (3, 2), (4, 0), (5, 2) });
+        }
+        finally
+        {
+            bench.Cleanup();
+        }
     }
 
     private static void Measure((string Name, int Batch, Action Op)[] ops, (int Candidate, int Baseline)[] ratios)

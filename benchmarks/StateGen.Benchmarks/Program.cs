@@ -8,11 +8,17 @@ internal static class Program
     /// <summary>
     /// <c>dotnet run -c Release --project benchmarks/StateGen.Benchmarks -- --filter '*'</c> runs the BenchmarkDotNet
     /// suites; <c>-- --paired</c> runs the interleaved cross-check in <see cref="PairedCheck"/> instead, and
-    /// <c>-- --paired-upgrade</c> only its upgrade-chain part, and <c>-- --durability</c> the durable-save harness in
-    /// <see cref="DurabilityCheck"/>.
+    /// <c>-- --paired-upgrade</c> only its upgrade-chain part, <c>-- --paired-encryption</c> only plain against encrypted saves,
+    /// and <c>-- --durability</c> the durable-save harness in <see cref="DurabilityCheck"/>.
     /// </summary>
     private static void Main(string[] args)
     {
+        if (Array.IndexOf(args, "--paired-encryption") >= 0)
+        {
+            PairedCheck.RunEncryption();
+            return;
+        }
+
         if (Array.IndexOf(args, "--paired-upgrade") >= 0)
         {
             PairedCheck.RunUpgrade();
@@ -22,6 +28,12 @@ internal static class Program
         if (Array.IndexOf(args, "--durability") >= 0)
         {
             DurabilityCheck.Run();
+            return;
+        }
+
+        if (Array.IndexOf(args, "--paired-runtime") >= 0)
+        {
+            PairedCheck.RunRuntime();
             return;
         }
 

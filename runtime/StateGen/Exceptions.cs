@@ -270,6 +270,7 @@ public sealed class StateDecryptionException : StateGenException
             Security.StateDecryptionFailureReason.AuthenticationFailed => "authentication failed: the key is wrong, the envelope was altered, or it belongs to another record (associated data mismatch).",
             Security.StateDecryptionFailureReason.UnsupportedAlgorithm => "its algorithm is unknown or not supported on this platform.",
             Security.StateDecryptionFailureReason.UnsupportedFormat => "its envelope format version is not known to this program.",
+            Security.StateDecryptionFailureReason.NotEncrypted => "it is stored in plaintext, not encrypted. Open the store with AllowPlaintextReads to read it and run the re-encryption job to encrypt it.",
             _ => "it failed for an unknown reason.",
         };
         return detail is null

@@ -110,11 +110,7 @@ public sealed partial class StateManager
 
                         if (write is not null && !contexts[i]!.NewDocument.Equals(write.Payload))
                         {
-                            op = write with { Payload = contexts[i]!.NewDocument };
-                            if (items[i].Instance is { } instance)
-                            {
-                                items[i].Validator!.Apply(this, (StateWrite)op, instance);
-                            }
+                            op = write with { Payload = contexts[i]!.NewDocument }; // the caller's instance is updated once committed
                         }
                     }
                 }
@@ -145,6 +141,11 @@ public sealed partial class StateManager
                     StoredEntry stored = result.Stored!;
                     if (items[i].Instance is { } instance)
                     {
+                        if (!write.Payload.Equals(((StateWrite)items[i].Operation).Payload))
+                        {
+                            items[i].Validator!.Apply(this, write, instance); // a hook substituted the value: the instance matches what was stored
+                        }
+
                         Track(instance, op.Scope, op.Key, stored.Version);
                     }
 

@@ -1,4 +1,5 @@
 using System;
+using System.Buffers;
 using System.Collections.Generic;
 using System.Diagnostics;
 using System.Text.Json;
@@ -44,6 +45,7 @@ public sealed partial class StateManager
             StateHookRegistration[] before = Hooks.For(beforePoint);
             StoredEntry? old = null;
             bool oldKnown = false;
+            bool substituted = false;
             long? expected = write.ExpectedVersion;
             StateHookContext? context = null;
             if (before.Length > 0)
@@ -79,15 +81,15 @@ public sealed partial class StateManager
                     }
 
                     write = write with { Payload = context.NewDocument };
-                    if (instance is not null)
-                    {
-                        validator.Apply(this, write, instance); // the caller's instance matches what was stored
-                    }
+                    substituted = true;
                 }
             }
 
             bool wantEvent = Events.HasSubscribers;
-            write = write with { ExpectedVersion = expected, CorrelationId = correlationId, Origin = origin, ReturnPrevious = wantEvent && !oldKnown };
+            StateHookRegistration[] after = Hooks.For(beforePoint + 1);
+
+            // After hooks see the replaced value too, so the store returns it whenever it was not read above.
+            write = write with { ExpectedVersion = expected, CorrelationId = correlationId, Origin = origin, ReturnPrevious = (wantEvent || after.Length > 0) && !oldKnown };
             StateOperationResult result;
             try
             {
@@ -101,6 +103,11 @@ public sealed partial class StateManager
             StoredEntry stored2 = result.Stored!;
             if (instance is not null)
             {
+                if (substituted)
+                {
+                    validator.Apply(this, write, instance); // the caller's instance matches what was stored
+                }
+
                 Track(instance, write.Scope, write.Key, stored2.Version);
             }
 
@@ -111,7 +118,6 @@ public sealed partial class StateManager
                 Events.Publish(new StateChangeEvent(StateChangeKind.Write, write.Scope, write.Key, write.TypeName, write.SchemaVersion, stored2.Version, previous?.Version ?? 0, result.ChangeSequence, stored2.UpdatedAt, correlationId, origin, write.Payload, previous?.Payload ?? NoDocument));
             }
 
-            StateHookRegistration[] after = Hooks.For(beforePoint + 1);
             if (after.Length > 0)
             {
                 context ??= new StateHookContext(beforePoint + 1, write.Scope, write.Key, write.TypeName, write.SchemaVersion, 0, (oldKnown ? old : result.Previous)?.Payload ?? NoDocument, write.Payload, correlationId, origin, StateCorrelation.CurrentMetadata);
@@ -349,8 +355,7 @@ public sealed partial class StateManager
                     case StateHookDecision.Modify when validator is not null:
                         try
                         {
-                            validator.Validate(this, context, result.Value);
-                            context.SetNewDocument(result.Value.ToArray());
+                            context.SetNewDocument(validator.Validate(this, context, result.Value));
                             substituted = context.NewDocument;
                             outcome = "Modified";
                         }
@@ -498,7 +503,8 @@ public sealed partial class StateManager
     /// <summary>Checks a hook's substituted document against the value's type, and brings the caller's instance in line.</summary>
     internal interface IValueValidator
     {
-        void Validate(StateManager manager, StateHookContext context, ReadOnlyMemory<byte> document);
+        /// <summary>Checks the document; returns the document to store (a copy the hook cannot change).</summary>
+        ReadOnlyMemory<byte> Validate(StateManager manager, StateHookContext context, ReadOnlyMemory<byte> document);
 
         void Apply(StateManager manager, StateWrite write, object instance);
     }
@@ -508,11 +514,22 @@ public sealed partial class StateManager
     {
         public static readonly TypedValidator<T> Instance = new();
 
-        public void Validate(StateManager manager, StateHookContext context, ReadOnlyMemory<byte> document)
+        public ReadOnlyMemory<byte> Validate(StateManager manager, StateHookContext context, ReadOnlyMemory<byte> document)
         {
             PersistentStateInfo info = T.StateInfo;
             var entry = new StoredEntry(context.Scope, context.Key, info.TypeName, info.SchemaVersion, context.CurrentVersion, DateTimeOffset.UtcNow, document);
-            manager.ReadInto(T.CreateState(), entry, info);
+            T value = T.CreateState();
+            manager.ReadInto(value, entry, info);
+
+            // Store the type's own form of what was read, as any save does: a [Sensitive] member the hook put in its
+            // document (say, from a live instance) is never written.
+            var buffer = new ArrayBufferWriter<byte>(document.Length + 64);
+            using (var writer = new Utf8JsonWriter(buffer, StateJson.WriterOptionsFor(manager._options.MaxDepth)))
+            {
+                value.WriteState(writer);
+            }
+
+            return buffer.WrittenMemory;
         }
 
         public void Apply(StateManager manager, StateWrite write, object instance)
@@ -527,7 +544,7 @@ public sealed partial class StateManager
     {
         public static readonly JsonValidator Instance = new();
 
-        public void Validate(StateManager manager, StateHookContext context, ReadOnlyMemory<byte> document)
+        public ReadOnlyMemory<byte> Validate(StateManager manager, StateHookContext context, ReadOnlyMemory<byte> document)
         {
             if (!System.Text.Unicode.Utf8.IsValid(document.Span))
             {
@@ -535,6 +552,7 @@ public sealed partial class StateManager
             }
 
             using JsonDocument parsed = JsonDocument.Parse(document, new JsonDocumentOptions { MaxDepth = manager._options.MaxDepth });
+            return document.ToArray();
         }
 
         public void Apply(StateManager manager, StateWrite write, object instance)

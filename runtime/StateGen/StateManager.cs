@@ -73,6 +73,30 @@ public sealed partial class StateManager : IAsyncDisposable, IDisposable
         return new StateManager(store, options, loggerFactory?.CreateLogger<StateManager>());
     }
 
+    /// <summary>
+    /// Opens the embedded default with <b>encryption at rest</b>: every stored value (and its change-log copy) is an
+    /// AES-256-GCM envelope under the active key of <paramref name="keys"/>, bound to its scope, key, type and schema
+    /// version (see <see cref="Storage.Encryption.EncryptedStateStore"/>). A wrong or missing key is a
+    /// <see cref="StateDecryptionException"/>, never garbage.
+    /// </summary>
+    /// <exception cref="StateStoreCorruptedException">The file is corrupt, truncated or not a LiteDB database.</exception>
+    /// <exception cref="StateKeyConfigurationException">The key provider's keys are missing or malformed.</exception>
+    public static async ValueTask<StateManager> OpenLiteDbAsync(string? path, Security.IStateKeyProvider keys, StateManagerOptions? options = null, ILoggerFactory? loggerFactory = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(keys);
+        var inner = new LiteDbStateStore(new LiteDbStateStoreOptions { Path = path ?? LiteDbStateStoreOptions.DefaultFileName });
+        try
+        {
+            var store = await Storage.Encryption.EncryptedStateStore.CreateAsync(inner, keys, logger: loggerFactory?.CreateLogger<Storage.Encryption.EncryptedStateStore>(), cancellationToken: cancellationToken).ConfigureAwait(false);
+            return new StateManager(store, options, loggerFactory?.CreateLogger<StateManager>());
+        }
+        catch
+        {
+            inner.Dispose();
+            throw;
+        }
+    }
+
     /// <summary>The store behind this manager.</summary>
     public IStateStore Store { get; }
 

@@ -2,11 +2,21 @@ using System;
 using System.IO;
 using QuickStart;
 using StateGen;
+using StateGen.Events;
+using StateGen.History;
+using StateGen.Hooks;
 
 // Run it twice: the second run restores what the first one saved. The API key is [Sensitive] and never stored.
 // With no argument this is the embedded default: a LiteDB file named stategen.db in the current directory.
 await using StateManager manager = StateManager.OpenLiteDb(args.Length > 0 ? args[0] : null);
 string path = ((StateGen.Storage.LiteDb.LiteDbStateStore)manager.Store).FilePath;
+
+// Every change goes through hooks (here: refuse an agent without a topic) and publishes a change event; every change
+// of this run shares one correlation id, which the change log records.
+manager.Hooks.Register(StateHookPoint.BeforeChange, "topic-required", change =>
+    change.NewValue?.GetProperty("Topic").GetString() is { Length: > 0 } ? StateHookResult.Continue : StateHookResult.Cancel("an agent needs a topic"));
+using StateEventSubscription changes = manager.Events.Subscribe(new StateEventFilter { KeyPattern = "research-agent/*" });
+using StateCorrelation.Scope run = StateCorrelation.Begin();
 
 var agent = new ResearchAgent
 {
@@ -35,8 +45,15 @@ agent.History.Add(new Turn { Role = Role.User, Text = $"Run {agent.Runs}: what i
 agent.History.Add(new Turn { Role = Role.Assistant, Text = "Compile-time checked, versioned state.", At = DateTimeOffset.UtcNow });
 agent.Notes["last-run"] = agent.Runs.ToString(System.Globalization.CultureInfo.InvariantCulture);
 
-await agent.SaveStateAsync(manager);
-Console.WriteLine($"Saved run {agent.Runs} to {path}.");
+StateWriteResult saved = await agent.SaveStateAsync(manager);   // expects the version it loaded: no lost update
+Console.WriteLine($"Saved run {agent.Runs} to {path} as version {saved.Version}.");
+while (changes.Reader.TryRead(out StateChangeEvent? change))
+{
+    Console.WriteLine($"Change event: {change.Key} v{change.Version} ({change.Origin}), members changed: {string.Join(", ", change.ChangedMembers)}");
+}
+
+var timeline = await manager.GetTimelineAsync(new StateTimelineQuery { Scope = StateScope.Global, Key = StateManager.KeyOf(agent) });
+Console.WriteLine($"Change log: {timeline.Count} saved version(s) of '{agent.Id}', the first at {timeline[0].Timestamp:u}.");
 
 await manager.DisposeAsync();
 bool keyInFile = File.ReadAllText(path, System.Text.Encoding.Latin1).Contains(agent.ApiKey, StringComparison.Ordinal);

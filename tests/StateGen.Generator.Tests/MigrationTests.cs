@@ -151,6 +151,50 @@ public sealed class MigrationTests : IDisposable
         Assert.Equal("True|Write the chain|5|0.73|schema|3|False", await RunAsync(LockV3, PlannerV3, LoadProbe));
     }
 
+    private const string HookedLoadProbe = """
+        using System.Threading.Tasks;
+        using StateGen;
+        using StateGen.Hooks;
+        using Planning;
+
+        public static class Probe
+        {
+            public static async Task<string> Run(string path)
+            {
+                await using StateManager manager = StateManager.OpenLiteDb(path, new StateManagerOptions { WriteBackUpgrades = true });
+                var seen = new System.Collections.Generic.List<string>();
+                manager.Hooks.Register(StateHookPoint.BeforeMigration, "gate", ctx =>
+                {
+                    seen.Add("before:" + ctx.CurrentVersion + ":" + ctx.SchemaVersion + ":" + ctx.Origin + ":" + (ctx.NewValue?.GetProperty("Subject").GetString() ?? "?"));
+                    return WriteBack.Enabled ? StateHookResult.Continue : StateHookResult.Cancel("not now");
+                });
+                manager.Hooks.Register(StateHookPoint.AfterMigration, "audit", ctx =>
+                {
+                    seen.Add("after:" + ctx.CurrentVersion);
+                    return StateHookResult.Continue;
+                });
+                var planner = new Planner { Id = "p1" };
+                bool found = await planner.LoadStateAsync(manager);
+                var entry = await manager.Store.GetAsync("global", "planner/p1");
+                return string.Join("|", found, planner.Subject, entry!.SchemaVersion, entry.Version, string.Join(",", seen));
+            }
+        }
+
+        public static class WriteBack { public static bool Enabled; }
+        """;
+
+    [Fact]
+    public async Task Migration_hooks_run_around_the_write_back_and_a_before_hook_can_cancel_it()
+    {
+        await RunAsync(LockV1, PlannerV1, SaveProbe);
+
+        // Canceled: the upgraded value is loaded, but the stored document stays at schema version 1; no after hook.
+        Assert.Equal("True|Write the chain|1|1|before:1:3:upgrade:Write the chain", await RunAsync(LockV3, PlannerV3, HookedLoadProbe, writeBack: false));
+
+        // Continued: written back at schema version 3 as stored version 2, and the after hook sees that version.
+        Assert.Equal("True|Write the chain|3|2|before:1:3:upgrade:Write the chain,after:2", await RunAsync(LockV3, PlannerV3, HookedLoadProbe, writeBack: true));
+    }
+
     [Fact]
     public async Task A_failing_custom_step_is_a_typed_error_and_the_stored_document_is_untouched()
     {

@@ -131,6 +131,9 @@ internal static class TestSources
             public HashSet<Guid> Seen { get; set; } = new();
             public DateOnly? Day { get; set; }
             public List<Cite> Cites { get; set; } = new();
+            [Sensitive] public string Token { get; set; } = "";
+            public System.Text.Json.Nodes.JsonObject? Settings { get; set; }
+            [JsonExtensionData] public Dictionary<string, System.Text.Json.JsonElement>? Extra { get; set; }
         }
         """;
 }

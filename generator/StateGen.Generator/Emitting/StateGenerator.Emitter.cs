@@ -260,6 +260,27 @@ public sealed partial class StateGenerator
                     WriteMember(w, member, "this." + Id(member.Name));
                 }
 
+                if (_shape.ExtensionData is { } extension)
+                {
+                    // Members a newer program stored and this one does not know, written back as they were; never a
+                    // name this type persists or keeps [Sensitive].
+                    string[] known = _shape.Members.Select(m => m.JsonName).ToArray();
+                    w.OpenBlock($"if (this.{Id(extension.Name)} is {{ }} __extension)");
+                    w.OpenBlock("foreach (var __pair in __extension)");
+                    if (known.Length > 0)
+                    {
+                        w.OpenBlock($"if ({string.Join(" || ", known.Select(n => $"__pair.Key == {Literal(n)}"))})");
+                        w.WriteLine("continue;");
+                        w.CloseBlock();
+                        w.WriteLine();
+                    }
+
+                    w.WriteLine("writer.WritePropertyName(__pair.Key);");
+                    w.WriteLine(extension.IsJsonObject ? $"{StateJson}.WriteNode(writer, __pair.Value);" : $"{StateJson}.WriteElement(writer, __pair.Value);");
+                    w.CloseBlock();
+                    w.CloseBlock();
+                }
+
                 w.WriteLine("writer.WriteEndObject();");
                 w.CloseBlock();
                 w.WriteLine();
@@ -271,8 +292,12 @@ public sealed partial class StateGenerator
                     .Where(x => !x.m.IsSensitive)
                     .ToList();
                 w.OpenBlock($"void {contract}.ReadState(ref {Reader} reader)");
-                WriteReadIntoLocals(w, readable, hasFlag: _ => true, unknownComment: true);
+                WriteReadIntoLocals(w, readable, hasFlag: _ => true, unknownComment: true, _shape.ExtensionData);
                 w.WriteLine($"{StateJson}.EnsureDocumentEnds(reader);");
+                if (_shape.ExtensionData is { } extensionData)
+                {
+                    w.WriteLine($"this.{Id(extensionData.Name)} = __extension ?? new {ExtensionType(extensionData)}();");
+                }
                 foreach ((MemberShape member, int index) in readable)
                 {
                     w.WriteLine(member.IsInitOnly
@@ -609,6 +634,7 @@ public sealed partial class StateGenerator
                 ShapeKind.Uri => $"{StateJson}.WriteUri(writer, {value});",
                 ShapeKind.Version => $"{StateJson}.WriteVersion(writer, {value});",
                 ShapeKind.JsonElement => $"{StateJson}.WriteElement(writer, {value});",
+                ShapeKind.JsonNode => $"{StateJson}.WriteNode(writer, {value});",
                 ShapeKind.PersistentState => $"{StateJson}.WriteNested<{shape.FullName}>(writer, {value});",
                 _ => $"{HelperClass}.Write{HelperId(shape)}(writer, {value});",
             };
@@ -639,6 +665,7 @@ public sealed partial class StateGenerator
                 ShapeKind.Uri => $"{StateJson}.ReadUri(ref reader)",
                 ShapeKind.Version => $"{StateJson}.ReadVersion(ref reader)",
                 ShapeKind.JsonElement => "global::System.Text.Json.JsonElement.ParseValue(ref reader)",
+                ShapeKind.JsonNode => $"{StateJson}.ReadNode<{shape.FullName.TrimEnd('?')}>(ref reader)",
                 ShapeKind.PersistentState => $"{StateJson}.ReadNested<{shape.FullName}>(ref reader)",
                 _ => $"{HelperClass}.Read{HelperId(shape)}(ref reader)",
             };
@@ -648,9 +675,14 @@ public sealed partial class StateGenerator
             /// <paramref name="hasFlag"/> says the caller assigns conditionally); unknown members are skipped. The reader
             /// ends on the object's end. Shared by the state type's reader and by constructor-built types.
             /// </summary>
-            private void WriteReadIntoLocals(SourceWriter w, List<(MemberShape Member, int Index)> readable, System.Func<MemberShape, bool> hasFlag, bool unknownComment)
+            private void WriteReadIntoLocals(SourceWriter w, List<(MemberShape Member, int Index)> readable, System.Func<MemberShape, bool> hasFlag, bool unknownComment, ExtensionDataShape? extension = null)
             {
                 w.WriteLine($"{StateJson}.Expect(ref reader, {TokenType}.StartObject);");
+                if (extension is not null)
+                {
+                    w.WriteLine($"{ExtensionType(extension)}? __extension = null;");
+                }
+
                 foreach ((MemberShape member, int index) in readable)
                 {
                     w.WriteLine($"{member.Type.FullName} __value{index} = default;");
@@ -681,6 +713,29 @@ public sealed partial class StateGenerator
                     w.WriteLine();
                 }
 
+                if (extension is not null)
+                {
+                    // Unknown members go to the extension data, except a [Sensitive] member's name: never kept.
+                    w.WriteLine("string __name = reader.GetString()!;");
+                    w.WriteLine($"{StateJson}.Read(ref reader);");
+                    string[] sensitive = _shape.Members.Where(m => m.IsSensitive).Select(m => m.JsonName).ToArray();
+                    if (sensitive.Length > 0)
+                    {
+                        w.OpenBlock($"if ({string.Join(" || ", sensitive.Select(n => $"__name == {Literal(n)}"))})");
+                        w.WriteLine("reader.Skip();");
+                        w.WriteLine("continue;");
+                        w.CloseBlock();
+                        w.WriteLine();
+                    }
+
+                    w.WriteLine(extension.IsJsonObject
+                        ? "(__extension ??= new())[__name] = global::System.Text.Json.Nodes.JsonNode.Parse(ref reader);"
+                        : "(__extension ??= new())[__name] = global::System.Text.Json.JsonElement.ParseValue(ref reader);");
+                    w.CloseBlock();
+                    w.WriteLine();
+                    return;
+                }
+
                 if (unknownComment)
                 {
                     w.WriteLine("// Unknown (or [Sensitive]) member: skip it.");
@@ -691,6 +746,10 @@ public sealed partial class StateGenerator
                 w.CloseBlock();
                 w.WriteLine();
             }
+
+            private static string ExtensionType(ExtensionDataShape extension) => extension.IsJsonObject
+                ? "global::System.Text.Json.Nodes.JsonObject"
+                : "global::System.Collections.Generic.Dictionary<string, global::System.Text.Json.JsonElement>";
 
             /// <summary>
             /// The reader of a type built through a constructor (a positional record): members are read into locals, the

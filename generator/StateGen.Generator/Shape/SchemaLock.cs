@@ -183,7 +183,7 @@ internal static class SchemaLock
             ShapeKind.TimeOnly => "time",
             ShapeKind.Uri => "uri",
             ShapeKind.Version => "version",
-            ShapeKind.JsonElement => "json",
+            ShapeKind.JsonElement or ShapeKind.JsonNode => "json",
             ShapeKind.Enum => "enum(" + string.Join(",", enums[type.FullName].Members.Select(m => m.Name)) + ")",
             ShapeKind.Nullable => Describe(type.Element!) + "?",
             ShapeKind.Array or ShapeKind.List => "list<" + Describe(type.Element!) + ">",

@@ -133,6 +133,7 @@ internal static class ShapeExtractor
         private readonly Queue<(INamedTypeSymbol Type, ISymbol Origin)> _pending = new();
         private readonly Dictionary<ITypeSymbol, EnumShape> _enums = new(SymbolEqualityComparer.Default);
         private int _schemaVersion;
+        private ExtensionDataShape? _extensionData;
 
         public Walker(CancellationToken cancellationToken) => _cancellationToken = cancellationToken;
 
@@ -216,6 +217,7 @@ internal static class ShapeExtractor
                 ResetWhenUnreadable = FindAttribute(type, WellKnownNames.PersistentStateAttribute)?.NamedArguments
                     .Any(a => a.Key == "ResetWhenUnreadable" && a.Value.Value is true) == true,
                 FullName = type.ToDisplayString(FullNameFormat),
+                ExtensionData = _extensionData,
                 IdMemberName = id.Value.idName,
                 IdKind = id.Value.idKind,
                 Members = members.ToEquatableArray(),
@@ -304,10 +306,31 @@ internal static class ShapeExtractor
                     continue;
                 }
 
+                if (HasAttribute(member, WellKnownNames.JsonExtensionDataAttribute))
+                {
+                    CollectExtensionData(type, member, isRoot);
+                    continue;
+                }
+
+                // [JsonInclude] opts a private or protected member of the persistent type itself in: the generated code is
+                // part of that type, so it reads and writes the member directly.
+                bool included = isRoot && !IsVisible(member.DeclaredAccessibility) && HasAttribute(member, WellKnownNames.JsonIncludeAttribute);
+                if (included && !SymbolEqualityComparer.Default.Equals(member.ContainingType, type))
+                {
+                    _problems.Add(new ShapeProblem(ShapeProblemKind.UnsupportedMember, member, member.Name, $"is a [JsonInclude] member of the base type '{member.ContainingType.Name}'; only members declared on '{type.Name}' itself can be opted in"));
+                    continue;
+                }
+
+                if (!isRoot && HasAttribute(member, WellKnownNames.JsonIncludeAttribute) && !IsVisible(member.DeclaredAccessibility))
+                {
+                    _problems.Add(new ShapeProblem(ShapeProblemKind.UnsupportedMember, member, member.Name, $"is a non-public [JsonInclude] member of '{type.Name}'; non-public members can be opted in only on the [PersistentState] type itself"));
+                    continue;
+                }
+
                 ITypeSymbol memberType;
                 switch (member)
                 {
-                    case IPropertySymbol property when !property.IsIndexer && property.GetMethod is not null && IsVisible(property.DeclaredAccessibility):
+                    case IPropertySymbol property when !property.IsIndexer && property.GetMethod is not null && (included || IsVisible(property.DeclaredAccessibility)):
                         if (property.SetMethod is null)
                         {
                             if (constructorParameters?.Contains(property.Name) == true)
@@ -326,7 +349,7 @@ internal static class ShapeExtractor
 
                         memberType = property.Type;
                         break;
-                    case IFieldSymbol field when IsVisible(field.DeclaredAccessibility) && !field.IsReadOnly && !field.IsConst:
+                    case IFieldSymbol field when (included || IsVisible(field.DeclaredAccessibility)) && !field.IsReadOnly && !field.IsConst:
                         memberType = field.Type;
                         break;
                     default:
@@ -364,6 +387,39 @@ internal static class ShapeExtractor
             return members.ToImmutable();
         }
 
+        /// <summary>
+        /// A <c>[JsonExtensionData]</c> member of the persistent type itself: a settable <c>Dictionary&lt;string,
+        /// JsonElement&gt;</c> or <c>JsonObject</c>. It is not part of the type's shape (nor of its lock lines).
+        /// </summary>
+        private void CollectExtensionData(INamedTypeSymbol type, ISymbol member, bool isRoot)
+        {
+            ITypeSymbol? memberType = member switch
+            {
+                IPropertySymbol { SetMethod: { IsInitOnly: false } setter, GetMethod: not null } property when IsVisible(setter.DeclaredAccessibility) => property.Type,
+                IFieldSymbol { IsReadOnly: false, IsConst: false } field => field.Type,
+                _ => null,
+            };
+            string typeName = memberType?.WithNullableAnnotation(NullableAnnotation.NotAnnotated).ToDisplayString() ?? string.Empty;
+            bool isObject = typeName == "System.Text.Json.Nodes.JsonObject";
+            bool isDictionary = typeName == "System.Collections.Generic.Dictionary<string, System.Text.Json.JsonElement>";
+            if (!isRoot)
+            {
+                _problems.Add(new ShapeProblem(ShapeProblemKind.UnsupportedMember, member, member.Name, $"is a [JsonExtensionData] member of '{type.Name}'; extension data is kept only on the [PersistentState] type itself (remove the attribute, or mark the member [StateIgnore])"));
+            }
+            else if (!isObject && !isDictionary)
+            {
+                _problems.Add(new ShapeProblem(ShapeProblemKind.UnsupportedMember, member, member.Name, "is a [JsonExtensionData] member but not a settable Dictionary<string, JsonElement> or JsonObject"));
+            }
+            else if (_extensionData is not null)
+            {
+                _problems.Add(new ShapeProblem(ShapeProblemKind.UnsupportedMember, member, member.Name, $"is a second [JsonExtensionData] member of '{type.Name}' ('{_extensionData.Name}' is the first)"));
+            }
+            else
+            {
+                _extensionData = new ExtensionDataShape(member.Name, isObject);
+            }
+        }
+
         private TypeShape? Classify(ITypeSymbol type, ISymbol member)
         {
             string fullName = type.WithNullableAnnotation(NullableAnnotation.NotAnnotated).ToDisplayString(FullNameFormat);
@@ -394,6 +450,7 @@ internal static class ShapeExtractor
                     "System.Uri" => ShapeKind.Uri,
                     "System.Version" => ShapeKind.Version,
                     "System.Text.Json.JsonElement" => ShapeKind.JsonElement,
+                    "System.Text.Json.Nodes.JsonNode" or "System.Text.Json.Nodes.JsonObject" or "System.Text.Json.Nodes.JsonArray" => ShapeKind.JsonNode,
                     _ => null,
                 },
             };

@@ -35,6 +35,7 @@ internal enum ShapeKind
     Uri,
     Version,
     JsonElement,
+    JsonNode,
     Enum,
     Nullable,
     Array,
@@ -172,6 +173,12 @@ internal sealed record PersistedTypeShape
 
     public required string FullName { get; init; }
 
+    /// <summary>
+    /// The <c>[JsonExtensionData]</c> member, when the type declares one: stored members this program does not know are
+    /// kept in it on load and written back on save, so an older program does not drop a newer program's data.
+    /// </summary>
+    public ExtensionDataShape? ExtensionData { get; init; }
+
     public required string IdMemberName { get; init; }
 
     public required IdKind IdKind { get; init; }
@@ -234,3 +241,6 @@ internal sealed class ShapeResult
 
     public ImmutableArray<ShapeProblem> Problems { get; }
 }
+
+/// <summary>A <c>[JsonExtensionData]</c> member: its name and whether it is a <c>JsonObject</c> (else a <c>Dictionary&lt;string, JsonElement&gt;</c>).</summary>
+internal sealed record ExtensionDataShape(string Name, bool IsJsonObject);

@@ -13,4 +13,6 @@ internal static class WellKnownNames
     public const string StateEnumFallbackAttribute = "StateGen.StateEnumFallbackAttribute";
     public const string JsonPropertyNameAttribute = "System.Text.Json.Serialization.JsonPropertyNameAttribute";
     public const string JsonIgnoreAttribute = "System.Text.Json.Serialization.JsonIgnoreAttribute";
+    public const string JsonIncludeAttribute = "System.Text.Json.Serialization.JsonIncludeAttribute";
+    public const string JsonExtensionDataAttribute = "System.Text.Json.Serialization.JsonExtensionDataAttribute";
 }

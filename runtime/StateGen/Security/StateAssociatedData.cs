@@ -19,6 +19,7 @@ public static class StateAssociatedData
     private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
     private static readonly byte[] DocumentLabel = Encoding.ASCII.GetBytes("StateGen/aad/document/v1");
     private static readonly byte[] MemberLabel = Encoding.ASCII.GetBytes("StateGen/aad/member/v1");
+    private static readonly byte[] HookValueLabel = Encoding.ASCII.GetBytes("StateGen/aad/hook-value/v1");
 
     /// <summary>The associated data of a whole encrypted document.</summary>
     /// <param name="scope">The scope path (<see cref="StateScope.Path"/>).</param>
@@ -60,6 +61,29 @@ public static class StateAssociatedData
         at = Write(result, at, MemberLabel);
         at = Write(result, at, typeName);
         at = Write(result, at, memberPath);
+        at = Write(result, at, scope);
+        Write(result, at, key);
+        return result;
+    }
+
+    /// <summary>
+    /// The associated data of a value kept in a hook execution record (its old, new or result value), so it cannot be
+    /// swapped with a document, with another field or with the record of another scope or key.
+    /// </summary>
+    /// <param name="scope">The scope path of the record.</param>
+    /// <param name="key">The key of the record.</param>
+    /// <param name="field">Which value: for example <c>OldValue</c>, <c>NewValue</c> or <c>ResultValue</c>.</param>
+    /// <exception cref="ArgumentException">A string is not well-formed UTF-16.</exception>
+    public static byte[] ForHookValue(string scope, string key, string field)
+    {
+        ArgumentNullException.ThrowIfNull(scope);
+        ArgumentNullException.ThrowIfNull(key);
+        ArgumentNullException.ThrowIfNull(field);
+        int length = Field(HookValueLabel.Length) + Field(Count(field, nameof(field))) + Field(Count(scope, nameof(scope))) + Field(Count(key, nameof(key)));
+        byte[] result = new byte[length];
+        int at = 0;
+        at = Write(result, at, HookValueLabel);
+        at = Write(result, at, field);
         at = Write(result, at, scope);
         Write(result, at, key);
         return result;

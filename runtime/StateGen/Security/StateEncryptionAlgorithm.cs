@@ -27,4 +27,10 @@ public enum StateDecryptionFailureReason
 
     /// <summary>The envelope has a format version this program does not know.</summary>
     UnsupportedFormat = 5,
+
+    /// <summary>
+    /// The stored value is not encrypted at all (plaintext written before encryption was turned on), and the store
+    /// does not allow plaintext reads (<c>EncryptedStateStoreOptions.AllowPlaintextReads</c>).
+    /// </summary>
+    NotEncrypted = 6,
 }

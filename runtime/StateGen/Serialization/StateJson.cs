@@ -264,6 +264,33 @@ public static class StateJson
         return Version.TryParse(text, out Version? value) ? value : throw new JsonException("Expected a version.");
     }
 
+    /// <summary>Writes a <see cref="System.Text.Json.Nodes.JsonNode"/> as it is, or null.</summary>
+    public static void WriteNode(Utf8JsonWriter writer, System.Text.Json.Nodes.JsonNode? value)
+    {
+        if (value is null)
+        {
+            writer.WriteNullValue();
+        }
+        else
+        {
+            value.WriteTo(writer);
+        }
+    }
+
+    /// <summary>Reads what <see cref="WriteNode"/> wrote, as <typeparamref name="T"/> (a JSON null: <see langword="null"/>).</summary>
+    /// <exception cref="JsonException">The value is not a <typeparamref name="T"/> (for example an array for a <c>JsonObject</c> member).</exception>
+    public static T? ReadNode<T>(ref Utf8JsonReader reader)
+        where T : System.Text.Json.Nodes.JsonNode
+    {
+        System.Text.Json.Nodes.JsonNode? node = System.Text.Json.Nodes.JsonNode.Parse(ref reader);
+        return node switch
+        {
+            null => null,
+            T typed => typed,
+            _ => throw new JsonException($"Expected a {typeof(T).Name}."),
+        };
+    }
+
     /// <summary>Writes a JsonElement as it is; an undefined element (<c>default</c>) as null.</summary>
     public static void WriteElement(Utf8JsonWriter writer, JsonElement value)
     {

@@ -21,7 +21,10 @@ public interface IStateHistoryStore
     /// <summary>One change record, or <see langword="null"/> when it is not (or no longer) kept.</summary>
     ValueTask<StateChangeRecord?> ReadChangeAsync(long sequence, CancellationToken cancellationToken = default);
 
-    /// <summary>Removes change records older than <paramref name="olderThan"/> and all but the newest <paramref name="keepPerKey"/> of each key.</summary>
+    /// <summary>
+    /// Removes change records older than <paramref name="olderThan"/> and all but the newest <paramref name="keepPerKey"/>
+    /// of each key, except the record of each key's current value, which is always kept.
+    /// </summary>
     /// <returns>How many records were removed.</returns>
     ValueTask<long> PruneChangesAsync(DateTimeOffset? olderThan, int? keepPerKey, CancellationToken cancellationToken = default);
 

@@ -407,8 +407,10 @@ public abstract class StateHistoryConformanceTests : IAsyncLifetime
         Assert.Null(await History(store).ReadChangeAsync(2));
         Assert.NotNull(await History(store).ReadChangeAsync(3));
         Assert.Equal(0, await History(store).PruneChangesAsync(t[3], null));
-        Assert.Equal(4, await History(store).PruneChangesAsync(t[6] + TimeSpan.FromTicks(1), null));
-        Assert.Empty(await AllChangesAsync(store));
+
+        // Everything is older now, but the records of current values (global/b: 3, global/a: 6) are always kept.
+        Assert.Equal(2, await History(store).PruneChangesAsync(t[6] + TimeSpan.FromTicks(1), null));
+        Assert.Equal(new long[] { 3, 6 }, await SequencesAsync(store, new StateChangeQuery()));
     }
 
     [Fact]
@@ -422,8 +424,9 @@ public abstract class StateHistoryConformanceTests : IAsyncLifetime
         Assert.Equal(2, await History(store).PruneChangesAsync(null, 1));
         Assert.Equal(new long[] { 3, 5, 6 }, await SequencesAsync(store, new StateChangeQuery()));
 
-        Assert.Equal(3, await History(store).PruneChangesAsync(null, 0));
-        Assert.Empty(await AllChangesAsync(store));
+        // Keeping none still keeps the records of current values (3 and 6); the deleted key's record 5 goes.
+        Assert.Equal(1, await History(store).PruneChangesAsync(null, 0));
+        Assert.Equal(new long[] { 3, 6 }, await SequencesAsync(store, new StateChangeQuery()));
     }
 
     [Fact]
@@ -438,9 +441,9 @@ public abstract class StateHistoryConformanceTests : IAsyncLifetime
         Assert.Equal(2, await History(store).PruneChangesAsync(t[3], 2));
         Assert.Equal(new long[] { 3, 4, 5, 6 }, await SequencesAsync(store, new StateChangeQuery()));
 
-        // Older than t[4]: 3. All but the newest 1 of each key: 4.
-        Assert.Equal(2, await History(store).PruneChangesAsync(t[4], 1));
-        Assert.Equal(new long[] { 5, 6 }, await SequencesAsync(store, new StateChangeQuery()));
+        // Older than t[4]: 3, but it holds global/b's current value, so it stays. All but the newest 1 of each key: 4.
+        Assert.Equal(1, await History(store).PruneChangesAsync(t[4], 1));
+        Assert.Equal(new long[] { 3, 5, 6 }, await SequencesAsync(store, new StateChangeQuery()));
     }
 
     [Fact]
@@ -467,22 +470,23 @@ public abstract class StateHistoryConformanceTests : IAsyncLifetime
         IStateStore store = NewStore(clock);
         await store.CommitAsync(new StateOperation[] { Write("global", "a", "1"), Write("global", "b", "1"), new StateDelete("global", "b") });
 
-        Assert.Equal(3, await History(store).PruneChangesAsync(null, 0));
-        Assert.Empty(await AllChangesAsync(store));
+        // Everything but the record of a's current value goes.
+        Assert.Equal(2, await History(store).PruneChangesAsync(null, 0));
+        Assert.Equal(new long[] { 1 }, await SequencesAsync(store, new StateChangeQuery()));
         store = await ReopenAsync(store, clock);
 
-        StateOperationResult fourth = (await store.CommitAsync(new StateOperation[] { Write("global", "c", "1") }))[0];
-        Assert.Equal(4, fourth.ChangeSequence);
-        Assert.Equal(new long[] { 4 }, await SequencesAsync(store, new StateChangeQuery()));
+        IReadOnlyList<StateOperationResult> fourth = await store.CommitAsync(new StateOperation[] { Write("global", "c", "1"), new StateDelete("global", "c") });
+        Assert.Equal(new long[] { 4, 5 }, fourth.Select(r => r.ChangeSequence));
 
+        // The newest records (4, 5) go: the next sequence must still not reuse them, also after a reopen.
         clock.Advance(TimeSpan.FromHours(1));
-        Assert.Equal(1, await History(store).PruneChangesAsync(clock.GetUtcNow(), null));
+        Assert.Equal(2, await History(store).PruneChangesAsync(clock.GetUtcNow(), null));
         store = await ReopenAsync(store, clock);
-        Assert.Empty(await AllChangesAsync(store));
+        Assert.Equal(new long[] { 1 }, await SequencesAsync(store, new StateChangeQuery()));
 
         IReadOnlyList<StateOperationResult> next = await store.CommitAsync(new StateOperation[] { Write("global", "a", "2"), Write("global", "d", "1") });
-        Assert.Equal(new long[] { 5, 6 }, next.Select(r => r.ChangeSequence));
-        Assert.Equal(new long[] { 5, 6 }, await SequencesAsync(store, new StateChangeQuery()));
+        Assert.Equal(new long[] { 6, 7 }, next.Select(r => r.ChangeSequence));
+        Assert.Equal(new long[] { 1, 6, 7 }, await SequencesAsync(store, new StateChangeQuery()));
         Assert.Equal(2, next[0].Stored!.Version);
     }
 

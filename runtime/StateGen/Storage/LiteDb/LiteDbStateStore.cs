@@ -25,8 +25,8 @@ public sealed class LiteDbStateStoreOptions
 
     /// <summary>
     /// Whether every write and delete is also recorded in the change log (<see cref="IStateHistoryStore"/>), which the
-    /// timeline, point-in-time reads, fork and replay read. On by default; each change then stores its document twice
-    /// (the current value and the log record) until the log is pruned.
+    /// timeline, point-in-time reads, fork and replay read. On by default. A document is then stored once, in its change
+    /// record (the entry points to it; pruning keeps every current value's record); each save inserts a record.
     /// </summary>
     public bool RecordChanges { get; set; } = true;
 
@@ -506,6 +506,8 @@ public sealed class LiteDbStateStore : IStateStore, IStateHistoryStore, IDisposa
                 }
             }
 
+            // A current entry's own change record holds its document: never remove it.
+            remove.ExceptWith(_state.FindAll().Select(SequenceOf));
             InTransaction(() =>
             {
                 foreach (long sequence in remove)
@@ -654,7 +656,7 @@ public sealed class LiteDbStateStore : IStateStore, IStateHistoryStore, IDisposa
                 byte[] payload = w.Payload.ToArray();
                 var after = new StoredEntry(w.Scope, w.Key, w.TypeName, w.SchemaVersion, before.Version + 1, now, payload);
                 staged[i] = (id, after, payload, before.Version, before.Sequence, before.Doc);
-                view[id] = (after.Version, before.Sequence, ToDocument(id, after, payload, 0), true);
+                view[id] = (after.Version, before.Sequence, ToDocument(id, after, payload, 0, payloadInLog: false), true);
             }
             else
             {
@@ -702,7 +704,8 @@ public sealed class LiteDbStateStore : IStateStore, IStateHistoryStore, IDisposa
                 }
                 else
                 {
-                    _state.Upsert(ToDocument(id, after, payload!, beforeSequence));
+                    // With the change log on, the document lives once: in its change record, which the entry points to.
+                    _state.Upsert(ToDocument(id, after, payload!, beforeSequence, payloadInLog: changeSequence != 0));
                 }
 
                 // Later operations on the same key chain from this one.
@@ -845,24 +848,48 @@ public sealed class LiteDbStateStore : IStateStore, IStateHistoryStore, IDisposa
         d["c"].IsNull ? null : d["c"].AsString,
         d["o"].IsNull ? null : d["o"].AsString);
 
-    private static BsonDocument ToDocument(string id, StoredEntry entry, byte[] payload, long changeSequence) => new()
+    /// <summary>
+    /// The stored form of an entry. With the change log on, the payload is not repeated here: it is in the change record
+    /// <c>cs</c> points to (pruning never removes a record an entry points to), so a write stores its document once.
+    /// </summary>
+    private static BsonDocument ToDocument(string id, StoredEntry entry, byte[] payload, long changeSequence, bool payloadInLog)
     {
-        ["cs"] = changeSequence,
-        ["_id"] = id,
-        ["s"] = entry.Scope,
-        ["k"] = entry.Key,
-        ["t"] = entry.TypeName,
-        ["sv"] = entry.SchemaVersion,
-        ["v"] = entry.Version,
-        ["u"] = entry.UpdatedAt.UtcTicks,
-        ["p"] = payload,
-    };
+        var doc = new BsonDocument
+        {
+            ["_id"] = id,
+            ["s"] = entry.Scope,
+            ["k"] = entry.Key,
+            ["t"] = entry.TypeName,
+            ["sv"] = entry.SchemaVersion,
+            ["v"] = entry.Version,
+            ["u"] = entry.UpdatedAt.UtcTicks,
+            ["cs"] = changeSequence,
+        };
+        if (!payloadInLog)
+        {
+            doc["p"] = payload;
+        }
 
-    private static StoredEntry? ToEntry(BsonDocument? doc)
+        return doc;
+    }
+
+    private StoredEntry? ToEntry(BsonDocument? doc)
     {
         if (doc is null)
         {
             return null;
+        }
+
+        byte[] payload;
+        if (doc.TryGetValue("p", out BsonValue inline))
+        {
+            payload = inline.AsBinary;
+        }
+        else
+        {
+            // The entry points at its change record; a missing one means the file was damaged or edited behind us.
+            BsonDocument change = _changes.FindById(SequenceOf(doc)) ?? throw new StateStoreCorruptedException(FilePath);
+            payload = change["p"].AsBinary;
         }
 
         return new StoredEntry(
@@ -872,7 +899,7 @@ public sealed class LiteDbStateStore : IStateStore, IStateHistoryStore, IDisposa
             doc["sv"].AsInt32,
             doc["v"].AsInt64,
             new DateTimeOffset(doc["u"].AsInt64, TimeSpan.Zero),
-            doc["p"].AsBinary);
+            payload);
     }
 
     /// <summary>

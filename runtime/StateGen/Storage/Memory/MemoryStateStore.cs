@@ -160,6 +160,8 @@ public sealed class MemoryStateStore : IStateStore, IStateHistoryStore
                 }
             }
 
+            // A current entry's own change record is never removed (the LiteDB store keeps the document only there).
+            remove.ExceptWith(_entries.Values.Select(v => v.Sequence));
             foreach (long sequence in remove)
             {
                 _changes.Remove(sequence);

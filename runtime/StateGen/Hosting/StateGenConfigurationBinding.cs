@@ -1,0 +1,130 @@
+using System;
+using System.Globalization;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Options;
+using StateGen.Caching;
+
+namespace StateGen.Hosting;
+
+/// <summary>
+/// Binds <see cref="StateGenOptions"/> from a configuration section by hand: no reflection (trimming- and AOT-safe), and
+/// a value that does not parse or a key that is not a setting becomes a validation error naming its path, reported with
+/// every other problem by <see cref="StateGenOptionsValidator"/>.
+/// </summary>
+internal sealed class StateGenConfigurationBinding(IConfiguration configuration) : IConfigureOptions<StateGenOptions>
+{
+    private const string Known = "DatabasePath, RecordChanges, MaxValueBytes, MaxDepth, WriteBackUpgrades, HookTimeout, RecordHookHistory, SlowOperationThreshold, ReadCache";
+
+    public void Configure(StateGenOptions options)
+    {
+        foreach (IConfigurationSection child in configuration.GetChildren())
+        {
+            switch (child.Key.ToUpperInvariant())
+            {
+                case "DATABASEPATH":
+                    if (Value(child, options) is { } path)
+                    {
+                        options.DatabasePath = path;
+                    }
+
+                    break;
+                case "RECORDCHANGES":
+                    options.RecordChanges = Parse(child, options, bool.TryParse, "true or false", options.RecordChanges);
+                    break;
+                case "MAXVALUEBYTES":
+                    options.MaxValueBytes = Parse(child, options, TryInt, "a whole number of bytes", options.MaxValueBytes);
+                    break;
+                case "MAXDEPTH":
+                    options.MaxDepth = Parse(child, options, TryInt, "a whole number", options.MaxDepth);
+                    break;
+                case "WRITEBACKUPGRADES":
+                    options.WriteBackUpgrades = Parse(child, options, bool.TryParse, "true or false", options.WriteBackUpgrades);
+                    break;
+                case "HOOKTIMEOUT":
+                    options.HookTimeout = Parse(child, options, TryTimeSpan, "a time span such as 00:00:10", options.HookTimeout);
+                    break;
+                case "RECORDHOOKHISTORY":
+                    options.RecordHookHistory = Parse(child, options, bool.TryParse, "true or false", options.RecordHookHistory);
+                    break;
+                case "SLOWOPERATIONTHRESHOLD":
+                    if (child.Value is not null && child.Value.Trim().Length == 0)
+                    {
+                        options.SlowOperationThreshold = null; // an empty value turns the warning off
+                    }
+                    else
+                    {
+                        options.SlowOperationThreshold = Parse(child, options, TryTimeSpan, "a time span such as 00:00:01 (or empty for off)", options.SlowOperationThreshold ?? default);
+                    }
+
+                    break;
+                case "READCACHE":
+                    BindReadCache(child, options);
+                    break;
+                default:
+                    options.BindingErrors.Add($"{child.Path} is not a StateGen setting (the settings are {Known}).");
+                    break;
+            }
+        }
+    }
+
+    private static void BindReadCache(IConfigurationSection section, StateGenOptions options)
+    {
+        if (section.Value is { Length: > 0 })
+        {
+            options.BindingErrors.Add($"{section.Path} must be a section with MaxEntries and/or MaxBytes, not a value.");
+            return;
+        }
+
+        CachingStateStoreOptions cache = options.ReadCache ??= new CachingStateStoreOptions();
+        foreach (IConfigurationSection child in section.GetChildren())
+        {
+            switch (child.Key.ToUpperInvariant())
+            {
+                case "MAXENTRIES":
+                    cache.MaxEntries = Parse(child, options, TryInt, "a whole number (0: no entry limit)", cache.MaxEntries);
+                    break;
+                case "MAXBYTES":
+                    cache.MaxBytes = Parse(child, options, TryLong, "a whole number of bytes (0: no byte limit)", cache.MaxBytes);
+                    break;
+                default:
+                    options.BindingErrors.Add($"{child.Path} is not a read-cache setting (the settings are MaxEntries, MaxBytes).");
+                    break;
+            }
+        }
+    }
+
+    private delegate bool TryParser<T>(string text, out T value);
+
+    private static string? Value(IConfigurationSection section, StateGenOptions options)
+    {
+        if (section.Value is null && section.GetChildren().GetEnumerator().MoveNext())
+        {
+            options.BindingErrors.Add($"{section.Path} must be a value, not a section.");
+        }
+
+        return section.Value;
+    }
+
+    private static T Parse<T>(IConfigurationSection section, StateGenOptions options, TryParser<T> parser, string expected, T current)
+    {
+        string? text = Value(section, options);
+        if (text is null)
+        {
+            return current;
+        }
+
+        if (parser(text.Trim(), out T value))
+        {
+            return value;
+        }
+
+        options.BindingErrors.Add($"{section.Path} must be {expected} (was '{text}').");
+        return current;
+    }
+
+    private static bool TryInt(string text, out int value) => int.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out value);
+
+    private static bool TryLong(string text, out long value) => long.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out value);
+
+    private static bool TryTimeSpan(string text, out TimeSpan value) => TimeSpan.TryParse(text, CultureInfo.InvariantCulture, out value);
+}

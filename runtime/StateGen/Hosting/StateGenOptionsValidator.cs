@@ -1,0 +1,61 @@
+using System.Collections.Generic;
+using System.IO;
+using Microsoft.Extensions.Options;
+
+namespace StateGen.Hosting;
+
+/// <summary>Checks <see cref="StateGenOptions"/> and reports every problem at once, each with the setting's name.</summary>
+internal sealed class StateGenOptionsValidator : IValidateOptions<StateGenOptions>
+{
+    public ValidateOptionsResult Validate(string? name, StateGenOptions options)
+    {
+        var errors = new List<string>(options.BindingErrors);
+        if (string.IsNullOrWhiteSpace(options.DatabasePath))
+        {
+            errors.Add("StateGen:DatabasePath must name the LiteDB file (for example \"stategen.db\").");
+        }
+        else if (options.DatabasePath.IndexOfAny(Path.GetInvalidPathChars()) >= 0)
+        {
+            errors.Add($"StateGen:DatabasePath '{options.DatabasePath}' contains characters that are not valid in a path.");
+        }
+
+        if (options.MaxValueBytes <= 0)
+        {
+            errors.Add($"StateGen:MaxValueBytes must be positive (was {options.MaxValueBytes}).");
+        }
+
+        if (options.MaxDepth is < 1 or > Serialization.StateJson.MaxDepth)
+        {
+            errors.Add($"StateGen:MaxDepth must be between 1 and {Serialization.StateJson.MaxDepth} (was {options.MaxDepth}).");
+        }
+
+        if (options.HookTimeout <= System.TimeSpan.Zero && options.HookTimeout != System.Threading.Timeout.InfiniteTimeSpan)
+        {
+            errors.Add($"StateGen:HookTimeout must be positive or infinite (was {options.HookTimeout}).");
+        }
+
+        if (options.SlowOperationThreshold is { } slow && slow < System.TimeSpan.Zero)
+        {
+            errors.Add($"StateGen:SlowOperationThreshold must not be negative (was {slow}); leave it empty to turn the warning off.");
+        }
+
+        if (options.ReadCache is null)
+        {
+            errors.Add("StateGen:ReadCache must not be null (set MaxEntries and MaxBytes to 0 to turn the cache off).");
+        }
+        else
+        {
+            if (options.ReadCache.MaxEntries < 0)
+            {
+                errors.Add($"StateGen:ReadCache:MaxEntries must be 0 (no entry limit) or positive (was {options.ReadCache.MaxEntries}).");
+            }
+
+            if (options.ReadCache.MaxBytes < 0)
+            {
+                errors.Add($"StateGen:ReadCache:MaxBytes must be 0 (no byte limit) or positive (was {options.ReadCache.MaxBytes}).");
+            }
+        }
+
+        return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+    }
+}

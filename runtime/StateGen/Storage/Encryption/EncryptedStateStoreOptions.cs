@@ -1,0 +1,39 @@
+using System;
+
+namespace StateGen.Storage.Encryption;
+
+/// <summary>Options of an <see cref="EncryptedStateStore"/>.</summary>
+public sealed class EncryptedStateStoreOptions
+{
+    /// <summary>The default page size of the re-encryption job and of key usage counts: 256 entries.</summary>
+    public const int DefaultPageSize = 256;
+
+    /// <summary>
+    /// Migration mode for a store that held plaintext before encryption was turned on: a stored value that is not an
+    /// envelope is returned as it is instead of failing with
+    /// <see cref="Security.StateDecryptionFailureReason.NotEncrypted"/>, and
+    /// <see cref="EncryptedStateStore.ReEncryptAsync"/> encrypts it. Off by default. Turn it off again once the job
+    /// reports no plaintext left: while it is on, anyone who can write to the inner store can plant values that are
+    /// read as if they had been encrypted.
+    /// </summary>
+    public bool AllowPlaintextReads { get; set; }
+
+    /// <summary>
+    /// When <see langword="true"/>, disposing the encrypted store leaves the inner store open. By default the
+    /// encrypted store owns the inner store and disposes it.
+    /// </summary>
+    public bool LeaveInnerStoreOpen { get; set; }
+
+    /// <summary>How many entries (or change records) the re-encryption job and the key usage count read at a time.</summary>
+    public int PageSize { get; set; } = DefaultPageSize;
+
+    internal EncryptedStateStoreOptions Validated()
+    {
+        if (PageSize < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(PageSize), PageSize, "The page size must be 1 or more.");
+        }
+
+        return new EncryptedStateStoreOptions { AllowPlaintextReads = AllowPlaintextReads, LeaveInnerStoreOpen = LeaveInnerStoreOpen, PageSize = PageSize };
+    }
+}
