@@ -3,6 +3,7 @@ using System.Globalization;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Options;
 using StateGen.Caching;
+using StateGen.Storage.LiteDb;
 
 namespace StateGen.Hosting;
 
@@ -13,7 +14,7 @@ namespace StateGen.Hosting;
 /// </summary>
 internal sealed class StateGenConfigurationBinding(IConfiguration configuration) : IConfigureOptions<StateGenOptions>
 {
-    private const string Known = "DatabasePath, RecordChanges, MaxValueBytes, MaxDepth, WriteBackUpgrades, HookTimeout, RecordHookHistory, SlowOperationThreshold, ReadCache";
+    private const string Known = "DatabasePath, RecordChanges, Durability, RelaxedFlushInterval, MaxValueBytes, MaxDepth, WriteBackUpgrades, HookTimeout, RecordHookHistory, SlowOperationThreshold, ReadCache";
 
     public void Configure(StateGenOptions options)
     {
@@ -30,6 +31,12 @@ internal sealed class StateGenConfigurationBinding(IConfiguration configuration)
                     break;
                 case "RECORDCHANGES":
                     options.RecordChanges = Parse(child, options, bool.TryParse, "true or false", options.RecordChanges);
+                    break;
+                case "DURABILITY":
+                    options.Durability = Parse(child, options, TryDurability, "Durable or Relaxed", options.Durability);
+                    break;
+                case "RELAXEDFLUSHINTERVAL":
+                    options.RelaxedFlushInterval = Parse(child, options, TryTimeSpan, "a time span such as 00:00:01", options.RelaxedFlushInterval);
                     break;
                 case "MAXVALUEBYTES":
                     options.MaxValueBytes = Parse(child, options, TryInt, "a whole number of bytes", options.MaxValueBytes);
@@ -127,4 +134,21 @@ internal sealed class StateGenConfigurationBinding(IConfiguration configuration)
     private static bool TryLong(string text, out long value) => long.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out value);
 
     private static bool TryTimeSpan(string text, out TimeSpan value) => TimeSpan.TryParse(text, CultureInfo.InvariantCulture, out value);
+
+    private static bool TryDurability(string text, out StateDurability value)
+    {
+        // Names only (no numbers), without reflection: Enum.TryParse<T> is AOT-safe but also takes "0" or "7".
+        switch (text.Trim().ToUpperInvariant())
+        {
+            case "DURABLE":
+                value = StateDurability.Durable;
+                return true;
+            case "RELAXED":
+                value = StateDurability.Relaxed;
+                return true;
+            default:
+                value = default;
+                return false;
+        }
+    }
 }

@@ -24,6 +24,15 @@ public sealed class StateGenOptions
     /// <summary>Whether the LiteDB store keeps its change log (<see cref="LiteDbStateStoreOptions.RecordChanges"/>). On by default.</summary>
     public bool RecordChanges { get; set; } = true;
 
+    /// <summary>
+    /// When a change to the LiteDB store returns (<see cref="LiteDbStateStoreOptions.Durability"/>):
+    /// <see cref="StateDurability.Durable"/> (flushed to the disk) by default, or <see cref="StateDurability.Relaxed"/>.
+    /// </summary>
+    public StateDurability Durability { get; set; } = StateDurability.Durable;
+
+    /// <summary>How often a relaxed LiteDB store flushes (<see cref="LiteDbStateStoreOptions.RelaxedFlushInterval"/>); 1 second by default.</summary>
+    public TimeSpan RelaxedFlushInterval { get; set; } = TimeSpan.FromSeconds(1);
+
     /// <inheritdoc cref="StateManagerOptions.MaxValueBytes"/>
     public int MaxValueBytes { get; set; } = Defaults.MaxValueBytes;
 

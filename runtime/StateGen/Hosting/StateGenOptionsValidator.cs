@@ -1,3 +1,4 @@
+using System;
 using System.Collections.Generic;
 using System.IO;
 using Microsoft.Extensions.Options;
@@ -17,6 +18,16 @@ internal sealed class StateGenOptionsValidator : IValidateOptions<StateGenOption
         else if (options.DatabasePath.IndexOfAny(Path.GetInvalidPathChars()) >= 0)
         {
             errors.Add($"StateGen:DatabasePath '{options.DatabasePath}' contains characters that are not valid in a path.");
+        }
+
+        if (options.Durability is not Storage.LiteDb.StateDurability.Durable and not Storage.LiteDb.StateDurability.Relaxed)
+        {
+            errors.Add($"StateGen:Durability must be Durable or Relaxed (was {(int)options.Durability}).");
+        }
+
+        if (options.RelaxedFlushInterval <= TimeSpan.Zero)
+        {
+            errors.Add($"StateGen:RelaxedFlushInterval must be positive (was {options.RelaxedFlushInterval}).");
         }
 
         if (options.MaxValueBytes <= 0)

@@ -78,6 +78,8 @@ public static class StateGenServiceCollectionExtensions
             {
                 Path = options.DatabasePath,
                 RecordChanges = options.RecordChanges,
+                Durability = options.Durability,
+                RelaxedFlushInterval = options.RelaxedFlushInterval,
                 TimeProvider = services.GetService<TimeProvider>() ?? TimeProvider.System,
             });
         }

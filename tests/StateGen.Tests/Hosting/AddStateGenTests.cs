@@ -38,6 +38,8 @@ public sealed class AddStateGenTests : IDisposable
         {
             ["StateGen:DatabasePath"] = path,
             ["StateGen:RecordChanges"] = "false",
+            ["StateGen:Durability"] = "relaxed",
+            ["StateGen:RelaxedFlushInterval"] = "00:00:02",
             ["StateGen:MaxValueBytes"] = "1000",
             ["StateGen:MaxDepth"] = "32",
             ["StateGen:WriteBackUpgrades"] = "true",
@@ -61,6 +63,8 @@ public sealed class AddStateGenTests : IDisposable
         StateGenOptions options = provider.GetRequiredService<IOptions<StateGenOptions>>().Value;
         Assert.Equal(path, options.DatabasePath);
         Assert.False(options.RecordChanges);
+        Assert.Equal(StateGen.Storage.LiteDb.StateDurability.Relaxed, options.Durability);
+        Assert.Equal(TimeSpan.FromSeconds(2), options.RelaxedFlushInterval);
         Assert.Equal(1000, options.MaxValueBytes);
         Assert.Equal(32, options.MaxDepth);
         Assert.True(options.WriteBackUpgrades);
@@ -121,6 +125,8 @@ public sealed class AddStateGenTests : IDisposable
             ["StateGen:MaxValueBytes"] = "-1",
             ["StateGen:HookTimeout"] = "soon",
             ["StateGen:RecordChanges"] = "yes",
+            ["StateGen:Durability"] = "fast",
+            ["StateGen:RelaxedFlushInterval"] = "00:00:00",
             ["StateGen:ReadCache:MaxEntries"] = "-5",
             ["StateGen:MaxDeph"] = "12",
         });
@@ -135,6 +141,8 @@ public sealed class AddStateGenTests : IDisposable
         Assert.Contains("StateGen:MaxValueBytes must be positive (was -1)", error.Message);
         Assert.Contains("StateGen:HookTimeout must be a time span such as 00:00:10 (was 'soon')", error.Message);
         Assert.Contains("StateGen:RecordChanges must be true or false (was 'yes')", error.Message);
+        Assert.Contains("StateGen:Durability must be Durable or Relaxed (was 'fast')", error.Message);
+        Assert.Contains("StateGen:RelaxedFlushInterval must be positive", error.Message);
         Assert.Contains("StateGen:ReadCache:MaxEntries must be 0 (no entry limit) or positive (was -5)", error.Message);
         Assert.Contains("StateGen:MaxDeph is not a StateGen setting", error.Message);
         Assert.False(File.Exists(path)); // nothing was opened
