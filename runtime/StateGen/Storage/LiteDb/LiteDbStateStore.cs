@@ -176,9 +176,14 @@ public sealed class LiteDbStateStore : IStateStore, IStateHistoryStore, IDisposa
             RecordsChanges = options.RecordChanges;
             if (RecordsChanges)
             {
-                _changes.EnsureIndex("sk");
-                _changes.EnsureIndex("s");
-                _changes.EnsureIndex("c");
+                // Index values end with the record's sequence, so they are unique: LiteDB's skip-list insert walks every
+                // equal key, which made each save slower as one key's history grew. Queries are prefix ranges.
+                _changes.DropIndex("sk");
+                _changes.DropIndex("s");
+                _changes.DropIndex("c");
+                _changes.EnsureIndex(KeyIndex);
+                _changes.EnsureIndex(ScopeIndex);
+                _changes.EnsureIndex(CorrelationIndex);
                 _hooks.EnsureIndex("c");
             }
 
@@ -466,9 +471,9 @@ public sealed class LiteDbStateStore : IStateStore, IStateHistoryStore, IDisposa
         cancellationToken.ThrowIfCancellationRequested();
         return new(Run<IReadOnlyList<StateChangeRecord>>(() =>
         {
-            BsonExpression filter = query.Scope is not null && query.Key is not null ? Query.EQ("sk", Id(query.Scope, query.Key))
-                : query.CorrelationId is not null ? Query.EQ("c", query.CorrelationId)
-                : query.Scope is not null ? Query.EQ("s", query.Scope)
+            BsonExpression filter = query.Scope is not null && query.Key is not null ? Query.StartsWith(KeyIndex, IndexPrefix(Id(query.Scope, query.Key)))
+                : query.CorrelationId is not null ? Query.StartsWith(CorrelationIndex, IndexPrefix(query.CorrelationId))
+                : query.Scope is not null ? Query.StartsWith(ScopeIndex, IndexPrefix(query.Scope))
                 : Query.GT("_id", query.AfterSequence);
             return _changes.Find(filter)
                 .Select(ToChange)
@@ -500,7 +505,7 @@ public sealed class LiteDbStateStore : IStateStore, IStateHistoryStore, IDisposa
 
             if (keepPerKey is int keep)
             {
-                foreach (var group in _changes.FindAll().Select(d => (Id: d["_id"].AsInt64, Key: d["sk"].AsString)).GroupBy(r => r.Key))
+                foreach (var group in _changes.FindAll().Select(d => (Id: d["_id"].AsInt64, Key: Id(d["s"].AsString, d["k"].AsString))).GroupBy(r => r.Key))
                 {
                     remove.UnionWith(group.OrderByDescending(r => r.Id).Skip(Math.Max(0, keep)).Select(r => r.Id));
                 }
@@ -679,7 +684,9 @@ public sealed class LiteDbStateStore : IStateStore, IStateHistoryStore, IDisposa
                     _changes.Insert(new BsonDocument
                     {
                         ["_id"] = changeSequence,
-                        ["sk"] = id,
+                        [KeyIndex] = IndexValue(id, changeSequence),
+                        [ScopeIndex] = IndexValue(op.Scope, changeSequence),
+                        [CorrelationIndex] = op.CorrelationId is null ? BsonValue.Null : IndexValue(op.CorrelationId, changeSequence),
                         ["s"] = op.Scope,
                         ["k"] = op.Key,
                         ["x"] = after is null ? (int)StateChangeKind.Delete : (int)StateChangeKind.Write,
@@ -830,7 +837,16 @@ public sealed class LiteDbStateStore : IStateStore, IStateHistoryStore, IDisposa
 
     /// <summary>The last change of a key that has no document (never written, or deleted): from the change log.</summary>
     private long LastLoggedSequence(string id)
-        => RecordsChanges ? _changes.Find(Query.EQ("sk", id)).Select(d => d["_id"].AsInt64).DefaultIfEmpty(0).Max() : 0;
+        => RecordsChanges ? _changes.Find(Query.StartsWith(KeyIndex, IndexPrefix(id))).Select(d => d["_id"].AsInt64).DefaultIfEmpty(0).Max() : 0;
+
+    private const string KeyIndex = "ski";
+    private const string ScopeIndex = "si";
+    private const string CorrelationIndex = "ci";
+    private const char IndexSeparator = '\u001E'; // scopes, keys and correlation ids hold no control characters
+
+    private static string IndexPrefix(string value) => value + IndexSeparator;
+
+    private static string IndexValue(string value, long sequence) => value + IndexSeparator + sequence.ToString("D19", CultureInfo.InvariantCulture);
 
     private static long SequenceOf(BsonDocument doc) => doc.TryGetValue("cs", out BsonValue value) && value.IsNumber ? value.AsInt64 : 0;
 
