@@ -181,8 +181,8 @@ public sealed class LiteDbStateStore : IStateStore, IStateHistoryStore, IDisposa
                 _changes.DropIndex("sk");
                 _changes.DropIndex("s");
                 _changes.DropIndex("c");
+                _changes.DropIndex(ScopeIndex); // scope queries use the key index: its values start with the scope
                 _changes.EnsureIndex(KeyIndex);
-                _changes.EnsureIndex(ScopeIndex);
                 _changes.EnsureIndex(CorrelationIndex);
                 _hooks.EnsureIndex("c");
             }
@@ -473,7 +473,7 @@ public sealed class LiteDbStateStore : IStateStore, IStateHistoryStore, IDisposa
         {
             BsonExpression filter = query.Scope is not null && query.Key is not null ? Query.StartsWith(KeyIndex, IndexPrefix(Id(query.Scope, query.Key)))
                 : query.CorrelationId is not null ? Query.StartsWith(CorrelationIndex, IndexPrefix(query.CorrelationId))
-                : query.Scope is not null ? Query.StartsWith(ScopeIndex, IndexPrefix(query.Scope))
+                : query.Scope is not null ? Query.StartsWith(KeyIndex, query.Scope + Separator)
                 : Query.GT("_id", query.AfterSequence);
             return _changes.Find(filter)
                 .Select(ToChange)
@@ -685,7 +685,6 @@ public sealed class LiteDbStateStore : IStateStore, IStateHistoryStore, IDisposa
                     {
                         ["_id"] = changeSequence,
                         [KeyIndex] = IndexValue(id, changeSequence),
-                        [ScopeIndex] = IndexValue(op.Scope, changeSequence),
                         [CorrelationIndex] = op.CorrelationId is null ? BsonValue.Null : IndexValue(op.CorrelationId, changeSequence),
                         ["s"] = op.Scope,
                         ["k"] = op.Key,
