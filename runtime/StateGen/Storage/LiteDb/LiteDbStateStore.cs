@@ -55,8 +55,9 @@ public sealed class LiteDbStateStoreOptions
 /// (index lookups do not depend on the culture the file is opened under) and UTC tick timestamps.
 /// </summary>
 /// <remarks>
-/// LiteDB v5 has no async API and binds explicit transactions to a thread, so every operation here is one
-/// synchronous auto-committed LiteDB call made under this store's lock; no transaction spans an <c>await</c>.
+/// LiteDB v5 has no async API and binds explicit transactions to a thread, so every write (a single one or a
+/// <see cref="CommitAsync"/> batch, with its change-log records) is one LiteDB transaction begun and committed
+/// synchronously on one thread under this store's lock; no transaction spans an <c>await</c>.
 /// Errors from a corrupt or truncated file surface as <see cref="StateStoreCorruptedException"/>.
 /// <para>
 /// LiteDB 5 never flushes its log to the disk on commit. This store hands LiteDB the data file and the log
