@@ -22,6 +22,13 @@ public interface IPersistentState<TSelf>
     [EditorBrowsable(EditorBrowsableState.Never)]
     static abstract byte[]? UpgradeState(int fromVersion, System.ReadOnlySpan<byte> document);
 
+    /// <summary>
+    /// The generated upgrade steps (what each renames, drops and changes), for planning store-wide migrations; empty
+    /// when the type has no recorded schema history or was compiled by an older generator.
+    /// </summary>
+    [EditorBrowsable(EditorBrowsableState.Never)]
+    static virtual System.Collections.Generic.IReadOnlyList<Migrations.UpgradeStep> UpgradeSteps => System.Array.Empty<Migrations.UpgradeStep>();
+
     /// <summary>Creates an instance with its declared initial values, to be filled by <see cref="ReadState"/>.</summary>
     [EditorBrowsable(EditorBrowsableState.Never)]
     static abstract TSelf CreateState();

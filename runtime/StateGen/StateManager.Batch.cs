@@ -29,6 +29,11 @@ public sealed partial class StateManager
 
     internal static IValueValidator ValidatorForJson() => JsonValidator.Instance;
 
+    /// <summary>Reads a document of <typeparamref name="T"/>'s current version into a new instance, as a load would; throws what a load would.</summary>
+    internal void ValidateDocument<T>(StoredEntry entry)
+        where T : IPersistentState<T>
+        => ReadInto(T.CreateState(), entry, T.StateInfo);
+
     internal ReadOnlyMemory<byte> SerializeForBatch<T>(T value, StateScope scope, string key, string typeName)
         where T : IPersistentState<T>
     {
@@ -40,7 +45,11 @@ public sealed partial class StateManager
     /// Commits operations all or nothing: the keys' locks (in a fixed order), before hooks per operation (any cancel
     /// cancels the batch), one store commit, then version tracking, events and after hooks per operation.
     /// </summary>
-    internal async ValueTask<StateBatchResult> CommitBatchAsync(BatchItem[] items, string origin, CancellationToken cancellationToken)
+    /// <param name="items">The operations.</param>
+    /// <param name="origin">What caused the changes, recorded with them.</param>
+    /// <param name="cancellationToken">Cancels waiting for locks and the commit.</param>
+    /// <param name="writePoint">The hook point of writes: <see cref="StateHookPoint.BeforeChange"/>, or <see cref="StateHookPoint.BeforeMigration"/> for migrations.</param>
+    internal async ValueTask<StateBatchResult> CommitBatchAsync(BatchItem[] items, string origin, CancellationToken cancellationToken, StateHookPoint writePoint = StateHookPoint.BeforeChange)
     {
         using StateGenTelemetry.Operation operation = StateGenTelemetry.Start("batch", string.Empty, "custom");
         ThrowIfDisposed();
@@ -83,7 +92,7 @@ public sealed partial class StateManager
             for (int i = 0; i < items.Length; i++)
             {
                 StateOperation op = items[i].Operation;
-                StateHookPoint point = op is StateWrite ? StateHookPoint.BeforeChange : StateHookPoint.BeforeDelete;
+                StateHookPoint point = op is StateWrite ? writePoint : StateHookPoint.BeforeDelete;
                 StateHookRegistration[] before = Hooks.For(point);
                 StateHookRegistration[] after = Hooks.For(point + 1);
                 if (before.Length > 0 || after.Length > 0)
@@ -173,7 +182,7 @@ public sealed partial class StateManager
                     continue;
                 }
 
-                StateHookPoint point = operations[i] is StateWrite ? StateHookPoint.AfterChange : StateHookPoint.AfterDelete;
+                StateHookPoint point = operations[i] is StateWrite ? writePoint + 1 : StateHookPoint.AfterDelete;
                 StateHookRegistration[] after = Hooks.For(point);
                 if (after.Length == 0 || (operations[i] is StateDelete && !results[i].Existed))
                 {

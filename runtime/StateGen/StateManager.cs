@@ -100,6 +100,9 @@ public sealed partial class StateManager : IAsyncDisposable, IDisposable
     /// <summary>The store behind this manager.</summary>
     public IStateStore Store { get; }
 
+    /// <summary>This manager's logger, for the jobs that work through it (migrations).</summary>
+    internal ILogger Logger => _logger;
+
     /// <summary>The hooks run around every write, delete and upgrade write-back. Register and remove at any time.</summary>
     public StateHooks Hooks { get; } = new();
 

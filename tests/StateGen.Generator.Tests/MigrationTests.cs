@@ -195,6 +195,41 @@ public sealed class MigrationTests : IDisposable
         Assert.Equal("True|Write the chain|3|2|before:1:3:upgrade:Write the chain,after:2", await RunAsync(LockV3, PlannerV3, HookedLoadProbe, writeBack: true));
     }
 
+    private const string StoreWideProbe = """
+        using System.Linq;
+        using System.Threading.Tasks;
+        using StateGen;
+        using StateGen.Migrations;
+        using Planning;
+
+        public static class Probe
+        {
+            public static async Task<string> Run(string path)
+            {
+                await using StateManager manager = StateManager.OpenLiteDb(path);
+                var migrations = new MigrationManager(manager).Register<Planner>();
+                MigrationPlan plan = await migrations.PlanAsync();
+                string steps = string.Join(",", plan.Types[0].Steps.Select(s => s.FromVersion + ">" + s.ToVersion + (s.IsDestructive ? "!" + string.Join("+", s.DroppedMembers) : "")));
+                string refused = "";
+                try { await migrations.ApplyAsync(); } catch (StateMigrationConfirmationRequiredException) { refused = "refused"; }
+                MigrationReport report = await migrations.ApplyAsync(new MigrationRequest { AllowDestructive = true });
+                var entry = await manager.Store.GetAsync("global", "planner/p1");
+                var planner = new Planner { Id = "p1" };
+                await planner.LoadStateAsync(manager);
+                return string.Join("|", steps, refused, report.Migrated, entry!.SchemaVersion, planner.Subject, planner.Score);
+            }
+        }
+        """;
+
+    [Fact]
+    public async Task A_store_wide_migration_plans_from_the_generated_steps_and_brings_version_1_documents_to_version_3()
+    {
+        await RunAsync(LockV1, PlannerV1, SaveProbe);
+
+        // The generated step list tells the plan that 1->2 drops Obsolete, so applying needs the confirmation.
+        Assert.Equal("1>2!Obsolete,2>3|refused|1|3|Write the chain|0.73", await RunAsync(LockV3, PlannerV3, StoreWideProbe));
+    }
+
     [Fact]
     public async Task A_failing_custom_step_is_a_typed_error_and_the_stored_document_is_untouched()
     {

@@ -239,6 +239,12 @@ public sealed partial class StateGenerator
 
                     string? {{contract}}.GetStateId() => {{idText}};
                     """);
+                if (_spec.Upgrades.Count > 0)
+                {
+                    w.WriteLine();
+                    w.WriteLine($"static global::System.Collections.Generic.IReadOnlyList<global::StateGen.Migrations.UpgradeStep> {contract}.UpgradeSteps => __StateGenUpgradeSteps;");
+                }
+
                 w.WriteLine();
 
                 // Writer: members in declared order; [Sensitive] members are never written.
