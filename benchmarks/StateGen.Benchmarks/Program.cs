@@ -9,7 +9,8 @@ internal static class Program
     /// <c>dotnet run -c Release --project benchmarks/StateGen.Benchmarks -- --filter '*'</c> runs the BenchmarkDotNet
     /// suites; <c>-- --paired</c> runs the interleaved cross-check in <see cref="PairedCheck"/> instead, and
     /// <c>-- --paired-upgrade</c> only its upgrade-chain part, <c>-- --paired-encryption</c> only plain against encrypted saves,
-    /// and <c>-- --durability</c> the durable-save harness in <see cref="DurabilityCheck"/>.
+    /// <c>-- --durability</c> the durable-save harness in <see cref="DurabilityCheck"/>, and <c>-- --migration</c> the
+    /// store-wide migration rate in <see cref="MigrationCheck"/>.
     /// </summary>
     private static void Main(string[] args)
     {
@@ -22,6 +23,12 @@ internal static class Program
         if (Array.IndexOf(args, "--paired-upgrade") >= 0)
         {
             PairedCheck.RunUpgrade();
+            return;
+        }
+
+        if (Array.IndexOf(args, "--migration") >= 0)
+        {
+            MigrationCheck.Run();
             return;
         }
 
