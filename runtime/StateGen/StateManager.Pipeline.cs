@@ -293,125 +293,139 @@ public sealed partial class StateManager
         bool record = _options.RecordHookHistory && _history is not null;
         bool mayChange = validator is not null || context.Point is StateHookPoint.BeforeDelete or StateHookPoint.BeforeMigration or StateHookPoint.BeforeBackup;
         string point = context.Point.ToString();
-        foreach (StateHookRegistration hook in hooks)
+        CancellationTokenSource? hookToken = null;
+        try
         {
-            if (!hook.Matches(context.Scope, context.Key))
+            foreach (StateHookRegistration hook in hooks)
             {
-                continue;
-            }
-
-            long started = Stopwatch.GetTimestamp();
-            StateHookResult result = default;
-            Exception? error = null;
-            bool timedOut = false;
-            ReadOnlyMemory<byte> proposed = context.NewDocument;
-            try
-            {
-                ValueTask<StateHookResult> pending = hook.Handler(context, cancellationToken);
-                if (pending.IsCompletedSuccessfully)
+                if (!hook.Matches(context.Scope, context.Key))
                 {
-                    result = pending.Result;
-                }
-                else
-                {
-                    TimeSpan timeout = hook.Options.Timeout ?? _options.HookTimeout;
-                    Task<StateHookResult> task = pending.AsTask();
-                    try
-                    {
-                        result = timeout == Timeout.InfiniteTimeSpan
-                            ? await task.ConfigureAwait(false)
-                            : await task.WaitAsync(timeout, cancellationToken).ConfigureAwait(false);
-                    }
-                    catch (TimeoutException) when (!task.IsCompleted)
-                    {
-                        timedOut = true;
-                        _ = task.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
-                    }
-                }
-            }
-            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-            {
-                throw;
-            }
-            catch (Exception ex)
-            {
-                error = ex;
-            }
-
-            string outcome;
-            ReadOnlyMemory<byte> substituted = NoDocument;
-            if (timedOut)
-            {
-                outcome = "TimedOut";
-            }
-            else if (error is not null)
-            {
-                outcome = "Failed";
-            }
-            else
-            {
-                switch (result.Decision)
-                {
-                    case StateHookDecision.Modify when validator is not null:
-                        try
-                        {
-                            context.SetNewDocument(validator.Validate(this, context, result.Value));
-                            substituted = context.NewDocument;
-                            outcome = "Modified";
-                        }
-                        catch (Exception ex) when (ex is StateGenException or JsonException)
-                        {
-                            error = ex;
-                            outcome = "Failed";
-                        }
-
-                        break;
-                    case StateHookDecision.Cancel when mayChange:
-                        outcome = "Canceled";
-                        break;
-                    case StateHookDecision.Continue:
-                        outcome = "Continued";
-                        break;
-                    default:
-                        Log.HookDecisionIgnored(_logger, hook.Id, point, result.Decision.ToString());
-                        outcome = "Continued";
-                        break;
-                }
-            }
-
-            TimeSpan duration = Stopwatch.GetElapsedTime(started);
-            if (StateGenTelemetry.HookExecutions.Enabled)
-            {
-                StateGenTelemetry.HookExecutions.Add(1, new KeyValuePair<string, object?>("stategen.hook_point", point), new KeyValuePair<string, object?>("stategen.outcome", outcome));
-            }
-
-            if (record)
-            {
-                (run.Records ??= []).Add(new HookExecutionRecord(0, hook.Id, point, context.Scope, context.Key, context.TypeName, outcome, error?.GetType().Name, duration, DateTimeOffset.UtcNow, context.CorrelationId, context.OldDocument, proposed, substituted));
-            }
-
-            if (timedOut || error is not null)
-            {
-                string errorName = timedOut ? "timeout" : error!.GetType().Name;
-                StateGenTelemetry.HookFailures.Add(1, new KeyValuePair<string, object?>("stategen.hook_point", point), new KeyValuePair<string, object?>("stategen.outcome", outcome));
-                if (hook.Options.FailurePolicy == HookFailurePolicy.LogAndContinue)
-                {
-                    Log.HookFailedContinuing(_logger, hook.Id, point, outcome, context.Scope, context.Key, errorName);
                     continue;
                 }
 
-                Log.HookFailed(_logger, hook.Id, point, outcome, context.Scope, context.Key, errorName);
-                run.Failure = new StateHookException(hook.Id, context.Point, context.Scope, context.Key, timedOut, error);
-                return run;
-            }
+                long started = Stopwatch.GetTimestamp();
+                StateHookResult result = default;
+                Exception? error = null;
+                bool timedOut = false;
+                ReadOnlyMemory<byte> proposed = context.NewDocument;
+                // The hooks' token: canceled when the operation is, and when a hook times out, so that it can stop (the
+                // hooks after it get a fresh one).
+                hookToken ??= cancellationToken.CanBeCanceled ? CancellationTokenSource.CreateLinkedTokenSource(cancellationToken) : new CancellationTokenSource();
+                try
+                {
+                    ValueTask<StateHookResult> pending = hook.Handler(context, hookToken.Token);
+                    if (pending.IsCompletedSuccessfully)
+                    {
+                        result = pending.Result;
+                    }
+                    else
+                    {
+                        TimeSpan timeout = hook.Options.Timeout ?? _options.HookTimeout;
+                        Task<StateHookResult> task = pending.AsTask();
+                        try
+                        {
+                            result = timeout == Timeout.InfiniteTimeSpan
+                                ? await task.ConfigureAwait(false)
+                                : await task.WaitAsync(timeout, cancellationToken).ConfigureAwait(false);
+                        }
+                        catch (TimeoutException) when (!task.IsCompleted)
+                        {
+                            timedOut = true;
+                            hookToken.Cancel(); // the late result is ignored either way; a hook that watches its token stops now
+                            hookToken.Dispose();
+                            hookToken = null;
+                            _ = task.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+                        }
+                    }
+                }
+                catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+                {
+                    throw;
+                }
+                catch (Exception ex)
+                {
+                    error = ex;
+                }
 
-            if (outcome == "Canceled")
-            {
-                Log.HookCanceled(_logger, hook.Id, point, context.Scope, context.Key);
-                run.CanceledBy = hook.Id;
-                run.CancelReason = result.Reason;
-                return run;
+                string outcome;
+                ReadOnlyMemory<byte> substituted = NoDocument;
+                if (timedOut)
+                {
+                    outcome = "TimedOut";
+                }
+                else if (error is not null)
+                {
+                    outcome = "Failed";
+                }
+                else
+                {
+                    switch (result.Decision)
+                    {
+                        case StateHookDecision.Modify when validator is not null:
+                            try
+                            {
+                                context.SetNewDocument(validator.Validate(this, context, result.Value));
+                                substituted = context.NewDocument;
+                                outcome = "Modified";
+                            }
+                            catch (Exception ex) when (ex is StateGenException or JsonException)
+                            {
+                                error = ex;
+                                outcome = "Failed";
+                            }
+
+                            break;
+                        case StateHookDecision.Cancel when mayChange:
+                            outcome = "Canceled";
+                            break;
+                        case StateHookDecision.Continue:
+                            outcome = "Continued";
+                            break;
+                        default:
+                            Log.HookDecisionIgnored(_logger, hook.Id, point, result.Decision.ToString());
+                            outcome = "Continued";
+                            break;
+                    }
+                }
+
+                TimeSpan duration = Stopwatch.GetElapsedTime(started);
+                if (StateGenTelemetry.HookExecutions.Enabled)
+                {
+                    StateGenTelemetry.HookExecutions.Add(1, new KeyValuePair<string, object?>("stategen.hook_point", point), new KeyValuePair<string, object?>("stategen.outcome", outcome));
+                }
+
+                if (record)
+                {
+                    (run.Records ??= []).Add(new HookExecutionRecord(0, hook.Id, point, context.Scope, context.Key, context.TypeName, outcome, error?.GetType().Name, duration, DateTimeOffset.UtcNow, context.CorrelationId, context.OldDocument, proposed, substituted));
+                }
+
+                if (timedOut || error is not null)
+                {
+                    string errorName = timedOut ? "timeout" : error!.GetType().Name;
+                    StateGenTelemetry.HookFailures.Add(1, new KeyValuePair<string, object?>("stategen.hook_point", point), new KeyValuePair<string, object?>("stategen.outcome", outcome));
+                    if (hook.Options.FailurePolicy == HookFailurePolicy.LogAndContinue)
+                    {
+                        Log.HookFailedContinuing(_logger, hook.Id, point, outcome, context.Scope, context.Key, errorName);
+                        continue;
+                    }
+
+                    Log.HookFailed(_logger, hook.Id, point, outcome, context.Scope, context.Key, errorName);
+                    run.Failure = new StateHookException(hook.Id, context.Point, context.Scope, context.Key, timedOut, error);
+                    return run;
+                }
+
+                if (outcome == "Canceled")
+                {
+                    Log.HookCanceled(_logger, hook.Id, point, context.Scope, context.Key);
+                    run.CanceledBy = hook.Id;
+                    run.CancelReason = result.Reason;
+                    return run;
+                }
             }
+        }
+        finally
+        {
+            hookToken?.Dispose();
         }
 
         return run;

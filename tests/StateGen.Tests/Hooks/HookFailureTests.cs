@@ -88,6 +88,38 @@ public sealed class HookFailureTests : IDisposable
         Assert.False(await manager.ExistsAsync(StateScope.Global, AgentKey("a1")));
     }
 
+    [Fact]
+    public async Task A_hook_that_times_out_sees_its_token_canceled_and_the_next_hook_gets_a_live_one()
+    {
+        await using StateManager manager = Create(Backends.Memory);
+        var stopped = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
+        bool nextSawCanceled = true;
+        manager.Hooks.Register(StateHookPoint.BeforeChange, "slow", async (_, token) =>
+        {
+            try
+            {
+                await Task.Delay(System.Threading.Timeout.InfiniteTimeSpan, token);
+            }
+            catch (OperationCanceledException)
+            {
+                stopped.TrySetResult(true);
+            }
+
+            return StateHookResult.Continue;
+        }, ShortTimeout(HookFailurePolicy.LogAndContinue) with { Priority = 2 });
+        manager.Hooks.Register(StateHookPoint.BeforeChange, "next", (_, token) =>
+        {
+            nextSawCanceled = token.IsCancellationRequested;
+            return new ValueTask<StateHookResult>(StateHookResult.Continue);
+        }, new StateHookOptions { Priority = 1 });
+
+        StateWriteResult result = await new HookAgent { Id = "a1", Name = "written" }.SaveStateAsync(manager);
+
+        Assert.Equal(StateWriteStatus.Written, result.Status);
+        Assert.True(await stopped.Task.WaitAsync(TimeSpan.FromSeconds(30))); // without the cancel, the hook would wait forever
+        Assert.False(nextSawCanceled);
+    }
+
     [Theory]
     [InlineData(Backends.Memory)]
     [InlineData(Backends.LiteDb)]
