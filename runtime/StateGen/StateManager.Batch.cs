@@ -169,7 +169,7 @@ public sealed partial class StateManager
                     outcomes[i] = new StateWriteResult(result.Existed ? StateWriteStatus.Deleted : StateWriteStatus.NotFound, previous?.Version ?? 0, correlationId);
                     if (wantEvent && result.Existed)
                     {
-                        Events.Publish(new StateChangeEvent(StateChangeKind.Delete, op.Scope, op.Key, previous?.TypeName ?? string.Empty, previous?.SchemaVersion ?? 0, previous?.Version ?? 0, previous?.Version ?? 0, result.ChangeSequence, DateTimeOffset.UtcNow, correlationId, origin, NoDocument, previous?.Payload ?? NoDocument));
+                        Events.Publish(new StateChangeEvent(StateChangeKind.Delete, op.Scope, op.Key, previous?.TypeName ?? string.Empty, previous?.SchemaVersion ?? 0, previous?.Version ?? 0, previous?.Version ?? 0, result.ChangeSequence, result.CommittedAt ?? DateTimeOffset.UtcNow, correlationId, origin, NoDocument, previous?.Payload ?? NoDocument));
                     }
                 }
             }

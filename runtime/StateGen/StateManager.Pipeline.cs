@@ -237,7 +237,7 @@ public sealed partial class StateManager
             StoredEntry? previous = oldKnown ? old : result.Previous;
             if (wantEvent)
             {
-                Events.Publish(new StateChangeEvent(StateChangeKind.Delete, scope, key, previous?.TypeName ?? string.Empty, previous?.SchemaVersion ?? 0, previous?.Version ?? 0, previous?.Version ?? 0, result.ChangeSequence, DateTimeOffset.UtcNow, correlationId, origin, NoDocument, previous?.Payload ?? NoDocument));
+                Events.Publish(new StateChangeEvent(StateChangeKind.Delete, scope, key, previous?.TypeName ?? string.Empty, previous?.SchemaVersion ?? 0, previous?.Version ?? 0, previous?.Version ?? 0, result.ChangeSequence, result.CommittedAt ?? DateTimeOffset.UtcNow, correlationId, origin, NoDocument, previous?.Payload ?? NoDocument));
             }
 
             if (after.Length > 0 && context is not null)

@@ -133,4 +133,8 @@ public sealed record StateDelete(string Scope, string Key, long? ExpectedVersion
 /// <param name="Existed">Whether an entry was stored before the operation.</param>
 /// <param name="Previous">The replaced entry, when <see cref="StateOperation.ReturnPrevious"/> was set and one existed.</param>
 /// <param name="ChangeSequence">The change-log sequence number of the operation, 0 when the store keeps no change log.</param>
-public sealed record StateOperationResult(StoredEntry? Stored, bool Existed, StoredEntry? Previous, long ChangeSequence);
+/// <param name="CommittedAt">
+/// When the store committed the operation, by its own clock (the time its change log records); <see langword="null"/>
+/// from a store that does not say, and then the caller's clock stands in.
+/// </param>
+public sealed record StateOperationResult(StoredEntry? Stored, bool Existed, StoredEntry? Previous, long ChangeSequence, DateTimeOffset? CommittedAt = null);

@@ -61,6 +61,33 @@ public sealed class TimelineTests : IDisposable
         Assert.Equal(new long[] { 1, 2 }, ofKey1.Select(e => e.Version));
     }
 
+    [Theory]
+    [MemberData(nameof(Stores))]
+    public async Task A_delete_event_carries_the_stores_commit_time_the_same_as_the_timeline(string backend)
+    {
+        var clock = new ManualTimeProvider(Start.AddYears(-3)); // far from the wall clock, so a stand-in would show
+        await using StateManager manager = Create(backend, clock);
+        StateScope scope = StateScope.Agent("a1");
+        using StateEventSubscription events = manager.Events.Subscribe();
+        await manager.SetJsonAsync(scope, "key1", Backends.Json("""{"v":1}"""));
+        clock.Advance(TimeSpan.FromMinutes(5));
+        await manager.DeleteAsync(scope, "key1");
+        await manager.CreateBatch().SetJson(scope, "key2", Backends.Json("1")).CommitAsync();
+        clock.Advance(TimeSpan.FromMinutes(5));
+        await manager.CreateBatch().Delete(scope, "key2").CommitAsync();
+
+        var published = new List<StateChangeEvent>();
+        while (events.Reader.TryRead(out StateChangeEvent? e))
+        {
+            published.Add(e);
+        }
+
+        IReadOnlyList<StateChangeEvent> timeline = await manager.GetTimelineAsync(new StateTimelineQuery { Scope = scope });
+        Assert.Equal(timeline.Select(e => (e.Kind, e.Key, e.Timestamp)), published.Select(e => (e.Kind, e.Key, e.Timestamp)));
+        Assert.Equal(Start.AddYears(-3).AddMinutes(5), published[1].Timestamp);
+        Assert.Equal(Start.AddYears(-3).AddMinutes(10), published[3].Timestamp);
+    }
+
     [Fact]
     public async Task Timeline_and_point_in_time_reads_survive_a_restart()
     {

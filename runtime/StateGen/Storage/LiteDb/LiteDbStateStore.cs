@@ -724,7 +724,7 @@ public sealed class LiteDbStateStore : IStateStore, IStateHistoryStore, IDisposa
                     }
                 }
 
-                results[i] = new StateOperationResult(after, beforeVersion != 0, op.ReturnPrevious ? ToEntry(beforeDoc) : null, changeSequence);
+                results[i] = new StateOperationResult(after, beforeVersion != 0, op.ReturnPrevious ? ToEntry(beforeDoc) : null, changeSequence, now);
             }
 
             _sequence = sequence;

@@ -301,7 +301,7 @@ public sealed class MemoryStateStore : IStateStore, IStateHistoryStore
                 _entries[id] = (after, sequence);
             }
 
-            results[i] = new StateOperationResult(after, before is not null, op.ReturnPrevious ? before : null, sequence);
+            results[i] = new StateOperationResult(after, before is not null, op.ReturnPrevious ? before : null, sequence, now);
         }
 
         return results;
