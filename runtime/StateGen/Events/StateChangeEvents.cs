@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.Runtime.CompilerServices;
 using System.Text.Json;
 using System.Threading;
 using System.Threading.Channels;
@@ -13,9 +14,9 @@ namespace StateGen.Events;
 /// </summary>
 public sealed class StateChangeEvent
 {
-    private JsonElement? _oldValue;
-    private JsonElement? _newValue;
-    private IReadOnlyList<string>? _changedMembers;
+    // Parsed views, made on first use: kept out of the event itself so that publishing allocates as little as it
+    // can, and held by reference so that subscribers reading one event on several threads never see a torn value.
+    private Views? _views;
 
     internal StateChangeEvent(StateChangeKind kind, string scope, string key, string typeName, int schemaVersion, long version, long previousVersion, long changeSequence, DateTimeOffset timestamp, string correlationId, string origin, ReadOnlyMemory<byte> newDocument, ReadOnlyMemory<byte>? oldDocument)
     {
@@ -78,21 +79,31 @@ public sealed class StateChangeEvent
     public bool HasOldDocument { get; }
 
     /// <summary>The new value as JSON (parsed on first use); <see langword="null"/> for a delete.</summary>
-    public JsonElement? NewValue => NewDocument.IsEmpty ? null : _newValue ??= Parse(NewDocument);
+    public JsonElement? NewValue => NewDocument.IsEmpty ? null : (ViewsOf().New ??= Parse(NewDocument)).Value;
 
     /// <summary>The old value as JSON (parsed on first use); <see langword="null"/> when none.</summary>
-    public JsonElement? OldValue => OldDocument.IsEmpty ? null : _oldValue ??= Parse(OldDocument);
+    public JsonElement? OldValue => OldDocument.IsEmpty ? null : (ViewsOf().Old ??= Parse(OldDocument)).Value;
 
     /// <summary>
     /// The top-level members whose value differs between the old and new documents (added, removed or changed), in
     /// ordinal order; every member of the new (or old) value when the other side is absent or not an object.
     /// </summary>
-    public IReadOnlyList<string> ChangedMembers => _changedMembers ??= JsonDiff.ChangedMembers(OldDocument, NewDocument);
+    public IReadOnlyList<string> ChangedMembers => ViewsOf().ChangedMembers ??= JsonDiff.ChangedMembers(OldDocument, NewDocument);
 
-    private static JsonElement Parse(ReadOnlyMemory<byte> document)
+    private Views ViewsOf() => _views ?? Interlocked.CompareExchange(ref _views, new Views(), null) ?? _views;
+
+    private static StrongBox<JsonElement> Parse(ReadOnlyMemory<byte> document)
     {
         using JsonDocument parsed = JsonDocument.Parse(document);
-        return parsed.RootElement.Clone();
+        return new StrongBox<JsonElement>(parsed.RootElement.Clone());
+    }
+
+    /// <summary>The parsed values; each is published whole (a reference), so a race only parses twice.</summary>
+    private sealed class Views
+    {
+        public StrongBox<JsonElement>? New;
+        public StrongBox<JsonElement>? Old;
+        public IReadOnlyList<string>? ChangedMembers;
     }
 }
 
