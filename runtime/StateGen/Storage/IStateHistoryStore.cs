@@ -149,4 +149,10 @@ public sealed record HookExecutionQuery
 
     /// <summary>At most this many records (the first ones in append order).</summary>
     public int Limit { get; init; } = int.MaxValue;
+
+    /// <summary>
+    /// Only records appended after this one: pass the <see cref="HookExecutionRecord.Id"/> of the last record of the
+    /// previous page (with <see cref="Limit"/>) to read the history a page at a time. 0 reads from the start.
+    /// </summary>
+    public long AfterId { get; init; }
 }

@@ -569,6 +569,38 @@ public abstract class StateHistoryConformanceTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Hook_executions_are_read_a_page_at_a_time_after_the_last_id_read()
+    {
+        IStateStore store = NewStore();
+        for (int i = 0; i < 25; i++)
+        {
+            await History(store).AppendHookExecutionsAsync(new[] { Hook(i % 2 == 0 ? "even" : "odd", "global", "k" + i, i % 3 == 0 ? "c3" : null, Start) });
+        }
+
+        async Task<List<string>> PagesAsync(HookExecutionQuery query)
+        {
+            var keys = new List<string>();
+            long after = 0;
+            while (true)
+            {
+                IReadOnlyList<HookExecutionRecord> page = await History(store).ReadHookExecutionsAsync(query with { AfterId = after, Limit = 4 });
+                Assert.True(page.Count <= 4);
+                keys.AddRange(page.Select(r => r.Key));
+                if (page.Count < 4)
+                {
+                    return keys;
+                }
+
+                after = page[^1].Id;
+            }
+        }
+
+        Assert.Equal(Enumerable.Range(0, 25).Select(i => "k" + i), await PagesAsync(new HookExecutionQuery()));
+        Assert.Equal(Enumerable.Range(0, 25).Where(i => i % 2 == 0).Select(i => "k" + i), await PagesAsync(new HookExecutionQuery { HookId = "even" }));
+        Assert.Equal(Enumerable.Range(0, 25).Where(i => i % 3 == 0).Select(i => "k" + i), await PagesAsync(new HookExecutionQuery { CorrelationId = "c3" }));
+    }
+
+    [Fact]
     public async Task Hook_executions_are_read_by_correlation_hook_scope_and_key_in_append_order()
     {
         IStateStore store = NewStore();

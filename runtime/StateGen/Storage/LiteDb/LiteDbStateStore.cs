@@ -569,7 +569,7 @@ public sealed class LiteDbStateStore : IStateStore, IStateHistoryStore, IDisposa
         cancellationToken.ThrowIfCancellationRequested();
         return new(Run<IReadOnlyList<HookExecutionRecord>>(() =>
         {
-            IEnumerable<BsonDocument> docs = query.CorrelationId is not null ? _hooks.Find(Query.EQ("c", query.CorrelationId)) : _hooks.FindAll();
+            IEnumerable<BsonDocument> docs = query.CorrelationId is not null ? _hooks.Find(Query.EQ("c", query.CorrelationId)) : _hooks.Find(Query.GT("_id", query.AfterId));
             return docs
                 .Select(d => new HookExecutionRecord(
                     d["_id"].AsInt64,
@@ -586,7 +586,8 @@ public sealed class LiteDbStateStore : IStateStore, IStateHistoryStore, IDisposa
                     d["ov"].AsBinary,
                     d["nv"].AsBinary,
                     d["rv"].AsBinary))
-                .Where(r => (query.HookId is null || r.HookId == query.HookId)
+                .Where(r => r.Id > query.AfterId
+                            && (query.HookId is null || r.HookId == query.HookId)
                             && (query.Scope is null || r.Scope == query.Scope)
                             && (query.Key is null || r.Key == query.Key))
                 .OrderBy(r => r.Id)

@@ -201,7 +201,8 @@ public sealed class MemoryStateStore : IStateStore, IStateHistoryStore
         lock (_gate)
         {
             IReadOnlyList<HookExecutionRecord> found = _hooks.Where(r =>
-                    (query.CorrelationId is null || r.CorrelationId == query.CorrelationId)
+                    r.Id > query.AfterId
+                    && (query.CorrelationId is null || r.CorrelationId == query.CorrelationId)
                     && (query.HookId is null || r.HookId == query.HookId)
                     && (query.Scope is null || r.Scope == query.Scope)
                     && (query.Key is null || r.Key == query.Key))
