@@ -20,6 +20,11 @@ internal static class Program
 
     private static async Task<int> Main(string[] args)
     {
+        if (args[0] == "migrate")
+        {
+            return await MigrateMode.RunAsync(args[1]);
+        }
+
         var store = new LiteDbStateStore(new LiteDbStateStoreOptions
         {
             Path = args[0],

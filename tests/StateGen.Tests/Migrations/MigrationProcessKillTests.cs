@@ -1,0 +1,152 @@
+using System;
+using System.Diagnostics;
+using System.IO;
+using System.Linq;
+using System.Text;
+using System.Threading;
+using System.Threading.Tasks;
+using StateGen.Migrations;
+using StateGen.Storage;
+using StateGen.Storage.LiteDb;
+using StateGen.Tests.TestSupport;
+
+namespace StateGen.Tests.Migrations;
+
+/// <summary>
+/// A child process (tests/StateGen.CrashWriter, mode <c>migrate</c>) runs a store-wide migration and is killed with
+/// SIGKILL after a random number of committed batches. After every kill the file opens, every document is either at its
+/// old version with its old bytes or fully migrated, the migrated ones are whole batches, and a rerun finishes the job.
+/// </summary>
+public sealed class MigrationProcessKillTests : IDisposable
+{
+    private const int Cycles = 8;
+    private const int Documents = 400;
+    private const int BatchSize = 10; // the child's (StateGen.CrashWriter MigrateMode.BatchSize)
+    private readonly TempDirectory _dir = new();
+
+    public void Dispose() => _dir.Dispose();
+
+    [Fact]
+    public async Task Sigkill_during_a_migration_leaves_each_document_old_or_new_and_a_rerun_completes()
+    {
+        string child = Path.Combine(AppContext.BaseDirectory.Replace(
+            Path.DirectorySeparatorChar + "StateGen.Tests" + Path.DirectorySeparatorChar,
+            Path.DirectorySeparatorChar + "StateGen.CrashWriter" + Path.DirectorySeparatorChar,
+            StringComparison.Ordinal), "StateGen.CrashWriter.dll");
+        Assert.True(File.Exists(child), $"the child process is not built: {child}");
+        var random = new Random(11);
+        int killedMidway = 0;
+        for (int cycle = 0; cycle < Cycles; cycle++)
+        {
+            string path = _dir.File($"migrating-{cycle}.db");
+            string[] originals = await SeedAsync(path);
+            int killAfter = random.Next(1, Documents / BatchSize);
+            bool finished = await RunAndKillAsync(child, path, killAfter);
+            killedMidway += finished ? 0 : 1;
+
+            await using var manager = new StateManager(new LiteDbStateStore(path));
+            int migrated = 0;
+            for (int i = 0; i < Documents; i++)
+            {
+                StoredEntry entry = (await manager.Store.GetAsync("global", Key(i)))!;
+                if (entry.SchemaVersion == 3)
+                {
+                    migrated++;
+                    Assert.Equal(Migrated(i), Encoding.UTF8.GetString(entry.Payload.Span));
+                }
+                else
+                {
+                    Assert.Equal(originals[i], Encoding.UTF8.GetString(entry.Payload.Span)); // never a half-migrated document
+                }
+            }
+
+            Assert.True(migrated % BatchSize == 0, $"cycle {cycle}: {migrated} migrated is not a whole number of batches");
+            MigrationReport rerun = await new MigrationManager(manager).Register<Ticket>().ApplyAsync(new MigrationRequest { AllowDestructive = true });
+            Assert.Equal((Documents - migrated, (long)migrated), (rerun.Migrated, rerun.Unchanged));
+            for (int i = 0; i < Documents; i++)
+            {
+                Assert.Equal(Migrated(i), Encoding.UTF8.GetString((await manager.Store.GetAsync("global", Key(i)))!.Payload.Span));
+            }
+        }
+
+        Assert.True(killedMidway >= Cycles / 2, $"only {killedMidway} of {Cycles} runs were killed before they finished");
+    }
+
+    private static async Task<bool> RunAndKillAsync(string child, string path, int killAfterBatches)
+    {
+        int batches = 0;
+        using var enough = new SemaphoreSlim(0);
+        var errors = new StringBuilder();
+        using var process = new Process
+        {
+            StartInfo = new ProcessStartInfo(DotnetHost())
+            {
+                ArgumentList = { child, "migrate", path },
+                RedirectStandardOutput = true,
+                RedirectStandardError = true,
+                UseShellExecute = false,
+            },
+        };
+        bool done = false;
+        process.OutputDataReceived += (_, e) =>
+        {
+            if (e.Data is null)
+            {
+                return;
+            }
+
+            if (e.Data == "done")
+            {
+                done = true;
+                enough.Release();
+            }
+            else if (e.Data.StartsWith("batch ", StringComparison.Ordinal) && Interlocked.Increment(ref batches) == killAfterBatches)
+            {
+                enough.Release();
+            }
+        };
+        process.ErrorDataReceived += (_, e) =>
+        {
+            lock (errors)
+            {
+                errors.AppendLine(e.Data);
+            }
+        };
+        process.Start();
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        Assert.True(await enough.WaitAsync(TimeSpan.FromMinutes(2)), "the child made no progress: " + errors);
+        process.Kill(); // SIGKILL on Linux
+        await process.WaitForExitAsync();
+        lock (errors)
+        {
+            Assert.DoesNotContain("Unhandled exception", errors.ToString(), StringComparison.Ordinal);
+        }
+
+        return done;
+    }
+
+    private static async Task<string[]> SeedAsync(string path)
+    {
+        var originals = new string[Documents];
+        await using var store = new LiteDbStateStore(path);
+        var writes = new StateOperation[Documents];
+        for (int i = 0; i < Documents; i++)
+        {
+            originals[i] = i % 2 == 0 ? Ticket.V1(Id(i), "subject-" + i, "high") : Ticket.V2(Id(i), "subject-" + i, "low");
+            writes[i] = new StateWrite("global", Key(i), Ticket.TypeName, i % 2 == 0 ? 1 : 2, Encoding.UTF8.GetBytes(originals[i]));
+        }
+
+        await store.CommitAsync(writes);
+        return originals;
+    }
+
+    private static string Migrated(int i) => $$"""{"Id":"{{Id(i)}}","Subject":"subject-{{i}}","Priority":{{(i % 2 == 0 ? 3 : 1)}}}""";
+
+    private static string Id(int i) => "t-" + i.ToString("D4", System.Globalization.CultureInfo.InvariantCulture);
+
+    private static string Key(int i) => "ticket/" + Id(i);
+
+    private static string DotnetHost()
+        => Environment.ProcessPath is { } host && Path.GetFileNameWithoutExtension(host) == "dotnet" ? host : "dotnet";
+}
