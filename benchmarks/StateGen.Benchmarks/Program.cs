@@ -10,7 +10,8 @@ internal static class Program
     /// suites; <c>-- --paired</c> runs the interleaved cross-check in <see cref="PairedCheck"/> instead, and
     /// <c>-- --paired-upgrade</c> only its upgrade-chain part, <c>-- --paired-encryption</c> only plain against encrypted saves,
     /// <c>-- --durability</c> the durable-save harness in <see cref="DurabilityCheck"/>, and <c>-- --migration</c> the
-    /// store-wide migration rate in <see cref="MigrationCheck"/>.
+    /// store-wide migration rate in <see cref="MigrationCheck"/>, <c>-- --changelog-probe</c> what a change record costs
+    /// LiteDB itself (<see cref="ChangeLogProbe"/>).
     /// </summary>
     private static void Main(string[] args)
     {
@@ -23,6 +24,12 @@ internal static class Program
         if (Array.IndexOf(args, "--paired-upgrade") >= 0)
         {
             PairedCheck.RunUpgrade();
+            return;
+        }
+
+        if (Array.IndexOf(args, "--changelog-probe") >= 0)
+        {
+            ChangeLogProbe.Run();
             return;
         }
 
