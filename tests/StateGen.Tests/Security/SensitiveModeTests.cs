@@ -379,6 +379,44 @@ public sealed class SensitiveModeTests : IDisposable
         Assert.DoesNotContain("PLANTED", Encoding.UTF8.GetString(buffer.WrittenSpan), StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task A_nested_state_type_encrypts_its_members_bound_to_the_outer_record()
+    {
+        using StateKeyRing ring = TestKeys.Ring();
+        await using var manager = new StateManager(new MemoryStateStore(), new StateManagerOptions { SensitiveKeyRing = ring });
+        await new VaultHolder { Id = "h1", Agent = new EncryptHookAgent { Id = "inner", Secret = TestKeys.Secret } }.SaveStateAsync(manager);
+        await new VaultHolder { Id = "h2", Agent = new EncryptHookAgent { Id = "inner", Secret = "other" } }.SaveStateAsync(manager);
+
+        string h1 = Backends.Utf8((await manager.Store.GetAsync("global", "vault-holder/h1"))!.Payload);
+        Assert.DoesNotContain(TestKeys.Secret, h1, StringComparison.Ordinal);
+        var loaded = new VaultHolder { Id = "h1" };
+        Assert.True(await loaded.LoadStateAsync(manager));
+        Assert.Equal(TestKeys.Secret, loaded.Agent!.Secret);
+
+        // The outer record's key is in the associated data: h1's nested ciphertext does not open in h2.
+        JsonObject h2 = JsonNode.Parse((await manager.Store.GetAsync("global", "vault-holder/h2"))!.Payload.Span)!.AsObject();
+        h2["Agent"]!["Secret"] = JsonNode.Parse(h1)!["Agent"]!["Secret"]!.GetValue<string>();
+        await manager.Store.WriteAsync(new StateWrite("global", "vault-holder/h2", "vault-holder", 1, Encoding.UTF8.GetBytes(h2.ToJsonString())));
+        var error = await Assert.ThrowsAsync<StateDecryptionException>(async () => await new VaultHolder { Id = "h2" }.LoadStateAsync(manager));
+        Assert.Equal(StateDecryptionFailureReason.AuthenticationFailed, error.Reason);
+    }
+
+    [Fact]
+    public async Task A_forked_copy_keeps_its_ciphertext_bound_to_the_source_scope_so_it_loads_as_a_typed_error()
+    {
+        // ForkAsync copies stored documents as they are; an encrypted member's associated data names the source scope,
+        // so the copy cannot be read in the fork (never the value of another scope, never garbage). Re-save from the
+        // source to carry such values into a fork.
+        using StateKeyRing ring = TestKeys.Ring();
+        await using var manager = new StateManager(new MemoryStateStore(), new StateManagerOptions { SensitiveKeyRing = ring });
+        await Full().SaveStateAsync(manager, StateScope.Agent("source"));
+        Assert.Equal(1, await manager.ForkAsync(StateScope.Agent("source"), StateScope.Agent("fork")));
+
+        var error = await Assert.ThrowsAsync<StateDecryptionException>(async () => await new Vault { Id = "v1" }.LoadStateAsync(manager, StateScope.Agent("fork")));
+        Assert.Equal(StateDecryptionFailureReason.AuthenticationFailed, error.Reason);
+        AssertNoSecret(error.Message);
+    }
+
     private static void AssertNoSecret(string text)
     {
         foreach (string planted in Planted)

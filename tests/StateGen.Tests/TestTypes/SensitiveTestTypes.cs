@@ -102,3 +102,12 @@ public partial class Vault
 
     public VaultCredentials? Login { get; set; }
 }
+
+/// <summary>A state type holding another state type whose members are encrypted.</summary>
+[PersistentState("vault-holder")]
+public partial class VaultHolder
+{
+    public string Id { get; set; } = "";
+
+    public EncryptHookAgent? Agent { get; set; }
+}
