@@ -41,7 +41,7 @@ public static class SensitiveData
     private const string KeySource = "StateManagerOptions.SensitiveKeyRing";
 
     [ThreadStatic]
-    private static Context? t_context;
+    private static Context t_context; // a struct: opening a record's context allocates nothing
 
     [ThreadStatic]
     private static ArrayBufferWriter<byte>? t_scratch;
@@ -54,7 +54,9 @@ public static class SensitiveData
     /// <param name="key">The normalized key of the record.</param>
     public static SensitiveDataScope Begin(StateEncryptor? encryptor, string scope, string key)
     {
-        Context? previous = t_context;
+        ArgumentNullException.ThrowIfNull(scope);
+        ArgumentNullException.ThrowIfNull(key);
+        Context previous = t_context;
         t_context = new Context(encryptor, scope, key);
         return new SensitiveDataScope(previous);
     }
@@ -107,7 +109,7 @@ public static class SensitiveData
         }
 
         Context context = Require(typeName, memberPath, "a [Sensitive(Redact, Fingerprint = true)] member");
-        StateFingerprinter fingerprinter = context.Fingerprinter;
+        var fingerprinter = new StateFingerprinter(context.Encryptor!.KeyRing);
         string fingerprintContext = FingerprintContext(typeName, memberPath);
         string fingerprint = value switch
         {
@@ -124,7 +126,7 @@ public static class SensitiveData
         ArgumentNullException.ThrowIfNull(writer);
         ArgumentNullException.ThrowIfNull(write);
         Context context = Require(typeName, memberPath, "a [Sensitive(Encrypt)] member");
-        byte[] associatedData = StateAssociatedData.ForMember(typeName, memberPath, context.Scope, context.Key);
+        byte[] associatedData = StateAssociatedData.ForMember(typeName, memberPath, context.Scope!, context.Key!);
         byte[] envelope = WithJson(value, write, writer.Options, static (state, json) => state.Encryptor.Encrypt(json, state.Aad), (Encryptor: context.Encryptor!, Aad: associatedData));
         writer.WriteBase64StringValue(envelope);
     }
@@ -148,7 +150,7 @@ public static class SensitiveData
         byte[] plaintext;
         try
         {
-            plaintext = context.Encryptor!.Decrypt(envelope, StateAssociatedData.ForMember(typeName, memberPath, context.Scope, context.Key), context.Scope, context.Key);
+            plaintext = context.Encryptor!.Decrypt(envelope, StateAssociatedData.ForMember(typeName, memberPath, context.Scope!, context.Key!), context.Scope, context.Key);
         }
         catch (StateDecryptionException ex)
         {
@@ -169,15 +171,15 @@ public static class SensitiveData
 
     private static Context Require(string typeName, string memberPath, string what)
     {
-        Context? context = t_context;
-        if (context?.Encryptor is null)
+        Context context = t_context;
+        if (context.Encryptor is null)
         {
             throw new StateKeyConfigurationException(
                 KeySource,
-                $"the type '{typeName}' has {what} '{memberPath}', which needs a key ring, and {(context is null ? "no StateManager opened the record (WriteState/ReadState called directly)" : "the StateManager has none")}. Set StateManagerOptions.SensitiveKeyRing (or open the manager over an EncryptedStateStore); nothing was stored in plaintext.")
+                $"the type '{typeName}' has {what} '{memberPath}', which needs a key ring, and {(context.Scope is null ? "no StateManager opened the record (WriteState/ReadState called directly)" : "the StateManager has none")}. Set StateManagerOptions.SensitiveKeyRing (or open the manager over an EncryptedStateStore); nothing was stored in plaintext.")
             {
-                Scope = context?.Scope,
-                Key = context?.Key,
+                Scope = context.Scope,
+                Key = context.Key,
             };
         }
 
@@ -212,12 +214,11 @@ public static class SensitiveData
 
     private delegate TResult JsonUse<in TState, out TResult>(TState state, ReadOnlySpan<byte> json);
 
-    internal static void End(Context? previous) => t_context = previous;
+    internal static void End(Context previous) => t_context = previous;
 
-    internal sealed class Context
+    /// <summary>The record being written or read: its keys (none without a key ring), scope and key (none outside a manager).</summary>
+    internal readonly struct Context
     {
-        private StateFingerprinter? _fingerprinter;
-
         public Context(StateEncryptor? encryptor, string scope, string key)
         {
             Encryptor = encryptor;
@@ -227,21 +228,18 @@ public static class SensitiveData
 
         public StateEncryptor? Encryptor { get; }
 
-        /// <summary>Made on first use (only fingerprinted members need it); requires <see cref="Encryptor"/>.</summary>
-        public StateFingerprinter Fingerprinter => _fingerprinter ??= new StateFingerprinter(Encryptor!.KeyRing);
+        public string? Scope { get; }
 
-        public string Scope { get; }
-
-        public string Key { get; }
+        public string? Key { get; }
     }
 }
 
 /// <summary>The record context opened with <see cref="SensitiveData.Begin"/>; disposing it restores the previous one.</summary>
 public readonly struct SensitiveDataScope : IDisposable
 {
-    private readonly SensitiveData.Context? _previous;
+    private readonly SensitiveData.Context _previous;
 
-    internal SensitiveDataScope(SensitiveData.Context? previous) => _previous = previous;
+    internal SensitiveDataScope(SensitiveData.Context previous) => _previous = previous;
 
     /// <summary>Ends the context on this thread.</summary>
     public void Dispose() => SensitiveData.End(_previous);

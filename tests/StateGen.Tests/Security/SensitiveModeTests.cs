@@ -49,6 +49,9 @@ public sealed class SensitiveModeTests : IDisposable
         "private-PLANTED-key", Convert.ToBase64String(Encoding.UTF8.GetBytes("private-PLANTED-key")), "Bearer PLANTED-header", "1234567", Password, "hint-PLANTED",
     };
 
+    /// <summary>A manager over a memory store that encrypts and fingerprints with <paramref name="ring"/>.</summary>
+    private static StateManager Keyed(StateKeyRing ring) => new(new MemoryStateStore(), new StateManagerOptions { SensitiveKeyRing = ring });
+
     private static async Task<JsonObject> StoredAsync(StateManager manager, string id = "v1", string scope = "global")
     {
         StoredEntry entry = (await manager.Store.GetAsync(scope, "vault/" + id))!;
@@ -62,7 +65,7 @@ public sealed class SensitiveModeTests : IDisposable
     public async Task Each_mode_has_its_stored_form_and_only_Encrypt_members_load_back()
     {
         using StateKeyRing ring = TestKeys.Ring();
-        await using var manager = new StateManager(new MemoryStateStore(), new StateManagerOptions { SensitiveKeyRing = ring });
+        await using var manager = Keyed(ring);
         await Full().SaveStateAsync(manager);
 
         JsonObject stored = await StoredAsync(manager);
@@ -104,7 +107,7 @@ public sealed class SensitiveModeTests : IDisposable
     public async Task Null_values_round_trip_encrypted_and_redact_to_null()
     {
         using StateKeyRing ring = TestKeys.Ring();
-        await using var manager = new StateManager(new MemoryStateStore(), new StateManagerOptions { SensitiveKeyRing = ring });
+        await using var manager = Keyed(ring);
         await new Vault { Id = "v1" }.SaveStateAsync(manager);
 
         JsonObject stored = await StoredAsync(manager);
@@ -216,7 +219,7 @@ public sealed class SensitiveModeTests : IDisposable
     public async Task A_tampered_ciphertext_is_a_typed_error()
     {
         using StateKeyRing ring = TestKeys.Ring();
-        await using var manager = new StateManager(new MemoryStateStore(), new StateManagerOptions { SensitiveKeyRing = ring });
+        await using var manager = Keyed(ring);
         await Full().SaveStateAsync(manager);
         JsonObject stored = await StoredAsync(manager);
         byte[] envelope = Convert.FromBase64String((string)stored["ConnectionString"]!);
@@ -248,7 +251,7 @@ public sealed class SensitiveModeTests : IDisposable
     public async Task A_ciphertext_moved_to_another_record_scope_or_member_does_not_decrypt(string what, string targetId, string targetScope, string targetMember)
     {
         using StateKeyRing ring = TestKeys.Ring();
-        await using var manager = new StateManager(new MemoryStateStore(), new StateManagerOptions { SensitiveKeyRing = ring });
+        await using var manager = Keyed(ring);
         await Full("v1").SaveStateAsync(manager);
         await Full("v2").SaveStateAsync(manager);
         await Full("v1").SaveStateAsync(manager, StateScope.Custom("elsewhere"));
@@ -383,7 +386,7 @@ public sealed class SensitiveModeTests : IDisposable
     public async Task A_nested_state_type_encrypts_its_members_bound_to_the_outer_record()
     {
         using StateKeyRing ring = TestKeys.Ring();
-        await using var manager = new StateManager(new MemoryStateStore(), new StateManagerOptions { SensitiveKeyRing = ring });
+        await using var manager = Keyed(ring);
         await new VaultHolder { Id = "h1", Agent = new EncryptHookAgent { Id = "inner", Secret = TestKeys.Secret } }.SaveStateAsync(manager);
         await new VaultHolder { Id = "h2", Agent = new EncryptHookAgent { Id = "inner", Secret = "other" } }.SaveStateAsync(manager);
 
@@ -408,7 +411,7 @@ public sealed class SensitiveModeTests : IDisposable
         // so the copy cannot be read in the fork (never the value of another scope, never garbage). Re-save from the
         // source to carry such values into a fork.
         using StateKeyRing ring = TestKeys.Ring();
-        await using var manager = new StateManager(new MemoryStateStore(), new StateManagerOptions { SensitiveKeyRing = ring });
+        await using var manager = Keyed(ring);
         await Full().SaveStateAsync(manager, StateScope.Agent("source"));
         Assert.Equal(1, await manager.ForkAsync(StateScope.Agent("source"), StateScope.Agent("fork")));
 
