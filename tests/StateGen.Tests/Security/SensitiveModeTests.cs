@@ -405,6 +405,35 @@ public sealed class SensitiveModeTests : IDisposable
     }
 
     [Fact]
+    public async Task A_point_in_time_read_decrypts_the_old_version_and_the_timeline_holds_only_ciphertexts()
+    {
+        var start = new DateTimeOffset(2026, 1, 1, 12, 0, 0, TimeSpan.Zero);
+        var clock = new ManualTimeProvider(start);
+        using StateKeyRing ring = TestKeys.Ring();
+        await using var manager = new StateManager(new MemoryStateStore(clock), new StateManagerOptions { SensitiveKeyRing = ring });
+        Vault vault = Full();
+        await vault.SaveStateAsync(manager);
+        clock.Advance(TimeSpan.FromMinutes(1));
+        vault.ConnectionString = "Server=db;Password=PLANTED-second-secret";
+        await vault.SaveStateAsync(manager);
+
+        Vault? old = await manager.GetAsOfAsync<Vault>(StateScope.Global, "vault/v1", start.AddSeconds(30));
+        Assert.Equal(Connection, old!.ConnectionString);
+        Vault? now = await manager.GetAsOfAsync<Vault>(StateScope.Global, "vault/v1", start.AddMinutes(2));
+        Assert.Equal("Server=db;Password=PLANTED-second-secret", now!.ConnectionString);
+
+        IReadOnlyList<StateGen.Events.StateChangeEvent> timeline = await manager.GetTimelineAsync(new StateGen.History.StateTimelineQuery());
+        Assert.Equal(2, timeline.Count);
+        Assert.Contains("ConnectionString", timeline[1].ChangedMembers); // a new ciphertext: the change is visible, the value is not
+        foreach (StateGen.Events.StateChangeEvent e in timeline)
+        {
+            string text = Backends.Utf8(e.NewDocument) + Backends.Utf8(e.OldDocument);
+            AssertNoSecret(text);
+            Assert.DoesNotContain("PLANTED-second-secret", text, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
     public async Task A_forked_copy_keeps_its_ciphertext_bound_to_the_source_scope_so_it_loads_as_a_typed_error()
     {
         // ForkAsync copies stored documents as they are; an encrypted member's associated data names the source scope,
