@@ -414,6 +414,11 @@ public sealed partial class StateManager : IAsyncDisposable, IDisposable
         {
             throw new StateCycleException(scope.Path, key, ex.Path);
         }
+        catch (Exception ex) when (ex is StateGenException or ObjectDisposedException)
+        {
+            CycleGuard.Reset(); // refused halfway (no key ring, a disposed ring, a key at its limit): no half-walked graph stays on this thread
+            throw;
+        }
         catch (InvalidOperationException ex)
         {
             CycleGuard.Reset();

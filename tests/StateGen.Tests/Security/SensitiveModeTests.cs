@@ -434,6 +434,25 @@ public sealed class SensitiveModeTests : IDisposable
     }
 
     [Fact]
+    public async Task A_save_refused_halfway_through_a_guarded_graph_leaves_no_stale_cycle_state_on_the_thread()
+    {
+        var tree = new SecretTree { Id = "t", Root = { Name = "root", Children = { new SecretNode { Name = "leaf", Secret = TestKeys.Secret } } } };
+        await using (var keyless = new StateManager(new MemoryStateStore()))
+        {
+            // Refused inside the cycle guard's walk (root → Children[0] → Secret).
+            await Assert.ThrowsAsync<StateKeyConfigurationException>(async () => await tree.SaveStateAsync(keyless));
+        }
+
+        // The same objects again on this thread: no false reference cycle from the aborted walk.
+        using StateKeyRing ring = TestKeys.Ring();
+        await using var manager = Keyed(ring);
+        await tree.SaveStateAsync(manager);
+        var loaded = new SecretTree { Id = "t" };
+        Assert.True(await loaded.LoadStateAsync(manager));
+        Assert.Equal(TestKeys.Secret, loaded.Root.Children[0].Secret);
+    }
+
+    [Fact]
     public async Task A_forked_copy_keeps_its_ciphertext_bound_to_the_source_scope_so_it_loads_as_a_typed_error()
     {
         // ForkAsync copies stored documents as they are; an encrypted member's associated data names the source scope,

@@ -111,3 +111,23 @@ public partial class VaultHolder
 
     public EncryptHookAgent? Agent { get; set; }
 }
+
+/// <summary>A node of a tree (a type that can reach itself, so its writer is cycle-guarded) with an encrypted member.</summary>
+public sealed class SecretNode
+{
+    public string Name { get; set; } = "";
+
+    public List<SecretNode> Children { get; set; } = new();
+
+    [Sensitive(SensitiveMode.Encrypt)]
+    public string? Secret { get; set; }
+}
+
+/// <summary>A state type holding a <see cref="SecretNode"/> tree.</summary>
+[PersistentState("secret-tree")]
+public partial class SecretTree
+{
+    public string Id { get; set; } = "";
+
+    public SecretNode Root { get; set; } = new();
+}
