@@ -35,6 +35,7 @@ internal static class DiagnosticDescriptors
     public const string SensitiveCategory = "StateGen.Sensitive";
 
     public const string SecretNotSensitiveId = "SG0200";
+    public const string InvalidSensitiveOptionsId = "SG0201";
 
     /// <summary>The category of the SG0300–SG0399 block.</summary>
     public const string ObjectGraphCategory = "StateGen.ObjectGraph";
@@ -210,6 +211,17 @@ internal static class DiagnosticDescriptors
         isEnabledByDefault: true,
         description: "A persisted string or byte array whose name ends with a secret word (ApiKey, Token, Secret, Password, ConnectionString, Credentials, ...) is written to the store as it is. Mark it [Sensitive] (the code fix does it) so it is never stored in plain text, or suppress the warning if the value is not a secret.",
         helpLinkUri: HelpLinkBase + "sg0200");
+
+    /// <summary>{0}: the member; {1}: the type that declares it; {2}: what is wrong.</summary>
+    public static readonly DiagnosticDescriptor InvalidSensitiveOptions = new(
+        id: InvalidSensitiveOptionsId,
+        title: "Invalid [Sensitive] options",
+        messageFormat: "The [Sensitive] options of member '{0}' of '{1}' are invalid: {2}",
+        category: SensitiveCategory,
+        defaultSeverity: DiagnosticSeverity.Error,
+        isEnabledByDefault: true,
+        description: "Fingerprint is a property of SensitiveMode.Redact only (an omitted member has nothing stored to compare, an encrypted one can be decrypted), and the mode must be one of Omit, Redact or Encrypt (an undefined value would be treated as Omit).",
+        helpLinkUri: HelpLinkBase + "sg0201");
 
     /// <summary>{0}: the state type; {1}: the loop, e.g. <c>Node.Children[] → Node</c>.</summary>
     public static readonly DiagnosticDescriptor PossibleCycle = new(

@@ -12,7 +12,7 @@ namespace StateGen.Analyzers;
 
 /// <summary>
 /// Reports persisted members whose name looks like a secret but that are not <c>[Sensitive]</c> (SG0200): they would be
-/// written to the store in plain text. A member is persisted when it is in the shape <see cref="ShapeExtractor"/>
+/// written to the store in plain text; and <c>[Sensitive]</c> options that do not go together (SG0201). A member is persisted when it is in the shape <see cref="ShapeExtractor"/>
 /// computes for some <c>[PersistentState]</c> type of the compilation, as the member of the type, of a base type or of
 /// a plain object reached from it.
 /// </summary>
@@ -26,7 +26,7 @@ namespace StateGen.Analyzers;
 public sealed class SensitiveDataAnalyzer : DiagnosticAnalyzer
 {
     /// <inheritdoc />
-    public override ImmutableArray<DiagnosticDescriptor> SupportedDiagnostics { get; } = ImmutableArray.Create(DiagnosticDescriptors.SecretNotSensitive);
+    public override ImmutableArray<DiagnosticDescriptor> SupportedDiagnostics { get; } = ImmutableArray.Create(DiagnosticDescriptors.SecretNotSensitive, DiagnosticDescriptors.InvalidSensitiveOptions);
 
     /// <inheritdoc />
     public override void Initialize(AnalysisContext context)
@@ -54,6 +54,8 @@ public sealed class SensitiveDataAnalyzer : DiagnosticAnalyzer
             return;
         }
 
+        CheckSensitiveOptions(context, member);
+
         // The name test is cheap and rarely passes: the index of persisted members is built only when one does.
         string? word = SecretWord(member.Name);
         if (word is null || !index.IsPlainSecretCandidate(member, context.CancellationToken))
@@ -63,6 +65,30 @@ public sealed class SensitiveDataAnalyzer : DiagnosticAnalyzer
 
         Location location = member.Locations.FirstOrDefault(l => l.IsInSource) ?? Location.None;
         context.ReportDiagnostic(Diagnostic.Create(DiagnosticDescriptors.SecretNotSensitive, location, member.Name, member.ContainingType.Name, word));
+    }
+
+    /// <summary>SG0201: <c>Fingerprint</c> without <c>SensitiveMode.Redact</c>, or a mode that is not defined.</summary>
+    private static void CheckSensitiveOptions(SymbolAnalysisContext context, ISymbol member)
+    {
+        AttributeData? attribute = member.GetAttributes().FirstOrDefault(a => a.AttributeClass?.ToDisplayString() == WellKnownNames.SensitiveAttribute);
+        if (attribute is null)
+        {
+            return;
+        }
+
+        int mode = attribute.ConstructorArguments.Length == 1 && attribute.ConstructorArguments[0].Value is int value ? value : 0;
+        bool fingerprint = attribute.NamedArguments.Any(a => a.Key == "Fingerprint" && a.Value.Value is true);
+        string? problem = mode is < 0 or > 2
+            ? $"{mode} is not a SensitiveMode (Omit, Redact or Encrypt)"
+            : fingerprint && mode != 1
+                ? $"Fingerprint = true needs SensitiveMode.Redact, not {(mode == 0 ? "Omit" : "Encrypt")}"
+                : null;
+        if (problem is not null)
+        {
+            Location location = attribute.ApplicationSyntaxReference?.GetSyntax(context.CancellationToken).GetLocation()
+                ?? member.Locations.FirstOrDefault(l => l.IsInSource) ?? Location.None;
+            context.ReportDiagnostic(Diagnostic.Create(DiagnosticDescriptors.InvalidSensitiveOptions, location, member.Name, member.ContainingType.Name, problem));
+        }
     }
 
     /// <summary>

@@ -54,13 +54,56 @@ public sealed class StateIdAttribute : Attribute
 {
 }
 
+/// <summary>How a <see cref="SensitiveAttribute">[Sensitive]</see> member is stored. See docs/sensitive-data.md.</summary>
+public enum SensitiveMode
+{
+    /// <summary>Never stored: the member is left out of the document, and loading leaves the in-memory value as it is.</summary>
+    Omit = 0,
+
+    /// <summary>
+    /// Stored as a marker (<c>"[redacted:sensitive]"</c>, or <c>null</c> for a null value), optionally with a keyed
+    /// fingerprint (<see cref="SensitiveAttribute.Fingerprint"/>) that tells whether the value changed without storing
+    /// it. Loading leaves the in-memory value as it is.
+    /// </summary>
+    Redact = 1,
+
+    /// <summary>
+    /// Stored encrypted (AES-256-GCM by default) with the active key of the manager's
+    /// <see cref="StateManagerOptions.SensitiveKeyRing"/>, bound to the type, member, scope and key; loading decrypts
+    /// it. A manager without a key ring refuses to save or load the type (a typed error, never plaintext).
+    /// </summary>
+    Encrypt = 2,
+}
+
 /// <summary>
-/// Marks a member that must never be stored in plain text (API keys, tokens, passwords). It is left out of the
-/// stored document, and loading leaves the in-memory value as it is.
+/// Marks a member that must never be stored in plain text (API keys, tokens, passwords). By default
+/// (<see cref="SensitiveMode.Omit"/>) it is left out of the stored document, and loading leaves the in-memory value as
+/// it is; <see cref="SensitiveMode.Redact"/> stores a marker and <see cref="SensitiveMode.Encrypt"/> the encrypted value.
+/// Stored documents are what change events, hooks, hook history and the timeline see, so they never see the value.
 /// </summary>
+/// <remarks>Changing a member's mode changes its stored form: it is a schema change (bump <see cref="SchemaVersionAttribute"/>).</remarks>
 [AttributeUsage(AttributeTargets.Property | AttributeTargets.Field, Inherited = false, AllowMultiple = false)]
 public sealed class SensitiveAttribute : Attribute
 {
+    /// <summary>Marks the member <see cref="SensitiveMode.Omit"/>: never stored.</summary>
+    public SensitiveAttribute()
+    {
+    }
+
+    /// <summary>Marks the member with a storage mode.</summary>
+    /// <param name="mode">How the member is stored.</param>
+    public SensitiveAttribute(SensitiveMode mode) => Mode = mode;
+
+    /// <summary>How the member is stored.</summary>
+    public SensitiveMode Mode { get; }
+
+    /// <summary>
+    /// With <see cref="SensitiveMode.Redact"/>: the marker carries a keyed HMAC-SHA256 fingerprint of the value
+    /// (<c>"[redacted:sensitive:{fingerprint}]"</c>) made with the manager's
+    /// <see cref="StateManagerOptions.SensitiveKeyRing"/>, so "did it change?" is answerable without the secret. Not
+    /// allowed with the other modes (SG0201).
+    /// </summary>
+    public bool Fingerprint { get; set; }
 }
 
 /// <summary>Excludes a member from the persisted state.</summary>

@@ -37,13 +37,13 @@ public interface IPersistentState<TSelf>
     [EditorBrowsable(EditorBrowsableState.Never)]
     string? GetStateId();
 
-    /// <summary>Writes the persisted members as one JSON object. <see cref="SensitiveAttribute"/> members are not written.</summary>
+    /// <summary>Writes the persisted members as one JSON object. <see cref="SensitiveAttribute"/> members are omitted, or written as a marker or a ciphertext (<see cref="Security.SensitiveData"/>).</summary>
     [EditorBrowsable(EditorBrowsableState.Never)]
     void WriteState(Utf8JsonWriter writer);
 
     /// <summary>
     /// Reads a JSON object (the reader is on its <see cref="JsonTokenType.StartObject"/>) into this instance. Members
-    /// absent from the document, and <see cref="SensitiveAttribute"/> members, keep their current values; unknown
+    /// absent from the document, and omitted or redacted <see cref="SensitiveAttribute"/> members, keep their current values (encrypted ones are decrypted); unknown
     /// members are skipped. Leaves the reader on the object's <see cref="JsonTokenType.EndObject"/>.
     /// </summary>
     [EditorBrowsable(EditorBrowsableState.Never)]

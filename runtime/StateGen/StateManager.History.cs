@@ -14,8 +14,8 @@ namespace StateGen;
 public sealed partial class StateManager
 {
     /// <summary>
-    /// The ordered changes of a key, a scope or a correlation id, each with its old and new value (the stored form, which
-    /// leaves out <see cref="SensitiveAttribute"/> members) and the top-level members that changed.
+    /// The ordered changes of a key, a scope or a correlation id, each with its old and new value (the stored form: a
+    /// <see cref="SensitiveAttribute"/> member is absent, a marker or a ciphertext) and the top-level members that changed.
     /// </summary>
     /// <exception cref="StateHistoryUnavailableException">The store keeps no change log.</exception>
     public async ValueTask<IReadOnlyList<StateChangeEvent>> GetTimelineAsync(StateTimelineQuery query, CancellationToken cancellationToken = default)

@@ -539,6 +539,7 @@ public sealed partial class StateManager
             // document (say, from a live instance) is never written.
             var buffer = new ArrayBufferWriter<byte>(document.Length + 64);
             using (var writer = new Utf8JsonWriter(buffer, StateJson.WriterOptionsFor(manager._options.MaxDepth)))
+            using (manager.BeginSensitive(context.Scope, context.Key))
             {
                 value.WriteState(writer);
             }

@@ -45,6 +45,7 @@ public sealed partial class StateManager : IAsyncDisposable, IDisposable
     private readonly KeyLocks _locks = new();
     private readonly ConditionalWeakTable<object, TrackedVersion> _tracked = new();
     private readonly IStateHistoryStore? _history;
+    private readonly Security.StateEncryptor? _sensitiveEncryptor;
     private int _disposed;
 
     /// <summary>Creates a manager over a store.</summary>
@@ -59,6 +60,9 @@ public sealed partial class StateManager : IAsyncDisposable, IDisposable
         _options.Validate();
         _history = store as IStateHistoryStore;
         _logger = (ILogger?)logger ?? NullLogger.Instance;
+        _sensitiveEncryptor = _options.SensitiveKeyRing is { } ring
+            ? new Security.StateEncryptor(ring, _options.SensitiveEncryption, _logger)
+            : (store as Storage.Encryption.EncryptedStateStore)?.Encryptor;
         _ownsStore = ownsStore;
     }
 
@@ -400,6 +404,7 @@ public sealed partial class StateManager : IAsyncDisposable, IDisposable
         {
             // Generated writers pass every stored string through the secret scanner of this ambient scan.
             using (SecretScanScope scan = SecretScan.Begin(_options.SecretScanning))
+            using (BeginSensitive(scope.Path, key))
             {
                 value.WriteState(writer);
                 writer.Flush();
@@ -411,6 +416,11 @@ public sealed partial class StateManager : IAsyncDisposable, IDisposable
         catch (StateCycleException ex)
         {
             throw new StateCycleException(scope.Path, key, ex.Path);
+        }
+        catch (Exception ex) when (ex is StateGenException or ObjectDisposedException)
+        {
+            CycleGuard.Reset(); // refused halfway (no key ring, a disposed ring, a key at its limit): no half-walked graph stays on this thread
+            throw;
         }
         catch (InvalidOperationException ex)
         {
@@ -530,7 +540,10 @@ public sealed partial class StateManager : IAsyncDisposable, IDisposable
             var reader = new Utf8JsonReader(payload, StateJson.ReaderOptionsFor(_options.MaxDepth));
             StateJson.Read(ref reader);
             StateJson.Expect(ref reader, JsonTokenType.StartObject);
-            state.ReadState(ref reader); // checks for trailing data itself, before it assigns anything
+            using (BeginSensitive(entry.Scope, entry.Key))
+            {
+                state.ReadState(ref reader); // checks for trailing data itself, before it assigns anything
+            }
         }
         catch (Exception ex) when (ex is JsonException or InvalidOperationException or FormatException or OverflowException or ArgumentException)
         {
@@ -556,6 +569,9 @@ public sealed partial class StateManager : IAsyncDisposable, IDisposable
             TypeName = typeName,
         };
     }
+
+    /// <summary>The keys, scope and key that generated code uses for encrypted and fingerprinted [Sensitive] members.</summary>
+    private Security.SensitiveDataScope BeginSensitive(string scope, string key) => Security.SensitiveData.Begin(_sensitiveEncryptor, scope, key);
 
     private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
 }

@@ -40,9 +40,22 @@ public sealed class StateManagerOptions
     /// What a save does with a stored string that has the shape of a well-known secret (API keys, access tokens, JWTs,
     /// PEM private keys): <see cref="SecretScanPolicy.RedactAndWarn"/> by default (a marker is stored instead and a
     /// warning names the member), <see cref="SecretScanPolicy.Throw"/>, or <see cref="SecretScanPolicy.Off"/>.
-    /// <see cref="SensitiveAttribute">[Sensitive]</see> members are never stored, so never scanned.
+    /// <see cref="SensitiveAttribute">[Sensitive]</see> members are never scanned (they are omitted, a marker or a ciphertext).
     /// </summary>
     public SecretScanPolicy SecretScanning { get; set; } = SecretScanPolicy.RedactAndWarn;
+
+    /// <summary>
+    /// The keys of <see cref="SensitiveMode.Encrypt"/> members and of <see cref="SensitiveMode.Redact"/> fingerprints:
+    /// new values are encrypted with the active key, values of retired keys still decrypt. Owned by the caller (dispose
+    /// it after the manager). <see langword="null"/> by default: a manager directly over an
+    /// <see cref="Storage.Encryption.EncryptedStateStore"/> (<see cref="StateManager.OpenLiteDbAsync"/>) then uses that
+    /// store's encryptor, and any other manager refuses to save or load a type with such members
+    /// (<see cref="StateKeyConfigurationException"/>).
+    /// </summary>
+    public Security.StateKeyRing? SensitiveKeyRing { get; set; }
+
+    /// <summary>The algorithm and limits of <see cref="SensitiveKeyRing"/>'s encryptions (AES-256-GCM by default, or ChaCha20-Poly1305).</summary>
+    public Security.StateEncryptionOptions? SensitiveEncryption { get; set; }
 
     internal void Validate()
     {

@@ -34,6 +34,24 @@ try
         await original.SaveStateAsync(manager);
     }
 
+    // [Sensitive(Encrypt)] and fingerprinted [Sensitive(Redact)] members need a key ring.
+    using var ring = new StateGen.Security.StateKeyRing("aot-key", StateGen.Security.StateKeyRing.GenerateKey());
+    var keyed = new StateManagerOptions { SensitiveKeyRing = ring };
+    const string Connection = "Server=aot;Password=aot-demo-connection-secret";
+    using (StateManager manager = StateManager.OpenLiteDb(path, keyed))
+    {
+        await new AotVault { Id = "vault-1", ConnectionString = Connection, Headers = { ["Authorization"] = "Bearer aot-demo-header" }, ApiKey = Secret }.SaveStateAsync(manager);
+    }
+
+    var vault = new AotVault { Id = "vault-1", ApiKey = "kept-in-memory" };
+    bool vaultFound;
+    string? storedApiKey;
+    using (StateManager manager = StateManager.OpenLiteDb(path, keyed))
+    {
+        vaultFound = await vault.LoadStateAsync(manager);
+        storedApiKey = (await manager.GetJsonAsync(StateScope.Global, "aot-vault/vault-1"))?.GetProperty("ApiKey").GetString();
+    }
+
     var loaded = new AotAgent { Id = original.Id, ApiKey = "kept-in-memory" };
     bool found;
     AotAgent? byKey;
@@ -93,11 +111,19 @@ try
     Check("GetAsync<AotAgent>.Turns.Count", original.Turns.Count, byKey?.Turns.Count ?? -1);
     Check("GetJsonAsync", """{"note":"raw JSON","n":[1,2.5,null]}""", rawJson);
     Check("ListKeysAsync + DeleteAsync", "notes/first", string.Join(",", keys));
+    Check("AotVault found", true, vaultFound);
+    Check(nameof(AotVault.ConnectionString) + " (encrypted: restored)", Connection, vault.ConnectionString);
+    Check(nameof(AotVault.Headers) + " (encrypted: restored)", "Bearer aot-demo-header", vault.Headers.TryGetValue("Authorization", out string? header) ? header : "<missing>");
+    Check(nameof(AotVault.ApiKey) + " (redacted: left alone on load)", "kept-in-memory", vault.ApiKey);
+    Check("AotVault.ApiKey fingerprint matches", true, StateGen.Security.SensitiveData.TryGetFingerprint(storedApiKey, out string? fingerprint)
+        && new StateGen.Security.StateFingerprinter(ring).Matches(fingerprint, StateGen.Security.SensitiveData.FingerprintContext("aot-vault", "ApiKey"), Secret));
 
     // [Sensitive] omit: the key must not be anywhere in the file.
-    bool keyInFile = File.ReadAllText(path, System.Text.Encoding.Latin1).Contains(Secret, StringComparison.Ordinal)
-        || File.ReadAllText(path, System.Text.Encoding.UTF8).Contains(Secret, StringComparison.Ordinal);
-    Check("ApiKey absent from the database file", false, keyInFile);
+    string latin1 = File.ReadAllText(path, System.Text.Encoding.Latin1), utf8 = File.ReadAllText(path, System.Text.Encoding.UTF8);
+    foreach (string planted in new[] { Secret, Connection, "Bearer aot-demo-header" })
+    {
+        Check($"'{planted[..10]}...' absent from the database file", false, latin1.Contains(planted, StringComparison.Ordinal) || utf8.Contains(planted, StringComparison.Ordinal));
+    }
 
     // The CoreCLR host hands the runtime its assembly list; a native AOT binary has no host and no such list.
     // (RuntimeFeature.IsDynamicCodeSupported is false under `dotnet run` too once PublishAot is set.)

@@ -151,7 +151,7 @@ public sealed class SchemaLockTests
             new DiagnosticResult(DiagnosticDescriptors.MalformedLockLine).WithSpan(LockName, 8, 1, 8, 32).WithMessage("Schema lock line is not valid: 'x' is not a schema version (a whole number from 1)"),
             new DiagnosticResult(DiagnosticDescriptors.MalformedLockLine).WithSpan(LockName, 9, 1, 9, 15).WithMessage("Schema lock line is not valid: expected 5 fields 'type | version | path | format | sensitive', found 3"),
             new DiagnosticResult(DiagnosticDescriptors.MalformedLockLine).WithSpan(LockName, 10, 1, 10, 32).WithMessage("Schema lock line is not valid: duplicate line for 'agent' version 1 path 'Id'"),
-            new DiagnosticResult(DiagnosticDescriptors.MalformedLockLine).WithSpan(LockName, 11, 1, 11, 36).WithMessage("Schema lock line is not valid: 'secret' is not a sensitive mode ('plain' or 'omit')"));
+            new DiagnosticResult(DiagnosticDescriptors.MalformedLockLine).WithSpan(LockName, 11, 1, 11, 36).WithMessage("Schema lock line is not valid: 'secret' is not a sensitive mode ('plain', 'omit', 'redact' or 'encrypt')"));
     }
 
     [Fact]

@@ -324,6 +324,44 @@ public sealed class SensitiveDataTests
     public void Names_split_into_lower_case_words(string name, string expected)
         => Assert.Equal(expected, string.Join(",", SensitiveDataAnalyzer.SplitWords(name)));
 
+    [Fact]
+    public Task Every_mode_counts_as_sensitive_and_valid_options_report_nothing()
+        => VerifyAsync(
+            """
+            [PersistentState]
+            public partial class Agent
+            {
+                public string Id { get; set; } = "";
+                [Sensitive] public string ApiKey { get; set; } = "";
+                [Sensitive(SensitiveMode.Omit)] public string SessionToken { get; set; } = "";
+                [Sensitive(SensitiveMode.Redact)] public string Password { get; set; } = "";
+                [Sensitive(SensitiveMode.Redact, Fingerprint = true)] public string ClientSecret { get; set; } = "";
+                [Sensitive(SensitiveMode.Encrypt)] public string ConnectionString { get; set; } = "";
+                [Sensitive(SensitiveMode.Encrypt)] public byte[] PrivateKey { get; set; } = Array.Empty<byte>();
+            }
+            """);
+
+    [Fact]
+    public Task SG0201_fingerprint_without_redact_and_undefined_modes_are_errors()
+        => VerifyAsync(
+            """
+            [PersistentState]
+            public partial class Agent
+            {
+                public string Id { get; set; } = "";
+                [{|#0:Sensitive(Fingerprint = true)|}] public string ApiKey { get; set; } = "";
+                [{|#1:Sensitive(SensitiveMode.Encrypt, Fingerprint = true)|}] public string Token { get; set; } = "";
+                [{|#2:Sensitive((SensitiveMode)7)|}] public string Secret { get; set; } = "";
+                [Sensitive(SensitiveMode.Redact, Fingerprint = false)] public string Password { get; set; } = "";
+            }
+            """,
+            Invalid(0, "ApiKey", "Fingerprint = true needs SensitiveMode.Redact, not Omit"),
+            Invalid(1, "Token", "Fingerprint = true needs SensitiveMode.Redact, not Encrypt"),
+            Invalid(2, "Secret", "7 is not a SensitiveMode (Omit, Redact or Encrypt)"));
+
+    private static DiagnosticResult Invalid(int index, string member, string problem)
+        => AnalyzerTest.At(DiagnosticDescriptors.InvalidSensitiveOptions, index, $"The [Sensitive] options of member '{member}' of 'Agent' are invalid: {problem}");
+
     private static Task VerifyAsync(string source, params DiagnosticResult[] expected)
         => AnalyzerTest.VerifyAsync<SensitiveDataAnalyzer>(source, expected);
 

@@ -11,6 +11,7 @@ public sealed class GoldenFileTests
     [InlineData(nameof(TestSources.NestedGeneric))]
     [InlineData(nameof(TestSources.GlobalNamespace))]
     [InlineData(nameof(TestSources.Records))]
+    [InlineData(nameof(TestSources.Sensitive))]
     public void Generated_code_matches_baseline_and_compiles_warning_free(string sourceName)
     {
         string source = (string)typeof(TestSources).GetField(sourceName)!.GetValue(null)!;

@@ -67,6 +67,26 @@ public sealed class IncrementalTests
     }
 
     [Fact]
+    public void Every_tracked_step_is_cached_for_sensitive_modes_and_a_mode_change_regenerates()
+    {
+        CSharpCompilation compilation = GeneratorHarness.CreateCompilation(TestSources.Sensitive);
+        GeneratorDriver driver = GeneratorHarness.CreateDriver().RunGenerators(compilation);
+        GeneratorRunResult first = driver.GetRunResult().Results.Single();
+        driver = driver.RunGenerators(compilation.Clone());
+        AssertStepsAreTrackedAndCached(first, driver.GetRunResult().Results.Single());
+
+        SyntaxTree oldTree = compilation.SyntaxTrees.Single();
+        SyntaxTree newTree = oldTree.WithChangedText(Microsoft.CodeAnalysis.Text.SourceText.From(TestSources.Sensitive.Replace(
+            "[Sensitive] public string SessionToken", "[Sensitive(SensitiveMode.Encrypt)] public string SessionToken", StringComparison.Ordinal)));
+        driver = driver.RunGenerators(compilation.ReplaceSyntaxTree(oldTree, newTree));
+        GeneratorRunResult result = driver.GetRunResult().Results.Single();
+
+        IncrementalGeneratorRunStep step = Assert.Single(result.TrackedSteps[TrackingNames.GeneratableTypes]);
+        Assert.Equal(IncrementalStepRunReason.Modified, Assert.Single(step.Outputs).Reason);
+        Assert.Contains("WriteEncrypted<string>(writer, this.SessionToken", result.GeneratedSources.Single().SourceText.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Every_tracked_step_is_cached_with_a_lock_file_and_a_lock_edit_regenerates_only_its_type()
     {
         const string other = """

@@ -282,6 +282,58 @@ public sealed class MigrationTests : IDisposable
     }
 
     [Fact]
+    public void Sensitive_modes_are_lock_lines_and_a_changed_stored_form_is_dropped_by_the_upgrade_step()
+    {
+        const string keysV2 = """
+            using StateGen;
+
+            namespace Vaults;
+
+            [PersistentState("keys")]
+            [SchemaVersion(2)]
+            public partial class Keys
+            {
+                public string Id { get; set; } = "";
+                [Sensitive(SensitiveMode.Encrypt)] public string Key { get; set; } = "";
+                [Sensitive(SensitiveMode.Encrypt), RenamedFrom("Vault", Version = 2)] public string Safe { get; set; } = "";
+                [Sensitive(SensitiveMode.Redact), RenamedFrom("Memo", Version = 2)] public string Note { get; set; } = "";
+                [Sensitive(SensitiveMode.Encrypt)] public string Kept { get; set; } = "";
+                public string Plain { get; set; } = "";
+                [Sensitive] public string Gone { get; set; } = "";
+            }
+            """;
+        const string lockV2 = """
+            keys | 1 | Gone | string | encrypt
+            keys | 1 | Id | string | plain
+            keys | 1 | Kept | string | encrypt
+            keys | 1 | Key | string | plain
+            keys | 1 | Memo | string | redact
+            keys | 1 | Plain | string | redact
+            keys | 1 | Vault | string | encrypt
+            keys | 2 | Gone | string | omit
+            keys | 2 | Id | string | plain
+            keys | 2 | Kept | string | encrypt
+            keys | 2 | Key | string | encrypt
+            keys | 2 | Note | string | redact
+            keys | 2 | Plain | string | plain
+            keys | 2 | Safe | string | encrypt
+            """;
+        (Compilation output, GeneratorDriverRunResult result) = GeneratorHarness.RunWithLock(lockV2, keysV2);
+        Assert.Equal(string.Empty, GeneratorHarness.Problems(output));
+
+        // The lock lines of the current shape are exactly the recorded version 2 (no SG0100 would be reported).
+        var shape = Generator.Shape.ShapeExtractor.Extract((INamedTypeSymbol)output.GetTypeByMetadataName("Vaults.Keys")!, default).Shape!;
+        Assert.Equal(
+            lockV2.Split('\n').Where(l => l.Contains("| 2 |", StringComparison.Ordinal)).Select(l => l.Trim()),
+            Generator.Shape.SchemaLock.LinesFor(shape).Select(l => l.ToString()));
+
+        // Plain → encrypt, redact → plain, omit: dropped; an encrypted member renamed: dropped (its ciphertext is bound
+        // to the old name); a redacted one renamed: its marker moves; unchanged encrypt: kept as it is.
+        string migrations = result.Results.Single().GeneratedSources.Single(s => s.HintName == "Vaults.Keys.Migrations.g.cs").SourceText.ToString();
+        Assert.Contains("""new(1, new global::System.Collections.Generic.Dictionary<string, string> { ["Memo"] = "Note" }, new[] { "Gone", "Key", "Plain", "Vault" }, global::System.Array.Empty<string>(), null),""", migrations, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void A_type_without_recorded_history_gets_no_migrations_file()
     {
         (_, GeneratorDriverRunResult result) = GeneratorHarness.RunWithLock(LockV1, PlannerV1);

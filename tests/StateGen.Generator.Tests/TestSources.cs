@@ -136,4 +136,37 @@ internal static class TestSources
             [JsonExtensionData] public Dictionary<string, System.Text.Json.JsonElement>? Extra { get; set; }
         }
         """;
+
+    /// <summary>All three [Sensitive] modes, on strings, other member types and a nested plain object.</summary>
+    public const string Sensitive = """
+        using System;
+        using System.Collections.Generic;
+        using StateGen;
+
+        namespace Vault;
+
+        public sealed class Credentials
+        {
+            public string User { get; set; } = "";
+            [Sensitive(SensitiveMode.Encrypt)] public string Password { get; set; } = "";
+            [Sensitive(SensitiveMode.Redact)] public string? Hint { get; set; }
+        }
+
+        [PersistentState("vault-agent")]
+        public partial class VaultAgent
+        {
+            public string Id { get; set; } = "";
+            public string Topic { get; set; } = "";
+            [Sensitive] public string SessionToken { get; set; } = "";
+            [Sensitive(SensitiveMode.Redact)] public string? Note { get; set; }
+            [Sensitive(SensitiveMode.Redact)] public int Pin { get; set; }
+            [Sensitive(SensitiveMode.Redact, Fingerprint = true)] public string ApiKey { get; set; } = "";
+            [Sensitive(SensitiveMode.Redact, Fingerprint = true)] public List<string> Scopes { get; set; } = new();
+            [Sensitive(SensitiveMode.Encrypt)] public string? ConnectionString { get; set; }
+            [Sensitive(SensitiveMode.Encrypt)] public byte[]? PrivateKey { get; set; }
+            [Sensitive(SensitiveMode.Encrypt)] public Dictionary<string, string> Headers { get; set; } = new();
+            [Sensitive(SensitiveMode.Encrypt)] public int? Budget { get; set; }
+            public Credentials Login { get; set; } = new();
+        }
+        """;
 }

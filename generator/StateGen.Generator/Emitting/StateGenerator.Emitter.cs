@@ -24,6 +24,7 @@ public sealed partial class StateGenerator
         private const string HelperClass = "__StateGenSerializer";
         private const string CycleGuard = "global::StateGen.Serialization.CycleGuard";
         private const string SecretScan = "global::StateGen.Secrets.SecretScan";
+        private const string SensitiveData = "global::StateGen.Security.SensitiveData";
 
         public static string Emit(StateTypeSpec spec) => new Impl(spec).Run();
 
@@ -120,6 +121,11 @@ public sealed partial class StateGenerator
             private readonly Dictionary<TypeShape, int> _helperIds = new();
             private readonly Queue<TypeShape> _pendingHelpers = new();
 
+            // Value helpers of encrypted and fingerprinted members: a method-group pair per member type, so the
+            // runtime can write (and read) the value's JSON into a scratch buffer it encrypts or fingerprints.
+            private readonly Dictionary<TypeShape, int> _valueHelperIds = new();
+            private readonly List<string> _valueHelpers = new();
+
             // UnsafeAccessor declarations for init-only setters and for constructing types with required members:
             // reflection-free and trimming-safe ways to do what an object initializer would.
             private readonly List<string> _accessors = new();
@@ -140,7 +146,7 @@ public sealed partial class StateGenerator
                     grew = false;
                     foreach (ObjectShape o in _shape.Objects)
                     {
-                        if (!o.IsValueType && !_guarded.Contains(o.FullName) && o.Members.Any(m => !m.IsSensitive && CycleAnalysis.Reaches(m.Type, _guarded)))
+                        if (!o.IsValueType && !_guarded.Contains(o.FullName) && o.Members.Any(m => m.WritesValue && CycleAnalysis.Reaches(m.Type, _guarded)))
                         {
                             _guarded.Add(o.FullName);
                             grew = true;
@@ -247,7 +253,7 @@ public sealed partial class StateGenerator
 
                 w.WriteLine();
 
-                // Writer: members in declared order; [Sensitive] members are never written.
+                // Writer: members in declared order; [Sensitive] members are omitted, or written as a marker or a ciphertext.
                 w.OpenBlock($"void {contract}.WriteState({Writer} writer)");
                 if (_recursive.Count > 0)
                 {
@@ -257,13 +263,7 @@ public sealed partial class StateGenerator
                 w.WriteLine("writer.WriteStartObject();");
                 foreach (MemberShape member in _shape.Members)
                 {
-                    if (member.IsSensitive)
-                    {
-                        w.WriteLine($"// {member.Name}: [Sensitive], never written.");
-                        continue;
-                    }
-
-                    WriteMember(w, member, "this." + Id(member.Name));
+                    WriteMember(w, member, "this." + Id(member.Name), string.Empty);
                 }
 
                 if (_shape.ExtensionData is { } extension)
@@ -295,10 +295,10 @@ public sealed partial class StateGenerator
                 // malformed document leaves the instance unchanged.
                 List<(MemberShape Member, int Index)> readable = _shape.Members
                     .Select((m, i) => (m, i))
-                    .Where(x => !x.m.IsSensitive)
+                    .Where(x => x.m.IsRead)
                     .ToList();
                 w.OpenBlock($"void {contract}.ReadState(ref {Reader} reader)");
-                WriteReadIntoLocals(w, readable, hasFlag: _ => true, unknownComment: true, _shape.ExtensionData);
+                WriteReadIntoLocals(w, readable, hasFlag: _ => true, unknownComment: true, string.Empty, _shape.ExtensionData);
                 w.WriteLine($"{StateJson}.EnsureDocumentEnds(reader);");
                 if (_shape.ExtensionData is { } extensionData)
                 {
@@ -334,7 +334,13 @@ public sealed partial class StateGenerator
                     WriteHelper(helpers, shape, _helperIds[shape]);
                 }
 
-                string helperText = helpers.ToString().TrimEnd('\n');
+                foreach (string valueHelper in _valueHelpers)
+                {
+                    helpers.WriteLine();
+                    helpers.WriteLine(valueHelper);
+                }
+
+                string helperText = helpers.ToString().TrimStart('\n').TrimEnd('\n');
                 for (int i = 0; i < _accessors.Count; i++)
                 {
                     w.WriteLine(_accessors[i]);
@@ -526,15 +532,10 @@ public sealed partial class StateGenerator
                     w.WriteLine(nullWrite + "writer.WriteStartObject();");
                 }
 
+                string prefix = PathPrefix(shape);
                 foreach (MemberShape member in shape.Members)
                 {
-                    if (member.IsSensitive)
-                    {
-                        w.WriteLine($"// {member.Name}: [Sensitive], never written.");
-                        continue;
-                    }
-
-                    WriteMember(w, member, "value." + Id(member.Name));
+                    WriteMember(w, member, "value." + Id(member.Name), prefix);
                 }
 
                 w.WriteLine("writer.WriteEndObject();");
@@ -560,13 +561,13 @@ public sealed partial class StateGenerator
                 w.WriteLine("return value;");
                 w.CloseBlock();
                 w.WriteLine();
-                foreach (MemberShape member in shape.Members.Where(m => !m.IsSensitive))
+                foreach (MemberShape member in shape.Members.Where(m => m.IsRead))
                 {
                     w.OpenBlock($"if (reader.ValueTextEquals({Utf8(member.JsonName)}))");
                     w.WriteLine($"{StateJson}.Read(ref reader);");
                     w.WriteLine(member.IsInitOnly
-                        ? $"{InitSetter("Set" + id + "_" + member.Name, type, shape.IsValueType, member)}({(shape.IsValueType ? "ref " : string.Empty)}value, {ReadExpression(member.Type)});"
-                        : $"value.{Id(member.Name)} = {ReadExpression(member.Type)};");
+                        ? $"{InitSetter("Set" + id + "_" + member.Name, type, shape.IsValueType, member)}({(shape.IsValueType ? "ref " : string.Empty)}value, {ReadMember(member, prefix)});"
+                        : $"value.{Id(member.Name)} = {ReadMember(member, prefix)};");
                     w.WriteLine("continue;");
                     w.CloseBlock();
                     w.WriteLine();
@@ -681,7 +682,7 @@ public sealed partial class StateGenerator
             /// <paramref name="hasFlag"/> says the caller assigns conditionally); unknown members are skipped. The reader
             /// ends on the object's end. Shared by the state type's reader and by constructor-built types.
             /// </summary>
-            private void WriteReadIntoLocals(SourceWriter w, List<(MemberShape Member, int Index)> readable, System.Func<MemberShape, bool> hasFlag, bool unknownComment, ExtensionDataShape? extension = null)
+            private void WriteReadIntoLocals(SourceWriter w, List<(MemberShape Member, int Index)> readable, System.Func<MemberShape, bool> hasFlag, bool unknownComment, string pathPrefix, ExtensionDataShape? extension = null)
             {
                 w.WriteLine($"{StateJson}.Expect(ref reader, {TokenType}.StartObject);");
                 if (extension is not null)
@@ -708,7 +709,7 @@ public sealed partial class StateGenerator
                 {
                     w.OpenBlock($"if (reader.ValueTextEquals({Utf8(member.JsonName)}))");
                     w.WriteLine($"{StateJson}.Read(ref reader);");
-                    w.WriteLine($"__value{index} = {ReadExpression(member.Type)};");
+                    w.WriteLine($"__value{index} = {ReadMember(member, pathPrefix)};");
                     if (hasFlag(member))
                     {
                         w.WriteLine($"__has{index} = true;");
@@ -721,10 +722,10 @@ public sealed partial class StateGenerator
 
                 if (extension is not null)
                 {
-                    // Unknown members go to the extension data, except a [Sensitive] member's name: never kept.
+                    // Unknown members go to the extension data, except an omitted or redacted member's name: never kept.
                     w.WriteLine("string __name = reader.GetString()!;");
                     w.WriteLine($"{StateJson}.Read(ref reader);");
-                    string[] sensitive = _shape.Members.Where(m => m.IsSensitive).Select(m => m.JsonName).ToArray();
+                    string[] sensitive = _shape.Members.Where(m => m.IsSensitive && !m.IsRead).Select(m => m.JsonName).ToArray();
                     if (sensitive.Length > 0)
                     {
                         w.OpenBlock($"if ({string.Join(" || ", sensitive.Select(n => $"__name == {Literal(n)}"))})");
@@ -764,7 +765,7 @@ public sealed partial class StateGenerator
             private void WriteConstructorReader(SourceWriter w, ObjectShape shape, int id, string nullReturn)
             {
                 string type = shape.FullName;
-                List<(MemberShape Member, int Index)> readable = shape.Members.Select((m, i) => (m, i)).Where(x => !x.m.IsSensitive).ToList();
+                List<(MemberShape Member, int Index)> readable = shape.Members.Select((m, i) => (m, i)).Where(x => x.m.IsRead).ToList();
                 w.OpenBlock($"public static {type} Read{id}(ref {Reader} reader)");
                 if (nullReturn.Length > 0)
                 {
@@ -772,7 +773,7 @@ public sealed partial class StateGenerator
                     w.WriteLine();
                 }
 
-                WriteReadIntoLocals(w, readable, hasFlag: member => !shape.ConstructorParameters.Contains(member.Name), unknownComment: false);
+                WriteReadIntoLocals(w, readable, hasFlag: member => !shape.ConstructorParameters.Contains(member.Name), unknownComment: false, PathPrefix(shape));
                 var byName = readable.ToDictionary(x => x.Member.Name, x => x.Index);
                 w.WriteLine($"var value = new {type}({string.Join(", ", shape.ConstructorParameters.Select(name => "__value" + byName[name]))});");
                 foreach ((MemberShape member, int index) in readable.Where(x => !shape.ConstructorParameters.Contains(x.Member.Name)))
@@ -802,11 +803,36 @@ public sealed partial class StateGenerator
             /// Writes one member: its name, then its value. A member that holds strings inside (a collection, an object)
             /// is entered in the secret scan's path, so a finding can name it (<c>History[3].Text</c>).
             /// </summary>
-            private void WriteMember(SourceWriter w, MemberShape member, string value)
+            private void WriteMember(SourceWriter w, MemberShape member, string value, string pathPrefix)
             {
+                if (member.Sensitive == SensitiveKind.Omit)
+                {
+                    w.WriteLine($"// {member.Name}: [Sensitive], never written.");
+                    return;
+                }
+
                 w.WriteLine($"writer.WritePropertyName({Utf8(member.JsonName)});");
-                MarkSegment(w, member);
                 string segment = "." + member.JsonName;
+                string type = member.Type.FullName;
+                string names = $"{Literal(_shape.StableName)}, {Literal(pathPrefix + member.JsonName)}";
+                if (member.Sensitive == SensitiveKind.Redact && !member.Fingerprint)
+                {
+                    string isNull = member.Type.IsValueType && member.Type.Kind != ShapeKind.Nullable ? "false" : value + " is null";
+                    w.WriteLine($"{SensitiveData}.WriteRedacted(writer, {isNull}); // [Sensitive(Redact)]: a marker, never the value");
+                    return;
+                }
+
+                if (member.IsSensitive)
+                {
+                    // The value's JSON goes to a scratch buffer (secret scanning off: it is never stored as is), and
+                    // only its fingerprint or ciphertext is written.
+                    MarkSegment(w, member);
+                    string method = member.Sensitive == SensitiveKind.Encrypt ? "WriteEncrypted" : "WriteRedacted";
+                    w.WriteLine($"{SensitiveData}.{method}<{type}>(writer, {value}, {names}, {HelperClass}.WriteValue{ValueHelperId(member.Type)});");
+                    return;
+                }
+
+                MarkSegment(w, member);
                 if (member.Type.Kind == ShapeKind.String)
                 {
                     w.WriteLine(WriteStatement(member.Type, value, segment));
@@ -821,6 +847,48 @@ public sealed partial class StateGenerator
                 {
                     w.WriteLine(WriteStatement(member.Type, value));
                 }
+            }
+
+            /// <summary>The expression that reads a member's value: its type's reader, or the decryption of its ciphertext.</summary>
+            private string ReadMember(MemberShape member, string pathPrefix) => member.Sensitive == SensitiveKind.Encrypt
+                ? $"{SensitiveData}.ReadEncrypted<{member.Type.FullName}>(ref reader, {Literal(_shape.StableName)}, {Literal(pathPrefix + member.JsonName)}, {HelperClass}.ReadValue{ValueHelperId(member.Type)})"
+                : ReadExpression(member.Type);
+
+            /// <summary>
+            /// The prefix of a nested object's member paths in encryption associated data and fingerprints: the type's
+            /// simple name (<c>Credentials.</c>), so a ciphertext cannot move to a same-named member of another type.
+            /// </summary>
+            private static string PathPrefix(ObjectShape shape)
+            {
+                string name = shape.FullName;
+                int generic = name.IndexOf('<');
+                if (generic >= 0)
+                {
+                    name = name.Substring(0, generic);
+                }
+
+                return name.Substring(name.LastIndexOf('.') + 1) + ".";
+            }
+
+            /// <summary>Declares the write/read pair of a member type for encrypted and fingerprinted members; returns its id.</summary>
+            private int ValueHelperId(TypeShape shape)
+            {
+                if (!_valueHelperIds.TryGetValue(shape, out int id))
+                {
+                    id = _valueHelperIds.Count;
+                    _valueHelperIds.Add(shape, id);
+                    _valueHelpers.Add($$"""
+                        // {{shape.FullName}}, for [Sensitive(Encrypt)] and fingerprinted [Sensitive(Redact)] members
+                        public static void WriteValue{{id}}({{Writer}} writer, {{shape.FullName}} value)
+                        {
+                            {{WriteStatement(shape, "value")}}
+                        }
+
+                        public static {{shape.FullName}} ReadValue{{id}}(ref {{Reader}} reader) => {{ReadExpression(shape)}};
+                        """);
+                }
+
+                return id;
             }
 
             /// <summary>Whether values of a type can contain a stored string (nested state types: always assumed).</summary>

@@ -26,9 +26,9 @@ internal static class CycleAnalysis
     {
         foreach (MemberShape member in shape.Members)
         {
-            if (member.IsSensitive)
+            if (!member.WritesValue)
             {
-                continue; // never written
+                continue; // never written (omitted, or a marker without a fingerprint)
             }
 
             foreach ((string step, string target) in Targets(member.Type, string.Empty))

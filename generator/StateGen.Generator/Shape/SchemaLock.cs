@@ -13,7 +13,7 @@ namespace StateGen.Generator.Shape;
 /// The format lives here only, source-shared by the generator, the analyzers and the code fixes.
 /// </summary>
 /// <remarks>
-/// <c>{stable type name} | {version} | {path} | {descriptor} | {plain|omit}</c>, e.g.
+/// <c>{stable type name} | {version} | {path} | {descriptor} | {plain|omit|redact|encrypt}</c>, e.g.
 /// <c>research-agent | 2 | History[].Text | string | plain</c>. Paths use JSON names; <c>[]</c> steps into a list
 /// element, <c>{}</c> into a dictionary value, <c>.</c> into a nested object. Descriptors name the JSON format, never a
 /// CLR type name, so renaming a class does not change its recorded shape.
@@ -110,6 +110,18 @@ internal static class SchemaLock
         "# StateGen schema lock: one line per persisted member per schema version. Checked on every build; commit it.\n" +
         "# type | version | path | format | sensitive";
 
+    /// <summary>
+    /// The lock's sensitive column: <c>plain</c>, or the <c>[Sensitive]</c> mode. The mode is part of the shape because
+    /// it decides the stored form (absent, a marker, a ciphertext); a redaction fingerprint is not (a marker either way).
+    /// </summary>
+    public static string ModeOf(MemberShape member) => member.Sensitive switch
+    {
+        SensitiveKind.Omit => "omit",
+        SensitiveKind.Redact => "redact",
+        SensitiveKind.Encrypt => "encrypt",
+        _ => "plain",
+    };
+
     /// <summary>The canonical, sorted lines of a type's current shape at its current schema version.</summary>
     public static ImmutableArray<LockLine> LinesFor(PersistedTypeShape shape)
     {
@@ -128,7 +140,7 @@ internal static class SchemaLock
         void AddMember(MemberShape member, string prefix)
         {
             string path = prefix + member.JsonName;
-            lines.Add(new LockLine(shape.StableName, shape.SchemaVersion, path, Describe(member.Type), member.IsSensitive ? "omit" : "plain"));
+            lines.Add(new LockLine(shape.StableName, shape.SchemaVersion, path, Describe(member.Type), ModeOf(member)));
             AddNested(member.Type, path);
         }
 
@@ -225,9 +237,9 @@ internal static class SchemaLock
             }
 
             string sensitivity = fields[4].Trim();
-            if (sensitivity is not ("plain" or "omit"))
+            if (sensitivity is not ("plain" or "omit" or "redact" or "encrypt"))
             {
-                errors.Add(new LockFileError(i, $"'{sensitivity}' is not a sensitive mode ('plain' or 'omit')"));
+                errors.Add(new LockFileError(i, $"'{sensitivity}' is not a sensitive mode ('plain', 'omit', 'redact' or 'encrypt')"));
                 continue;
             }
 

@@ -112,6 +112,28 @@ internal static class ShapeExtractor
         return renames.OrderBy(r => r.Version).ToEquatableArray();
     }
 
+    /// <summary>
+    /// The member's <c>[Sensitive]</c> mode (<c>[Sensitive]</c> alone is Omit; an unknown mode value is treated as
+    /// Omit, the safe choice) and its <c>Fingerprint</c> flag.
+    /// </summary>
+    public static SensitiveKind SensitiveOf(ISymbol member, out bool fingerprint)
+    {
+        fingerprint = false;
+        if (FindAttribute(member, WellKnownNames.SensitiveAttribute) is not { } attribute)
+        {
+            return SensitiveKind.None;
+        }
+
+        fingerprint = attribute.NamedArguments.Any(a => a.Key == "Fingerprint" && a.Value.Value is true);
+        int mode = attribute.ConstructorArguments is [{ Value: int value }] ? value : 0;
+        return mode switch
+        {
+            1 => SensitiveKind.Redact,
+            2 => SensitiveKind.Encrypt,
+            _ => SensitiveKind.Omit,
+        };
+    }
+
     private static AttributeData? FindAttribute(ISymbol symbol, string metadataName)
     {
         foreach (AttributeData attribute in symbol.GetAttributes())
@@ -378,7 +400,8 @@ internal static class ShapeExtractor
                     JsonName = jsonName,
                     IsInitOnly = member is IPropertySymbol { SetMethod.IsInitOnly: true },
                     Type = shape,
-                    IsSensitive = HasAttribute(member, WellKnownNames.SensitiveAttribute),
+                    Sensitive = SensitiveOf(member, out bool fingerprint),
+                    Fingerprint = fingerprint,
                     Renames = GetRenames(member, _schemaVersion),
                     Transforms = GetTransforms(member, _schemaVersion),
                 });

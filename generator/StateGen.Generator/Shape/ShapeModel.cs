@@ -68,6 +68,15 @@ internal sealed record TypeShape
     public string? StateName { get; init; }
 }
 
+/// <summary>How a member is stored: <see cref="None"/> plainly, else by its <c>[Sensitive]</c> mode (the runtime's <c>SensitiveMode</c> + 1).</summary>
+internal enum SensitiveKind
+{
+    None,
+    Omit,
+    Redact,
+    Encrypt,
+}
+
 /// <summary>A persisted member of a type.</summary>
 internal sealed record MemberShape
 {
@@ -77,7 +86,20 @@ internal sealed record MemberShape
 
     public required TypeShape Type { get; init; }
 
-    public required bool IsSensitive { get; init; }
+    /// <summary>How the member is stored: plainly, or by its <c>[Sensitive]</c> mode.</summary>
+    public required SensitiveKind Sensitive { get; init; }
+
+    /// <summary><c>[Sensitive(SensitiveMode.Redact, Fingerprint = true)]</c>: the marker carries a keyed fingerprint.</summary>
+    public bool Fingerprint { get; init; }
+
+    /// <summary>Any <c>[Sensitive]</c> mode: never written or scanned as plain JSON.</summary>
+    public bool IsSensitive => Sensitive != SensitiveKind.None;
+
+    /// <summary>Whether the writer walks the member's value (plain, encrypted, or fingerprinted): it needs its type's helpers.</summary>
+    public bool WritesValue => Sensitive is SensitiveKind.None or SensitiveKind.Encrypt || (Sensitive == SensitiveKind.Redact && Fingerprint);
+
+    /// <summary>Whether a load reads the member from the document (plain or encrypted); omitted and redacted ones keep their value.</summary>
+    public bool IsRead => Sensitive is SensitiveKind.None or SensitiveKind.Encrypt;
 
     /// <summary>An <c>init</c>-only property: generated readers assign it through an <c>UnsafeAccessor</c>.</summary>
     public bool IsInitOnly { get; init; }

@@ -120,13 +120,20 @@ internal static class UpgradePlanner
             }
 
             used.Add(source);
-            if (target.Value.IsOmitted)
+            if (target.Value.Mode == "omit")
             {
                 removed.Add(source); // now [Sensitive]: its stored value is dropped
             }
-            else if (previous.IsOmitted)
+            else if (previous.Mode == "omit")
             {
                 continue; // was never stored: nothing to move
+            }
+            else if (previous.Mode != target.Value.Mode || (target.Value.Mode == "encrypt" && (source != target.Key || !previous.Signature.SequenceEqual(target.Value.Signature))))
+            {
+                // The stored form changed (plain, marker, ciphertext), or a ciphertext would have to move to another
+                // member or type, which its associated data forbids: an upgrade step has no keys, so the old value is
+                // dropped and the member keeps its initial value until the next save.
+                removed.Add(source);
             }
             else if (!previous.Signature.SequenceEqual(target.Value.Signature))
             {
@@ -191,11 +198,11 @@ internal static class UpgradePlanner
         => lines.GroupBy(l => l.TopLevelMember).ToDictionary(
             g => g.Key,
             g => new Member(
-                g.Any(l => l.Path == g.Key && l.Sensitivity == "omit"),
+                g.Where(l => l.Path == g.Key).Select(l => l.Sensitivity).FirstOrDefault() ?? "plain",
                 g.Select(l => l.Path.Substring(g.Key.Length) + LockLine.Separator + l.Descriptor + LockLine.Separator + l.Sensitivity)
                     .OrderBy(x => x, StringComparer.Ordinal)
                     .ToImmutableArray()),
             StringComparer.Ordinal);
 
-    private sealed record Member(bool IsOmitted, ImmutableArray<string> Signature);
+    private sealed record Member(string Mode, ImmutableArray<string> Signature);
 }

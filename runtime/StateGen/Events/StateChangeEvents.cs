@@ -10,7 +10,7 @@ namespace StateGen.Events;
 
 /// <summary>
 /// One committed change. Values are in their stored form, which is the redacted view: members marked
-/// <see cref="SensitiveAttribute"/> are not in it.
+/// <see cref="SensitiveAttribute"/> are absent, a marker or a ciphertext, never the value.
 /// </summary>
 public sealed class StateChangeEvent
 {

@@ -130,7 +130,7 @@ public readonly struct StateHookResult
 
 /// <summary>
 /// What a hook sees of an operation. Values are in their stored form, which is the redacted view: members marked
-/// <see cref="SensitiveAttribute"/> are not in it.
+/// <see cref="SensitiveAttribute"/> are absent, a marker or a ciphertext, never the value.
 /// </summary>
 public sealed class StateHookContext
 {

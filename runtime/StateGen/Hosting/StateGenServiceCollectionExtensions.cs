@@ -94,7 +94,9 @@ public static class StateGenServiceCollectionExtensions
                 ownsStore = true; // the cache itself; it disposes the inner store only when that was ours
             }
 
-            manager = new StateManager(store, options.ToManagerOptions(), services.GetService<ILogger<StateManager>>(), ownsStore);
+            StateManagerOptions managerOptions = options.ToManagerOptions();
+            managerOptions.SensitiveKeyRing = services.GetService<StateGen.Security.StateKeyRing>(); // [Sensitive(Encrypt)] keys, when registered
+            manager = new StateManager(store, managerOptions, services.GetService<ILogger<StateManager>>(), ownsStore);
             foreach (IStateManagerConfigurator configurator in services.GetServices<IStateManagerConfigurator>())
             {
                 configurator.Configure(manager);

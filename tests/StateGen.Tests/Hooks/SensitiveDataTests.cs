@@ -28,18 +28,35 @@ public sealed class SensitiveDataTests : IDisposable
     public void Dispose() => _dir.Dispose();
 
     [Theory]
-    [InlineData(Backends.Memory)]
-    [InlineData(Backends.LiteDb)]
-    public async Task A_sensitive_value_appears_in_no_event_hook_context_history_timeline_log_exception_or_file(string backend)
+    [InlineData(Backends.Memory, SensitiveMode.Omit)]
+    [InlineData(Backends.LiteDb, SensitiveMode.Omit)]
+    [InlineData(Backends.Memory, SensitiveMode.Redact)]
+    [InlineData(Backends.LiteDb, SensitiveMode.Redact)]
+    [InlineData(Backends.Memory, SensitiveMode.Encrypt)]
+    [InlineData(Backends.LiteDb, SensitiveMode.Encrypt)]
+    public Task A_sensitive_value_appears_in_no_event_hook_context_history_timeline_log_exception_or_file(string backend, SensitiveMode mode) => mode switch
+    {
+        SensitiveMode.Omit => SinksNeverSeeTheSecret<HookAgent>(backend, mode),
+        SensitiveMode.Redact => SinksNeverSeeTheSecret<RedactHookAgent>(backend, mode),
+        _ => SinksNeverSeeTheSecret<EncryptHookAgent>(backend, mode),
+    };
+
+    private async Task SinksNeverSeeTheSecret<T>(string backend, SensitiveMode mode)
+        where T : class, IPersistentState<T>, ISensitiveHolder, new()
     {
         string secret = "sk-live-" + Guid.NewGuid().ToString("N");
+        string typeName = T.StateInfo.TypeName;
         var texts = new ConcurrentBag<(string Where, string Text)>();
         var logger = new CapturingLogger<StateManager>();
         string path = _dir.File("sensitive.db");
         IStateStore store = backend == Backends.LiteDb ? new LiteDbStateStore(path) : new MemoryStateStore();
-        var options = new StateManagerOptions { SlowOperationThreshold = TimeSpan.Zero }; // every operation also logs as slow
+        using StateGen.Security.StateKeyRing ring = StateGen.Tests.Security.TestKeys.Ring();
+        var options = new StateManagerOptions { SlowOperationThreshold = TimeSpan.Zero, SensitiveKeyRing = ring }; // every operation also logs as slow
         StateScope scope = StateScope.Agent("secretive");
-        var agent = new HookAgent { Id = "s1", Name = "holder", Step = 1, Log = new() { "entry" }, Secret = secret };
+        T agent = Make<T>("s1", secret);
+        agent.Name = "holder";
+        agent.Step = 1;
+        agent.Log = new() { "entry" };
         var exceptions = new List<Exception>();
         int historyCount, timelineCount, hookRuns = 0;
 
@@ -60,36 +77,36 @@ public sealed class SensitiveDataTests : IDisposable
                 }, new StateHookOptions { Priority = 100 });
             }
 
-            manager.Hooks.Register(StateHookPoint.BeforeChange, "rewrite", c => c.Key switch
+            manager.Hooks.Register(StateHookPoint.BeforeChange, "rewrite", c => c.Key.Substring(c.Key.IndexOf('/') + 1) switch
             {
-                "hook-agent/throws" => throw new InvalidOperationException("hook saw " + c.NewValue?.GetRawText()),
-                "hook-agent/bad-shape" => StateHookResult.Modify(Encoding.UTF8.GetBytes("{\"Step\":\"" + c.NewValue?.GetRawText() + "\"}")),
-                _ when c.TypeName == "hook-agent" => ModifyObject(c, o => o["Name"] = "rewritten"),
+                "throws" when c.TypeName == typeName => throw new InvalidOperationException("hook saw " + c.NewValue?.GetRawText()),
+                "bad-shape" when c.TypeName == typeName => StateHookResult.Modify(Encoding.UTF8.GetBytes("{\"Step\":\"" + c.NewValue?.GetRawText() + "\"}")),
+                _ when c.TypeName == typeName => ModifyObject(c, o => o["Name"] = "rewritten"),
                 _ => StateHookResult.Continue,
             });
-            manager.Hooks.Register(StateHookPoint.AfterChange, "after-throws", c => c.Key == "hook-agent/after" ? throw new InvalidOperationException("after saw " + c.NewValue?.GetRawText()) : StateHookResult.Continue, new StateHookOptions { ScopePattern = "agent/secretive" });
+            manager.Hooks.Register(StateHookPoint.AfterChange, "after-throws", c => c.Key == typeName + "/after" ? throw new InvalidOperationException("after saw " + c.NewValue?.GetRawText()) : StateHookResult.Continue, new StateHookOptions { ScopePattern = "agent/secretive" });
 
             using (StateCorrelation.Begin("sensitive-corr", new Dictionary<string, string> { ["step"] = "plan" }))
             {
-                await agent.SaveStateAsync(manager, scope);
+                await manager.SaveAsync(agent, scope);
                 agent.Step = 2;
-                await agent.SaveStateAsync(manager, scope);
-                await manager.SetAsync(scope, "explicit", new HookAgent { Id = "x", Secret = secret });
+                await manager.SaveAsync(agent, scope);
+                await manager.SetAsync(scope, "explicit", Make<T>("x", secret));
                 await manager.CreateBatch()
-                    .Save(new HookAgent { Id = "batched", Secret = secret }, scope)
-                    .Set(StateScope.Global, "batched-explicit", new HookAgent { Id = "y", Secret = secret })
+                    .Save(Make<T>("batched", secret), scope)
+                    .Set(StateScope.Global, "batched-explicit", Make<T>("y", secret))
                     .CommitAsync();
                 foreach (string id in new[] { "throws", "bad-shape", "after" })
                 {
-                    exceptions.Add(await Assert.ThrowsAsync<StateHookException>(() => new HookAgent { Id = id, Secret = secret }.SaveStateAsync(manager, scope).AsTask()));
+                    exceptions.Add(await Assert.ThrowsAsync<StateHookException>(() => manager.SaveAsync(Make<T>(id, secret), scope).AsTask()));
                 }
 
-                var loaded = new HookAgent { Id = "s1" };
-                Assert.True(await loaded.LoadStateAsync(manager, scope));
-                Assert.Null(loaded.Secret);
+                var loaded = new T { Id = "s1" };
+                Assert.True(await manager.LoadAsync(loaded, scope));
+                Assert.Equal(mode == SensitiveMode.Encrypt ? secret : null, loaded.Secret); // only Encrypt stores it (as a ciphertext)
                 Assert.Equal("rewritten", loaded.Name);
                 Assert.Equal(4, await manager.ForkAsync(scope, StateScope.Agent("fork"))); // s1, explicit, batched, after
-                await agent.DeleteStateAsync(manager, scope);
+                await manager.DeleteAsync(agent, scope);
             }
 
             // The caller still holds the secret: it was there to leak at every step.
@@ -137,7 +154,10 @@ public sealed class SensitiveDataTests : IDisposable
         foreach ((string where, string text) in texts)
         {
             Assert.False(text.Contains(secret, StringComparison.Ordinal), $"The secret leaked into {where}.");
-            Assert.False(text.Contains("\"Secret\"", StringComparison.Ordinal), $"The sensitive member was written into {where}.");
+            if (mode == SensitiveMode.Omit)
+            {
+                Assert.False(text.Contains("\"Secret\"", StringComparison.Ordinal), $"The sensitive member was written into {where}.");
+            }
         }
 
         if (backend == Backends.LiteDb)
@@ -162,6 +182,10 @@ public sealed class SensitiveDataTests : IDisposable
             texts.Add(($"{where} {e.Key} changed", string.Join(",", e.ChangedMembers)));
         }
     }
+
+    private static T Make<T>(string id, string secret)
+        where T : ISensitiveHolder, new()
+        => new() { Id = id, Secret = secret };
 
     [Theory]
     [InlineData(Backends.Memory)]

@@ -31,6 +31,22 @@ public sealed class AddStateGenTests : IDisposable
     private static IConfiguration Config(Dictionary<string, string?> values) => new ConfigurationBuilder().AddInMemoryCollection(values).Build();
 
     [Fact]
+    public async Task A_registered_key_ring_encrypts_sensitive_members()
+    {
+        var services = new ServiceCollection();
+        services.AddSingleton(_ => StateGen.Tests.Security.TestKeys.Ring());
+        services.AddStateGen(Config(new() { ["StateGen:DatabasePath"] = _dir.File("keys.db") }).GetSection("StateGen"));
+        await using ServiceProvider provider = services.BuildServiceProvider();
+        StateManager manager = provider.GetRequiredService<StateManager>();
+
+        await new EncryptHookAgent { Id = "e", Secret = StateGen.Tests.Security.TestKeys.Secret }.SaveStateAsync(manager);
+        var loaded = new EncryptHookAgent { Id = "e" };
+        Assert.True(await loaded.LoadStateAsync(manager));
+        Assert.Equal(StateGen.Tests.Security.TestKeys.Secret, loaded.Secret);
+        Assert.DoesNotContain(StateGen.Tests.Security.TestKeys.Secret, Backends.Utf8((await manager.Store.GetAsync("global", "encrypt-agent/e"))!.Payload), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Resolves_one_shared_manager_over_the_LiteDb_file_from_configuration()
     {
         string path = _dir.File("agents.db");
