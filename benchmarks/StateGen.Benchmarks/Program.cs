@@ -9,10 +9,17 @@ internal static class Program
     /// <c>dotnet run -c Release --project benchmarks/StateGen.Benchmarks -- --filter '*'</c> runs the BenchmarkDotNet
     /// suites; <c>-- --paired</c> runs the interleaved cross-check in <see cref="PairedCheck"/> instead, and
     /// <c>-- --paired-upgrade</c> only its upgrade-chain part, <c>-- --paired-encryption</c> only plain against encrypted saves,
-    /// and <c>-- --durability</c> the durable-save harness in <see cref="DurabilityCheck"/>.
+    /// <c>-- --durability</c> the durable-save harness in <see cref="DurabilityCheck"/>, and <c>-- --paired-backup</c> backup,
+    /// restore and point-in-time replay beside a plain file copy (<see cref="BackupCheck"/>).
     /// </summary>
     private static void Main(string[] args)
     {
+        if (Array.IndexOf(args, "--paired-backup") >= 0)
+        {
+            BackupCheck.Run();
+            return;
+        }
+
         if (Array.IndexOf(args, "--paired-encryption") >= 0)
         {
             PairedCheck.RunEncryption();
