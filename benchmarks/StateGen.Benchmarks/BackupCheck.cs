@@ -40,7 +40,7 @@ internal static class BackupCheck
 
             var results = new Dictionary<string, List<double>>();
             void Add(string name, double seconds) => (results.TryGetValue(name, out var list) ? list : results[name] = []).Add(seconds);
-            var sizes = new Dictionary<BackupCompression, (long Bytes, long Logical)>();
+            var sizes = new Dictionary<BackupCompression, long>();
             for (int round = 0; round < Rounds; round++)
             {
                 string copy = Path.Combine(dir, $"copy-{round}.db");
@@ -63,7 +63,7 @@ internal static class BackupCheck
                     sw.Restart();
                     BackupInfo backup = await manager.CreateAsync(store);
                     Add($"Backup ({compression})", sw.Elapsed.TotalSeconds);
-                    sizes[compression] = (backup.SizeBytes, 0);
+                    sizes[compression] = backup.SizeBytes;
                     if (compression == BackupCompression.GZip)
                     {
                         gzipId = backup.Id;
@@ -101,7 +101,7 @@ internal static class BackupCheck
             }
 
             Console.WriteLine();
-            foreach (var (compression, (bytes, _)) in sizes)
+            foreach (var (compression, bytes) in sizes)
             {
                 Console.WriteLine($"Backup size ({compression}): {bytes / 1e6:F1} MB ({(double)bytes / dbBytes:P0} of the database file)");
             }
@@ -160,7 +160,7 @@ internal static class BackupCheck
         for (int i = 0; i < Documents; i++)
         {
             StateWrite w = Write(i, 0);
-            yield return new SnapshotDocument(new StoredEntry(w.Scope, w.Key, w.TypeName, w.SchemaVersion, 1, at.AddMilliseconds(i), w.Payload), i + 1, 0, null, "seed");
+            yield return new SnapshotDocument(new StoredEntry(w.Scope, w.Key, w.TypeName, w.SchemaVersion, 1, at.AddMilliseconds(i), w.Payload), i + 1, 0, Guid.NewGuid().ToString("N"), "seed");
         }
     }
 

@@ -56,7 +56,7 @@ internal sealed partial class BackupManifestJson : JsonSerializerContext;
 
 /// <summary>
 /// The data file (<c>data.sgb</c>): one stream, compressed as a whole, holding a header (<c>SGBACKUP</c>, format 1),
-/// one record per document and an end record with the document count. Strings are length-prefixed UTF-8
+/// one record per document (in no promised order) and an end record with the document count. Strings are length-prefixed UTF-8
 /// (<see cref="BinaryWriter"/>), numbers little-endian. A document record holds the entry (scope, key, stable type name,
 /// schema version, version, update time in UTC ticks, payload bytes) and its current change record's sequence, previous
 /// sequence, correlation id and origin, so a restore rebuilds the store as it was.
@@ -199,11 +199,7 @@ internal static class BackupDataFile
                 throw new InvalidDataException($"document {count + 1} is malformed");
             }
 
-            byte[] payload = reader.ReadBytes(length);
-            if (payload.Length != length)
-            {
-                throw new EndOfStreamException();
-            }
+            byte[] payload = ReadPayload(reader, length);
 
             count++;
             yield return new SnapshotDocument(new StoredEntry(scope, key, type, schemaVersion, version, new DateTimeOffset(ticks, TimeSpan.Zero), payload), sequence, previous, correlation, origin);
@@ -255,6 +251,31 @@ internal static class BackupDataFile
         BackupCompression.Brotli => new BrotliStream(stream, CompressionMode.Decompress, leaveOpen: true),
         _ => throw new InvalidDataException($"unknown compression {compression}"),
     };
+
+    /// <summary>Reads a payload; a damaged length cannot make it allocate more than the bytes that are really there (plus 1 MB).</summary>
+    private static byte[] ReadPayload(BinaryReader reader, int length)
+    {
+        const int Chunk = 1 << 20;
+        if (length <= Chunk)
+        {
+            byte[] small = reader.ReadBytes(length);
+            return small.Length == length ? small : throw new EndOfStreamException();
+        }
+
+        using var buffer = new MemoryStream();
+        while (buffer.Length < length)
+        {
+            byte[] part = reader.ReadBytes((int)Math.Min(Chunk, length - buffer.Length));
+            if (part.Length == 0)
+            {
+                throw new EndOfStreamException();
+            }
+
+            buffer.Write(part);
+        }
+
+        return buffer.ToArray();
+    }
 
     private static void WriteOptional(BinaryWriter writer, string? value)
     {

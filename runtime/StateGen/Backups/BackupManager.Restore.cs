@@ -185,8 +185,14 @@ public sealed partial class BackupManager
         string? safety = null;
         if (File.Exists(path))
         {
-            safety = path + ".pre-restore-" + _time.GetUtcNow().UtcDateTime.ToString("yyyyMMdd'T'HHmmssfff'Z'", CultureInfo.InvariantCulture);
-            File.Copy(path, safety, overwrite: true);
+            string stamp = path + ".pre-restore-" + _time.GetUtcNow().UtcDateTime.ToString("yyyyMMdd'T'HHmmssfff'Z'", CultureInfo.InvariantCulture);
+            safety = stamp;
+            for (int n = 2; File.Exists(safety); n++)
+            {
+                safety = stamp + "-" + n.ToString(CultureInfo.InvariantCulture); // never overwrite an earlier safety copy
+            }
+
+            File.Copy(path, safety);
             using (var copy = new FileStream(safety, FileMode.Open, FileAccess.ReadWrite, FileShare.None))
             {
                 copy.Flush(flushToDisk: true);

@@ -300,7 +300,7 @@ public sealed partial class BackupManager
                     problems.Add($"the data file holds {summary.Count} documents of {summary.Types.Count} type versions; the manifest says {manifest.DocumentCount} of {manifest.Types.Count}");
                 }
             }
-            catch (Exception ex) when (ex is IOException or InvalidDataException or UnauthorizedAccessException or FormatException or ArgumentException)
+            catch (Exception ex) when (ex is IOException or InvalidDataException or UnauthorizedAccessException or FormatException or ArgumentException or OverflowException)
             {
                 // Damaged compressed data surfaces as InvalidDataException, a short file as EndOfStreamException (an IOException).
                 problems.Add($"{expected.Name} could not be read to its end ({ex.GetType().Name})");

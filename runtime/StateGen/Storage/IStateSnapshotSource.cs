@@ -11,7 +11,7 @@ internal interface IStateSnapshotSource
 {
     /// <summary>
     /// Runs <paramref name="reader"/> synchronously, on the calling thread, over a consistent snapshot of every entry
-    /// (ordinal by scope, then key) as of one change-log position. Writers are not blocked meanwhile. Call it on a thread
+    /// (in no promised order) as of one change-log position. Writers are not blocked meanwhile. Call it on a thread
     /// of its own: an implementation may bind a database read transaction to it, so the reader must not <c>await</c>.
     /// </summary>
     T ReadSnapshot<T>(Func<StateSnapshotInfo, IEnumerable<SnapshotDocument>, T> reader);
