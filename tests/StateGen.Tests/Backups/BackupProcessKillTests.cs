@@ -118,17 +118,13 @@ public sealed class BackupProcessKillTests : IDisposable
     /// </summary>
     private static (int Lines, string Errors, int RanMs) RunAndKill(string[] arguments, Func<string, bool> counts, int linesBeforeKill, int pauseMs)
     {
-        string writer = Path.Combine(AppContext.BaseDirectory.Replace(
-            Path.DirectorySeparatorChar + "StateGen.Tests" + Path.DirectorySeparatorChar,
-            Path.DirectorySeparatorChar + "StateGen.CrashWriter" + Path.DirectorySeparatorChar,
-            StringComparison.Ordinal), "StateGen.CrashWriter.dll");
-        Assert.True(File.Exists(writer), $"the child process is not built: {writer}");
+        string writer = CrashWriterChild.Path();
         using var ready = new ManualResetEventSlim();
         int lines = 0;
         var errors = new StringBuilder();
         using var child = new Process
         {
-            StartInfo = new ProcessStartInfo(Environment.ProcessPath is { } host && Path.GetFileNameWithoutExtension(host) == "dotnet" ? host : "dotnet")
+            StartInfo = new ProcessStartInfo(CrashWriterChild.DotnetHost())
             {
                 RedirectStandardOutput = true,
                 RedirectStandardError = true,

@@ -42,6 +42,17 @@ public sealed class BackupTests : IDisposable
         return path;
     }
 
+    /// <summary>A seeded store, a backup of it, and one write after the backup.</summary>
+    private async Task<(string Path, BackupManager Backups, BackupInfo Backup)> SeedBackupThenWriteAsync(int count)
+    {
+        string path = await SeedAsync(count);
+        BackupManager backups = Manager();
+        await using var store = new LiteDbStateStore(path);
+        BackupInfo backup = await backups.CreateAsync(store);
+        await store.WriteAsync(Write("agent/9", "after-backup", 1));
+        return (path, backups, backup);
+    }
+
     [Theory]
     [InlineData(BackupCompression.GZip)]
     [InlineData(BackupCompression.Brotli)]
@@ -169,14 +180,7 @@ public sealed class BackupTests : IDisposable
     [InlineData(Damage.ManifestLiesAboutCount)]
     public async Task Damaged_backup_is_rejected_by_verify_and_restore_and_the_store_stays_byte_identical(Damage damage)
     {
-        string path = await SeedAsync(500);
-        BackupManager backups = Manager();
-        BackupInfo backup;
-        await using (var store = new LiteDbStateStore(path))
-        {
-            backup = await backups.CreateAsync(store);
-            await store.WriteAsync(Write("agent/9", "after-backup", 1));
-        }
+        var (path, backups, backup) = await SeedBackupThenWriteAsync(500);
 
         string data = DataFile(backup);
         string manifest = ManifestFile(backup);
@@ -302,14 +306,7 @@ public sealed class BackupTests : IDisposable
     [Fact]
     public async Task Cancellation_mid_restore_leaves_the_store_byte_identical()
     {
-        string path = await SeedAsync(1500);
-        BackupManager backups = Manager();
-        BackupInfo backup;
-        await using (var store = new LiteDbStateStore(path))
-        {
-            backup = await backups.CreateAsync(store);
-            await store.WriteAsync(Write("agent/9", "after-backup", 1));
-        }
+        var (path, backups, backup) = await SeedBackupThenWriteAsync(1500);
 
         var before = Fingerprint(path);
         using var cts = new CancellationTokenSource();
