@@ -9,12 +9,19 @@ internal static class Program
     /// <c>dotnet run -c Release --project benchmarks/StateGen.Benchmarks -- --filter '*'</c> runs the BenchmarkDotNet
     /// suites; <c>-- --paired</c> runs the interleaved cross-check in <see cref="PairedCheck"/> instead, and
     /// <c>-- --paired-upgrade</c> only its upgrade-chain part, <c>-- --paired-encryption</c> only plain against encrypted saves,
-    /// <c>-- --durability</c> the durable-save harness in <see cref="DurabilityCheck"/>, and <c>-- --migration</c> the
-    /// store-wide migration rate in <see cref="MigrationCheck"/>, <c>-- --changelog-probe</c> what a change record costs
-    /// LiteDB itself (<see cref="ChangeLogProbe"/>).
+    /// <c>-- --durability</c> the durable-save harness in <see cref="DurabilityCheck"/>, <c>-- --paired-backup</c> backup,
+    /// restore and point-in-time replay beside a plain file copy (<see cref="BackupCheck"/>), <c>-- --migration</c> the
+    /// store-wide migration rate in <see cref="MigrationCheck"/>, and <c>-- --changelog-probe</c> what a change record
+    /// costs LiteDB itself (<see cref="ChangeLogProbe"/>).
     /// </summary>
     private static void Main(string[] args)
     {
+        if (Array.IndexOf(args, "--paired-backup") >= 0)
+        {
+            BackupCheck.Run();
+            return;
+        }
+
         if (Array.IndexOf(args, "--paired-encryption") >= 0)
         {
             PairedCheck.RunEncryption();

@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.Globalization;
 using System.Text;
 using System.Threading.Tasks;
+using StateGen.Backups;
 using StateGen.Storage;
 using StateGen.Storage.LiteDb;
 
@@ -12,7 +13,7 @@ namespace StateGen.CrashWriter;
 /// <c>StateGen.CrashWriter db-path durable|relaxed seed</c>: writes single values and batches to keys <c>k0</c>..<c>k9</c>
 /// of scope <c>kill</c> forever, each value derived from its key and version (<see cref="Payload"/>), and prints
 /// <c>ack key version</c> for every key of a call once the call has returned: the acknowledged-writes ledger the test
-/// checks after killing this process.
+/// checks after killing this process. Modes <c>backup</c> and <c>restore</c> (first argument) serve BackupProcessKillTests.
 /// </summary>
 internal static class Program
 {
@@ -20,9 +21,14 @@ internal static class Program
 
     private static async Task<int> Main(string[] args)
     {
-        if (args[0] == "migrate")
+        switch (args[0])
         {
-            return await MigrateMode.RunAsync(args[1]);
+            case "migrate":
+                return await MigrateMode.RunAsync(args[1]);
+            case "backup":
+                return await BackupForeverAsync(args[1], args[2]);
+            case "restore":
+                return await RestoreAsync(args[1], args[2], args[3]);
         }
 
         var store = new LiteDbStateStore(new LiteDbStateStoreOptions
@@ -70,6 +76,44 @@ internal static class Program
             Console.Out.Write(line.ToString());
             Console.Out.Flush();
         }
+    }
+
+    /// <summary>
+    /// <c>backup db-path backup-folder</c>: writes to the store without pause on another task and makes backups one after
+    /// another, printing <c>backup id</c> when each is complete (BackupProcessKillTests kills it mid-backup).
+    /// </summary>
+    private static async Task<int> BackupForeverAsync(string path, string folder)
+    {
+        await using var store = new LiteDbStateStore(new LiteDbStateStoreOptions { Path = path, Durability = StateDurability.Relaxed });
+        var backups = new BackupManager(new BackupManagerOptions { Directory = folder });
+        _ = Task.Run(async () =>
+        {
+            for (long n = 0; ; n++)
+            {
+                string key = "w" + (n % 500).ToString(CultureInfo.InvariantCulture);
+                await store.WriteAsync(new StateWrite("kill", key, "T", 1, Encoding.UTF8.GetBytes("{\"n\":" + n.ToString(CultureInfo.InvariantCulture) + "}")));
+            }
+        });
+        Console.Out.WriteLine("ready");
+        Console.Out.Flush();
+        while (true)
+        {
+            BackupInfo backup = await backups.CreateAsync(store);
+            Console.Out.WriteLine("backup " + backup.Id);
+            Console.Out.Flush();
+        }
+    }
+
+    /// <summary><c>restore db-path backup-folder backup-id</c>: restores the backup over the database, prints <c>restored</c>.</summary>
+    private static async Task<int> RestoreAsync(string path, string folder, string backupId)
+    {
+        var backups = new BackupManager(new BackupManagerOptions { Directory = folder });
+        Console.Out.WriteLine("ready");
+        Console.Out.Flush();
+        await backups.RestoreAsync(backupId, path);
+        Console.Out.WriteLine("restored");
+        Console.Out.Flush();
+        return 0;
     }
 
     private static string Key(int k) => "k" + k.ToString(CultureInfo.InvariantCulture);

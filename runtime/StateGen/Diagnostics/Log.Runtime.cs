@@ -29,15 +29,15 @@ internal static partial class Log
     [LoggerMessage(EventId = 37, Level = LogLevel.Warning, Message = "Version conflict on state {Scope}/{Key}: expected {Expected}, stored {Stored}")]
     public static partial void Conflict(ILogger logger, string scope, string key, long expected, long stored);
 
-    [LoggerMessage(EventId = 60, Level = LogLevel.Information, Message = "Migration {CorrelationId} started: {Documents} document(s) of {Types} type(s), backup {BackupId}")]
+    [LoggerMessage(EventId = 70, Level = LogLevel.Information, Message = "Migration {CorrelationId} started: {Documents} document(s) of {Types} type(s), backup {BackupId}")]
     public static partial void MigrationStarted(ILogger logger, long documents, int types, string correlationId, string backupId);
 
-    [LoggerMessage(EventId = 61, Level = LogLevel.Information, Message = "Migration {CorrelationId} completed: {Documents} document(s) in {ElapsedMs} ms")]
+    [LoggerMessage(EventId = 71, Level = LogLevel.Information, Message = "Migration {CorrelationId} completed: {Documents} document(s) in {ElapsedMs} ms")]
     public static partial void MigrationCompleted(ILogger logger, long documents, long elapsedMs, string correlationId);
 
-    [LoggerMessage(EventId = 62, Level = LogLevel.Error, Message = "Migration failed at state {Scope}/{Key} ({TypeName}): {Reason}; rolling back {Written} written document(s)")]
+    [LoggerMessage(EventId = 72, Level = LogLevel.Error, Message = "Migration failed at state {Scope}/{Key} ({TypeName}): {Reason}; rolling back {Written} written document(s)")]
     public static partial void MigrationFailed(ILogger logger, string scope, string key, string typeName, string reason, long written);
 
-    [LoggerMessage(EventId = 63, Level = LogLevel.Warning, Message = "Migration {CorrelationId} rolled back {RolledBack} document(s); {NotRolledBack} could not be put back")]
+    [LoggerMessage(EventId = 73, Level = LogLevel.Warning, Message = "Migration {CorrelationId} rolled back {RolledBack} document(s); {NotRolledBack} could not be put back")]
     public static partial void MigrationRolledBack(ILogger logger, long rolledBack, int notRolledBack, string correlationId);
 }

@@ -27,11 +27,17 @@ public enum StateHookPoint
     /// <summary>After an upgraded document was written back.</summary>
     AfterMigration = 5,
 
-    /// <summary>Before a backup is made (fires once backups exist).</summary>
+    /// <summary>Before a backup is made (<see cref="Backups.BackupManager.CreateAsync"/>): the hook may cancel it.</summary>
     BeforeBackup = 6,
 
-    /// <summary>After a backup was made (fires once backups exist).</summary>
+    /// <summary>After a backup was made and is complete on the disk.</summary>
     AfterBackup = 7,
+
+    /// <summary>Before a store is restored from a backup (also point-in-time): the hook may cancel the restore.</summary>
+    BeforeRestore = 8,
+
+    /// <summary>After a store was restored.</summary>
+    AfterRestore = 9,
 }
 
 /// <summary>What happens to the operation when a hook throws or times out.</summary>
@@ -258,7 +264,7 @@ public sealed class StateHooks
 
     internal StateHooks()
     {
-        _byPoint = new StateHookRegistration[8][];
+        _byPoint = new StateHookRegistration[(int)StateHookPoint.AfterRestore + 1][];
         for (int i = 0; i < _byPoint.Length; i++)
         {
             _byPoint[i] = None;

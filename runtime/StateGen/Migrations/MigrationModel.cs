@@ -29,6 +29,17 @@ public sealed class MigrationRequest
     /// </summary>
     public Func<System.Threading.CancellationToken, System.Threading.Tasks.ValueTask<string>>? Backup { get; init; }
 
+    /// <summary>
+    /// A <see cref="Backup"/> step that takes a StateGen backup of <paramref name="store"/> (labelled <c>pre-migration</c>)
+    /// with <paramref name="backups"/>: <c>new MigrationRequest { Backup = MigrationRequest.BackupWith(backups, manager.Store) }</c>.
+    /// </summary>
+    public static Func<System.Threading.CancellationToken, System.Threading.Tasks.ValueTask<string>> BackupWith(Backups.BackupManager backups, Storage.IStateStore store)
+    {
+        ArgumentNullException.ThrowIfNull(backups);
+        ArgumentNullException.ThrowIfNull(store);
+        return async cancellationToken => (await backups.CreateAsync(store, "pre-migration", null, cancellationToken).ConfigureAwait(false)).Id;
+    }
+
     /// <summary>The correlation id the changes are recorded with; a new one when <see langword="null"/>.</summary>
     public string? CorrelationId { get; init; }
 

@@ -168,6 +168,29 @@ public sealed class MigrationManagerTests : IDisposable
     }
 
     [Fact]
+    public async Task A_StateGen_backup_taken_before_the_run_restores_the_store_as_it_was_before_the_migration()
+    {
+        string path = _dir.NewDatabaseFile();
+        var backups = new StateGen.Backups.BackupManager(new StateGen.Backups.BackupManagerOptions { Directory = _dir.File("backups") });
+        List<Snapshot> before;
+        MigrationReport report;
+        await using (var manager = new StateManager(new LiteDbStateStore(path)))
+        {
+            await SeedAsync(manager, v1: 10, v2: 10, v3: 5);
+            before = await SnapshotAsync(manager.Store);
+            report = await new MigrationManager(manager).Register<Ticket>().ApplyAsync(new MigrationRequest { AllowDestructive = true, Backup = MigrationRequest.BackupWith(backups, manager.Store) });
+            Assert.All(await SnapshotAsync(manager.Store), s => Assert.Equal(3, s.SchemaVersion));
+        }
+
+        StateGen.Backups.BackupInfo backup = Assert.Single(await backups.ListAsync());
+        Assert.Equal(backup.Id, report.BackupId);
+        await backups.RestoreAsync(backup.Id, path);
+
+        await using var restored = new StateManager(new LiteDbStateStore(path));
+        Assert.Equal(before.Select(s => s.Content), (await SnapshotAsync(restored.Store)).Select(s => s.Content));
+    }
+
+    [Fact]
     public async Task A_before_migration_hook_that_cancels_stops_the_run_and_rolls_it_back()
     {
         await using StateManager manager = Backends.CreateManager(Backends.LiteDb, _dir);

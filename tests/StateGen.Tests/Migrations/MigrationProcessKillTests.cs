@@ -29,11 +29,7 @@ public sealed class MigrationProcessKillTests : IDisposable
     [Fact]
     public async Task Sigkill_during_a_migration_leaves_each_document_old_or_new_and_a_rerun_completes()
     {
-        string child = Path.Combine(AppContext.BaseDirectory.Replace(
-            Path.DirectorySeparatorChar + "StateGen.Tests" + Path.DirectorySeparatorChar,
-            Path.DirectorySeparatorChar + "StateGen.CrashWriter" + Path.DirectorySeparatorChar,
-            StringComparison.Ordinal), "StateGen.CrashWriter.dll");
-        Assert.True(File.Exists(child), $"the child process is not built: {child}");
+        string child = CrashWriterChild.Path();
         var random = new Random(11);
         int killedMidway = 0;
         for (int cycle = 0; cycle < Cycles; cycle++)
@@ -79,7 +75,7 @@ public sealed class MigrationProcessKillTests : IDisposable
         var errors = new StringBuilder();
         using var process = new Process
         {
-            StartInfo = new ProcessStartInfo(DotnetHost())
+            StartInfo = new ProcessStartInfo(CrashWriterChild.DotnetHost())
             {
                 ArgumentList = { child, "migrate", path },
                 RedirectStandardOutput = true,
@@ -146,7 +142,5 @@ public sealed class MigrationProcessKillTests : IDisposable
     private static string Id(int i) => "t-" + i.ToString("D4", System.Globalization.CultureInfo.InvariantCulture);
 
     private static string Key(int i) => "ticket/" + Id(i);
-
-    private static string DotnetHost()
-        => Environment.ProcessPath is { } host && Path.GetFileNameWithoutExtension(host) == "dotnet" ? host : "dotnet";
 }
+

@@ -28,11 +28,7 @@ public sealed class LiteDbProcessKillTests : IDisposable
     [Fact]
     public async Task Sigkill_at_random_moments_loses_no_acknowledged_write_over_50_cycles()
     {
-        string writer = Path.Combine(AppContext.BaseDirectory.Replace(
-            Path.DirectorySeparatorChar + "StateGen.Tests" + Path.DirectorySeparatorChar,
-            Path.DirectorySeparatorChar + "StateGen.CrashWriter" + Path.DirectorySeparatorChar,
-            StringComparison.Ordinal), "StateGen.CrashWriter.dll");
-        Assert.True(File.Exists(writer), $"the child process is not built: {writer}");
+        string writer = CrashWriterChild.Path();
 
         string path = _dir.File("killed.db");
         var acknowledged = new Dictionary<string, long>(StringComparer.Ordinal);
@@ -46,7 +42,7 @@ public sealed class LiteDbProcessKillTests : IDisposable
             var errors = new StringBuilder();
             using var child = new Process
             {
-                StartInfo = new ProcessStartInfo(DotnetHost())
+                StartInfo = new ProcessStartInfo(CrashWriterChild.DotnetHost())
                 {
                     ArgumentList = { writer, path, cycle % 5 == 4 ? "relaxed" : "durable", cycle.ToString(CultureInfo.InvariantCulture) },
                     RedirectStandardOutput = true,
@@ -110,10 +106,6 @@ public sealed class LiteDbProcessKillTests : IDisposable
 
         Assert.True(totalAcks >= Cycles, $"only {totalAcks} acknowledged writes in {Cycles} cycles");
     }
-
-    /// <summary>The <c>dotnet</c> host running these tests (falls back to the one on the PATH).</summary>
-    private static string DotnetHost()
-        => Environment.ProcessPath is { } host && Path.GetFileNameWithoutExtension(host) == "dotnet" ? host : "dotnet";
 
     /// <summary>The child's value of a key at a version (StateGen.CrashWriter.Program.Payload).</summary>
     private static byte[] CrashWriterPayload(string key, long version)

@@ -66,7 +66,7 @@ public sealed class LiteDbStateStoreOptions
 /// store's lock so others keep committing meanwhile.
 /// </para>
 /// </remarks>
-public sealed class LiteDbStateStore : IStateStore, IStateHistoryStore, IDisposable
+public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, IDisposable
 {
     /// <summary>The largest payload one entry can hold: LiteDB documents are limited to about 16 MB.</summary>
     public const int MaxPayloadBytes = 16_000_000;

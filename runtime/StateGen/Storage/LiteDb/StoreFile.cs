@@ -200,7 +200,7 @@ internal sealed class OsStoreFile : StoreFile
     /// On Linux, a new file's directory entry reaches the disk only when the directory is flushed: without this a power
     /// cut right after creating the database could lose the whole file. Best effort (Windows and macOS journal it).
     /// </summary>
-    private static void SyncDirectory(string path)
+    internal static void SyncDirectory(string path)
     {
         if (!OperatingSystem.IsLinux())
         {

@@ -10,7 +10,7 @@ namespace StateGen.Storage.Memory;
 /// A store that keeps entries, the change log and the hook history in memory, for tests and caches. Nothing survives
 /// the process.
 /// </summary>
-public sealed class MemoryStateStore : IStateStore, IStateHistoryStore
+public sealed class MemoryStateStore : IStateStore, IStateHistoryStore, IStateSnapshotSource
 {
     private readonly object _gate = new();
     private readonly Dictionary<(string Scope, string Key), (StoredEntry Entry, long Sequence)> _entries = new();
@@ -169,6 +169,26 @@ public sealed class MemoryStateStore : IStateStore, IStateHistoryStore
 
             return new((long)remove.Count);
         }
+    }
+
+    /// <summary>Copies every entry under the store's lock: the copy is the snapshot.</summary>
+    T IStateSnapshotSource.ReadSnapshot<T>(Func<StateSnapshotInfo, IEnumerable<SnapshotDocument>, T> reader)
+    {
+        SnapshotDocument[] documents;
+        StateSnapshotInfo info;
+        lock (_gate)
+        {
+            documents = _entries
+                .OrderBy(e => e.Key.Scope, StringComparer.Ordinal)
+                .ThenBy(e => e.Key.Key, StringComparer.Ordinal)
+                .Select(e => _changes.TryGetValue(e.Value.Sequence, out StateChangeRecord? change)
+                    ? new SnapshotDocument(e.Value.Entry, change.Sequence, change.PreviousSequence, change.CorrelationId, change.Origin)
+                    : new SnapshotDocument(e.Value.Entry, 0, 0, null, null))
+                .ToArray();
+            info = new StateSnapshotInfo(_sequence, _time.GetUtcNow(), RecordsChanges, documents.Length);
+        }
+
+        return reader(info, documents);
     }
 
     /// <inheritdoc />

@@ -1,0 +1,256 @@
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+using System.IO;
+using System.Linq;
+using System.Threading;
+using System.Threading.Tasks;
+using StateGen.Diagnostics;
+using StateGen.Hooks;
+using StateGen.Storage;
+using StateGen.Storage.LiteDb;
+
+namespace StateGen.Backups;
+
+public sealed partial class BackupManager
+{
+    /// <summary>
+    /// Restores a LiteDB database file from a backup. The backup is verified first and refused when it fails (the database
+    /// is then not touched). The store must be closed: the restored database is built in a new file next to it, the
+    /// current file is copied to <c>{file}.pre-restore-{time}</c> (the safety copy), and the new file replaces it with one
+    /// atomic rename, so a crash leaves either the old state or the restored one, never a mix.
+    /// </summary>
+    /// <param name="backupId">The backup.</param>
+    /// <param name="databasePath">The database file of the (closed) store; created when missing.</param>
+    /// <param name="progress">Receives progress.</param>
+    /// <param name="cancellationToken">Cancels the restore until the swap; the database is then unchanged.</param>
+    /// <returns>What was restored and where the safety copy is.</returns>
+    /// <exception cref="StateBackupVerificationException">The backup failed verification; nothing was changed.</exception>
+    /// <exception cref="StateStoreException">The store is open (in this or another process) or the file cannot be written.</exception>
+    /// <exception cref="StateBackupException">A before-restore hook canceled, or the restore failed; the database is unchanged.</exception>
+    public async Task<BackupRestoreResult> RestoreAsync(string backupId, string databasePath, IProgress<BackupProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(databasePath);
+        BackupManifest manifest = await VerifiedManifestAsync(backupId, progress, cancellationToken).ConfigureAwait(false);
+        return await RestoreCoreAsync(manifest, databasePath, null, progress, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Restores a LiteDB database file to its state at <paramref name="pointInTime"/>: the newest valid backup taken at or
+    /// before that time, plus the change records committed after the backup up to that time, read from the database's own
+    /// change log and replayed with their original versions, times and sequences. The result equals the state at that time
+    /// exactly. The store must be closed; the swap is the one of <see cref="RestoreAsync"/> (safety copy, atomic rename).
+    /// </summary>
+    /// <param name="databasePath">The database file of the (closed) store.</param>
+    /// <param name="pointInTime">The time to go back to.</param>
+    /// <param name="progress">Receives progress.</param>
+    /// <param name="cancellationToken">Cancels the restore until the swap.</param>
+    /// <exception cref="StatePointInTimeUnavailableException">
+    /// The time is before the oldest valid backup, in the future, or needs change records that were pruned; the message
+    /// names the recoverable window.
+    /// </exception>
+    public async Task<BackupRestoreResult> RestoreToPointInTimeAsync(string databasePath, DateTimeOffset pointInTime, IProgress<BackupProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(databasePath);
+        (DateTimeOffset? start, DateTimeOffset end, IReadOnlyList<BackupInfo> usable) = await RecoveryWindowCoreAsync(cancellationToken).ConfigureAwait(false);
+        if (pointInTime > end)
+        {
+            throw new StatePointInTimeUnavailableException(pointInTime, start, end, "it is in the future.");
+        }
+
+        foreach (BackupInfo candidate in usable.Where(b => b.SnapshotAt <= pointInTime).OrderByDescending(b => b.SnapshotAt))
+        {
+            BackupVerification verification = await VerifyAsync(candidate.Id, null, progress, cancellationToken).ConfigureAwait(false);
+            if (verification.IsValid && TryReadManifest(candidate.Path) is { } manifest)
+            {
+                return await RestoreCoreAsync(manifest, databasePath, (pointInTime, start, end), progress, cancellationToken).ConfigureAwait(false);
+            }
+        }
+
+        throw new StatePointInTimeUnavailableException(pointInTime, start, end, "there is no valid backup taken at or before it.");
+    }
+
+    /// <summary>
+    /// The times <see cref="RestoreToPointInTimeAsync"/> can go back to: from the oldest backup (of a store that keeps a
+    /// change log) to now. <see langword="null"/> start when there is no such backup. Pruned change records can make
+    /// parts of the window unrecoverable; the restore then says so.
+    /// </summary>
+    public async Task<(DateTimeOffset? Start, DateTimeOffset End)> GetRecoverableWindowAsync(CancellationToken cancellationToken = default)
+    {
+        (DateTimeOffset? start, DateTimeOffset end, _) = await RecoveryWindowCoreAsync(cancellationToken).ConfigureAwait(false);
+        return (start, end);
+    }
+
+    private async Task<(DateTimeOffset? Start, DateTimeOffset End, IReadOnlyList<BackupInfo> Usable)> RecoveryWindowCoreAsync(CancellationToken cancellationToken)
+    {
+        IReadOnlyList<BackupInfo> usable = (await ListAsync(cancellationToken).ConfigureAwait(false)).Where(b => b.RecordsChanges).ToArray();
+        DateTimeOffset? start = usable.Count == 0 ? null : usable.Min(b => b.SnapshotAt);
+        return (start, _time.GetUtcNow(), usable);
+    }
+
+    private async Task<BackupManifest> VerifiedManifestAsync(string backupId, IProgress<BackupProgress>? progress, CancellationToken cancellationToken)
+    {
+        BackupVerification verification = await VerifyAsync(backupId, null, progress, cancellationToken).ConfigureAwait(false);
+        if (!verification.IsValid)
+        {
+            throw new StateBackupVerificationException(backupId, verification.Problems);
+        }
+
+        return TryReadManifest(FolderOf(backupId)) ?? throw new StateBackupVerificationException(backupId, ["the manifest is missing or unreadable"]);
+    }
+
+    private async Task<BackupRestoreResult> RestoreCoreAsync(BackupManifest manifest, string databasePath, (DateTimeOffset Time, DateTimeOffset? Start, DateTimeOffset End)? pointInTime, IProgress<BackupProgress>? progress, CancellationToken cancellationToken)
+    {
+        string path = Path.GetFullPath(databasePath);
+        string origin = pointInTime is null ? "restore" : "point-in-time";
+        using var activity = StateGenTelemetry.Source.StartActivity("stategen.backup.restore");
+        activity?.SetTag("stategen.backup_id", manifest.Id);
+        await _hooks.RunAsync(StateHookPoint.BeforeRestore, manifest.Id, manifest.ChangeLogPosition, origin, cancellationToken).ConfigureAwait(false);
+
+        // LiteDB is synchronous: build and swap on a thread of our own.
+        BackupRestoreResult result = await Task.Factory.StartNew(
+            () => RestoreFile(manifest, path, pointInTime, progress, cancellationToken),
+            cancellationToken,
+            TaskCreationOptions.LongRunning,
+            TaskScheduler.Default).ConfigureAwait(false);
+
+        Log.Restored(_logger, path, manifest.Id, result.DocumentCount, result.ReplayedChanges, result.SafetyCopyPath ?? "(none)");
+        progress?.Report(new BackupProgress(BackupPhase.Completed, result.DocumentCount, result.DocumentCount));
+        await _hooks.RunAsync(StateHookPoint.AfterRestore, manifest.Id, result.ChangeLogPosition, origin, cancellationToken).ConfigureAwait(false);
+        return result;
+    }
+
+    private BackupRestoreResult RestoreFile(BackupManifest manifest, string path, (DateTimeOffset Time, DateTimeOffset? Start, DateTimeOffset End)? pointInTime, IProgress<BackupProgress>? progress, CancellationToken cancellationToken)
+    {
+        // 1. Open the current file once: it must not be open elsewhere, its log is folded into it on close (so the data
+        //    file alone is the whole state), and a point-in-time restore reads the changes to replay from it.
+        IReadOnlyList<StateChangeRecord> replay = [];
+        if (File.Exists(path) || pointInTime is not null)
+        {
+            using var current = new LiteDbStateStore(path);
+            if (pointInTime is { } point)
+            {
+                replay = ChangesToReplay(current, manifest, point);
+            }
+        }
+
+        string log = LiteDbStateStore.LogPath(path);
+        if (File.Exists(log) && new FileInfo(log).Length != 0)
+        {
+            throw new StateStoreException($"The state database '{path}' still has a write-ahead log after it was closed; it was not restored.");
+        }
+
+        // 2. Build the restored database in a new file, reading the backup again and checking its hash on the way.
+        string temp = path + ".restore-tmp";
+        DeleteFileQuietly(temp);
+        DeleteFileQuietly(LiteDbStateStore.LogPath(temp));
+        long documents = manifest.DocumentCount;
+        try
+        {
+            var check = new BackupDataFile.ReadCheck();
+            BackupFileEntry expected = manifest.Files[0];
+            long total = manifest.DocumentCount + replay.Count;
+            Action<long>? report = progress is null ? null
+                : n => progress.Report(n <= manifest.DocumentCount
+                    ? new BackupProgress(BackupPhase.Restoring, n, manifest.DocumentCount)
+                    : new BackupProgress(BackupPhase.Replaying, n - manifest.DocumentCount, replay.Count));
+            IEnumerable<SnapshotDocument> source = BackupDataFile.Read(Path.Combine(FolderOf(manifest.Id), expected.Name), manifest.Compression, check);
+            LiteDbStateStore.BuildRestoredFile(temp, manifest.ChangeLogPosition, source, replay, report, cancellationToken);
+            if (!string.Equals(check.Sha256, expected.Sha256, StringComparison.OrdinalIgnoreCase) || check.Length != expected.Length)
+            {
+                throw new StateBackupVerificationException(manifest.Id, ["the data file changed while it was restored"]);
+            }
+
+            using (var file = new FileStream(temp, FileMode.Open, FileAccess.ReadWrite, FileShare.None))
+            {
+                file.Flush(flushToDisk: true);
+            }
+
+            cancellationToken.ThrowIfCancellationRequested();
+            documents = manifest.DocumentCount + replay.Count(r => r.Kind == StateChangeKind.Write) - replay.Count(r => r.Kind == StateChangeKind.Delete);
+        }
+        catch (Exception ex)
+        {
+            DeleteFileQuietly(temp);
+            DeleteFileQuietly(LiteDbStateStore.LogPath(temp));
+            if (ex is StateGenException or OperationCanceledException)
+            {
+                throw;
+            }
+
+            throw new StateBackupException($"The backup '{manifest.Id}' could not be restored to '{path}': {ex.GetType().Name}.", ex) { BackupId = manifest.Id };
+        }
+
+        // 3. Keep the current file, then swap the new one in with one rename (atomic: a crash leaves one or the other).
+        string? safety = null;
+        if (File.Exists(path))
+        {
+            string stamp = path + ".pre-restore-" + _time.GetUtcNow().UtcDateTime.ToString("yyyyMMdd'T'HHmmssfff'Z'", CultureInfo.InvariantCulture);
+            safety = stamp;
+            for (int n = 2; File.Exists(safety); n++)
+            {
+                safety = stamp + "-" + n.ToString(CultureInfo.InvariantCulture); // never overwrite an earlier safety copy
+            }
+
+            File.Copy(path, safety);
+            using (var copy = new FileStream(safety, FileMode.Open, FileAccess.ReadWrite, FileShare.None))
+            {
+                copy.Flush(flushToDisk: true);
+            }
+        }
+
+        File.Move(temp, path, overwrite: true);
+        OsStoreFile.SyncDirectory(path);
+        DeleteFileQuietly(LiteDbStateStore.LogPath(temp));
+        long position = replay.Count > 0 ? Math.Max(manifest.ChangeLogPosition, replay[^1].Sequence) : manifest.ChangeLogPosition;
+        return new BackupRestoreResult(manifest.Id, path, safety, documents, replay.Count, position);
+    }
+
+    /// <summary>
+    /// The change records after the backup's position up to the point in time, checked to be complete: sequences follow on
+    /// from the backup without a gap, and the first record left out (if any) is after the point in time.
+    /// </summary>
+    private static IReadOnlyList<StateChangeRecord> ChangesToReplay(LiteDbStateStore store, BackupManifest manifest, (DateTimeOffset Time, DateTimeOffset? Start, DateTimeOffset End) point)
+    {
+        long position = store.ChangeLogPosition;
+        if (position < manifest.ChangeLogPosition)
+        {
+            throw new StatePointInTimeUnavailableException(point.Time, point.Start, point.End, $"the database's change log ends at {position}, before backup '{manifest.Id}' (position {manifest.ChangeLogPosition}); it is not the store the backup was taken of.");
+        }
+
+        IReadOnlyList<StateChangeRecord> changes = store.ReadChangesAsync(new StateChangeQuery { AfterSequence = manifest.ChangeLogPosition, Until = point.Time }).AsTask().GetAwaiter().GetResult();
+        long expected = manifest.ChangeLogPosition + 1;
+        foreach (StateChangeRecord change in changes)
+        {
+            if (change.Sequence != expected)
+            {
+                throw Pruned(point, manifest, expected);
+            }
+
+            expected++;
+        }
+
+        if (expected <= position && store.ReadChangeAsync(expected).AsTask().GetAwaiter().GetResult() is null)
+        {
+            throw Pruned(point, manifest, expected);
+        }
+
+        return changes;
+    }
+
+    private static StatePointInTimeUnavailableException Pruned(
+        (DateTimeOffset Time, DateTimeOffset? Start, DateTimeOffset End) point, BackupManifest manifest, long missing)
+        => new(point.Time, point.Start, point.End, $"change record {missing}, needed after backup '{manifest.Id}', was pruned from the change log.");
+
+    private static void DeleteFileQuietly(string path)
+    {
+        try
+        {
+            File.Delete(path);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            // A stale temporary file is replaced next time.
+        }
+    }
+}

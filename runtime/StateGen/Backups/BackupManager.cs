@@ -1,0 +1,417 @@
+using System;
+using System.Collections.Generic;
+using System.Diagnostics;
+using System.Globalization;
+using System.IO;
+using System.Linq;
+using System.Security.Cryptography;
+using System.Text.Json;
+using System.Threading;
+using System.Threading.Tasks;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using StateGen.Caching;
+using StateGen.Diagnostics;
+using StateGen.Hooks;
+using StateGen.Storage;
+using StateGen.Storage.Encryption;
+using StateGen.Storage.LiteDb;
+
+namespace StateGen.Backups;
+
+/// <summary>
+/// Backups of a store in one folder: <see cref="CreateAsync"/> (a consistent snapshot while writers continue),
+/// <see cref="VerifyAsync"/>, <see cref="ListAsync"/>, <see cref="RestoreAsync"/>, <see cref="DeleteAsync"/>,
+/// <see cref="CleanupAsync"/> (retention) and <see cref="RestoreToPointInTimeAsync"/>. See docs/backups.md.
+/// </summary>
+/// <remarks>
+/// A backup is logical: every entry with its version, time, type and schema version and its current change record, plus
+/// the change-log position it was taken at. It is built in a temporary folder (<c>.tmp-{id}</c>), flushed to the disk,
+/// and renamed into place, so a crash never leaves a folder that is listed as a backup. Use one folder per store.
+/// Safe to use from several threads; backups of one folder from several processes at once are not coordinated beyond
+/// the atomic rename.
+/// </remarks>
+public sealed partial class BackupManager
+{
+    /// <summary>The scope path backup and restore hooks see (the key is the backup id).</summary>
+    public const string HookScope = "$backups";
+
+    private const string TempPrefix = ".tmp-";
+    private const string DeletingPrefix = ".deleting-";
+    private readonly BackupManagerOptions _options;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly BackupHookRunner _hooks;
+
+    /// <summary>Creates a manager of the backups in <see cref="BackupManagerOptions.Directory"/> (created when missing).</summary>
+    /// <exception cref="ArgumentException">No folder was given.</exception>
+    public BackupManager(BackupManagerOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        if (string.IsNullOrWhiteSpace(options.Directory))
+        {
+            throw new ArgumentException("The backup folder is empty.", nameof(options));
+        }
+
+        if (options.Compression is not (BackupCompression.None or BackupCompression.GZip or BackupCompression.Brotli))
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), options.Compression, "Unknown compression.");
+        }
+
+        _options = options;
+        Directory = Path.GetFullPath(options.Directory);
+        System.IO.Directory.CreateDirectory(Directory);
+        _time = options.TimeProvider ?? TimeProvider.System;
+        _logger = options.LoggerFactory?.CreateLogger<BackupManager>() ?? (ILogger)NullLogger.Instance;
+        _hooks = new BackupHookRunner(options.Hooks, options.HookTimeout, _logger);
+    }
+
+    /// <summary>The full path of the backup folder.</summary>
+    public string Directory { get; }
+
+    /// <summary>
+    /// Backs up <paramref name="store"/> while its writers continue: the backup holds exactly the changes committed up to
+    /// one change-log position (<see cref="BackupInfo.ChangeLogPosition"/>). A cache in front of the store is skipped; an
+    /// <see cref="EncryptedStateStore"/>'s envelopes are backed up as stored, so the backup holds ciphertext only.
+    /// </summary>
+    /// <param name="store">The store (an open LiteDB or memory store, possibly behind a cache or encryption).</param>
+    /// <param name="label">An optional label kept in the manifest (no secrets: it is plain text).</param>
+    /// <param name="progress">Receives progress about every 1,000 documents.</param>
+    /// <param name="cancellationToken">Cancels the backup; nothing of it is left behind.</param>
+    /// <returns>The new backup.</returns>
+    /// <exception cref="StateBackupException">The store cannot be backed up, a before-backup hook canceled, or writing failed.</exception>
+    /// <exception cref="StateHookException">A hook failed with <see cref="HookFailurePolicy.FailOperation"/>.</exception>
+    public async Task<BackupInfo> CreateAsync(IStateStore store, string? label = null, IProgress<BackupProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        (IStateSnapshotSource source, bool encrypted, string storeType) = Unwrap(store);
+        DateTimeOffset createdAt = _time.GetUtcNow();
+        string id = createdAt.UtcDateTime.ToString("yyyyMMdd'T'HHmmssfff'Z'", CultureInfo.InvariantCulture) + "-" + Convert.ToHexString(RandomNumberGenerator.GetBytes(4)).ToLowerInvariant();
+        using Activity? activity = StateGenTelemetry.Source.StartActivity("stategen.backup.create");
+        activity?.SetTag("stategen.backup_id", id);
+
+        await _hooks.RunAsync(StateHookPoint.BeforeBackup, id, 0, "backup", cancellationToken).ConfigureAwait(false);
+        string temp = Path.Combine(Directory, TempPrefix + id);
+        string final = Path.Combine(Directory, id);
+        BackupManifest manifest;
+        try
+        {
+            System.IO.Directory.CreateDirectory(temp);
+            string dataPath = Path.Combine(temp, BackupDataFile.FileName);
+
+            // The snapshot may be a database read transaction bound to one thread: read and write on a thread of its own.
+            manifest = await Task.Factory.StartNew(
+                () => source.ReadSnapshot((info, documents) =>
+                {
+                    Action<long>? report = progress is null ? null : n => progress.Report(new BackupProgress(BackupPhase.Writing, n, info.DocumentCount));
+                    var (summary, file) = BackupDataFile.Write(dataPath, _options.Compression, documents, report, cancellationToken);
+                    return new BackupManifest
+                    {
+                        Id = id,
+                        CreatedAt = createdAt,
+                        SnapshotAt = info.CapturedAt,
+                        ChangeLogPosition = info.ChangeLogPosition,
+                        RecordsChanges = info.RecordsChanges,
+                        Encrypted = encrypted,
+                        StoreType = storeType,
+                        Label = label,
+                        Compression = _options.Compression,
+                        DocumentCount = summary.Count,
+                        UncompressedBytes = summary.UncompressedBytes,
+                        Types = summary.TypeCounts(),
+                        Files = [file],
+                    };
+                }),
+                cancellationToken,
+                TaskCreationOptions.LongRunning,
+                TaskScheduler.Default).ConfigureAwait(false);
+            cancellationToken.ThrowIfCancellationRequested();
+
+            string manifestPath = Path.Combine(temp, BackupManifest.FileName);
+            using (var stream = new FileStream(manifestPath, FileMode.CreateNew, FileAccess.Write, FileShare.None, bufferSize: 0))
+            {
+                JsonSerializer.Serialize(stream, manifest, BackupManifestJson.Default.BackupManifest);
+                stream.Flush(flushToDisk: true);
+            }
+
+            // The files are on the disk; make their names durable, then publish the folder with one atomic rename.
+            OsStoreFile.SyncDirectory(manifestPath);
+            System.IO.Directory.Move(temp, final);
+            OsStoreFile.SyncDirectory(final);
+        }
+        catch (Exception ex)
+        {
+            DeleteQuietly(temp);
+            Log.BackupFailed(_logger, id, ex.GetType().Name);
+            if (ex is OperationCanceledException or StateGenException)
+            {
+                throw;
+            }
+
+            throw new StateBackupException($"The backup '{id}' could not be written to '{Directory}': {ex.GetType().Name}.", ex) { BackupId = id };
+        }
+
+        BackupInfo backup = ToInfo(manifest, final);
+        Log.BackupCreated(_logger, id, backup.DocumentCount, backup.SizeBytes, backup.ChangeLogPosition);
+        progress?.Report(new BackupProgress(BackupPhase.Completed, backup.DocumentCount, backup.DocumentCount));
+        await _hooks.RunAsync(StateHookPoint.AfterBackup, id, backup.ChangeLogPosition, "backup", cancellationToken).ConfigureAwait(false);
+        return backup;
+    }
+
+    /// <summary>
+    /// The backups in the folder that look complete (a readable manifest, and data files of the sizes it records), oldest
+    /// first. Temporary folders of unfinished backups are never listed. Use <see cref="VerifyAsync"/> to check checksums.
+    /// </summary>
+    public Task<IReadOnlyList<BackupInfo>> ListAsync(CancellationToken cancellationToken = default)
+    {
+        var found = new List<BackupInfo>();
+        foreach (string folder in System.IO.Directory.EnumerateDirectories(Directory))
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            string name = Path.GetFileName(folder);
+            if (name.StartsWith('.') || TryReadManifest(folder) is not { } manifest || manifest.Id != name)
+            {
+                continue;
+            }
+
+            if (manifest.Files.All(f => File.Exists(Path.Combine(folder, f.Name)) && new FileInfo(Path.Combine(folder, f.Name)).Length == f.Length))
+            {
+                found.Add(ToInfo(manifest, folder));
+            }
+        }
+
+        found.Sort(static (a, b) => a.CreatedAt != b.CreatedAt ? a.CreatedAt.CompareTo(b.CreatedAt) : string.CompareOrdinal(a.Id, b.Id));
+        return Task.FromResult<IReadOnlyList<BackupInfo>>(found);
+    }
+
+    /// <summary>
+    /// Checks a backup: the manifest parses, every file has the length and SHA-256 the manifest records, and the data file
+    /// reads to its end record with the document counts per type the manifest records; unencrypted documents must be
+    /// valid JSON. <paramref name="checkDocument"/> can check more (for example deserialize into the current types).
+    /// </summary>
+    /// <param name="backupId">The backup.</param>
+    /// <param name="checkDocument">Optional: returns a problem for a document (no stored value in it), or <see langword="null"/>.</param>
+    /// <param name="progress">Receives progress.</param>
+    /// <param name="cancellationToken">Cancels the check.</param>
+    public Task<BackupVerification> VerifyAsync(string backupId, Func<StoredEntry, string?>? checkDocument = null, IProgress<BackupProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        string folder = FolderOf(backupId);
+        return Task.Factory.StartNew(
+            () => Verify(backupId, folder, checkDocument, progress, cancellationToken),
+            cancellationToken,
+            TaskCreationOptions.LongRunning,
+            TaskScheduler.Default);
+    }
+
+    /// <summary>Deletes a backup (its folder disappears at once, by a rename, and is then removed).</summary>
+    /// <returns><see langword="false"/> when there is no such backup.</returns>
+    public Task<bool> DeleteAsync(string backupId, CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        string folder = FolderOf(backupId);
+        if (!System.IO.Directory.Exists(folder))
+        {
+            return Task.FromResult(false);
+        }
+
+        string doomed = Path.Combine(Directory, DeletingPrefix + backupId + "-" + Guid.NewGuid().ToString("N")[..8]);
+        try
+        {
+            System.IO.Directory.Move(folder, doomed);
+            OsStoreFile.SyncDirectory(folder);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw new StateBackupException($"The backup '{backupId}' could not be deleted: {ex.GetType().Name}.", ex) { BackupId = backupId };
+        }
+
+        DeleteQuietly(doomed);
+        Log.BackupDeleted(_logger, backupId);
+        return Task.FromResult(true);
+    }
+
+    private BackupVerification Verify(string backupId, string folder, Func<StoredEntry, string?>? checkDocument, IProgress<BackupProgress>? progress, CancellationToken cancellationToken)
+    {
+        var problems = new List<string>();
+        long documents = 0;
+        BackupManifest? manifest = TryReadManifest(folder);
+        if (manifest is null)
+        {
+            problems.Add("the manifest is missing or unreadable");
+        }
+        else if (manifest.Format != BackupManifest.CurrentFormat || manifest.Id != backupId)
+        {
+            problems.Add($"the manifest is of format {manifest.Format} for backup '{manifest.Id}'");
+        }
+        else if (manifest.Files.Count != 1 || manifest.Files[0].Name != BackupDataFile.FileName)
+        {
+            problems.Add("the manifest does not list the data file");
+        }
+        else
+        {
+            BackupFileEntry expected = manifest.Files[0];
+            string dataPath = Path.Combine(folder, expected.Name);
+            var check = new BackupDataFile.ReadCheck();
+            var summary = new BackupDataFile.Summary();
+            try
+            {
+                if (!File.Exists(dataPath))
+                {
+                    throw new FileNotFoundException("missing");
+                }
+
+                long length = new FileInfo(dataPath).Length;
+                if (length != expected.Length)
+                {
+                    problems.Add($"{expected.Name} is {length} bytes, the manifest says {expected.Length}");
+                }
+
+                foreach (SnapshotDocument d in BackupDataFile.Read(dataPath, manifest.Compression, check))
+                {
+                    if ((summary.Count & 255) == 0)
+                    {
+                        cancellationToken.ThrowIfCancellationRequested();
+                    }
+
+                    summary.Add(d.Entry);
+                    if (!manifest.Encrypted && !IsJson(d.Entry.Payload.Span))
+                    {
+                        problems.Add($"the document at '{d.Entry.Scope}' key '{d.Entry.Key}' is not valid JSON");
+                    }
+                    else if (checkDocument?.Invoke(d.Entry) is { } problem)
+                    {
+                        problems.Add($"the document at '{d.Entry.Scope}' key '{d.Entry.Key}': {problem}");
+                    }
+
+                    if (progress is not null && summary.Count % 1000 == 0)
+                    {
+                        progress.Report(new BackupProgress(BackupPhase.Verifying, summary.Count, manifest.DocumentCount));
+                    }
+                }
+
+                documents = summary.Count;
+                if (!string.Equals(check.Sha256, expected.Sha256, StringComparison.OrdinalIgnoreCase))
+                {
+                    problems.Add($"{expected.Name} has SHA-256 {check.Sha256}, the manifest says {expected.Sha256}");
+                }
+
+                if (summary.Count != manifest.DocumentCount || !summary.TypeCounts().SequenceEqual(manifest.Types))
+                {
+                    problems.Add($"the data file holds {summary.Count} documents of {summary.Types.Count} type versions; the manifest says {manifest.DocumentCount} of {manifest.Types.Count}");
+                }
+            }
+            catch (Exception ex) when (ex is IOException or InvalidDataException or UnauthorizedAccessException or FormatException or ArgumentException or OverflowException)
+            {
+                // Damaged compressed data surfaces as InvalidDataException, a short file as EndOfStreamException (an IOException).
+                problems.Add($"{expected.Name} could not be read to its end ({ex.GetType().Name})");
+            }
+        }
+
+        if (problems.Count > 0)
+        {
+            Log.BackupInvalid(_logger, backupId, string.Join("; ", problems));
+        }
+
+        return new BackupVerification(backupId, problems, documents);
+    }
+
+    private static bool IsJson(ReadOnlySpan<byte> utf8)
+    {
+        try
+        {
+            var reader = new Utf8JsonReader(utf8);
+            while (reader.Read())
+            {
+            }
+
+            return true;
+        }
+        catch (JsonException)
+        {
+            return false;
+        }
+    }
+
+    private static (IStateSnapshotSource Source, bool Encrypted, string StoreType) Unwrap(IStateStore store)
+    {
+        bool encrypted = false;
+        while (true)
+        {
+            switch (store)
+            {
+                case CachingStateStore cache:
+                    store = cache.Inner;
+                    continue;
+                case EncryptedStateStore encryptedStore:
+                    encrypted = true;
+                    store = encryptedStore.Inner;
+                    continue;
+                case IStateSnapshotSource source:
+                    return (source, encrypted, store.GetType().Name);
+                default:
+                    throw new StateBackupException($"A store of type '{store.GetType().Name}' cannot be backed up: it offers no consistent snapshot (the LiteDB and memory stores do).");
+            }
+        }
+    }
+
+    private string FolderOf(string backupId)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(backupId);
+        if (backupId.StartsWith('.') || backupId.IndexOfAny(Path.GetInvalidFileNameChars()) >= 0 || backupId.Contains('/') || backupId.Contains('\\'))
+        {
+            throw new ArgumentException($"'{backupId}' is not a backup id.", nameof(backupId));
+        }
+
+        return Path.Combine(Directory, backupId);
+    }
+
+    private static BackupManifest? TryReadManifest(string folder)
+    {
+        try
+        {
+            using var stream = new FileStream(Path.Combine(folder, BackupManifest.FileName), FileMode.Open, FileAccess.Read, FileShare.Read);
+            return JsonSerializer.Deserialize(stream, BackupManifestJson.Default.BackupManifest);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or JsonException or NotSupportedException)
+        {
+            return null;
+        }
+    }
+
+    private static BackupInfo ToInfo(BackupManifest manifest, string folder) => new()
+    {
+        Id = manifest.Id,
+        Path = folder,
+        CreatedAt = manifest.CreatedAt,
+        SnapshotAt = manifest.SnapshotAt,
+        ChangeLogPosition = manifest.ChangeLogPosition,
+        RecordsChanges = manifest.RecordsChanges,
+        Encrypted = manifest.Encrypted,
+        DocumentCount = manifest.DocumentCount,
+        SizeBytes = manifest.Files.Sum(f => f.Length) + SafeLength(Path.Combine(folder, BackupManifest.FileName)),
+        Types = manifest.Types,
+        Compression = manifest.Compression,
+        Label = manifest.Label,
+    };
+
+    private static long SafeLength(string path)
+    {
+        var info = new FileInfo(path);
+        return info.Exists ? info.Length : 0;
+    }
+
+    private static void DeleteQuietly(string folder)
+    {
+        try
+        {
+            if (System.IO.Directory.Exists(folder))
+            {
+                System.IO.Directory.Delete(folder, recursive: true);
+            }
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            // Left behind under a dot name: never listed, removed by the next cleanup.
+        }
+    }
+}
