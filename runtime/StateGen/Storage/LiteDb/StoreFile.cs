@@ -24,6 +24,7 @@ internal abstract class StoreFile : Stream
     private long _written; // completed writes and length changes
     private long _synced;  // the value of _written that the last finished flush covered
     private long _syncs;
+    private volatile bool _syncFailed;
 
     /// <summary>The file's path.</summary>
     public abstract string Path { get; }
@@ -33,6 +34,12 @@ internal abstract class StoreFile : Stream
     /// flush is still running, so a caller never takes a running flush for a finished one.
     /// </summary>
     public bool IsDirty => Interlocked.Read(ref _synced) != Interlocked.Read(ref _written);
+
+    /// <summary>
+    /// Whether a flush failed. After a failed fsync the operating system may have dropped the unflushed pages, so no later
+    /// flush can vouch for what was written before it: the store refuses further changes.
+    /// </summary>
+    public bool SyncFailed => _syncFailed;
 
     /// <summary>How many times the file was flushed to the disk.</summary>
     public long SyncCount => Interlocked.Read(ref _syncs);
@@ -70,7 +77,16 @@ internal abstract class StoreFile : Stream
                 return;
             }
 
-            SyncCore();
+            try
+            {
+                SyncCore();
+            }
+            catch
+            {
+                _syncFailed = true;
+                throw;
+            }
+
             Interlocked.Exchange(ref _synced, written);
             Interlocked.Increment(ref _syncs);
         }
