@@ -1147,7 +1147,7 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
                     // A failed write (a full disk, a device error) left no part of its transaction committed, but LiteDB's
                     // in-memory pages may not match the files any more: it is reopened before the next operation.
                     _reopenPending = true;
-                    throw new StateStoreException($"The state database '{FilePath}' failed: {ex.GetType().Name}. Nothing of this operation was committed.", ex);
+                    throw new StateStoreException($"The state database '{FilePath}' failed: {ex.GetType().Name}. It was committed wholly or not at all (a failure in the checkpoint that can follow a commit leaves the commit in place).", ex);
                 }
 
                 // LiteDB closes a file it found damaged and marks it; close ours, undo the mark, refuse further use.
