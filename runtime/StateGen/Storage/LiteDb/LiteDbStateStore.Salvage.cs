@@ -53,7 +53,7 @@ public sealed partial class LiteDbStateStore
         }
 
         _ = CheckHeader(full, open);
-        StoreFile data = new ReadOnlyStoreFile(full, open);
+        StoreFile data = new ReadOnlyStoreFile(full, open) { CheckPageIds = true };
         StoreFile log = new ReadOnlyStoreFile(LogPath(full), open);
         var salvage = new LiteDbStateStore(full, data, log);
         try

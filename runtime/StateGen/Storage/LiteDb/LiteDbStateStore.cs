@@ -167,6 +167,7 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
             _dataFile = open(FilePath);
             _logFile = open(LogPath(FilePath));
             _dataFile.WriteAheadLog = _logFile;
+            _dataFile.CheckPageIds = true;
             _checkpointPages = options.CheckpointPages;
             RecordsChanges = options.RecordChanges;
             OpenEngine(creating);
@@ -870,7 +871,9 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
     public ValueTask<IReadOnlyList<string>> ListKeysAsync(string scope, CancellationToken cancellationToken = default)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        return new(Run<IReadOnlyList<string>>(() => _state.Find(Query.EQ("s", scope))
+        // Through the primary index, like reads and scans (ids start with the scope), so a damaged secondary index cannot
+        // hide a key from the list while reads still find it.
+        return new(Run<IReadOnlyList<string>>(() => _state.Find(Query.StartsWith("_id", scope + Separator))
             .Select(d => CheckedEntry(d)!["k"].AsString)
             .OrderBy(k => k, StringComparer.Ordinal)
             .ToArray()));

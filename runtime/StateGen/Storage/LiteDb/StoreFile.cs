@@ -110,12 +110,38 @@ internal abstract class StoreFile : Stream
     /// <inheritdoc />
     public override void Flush() => Sync();
 
+    /// <summary>
+    /// Whether a whole page read from this (data) file must carry its own page number: LiteDB keeps page <c>n</c> at
+    /// offset <c>n × 8192</c> and writes <c>n</c> in the page's first four bytes, but never checks it, so a page written to
+    /// the wrong place (or copied over another) would be read as the page it replaced.
+    /// </summary>
+    public bool CheckPageIds { get; set; }
+
+    private const int PageSize = 8192;
+    private const int PageHeaderSize = 32;
+
     /// <inheritdoc />
     public override int Read(byte[] buffer, int offset, int count)
     {
-        int read = ReadAt(_position, buffer.AsSpan(offset, count));
+        long position = _position;
+        int read = ReadAt(position, buffer.AsSpan(offset, count));
         _position += read;
+        if (CheckPageIds && read == PageSize && position % PageSize == 0)
+        {
+            CheckPageId(buffer.AsSpan(offset, PageHeaderSize), position / PageSize);
+        }
+
         return read;
+    }
+
+    private static void CheckPageId(ReadOnlySpan<byte> header, long expected)
+    {
+        uint id = System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(header);
+        if (id != expected && header.ContainsAnyExcept((byte)0))
+        {
+            // Not an IOException: the store reports this as a damaged file, not as a device error.
+            throw new InvalidDataException($"The page at offset {expected * PageSize} carries another page's number.");
+        }
     }
 
     /// <summary>
