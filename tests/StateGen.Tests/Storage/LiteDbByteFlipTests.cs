@@ -224,6 +224,8 @@ public sealed class LiteDbByteFlipTests : IDisposable
 
             await Read("scan", async () => await store.ScanAsync(null, 1000), list => (!corpus.Strict || omissions || list.Count == corpus.Expected.Count)
                 && list.All(e => corpus.Intact(e.Scope, e.Key, e)));
+            await Read("hooks", async () => await store.ReadHookExecutionsAsync(new HookExecutionQuery()), list => (!corpus.Strict || list.Count == 1)
+                && list.All(h => h.HookId == "hook-1" && h.Key == "key-0" && h.CorrelationId == "corr-1" && h.NewValue.Span.SequenceEqual("2"u8)));
             await Read("changes", async () => await store.ReadChangesAsync(new StateChangeQuery { Limit = 10_000 }), list => (!corpus.Strict || list.Count > 0)
                 && list.All(c => c.Kind == StateChangeKind.Delete || corpus.History[(c.Scope, c.Key)].Any(v => v.Version == c.Version && c.Payload.Span.SequenceEqual(v.Payload))));
         }
@@ -272,7 +274,7 @@ public sealed class LiteDbByteFlipTests : IDisposable
     private static void Count(Dictionary<string, int> outcomes, string outcome) => outcomes[outcome] = outcomes.GetValueOrDefault(outcome) + 1;
 
     /// <summary>
-    /// One database of 10 keys in two scopes, each written 1–3 times (values 200 B–3 KB), one key deleted: its files
+    /// One database of 10 keys in two scopes, each written 1–3 times (values 200 B–3 KB), a hook record, one key deleted: its files
     /// after a clean close (the data file alone) and while still open (data file and log, nothing checkpointed yet).
     /// </summary>
     internal static async Task<Corpus[]> BuildCorporaAsync()
@@ -304,6 +306,7 @@ public sealed class LiteDbByteFlipTests : IDisposable
                 }
             }
 
+            await store.AppendHookExecutionsAsync([new HookExecutionRecord(0, "hook-1", "BeforeChange", Scopes[0], "key-0", "Agent.Note", "Continued", null, TimeSpan.FromMilliseconds(2), DateTimeOffset.UnixEpoch, "corr-1", "1"u8.ToArray(), "2"u8.ToArray(), ReadOnlyMemory<byte>.Empty)]);
             Assert.True(await store.DeleteAsync(Scopes[1], "key-9"));
             expected.Remove((Scopes[1], "key-9"));
             IReadOnlyDictionary<string, byte[]> images;

@@ -15,8 +15,8 @@ namespace StateGen.Storage.LiteDb;
 /// </summary>
 internal static class DocumentIntegrity
 {
-    /// <summary>The field holding the checksum.</summary>
-    public const string Field = "h";
+    /// <summary>The field holding the checksum (a name no stored document uses: hook records use <c>h</c>).</summary>
+    public const string Field = "xh";
 
     /// <summary>
     /// The LiteDB <c>USER_VERSION</c> of a file whose every document carries a checksum (written by this store since it

@@ -244,7 +244,7 @@ public sealed partial class LiteDbStateStore
         bool deleted = false;
         TrySalvage(() => deleted = _changes.Find(Query.StartsWith(KeyIndex, IndexPrefix(id)))
             .Select(d => ToChange(d))
-            .Any(c => c.Kind == StateChangeKind.Delete && c.Sequence > newest.Sequence), out _);
+            .Any(c => c.Kind == StateChangeKind.Delete && c.Sequence > newest.Sequence && string.Equals(Id(c.Scope, c.Key), id, StringComparison.Ordinal)), out _);
         return deleted;
     }
 

@@ -871,9 +871,7 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
     public ValueTask<IReadOnlyList<string>> ListKeysAsync(string scope, CancellationToken cancellationToken = default)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        // Through the primary index, like reads and scans (ids start with the scope), so a damaged secondary index cannot
-        // hide a key from the list while reads still find it.
-        return new(Run<IReadOnlyList<string>>(() => _state.Find(Query.StartsWith("_id", scope + Separator))
+        return new(Run<IReadOnlyList<string>>(() => _state.Find(Query.EQ("s", scope))
             .Select(d => CheckedEntry(d)!["k"].AsString)
             .OrderBy(k => k, StringComparer.Ordinal)
             .ToArray()));
@@ -911,6 +909,13 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
             {
                 broken = true;
                 throw new StateStoreException($"The state database '{FilePath}' was closed, but its final checkpoint failed: {ex.GetType().Name}. Every committed change is in its log; the next open replays it.", ex);
+            }
+            catch (Exception ex) when (ex is not StateGenException and not OutOfMemoryException)
+            {
+                // A damaged page met by the closing checkpoint.
+                broken = true;
+                RestoreInvalidStateFlag();
+                throw Corrupted(FilePath, "the closing checkpoint met a damaged page", ex);
             }
             finally
             {
@@ -951,8 +956,10 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
             return 0;
         }
 
+        // LiteDB's prefix match ignores case: keep the records of this exact key.
         StateChangeRecord? last = _changes.Find(Query.StartsWith(KeyIndex, IndexPrefix(id)))
             .Select(d => CheckedChange(d))
+            .Where(c => string.Equals(Id(c.Scope, c.Key), id, StringComparison.Ordinal))
             .MaxBy(c => c.Sequence);
         if (last is { Kind: StateChangeKind.Write } && !_unloggedDeletes)
         {
