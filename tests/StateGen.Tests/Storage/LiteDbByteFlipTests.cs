@@ -79,7 +79,8 @@ public sealed class LiteDbByteFlipTests : IDisposable
             Corpus corpus = corpora[seed % corpora.Length];
             Dictionary<string, byte[]> images = corpus.Images.ToDictionary(i => i.Key, i => (byte[])i.Value.Clone(), StringComparer.Ordinal);
             string where = Flip(images, rng);
-            string? failure = await ReadEverythingAsync(new SimulatedDisk(images), Path, corpus, outcomes)
+            // Lists and scans may omit a value after index damage (a known limit, docs/reliability.md); never a wrong one.
+            string? failure = await ReadEverythingAsync(new SimulatedDisk(images), Path, corpus, outcomes, omissions: true)
                 ?? (seed % 10 == 0 ? Salvage(new SimulatedDisk(images), corpus, outcomes) : null);
             if (failure is not null)
             {

@@ -23,8 +23,7 @@ namespace StateGen.Tests.Storage;
 /// A known limit, found by this fuzz: page-level damage to LiteDB's primary index can leave a valid-looking pointer that
 /// skips nodes, so a list or scan (which walk the index) can omit a value while every value it returns is intact and a
 /// read of the omitted key still gives the value or the typed error (the change log shows it should exist). The
-/// file-level fuzz therefore allows omissions in lists and scans, never a wrong value; the byte-flip test holds lists
-/// and scans to the exact key set.
+/// file-level fuzz and the byte-flip test therefore allow omissions in lists and scans, never a wrong value.
 /// </remarks>
 public sealed class LiteDbFuzzTests
 {

@@ -62,7 +62,7 @@ public sealed partial class LiteDbStateStore
         }
         finally
         {
-            DisposeQuietly(salvage._db);
+            RetireEngine(salvage._db);
             data.Release();
             log.Release();
         }
@@ -90,7 +90,7 @@ public sealed partial class LiteDbStateStore
 
     private void OpenReadOnlyEngine()
     {
-        DisposeQuietly(_db);
+        RetireEngine(_db);
         _db = new LiteDatabase(new LiteEngine(new EngineSettings
         {
             DataStream = _dataFile,

@@ -4,6 +4,7 @@ using System.Collections.Generic;
 using System.Globalization;
 using System.IO;
 using System.Linq;
+using System.Reflection;
 using System.Threading;
 using System.Threading.Tasks;
 using LiteDB;
@@ -183,7 +184,7 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
         {
             try
             {
-                DisposeQuietly(_db);
+                RetireEngine(_db);
                 if (ex is not StateGenException and not IOException and not UnauthorizedAccessException)
                 {
                     RestoreInvalidStateFlag();
@@ -284,7 +285,7 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
     /// </summary>
     private void Reopen()
     {
-        DisposeQuietly(_db);
+        RetireEngine(_db);
         RestoreInvalidStateFlag();
         OpenEngine(creating: false);
         _reopenPending = false;
@@ -455,6 +456,50 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
 
     /// <summary>Test hook: how many changes were committed (to the OS cache) so far.</summary>
     internal long CommitCount => _barrier.LastCommitted;
+
+    /// <summary>
+    /// Closes a LiteDB instance after an error. LiteDB 5.0.21 leaves a transaction whose commit or rollback failed (an
+    /// I/O error mid-commit) in its transaction monitor, undisposed; its finalizer later throws on the finalizer thread
+    /// ("discarded page must be writable") and ends the process. So the finalizers of the instance's transactions are
+    /// suppressed (they only discard in-memory pages) before and after it is disposed.
+    /// </summary>
+    private static void RetireEngine(LiteDatabase? db)
+    {
+        if (db is null)
+        {
+            return;
+        }
+
+        object[] transactions = TransactionsOf(db);
+        DisposeQuietly(db);
+        foreach (object transaction in transactions.Concat(TransactionsOf(db)))
+        {
+            GC.SuppressFinalize(transaction);
+        }
+    }
+
+    private static object[] TransactionsOf(LiteDatabase db)
+    {
+        try
+        {
+            object? engine = typeof(LiteDatabase).GetField("_engine", BindingFlags.NonPublic | BindingFlags.Instance)?.GetValue(db);
+            object? monitor = engine is null ? null : typeof(LiteEngine).GetField("_monitor", BindingFlags.NonPublic | BindingFlags.Instance)?.GetValue(engine);
+            Type? monitorType = Type.GetType("LiteDB.Engine.TransactionMonitor, LiteDB");
+            if (monitor is null || monitorType?.GetField("_transactions", BindingFlags.NonPublic | BindingFlags.Instance)?.GetValue(monitor) is not System.Collections.IDictionary map)
+            {
+                return [];
+            }
+
+            lock (map)
+            {
+                return map.Values.Cast<object>().ToArray();
+            }
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            return []; // another LiteDB version: nothing to suppress
+        }
+    }
 
     private static void DisposeQuietly(IDisposable? disposable)
     {
@@ -898,7 +943,7 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
                 // LiteDB checkpoints on close: it copies the log into the data file, flushes that, and empties the log.
                 if (broken)
                 {
-                    DisposeQuietly(_db);
+                    RetireEngine(_db);
                 }
                 else
                 {
@@ -908,12 +953,14 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
             catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
             {
                 broken = true;
+                RetireEngine(_db);
                 throw new StateStoreException($"The state database '{FilePath}' was closed, but its final checkpoint failed: {ex.GetType().Name}. Every committed change is in its log; the next open replays it.", ex);
             }
             catch (Exception ex) when (ex is not StateGenException and not OutOfMemoryException)
             {
                 // A damaged page met by the closing checkpoint.
                 broken = true;
+                RetireEngine(_db);
                 RestoreInvalidStateFlag();
                 throw Corrupted(FilePath, "the closing checkpoint met a damaged page", ex);
             }
@@ -1162,7 +1209,7 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
 
                 // LiteDB closes a file it found damaged and marks it; close ours, undo the mark, refuse further use.
                 _faulted = true;
-                DisposeQuietly(_db);
+                RetireEngine(_db);
                 RestoreInvalidStateFlag();
 
                 // Release the file now, as LiteDB did when it closed it: it can be moved aside or restored at once.
