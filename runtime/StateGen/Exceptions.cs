@@ -161,13 +161,27 @@ public sealed class StateStoreCorruptedException : StateStoreException
 {
     /// <summary>Creates the exception.</summary>
     public StateStoreCorruptedException(string path, Exception? innerException = null)
-        : base($"The state database '{path}' is corrupt, truncated or not a StateGen database; it was not changed. Restore it from a backup or move it aside.", innerException)
+        : this(path, null, innerException)
+    {
+    }
+
+    /// <summary>Creates the exception, saying what failed (never quoting stored bytes).</summary>
+    public StateStoreCorruptedException(string path, string? failure, Exception? innerException = null)
+        : base($"The state database '{path}' is corrupt, truncated or not a StateGen database ({failure ?? DescribeInner(innerException)}); it was not changed. Restore it from a backup, move it aside, or read what is intact with LiteDbStateStore.Salvage.", innerException)
     {
         FilePath = path;
+        Failure = failure ?? DescribeInner(innerException);
     }
 
     /// <summary>The database file.</summary>
     public string FilePath { get; }
+
+    /// <summary>What failed: the check or the kind of error met, e.g. "a document in 'state' failed its checksum".</summary>
+    public string Failure { get; }
+
+    // LiteDB's messages can quote stored bytes (a key read from a damaged page), so only the error's type is named.
+    private static string DescribeInner(Exception? inner)
+        => inner is null ? "not a LiteDB v5 file, or its header is damaged" : $"LiteDB failed reading it: {inner.GetType().Name}";
 }
 
 /// <summary>

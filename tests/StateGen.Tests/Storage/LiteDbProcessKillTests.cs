@@ -15,12 +15,12 @@ namespace StateGen.Tests.Storage;
 
 /// <summary>
 /// A child process (tests/StateGen.CrashWriter) writes through the LiteDB store and prints a ledger of acknowledged
-/// writes; it is killed with SIGKILL at random moments, 50 times over one file, and after every kill the file opens and
+/// writes; it is killed with SIGKILL at random moments, 50 times over one file (STATEGEN_KILL_CYCLES for the long run), and after every kill the file opens and
 /// holds every acknowledged write, byte for byte.
 /// </summary>
 public sealed class LiteDbProcessKillTests : IDisposable
 {
-    private const int Cycles = 50;
+    private static readonly int Cycles = ReliabilityRuns.KillCycles;
     private readonly TempDirectory _dir = new();
 
     public void Dispose() => _dir.Dispose();

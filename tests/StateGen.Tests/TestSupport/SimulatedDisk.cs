@@ -21,6 +21,10 @@ internal sealed class SimulatedDisk
     private readonly Random? _torn;
     private long _writes;
     private long? _crashAfterWrites;
+    private long _faultWrites;
+    private long _faultSyncs;
+    private long? _failWrite;
+    private long? _failSync;
 
     /// <param name="torn">When set, a crash keeps a random prefix of the unflushed writes of each file; else none.</param>
     public SimulatedDisk(Random? torn = null) => _torn = torn;
@@ -49,6 +53,75 @@ internal sealed class SimulatedDisk
                 _crashAfterWrites = value;
                 _writes = 0;
             }
+        }
+    }
+
+    /// <summary>
+    /// I/O errors: the <paramref name="write"/>-th page write (or length change) and the <paramref name="sync"/>-th flush
+    /// from now throw an <see cref="IOException"/> and change nothing; the others work (a transient device error).
+    /// </summary>
+    public void FailAt(long? write = null, long? sync = null)
+    {
+        lock (_gate)
+        {
+            _failWrite = write;
+            _failSync = sync;
+            _faultWrites = 0;
+            _faultSyncs = 0;
+        }
+    }
+
+    /// <summary>Page writes and flushes since the last <see cref="FailAt"/> (to size the k of a fault sweep).</summary>
+    public (long Writes, long Syncs) FaultCounts
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return (_faultWrites, _faultSyncs);
+            }
+        }
+    }
+
+    /// <summary>
+    /// A full disk: a write or length change that would make the files together larger than this throws an
+    /// <see cref="IOException"/> ("No space left on device") and changes nothing. Null: no limit.
+    /// </summary>
+    public long? Capacity { get; set; }
+
+    /// <summary>The size of all files together.</summary>
+    public long UsedBytes
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _files.Values.Sum(f => (long)f.Content.Count);
+            }
+        }
+    }
+
+    /// <summary>Every file as written so far, flushed or not (what a reopen sees when the power stayed on).</summary>
+    public Dictionary<string, byte[]> Contents()
+    {
+        lock (_gate)
+        {
+            return _files.ToDictionary(f => f.Key, f => f.Value.Content.ToArray(), StringComparer.Ordinal);
+        }
+    }
+
+    /// <summary>Called under the lock before a write that would make <paramref name="file"/> <paramref name="newLength"/> long.</summary>
+    private void CheckWrite(SimFile file, long newLength)
+    {
+        if (++_faultWrites == _failWrite)
+        {
+            throw new IOException("Simulated I/O error on write.");
+        }
+
+        long grow = newLength - file.Content.Count;
+        if (Capacity is long capacity && grow > 0 && _files.Values.Sum(f => (long)f.Content.Count) + grow > capacity)
+        {
+            throw new IOException("No space left on device (simulated).");
         }
     }
 
@@ -218,6 +291,7 @@ internal sealed class SimulatedDisk
                     disk.CrashLocked();
                 }
 
+                disk.CheckWrite(file, Math.Max(file.Content.Count, offset + buffer.Length));
                 byte[] data = buffer.ToArray();
                 Apply(file.Content, offset, data, 0);
                 if (!disk.Crashed)
@@ -231,6 +305,7 @@ internal sealed class SimulatedDisk
         {
             lock (disk._gate)
             {
+                disk.CheckWrite(file, length);
                 Apply(file.Content, 0, null, length);
                 if (!disk.Crashed)
                 {
@@ -247,6 +322,11 @@ internal sealed class SimulatedDisk
                 if (disk.Crashed)
                 {
                     throw new IOException("Simulated power loss: the disk is gone.");
+                }
+
+                if (++disk._faultSyncs == disk._failSync)
+                {
+                    throw new IOException("Simulated I/O error on flush.");
                 }
 
                 file.Durable = file.Content.ToArray();

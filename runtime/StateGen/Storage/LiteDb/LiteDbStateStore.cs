@@ -4,6 +4,7 @@ using System.Collections.Generic;
 using System.Globalization;
 using System.IO;
 using System.Linq;
+using System.Reflection;
 using System.Threading;
 using System.Threading.Tasks;
 using LiteDB;
@@ -89,19 +90,29 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
     private readonly StoreFile? _logFile;
     private readonly DurabilityBarrier _barrier;
     private readonly ITimer? _flushTimer;
-    private readonly LiteDatabase _db;
-    private readonly ILiteCollection<BsonDocument> _state;
-    private readonly ILiteCollection<BsonDocument> _changes;
-    private readonly ILiteCollection<BsonDocument> _hooks;
-    private readonly ILiteCollection<BsonDocument> _meta;
     private readonly TimeProvider _time;
+    private readonly int? _checkpointPages;
+
+    // Replaced together when LiteDB is reopened over the same files after an I/O error (see Reopen).
+    private LiteDatabase _db = null!;
+    private ILiteCollection<BsonDocument> _state = null!;
+    private ILiteCollection<BsonDocument> _changes = null!;
+    private ILiteCollection<BsonDocument> _hooks = null!;
+    private ILiteCollection<BsonDocument> _meta = null!;
+
+    // Whether every document must carry a checksum (a file created with checksums); else one without is read unverified.
+    private bool _checksumsRequired;
+
+    // An I/O error left LiteDB's in-memory state in doubt: it is reopened over the files before the next operation.
+    private bool _reopenPending;
 
     // The stored version and last change sequence of each key written or read so far (version 0: known absent). This
     // store is the file's only writer (one per file per process, direct mode), so a write needs no read of the whole
     // stored document first.
     private readonly Dictionary<string, (long Version, long Sequence)> _versions = new(StringComparer.Ordinal);
     private long _sequence;
-    private readonly byte? _invalidStateByte;
+    private bool _unloggedDeletes;
+    private byte? _invalidStateByte;
     private bool _disposed;
     private bool _faulted;
     private int _filesClosed;
@@ -153,45 +164,14 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
             // LiteDB trims a file that is not whole pages before it reads the header: check the header first, so a
             // foreign file is rejected untouched (a file that is not there is not created by the check).
             _invalidStateByte = CheckHeader(FilePath, options.OpenFile);
+            bool creating = _invalidStateByte is null;
             _dataFile = open(FilePath);
             _logFile = open(LogPath(FilePath));
             _dataFile.WriteAheadLog = _logFile;
-
-            var settings = new EngineSettings
-            {
-                DataStream = _dataFile,
-                LogStream = _logFile,
-                Collation = new Collation(CultureInfo.InvariantCulture.LCID, CompareOptions.Ordinal),
-            };
-            _db = new LiteDatabase(new LiteEngine(settings));
-            if (options.CheckpointPages is int checkpoint)
-            {
-                _db.Pragma("CHECKPOINT", checkpoint);
-            }
-
-            _state = _db.GetCollection(CollectionName);
-            _state.EnsureIndex("s");
-            _changes = _db.GetCollection(ChangesCollectionName, BsonAutoId.Int64);
-            _hooks = _db.GetCollection(HooksCollectionName, BsonAutoId.Int64);
-            _meta = _db.GetCollection(MetaCollectionName);
+            _dataFile.CheckPageIds = true;
+            _checkpointPages = options.CheckpointPages;
             RecordsChanges = options.RecordChanges;
-            if (RecordsChanges)
-            {
-                // Index values end with the record's sequence, so they are unique: LiteDB's skip-list insert walks every
-                // equal key, which made each save slower as one key's history grew. Queries are prefix ranges.
-                _changes.DropIndex("sk");
-                _changes.DropIndex("s");
-                _changes.DropIndex("c");
-                _changes.DropIndex(ScopeIndex); // scope queries use the key index: its values start with the scope
-                _changes.EnsureIndex(KeyIndex);
-                _changes.EnsureIndex(CorrelationIndex);
-                _hooks.EnsureIndex("c");
-            }
-
-            _ = _state.Count(); // touch the data pages so a damaged file fails here, not on first use
-            long lastLogged = _changes.Find(Query.All("_id", Query.Descending), limit: 1).FirstOrDefault()?["_id"].AsInt64 ?? 0;
-            long floor = _meta.FindById("sequence")?["v"].AsInt64 ?? 0;
-            _sequence = Math.Max(lastLogged, floor);
+            OpenEngine(creating);
 
             // The new file and the indexes made above are on the disk before the store is used.
             SyncFiles();
@@ -204,7 +184,7 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
         {
             try
             {
-                DisposeQuietly(_db);
+                RetireEngine(_db);
                 if (ex is not StateGenException and not IOException and not UnauthorizedAccessException)
                 {
                     RestoreInvalidStateFlag();
@@ -226,8 +206,109 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
                 throw new StateStoreException($"The state database '{FilePath}' could not be opened: {ex.GetType().Name}.", ex);
             }
 
-            throw new StateStoreCorruptedException(FilePath, ex);
+            throw Corrupted(FilePath, null, ex);
         }
+    }
+
+    /// <summary>
+    /// Opens LiteDB over the store's files (at construction, and again after an I/O error), checks the file's format and
+    /// collections, and reads the change sequence. LiteDB's own rebuild of a damaged file stays off.
+    /// </summary>
+    private void OpenEngine(bool creating)
+    {
+        var settings = new EngineSettings
+        {
+            DataStream = _dataFile,
+            LogStream = _logFile,
+            Collation = new Collation(CultureInfo.InvariantCulture.LCID, CompareOptions.Ordinal),
+            AutoRebuild = false,
+        };
+        _db = new LiteDatabase(new LiteEngine(settings));
+        if (_checkpointPages is int checkpoint)
+        {
+            _db.Pragma("CHECKPOINT", checkpoint);
+        }
+
+        int format = _db.UserVersion;
+        if (creating && format == 0 && !_db.GetCollectionNames().Any())
+        {
+            // A new file: every document in it will carry a checksum.
+            _db.UserVersion = DocumentIntegrity.ChecksummedFormat;
+            _invalidStateByte = 0;
+            _checksumsRequired = true;
+        }
+        else if (format == DocumentIntegrity.ChecksummedFormat)
+        {
+            // A damaged collection list would otherwise let the EnsureIndex below create an empty collection.
+            _checksumsRequired = true;
+            if (!_db.CollectionExists(CollectionName))
+            {
+                throw new StateStoreCorruptedException(FilePath, "the collection of current values is missing");
+            }
+        }
+        else if (format != 0)
+        {
+            throw new StateStoreCorruptedException(FilePath, "the file's format marker is neither StateGen's nor empty");
+        }
+
+        _state = _db.GetCollection(CollectionName);
+        _state.EnsureIndex("s");
+        _changes = _db.GetCollection(ChangesCollectionName, BsonAutoId.Int64);
+        _hooks = _db.GetCollection(HooksCollectionName, BsonAutoId.Int64);
+        _meta = _db.GetCollection(MetaCollectionName);
+        if (RecordsChanges)
+        {
+            // Index values end with the record's sequence, so they are unique: LiteDB's skip-list insert walks every
+            // equal key, which made each save slower as one key's history grew. Queries are prefix ranges.
+            _changes.DropIndex("sk");
+            _changes.DropIndex("s");
+            _changes.DropIndex("c");
+            _changes.DropIndex(ScopeIndex); // scope queries use the key index: its values start with the scope
+            _changes.EnsureIndex(KeyIndex);
+            _changes.EnsureIndex(CorrelationIndex);
+            _hooks.EnsureIndex("c");
+        }
+
+        _ = _state.Count(); // touch the data pages so a damaged file fails here, not on first use
+        BsonDocument? last = _changes.Find(Query.All("_id", Query.Descending), limit: 1).FirstOrDefault();
+        long lastLogged = last is null ? 0 : CheckedChange(last).Sequence;
+        BsonDocument? meta = _meta.FindById("sequence");
+        long floor = meta is null ? 0 : Checked(meta, MetaCollectionName)["v"].AsInt64;
+        _sequence = Math.Max(lastLogged, floor);
+        _unloggedDeletes = _meta.FindById(UnloggedDeletesId) is { } unlogged && Checked(unlogged, MetaCollectionName) is not null;
+        _versions.Clear();
+    }
+
+    /// <summary>
+    /// After an I/O error (a failed write, a full disk) LiteDB's in-memory state may not match its files: it is closed
+    /// and opened again over the same files, whose log holds every committed transaction and no part of a failed one.
+    /// </summary>
+    private void Reopen()
+    {
+        RetireEngine(_db);
+        RestoreInvalidStateFlag();
+        OpenEngine(creating: false);
+        _reopenPending = false;
+    }
+
+    /// <summary>
+    /// The typed error for a damaged file. LiteDB's own messages can quote bytes read from a damaged page, so a
+    /// <see cref="LiteException"/> is named by its type and error code and not kept; other exceptions are kept.
+    /// </summary>
+    private static StateStoreCorruptedException Corrupted(string path, string? failure, Exception ex)
+        => ex is LiteException lite
+            ? new StateStoreCorruptedException(path, failure ?? $"LiteDB failed reading it: LiteException {lite.ErrorCode}")
+            : new StateStoreCorruptedException(path, failure, ex);
+
+    /// <summary>Returns <paramref name="doc"/> if its checksum holds (or, in a file from before checksums, it has none).</summary>
+    private BsonDocument Checked(BsonDocument doc, string collection)
+    {
+        if (!DocumentIntegrity.Verify(doc, _checksumsRequired))
+        {
+            throw new StateStoreCorruptedException(FilePath, $"a document in '{collection}' failed its checksum");
+        }
+
+        return doc;
     }
 
     /// <summary>
@@ -376,6 +457,50 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
     /// <summary>Test hook: how many changes were committed (to the OS cache) so far.</summary>
     internal long CommitCount => _barrier.LastCommitted;
 
+    /// <summary>
+    /// Closes a LiteDB instance after an error. LiteDB 5.0.21 leaves a transaction whose commit or rollback failed (an
+    /// I/O error mid-commit) in its transaction monitor, undisposed; its finalizer later throws on the finalizer thread
+    /// ("discarded page must be writable") and ends the process. So the finalizers of the instance's transactions are
+    /// suppressed (they only discard in-memory pages) before and after it is disposed.
+    /// </summary>
+    private static void RetireEngine(LiteDatabase? db)
+    {
+        if (db is null)
+        {
+            return;
+        }
+
+        object[] transactions = TransactionsOf(db);
+        DisposeQuietly(db);
+        foreach (object transaction in transactions.Concat(TransactionsOf(db)))
+        {
+            GC.SuppressFinalize(transaction);
+        }
+    }
+
+    private static object[] TransactionsOf(LiteDatabase db)
+    {
+        try
+        {
+            object? engine = typeof(LiteDatabase).GetField("_engine", BindingFlags.NonPublic | BindingFlags.Instance)?.GetValue(db);
+            object? monitor = engine is null ? null : typeof(LiteEngine).GetField("_monitor", BindingFlags.NonPublic | BindingFlags.Instance)?.GetValue(engine);
+            Type? monitorType = Type.GetType("LiteDB.Engine.TransactionMonitor, LiteDB");
+            if (monitor is null || monitorType?.GetField("_transactions", BindingFlags.NonPublic | BindingFlags.Instance)?.GetValue(monitor) is not System.Collections.IDictionary map)
+            {
+                return [];
+            }
+
+            lock (map)
+            {
+                return map.Values.Cast<object>().ToArray();
+            }
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            return []; // another LiteDB version: nothing to suppress
+        }
+    }
+
     private static void DisposeQuietly(IDisposable? disposable)
     {
         try
@@ -404,11 +529,15 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
         return new(Run(() =>
         {
             string id = Id(scope, key);
-            BsonDocument? doc = _state.FindById(id);
+            BsonDocument? doc = CheckedEntry(_state.FindById(id));
             if (doc is not null)
             {
                 // An absent key is not cached here: its last change sequence (after a delete) is not in a document.
                 _versions[id] = (doc["v"].AsInt64, SequenceOf(doc));
+            }
+            else
+            {
+                _ = SequenceOfMissing(id);
             }
 
             return ToEntry(doc);
@@ -458,7 +587,7 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
                 query = query.Where(Query.GT("_id", Id(position.Scope, position.Key)));
             }
 
-            return query.OrderBy("_id").Limit(limit).ToEnumerable().Select(d => ToEntry(d)!).ToArray();
+            return query.OrderBy("_id").Limit(limit).ToEnumerable().Select(d => ToEntry(CheckedEntry(d))!).ToArray();
         }));
     }
 
@@ -477,7 +606,7 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
                 : query.Scope is not null ? Query.StartsWith(KeyIndex, query.Scope + Separator)
                 : Query.GT("_id", query.AfterSequence);
             return _changes.Find(filter)
-                .Select(ToChange)
+                .Select(d => CheckedChange(d))
                 .Where(r => Memory.MemoryStateStore.Matches(r, query))
                 .OrderBy(r => r.Sequence)
                 .Take(query.Limit)
@@ -489,7 +618,7 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
     public ValueTask<StateChangeRecord?> ReadChangeAsync(long sequence, CancellationToken cancellationToken = default)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        return new(Run(() => _changes.FindById(sequence) is { } doc ? ToChange(doc) : null));
+        return new(Run(() => _changes.FindById(sequence) is { } doc ? CheckedChange(doc) : null));
     }
 
     /// <inheritdoc />
@@ -501,19 +630,19 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
             var remove = new HashSet<long>();
             if (olderThan is DateTimeOffset limit)
             {
-                remove.UnionWith(_changes.Find(Query.LT("u", limit.UtcTicks)).Select(d => d["_id"].AsInt64));
+                remove.UnionWith(_changes.Find(Query.LT("u", limit.UtcTicks)).Select(d => CheckedChange(d).Sequence));
             }
 
             if (keepPerKey is int keep)
             {
-                foreach (var group in _changes.FindAll().Select(d => (Id: d["_id"].AsInt64, Key: Id(d["s"].AsString, d["k"].AsString))).GroupBy(r => r.Key))
+                foreach (var group in _changes.FindAll().Select(d => CheckedChange(d)).Select(c => (Id: c.Sequence, Key: Id(c.Scope, c.Key))).GroupBy(r => r.Key))
                 {
                     remove.UnionWith(group.OrderByDescending(r => r.Id).Skip(Math.Max(0, keep)).Select(r => r.Id));
                 }
             }
 
             // A current entry's own change record holds its document: never remove it.
-            remove.ExceptWith(_state.FindAll().Select(SequenceOf));
+            remove.ExceptWith(_state.FindAll().Select(d => SequenceOf(CheckedEntry(d)!)));
             InTransaction(() =>
             {
                 foreach (long sequence in remove)
@@ -522,7 +651,7 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
                 }
 
                 // Sequences are never reused, even when the newest records go.
-                _meta.Upsert(new BsonDocument { ["_id"] = "sequence", ["v"] = _sequence });
+                _meta.Upsert(DocumentIntegrity.Seal(new BsonDocument { ["_id"] = "sequence", ["v"] = _sequence }));
             });
             return (long)remove.Count;
         });
@@ -539,7 +668,7 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
             {
                 foreach (HookExecutionRecord r in records)
                 {
-                    _hooks.Insert(new BsonDocument
+                    _hooks.Insert(DocumentIntegrity.Seal(new BsonDocument
                     {
                         ["h"] = r.HookId,
                         ["pt"] = r.Point,
@@ -554,7 +683,7 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
                         ["ov"] = r.OldValue.ToArray(),
                         ["nv"] = r.NewValue.ToArray(),
                         ["rv"] = r.ResultValue.ToArray(),
-                    });
+                    }));
                 }
             });
             return 0;
@@ -571,6 +700,7 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
         {
             IEnumerable<BsonDocument> docs = query.CorrelationId is not null ? _hooks.Find(Query.EQ("c", query.CorrelationId)) : _hooks.Find(Query.GT("_id", query.AfterId));
             return docs
+                .Select(d => Checked(d, HooksCollectionName))
                 .Select(d => new HookExecutionRecord(
                     d["_id"].AsInt64,
                     d["h"].AsString,
@@ -605,12 +735,12 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
             var remove = new HashSet<long>();
             if (olderThan is DateTimeOffset limit)
             {
-                remove.UnionWith(_hooks.Find(Query.LT("u", limit.UtcTicks)).Select(d => d["_id"].AsInt64));
+                remove.UnionWith(_hooks.Find(Query.LT("u", limit.UtcTicks)).Select(d => Checked(d, HooksCollectionName)["_id"].AsInt64));
             }
 
             if (keepNewest is int keep)
             {
-                remove.UnionWith(_hooks.FindAll().Select(d => d["_id"].AsInt64).OrderByDescending(i => i).Skip(Math.Max(0, keep)));
+                remove.UnionWith(_hooks.FindAll().Select(d => Checked(d, HooksCollectionName)["_id"].AsInt64).OrderByDescending(i => i).Skip(Math.Max(0, keep)));
             }
 
             InTransaction(() =>
@@ -643,8 +773,8 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
                 return (cached.Version, cached.Sequence, null, false);
             }
 
-            BsonDocument? doc = _state.FindById(id);
-            return (doc?["v"].AsInt64 ?? 0, doc is null ? LastLoggedSequence(id) : SequenceOf(doc), doc, true);
+            BsonDocument? doc = CheckedEntry(_state.FindById(id));
+            return (doc?["v"].AsInt64 ?? 0, doc is null ? SequenceOfMissing(id) : SequenceOf(doc), doc, true);
         }
 
         DateTimeOffset now = _time.GetUtcNow();
@@ -672,6 +802,7 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
             }
         }
 
+        bool markUnlogged = false;
         InTransaction(() =>
         {
             long sequence = _sequence;
@@ -683,7 +814,7 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
                 if (RecordsChanges && (after is not null || beforeVersion != 0))
                 {
                     changeSequence = ++sequence;
-                    _changes.Insert(new BsonDocument
+                    _changes.Insert(DocumentIntegrity.Seal(new BsonDocument
                     {
                         ["_id"] = changeSequence,
                         [KeyIndex] = IndexValue(id, changeSequence),
@@ -699,7 +830,7 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
                         ["ps"] = beforeSequence,
                         ["c"] = op.CorrelationId is null ? BsonValue.Null : op.CorrelationId,
                         ["o"] = op.Origin is null ? BsonValue.Null : op.Origin,
-                    });
+                    }));
                     beforeSequence = changeSequence;
                 }
 
@@ -708,12 +839,19 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
                     if (beforeVersion != 0)
                     {
                         _state.Delete(id);
+                        if (!RecordsChanges && !_unloggedDeletes)
+                        {
+                            // The change log no longer tells which keys exist: a later reader must not take its last
+                            // write for a current value that went missing.
+                            _meta.Upsert(DocumentIntegrity.Seal(new BsonDocument { ["_id"] = UnloggedDeletesId, ["v"] = true }));
+                            markUnlogged = true;
+                        }
                     }
                 }
                 else
                 {
                     // With the change log on, the document lives once: in its change record, which the entry points to.
-                    _state.Upsert(ToDocument(id, after, payload!, beforeSequence, payloadInLog: changeSequence != 0));
+                    _state.Upsert(DocumentIntegrity.Seal(ToDocument(id, after, payload!, beforeSequence, payloadInLog: changeSequence != 0)));
                 }
 
                 // Later operations on the same key chain from this one.
@@ -732,6 +870,7 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
         });
 
         // Only once committed: the cache must not run ahead of the file.
+        _unloggedDeletes |= markUnlogged;
         for (int i = 0; i < staged.Length; i++)
         {
             _versions[staged[i].Id] = (staged[i].After?.Version ?? 0, results[i].ChangeSequence != 0 ? results[i].ChangeSequence : staged[i].BeforeSequence);
@@ -779,7 +918,7 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
     {
         cancellationToken.ThrowIfCancellationRequested();
         return new(Run<IReadOnlyList<string>>(() => _state.Find(Query.EQ("s", scope))
-            .Select(d => d["k"].AsString)
+            .Select(d => CheckedEntry(d)!["k"].AsString)
             .OrderBy(k => k, StringComparer.Ordinal)
             .ToArray()));
     }
@@ -796,24 +935,42 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
 
             _disposed = true;
             _flushTimer?.Dispose();
+
+            // After a failed write or flush the close cannot be trusted to finish: the log keeps every committed change
+            // and the next open replays it.
+            bool broken = _faulted || _reopenPending || _logFile!.SyncFailed || _dataFile.SyncFailed || _barrier.Failed;
             try
             {
                 // LiteDB checkpoints on close: it copies the log into the data file, flushes that, and empties the log.
-                if (_faulted)
+                if (broken)
                 {
-                    DisposeQuietly(_db);
+                    RetireEngine(_db);
                 }
                 else
                 {
                     _db.Dispose();
                 }
             }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                broken = true;
+                RetireEngine(_db);
+                throw new StateStoreException($"The state database '{FilePath}' was closed, but its final checkpoint failed: {ex.GetType().Name}. Every committed change is in its log; the next open replays it.", ex);
+            }
+            catch (Exception ex) when (ex is not StateGenException and not OutOfMemoryException)
+            {
+                // A damaged page met by the closing checkpoint.
+                broken = true;
+                RetireEngine(_db);
+                RestoreInvalidStateFlag();
+                throw Corrupted(FilePath, "the closing checkpoint met a damaged page", ex);
+            }
             finally
             {
                 try
                 {
                     // Whatever a relaxed store (or a failed close) left unflushed goes to the disk before the files close.
-                    if (!_faulted)
+                    if (!broken)
                     {
                         _barrier.Close(SyncFiles);
                     }
@@ -836,9 +993,64 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
 
     private static string Id(string scope, string key) => scope + Separator + key;
 
-    /// <summary>The last change of a key that has no document (never written, or deleted): from the change log.</summary>
-    private long LastLoggedSequence(string id)
-        => RecordsChanges ? _changes.Find(Query.StartsWith(KeyIndex, IndexPrefix(id))).Select(d => d["_id"].AsInt64).DefaultIfEmpty(0).Max() : 0;
+    /// <summary>
+    /// The last change of a key that has no document (never written, or deleted): from the change log. If that change is
+    /// a write, the document should be there: the index that lost it is damaged (LiteDB pages have no checksums).
+    /// </summary>
+    private long SequenceOfMissing(string id)
+    {
+        if (!RecordsChanges)
+        {
+            return 0;
+        }
+
+        // LiteDB's prefix match ignores case: keep the records of this exact key.
+        StateChangeRecord? last = _changes.Find(Query.StartsWith(KeyIndex, IndexPrefix(id)))
+            .Select(d => CheckedChange(d))
+            .Where(c => string.Equals(Id(c.Scope, c.Key), id, StringComparison.Ordinal))
+            .MaxBy(c => c.Sequence);
+        if (last is { Kind: StateChangeKind.Write } && !_unloggedDeletes)
+        {
+            throw new StateStoreCorruptedException(FilePath, "a current value's index entry is missing: its last change record is a write");
+        }
+
+        return last?.Sequence ?? 0;
+    }
+
+    private const string UnloggedDeletesId = "unlogged-deletes";
+
+    /// <summary>A change record, checked: its checksum, and its id against the key index value that repeats it.</summary>
+    private StateChangeRecord CheckedChange(BsonDocument doc)
+    {
+        StateChangeRecord change = ToChange(Checked(doc, ChangesCollectionName));
+        if (!doc[KeyIndex].IsString || !string.Equals(doc[KeyIndex].AsString, IndexValue(Id(change.Scope, change.Key), change.Sequence), StringComparison.Ordinal))
+        {
+            throw new StateStoreCorruptedException(FilePath, "a change record's id does not match its key");
+        }
+
+        return change;
+    }
+
+    /// <summary>
+    /// Checks a current-value document: its checksum, and that its id is the scope and key it holds (an id LiteDB found
+    /// through a damaged index could lead to another document).
+    /// </summary>
+    private BsonDocument? CheckedEntry(BsonDocument? doc)
+    {
+        if (doc is null)
+        {
+            return null;
+        }
+
+        Checked(doc, CollectionName);
+        if (!doc["_id"].IsString || !doc["s"].IsString || !doc["k"].IsString
+            || !string.Equals(doc["_id"].AsString, Id(doc["s"].AsString, doc["k"].AsString), StringComparison.Ordinal))
+        {
+            throw new StateStoreCorruptedException(FilePath, "a current value's id does not match its scope and key");
+        }
+
+        return doc;
+    }
 
     private const string KeyIndex = "ski";
     private const string ScopeIndex = "si";
@@ -904,8 +1116,15 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
         }
         else
         {
-            // The entry points at its change record; a missing one means the file was damaged or edited behind us.
-            BsonDocument change = _changes.FindById(SequenceOf(doc)) ?? throw new StateStoreCorruptedException(FilePath);
+            // The entry points at its change record; a missing or different one means the file was damaged or edited.
+            BsonDocument change = _changes.FindById(SequenceOf(doc)) is { } found
+                ? Checked(found, ChangesCollectionName)
+                : throw new StateStoreCorruptedException(FilePath, "a current value's change record is missing");
+            if (!change["p"].IsBinary || change["v"] != doc["v"] || change["s"] != doc["s"] || change["k"] != doc["k"])
+            {
+                throw new StateStoreCorruptedException(FilePath, "a current value's change record is another change");
+            }
+
             payload = change["p"].AsBinary;
         }
 
@@ -934,6 +1153,12 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
                 _barrier.WaitAsync(long.MaxValue).AsTask().GetAwaiter().GetResult();
             }
 
+            if (_logFile!.SyncFailed || _dataFile.SyncFailed)
+            {
+                // The same for a flush LiteDB asked for itself (in a checkpoint).
+                throw new StateStoreException($"The state database '{FilePath}' could not be flushed to the disk; it takes no further changes until it is reopened.");
+            }
+
             T value = action();
             sequence = _barrier.Committed();
             return value;
@@ -960,11 +1185,16 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
             ObjectDisposedException.ThrowIf(_disposed, this);
             if (_faulted)
             {
-                throw new StateStoreCorruptedException(FilePath);
+                throw new StateStoreCorruptedException(FilePath, "an earlier operation found the file damaged; the store was closed");
             }
 
             try
             {
+                if (_reopenPending)
+                {
+                    Reopen();
+                }
+
                 return action();
             }
             catch (Exception ex) when (ex is not StateGenException and not OutOfMemoryException)
@@ -972,18 +1202,21 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
                 // LiteDB reports damaged pages as LiteException, IndexOutOfRange, InvalidCast, NotImplemented, ...
                 if (ex is IOException or UnauthorizedAccessException)
                 {
-                    throw new StateStoreException($"The state database '{FilePath}' failed: {ex.GetType().Name}.", ex);
+                    // A failed write (a full disk, a device error) left no part of its transaction committed, but LiteDB's
+                    // in-memory pages may not match the files any more: it is reopened before the next operation.
+                    _reopenPending = true;
+                    throw new StateStoreException($"The state database '{FilePath}' failed: {ex.GetType().Name}. It was committed wholly or not at all (a failure in the checkpoint that can follow a commit leaves the commit in place).", ex);
                 }
 
                 // LiteDB closes a file it found damaged and marks it; close ours, undo the mark, refuse further use.
                 _faulted = true;
-                DisposeQuietly(_db);
+                RetireEngine(_db);
                 RestoreInvalidStateFlag();
 
                 // Release the file now, as LiteDB did when it closed it: it can be moved aside or restored at once.
                 _barrier.WaitIdle();
                 CloseFiles();
-                throw new StateStoreCorruptedException(FilePath, ex);
+                throw Corrupted(FilePath, null, ex);
             }
         }
     }

@@ -24,6 +24,7 @@ internal abstract class StoreFile : Stream
     private long _written; // completed writes and length changes
     private long _synced;  // the value of _written that the last finished flush covered
     private long _syncs;
+    private volatile bool _syncFailed;
 
     /// <summary>The file's path.</summary>
     public abstract string Path { get; }
@@ -33,6 +34,12 @@ internal abstract class StoreFile : Stream
     /// flush is still running, so a caller never takes a running flush for a finished one.
     /// </summary>
     public bool IsDirty => Interlocked.Read(ref _synced) != Interlocked.Read(ref _written);
+
+    /// <summary>
+    /// Whether a flush failed. After a failed fsync the operating system may have dropped the unflushed pages, so no later
+    /// flush can vouch for what was written before it: the store refuses further changes.
+    /// </summary>
+    public bool SyncFailed => _syncFailed;
 
     /// <summary>How many times the file was flushed to the disk.</summary>
     public long SyncCount => Interlocked.Read(ref _syncs);
@@ -70,7 +77,16 @@ internal abstract class StoreFile : Stream
                 return;
             }
 
-            SyncCore();
+            try
+            {
+                SyncCore();
+            }
+            catch
+            {
+                _syncFailed = true;
+                throw;
+            }
+
             Interlocked.Exchange(ref _synced, written);
             Interlocked.Increment(ref _syncs);
         }
@@ -94,12 +110,38 @@ internal abstract class StoreFile : Stream
     /// <inheritdoc />
     public override void Flush() => Sync();
 
+    /// <summary>
+    /// Whether a whole page read from this (data) file must carry its own page number: LiteDB keeps page <c>n</c> at
+    /// offset <c>n × 8192</c> and writes <c>n</c> in the page's first four bytes, but never checks it, so a page written to
+    /// the wrong place (or copied over another) would be read as the page it replaced.
+    /// </summary>
+    public bool CheckPageIds { get; set; }
+
+    private const int PageSize = 8192;
+    private const int PageHeaderSize = 32;
+
     /// <inheritdoc />
     public override int Read(byte[] buffer, int offset, int count)
     {
-        int read = ReadAt(_position, buffer.AsSpan(offset, count));
+        long position = _position;
+        int read = ReadAt(position, buffer.AsSpan(offset, count));
         _position += read;
+        if (CheckPageIds && read == PageSize && position % PageSize == 0)
+        {
+            CheckPageId(buffer.AsSpan(offset, PageHeaderSize), position / PageSize);
+        }
+
         return read;
+    }
+
+    private static void CheckPageId(ReadOnlySpan<byte> header, long expected)
+    {
+        uint id = System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(header);
+        if (id != expected && header.ContainsAnyExcept((byte)0))
+        {
+            // Not an IOException: the store reports this as a damaged file, not as a device error.
+            throw new InvalidDataException($"The page at offset {expected * PageSize} carries another page's number.");
+        }
     }
 
     /// <summary>

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The long runs of the reliability suite (docs/reliability.md): the same tests CI runs, with bigger sizes read from
+# environment variables. Override any of them on the command line, e.g.
+#   STATEGEN_CORRUPTION_SEEDS=50000 scripts/reliability-long.sh
+# Takes roughly 30-60 minutes on a 2-core machine (most of it the 1,000 process kills). Exit code: dotnet test's.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+export STATEGEN_KILL_CYCLES="${STATEGEN_KILL_CYCLES:-1000}"            # suite item 1: SIGKILL cycles (CI: 50)
+export STATEGEN_CORRUPTION_SEEDS="${STATEGEN_CORRUPTION_SEEDS:-10000}"  # suite item 5: byte-flip seeds (CI: 1,000)
+export STATEGEN_FUZZ_ITERATIONS="${STATEGEN_FUZZ_ITERATIONS:-100000}"  # suite item 6: fuzz inputs (CI: 2,000)
+
+echo "kill cycles $STATEGEN_KILL_CYCLES, corruption seeds $STATEGEN_CORRUPTION_SEEDS, fuzz iterations $STATEGEN_FUZZ_ITERATIONS"
+dotnet build tests/StateGen.Tests -c Release --nologo -v q
+
+# The tests whose size the variables set, and the rest of the suite's fault, power-loss and salvage tests with them.
+filter="FullyQualifiedName~LiteDbProcessKillTests|FullyQualifiedName~LiteDbByteFlipTests|FullyQualifiedName~LiteDbFuzzTests"
+filter+="|FullyQualifiedName~LiteDbFaultTests|FullyQualifiedName~LiteDbDurabilityTests|FullyQualifiedName~LiteDbSalvageTests"
+filter+="|FullyQualifiedName~LiteDbCorruptionTests|FullyQualifiedName~EnvelopeFuzzTests"
+dotnet test tests/StateGen.Tests -c Release --no-build --nologo --filter "$filter" --logger "console;verbosity=normal"

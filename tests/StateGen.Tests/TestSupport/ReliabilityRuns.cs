@@ -1,0 +1,34 @@
+using System;
+using System.Globalization;
+
+namespace StateGen.Tests.TestSupport;
+
+/// <summary>
+/// The sizes of the reliability tests: CI runs the defaults; <c>scripts/reliability-long.sh</c> sets the environment
+/// variables for the long runs of the same tests (see <c>docs/reliability.md</c>).
+/// </summary>
+internal static class ReliabilityRuns
+{
+    /// <summary>SIGKILL cycles of the process-kill test (<c>STATEGEN_KILL_CYCLES</c>, 50 by default).</summary>
+    public static int KillCycles => Read("STATEGEN_KILL_CYCLES", 50);
+
+    /// <summary>Byte-flip seeds of the corruption test (<c>STATEGEN_CORRUPTION_SEEDS</c>, 1,000 by default).</summary>
+    public static int CorruptionSeeds => Read("STATEGEN_CORRUPTION_SEEDS", 1000);
+
+    /// <summary>Generated inputs per fuzz test (<c>STATEGEN_FUZZ_ITERATIONS</c>, 2,000 by default).</summary>
+    public static int FuzzIterations => Read("STATEGEN_FUZZ_ITERATIONS", 2000);
+
+    private static int Read(string name, int fallback)
+    {
+        string? text = Environment.GetEnvironmentVariable(name);
+        if (string.IsNullOrWhiteSpace(text))
+        {
+            return fallback;
+        }
+
+        // A mistyped long run must not pass quietly as a short one.
+        return int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out int value) && value > 0
+            ? value
+            : throw new InvalidOperationException($"{name}='{text}' is not a positive whole number.");
+    }
+}
