@@ -124,7 +124,7 @@ public sealed class LiteDbByteFlipTests : IDisposable
                 await store.GetAsync("agent/a1", "k");
             });
             Assert.Contains("checksum", ex.Failure, StringComparison.Ordinal);
-            Assert.DoesNotContain("aaa", ex.Message, StringComparison.Ordinal);
+            Assert.DoesNotContain("klmnopqrst", ex.Message, StringComparison.Ordinal); // a run of the stored value (no hex path can hold it)
             caught++;
         }
 

@@ -163,6 +163,13 @@ public sealed partial class LiteDbStateStore : IStateSnapshotSource
 
     private SnapshotDocument ToSnapshotDocument(BsonDocument doc, BsonDocument? change)
     {
+        // A backup never carries a damaged document away as if it were sound.
+        Checked(doc, "state");
+        if (change is not null)
+        {
+            Checked(change, "changes");
+        }
+
         byte[] payload = doc.TryGetValue("p", out BsonValue inline) ? inline.AsBinary
             : change?["p"].AsBinary ?? throw new StateStoreCorruptedException(FilePath);
         var entry = new StoredEntry(
@@ -217,7 +224,7 @@ public sealed partial class LiteDbStateStore : IStateSnapshotSource
                             last = Math.Max(last, d.ChangeSequence);
                         }
 
-                        _state.Insert(ToDocument(id, e, payload, d.ChangeSequence, payloadInLog: d.ChangeSequence != 0));
+                        _state.Insert(DocumentIntegrity.Seal(ToDocument(id, e, payload, d.ChangeSequence, payloadInLog: d.ChangeSequence != 0)));
                     }
                 });
                 done += batch.Length;
@@ -240,7 +247,7 @@ public sealed partial class LiteDbStateStore : IStateSnapshotSource
                         else
                         {
                             var entry = new StoredEntry(r.Scope, r.Key, r.TypeName, r.SchemaVersion, r.Version, r.Timestamp, r.Payload);
-                            _state.Upsert(ToDocument(id, entry, r.Payload.ToArray(), r.Sequence, payloadInLog: true));
+                            _state.Upsert(DocumentIntegrity.Seal(ToDocument(id, entry, r.Payload.ToArray(), r.Sequence, payloadInLog: true)));
                         }
 
                         last = Math.Max(last, r.Sequence);
@@ -251,30 +258,11 @@ public sealed partial class LiteDbStateStore : IStateSnapshotSource
             }
 
             // Sequences are never reused: the restored file continues after everything the backup and replay knew.
-            InTransaction(() => _meta.Upsert(new BsonDocument { ["_id"] = "sequence", ["v"] = last }));
+            InTransaction(() => _meta.Upsert(DocumentIntegrity.Seal(new BsonDocument { ["_id"] = "sequence", ["v"] = last })));
             _sequence = last;
         }
     }
 
     private void InsertChange(StateChangeRecord r)
-    {
-        string id = Id(r.Scope, r.Key);
-        _changes.Insert(new BsonDocument
-        {
-            ["_id"] = r.Sequence,
-            [KeyIndex] = IndexValue(id, r.Sequence),
-            [CorrelationIndex] = r.CorrelationId is null ? BsonValue.Null : IndexValue(r.CorrelationId, r.Sequence),
-            ["s"] = r.Scope,
-            ["k"] = r.Key,
-            ["x"] = (int)r.Kind,
-            ["t"] = r.TypeName,
-            ["sv"] = r.SchemaVersion,
-            ["v"] = r.Version,
-            ["u"] = r.Timestamp.UtcTicks,
-            ["p"] = r.Payload.ToArray(),
-            ["ps"] = r.PreviousSequence,
-            ["c"] = r.CorrelationId is null ? BsonValue.Null : r.CorrelationId,
-            ["o"] = r.Origin is null ? BsonValue.Null : r.Origin,
-        });
-    }
+        => _changes.Insert(ChangeDocument(r.Sequence, Id(r.Scope, r.Key), r.Scope, r.Key, r.Kind, r.TypeName, r.SchemaVersion, r.Version, r.Timestamp.UtcTicks, r.Payload.ToArray(), r.PreviousSequence, r.CorrelationId, r.Origin));
 }

@@ -814,23 +814,20 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
                 if (RecordsChanges && (after is not null || beforeVersion != 0))
                 {
                     changeSequence = ++sequence;
-                    _changes.Insert(DocumentIntegrity.Seal(new BsonDocument
-                    {
-                        ["_id"] = changeSequence,
-                        [KeyIndex] = IndexValue(id, changeSequence),
-                        [CorrelationIndex] = op.CorrelationId is null ? BsonValue.Null : IndexValue(op.CorrelationId, changeSequence),
-                        ["s"] = op.Scope,
-                        ["k"] = op.Key,
-                        ["x"] = after is null ? (int)StateChangeKind.Delete : (int)StateChangeKind.Write,
-                        ["t"] = after?.TypeName ?? beforeDoc?["t"].AsString ?? string.Empty,
-                        ["sv"] = after?.SchemaVersion ?? beforeDoc?["sv"].AsInt32 ?? 0,
-                        ["v"] = after?.Version ?? beforeVersion,
-                        ["u"] = now.UtcTicks,
-                        ["p"] = payload ?? Array.Empty<byte>(),
-                        ["ps"] = beforeSequence,
-                        ["c"] = op.CorrelationId is null ? BsonValue.Null : op.CorrelationId,
-                        ["o"] = op.Origin is null ? BsonValue.Null : op.Origin,
-                    }));
+                    _changes.Insert(ChangeDocument(
+                        changeSequence,
+                        id,
+                        op.Scope,
+                        op.Key,
+                        after is null ? StateChangeKind.Delete : StateChangeKind.Write,
+                        after?.TypeName ?? beforeDoc?["t"].AsString ?? string.Empty,
+                        after?.SchemaVersion ?? beforeDoc?["sv"].AsInt32 ?? 0,
+                        after?.Version ?? beforeVersion,
+                        now.UtcTicks,
+                        payload ?? Array.Empty<byte>(),
+                        beforeSequence,
+                        op.CorrelationId,
+                        op.Origin));
                     beforeSequence = changeSequence;
                 }
 
@@ -1081,6 +1078,26 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
     /// The stored form of an entry. With the change log on, the payload is not repeated here: it is in the change record
     /// <c>cs</c> points to (pruning never removes a record an entry points to), so a write stores its document once.
     /// </summary>
+    /// <summary>A change record as stored (sealed with its checksum): the one layout every writer of the change log uses.</summary>
+    private static BsonDocument ChangeDocument(long sequence, string id, string scope, string key, StateChangeKind kind, string typeName, int schemaVersion, long version, long ticks, byte[] payload, long previousSequence, string? correlationId, string? origin)
+        => DocumentIntegrity.Seal(new BsonDocument
+        {
+            ["_id"] = sequence,
+            [KeyIndex] = IndexValue(id, sequence),
+            [CorrelationIndex] = correlationId is null ? BsonValue.Null : IndexValue(correlationId, sequence),
+            ["s"] = scope,
+            ["k"] = key,
+            ["x"] = (int)kind,
+            ["t"] = typeName,
+            ["sv"] = schemaVersion,
+            ["v"] = version,
+            ["u"] = ticks,
+            ["p"] = payload,
+            ["ps"] = previousSequence,
+            ["c"] = correlationId is null ? BsonValue.Null : correlationId,
+            ["o"] = origin is null ? BsonValue.Null : origin,
+        });
+
     private static BsonDocument ToDocument(string id, StoredEntry entry, byte[] payload, long changeSequence, bool payloadInLog)
     {
         var doc = new BsonDocument
