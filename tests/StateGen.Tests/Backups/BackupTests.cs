@@ -281,6 +281,34 @@ public sealed class BackupTests : IDisposable
     }
 
     [Fact]
+    public async Task A_document_damaged_in_the_file_is_never_backed_up_as_if_it_were_sound()
+    {
+        string path = _dir.File("damaged.db");
+        byte[] value = System.Text.Encoding.UTF8.GetBytes("\"" + new string('q', 300) + "\"");
+        await using (var store = new LiteDbStateStore(path))
+        {
+            await store.WriteAsync(new StateWrite("agent/a", "damaged", "T", 1, value));
+            await store.WriteAsync(Write("agent/a", "newest", 1)); // the open reads the newest change record, not this one
+        }
+
+        byte[] file = await File.ReadAllBytesAsync(path);
+        int at = file.AsSpan().IndexOf(value);
+        Assert.True(at > 0, "the value is stored as is");
+        file[at + 100] ^= 0x01;
+        await File.WriteAllBytesAsync(path, file);
+
+        BackupManager backups = Manager();
+        await using (var store = new LiteDbStateStore(path))
+        {
+            Exception refused = await Assert.ThrowsAnyAsync<StateGenException>(() => backups.CreateAsync(store));
+            Assert.True(refused is StateStoreCorruptedException || refused.InnerException is StateStoreCorruptedException, refused.GetType().Name);
+            Assert.DoesNotContain("qqqqqqqq", refused.ToString(), StringComparison.Ordinal);
+        }
+
+        Assert.Empty(await backups.ListAsync());
+    }
+
+    [Fact]
     public async Task Cancellation_mid_backup_leaves_nothing_listed_and_no_folder_behind()
     {
         var store = new MemoryStateStore();
