@@ -249,7 +249,9 @@ public sealed class MigrationManagerTests : IDisposable
         await using StateManager manager = Backends.CreateManager(Backends.LiteDb, _dir);
         await SeedAsync(manager, v1: 0, v2: 200, v3: 0);
         int rewrites = 0;
+        int duringRun = 0;
         using var done = new CancellationTokenSource();
+        var writing = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         Task writer = Task.Run(async () =>
         {
             var random = new Random(7);
@@ -258,9 +260,26 @@ public sealed class MigrationManagerTests : IDisposable
                 int i = random.Next(200);
                 await manager.Store.WriteAsync(new StateWrite(Scope.Path, Key(i), Ticket.TypeName, 2, Encoding.UTF8.GetBytes(Ticket.V2(Id(i), "rewritten-" + i, "low"))));
                 Interlocked.Increment(ref rewrites);
+                writing.TrySetResult();
                 await Task.Delay(1);
             }
         });
+
+        // The first batch waits until the writer has written 20 more times, so writes certainly overlap the run.
+        manager.Hooks.Register(StateHookPoint.BeforeMigration, "overlap", async (_, token) =>
+        {
+            if (Interlocked.Exchange(ref duringRun, 1) == 0)
+            {
+                int start = Volatile.Read(ref rewrites);
+                while (Volatile.Read(ref rewrites) < start + 20)
+                {
+                    await Task.Delay(1, token);
+                }
+            }
+
+            return StateHookResult.Continue;
+        });
+        await writing.Task;
 
         MigrationReport report = await new MigrationManager(manager).Register<Ticket>().ApplyAsync(new MigrationRequest { BatchSize = 20 });
         done.Cancel();
