@@ -30,6 +30,16 @@ public partial class BenchAgent
 
     public Dictionary<string, string> Notes { get; set; } = new();
 
+    /// <summary>Turn <paramref name="i"/> of the benchmark conversations: a question or an answer of about 110–150 characters.</summary>
+    public static Turn SampleTurn(int i, DateTimeOffset start) => new()
+    {
+        Role = i % 2 == 0 ? Role.User : Role.Assistant,
+        Text = i % 2 == 0
+            ? $"Question {i}: what changed in the storage layer since the last run, and which entries need a schema migration?"
+            : $"Answer {i}: three entries were written with schema version 1; none needs migration. I summarised the diff in note 'diff-{i}' and queued a follow-up.",
+        At = start.AddSeconds(37 * i).AddTicks(1000 + i),
+    };
+
     /// <summary>The instance every benchmark uses: 20 turns, 5 notes.</summary>
     public static BenchAgent CreateSample()
     {
@@ -46,14 +56,7 @@ public partial class BenchAgent
 
         for (int i = 0; i < 20; i++)
         {
-            agent.History.Add(new Turn
-            {
-                Role = i % 2 == 0 ? Role.User : Role.Assistant,
-                Text = i % 2 == 0
-                    ? $"Question {i}: what changed in the storage layer since the last run, and which entries need a schema migration?"
-                    : $"Answer {i}: three entries were written with schema version 1; none needs migration. I summarised the diff in note 'diff-{i}' and queued a follow-up.",
-                At = start.AddSeconds(37 * i).AddTicks(1000 + i),
-            });
+            agent.History.Add(SampleTurn(i, start));
         }
 
         agent.Notes["summary"] = "Storage is LiteDB, one file per process, direct mode.";

@@ -228,14 +228,7 @@ public partial class RepresentativeAgent
         agent.Tags.AddRange(["research", "persistence", "dotnet", "agents"]);
         for (int i = 0; i < turns; i++)
         {
-            agent.History.Add(new Turn
-            {
-                Role = i % 2 == 0 ? Role.User : Role.Assistant,
-                Text = i % 2 == 0
-                    ? $"Question {i}: what changed in the storage layer since the last run, and which entries need a schema migration?"
-                    : $"Answer {i}: three entries were written with schema version 1; none needs migration. I summarised the diff in note 'diff-{i}' and queued a follow-up.",
-                At = start.AddSeconds(37 * i).AddTicks(1000 + i),
-            });
+            agent.History.Add(BenchAgent.SampleTurn(i, start));
         }
 
         agent.Notes["summary"] = "Storage is LiteDB, one file per process, direct mode.";
