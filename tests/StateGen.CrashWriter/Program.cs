@@ -62,7 +62,7 @@ internal static class Program
             var ops = new List<StateOperation>();
             foreach (int k in keys)
             {
-                ops.Add(new StateWrite("kill", Key(k), "T", 1, Payload(Key(k), versions[k] + 1), ExpectedVersion: versions[k]));
+                ops.Add(new StateWrite("kill", Key(k), "T", 1, CrashPayload.Of(Key(k), versions[k] + 1), ExpectedVersion: versions[k]));
             }
 
             IReadOnlyList<StateOperationResult> results = await store.CommitAsync(ops);
@@ -117,19 +117,4 @@ internal static class Program
     }
 
     private static string Key(int k) => "k" + k.ToString(CultureInfo.InvariantCulture);
-
-    /// <summary>The value of <paramref name="key"/> at <paramref name="version"/>: 20 B to 20 KB, checkable byte for byte.</summary>
-    public static byte[] Payload(string key, long version)
-    {
-        string unit = key + ":" + version.ToString(CultureInfo.InvariantCulture) + ";";
-        int length = 20 + (int)(version * 7919 % 20_000);
-        var bytes = new byte[length];
-        byte[] pattern = Encoding.ASCII.GetBytes(unit);
-        for (int i = 0; i < length; i++)
-        {
-            bytes[i] = pattern[i % pattern.Length];
-        }
-
-        return bytes;
-    }
 }

@@ -100,25 +100,10 @@ public sealed class LiteDbProcessKillTests : IDisposable
             {
                 StoredEntry? entry = await store.GetAsync("kill", key);
                 Assert.True(entry is not null && entry.Version >= version, $"cycle {cycle}: {key} v{version} was acknowledged, the file has v{entry?.Version}");
-                Assert.Equal(CrashWriterPayload(key, entry!.Version), entry.Payload.ToArray());
+                Assert.Equal(StateGen.CrashWriter.CrashPayload.Of(key, entry!.Version), entry.Payload.ToArray());
             }
         }
 
         Assert.True(totalAcks >= Cycles, $"only {totalAcks} acknowledged writes in {Cycles} cycles");
-    }
-
-    /// <summary>The child's value of a key at a version (StateGen.CrashWriter.Program.Payload).</summary>
-    private static byte[] CrashWriterPayload(string key, long version)
-    {
-        string unit = key + ":" + version.ToString(CultureInfo.InvariantCulture) + ";";
-        int length = 20 + (int)(version * 7919 % 20_000);
-        var bytes = new byte[length];
-        byte[] pattern = Encoding.ASCII.GetBytes(unit);
-        for (int i = 0; i < length; i++)
-        {
-            bytes[i] = pattern[i % pattern.Length];
-        }
-
-        return bytes;
     }
 }
