@@ -5,7 +5,10 @@ using System.IO.Compression;
 using System.Security.Cryptography;
 using System.Text.Json.Serialization;
 using System.Threading;
+using K4os.Compression.LZ4;
+using K4os.Compression.LZ4.Streams;
 using StateGen.Storage;
+using StateGen.Storage.LiteDb;
 
 namespace StateGen.Backups;
 
@@ -15,10 +18,15 @@ namespace StateGen.Backups;
 /// </summary>
 internal sealed class BackupManifest
 {
-    public const int CurrentFormat = 1;
+    /// <summary>Format 1: an <see cref="BackupLayout.Entries"/> backup. Format 2: a <see cref="BackupLayout.Database"/> one.</summary>
+    public const int EntriesFormat = 1;
+    public const int DatabaseFormat = 2;
     public const string FileName = "manifest.json";
 
-    public int Format { get; set; } = CurrentFormat;
+    public int Format { get; set; } = EntriesFormat;
+
+    /// <summary>What the data file holds (absent in format 1 manifests: entries).</summary>
+    public BackupLayout Layout { get; set; }
 
     public string Id { get; set; } = string.Empty;
 
@@ -45,6 +53,16 @@ internal sealed class BackupManifest
     public List<BackupTypeCount> Types { get; set; } = [];
 
     public List<BackupFileEntry> Files { get; set; } = [];
+}
+
+/// <summary>What a backup's data file holds.</summary>
+internal enum BackupLayout
+{
+    /// <summary><c>data.sgb</c>: one record per entry (<see cref="BackupDataFile"/>); backups of the memory store.</summary>
+    Entries = 0,
+
+    /// <summary><c>database.sgdb</c>: the LiteDB data file itself (<see cref="BackupDatabaseFile"/>).</summary>
+    Database = 1,
 }
 
 /// <summary>One file of a backup with its length and SHA-256 (lowercase hex).</summary>
@@ -236,19 +254,21 @@ internal static class BackupDataFile
         return new BackupFileEntry(name, input.Length, Convert.ToHexString(hash).ToLowerInvariant());
     }
 
-    private static Stream Compress(Stream stream, BackupCompression compression) => compression switch
+    internal static Stream Compress(Stream stream, BackupCompression compression) => compression switch
     {
         BackupCompression.None => new ObservedStream(stream, hash: false, leaveOpen: true),
         BackupCompression.GZip => new GZipStream(stream, CompressionLevel.Fastest, leaveOpen: true),
         BackupCompression.Brotli => new BrotliStream(stream, CompressionLevel.Fastest, leaveOpen: true),
+        BackupCompression.Lz4 => LZ4Stream.Encode(stream, LZ4Level.L00_FAST, leaveOpen: true),
         _ => throw new ArgumentOutOfRangeException(nameof(compression), compression, "Unknown compression."),
     };
 
-    private static Stream Decompress(Stream stream, BackupCompression compression) => compression switch
+    internal static Stream Decompress(Stream stream, BackupCompression compression) => compression switch
     {
         BackupCompression.None => new ObservedStream(stream, hash: false, leaveOpen: true),
         BackupCompression.GZip => new GZipStream(stream, CompressionMode.Decompress, leaveOpen: true),
         BackupCompression.Brotli => new BrotliStream(stream, CompressionMode.Decompress, leaveOpen: true),
+        BackupCompression.Lz4 => LZ4Stream.Decode(stream, leaveOpen: true),
         _ => throw new InvalidDataException($"unknown compression {compression}"),
     };
 
@@ -287,6 +307,60 @@ internal static class BackupDataFile
     }
 
     private static string? ReadOptional(BinaryReader reader) => reader.ReadBoolean() ? reader.ReadString() : null;
+}
+
+/// <summary>
+/// The data file of a LiteDB store's backup (<c>database.sgdb</c>): the store's LiteDB data file as it was at the backup's
+/// change-log position (<see cref="LiteDbStateStore.CopyDataFile"/>), compressed as a whole. It holds the change log and
+/// hook history too, and every document keeps its checksum. Taking it is a sequential read of the file, and restoring it a
+/// sequential write: about as fast as copying the file, where reading and rebuilding entry by entry was 10-20 times slower.
+/// </summary>
+internal static class BackupDatabaseFile
+{
+    public const string FileName = "database.sgdb";
+    private const int BufferSize = 1 << 20;
+
+    /// <summary>Copies the store's data file into <paramref name="file"/> and flushes it to the disk.</summary>
+    public static (DataFileCopy Copy, BackupFileEntry File) Write(string file, BackupCompression compression, LiteDbStateStore store, Action<long, long>? progress, CancellationToken cancellationToken)
+    {
+        using var output = new FileStream(file, FileMode.CreateNew, FileAccess.Write, FileShare.None, BufferSize);
+        using var hashed = new ObservedStream(output, hash: true);
+        DataFileCopy copy;
+        using (Stream compressed = BackupDataFile.Compress(hashed, compression))
+        {
+            copy = store.CopyDataFile(compressed, progress, cancellationToken);
+        }
+
+        output.Flush(flushToDisk: true);
+        return (copy, new BackupFileEntry(FileName, output.Length, hashed.HashHex()));
+    }
+
+    /// <summary>
+    /// Decompresses <paramref name="file"/> into the new file <paramref name="destination"/> and flushes it to the disk;
+    /// returns the length and SHA-256 of <paramref name="file"/> as read. Damaged compressed data throws
+    /// <see cref="InvalidDataException"/>.
+    /// </summary>
+    public static BackupFileEntry Extract(string file, BackupCompression compression, string destination, CancellationToken cancellationToken)
+    {
+        using var input = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 1 << 16);
+        using var hashed = new ObservedStream(input, hash: true);
+        using (Stream decompressed = BackupDataFile.Decompress(hashed, compression))
+        using (var output = new FileStream(destination, FileMode.CreateNew, FileAccess.Write, FileShare.None, bufferSize: 0))
+        {
+            byte[] buffer = new byte[BufferSize];
+            int read;
+            while ((read = decompressed.ReadAtLeast(buffer, buffer.Length, throwOnEndOfStream: false)) > 0)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                output.Write(buffer, 0, read);
+            }
+
+            output.Flush(flushToDisk: true);
+        }
+
+        hashed.Drain();
+        return new BackupFileEntry(FileName, hashed.Length, hashed.HashHex());
+    }
 }
 
 /// <summary>A pass-through stream that counts the bytes written or read and, optionally, hashes them (SHA-256).</summary>

@@ -31,7 +31,15 @@ public sealed partial class BackupManager
     public async Task<BackupRestoreResult> RestoreAsync(string backupId, string databasePath, IProgress<BackupProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(databasePath);
-        BackupManifest manifest = await VerifiedManifestAsync(backupId, progress, cancellationToken).ConfigureAwait(false);
+
+        // A database backup is checked where it is restored (it is decompressed once, then opened and read in full);
+        // an entries backup is checked in a pass of its own before anything is built.
+        BackupManifest? manifest = TryReadManifest(FolderOf(backupId));
+        if (manifest is null || manifest.Layout != BackupLayout.Database || ManifestProblem(manifest, backupId) is not null)
+        {
+            manifest = await VerifiedManifestAsync(backupId, progress, cancellationToken).ConfigureAwait(false);
+        }
+
         return await RestoreCoreAsync(manifest, databasePath, null, progress, cancellationToken).ConfigureAwait(false);
     }
 
@@ -147,18 +155,24 @@ public sealed partial class BackupManager
         long documents = manifest.DocumentCount;
         try
         {
-            var check = new BackupDataFile.ReadCheck();
-            BackupFileEntry expected = manifest.Files[0];
-            long total = manifest.DocumentCount + replay.Count;
-            Action<long>? report = progress is null ? null
-                : n => progress.Report(n <= manifest.DocumentCount
-                    ? new BackupProgress(BackupPhase.Restoring, n, manifest.DocumentCount)
-                    : new BackupProgress(BackupPhase.Replaying, n - manifest.DocumentCount, replay.Count));
-            IEnumerable<SnapshotDocument> source = BackupDataFile.Read(Path.Combine(FolderOf(manifest.Id), expected.Name), manifest.Compression, check);
-            LiteDbStateStore.BuildRestoredFile(temp, manifest.ChangeLogPosition, source, replay, report, cancellationToken);
-            if (!string.Equals(check.Sha256, expected.Sha256, StringComparison.OrdinalIgnoreCase) || check.Length != expected.Length)
+            if (manifest.Layout == BackupLayout.Database)
             {
-                throw new StateBackupVerificationException(manifest.Id, ["the data file changed while it was restored"]);
+                BuildFromDatabase(manifest, temp, replay, progress, cancellationToken);
+            }
+            else
+            {
+                var check = new BackupDataFile.ReadCheck();
+                BackupFileEntry expected = manifest.Files[0];
+                Action<long>? report = progress is null ? null
+                    : n => progress.Report(n <= manifest.DocumentCount
+                        ? new BackupProgress(BackupPhase.Restoring, n, manifest.DocumentCount)
+                        : new BackupProgress(BackupPhase.Replaying, n - manifest.DocumentCount, replay.Count));
+                IEnumerable<SnapshotDocument> source = BackupDataFile.Read(Path.Combine(FolderOf(manifest.Id), expected.Name), manifest.Compression, check);
+                LiteDbStateStore.BuildRestoredFile(temp, manifest.ChangeLogPosition, source, replay, report, cancellationToken);
+                if (!string.Equals(check.Sha256, expected.Sha256, StringComparison.OrdinalIgnoreCase) || check.Length != expected.Length)
+                {
+                    throw new StateBackupVerificationException(manifest.Id, ["the data file changed while it was restored"]);
+                }
             }
 
             using (var file = new FileStream(temp, FileMode.Open, FileAccess.ReadWrite, FileShare.None))
@@ -204,6 +218,47 @@ public sealed partial class BackupManager
         DeleteFileQuietly(LiteDbStateStore.LogPath(temp));
         long position = replay.Count > 0 ? Math.Max(manifest.ChangeLogPosition, replay[^1].Sequence) : manifest.ChangeLogPosition;
         return new BackupRestoreResult(manifest.Id, path, safety, documents, replay.Count, position);
+    }
+
+    /// <summary>
+    /// Decompresses a database backup into <paramref name="temp"/>, checks it as <see cref="VerifyAsync"/> does (its hash,
+    /// then every entry read with its checksum, the counts against the manifest) and replays <paramref name="replay"/>
+    /// into it. Throws <see cref="StateBackupVerificationException"/> when the check fails.
+    /// </summary>
+    private void BuildFromDatabase(BackupManifest manifest, string temp, IReadOnlyList<StateChangeRecord> replay, IProgress<BackupProgress>? progress, CancellationToken cancellationToken)
+    {
+        BackupFileEntry expected = manifest.Files[0];
+        progress?.Report(new BackupProgress(BackupPhase.Copying, 0, manifest.UncompressedBytes));
+        BackupFileEntry actual;
+        try
+        {
+            actual = BackupDatabaseFile.Extract(Path.Combine(FolderOf(manifest.Id), expected.Name), manifest.Compression, temp, cancellationToken);
+        }
+        catch (Exception ex) when (ex is InvalidDataException or EndOfStreamException)
+        {
+            throw new StateBackupVerificationException(manifest.Id, [$"{expected.Name} could not be read to its end ({ex.GetType().Name})"]);
+        }
+
+        if (!string.Equals(actual.Sha256, expected.Sha256, StringComparison.OrdinalIgnoreCase) || actual.Length != expected.Length)
+        {
+            throw new StateBackupVerificationException(manifest.Id, [$"{expected.Name} has SHA-256 {actual.Sha256} ({actual.Length} bytes), the manifest says {expected.Sha256} ({expected.Length} bytes)"]);
+        }
+
+        progress?.Report(new BackupProgress(BackupPhase.Copying, manifest.UncompressedBytes, manifest.UncompressedBytes));
+        var problems = new List<string>();
+        CheckDatabase(manifest, temp, null, progress, problems, cancellationToken);
+        if (problems.Count > 0)
+        {
+            Log.BackupInvalid(_logger, manifest.Id, string.Join("; ", problems));
+            throw new StateBackupVerificationException(manifest.Id, problems);
+        }
+
+        if (replay.Count > 0)
+        {
+            using LiteDbStateStore restored = OpenExtracted(temp, manifest);
+            Action<long>? report = progress is null ? null : n => progress.Report(new BackupProgress(BackupPhase.Replaying, n, replay.Count));
+            restored.ReplayChanges(manifest.ChangeLogPosition, replay, report, cancellationToken);
+        }
     }
 
     /// <summary>

@@ -53,7 +53,7 @@ public sealed partial class BackupManager
             throw new ArgumentException("The backup folder is empty.", nameof(options));
         }
 
-        if (options.Compression is not (BackupCompression.None or BackupCompression.GZip or BackupCompression.Brotli))
+        if (options.Compression is not (BackupCompression.None or BackupCompression.GZip or BackupCompression.Brotli or BackupCompression.Lz4))
         {
             throw new ArgumentOutOfRangeException(nameof(options), options.Compression, "Unknown compression.");
         }
@@ -97,31 +97,11 @@ public sealed partial class BackupManager
         try
         {
             System.IO.Directory.CreateDirectory(temp);
-            string dataPath = Path.Combine(temp, BackupDataFile.FileName);
-
             // The snapshot may be a database read transaction bound to one thread: read and write on a thread of its own.
             manifest = await Task.Factory.StartNew(
-                () => source.ReadSnapshot((info, documents) =>
-                {
-                    Action<long>? report = progress is null ? null : n => progress.Report(new BackupProgress(BackupPhase.Writing, n, info.DocumentCount));
-                    var (summary, file) = BackupDataFile.Write(dataPath, _options.Compression, documents, report, cancellationToken);
-                    return new BackupManifest
-                    {
-                        Id = id,
-                        CreatedAt = createdAt,
-                        SnapshotAt = info.CapturedAt,
-                        ChangeLogPosition = info.ChangeLogPosition,
-                        RecordsChanges = info.RecordsChanges,
-                        Encrypted = encrypted,
-                        StoreType = storeType,
-                        Label = label,
-                        Compression = _options.Compression,
-                        DocumentCount = summary.Count,
-                        UncompressedBytes = summary.UncompressedBytes,
-                        Types = summary.TypeCounts(),
-                        Files = [file],
-                    };
-                }),
+                () => source is LiteDbStateStore database
+                    ? WriteDatabase(database, temp, id, createdAt, encrypted, storeType, label, progress, cancellationToken)
+                    : WriteEntries(source, temp, id, createdAt, encrypted, storeType, label, progress, cancellationToken),
                 cancellationToken,
                 TaskCreationOptions.LongRunning,
                 TaskScheduler.Default).ConfigureAwait(false);
@@ -156,6 +136,59 @@ public sealed partial class BackupManager
         progress?.Report(new BackupProgress(BackupPhase.Completed, backup.DocumentCount, backup.DocumentCount));
         await _hooks.RunAsync(StateHookPoint.AfterBackup, id, backup.ChangeLogPosition, "backup", cancellationToken).ConfigureAwait(false);
         return backup;
+    }
+
+    private BackupManifest WriteEntries(IStateSnapshotSource source, string temp, string id, DateTimeOffset createdAt, bool encrypted, string storeType, string? label, IProgress<BackupProgress>? progress, CancellationToken cancellationToken)
+        => source.ReadSnapshot((info, documents) =>
+        {
+            Action<long>? report = progress is null ? null : n => progress.Report(new BackupProgress(BackupPhase.Writing, n, info.DocumentCount));
+            var (summary, file) = BackupDataFile.Write(Path.Combine(temp, BackupDataFile.FileName), _options.Compression, documents, report, cancellationToken);
+            return new BackupManifest
+            {
+                Id = id,
+                CreatedAt = createdAt,
+                SnapshotAt = info.CapturedAt,
+                ChangeLogPosition = info.ChangeLogPosition,
+                RecordsChanges = info.RecordsChanges,
+                Encrypted = encrypted,
+                StoreType = storeType,
+                Label = label,
+                Compression = _options.Compression,
+                DocumentCount = summary.Count,
+                UncompressedBytes = summary.UncompressedBytes,
+                Types = summary.TypeCounts(),
+                Files = [file],
+            };
+        });
+
+    private BackupManifest WriteDatabase(LiteDbStateStore store, string temp, string id, DateTimeOffset createdAt, bool encrypted, string storeType, string? label, IProgress<BackupProgress>? progress, CancellationToken cancellationToken)
+    {
+        Action<long, long>? report = progress is null ? null : (n, total) => progress.Report(new BackupProgress(BackupPhase.Copying, n, total));
+        var (copy, file) = BackupDatabaseFile.Write(Path.Combine(temp, BackupDatabaseFile.FileName), _options.Compression, store, report, cancellationToken);
+        var summary = new BackupDataFile.Summary();
+        foreach (var ((type, version), count) in copy.Types)
+        {
+            summary.Types[(type, version)] = count;
+        }
+
+        return new BackupManifest
+        {
+            Format = BackupManifest.DatabaseFormat,
+            Layout = BackupLayout.Database,
+            Id = id,
+            CreatedAt = createdAt,
+            SnapshotAt = copy.Info.CapturedAt,
+            ChangeLogPosition = copy.Info.ChangeLogPosition,
+            RecordsChanges = copy.Info.RecordsChanges,
+            Encrypted = encrypted,
+            StoreType = storeType,
+            Label = label,
+            Compression = _options.Compression,
+            DocumentCount = copy.Info.DocumentCount,
+            UncompressedBytes = copy.Length,
+            Types = summary.TypeCounts(),
+            Files = [file],
+        };
     }
 
     /// <summary>
@@ -235,24 +268,14 @@ public sealed partial class BackupManager
         var problems = new List<string>();
         long documents = 0;
         BackupManifest? manifest = TryReadManifest(folder);
-        if (manifest is null)
+        if (ManifestProblem(manifest, backupId) is { } problem)
         {
-            problems.Add("the manifest is missing or unreadable");
-        }
-        else if (manifest.Format != BackupManifest.CurrentFormat || manifest.Id != backupId)
-        {
-            problems.Add($"the manifest is of format {manifest.Format} for backup '{manifest.Id}'");
-        }
-        else if (manifest.Files.Count != 1 || manifest.Files[0].Name != BackupDataFile.FileName)
-        {
-            problems.Add("the manifest does not list the data file");
+            problems.Add(problem);
         }
         else
         {
-            BackupFileEntry expected = manifest.Files[0];
+            BackupFileEntry expected = manifest!.Files[0];
             string dataPath = Path.Combine(folder, expected.Name);
-            var check = new BackupDataFile.ReadCheck();
-            var summary = new BackupDataFile.Summary();
             try
             {
                 if (!File.Exists(dataPath))
@@ -266,39 +289,9 @@ public sealed partial class BackupManager
                     problems.Add($"{expected.Name} is {length} bytes, the manifest says {expected.Length}");
                 }
 
-                foreach (SnapshotDocument d in BackupDataFile.Read(dataPath, manifest.Compression, check))
-                {
-                    if ((summary.Count & 255) == 0)
-                    {
-                        cancellationToken.ThrowIfCancellationRequested();
-                    }
-
-                    summary.Add(d.Entry);
-                    if (!manifest.Encrypted && !IsJson(d.Entry.Payload.Span))
-                    {
-                        problems.Add($"the document at '{d.Entry.Scope}' key '{d.Entry.Key}' is not valid JSON");
-                    }
-                    else if (checkDocument?.Invoke(d.Entry) is { } problem)
-                    {
-                        problems.Add($"the document at '{d.Entry.Scope}' key '{d.Entry.Key}': {problem}");
-                    }
-
-                    if (progress is not null && summary.Count % 1000 == 0)
-                    {
-                        progress.Report(new BackupProgress(BackupPhase.Verifying, summary.Count, manifest.DocumentCount));
-                    }
-                }
-
-                documents = summary.Count;
-                if (!string.Equals(check.Sha256, expected.Sha256, StringComparison.OrdinalIgnoreCase))
-                {
-                    problems.Add($"{expected.Name} has SHA-256 {check.Sha256}, the manifest says {expected.Sha256}");
-                }
-
-                if (summary.Count != manifest.DocumentCount || !summary.TypeCounts().SequenceEqual(manifest.Types))
-                {
-                    problems.Add($"the data file holds {summary.Count} documents of {summary.Types.Count} type versions; the manifest says {manifest.DocumentCount} of {manifest.Types.Count}");
-                }
+                documents = manifest.Layout == BackupLayout.Database
+                    ? VerifyDatabase(manifest, dataPath, checkDocument, progress, problems, cancellationToken)
+                    : VerifyEntries(manifest, dataPath, checkDocument, progress, problems, cancellationToken);
             }
             catch (Exception ex) when (ex is IOException or InvalidDataException or UnauthorizedAccessException or FormatException or ArgumentException or OverflowException)
             {
@@ -313,6 +306,135 @@ public sealed partial class BackupManager
         }
 
         return new BackupVerification(backupId, problems, documents);
+    }
+
+    /// <summary>Why a manifest cannot be used for <paramref name="backupId"/>, or <see langword="null"/>.</summary>
+    private static string? ManifestProblem(BackupManifest? manifest, string backupId)
+    {
+        if (manifest is null)
+        {
+            return "the manifest is missing or unreadable";
+        }
+
+        (int format, string file) = manifest.Layout switch
+        {
+            BackupLayout.Entries => (BackupManifest.EntriesFormat, BackupDataFile.FileName),
+            BackupLayout.Database => (BackupManifest.DatabaseFormat, BackupDatabaseFile.FileName),
+            _ => (0, string.Empty),
+        };
+        if (manifest.Format != format || manifest.Id != backupId)
+        {
+            return $"the manifest is of format {manifest.Format} for backup '{manifest.Id}'";
+        }
+
+        return manifest.Files.Count != 1 || manifest.Files[0].Name != file ? "the manifest does not list the data file" : null;
+    }
+
+    private long VerifyEntries(BackupManifest manifest, string dataPath, Func<StoredEntry, string?>? checkDocument, IProgress<BackupProgress>? progress, List<string> problems, CancellationToken cancellationToken)
+    {
+        BackupFileEntry expected = manifest.Files[0];
+        var check = new BackupDataFile.ReadCheck();
+        BackupDataFile.Summary summary = CheckDocuments(manifest, BackupDataFile.Read(dataPath, manifest.Compression, check), checkDocument, progress, problems, cancellationToken);
+        if (!string.Equals(check.Sha256, expected.Sha256, StringComparison.OrdinalIgnoreCase))
+        {
+            problems.Add($"{expected.Name} has SHA-256 {check.Sha256}, the manifest says {expected.Sha256}");
+        }
+
+        return summary.Count;
+    }
+
+    /// <summary>
+    /// A database backup is checked by decompressing it into a temporary file (hashing it on the way), opening that as a
+    /// store, and reading every entry with its checksum.
+    /// </summary>
+    private long VerifyDatabase(BackupManifest manifest, string dataPath, Func<StoredEntry, string?>? checkDocument, IProgress<BackupProgress>? progress, List<string> problems, CancellationToken cancellationToken)
+    {
+        string temp = Path.Combine(Directory, ".verify-" + manifest.Id + "-" + Guid.NewGuid().ToString("N")[..8]);
+        try
+        {
+            BackupFileEntry actual = BackupDatabaseFile.Extract(dataPath, manifest.Compression, temp, cancellationToken);
+            if (!string.Equals(actual.Sha256, manifest.Files[0].Sha256, StringComparison.OrdinalIgnoreCase))
+            {
+                problems.Add($"{actual.Name} has SHA-256 {actual.Sha256}, the manifest says {manifest.Files[0].Sha256}");
+                return 0;
+            }
+
+            return CheckDatabase(manifest, temp, checkDocument, progress, problems, cancellationToken);
+        }
+        finally
+        {
+            DeleteFileQuietly(temp);
+            DeleteFileQuietly(LiteDbStateStore.LogPath(temp));
+        }
+    }
+
+    /// <summary>Opens an extracted database file and checks every entry in it against the manifest.</summary>
+    private static long CheckDatabase(BackupManifest manifest, string path, Func<StoredEntry, string?>? checkDocument, IProgress<BackupProgress>? progress, List<string> problems, CancellationToken cancellationToken)
+    {
+        try
+        {
+            using LiteDbStateStore store = OpenExtracted(path, manifest);
+            if (store.ChangeLogPosition != manifest.ChangeLogPosition)
+            {
+                problems.Add($"the database's change log ends at {store.ChangeLogPosition}, the manifest says {manifest.ChangeLogPosition}");
+            }
+
+            return ((IStateSnapshotSource)store).ReadSnapshot((_, documents) => CheckDocuments(manifest, documents, checkDocument, progress, problems, cancellationToken).Count);
+        }
+        catch (StateStoreCorruptedException ex)
+        {
+            problems.Add($"{BackupDatabaseFile.FileName} holds a damaged database: {ex.Failure}");
+            return 0;
+        }
+        catch (StateStoreException ex)
+        {
+            problems.Add($"{BackupDatabaseFile.FileName} could not be opened as a database ({ex.InnerException?.GetType().Name ?? ex.GetType().Name})");
+            return 0;
+        }
+    }
+
+    /// <summary>Opens a database file taken out of a backup the way its store kept it (change log on or off), for a short job.</summary>
+    private static LiteDbStateStore OpenExtracted(string path, BackupManifest manifest) => new(new LiteDbStateStoreOptions
+    {
+        Path = path,
+        Durability = StateDurability.Relaxed,
+        RelaxedFlushInterval = TimeSpan.FromDays(1),
+        RecordChanges = manifest.RecordsChanges,
+    });
+
+    /// <summary>Reads every document: valid JSON unless encrypted, <paramref name="checkDocument"/>'s check, and the manifest's counts.</summary>
+    private static BackupDataFile.Summary CheckDocuments(BackupManifest manifest, IEnumerable<SnapshotDocument> documents, Func<StoredEntry, string?>? checkDocument, IProgress<BackupProgress>? progress, List<string> problems, CancellationToken cancellationToken)
+    {
+        var summary = new BackupDataFile.Summary();
+        foreach (SnapshotDocument d in documents)
+        {
+            if ((summary.Count & 255) == 0)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+            }
+
+            summary.Add(d.Entry);
+            if (!manifest.Encrypted && !IsJson(d.Entry.Payload.Span))
+            {
+                problems.Add($"the document at '{d.Entry.Scope}' key '{d.Entry.Key}' is not valid JSON");
+            }
+            else if (checkDocument?.Invoke(d.Entry) is { } problem)
+            {
+                problems.Add($"the document at '{d.Entry.Scope}' key '{d.Entry.Key}': {problem}");
+            }
+
+            if (progress is not null && summary.Count % 1000 == 0)
+            {
+                progress.Report(new BackupProgress(BackupPhase.Verifying, summary.Count, manifest.DocumentCount));
+            }
+        }
+
+        if (summary.Count != manifest.DocumentCount || !summary.TypeCounts().SequenceEqual(manifest.Types))
+        {
+            problems.Add($"the data file holds {summary.Count} documents of {summary.Types.Count} type versions; the manifest says {manifest.DocumentCount} of {manifest.Types.Count}");
+        }
+
+        return summary;
     }
 
     private static bool IsJson(ReadOnlySpan<byte> utf8)

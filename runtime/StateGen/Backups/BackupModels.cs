@@ -15,6 +15,12 @@ public enum BackupCompression
 
     /// <summary>Brotli (quality 1, its fastest).</summary>
     Brotli = 2,
+
+    /// <summary>
+    /// LZ4 (frame format, fastest level, K4os.Compression.LZ4): several times faster than GZip at a lower ratio; a backup
+    /// of a LiteDB store then runs at about the speed of copying its file (docs/benchmarks.md).
+    /// </summary>
+    Lz4 = 3,
 }
 
 /// <summary>Options of a <see cref="BackupManager"/>.</summary>
@@ -106,11 +112,14 @@ public enum BackupPhase
 
     /// <summary>Done.</summary>
     Completed = 4,
+
+    /// <summary>Copying a LiteDB store's database file into the backup, or out of it on restore: counted in bytes.</summary>
+    Copying = 5,
 }
 
 /// <summary>Progress of a backup, verification or restore.</summary>
 /// <param name="Phase">What is being done.</param>
-/// <param name="Processed">Documents (or change records) done so far in this phase.</param>
+/// <param name="Processed">Documents (or change records) done so far in this phase; bytes in <see cref="BackupPhase.Copying"/>.</param>
 /// <param name="Total">How many there are in this phase, when known.</param>
 public readonly record struct BackupProgress(BackupPhase Phase, long Processed, long? Total);
 

@@ -52,6 +52,10 @@ public sealed class BackupProcessKillTests : IDisposable
             // The killed writer's store opens and reads (what it holds is LiteDbProcessKillTests' concern).
             await using var store = new LiteDbStateStore(path);
             _ = await ReadAllAsync(store);
+
+            // A backup turns LiteDB's automatic checkpoints off while it copies the file; a kill mid-copy must not leave
+            // them off (the log would grow without bound): the open turns them back on.
+            Assert.Equal(1000, store.CheckpointThreshold);
         }
 
         Assert.True(completed > 0, "no backup completed in any cycle");

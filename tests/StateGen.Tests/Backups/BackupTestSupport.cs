@@ -67,7 +67,9 @@ internal static class BackupTestSupport
     public static (byte[] Data, bool LogExists) Fingerprint(string path)
         => (File.ReadAllBytes(path), File.Exists(StateGen.Storage.LiteDb.LiteDbStateStore.LogPath(path)));
 
-    public static string DataFile(BackupInfo backup) => Path.Combine(backup.Path, "data.sgb");
+    /// <summary>The backup's one data file: <c>data.sgb</c> (entries, memory store) or <c>database.sgdb</c> (LiteDB store).</summary>
+    public static string DataFile(BackupInfo backup)
+        => Directory.EnumerateFiles(backup.Path).Single(f => Path.GetFileName(f) != "manifest.json");
 
     public static string ManifestFile(BackupInfo backup) => Path.Combine(backup.Path, "manifest.json");
 }

@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Linq;
 using System.Threading;
+using System.Threading.Tasks;
 using LiteDB;
 
 namespace StateGen.Storage.LiteDb;
@@ -10,6 +11,23 @@ namespace StateGen.Storage.LiteDb;
 public sealed partial class LiteDbStateStore : IStateSnapshotSource
 {
     private const int SnapshotBatch = 512;
+    private const int DefaultCheckpointPages = 1000; // LiteDB's own default
+    private int _fileCopies; // data-file copies running (guarded by _gate): automatic checkpoints are off meanwhile
+
+    // Entries per stable type name and schema version, for backup manifests (guarded by _gate). Null: not kept. Not
+    // known: a count is running and commits record their differences. Known: exact, kept by every commit.
+    private Dictionary<(string Type, int Version), long>? _typeCounts;
+    private bool _typeCountsKnown;
+    private long _typeCountsGeneration;
+
+    /// <summary>Test hook: the size of each read of a data-file copy.</summary>
+    internal int CopyChunkBytes { get; set; } = 1 << 20;
+
+    /// <summary>Test hook: LiteDB's automatic checkpoint threshold in force, in log pages (0: off).</summary>
+    internal int CheckpointThreshold => Run(() => _db.Pragma("CHECKPOINT").AsInt32);
+
+    /// <summary>Test hook: called after each chunk of a data-file copy with the bytes copied so far.</summary>
+    internal Action<long>? AfterCopyChunk { get; set; }
 
     /// <summary>The sequence of the last change committed (the change-log position).</summary>
     internal long ChangeLogPosition
@@ -74,6 +92,247 @@ public sealed partial class LiteDbStateStore : IStateSnapshotSource
         }
     }
 
+    /// <summary>
+    /// Copies the data file as it is at one change-log position to <paramref name="destination"/> while writers go on, and
+    /// counts the entries of each stable type name and schema version at that position. Under the store's lock the log is
+    /// checkpointed into the data file and LiteDB's automatic checkpoints are turned off; from then on commits only append
+    /// to the log, so the data file holds exactly the state at that position until the copy ends and checkpoints resume.
+    /// The counting reads a LiteDB read transaction begun at the same moment, on this thread, while a second thread copies.
+    /// A process that dies meanwhile leaves checkpoints off in the log: the next open turns them back on.
+    /// </summary>
+    /// <param name="destination">Receives the data file's bytes.</param>
+    /// <param name="progress">Receives the bytes copied so far and the file's length.</param>
+    /// <param name="cancellationToken">Stops the copy.</param>
+    internal DataFileCopy CopyDataFile(System.IO.Stream destination, Action<long, long>? progress, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(destination);
+        long length = 0;
+        StateSnapshotInfo info = default;
+        Dictionary<(string Type, int Version), long>? known = null;
+        bool startedCounts = false;
+        long generation = 0;
+        Run(() =>
+        {
+            _db.Checkpoint();
+            _fileCopies++;
+            try
+            {
+                ApplyCheckpointPragma();
+                if (_typeCounts is not null && _typeCountsKnown)
+                {
+                    // Kept up to date by every commit since the first backup after the store opened.
+                    known = _typeCounts.Where(p => p.Value != 0).ToDictionary(p => p.Key, p => p.Value);
+                    info = new StateSnapshotInfo(_sequence, _time.GetUtcNow(), RecordsChanges, known.Values.Sum());
+                }
+                else
+                {
+                    // Count them once, in a read transaction at this position; commits from now on record their
+                    // differences, which are added to the count when it is done.
+                    if (_typeCounts is null)
+                    {
+                        _typeCounts = [];
+                        _typeCountsKnown = false;
+                        startedCounts = true;
+                        generation = _typeCountsGeneration;
+                    }
+
+                    if (!_db.BeginTrans())
+                    {
+                        throw new InvalidOperationException("A LiteDB transaction is already open on this thread.");
+                    }
+
+                    try
+                    {
+                        info = new StateSnapshotInfo(_sequence, _time.GetUtcNow(), RecordsChanges, _state.Count());
+                    }
+                    catch
+                    {
+                        EndSnapshot();
+                        throw;
+                    }
+                }
+
+                length = _dataFile.Length;
+            }
+            catch
+            {
+                EndFileCopy();
+                throw;
+            }
+
+            return 0;
+        });
+
+        try
+        {
+            Task copy = Task.Factory.StartNew(
+                () => CopyRange(length, destination, progress, cancellationToken),
+                cancellationToken,
+                TaskCreationOptions.LongRunning,
+                TaskScheduler.Default);
+            IReadOnlyDictionary<(string Type, int Version), long> types;
+            try
+            {
+                types = known ?? CountTypes(cancellationToken);
+            }
+            finally
+            {
+                if (known is null)
+                {
+                    EndSnapshot();
+                }
+
+                try
+                {
+                    copy.Wait(CancellationToken.None);
+                }
+                catch (AggregateException ex) when (ex.InnerExceptions.Count == 1)
+                {
+                    System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(ex.InnerExceptions[0]);
+                }
+            }
+
+            if (types.Values.Sum() != info.DocumentCount)
+            {
+                throw new StateStoreCorruptedException(FilePath, "the entries counted by type do not add up to the entry count");
+            }
+
+            if (startedCounts)
+            {
+                lock (_gate)
+                {
+                    if (_typeCounts is not null && !_typeCountsKnown && _typeCountsGeneration == generation)
+                    {
+                        foreach (var (key, count) in types)
+                        {
+                            CountType(key.Type, key.Version, count);
+                        }
+
+                        _typeCountsKnown = true;
+                    }
+                }
+            }
+
+            return new DataFileCopy(info, length, types);
+        }
+        catch (Exception ex) when (ex is not StateGenException and not OperationCanceledException and not OutOfMemoryException
+                                   and not System.IO.IOException and not ObjectDisposedException)
+        {
+            throw Wrap(ex);
+        }
+        finally
+        {
+            if (startedCounts)
+            {
+                lock (_gate)
+                {
+                    if (!_typeCountsKnown && _typeCountsGeneration == generation)
+                    {
+                        ForgetTypeCounts(); // the count failed: the differences alone mean nothing
+                    }
+                }
+            }
+
+            EndFileCopy();
+        }
+    }
+
+    /// <summary>Adds <paramref name="delta"/> to a type's entry count (commits call it while counts are kept).</summary>
+    private void CountType(string type, int version, long delta)
+    {
+        var key = (type, version);
+        long count = (_typeCounts!.TryGetValue(key, out long n) ? n : 0) + delta;
+        if (count == 0)
+        {
+            _typeCounts.Remove(key);
+        }
+        else
+        {
+            _typeCounts[key] = count;
+        }
+    }
+
+    /// <summary>Stops keeping entry counts per type (after a reopen, an import, or a failed count): the next backup counts.</summary>
+    private void ForgetTypeCounts()
+    {
+        _typeCounts = null;
+        _typeCountsKnown = false;
+        _typeCountsGeneration++;
+    }
+
+    private Dictionary<(string Type, int Version), long> CountTypes(CancellationToken cancellationToken)
+    {
+        var types = new Dictionary<(string Type, int Version), long>();
+        long n = 0;
+        foreach (BsonDocument doc in _state.FindAll())
+        {
+            if ((++n & 1023) == 0)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+            }
+
+            Checked(doc, "state"); // a backup never carries a damaged current value away as if it were sound
+            var key = (doc["t"].AsString, doc["sv"].AsInt32);
+            types[key] = types.TryGetValue(key, out long count) ? count + 1 : 1;
+        }
+
+        return types;
+    }
+
+    private void CopyRange(long length, System.IO.Stream destination, Action<long, long>? progress, CancellationToken cancellationToken)
+    {
+        byte[] buffer = new byte[CopyChunkBytes];
+        long copied = 0;
+        while (copied < length)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            int want = (int)Math.Min(buffer.Length, length - copied);
+            int read = _dataFile.ReadAtOffset(copied, buffer.AsSpan(0, want));
+            if (read != want)
+            {
+                throw new System.IO.EndOfStreamException($"The data file ended at {copied + read} bytes while {length} were being copied.");
+            }
+
+            destination.Write(buffer, 0, read);
+            copied += read;
+            progress?.Invoke(copied, length);
+            AfterCopyChunk?.Invoke(copied);
+        }
+    }
+
+    /// <summary>Ends a data-file copy: the last one to end turns automatic checkpoints back on and wakes a waiting close.</summary>
+    private void EndFileCopy()
+    {
+        lock (_gate)
+        {
+            _fileCopies--;
+            if (_fileCopies == 0 && !_disposed && !_faulted)
+            {
+                try
+                {
+                    ApplyCheckpointPragma();
+                }
+                catch (Exception ex) when (ex is not OutOfMemoryException)
+                {
+                    // The next open turns them back on; a failing store reports its own error on the next operation.
+                    _reopenPending = true;
+                }
+            }
+
+            Monitor.PulseAll(_gate);
+        }
+    }
+
+    /// <summary>LiteDB's automatic checkpoint threshold: off while a backup copies the data file, else the configured one.</summary>
+    private void ApplyCheckpointPragma()
+    {
+        int wanted = _fileCopies > 0 ? 0 : _checkpointPages ?? DefaultCheckpointPages;
+        if (_db.Pragma("CHECKPOINT").AsInt32 != wanted)
+        {
+            _db.Pragma("CHECKPOINT", wanted);
+        }
+    }
+
     private Exception Wrap(Exception ex) => ex is StateGenException ? ex : new StateStoreCorruptedException(FilePath, ex);
 
     private void EndSnapshot()
@@ -97,37 +356,37 @@ public sealed partial class LiteDbStateStore : IStateSnapshotSource
     /// </summary>
     private IEnumerable<SnapshotDocument> ReadSnapshotDocuments()
     {
+        // One pass over the entries in key order, in the snapshot's read transaction (a query per batch sorted what was
+        // left each time). Entries whose payload is inline come out at once; change-record lookups wait for the pass.
         var logged = new Dictionary<long, BsonDocument>();
-        string? after = null;
-        while (true)
+        var inline = new List<BsonDocument>();
+        foreach (BsonDocument doc in _state.FindAll())
         {
-            ILiteQueryable<BsonDocument> query = _state.Query();
-            if (after is not null)
+            // Walking the key index finds a document even when its node's key is damaged; a lookup by the
+            // document's own id then fails. Verifying a backup reads every entry this way, so it catches that too.
+            if (_state.FindById(doc["_id"]) is null)
             {
-                query = query.Where(Query.GT("_id", after));
+                throw new StateStoreCorruptedException(FilePath, "a current value cannot be found by its key: the key index is damaged");
             }
 
-            List<BsonDocument> batch = query.OrderBy("_id").Limit(SnapshotBatch).ToList();
-            foreach (BsonDocument doc in batch)
+            long sequence = SequenceOf(doc);
+            if (sequence == 0)
             {
-                long sequence = SequenceOf(doc);
-                if (doc.ContainsKey("p") || sequence == 0)
-                {
-                    BsonDocument? change = sequence == 0 ? null : _changes.FindById(sequence);
-                    yield return ToSnapshotDocument(doc, change);
-                }
-                else
-                {
-                    logged[sequence] = doc;
-                }
+                yield return ToSnapshotDocument(doc, null);
             }
-
-            if (batch.Count < SnapshotBatch)
+            else if (doc.ContainsKey("p"))
             {
-                break;
+                inline.Add(doc);
             }
+            else
+            {
+                logged[sequence] = doc;
+            }
+        }
 
-            after = batch[^1]["_id"].AsString;
+        foreach (BsonDocument doc in inline)
+        {
+            yield return ToSnapshotDocument(doc, _changes.FindById(SequenceOf(doc)));
         }
 
         if (logged.Count == 0)
@@ -202,12 +461,17 @@ public sealed partial class LiteDbStateStore : IStateSnapshotSource
         store.Import(sequenceFloor, documents, replay, progress, cancellationToken);
     }
 
+    /// <summary>Replays change records into this store (a database file taken out of a backup) with their own sequences.</summary>
+    internal void ReplayChanges(long sequenceFloor, IEnumerable<StateChangeRecord> replay, Action<long>? progress, CancellationToken cancellationToken)
+        => Import(sequenceFloor, [], replay, progress, cancellationToken);
+
     private void Import(long sequenceFloor, IEnumerable<SnapshotDocument> documents, IEnumerable<StateChangeRecord> replay, Action<long>? progress, CancellationToken cancellationToken)
     {
         long done = 0;
         long last = sequenceFloor;
         lock (_gate)
         {
+            ForgetTypeCounts();
             foreach (SnapshotDocument[] batch in documents.Chunk(SnapshotBatch))
             {
                 cancellationToken.ThrowIfCancellationRequested();
@@ -266,3 +530,6 @@ public sealed partial class LiteDbStateStore : IStateSnapshotSource
     private void InsertChange(StateChangeRecord r)
         => _changes.Insert(ChangeDocument(r.Sequence, Id(r.Scope, r.Key), r.Scope, r.Key, r.Kind, r.TypeName, r.SchemaVersion, r.Version, r.Timestamp.UtcTicks, r.Payload.ToArray(), r.PreviousSequence, r.CorrelationId, r.Origin));
 }
+
+/// <summary>A copy of a LiteDB store's data file: the position it holds, its length, and its entries per type and version.</summary>
+internal sealed record DataFileCopy(StateSnapshotInfo Info, long Length, IReadOnlyDictionary<(string Type, int Version), long> Types);

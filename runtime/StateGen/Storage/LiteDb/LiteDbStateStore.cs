@@ -109,7 +109,7 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
     // The stored version and last change sequence of each key written or read so far (version 0: known absent). This
     // store is the file's only writer (one per file per process, direct mode), so a write needs no read of the whole
     // stored document first.
-    private readonly Dictionary<string, (long Version, long Sequence)> _versions = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, (long Version, long Sequence, string? Type, int SchemaVersion)> _versions = new(StringComparer.Ordinal);
     private long _sequence;
     private bool _unloggedDeletes;
     private byte? _invalidStateByte;
@@ -224,10 +224,7 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
             AutoRebuild = false,
         };
         _db = new LiteDatabase(new LiteEngine(settings));
-        if (_checkpointPages is int checkpoint)
-        {
-            _db.Pragma("CHECKPOINT", checkpoint);
-        }
+        ApplyCheckpointPragma();
 
         int format = _db.UserVersion;
         if (creating && format == 0 && !_db.GetCollectionNames().Any())
@@ -277,6 +274,7 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
         _sequence = Math.Max(lastLogged, floor);
         _unloggedDeletes = _meta.FindById(UnloggedDeletesId) is { } unlogged && Checked(unlogged, MetaCollectionName) is not null;
         _versions.Clear();
+        ForgetTypeCounts();
     }
 
     /// <summary>
@@ -533,7 +531,7 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
             if (doc is not null)
             {
                 // An absent key is not cached here: its last change sequence (after a delete) is not in a document.
-                _versions[id] = (doc["v"].AsInt64, SequenceOf(doc));
+                _versions[id] = (doc["v"].AsInt64, SequenceOf(doc), doc["t"].AsString, doc["sv"].AsInt32);
             }
             else
             {
@@ -760,8 +758,8 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
     /// </summary>
     private StateOperationResult[] Apply(IReadOnlyList<StateOperation> operations)
     {
-        var view = new Dictionary<string, (long Version, long Sequence, BsonDocument? Doc, bool Loaded)>(StringComparer.Ordinal);
-        (long Version, long Sequence, BsonDocument? Doc, bool Loaded) Current(string id, bool needDocument)
+        var view = new Dictionary<string, (long Version, long Sequence, BsonDocument? Doc, bool Loaded, string? Type, int SchemaVersion)>(StringComparer.Ordinal);
+        (long Version, long Sequence, BsonDocument? Doc, bool Loaded, string? Type, int SchemaVersion) Current(string id, bool needDocument)
         {
             if (view.TryGetValue(id, out var v) && (v.Loaded || !needDocument))
             {
@@ -770,16 +768,19 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
 
             if (!needDocument && _versions.TryGetValue(id, out var cached))
             {
-                return (cached.Version, cached.Sequence, null, false);
+                return (cached.Version, cached.Sequence, null, false, cached.Type, cached.SchemaVersion);
             }
 
             BsonDocument? doc = CheckedEntry(_state.FindById(id));
-            return (doc?["v"].AsInt64 ?? 0, doc is null ? SequenceOfMissing(id) : SequenceOf(doc), doc, true);
+            return doc is null
+                ? (0, SequenceOfMissing(id), null, true, null, 0)
+                : (doc["v"].AsInt64, SequenceOf(doc), doc, true, doc["t"].AsString, doc["sv"].AsInt32);
         }
 
         DateTimeOffset now = _time.GetUtcNow();
         var results = new StateOperationResult[operations.Count];
         var staged = new (string Id, StoredEntry? After, byte[]? Payload, long Before, long BeforeSequence, BsonDocument? BeforeDoc)[operations.Count];
+        var beforeTypes = new (string? Type, int SchemaVersion)[operations.Count];
         for (int i = 0; i < operations.Count; i++)
         {
             StateOperation op = operations[i];
@@ -788,17 +789,18 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
             // A delete and a previous-value request need the stored document (the log records the type deleted).
             var before = Current(id, op.ReturnPrevious || (op is StateDelete && RecordsChanges));
             StoreRules.CheckExpectedVersion(op, before.Version == 0 ? null : before.Version);
+            beforeTypes[i] = (before.Type, before.SchemaVersion);
             if (op is StateWrite w)
             {
                 byte[] payload = w.Payload.ToArray();
                 var after = new StoredEntry(w.Scope, w.Key, w.TypeName, w.SchemaVersion, before.Version + 1, now, payload);
                 staged[i] = (id, after, payload, before.Version, before.Sequence, before.Doc);
-                view[id] = (after.Version, before.Sequence, ToDocument(id, after, payload, 0, payloadInLog: false), true);
+                view[id] = (after.Version, before.Sequence, ToDocument(id, after, payload, 0, payloadInLog: false), true, after.TypeName, after.SchemaVersion);
             }
             else
             {
                 staged[i] = (id, null, null, before.Version, before.Sequence, before.Doc);
-                view[id] = (0, before.Sequence, null, true);
+                view[id] = (0, before.Sequence, null, true, null, 0);
             }
         }
 
@@ -870,7 +872,28 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
         _unloggedDeletes |= markUnlogged;
         for (int i = 0; i < staged.Length; i++)
         {
-            _versions[staged[i].Id] = (staged[i].After?.Version ?? 0, results[i].ChangeSequence != 0 ? results[i].ChangeSequence : staged[i].BeforeSequence);
+            StoredEntry? after = staged[i].After;
+            _versions[staged[i].Id] = (after?.Version ?? 0, results[i].ChangeSequence != 0 ? results[i].ChangeSequence : staged[i].BeforeSequence, after?.TypeName, after?.SchemaVersion ?? 0);
+            if (_typeCounts is not null)
+            {
+                if (staged[i].Before != 0)
+                {
+                    if (beforeTypes[i].Type is { } type)
+                    {
+                        CountType(type, beforeTypes[i].SchemaVersion, -1);
+                    }
+                    else
+                    {
+                        ForgetTypeCounts();
+                        continue;
+                    }
+                }
+
+                if (after is not null)
+                {
+                    CountType(after.TypeName, after.SchemaVersion, +1);
+                }
+            }
         }
 
         return results;
@@ -925,6 +948,12 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
     {
         lock (_gate)
         {
+            // A backup copying the data file finishes first: the closing checkpoint writes to that file.
+            while (_fileCopies > 0)
+            {
+                Monitor.Wait(_gate);
+            }
+
             if (_disposed)
             {
                 return;

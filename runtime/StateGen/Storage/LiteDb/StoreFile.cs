@@ -98,6 +98,12 @@ internal abstract class StoreFile : Stream
     /// <summary>Reads at an offset; returns the bytes read (0 at the end).</summary>
     protected abstract int ReadAt(long offset, Span<byte> buffer);
 
+    /// <summary>
+    /// Reads at an offset without moving <see cref="Position"/>: safe while LiteDB uses the file (a backup copying the
+    /// data file while checkpoints are off).
+    /// </summary>
+    public int ReadAtOffset(long offset, Span<byte> buffer) => ReadAt(offset, buffer);
+
     /// <summary>Writes at an offset, growing the file as needed.</summary>
     protected abstract void WriteAt(long offset, ReadOnlySpan<byte> buffer);
 
