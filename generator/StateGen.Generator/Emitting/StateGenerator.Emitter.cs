@@ -268,23 +268,7 @@ public sealed partial class StateGenerator
 
                 if (_shape.ExtensionData is { } extension)
                 {
-                    // Members a newer program stored and this one does not know, written back as they were; never a
-                    // name this type persists or keeps [Sensitive].
-                    string[] known = _shape.Members.Select(m => m.JsonName).ToArray();
-                    w.OpenBlock($"if (this.{Id(extension.Name)} is {{ }} __extension)");
-                    w.OpenBlock("foreach (var __pair in __extension)");
-                    if (known.Length > 0)
-                    {
-                        w.OpenBlock($"if ({string.Join(" || ", known.Select(n => $"__pair.Key == {Literal(n)}"))})");
-                        w.WriteLine("continue;");
-                        w.CloseBlock();
-                        w.WriteLine();
-                    }
-
-                    w.WriteLine("writer.WritePropertyName(__pair.Key);");
-                    w.WriteLine(extension.IsJsonObject ? $"{StateJson}.WriteNode(writer, __pair.Value);" : $"{StateJson}.WriteElement(writer, __pair.Value);");
-                    w.CloseBlock();
-                    w.CloseBlock();
+                    WriteExtensionMembers(w, extension, _shape.Members, "this");
                 }
 
                 w.WriteLine("writer.WriteEndObject();");
@@ -298,7 +282,7 @@ public sealed partial class StateGenerator
                     .Where(x => x.m.IsRead)
                     .ToList();
                 w.OpenBlock($"void {contract}.ReadState(ref {Reader} reader)");
-                WriteReadIntoLocals(w, readable, hasFlag: _ => true, unknownComment: true, string.Empty, _shape.ExtensionData);
+                WriteReadIntoLocals(w, readable, _shape.Members, hasFlag: _ => true, unknownComment: true, string.Empty, _shape.ExtensionData);
                 w.WriteLine($"{StateJson}.EnsureDocumentEnds(reader);");
                 if (_shape.ExtensionData is { } extensionData)
                 {
@@ -510,8 +494,99 @@ public sealed partial class StateGenerator
                     case ShapeKind.Enum:
                         WriteEnumHelper(w, _enums[shape.FullName], id);
                         break;
+
+                    case ShapeKind.Delegated:
+                        WriteDelegatedHelper(w, shape, id);
+                        break;
                 }
             }
+
+            /// <summary>
+            /// A type the generator does not write itself, written and read by the <c>JsonSerializerContext</c> named on
+            /// the attribute: its <c>JsonTypeInfo&lt;T&gt;</c> is asked for once and cached (no reflection, trimming- and
+            /// AOT-safe). A context without the type, or one that refuses a value, is a typed error naming the members.
+            /// </summary>
+            private void WriteDelegatedHelper(SourceWriter w, TypeShape shape, int id)
+            {
+                string type = shape.FullName;
+                string context = _shape.JsonContext!;
+                string typeInfo = $"global::System.Text.Json.Serialization.Metadata.JsonTypeInfo<{type}>";
+                string shown = Plain(type);
+                string where = $"'{Plain(context)}' (the JsonContext of [PersistentState] type '{_shape.StableName}', for {DelegatedMembers(type)})";
+                string missing = Literal($"The JsonSerializerContext {where} has no metadata for '{shown}': add [JsonSerializable(typeof({shown}))] to it.");
+                string stableName = Literal(_shape.StableName);
+
+                // The exception's own message is not kept: it can quote parts of the value.
+                string Refused(string verb) => Literal($"The JsonSerializerContext {where} could not {verb} a '{shown}' value (")
+                    + " + exception.GetType().Name + "
+                    + Literal("): for a polymorphic type, declare every runtime type with [JsonDerivedType] on the base type.");
+                w.WriteLine($$"""
+                    private static {{typeInfo}}? __typeInfo{{id}};
+
+                    private static {{typeInfo}} TypeInfo{{id}}()
+                        => __typeInfo{{id}} ??= {{context}}.Default.GetTypeInfo(typeof({{type}})) as {{typeInfo}}
+                            ?? throw new global::StateGen.StateSerializationException({{missing}}) { TypeName = {{stableName}} };
+
+                    public static void Write{{id}}({{Writer}} writer, {{type}} value)
+                    {
+                        try
+                        {
+                            global::System.Text.Json.JsonSerializer.Serialize(writer, value, TypeInfo{{id}}());
+                        }
+                        catch (global::System.Exception exception) when (exception is global::System.NotSupportedException or global::System.Text.Json.JsonException)
+                        {
+                            throw new global::StateGen.StateSerializationException({{Refused("write")}}) { TypeName = {{stableName}} };
+                        }
+                    }
+
+                    public static {{type}} Read{{id}}(ref {{Reader}} reader)
+                    {
+                        try
+                        {
+                            return global::System.Text.Json.JsonSerializer.Deserialize(ref reader, TypeInfo{{id}}())!;
+                        }
+                        catch (global::System.NotSupportedException exception)
+                        {
+                            throw new global::StateGen.StateSerializationException({{Refused("read")}}) { TypeName = {{stableName}} };
+                        }
+                    }
+                    """);
+            }
+
+            /// <summary>The member paths that hold a delegated type, for its error messages: <c>member 'Pet', 'Keeper.Pets[]'</c>.</summary>
+            private string DelegatedMembers(string fullName)
+            {
+                var paths = new List<string>();
+                foreach (MemberShape member in _shape.Members)
+                {
+                    Collect(member.Type, member.JsonName);
+                }
+
+                foreach (ObjectShape shape in _shape.Objects)
+                {
+                    foreach (MemberShape member in shape.Members)
+                    {
+                        Collect(member.Type, PathPrefix(shape) + member.JsonName);
+                    }
+                }
+
+                return (paths.Count == 1 ? "member " : "members ") + string.Join(", ", paths.Distinct().Select(p => "'" + p + "'"));
+
+                void Collect(TypeShape type, string path)
+                {
+                    if (type.Kind == ShapeKind.Delegated && type.FullName == fullName)
+                    {
+                        paths.Add(path);
+                    }
+                    else if (type.Element is not null)
+                    {
+                        Collect(type.Element, path + type.Kind switch { ShapeKind.Dictionary => "{}", ShapeKind.Nullable => string.Empty, _ => "[]" });
+                    }
+                }
+            }
+
+            /// <summary>A <c>global::</c> name as users write it, for messages.</summary>
+            private static string Plain(string fullName) => fullName.Replace("global::", string.Empty);
 
             private void WriteObjectHelper(SourceWriter w, ObjectShape shape, int id, string nullWrite, string nullReturn)
             {
@@ -538,6 +613,11 @@ public sealed partial class StateGenerator
                     WriteMember(w, member, "value." + Id(member.Name), prefix);
                 }
 
+                if (shape.ExtensionData is { } extension)
+                {
+                    WriteExtensionMembers(w, extension, shape.Members, "value");
+                }
+
                 w.WriteLine("writer.WriteEndObject();");
                 if (guarded)
                 {
@@ -555,9 +635,19 @@ public sealed partial class StateGenerator
                 w.OpenBlock($"public static {type} Read{id}(ref {Reader} reader)");
                 w.WriteLine($"{nullReturn}{StateJson}.Expect(ref reader, {TokenType}.StartObject);");
                 w.WriteLine(shape.HasRequiredMembers ? $"var value = {Constructor("New" + id, type)}();" : $"var value = new {type}();");
+                if (shape.ExtensionData is { } extensionData)
+                {
+                    w.WriteLine($"{ExtensionType(extensionData)}? __extension = null;");
+                }
+
                 w.OpenBlock("while (true)");
                 w.WriteLine($"{StateJson}.Read(ref reader);");
                 w.OpenBlock($"if (reader.TokenType == {TokenType}.EndObject)");
+                if (shape.ExtensionData is { } keep)
+                {
+                    w.WriteLine($"value.{Id(keep.Name)} = __extension ?? new {ExtensionType(keep)}();");
+                }
+
                 w.WriteLine("return value;");
                 w.CloseBlock();
                 w.WriteLine();
@@ -573,8 +663,16 @@ public sealed partial class StateGenerator
                     w.WriteLine();
                 }
 
-                w.WriteLine($"{StateJson}.Read(ref reader);");
-                w.WriteLine("reader.Skip();");
+                if (shape.ExtensionData is { } unknown)
+                {
+                    WriteKeepUnknownMember(w, unknown, shape.Members);
+                }
+                else
+                {
+                    w.WriteLine($"{StateJson}.Read(ref reader);");
+                    w.WriteLine("reader.Skip();");
+                }
+
                 w.CloseBlock();
                 w.CloseBlock();
             }
@@ -682,7 +780,7 @@ public sealed partial class StateGenerator
             /// <paramref name="hasFlag"/> says the caller assigns conditionally); unknown members are skipped. The reader
             /// ends on the object's end. Shared by the state type's reader and by constructor-built types.
             /// </summary>
-            private void WriteReadIntoLocals(SourceWriter w, List<(MemberShape Member, int Index)> readable, System.Func<MemberShape, bool> hasFlag, bool unknownComment, string pathPrefix, ExtensionDataShape? extension = null)
+            private void WriteReadIntoLocals(SourceWriter w, List<(MemberShape Member, int Index)> readable, EquatableArray<MemberShape> members, System.Func<MemberShape, bool> hasFlag, bool unknownComment, string pathPrefix, ExtensionDataShape? extension = null)
             {
                 w.WriteLine($"{StateJson}.Expect(ref reader, {TokenType}.StartObject);");
                 if (extension is not null)
@@ -722,22 +820,7 @@ public sealed partial class StateGenerator
 
                 if (extension is not null)
                 {
-                    // Unknown members go to the extension data, except an omitted or redacted member's name: never kept.
-                    w.WriteLine("string __name = reader.GetString()!;");
-                    w.WriteLine($"{StateJson}.Read(ref reader);");
-                    string[] sensitive = _shape.Members.Where(m => m.IsSensitive && !m.IsRead).Select(m => m.JsonName).ToArray();
-                    if (sensitive.Length > 0)
-                    {
-                        w.OpenBlock($"if ({string.Join(" || ", sensitive.Select(n => $"__name == {Literal(n)}"))})");
-                        w.WriteLine("reader.Skip();");
-                        w.WriteLine("continue;");
-                        w.CloseBlock();
-                        w.WriteLine();
-                    }
-
-                    w.WriteLine(extension.IsJsonObject
-                        ? "(__extension ??= new())[__name] = global::System.Text.Json.Nodes.JsonNode.Parse(ref reader);"
-                        : "(__extension ??= new())[__name] = global::System.Text.Json.JsonElement.ParseValue(ref reader);");
+                    WriteKeepUnknownMember(w, extension, members);
                     w.CloseBlock();
                     w.WriteLine();
                     return;
@@ -752,6 +835,52 @@ public sealed partial class StateGenerator
                 w.WriteLine("reader.Skip();");
                 w.CloseBlock();
                 w.WriteLine();
+            }
+
+            /// <summary>
+            /// Writes back the members a newer program stored and this one does not know (the extension data), as they
+            /// were; never a name the type persists or keeps [Sensitive].
+            /// </summary>
+            private static void WriteExtensionMembers(SourceWriter w, ExtensionDataShape extension, EquatableArray<MemberShape> members, string owner)
+            {
+                string[] known = members.Select(m => m.JsonName).ToArray();
+                w.OpenBlock($"if ({owner}.{Id(extension.Name)} is {{ }} __extension)");
+                w.OpenBlock("foreach (var __pair in __extension)");
+                if (known.Length > 0)
+                {
+                    w.OpenBlock($"if ({string.Join(" || ", known.Select(n => $"__pair.Key == {Literal(n)}"))})");
+                    w.WriteLine("continue;");
+                    w.CloseBlock();
+                    w.WriteLine();
+                }
+
+                w.WriteLine("writer.WritePropertyName(__pair.Key);");
+                w.WriteLine(extension.IsJsonObject ? $"{StateJson}.WriteNode(writer, __pair.Value);" : $"{StateJson}.WriteElement(writer, __pair.Value);");
+                w.CloseBlock();
+                w.CloseBlock();
+            }
+
+            /// <summary>
+            /// The reader is on an unknown member's name: its value goes to the <c>__extension</c> local, except an
+            /// omitted or redacted member's (never kept).
+            /// </summary>
+            private static void WriteKeepUnknownMember(SourceWriter w, ExtensionDataShape extension, EquatableArray<MemberShape> members)
+            {
+                w.WriteLine("string __name = reader.GetString()!;");
+                w.WriteLine($"{StateJson}.Read(ref reader);");
+                string[] sensitive = members.Where(m => m.IsSensitive && !m.IsRead).Select(m => m.JsonName).ToArray();
+                if (sensitive.Length > 0)
+                {
+                    w.OpenBlock($"if ({string.Join(" || ", sensitive.Select(n => $"__name == {Literal(n)}"))})");
+                    w.WriteLine("reader.Skip();");
+                    w.WriteLine("continue;");
+                    w.CloseBlock();
+                    w.WriteLine();
+                }
+
+                w.WriteLine(extension.IsJsonObject
+                    ? "(__extension ??= new())[__name] = global::System.Text.Json.Nodes.JsonNode.Parse(ref reader);"
+                    : "(__extension ??= new())[__name] = global::System.Text.Json.JsonElement.ParseValue(ref reader);");
             }
 
             private static string ExtensionType(ExtensionDataShape extension) => extension.IsJsonObject
@@ -773,9 +902,14 @@ public sealed partial class StateGenerator
                     w.WriteLine();
                 }
 
-                WriteReadIntoLocals(w, readable, hasFlag: member => !shape.ConstructorParameters.Contains(member.Name), unknownComment: false, PathPrefix(shape));
+                WriteReadIntoLocals(w, readable, shape.Members, hasFlag: member => !shape.ConstructorParameters.Contains(member.Name), unknownComment: false, PathPrefix(shape), shape.ExtensionData);
                 var byName = readable.ToDictionary(x => x.Member.Name, x => x.Index);
                 w.WriteLine($"var value = new {type}({string.Join(", ", shape.ConstructorParameters.Select(name => "__value" + byName[name]))});");
+                if (shape.ExtensionData is { } extension)
+                {
+                    w.WriteLine($"value.{Id(extension.Name)} = __extension ?? new {ExtensionType(extension)}();");
+                }
+
                 foreach ((MemberShape member, int index) in readable.Where(x => !shape.ConstructorParameters.Contains(x.Member.Name)))
                 {
                     w.WriteLine(member.IsInitOnly
