@@ -11,7 +11,7 @@ using StateGen.Generator.Shape;
 namespace StateGen.Analyzers;
 
 /// <summary>
-/// Reports why a <c>[PersistentState]</c> type cannot be generated (SG0001–SG0006). The generator skips such types
+/// Reports why a <c>[PersistentState]</c> type cannot be generated (SG0001–SG0007). The generator skips such types
 /// silently, so this analyzer is the only voice. It runs the same <see cref="ShapeExtractor"/> the generator runs,
 /// so the two never disagree about what is persistable.
 /// </summary>
@@ -26,6 +26,7 @@ public sealed class PersistentStateAnalyzer : DiagnosticAnalyzer
         DiagnosticDescriptors.InvalidId,
         DiagnosticDescriptors.NotConstructible,
         DiagnosticDescriptors.InvalidSchemaVersion,
+        DiagnosticDescriptors.InvalidJsonContext,
         DiagnosticDescriptors.PossibleCycle);
 
     /// <inheritdoc />
@@ -111,6 +112,7 @@ public sealed class PersistentStateAnalyzer : DiagnosticAnalyzer
         ShapeProblemKind.InvalidId => DiagnosticDescriptors.InvalidId,
         ShapeProblemKind.NotConstructible => DiagnosticDescriptors.NotConstructible,
         ShapeProblemKind.InvalidSchemaVersion => DiagnosticDescriptors.InvalidSchemaVersion,
+        ShapeProblemKind.InvalidJsonContext => DiagnosticDescriptors.InvalidJsonContext,
         _ => throw new System.ArgumentOutOfRangeException(nameof(kind), kind, "Unknown shape problem kind."),
     };
 }

@@ -87,6 +87,42 @@ public sealed class IncrementalTests
     }
 
     [Fact]
+    public void Every_tracked_step_is_cached_for_delegated_members_and_nested_extension_data_and_a_context_change_regenerates()
+    {
+        CSharpCompilation compilation = GeneratorHarness.CreateCompilation(TestSources.Delegated, TestSources.NestedExtensionData);
+        GeneratorDriver driver = GeneratorHarness.CreateDriver().RunGenerators(compilation);
+        GeneratorRunResult first = driver.GetRunResult().Results.Single();
+        driver = driver.RunGenerators(compilation.Clone());
+        AssertStepsAreTrackedAndCached(first, driver.GetRunResult().Results.Single());
+
+        // An unrelated edit: every step stays cached, the output is the same.
+        CSharpCompilation unrelated = compilation.AddSyntaxTrees(CSharpSyntaxTree.ParseText(
+            "namespace Zoo; public static class Unrelated { public static int Answer() => 42; }",
+            GeneratorHarness.ParseOptions));
+        driver = driver.RunGenerators(unrelated);
+        GeneratorRunResult second = driver.GetRunResult().Results.Single();
+        AssertStepsAreTrackedAndCached(first, second);
+        Assert.Equal(
+            first.GeneratedSources.Select(s => s.SourceText.ToString()),
+            second.GeneratedSources.Select(s => s.SourceText.ToString()));
+
+        // Naming another context changes the zoo's model only.
+        SyntaxTree oldTree = compilation.SyntaxTrees.First();
+        SyntaxTree newTree = oldTree.WithChangedText(Microsoft.CodeAnalysis.Text.SourceText.From(TestSources.Delegated
+            .Replace("JsonContext = typeof(ZooJsonContext)", "JsonContext = typeof(OtherJsonContext)", StringComparison.Ordinal)
+            .Replace("public sealed class ZooJsonContext", "public sealed class OtherJsonContext : ZooJsonContextBase { public static new OtherJsonContext Default { get; } = new(); }\npublic class ZooJsonContextBase", StringComparison.Ordinal)
+            .Replace("public ZooJsonContext() : base(null) { }", "public ZooJsonContextBase() : base(null) { }", StringComparison.Ordinal)
+            .Replace("public static ZooJsonContext Default { get; } = new();", "public static ZooJsonContextBase Default { get; } = new();", StringComparison.Ordinal)));
+        driver = driver.RunGenerators(compilation.ReplaceSyntaxTree(oldTree, newTree));
+        GeneratorRunResult edited = driver.GetRunResult().Results.Single();
+
+        var reasons = edited.TrackedSteps[TrackingNames.GeneratableTypes].SelectMany(s => s.Outputs).Select(o => (((StateTypeSpec)o.Value).Shape.StableName, o.Reason)).ToList();
+        Assert.Contains(("zoo", IncrementalStepRunReason.Modified), reasons);
+        Assert.Contains(("extensible", IncrementalStepRunReason.Cached), reasons);
+        Assert.Contains("global::Zoo.OtherJsonContext.Default.GetTypeInfo", edited.GeneratedSources.Single(s => s.HintName == "Zoo.ZooAgent.State.g.cs").SourceText.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Every_tracked_step_is_cached_with_a_lock_file_and_a_lock_edit_regenerates_only_its_type()
     {
         const string other = """
@@ -114,7 +150,7 @@ public sealed class IncrementalTests
     [Fact]
     public void Models_hold_no_symbols_syntax_locations_or_compilations()
     {
-        CSharpCompilation compilation = GeneratorHarness.CreateCompilation(TestSources.Agent, TestSources.NestedGeneric, TestSources.GlobalNamespace);
+        CSharpCompilation compilation = GeneratorHarness.CreateCompilation(TestSources.Agent, TestSources.NestedGeneric, TestSources.GlobalNamespace, TestSources.Delegated, TestSources.NestedExtensionData);
         GeneratorRunResult result = GeneratorHarness.CreateDriver().RunGenerators(compilation).GetRunResult().Results.Single();
 
         int checkedValues = 0;
