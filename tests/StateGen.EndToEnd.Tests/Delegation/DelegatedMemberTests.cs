@@ -144,6 +144,40 @@ public sealed class DelegatedMemberTests : IDisposable
     }
 
     [Fact]
+    public async Task Strings_inside_delegated_values_pass_the_secret_scan_like_any_stored_string()
+    {
+        string token = "ghp_" + new string('a', 18) + new string('7', 18);
+        var saved = new ChatAgent { Id = "c2", Topic = "keys" };
+        saved.History.Add(new ChatMessage(ChatRole.User, "Weather in Oslo?"));
+        saved.History.Add(new ChatMessage(ChatRole.User, token));
+        await using (StateManager manager = StateManager.OpenLiteDb(DbPath))
+        {
+            await saved.SaveStateAsync(manager);
+        }
+
+        byte[] file = File.ReadAllBytes(DbPath);
+        Assert.Equal(-1, file.AsSpan().IndexOf(Encoding.UTF8.GetBytes(token)));
+
+        var loaded = new ChatAgent { Id = "c2" };
+        await using (StateManager manager = StateManager.OpenLiteDb(DbPath))
+        {
+            Assert.True(await loaded.LoadStateAsync(manager));
+        }
+
+        Assert.Equal(new[] { "Weather in Oslo?", "[redacted:github-token]" }, loaded.History.Select(m => m.Text));
+
+        // With the Throw policy the finding names the element it was found in, and nothing is stored.
+        await using (StateManager strict = StateManager.OpenLiteDb(DbPath, new StateManagerOptions { SecretScanning = SecretScanPolicy.Throw }))
+        {
+            saved.Id = "c3";
+            StateSecretDetectedException error = await Assert.ThrowsAsync<StateSecretDetectedException>(async () => await saved.SaveStateAsync(strict));
+            Assert.Equal(("History[1]", Secrets.SecretKind.GitHubToken), (error.MemberPath, error.Kind));
+            Assert.DoesNotContain(token, error.Message, StringComparison.Ordinal);
+            Assert.False(await strict.ExistsAsync(StateScope.Global, "e2e-chat-agent/c3"));
+        }
+    }
+
+    [Fact]
     public async Task Chat_history_of_Microsoft_Extensions_AI_messages_round_trips_through_the_applications_context()
     {
         var saved = new ChatAgent { Id = "c1", Topic = "weather" };
