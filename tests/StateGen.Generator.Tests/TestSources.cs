@@ -215,7 +215,7 @@ internal static class TestSources
             public string Id { get; set; } = "";
             public Animal? Pet { get; set; }
             public List<Animal> Pets { get; set; } = new();
-            public Queue<string> Chores { get; set; } = new();
+            public Queue<string?> Chores { get; set; } = new();
             public IToy? Toy { get; set; }
             public TimeZoneInfo? Zone { get; set; }
             [Sensitive(SensitiveMode.Encrypt)] public Animal? Secret { get; set; }
