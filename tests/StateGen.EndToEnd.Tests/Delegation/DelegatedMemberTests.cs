@@ -14,19 +14,9 @@ namespace StateGen.EndToEnd.Tests.Delegation;
 /// Members the generator does not write itself go through the JsonSerializerContext named on the attribute (built by
 /// the real System.Text.Json generator here), in a real LiteDB file across a restart.
 /// </summary>
-public sealed class DelegatedMemberTests : IDisposable
+public sealed class DelegatedMemberTests : TempFolderTest
 {
-    private readonly string _folder = Path.Combine(Path.GetTempPath(), "stategen-e2e", Guid.NewGuid().ToString("N"));
-
-    private string DbPath => Path.Combine(_folder, "zoo.db");
-
-    public void Dispose()
-    {
-        if (Directory.Exists(_folder))
-        {
-            Directory.Delete(_folder, recursive: true);
-        }
-    }
+    private string DbPath => Path.Combine(Folder, "zoo.db");
 
     [Fact]
     public async Task Base_typed_members_holding_derived_instances_round_trip_with_their_runtime_types_after_restart()

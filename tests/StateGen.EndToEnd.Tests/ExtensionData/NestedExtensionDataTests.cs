@@ -14,19 +14,9 @@ namespace StateGen.EndToEnd.Tests.ExtensionData;
 /// An older program must not drop a newer program's data: members it does not know, in nested objects, structs,
 /// records and list elements as well as at the root, survive its load and save in a real LiteDB file.
 /// </summary>
-public sealed class NestedExtensionDataTests : IDisposable
+public sealed class NestedExtensionDataTests : TempFolderTest
 {
-    private readonly string _folder = Path.Combine(Path.GetTempPath(), "stategen-e2e", Guid.NewGuid().ToString("N"));
-
-    private string DbPath => Path.Combine(_folder, "projects.db");
-
-    public void Dispose()
-    {
-        if (Directory.Exists(_folder))
-        {
-            Directory.Delete(_folder, recursive: true);
-        }
-    }
+    private string DbPath => Path.Combine(Folder, "projects.db");
 
     [Fact]
     public async Task Older_program_loads_and_saves_a_newer_document_keeping_every_unknown_member_at_every_level()
