@@ -19,6 +19,7 @@ internal static class DiagnosticDescriptors
     public const string NotConstructibleId = "SG0005";
     public const string InvalidSchemaVersionId = "SG0006";
     public const string InvalidJsonContextId = "SG0007";
+    public const string JsonContextMissingTypeId = "SG0008";
 
     /// <summary>The category of the SG0100–SG0199 block.</summary>
     public const string SchemaCategory = "StateGen.Schema";
@@ -121,6 +122,17 @@ internal static class DiagnosticDescriptors
         isEnabledByDefault: true,
         description: "Member types the generator does not write itself are delegated to the JsonSerializerContext named by [PersistentState(JsonContext = typeof(...))]: a non-abstract class derived from System.Text.Json.Serialization.JsonSerializerContext, usually a partial class that the System.Text.Json source generator completes, with [JsonSerializable(typeof(T))] for each delegated type.",
         helpLinkUri: HelpLinkBase + "sg0007");
+
+    /// <summary>{0}: the [PersistentState] type; {1}: the context; {2}: the delegated type; {3}: the members that hold it.</summary>
+    public static readonly DiagnosticDescriptor JsonContextMissingType = new(
+        id: JsonContextMissingTypeId,
+        title: "JsonContext does not know a delegated member type",
+        messageFormat: "The JsonContext '{1}' of '{0}' has no metadata for '{2}' ({3}): saving or loading it throws StateSerializationException; add [JsonSerializable(typeof({2}))] to the context",
+        category: DeclarationCategory,
+        defaultSeverity: DiagnosticSeverity.Warning,
+        isEnabledByDefault: true,
+        description: "A member type the generator does not write itself is delegated to the JsonSerializerContext named on [PersistentState]. The System.Text.Json generator gives the context one JsonTypeInfo<T> property per type it knows (the [JsonSerializable] types and every type reached from them); a delegated type without one fails at run time. Checked only for source-generated contexts.",
+        helpLinkUri: HelpLinkBase + "sg0008");
 
     /// <summary>{0}: the type; {1}: the recorded version; {2}: what changed; {3}: the next version.</summary>
     public static readonly DiagnosticDescriptor SchemaChanged = new(

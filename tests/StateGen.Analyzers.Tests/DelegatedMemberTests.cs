@@ -97,6 +97,43 @@ public sealed class DelegatedMemberTests
             """,
             AnalyzerTest.At(DiagnosticDescriptors.UnsupportedMember, 0, "Member 'OnChange' of type 'System.Action?' cannot be persisted: delegates and static classes cannot be persisted; exclude the member with [StateIgnore]"));
 
+    // What the System.Text.Json generator adds to a context: one JsonTypeInfo<T> property per type it knows.
+    private const string GeneratedLikeContext = """
+        public sealed class DogsOnlyContext : System.Text.Json.Serialization.JsonSerializerContext
+        {
+            public DogsOnlyContext() : base(null) { }
+            public static DogsOnlyContext Default { get; } = new();
+            public System.Text.Json.Serialization.Metadata.JsonTypeInfo<Dog> Dog => null!;
+            public System.Text.Json.Serialization.Metadata.JsonTypeInfo<List<Animal>> ListAnimal => null!;
+            protected override System.Text.Json.JsonSerializerOptions? GeneratedSerializerOptions => null;
+            public override System.Text.Json.Serialization.Metadata.JsonTypeInfo? GetTypeInfo(Type type) => null;
+        }
+
+        """;
+
+    [Fact]
+    public Task Delegated_type_a_generated_context_has_no_metadata_for_is_a_warning_naming_members_and_fix()
+        => AnalyzerTest.VerifyAsync(
+            Context + GeneratedLikeContext + """
+            public sealed class Keeper
+            {
+                public Animal? Favorite { get; set; }
+            }
+
+            [PersistentState(JsonContext = typeof(DogsOnlyContext))]
+            public partial class {|#0:Zoo|}
+            {
+                public string Id { get; set; } = "";
+                public Dog? Rex { get; set; }
+                public List<Animal> Pets { get; set; } = new();
+                public Keeper Keeper { get; set; } = new();
+            }
+            """,
+            AnalyzerTest.At(
+                DiagnosticDescriptors.JsonContextMissingType,
+                0,
+                "The JsonContext 'DogsOnlyContext' of 'Zoo' has no metadata for 'Animal' (members 'Pets[]', 'Keeper.Favorite'): saving or loading it throws StateSerializationException; add [JsonSerializable(typeof(Animal))] to the context"));
+
     [Fact]
     public Task JsonContext_that_is_not_a_JsonSerializerContext_is_reported()
         => AnalyzerTest.VerifyAsync(

@@ -517,8 +517,9 @@ public sealed partial class StateGenerator
                 string type = shape.FullName;
                 string context = _shape.JsonContext!;
                 string typeInfo = $"global::System.Text.Json.Serialization.Metadata.JsonTypeInfo<{type}>";
-                string shown = Plain(type);
-                string where = $"'{Plain(context)}' (the JsonContext of [PersistentState] type '{_shape.StableName}', for {DelegatedMembers(type)})";
+                string shown = Delegation.Plain(type);
+                IReadOnlyList<string> paths = Delegation.TypesOf(_shape).First(t => t.FullName == type).Paths;
+                string where = $"'{Delegation.Plain(context)}' (the JsonContext of [PersistentState] type '{_shape.StableName}', for {Delegation.DescribePaths(paths)})";
                 string missing = Literal($"The JsonSerializerContext {where} has no metadata for '{shown}': add [JsonSerializable(typeof({shown}))] to it.");
                 string stableName = Literal(_shape.StableName);
 
@@ -619,40 +620,6 @@ public sealed partial class StateGenerator
                 }
                 """;
 
-            /// <summary>The member paths that hold a delegated type, for its error messages: <c>member 'Pet', 'Keeper.Pets[]'</c>.</summary>
-            private string DelegatedMembers(string fullName)
-            {
-                var paths = new List<string>();
-                foreach (MemberShape member in _shape.Members)
-                {
-                    Collect(member.Type, member.JsonName);
-                }
-
-                foreach (ObjectShape shape in _shape.Objects)
-                {
-                    foreach (MemberShape member in shape.Members)
-                    {
-                        Collect(member.Type, PathPrefix(shape) + member.JsonName);
-                    }
-                }
-
-                return (paths.Count == 1 ? "member " : "members ") + string.Join(", ", paths.Distinct().Select(p => "'" + p + "'"));
-
-                void Collect(TypeShape type, string path)
-                {
-                    if (type.Kind == ShapeKind.Delegated && type.FullName == fullName)
-                    {
-                        paths.Add(path);
-                    }
-                    else if (type.Element is not null)
-                    {
-                        Collect(type.Element, path + type.Kind switch { ShapeKind.Dictionary => "{}", ShapeKind.Nullable => string.Empty, _ => "[]" });
-                    }
-                }
-            }
-
-            /// <summary>A <c>global::</c> name as users write it, for messages.</summary>
-            private static string Plain(string fullName) => fullName.Replace("global::", string.Empty);
 
             private void WriteObjectHelper(SourceWriter w, ObjectShape shape, int id, string nullWrite, string nullReturn)
             {
@@ -1058,6 +1025,8 @@ public sealed partial class StateGenerator
             /// The prefix of a nested object's member paths in encryption associated data and fingerprints: the type's
             /// simple name (<c>Credentials.</c>), so a ciphertext cannot move to a same-named member of another type.
             /// </summary>
+            /// <remarks>Stored ciphertexts and fingerprints depend on this text: it must not change (a type in the global
+            /// namespace keeps its <c>global::</c>).</remarks>
             private static string PathPrefix(ObjectShape shape)
             {
                 string name = shape.FullName;
