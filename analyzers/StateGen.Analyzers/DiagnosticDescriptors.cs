@@ -18,6 +18,8 @@ internal static class DiagnosticDescriptors
     public const string InvalidIdId = "SG0004";
     public const string NotConstructibleId = "SG0005";
     public const string InvalidSchemaVersionId = "SG0006";
+    public const string InvalidJsonContextId = "SG0007";
+    public const string JsonContextMissingTypeId = "SG0008";
 
     /// <summary>The category of the SG0100–SG0199 block.</summary>
     public const string SchemaCategory = "StateGen.Schema";
@@ -74,7 +76,7 @@ internal static class DiagnosticDescriptors
         category: DeclarationCategory,
         defaultSeverity: DiagnosticSeverity.Error,
         isEnabledByDefault: true,
-        description: "The generator writes a reflection-free serializer and supports only the member types listed in docs/diagnostics.md. Change the member's type, or exclude the member with [StateIgnore].",
+        description: "The generator writes a reflection-free serializer and supports the member types listed in docs/serialization.md. Other types (third-party types, polymorphic hierarchies, interfaces, abstract classes) can be delegated to a JsonSerializerContext named by [PersistentState(JsonContext = typeof(...))]. Otherwise change the member's type, or exclude the member with [StateIgnore].",
         helpLinkUri: HelpLinkBase + "sg0003");
 
     /// <summary>{0}: the id member or type; {1}: what is wrong with it.</summary>
@@ -109,6 +111,28 @@ internal static class DiagnosticDescriptors
         isEnabledByDefault: true,
         description: "Schema versions start at 1 (the version of a type without [SchemaVersion]) and only grow.",
         helpLinkUri: HelpLinkBase + "sg0006");
+
+    /// <summary>{0}: the [PersistentState] type; {1}: the type it names and what a context must be.</summary>
+    public static readonly DiagnosticDescriptor InvalidJsonContext = new(
+        id: InvalidJsonContextId,
+        title: "JsonContext is not a JsonSerializerContext",
+        messageFormat: "The [PersistentState] type '{0}' {1}",
+        category: DeclarationCategory,
+        defaultSeverity: DiagnosticSeverity.Error,
+        isEnabledByDefault: true,
+        description: "Member types the generator does not write itself are delegated to the JsonSerializerContext named by [PersistentState(JsonContext = typeof(...))]: a non-abstract class derived from System.Text.Json.Serialization.JsonSerializerContext, usually a partial class that the System.Text.Json source generator completes, with [JsonSerializable(typeof(T))] for each delegated type.",
+        helpLinkUri: HelpLinkBase + "sg0007");
+
+    /// <summary>{0}: the [PersistentState] type; {1}: the context; {2}: the delegated type; {3}: the members that hold it.</summary>
+    public static readonly DiagnosticDescriptor JsonContextMissingType = new(
+        id: JsonContextMissingTypeId,
+        title: "JsonContext does not know a delegated member type",
+        messageFormat: "The JsonContext '{1}' of '{0}' has no metadata for '{2}' ({3}): saving or loading it throws StateSerializationException; add [JsonSerializable(typeof({2}))] to the context",
+        category: DeclarationCategory,
+        defaultSeverity: DiagnosticSeverity.Warning,
+        isEnabledByDefault: true,
+        description: "A member type the generator does not write itself is delegated to the JsonSerializerContext named on [PersistentState]. The System.Text.Json generator gives the context one JsonTypeInfo<T> property per type it knows (the [JsonSerializable] types and every type reached from them); a delegated type without one fails at run time. Checked only for source-generated contexts.",
+        helpLinkUri: HelpLinkBase + "sg0008");
 
     /// <summary>{0}: the type; {1}: the recorded version; {2}: what changed; {3}: the next version.</summary>
     public static readonly DiagnosticDescriptor SchemaChanged = new(

@@ -1,3 +1,4 @@
+using System;
 using System.Collections.Generic;
 using System.Collections.Immutable;
 using System.Linq;
@@ -11,7 +12,7 @@ using StateGen.Generator.Shape;
 namespace StateGen.Analyzers;
 
 /// <summary>
-/// Reports why a <c>[PersistentState]</c> type cannot be generated (SG0001–SG0006). The generator skips such types
+/// Reports why a <c>[PersistentState]</c> type cannot be generated (SG0001–SG0007), and delegated member types its JsonContext does not know (SG0008). The generator skips such types
 /// silently, so this analyzer is the only voice. It runs the same <see cref="ShapeExtractor"/> the generator runs,
 /// so the two never disagree about what is persistable.
 /// </summary>
@@ -26,6 +27,8 @@ public sealed class PersistentStateAnalyzer : DiagnosticAnalyzer
         DiagnosticDescriptors.InvalidId,
         DiagnosticDescriptors.NotConstructible,
         DiagnosticDescriptors.InvalidSchemaVersion,
+        DiagnosticDescriptors.InvalidJsonContext,
+        DiagnosticDescriptors.JsonContextMissingType,
         DiagnosticDescriptors.PossibleCycle);
 
     /// <inheritdoc />
@@ -77,6 +80,56 @@ public sealed class PersistentStateAnalyzer : DiagnosticAnalyzer
         {
             context.ReportDiagnostic(Diagnostic.Create(DiagnosticDescriptors.PossibleCycle, typeLocation, type.Name, recursive.Cycle));
         }
+
+        if (result.Shape is { JsonContext: not null } shape)
+        {
+            ReportTypesTheContextDoesNotKnow(context, type, attribute, shape, typeLocation);
+        }
+    }
+
+    /// <summary>
+    /// SG0008: the System.Text.Json generator gives a context one <c>JsonTypeInfo&lt;T&gt;</c> property per type it knows
+    /// (the <c>[JsonSerializable]</c> types and everything reached from them). A context without any is hand-written or
+    /// not generated yet: not checked.
+    /// </summary>
+    private static void ReportTypesTheContextDoesNotKnow(SymbolAnalysisContext context, INamedTypeSymbol type, INamedTypeSymbol attribute, PersistedTypeShape shape, Location typeLocation)
+    {
+        INamedTypeSymbol? jsonContext = type.GetAttributes()
+            .FirstOrDefault(a => SymbolEqualityComparer.Default.Equals(a.AttributeClass, attribute))?
+            .NamedArguments.FirstOrDefault(a => a.Key == "JsonContext").Value.Value as INamedTypeSymbol;
+        if (jsonContext is null)
+        {
+            return;
+        }
+
+        var known = new HashSet<string>(StringComparer.Ordinal);
+        foreach (IPropertySymbol property in jsonContext.GetMembers().OfType<IPropertySymbol>())
+        {
+            if (property.Type is INamedTypeSymbol { IsGenericType: true } info
+                && info.OriginalDefinition.ToDisplayString() == "System.Text.Json.Serialization.Metadata.JsonTypeInfo<T>")
+            {
+                known.Add(info.TypeArguments[0].WithNullableAnnotation(NullableAnnotation.NotAnnotated).ToDisplayString(SymbolDisplayFormat.FullyQualifiedFormat));
+            }
+        }
+
+        if (known.Count == 0)
+        {
+            return;
+        }
+
+        foreach ((string fullName, IReadOnlyList<string> paths) in Delegation.TypesOf(shape))
+        {
+            if (!known.Contains(fullName))
+            {
+                context.ReportDiagnostic(Diagnostic.Create(
+                    DiagnosticDescriptors.JsonContextMissingType,
+                    typeLocation,
+                    type.Name,
+                    jsonContext.Name,
+                    Delegation.Plain(fullName),
+                    Delegation.DescribePaths(paths)));
+            }
+        }
     }
 
     /// <summary>
@@ -111,6 +164,7 @@ public sealed class PersistentStateAnalyzer : DiagnosticAnalyzer
         ShapeProblemKind.InvalidId => DiagnosticDescriptors.InvalidId,
         ShapeProblemKind.NotConstructible => DiagnosticDescriptors.NotConstructible,
         ShapeProblemKind.InvalidSchemaVersion => DiagnosticDescriptors.InvalidSchemaVersion,
+        ShapeProblemKind.InvalidJsonContext => DiagnosticDescriptors.InvalidJsonContext,
         _ => throw new System.ArgumentOutOfRangeException(nameof(kind), kind, "Unknown shape problem kind."),
     };
 }

@@ -31,6 +31,16 @@ public sealed class PersistentStateAttribute : Attribute
     /// instance with its initial values, instead of throwing. Off by default: unreadable state is a loud error.
     /// </summary>
     public bool ResetWhenUnreadable { get; set; }
+
+    /// <summary>
+    /// A <see cref="System.Text.Json.Serialization.JsonSerializerContext"/> (source-generated, with
+    /// <c>[JsonSerializable(typeof(T))]</c> for each type it must handle) that serializes the member types StateGen
+    /// cannot write itself: third-party types, polymorphic hierarchies (<c>[JsonPolymorphic]</c>/<c>[JsonDerivedType]</c>),
+    /// interfaces and abstract classes. The generated code asks the context's <c>Default</c> instance for the type's
+    /// <c>JsonTypeInfo&lt;T&gt;</c>: no reflection, trimming- and AOT-safe. Applies to this type's members and to the plain
+    /// objects reached from them. See docs/serialization.md.
+    /// </summary>
+    public Type? JsonContext { get; set; }
 }
 
 /// <summary>The schema version of a <see cref="PersistentStateAttribute"/> type. Defaults to 1 when absent.</summary>

@@ -17,7 +17,7 @@ public sealed class UnsupportedMemberTests
                 public object? {|#0:Scratch|} { get; set; }
             }
             """,
-            AnalyzerTest.At(DiagnosticDescriptors.UnsupportedMember, 0, "Member 'Scratch' of type 'object?' cannot be persisted: this framework type is not supported"));
+            AnalyzerTest.At(DiagnosticDescriptors.UnsupportedMember, 0, "Member 'Scratch' of type 'object?' cannot be persisted: this framework type is not supported. Delegate it to a JsonSerializerContext that has [JsonSerializable(typeof(object))], named on the attribute of 'Agent': [PersistentState(JsonContext = typeof(MyJsonContext))]; or exclude the member with [StateIgnore]"));
 
     [Fact]
     public Task Multi_dimensional_array_is_reported()
@@ -31,7 +31,7 @@ public sealed class UnsupportedMemberTests
                 public int[,] {|#0:Grid|} = new int[0, 0];
             }
             """,
-            AnalyzerTest.At(DiagnosticDescriptors.UnsupportedMember, 0, "Member 'Grid' of type 'int[*,*]' cannot be persisted: multi-dimensional arrays are not supported; use an array of arrays or a list"));
+            AnalyzerTest.At(DiagnosticDescriptors.UnsupportedMember, 0, "Member 'Grid' of type 'int[*,*]' cannot be persisted: multi-dimensional arrays are not supported; use an array of arrays or a list, or exclude the member with [StateIgnore]"));
 
     [Fact]
     public Task Dictionary_with_non_string_keys_is_reported()
@@ -45,7 +45,7 @@ public sealed class UnsupportedMemberTests
                 public Dictionary<double, string> {|#0:Notes|} { get; set; } = new();
             }
             """,
-            AnalyzerTest.At(DiagnosticDescriptors.UnsupportedMember, 0, "Member 'Notes' of type 'System.Collections.Generic.Dictionary<double, string>' cannot be persisted: dictionary keys must be string, int, long, Guid or an enum"));
+            AnalyzerTest.At(DiagnosticDescriptors.UnsupportedMember, 0, "Member 'Notes' of type 'System.Collections.Generic.Dictionary<double, string>' cannot be persisted: dictionary keys must be string, int, long, Guid or an enum. Delegate it to a JsonSerializerContext that has [JsonSerializable(typeof(System.Collections.Generic.Dictionary<double, string>))], named on the attribute of 'Agent': [PersistentState(JsonContext = typeof(MyJsonContext))]; or exclude the member with [StateIgnore]"));
 
     [Fact]
     public Task Interface_member_is_reported_with_its_full_type_name()
@@ -66,7 +66,7 @@ public sealed class UnsupportedMemberTests
                 }
             }
             """,
-            AnalyzerTest.At(DiagnosticDescriptors.UnsupportedMember, 0, "Member 'Memory' of type 'Sample.IMemory?' cannot be persisted: interfaces, abstract classes and delegates cannot be persisted"));
+            AnalyzerTest.At(DiagnosticDescriptors.UnsupportedMember, 0, "Member 'Memory' of type 'Sample.IMemory?' cannot be persisted: interfaces and abstract classes are not written by the generated serializer. Delegate it to a JsonSerializerContext that has [JsonSerializable(typeof(Sample.IMemory))], named on the attribute of 'Agent': [PersistentState(JsonContext = typeof(MyJsonContext))]; or exclude the member with [StateIgnore]"));
 
     [Fact]
     public Task Init_only_and_required_members_are_supported_and_report_nothing()
@@ -100,7 +100,7 @@ public sealed class UnsupportedMemberTests
                 public List<object> {|#0:Items|} { get; set; } = new();
             }
             """,
-            AnalyzerTest.At(DiagnosticDescriptors.UnsupportedMember, 0, "Member 'Items' of type 'object' cannot be persisted: this framework type is not supported"));
+            AnalyzerTest.At(DiagnosticDescriptors.UnsupportedMember, 0, "Member 'Items' of type 'object' cannot be persisted: this framework type is not supported. Delegate it to a JsonSerializerContext that has [JsonSerializable(typeof(object))], named on the attribute of 'Agent': [PersistentState(JsonContext = typeof(MyJsonContext))]; or exclude the member with [StateIgnore]"));
 
     [Fact]
     public Task Unsupported_member_of_a_nested_plain_class_is_reported_at_that_member()

@@ -7,20 +7,11 @@ using QuickStart;
 namespace StateGen.EndToEnd.Tests;
 
 /// <summary>The QuickStart's own agent type through the whole stack: generated code, StateManager, a real LiteDB file.</summary>
-public sealed class QuickStartAgentTests : IDisposable
+public sealed class QuickStartAgentTests : TempFolderTest
 {
     private const string Secret = "sk-ant-api03-e2e-SECRET-do-not-store-7f3a9c";
-    private readonly string _folder = Path.Combine(Path.GetTempPath(), "stategen-e2e", Guid.NewGuid().ToString("N"));
 
-    private string DbPath => Path.Combine(_folder, "agents.db");
-
-    public void Dispose()
-    {
-        if (Directory.Exists(_folder))
-        {
-            Directory.Delete(_folder, recursive: true);
-        }
-    }
+    private string DbPath => Path.Combine(Folder, "agents.db");
 
     [Fact]
     public async Task Agent_saved_then_loaded_after_restart_matches_member_by_member()

@@ -12,6 +12,8 @@ public sealed class GoldenFileTests
     [InlineData(nameof(TestSources.GlobalNamespace))]
     [InlineData(nameof(TestSources.Records))]
     [InlineData(nameof(TestSources.Sensitive))]
+    [InlineData(nameof(TestSources.Delegated))]
+    [InlineData(nameof(TestSources.NestedExtensionData))]
     public void Generated_code_matches_baseline_and_compiles_warning_free(string sourceName)
     {
         string source = (string)typeof(TestSources).GetField(sourceName)!.GetValue(null)!;

@@ -22,14 +22,7 @@ public sealed class IncrementalTests
     [Fact]
     public void Every_tracked_step_is_cached_when_the_compilation_is_cloned()
     {
-        CSharpCompilation compilation = GeneratorHarness.CreateCompilation(TestSources.Agent, TestSources.NestedGeneric);
-        GeneratorDriver driver = GeneratorHarness.CreateDriver().RunGenerators(compilation);
-        GeneratorRunResult first = driver.GetRunResult().Results.Single();
-
-        driver = driver.RunGenerators(compilation.Clone());
-        GeneratorRunResult second = driver.GetRunResult().Results.Single();
-
-        AssertStepsAreTrackedAndCached(first, second);
+        RunTwiceAndAssertCached(GeneratorHarness.CreateCompilation(TestSources.Agent, TestSources.NestedGeneric));
     }
 
     [Fact]
@@ -37,16 +30,7 @@ public sealed class IncrementalTests
     {
         CSharpCompilation compilation = GeneratorHarness.CreateCompilation(TestSources.Agent);
         GeneratorDriver driver = GeneratorHarness.CreateDriver().RunGenerators(compilation);
-        GeneratorRunResult first = driver.GetRunResult().Results.Single();
-
-        CSharpCompilation edited = compilation.AddSyntaxTrees(CSharpSyntaxTree.ParseText(
-            "namespace Agents; public static class Unrelated { public static int Answer() => 42; }",
-            GeneratorHarness.ParseOptions));
-        driver = driver.RunGenerators(edited);
-        GeneratorRunResult second = driver.GetRunResult().Results.Single();
-
-        AssertStepsAreTrackedAndCached(first, second);
-        Assert.Equal(first.GeneratedSources.Single().SourceText.ToString(), second.GeneratedSources.Single().SourceText.ToString());
+        AssertUnrelatedEditIsCached(driver, compilation, "Agents");
     }
 
     [Fact]
@@ -70,10 +54,7 @@ public sealed class IncrementalTests
     public void Every_tracked_step_is_cached_for_sensitive_modes_and_a_mode_change_regenerates()
     {
         CSharpCompilation compilation = GeneratorHarness.CreateCompilation(TestSources.Sensitive);
-        GeneratorDriver driver = GeneratorHarness.CreateDriver().RunGenerators(compilation);
-        GeneratorRunResult first = driver.GetRunResult().Results.Single();
-        driver = driver.RunGenerators(compilation.Clone());
-        AssertStepsAreTrackedAndCached(first, driver.GetRunResult().Results.Single());
+        (GeneratorDriver driver, _) = RunTwiceAndAssertCached(compilation);
 
         SyntaxTree oldTree = compilation.SyntaxTrees.Single();
         SyntaxTree newTree = oldTree.WithChangedText(Microsoft.CodeAnalysis.Text.SourceText.From(TestSources.Sensitive.Replace(
@@ -84,6 +65,30 @@ public sealed class IncrementalTests
         IncrementalGeneratorRunStep step = Assert.Single(result.TrackedSteps[TrackingNames.GeneratableTypes]);
         Assert.Equal(IncrementalStepRunReason.Modified, Assert.Single(step.Outputs).Reason);
         Assert.Contains("WriteEncrypted<string>(writer, this.SessionToken", result.GeneratedSources.Single().SourceText.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Every_tracked_step_is_cached_for_delegated_members_and_nested_extension_data_and_a_context_change_regenerates()
+    {
+        CSharpCompilation compilation = GeneratorHarness.CreateCompilation(TestSources.Delegated, TestSources.NestedExtensionData);
+        (GeneratorDriver driver, _) = RunTwiceAndAssertCached(compilation);
+
+        driver = AssertUnrelatedEditIsCached(driver, compilation, "Zoo");
+
+        // Naming another context changes the zoo's model only.
+        SyntaxTree oldTree = compilation.SyntaxTrees.First();
+        SyntaxTree newTree = oldTree.WithChangedText(Microsoft.CodeAnalysis.Text.SourceText.From(TestSources.Delegated
+            .Replace("JsonContext = typeof(ZooJsonContext)", "JsonContext = typeof(OtherJsonContext)", StringComparison.Ordinal)
+            .Replace("public sealed class ZooJsonContext", "public sealed class OtherJsonContext : ZooJsonContextBase { public static new OtherJsonContext Default { get; } = new(); }\npublic class ZooJsonContextBase", StringComparison.Ordinal)
+            .Replace("public ZooJsonContext() : base(null) { }", "public ZooJsonContextBase() : base(null) { }", StringComparison.Ordinal)
+            .Replace("public static ZooJsonContext Default { get; } = new();", "public static ZooJsonContextBase Default { get; } = new();", StringComparison.Ordinal)));
+        driver = driver.RunGenerators(compilation.ReplaceSyntaxTree(oldTree, newTree));
+        GeneratorRunResult edited = driver.GetRunResult().Results.Single();
+
+        var reasons = edited.TrackedSteps[TrackingNames.GeneratableTypes].SelectMany(s => s.Outputs).Select(o => (((StateTypeSpec)o.Value).Shape.StableName, o.Reason)).ToList();
+        Assert.Contains(("zoo", IncrementalStepRunReason.Modified), reasons);
+        Assert.Contains(("extensible", IncrementalStepRunReason.Cached), reasons);
+        Assert.Contains("global::Zoo.OtherJsonContext.Default.GetTypeInfo", edited.GeneratedSources.Single(s => s.HintName == "Zoo.ZooAgent.State.g.cs").SourceText.ToString(), StringComparison.Ordinal);
     }
 
     [Fact]
@@ -114,7 +119,7 @@ public sealed class IncrementalTests
     [Fact]
     public void Models_hold_no_symbols_syntax_locations_or_compilations()
     {
-        CSharpCompilation compilation = GeneratorHarness.CreateCompilation(TestSources.Agent, TestSources.NestedGeneric, TestSources.GlobalNamespace);
+        CSharpCompilation compilation = GeneratorHarness.CreateCompilation(TestSources.Agent, TestSources.NestedGeneric, TestSources.GlobalNamespace, TestSources.Delegated, TestSources.NestedExtensionData);
         GeneratorRunResult result = GeneratorHarness.CreateDriver().RunGenerators(compilation).GetRunResult().Results.Single();
 
         int checkedValues = 0;
@@ -132,6 +137,33 @@ public sealed class IncrementalTests
 
         Assert.True(checkedValues >= 4, $"Expected the tracked steps to produce models for 4 types, saw {checkedValues}.");
         AssertTypeIsValueEquatable(typeof(StateTypeSpec), new HashSet<Type>());
+    }
+
+    /// <summary>Runs the generator, then again on a clone of the compilation, and asserts every step was cached.</summary>
+    private static (GeneratorDriver Driver, GeneratorRunResult First) RunTwiceAndAssertCached(CSharpCompilation compilation)
+    {
+        GeneratorDriver driver = GeneratorHarness.CreateDriver().RunGenerators(compilation);
+        GeneratorRunResult first = driver.GetRunResult().Results.Single();
+        driver = driver.RunGenerators(compilation.Clone());
+        AssertStepsAreTrackedAndCached(first, driver.GetRunResult().Results.Single());
+        return (driver, first);
+    }
+
+    /// <summary>Adds an unrelated type to <paramref name="compilation"/>: every step stays cached and the output is the same.</summary>
+    private static GeneratorDriver AssertUnrelatedEditIsCached(GeneratorDriver driver, CSharpCompilation compilation, string ns)
+    {
+        GeneratorRunResult first = driver.GetRunResult().Results.Single();
+        CSharpCompilation edited = compilation.AddSyntaxTrees(CSharpSyntaxTree.ParseText(
+            $"namespace {ns}; public static class Unrelated {{ public static int Answer() => 42; }}",
+            GeneratorHarness.ParseOptions));
+        driver = driver.RunGenerators(edited);
+        GeneratorRunResult second = driver.GetRunResult().Results.Single();
+
+        AssertStepsAreTrackedAndCached(first, second);
+        Assert.Equal(
+            first.GeneratedSources.Select(s => s.SourceText.ToString()),
+            second.GeneratedSources.Select(s => s.SourceText.ToString()));
+        return driver;
     }
 
     private static void AssertStepsAreTrackedAndCached(GeneratorRunResult first, GeneratorRunResult second)

@@ -169,4 +169,96 @@ internal static class TestSources
             public Credentials Login { get; set; } = new();
         }
         """;
+
+    /// <summary>
+    /// Members delegated to a JsonSerializerContext: a polymorphic base, a list of it, a framework type, an interface,
+    /// an encrypted one, one in a nested object. The context is written by hand: the System.Text.Json generator does
+    /// not run in these tests (the end-to-end tests run it).
+    /// </summary>
+    public const string Delegated = """
+        using System;
+        using System.Collections.Generic;
+        using System.Text.Json;
+        using System.Text.Json.Serialization;
+        using System.Text.Json.Serialization.Metadata;
+        using StateGen;
+
+        namespace Zoo;
+
+        [JsonPolymorphic(TypeDiscriminatorPropertyName = "$kind")]
+        [JsonDerivedType(typeof(Dog), "dog")]
+        [JsonDerivedType(typeof(Cat), "cat")]
+        public class Animal { public string Name { get; set; } = ""; }
+        public sealed class Dog : Animal { public bool Good { get; set; } }
+        public sealed class Cat : Animal { public int Lives { get; set; } }
+
+        public interface IToy { string Label { get; } }
+
+        public sealed class Keeper
+        {
+            public string Name { get; set; } = "";
+            public Animal? Favorite { get; set; }
+            public Dictionary<string, Animal> ByPen { get; set; } = new();
+        }
+
+        public sealed class ZooJsonContext : JsonSerializerContext
+        {
+            public ZooJsonContext() : base(null) { }
+            public static ZooJsonContext Default { get; } = new();
+            protected override JsonSerializerOptions? GeneratedSerializerOptions => null;
+            public override JsonTypeInfo? GetTypeInfo(Type type) => null;
+        }
+
+        [PersistentState("zoo", JsonContext = typeof(ZooJsonContext))]
+        public partial class ZooAgent
+        {
+            public string Id { get; set; } = "";
+            public Animal? Pet { get; set; }
+            public List<Animal> Pets { get; set; } = new();
+            public Queue<string?> Chores { get; set; } = new();
+            public IToy? Toy { get; set; }
+            public TimeZoneInfo? Zone { get; set; }
+            [Sensitive(SensitiveMode.Encrypt)] public Animal? Secret { get; set; }
+            public Keeper Keeper { get; set; } = new();
+        }
+        """;
+
+    /// <summary>[JsonExtensionData] on nested plain objects: a class, a struct, a positional record, list elements.</summary>
+    public const string NestedExtensionData = """
+        using System.Collections.Generic;
+        using System.Text.Json;
+        using System.Text.Json.Nodes;
+        using System.Text.Json.Serialization;
+        using StateGen;
+
+        namespace Agents.Extensions;
+
+        public sealed class Step
+        {
+            public string Name { get; set; } = "";
+            [Sensitive] public string? Token { get; set; }
+            [JsonExtensionData] public Dictionary<string, JsonElement>? Unknown { get; set; }
+        }
+
+        public struct Position
+        {
+            public int X { get; set; }
+            [JsonExtensionData] public JsonObject? More { get; set; }
+        }
+
+        public sealed record Tag(string Label)
+        {
+            [JsonExtensionData] public Dictionary<string, JsonElement>? Rest { get; set; }
+        }
+
+        [PersistentState("extensible")]
+        public partial class Extensible
+        {
+            public string Id { get; set; } = "";
+            public Step Current { get; set; } = new();
+            public List<Step> Steps { get; set; } = new();
+            public Position At { get; set; }
+            public List<Tag> Tags { get; set; } = new();
+        }
+        """;
 }

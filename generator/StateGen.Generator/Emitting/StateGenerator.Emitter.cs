@@ -268,23 +268,7 @@ public sealed partial class StateGenerator
 
                 if (_shape.ExtensionData is { } extension)
                 {
-                    // Members a newer program stored and this one does not know, written back as they were; never a
-                    // name this type persists or keeps [Sensitive].
-                    string[] known = _shape.Members.Select(m => m.JsonName).ToArray();
-                    w.OpenBlock($"if (this.{Id(extension.Name)} is {{ }} __extension)");
-                    w.OpenBlock("foreach (var __pair in __extension)");
-                    if (known.Length > 0)
-                    {
-                        w.OpenBlock($"if ({string.Join(" || ", known.Select(n => $"__pair.Key == {Literal(n)}"))})");
-                        w.WriteLine("continue;");
-                        w.CloseBlock();
-                        w.WriteLine();
-                    }
-
-                    w.WriteLine("writer.WritePropertyName(__pair.Key);");
-                    w.WriteLine(extension.IsJsonObject ? $"{StateJson}.WriteNode(writer, __pair.Value);" : $"{StateJson}.WriteElement(writer, __pair.Value);");
-                    w.CloseBlock();
-                    w.CloseBlock();
+                    WriteExtensionMembers(w, extension, _shape.Members, "this");
                 }
 
                 w.WriteLine("writer.WriteEndObject();");
@@ -298,7 +282,7 @@ public sealed partial class StateGenerator
                     .Where(x => x.m.IsRead)
                     .ToList();
                 w.OpenBlock($"void {contract}.ReadState(ref {Reader} reader)");
-                WriteReadIntoLocals(w, readable, hasFlag: _ => true, unknownComment: true, string.Empty, _shape.ExtensionData);
+                WriteReadIntoLocals(w, readable, _shape.Members, hasFlag: _ => true, unknownComment: true, string.Empty, _shape.ExtensionData);
                 w.WriteLine($"{StateJson}.EnsureDocumentEnds(reader);");
                 if (_shape.ExtensionData is { } extensionData)
                 {
@@ -338,6 +322,12 @@ public sealed partial class StateGenerator
                 {
                     helpers.WriteLine();
                     helpers.WriteLine(valueHelper);
+                }
+
+                if (_helperIds.Keys.Any(h => h.Kind == ShapeKind.Delegated))
+                {
+                    helpers.WriteLine();
+                    helpers.WriteLine(DelegatedSupport);
                 }
 
                 string helperText = helpers.ToString().TrimStart('\n').TrimEnd('\n');
@@ -510,8 +500,126 @@ public sealed partial class StateGenerator
                     case ShapeKind.Enum:
                         WriteEnumHelper(w, _enums[shape.FullName], id);
                         break;
+
+                    case ShapeKind.Delegated:
+                        WriteDelegatedHelper(w, shape, id);
+                        break;
                 }
             }
+
+            /// <summary>
+            /// A type the generator does not write itself, written and read by the <c>JsonSerializerContext</c> named on
+            /// the attribute: its <c>JsonTypeInfo&lt;T&gt;</c> is asked for once and cached (no reflection, trimming- and
+            /// AOT-safe). A context without the type, or one that refuses a value, is a typed error naming the members.
+            /// </summary>
+            private void WriteDelegatedHelper(SourceWriter w, TypeShape shape, int id)
+            {
+                string type = shape.FullName;
+                string context = _shape.JsonContext!;
+                string typeInfo = $"global::System.Text.Json.Serialization.Metadata.JsonTypeInfo<{type}>";
+                string shown = Delegation.Plain(type);
+                IReadOnlyList<string> paths = Delegation.TypesOf(_shape).First(t => t.FullName == type).Paths;
+                string where = $"'{Delegation.Plain(context)}' (the JsonContext of [PersistentState] type '{_shape.StableName}', for {Delegation.DescribePaths(paths)})";
+                string missing = Literal($"The JsonSerializerContext {where} has no metadata for '{shown}': add [JsonSerializable(typeof({shown}))] to it.");
+                string stableName = Literal(_shape.StableName);
+
+                // The exception's own message is not kept: it can quote parts of the value.
+                string Refused(string verb) => Literal($"The JsonSerializerContext {where} could not {verb} a '{shown}' value (")
+                    + " + exception.GetType().Name + "
+                    + Literal("): for a polymorphic type, declare every runtime type with [JsonDerivedType] on the base type.");
+                w.WriteLine($$"""
+                    private static {{typeInfo}}? __typeInfo{{id}};
+
+                    private static {{typeInfo}} TypeInfo{{id}}()
+                        => __typeInfo{{id}} ??= {{context}}.Default.GetTypeInfo(typeof({{type}})) as {{typeInfo}}
+                            ?? throw new global::StateGen.StateSerializationException({{missing}}) { TypeName = {{stableName}} };
+
+                    public static void Write{{id}}({{Writer}} writer, {{type}} value)
+                    {
+                        try
+                        {
+                            WriteDelegated(writer, value, TypeInfo{{id}}());
+                        }
+                        catch (global::System.Exception exception) when (exception is global::System.NotSupportedException or global::System.Text.Json.JsonException)
+                        {
+                            throw new global::StateGen.StateSerializationException({{Refused("write")}}) { TypeName = {{stableName}} };
+                        }
+                    }
+
+                    public static {{type}} Read{{id}}(ref {{Reader}} reader)
+                    {
+                        try
+                        {
+                            return global::System.Text.Json.JsonSerializer.Deserialize(ref reader, TypeInfo{{id}}())!;
+                        }
+                        catch (global::System.NotSupportedException exception)
+                        {
+                            throw new global::StateGen.StateSerializationException({{Refused("read")}}) { TypeName = {{stableName}} };
+                        }
+                    }
+                    """);
+            }
+
+            /// <summary>
+            /// Written once per file that has delegated members: the context writes a value into a scratch buffer, which is
+            /// copied token by token so that every string in it passes the secret scan like any other stored string.
+            /// </summary>
+            private const string DelegatedSupport = """
+                // Delegated values: the context writes into a scratch buffer, copied token by token so that every string
+                // in it passes the secret scan. The buffer is zeroed after each use (it may hold an encrypted member's
+                // plaintext) and kept per thread unless it grew large.
+                [global::System.ThreadStatic]
+                private static global::System.Buffers.ArrayBufferWriter<byte>? t_delegatedBuffer;
+
+                [global::System.ThreadStatic]
+                private static global::System.Text.Json.Utf8JsonWriter? t_delegatedWriter;
+
+                private static void WriteDelegated<T>(global::System.Text.Json.Utf8JsonWriter writer, T value, global::System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> typeInfo)
+                {
+                    global::System.Buffers.ArrayBufferWriter<byte> buffer = t_delegatedBuffer ?? new global::System.Buffers.ArrayBufferWriter<byte>(1024);
+                    global::System.Text.Json.Utf8JsonWriter scratch = t_delegatedWriter ?? new global::System.Text.Json.Utf8JsonWriter(buffer, new global::System.Text.Json.JsonWriterOptions { SkipValidation = true });
+                    t_delegatedBuffer = null;
+                    t_delegatedWriter = null;
+                    try
+                    {
+                        scratch.Reset(buffer);
+                        global::System.Text.Json.JsonSerializer.Serialize(scratch, value, typeInfo);
+                        scratch.Flush();
+                        var reader = new global::System.Text.Json.Utf8JsonReader(buffer.WrittenSpan, new global::System.Text.Json.JsonReaderOptions { MaxDepth = global::System.Math.Max(typeInfo.Options.MaxDepth, 64) + 1 });
+                        while (reader.Read())
+                        {
+                            switch (reader.TokenType)
+                            {
+                                case global::System.Text.Json.JsonTokenType.StartObject: writer.WriteStartObject(); break;
+                                case global::System.Text.Json.JsonTokenType.EndObject: writer.WriteEndObject(); break;
+                                case global::System.Text.Json.JsonTokenType.StartArray: writer.WriteStartArray(); break;
+                                case global::System.Text.Json.JsonTokenType.EndArray: writer.WriteEndArray(); break;
+                                case global::System.Text.Json.JsonTokenType.PropertyName:
+                                    if (reader.ValueIsEscaped) writer.WritePropertyName(reader.GetString()!); else writer.WritePropertyName(reader.ValueSpan);
+                                    break;
+                                case global::System.Text.Json.JsonTokenType.String:
+                                    if (!reader.ValueIsEscaped && reader.ValueSpan.Length < global::StateGen.Secrets.SecretScanner.MinimumLength) writer.WriteStringValue(reader.ValueSpan);
+                                    else global::StateGen.Secrets.SecretScan.WriteString(writer, reader.GetString());
+                                    break;
+                                case global::System.Text.Json.JsonTokenType.Number: writer.WriteRawValue(reader.ValueSpan, skipInputValidation: true); break;
+                                case global::System.Text.Json.JsonTokenType.True: writer.WriteBooleanValue(true); break;
+                                case global::System.Text.Json.JsonTokenType.False: writer.WriteBooleanValue(false); break;
+                                case global::System.Text.Json.JsonTokenType.Null: writer.WriteNullValue(); break;
+                            }
+                        }
+                    }
+                    finally
+                    {
+                        buffer.Clear();
+                        if (buffer.Capacity <= 1 << 20)
+                        {
+                            t_delegatedBuffer = buffer;
+                            t_delegatedWriter = scratch;
+                        }
+                    }
+                }
+                """;
+
 
             private void WriteObjectHelper(SourceWriter w, ObjectShape shape, int id, string nullWrite, string nullReturn)
             {
@@ -538,6 +646,11 @@ public sealed partial class StateGenerator
                     WriteMember(w, member, "value." + Id(member.Name), prefix);
                 }
 
+                if (shape.ExtensionData is { } extension)
+                {
+                    WriteExtensionMembers(w, extension, shape.Members, "value");
+                }
+
                 w.WriteLine("writer.WriteEndObject();");
                 if (guarded)
                 {
@@ -555,9 +668,19 @@ public sealed partial class StateGenerator
                 w.OpenBlock($"public static {type} Read{id}(ref {Reader} reader)");
                 w.WriteLine($"{nullReturn}{StateJson}.Expect(ref reader, {TokenType}.StartObject);");
                 w.WriteLine(shape.HasRequiredMembers ? $"var value = {Constructor("New" + id, type)}();" : $"var value = new {type}();");
+                if (shape.ExtensionData is { } extensionData)
+                {
+                    w.WriteLine($"{ExtensionType(extensionData)}? __extension = null;");
+                }
+
                 w.OpenBlock("while (true)");
                 w.WriteLine($"{StateJson}.Read(ref reader);");
                 w.OpenBlock($"if (reader.TokenType == {TokenType}.EndObject)");
+                if (shape.ExtensionData is { } keep)
+                {
+                    w.WriteLine($"value.{Id(keep.Name)} = __extension ?? new {ExtensionType(keep)}();");
+                }
+
                 w.WriteLine("return value;");
                 w.CloseBlock();
                 w.WriteLine();
@@ -573,8 +696,16 @@ public sealed partial class StateGenerator
                     w.WriteLine();
                 }
 
-                w.WriteLine($"{StateJson}.Read(ref reader);");
-                w.WriteLine("reader.Skip();");
+                if (shape.ExtensionData is { } unknown)
+                {
+                    WriteKeepUnknownMember(w, unknown, shape.Members);
+                }
+                else
+                {
+                    w.WriteLine($"{StateJson}.Read(ref reader);");
+                    w.WriteLine("reader.Skip();");
+                }
+
                 w.CloseBlock();
                 w.CloseBlock();
             }
@@ -682,7 +813,7 @@ public sealed partial class StateGenerator
             /// <paramref name="hasFlag"/> says the caller assigns conditionally); unknown members are skipped. The reader
             /// ends on the object's end. Shared by the state type's reader and by constructor-built types.
             /// </summary>
-            private void WriteReadIntoLocals(SourceWriter w, List<(MemberShape Member, int Index)> readable, System.Func<MemberShape, bool> hasFlag, bool unknownComment, string pathPrefix, ExtensionDataShape? extension = null)
+            private void WriteReadIntoLocals(SourceWriter w, List<(MemberShape Member, int Index)> readable, EquatableArray<MemberShape> members, System.Func<MemberShape, bool> hasFlag, bool unknownComment, string pathPrefix, ExtensionDataShape? extension = null)
             {
                 w.WriteLine($"{StateJson}.Expect(ref reader, {TokenType}.StartObject);");
                 if (extension is not null)
@@ -722,22 +853,7 @@ public sealed partial class StateGenerator
 
                 if (extension is not null)
                 {
-                    // Unknown members go to the extension data, except an omitted or redacted member's name: never kept.
-                    w.WriteLine("string __name = reader.GetString()!;");
-                    w.WriteLine($"{StateJson}.Read(ref reader);");
-                    string[] sensitive = _shape.Members.Where(m => m.IsSensitive && !m.IsRead).Select(m => m.JsonName).ToArray();
-                    if (sensitive.Length > 0)
-                    {
-                        w.OpenBlock($"if ({string.Join(" || ", sensitive.Select(n => $"__name == {Literal(n)}"))})");
-                        w.WriteLine("reader.Skip();");
-                        w.WriteLine("continue;");
-                        w.CloseBlock();
-                        w.WriteLine();
-                    }
-
-                    w.WriteLine(extension.IsJsonObject
-                        ? "(__extension ??= new())[__name] = global::System.Text.Json.Nodes.JsonNode.Parse(ref reader);"
-                        : "(__extension ??= new())[__name] = global::System.Text.Json.JsonElement.ParseValue(ref reader);");
+                    WriteKeepUnknownMember(w, extension, members);
                     w.CloseBlock();
                     w.WriteLine();
                     return;
@@ -752,6 +868,52 @@ public sealed partial class StateGenerator
                 w.WriteLine("reader.Skip();");
                 w.CloseBlock();
                 w.WriteLine();
+            }
+
+            /// <summary>
+            /// Writes back the members a newer program stored and this one does not know (the extension data), as they
+            /// were; never a name the type persists or keeps [Sensitive].
+            /// </summary>
+            private static void WriteExtensionMembers(SourceWriter w, ExtensionDataShape extension, EquatableArray<MemberShape> members, string owner)
+            {
+                string[] known = members.Select(m => m.JsonName).ToArray();
+                w.OpenBlock($"if ({owner}.{Id(extension.Name)} is {{ }} __extension)");
+                w.OpenBlock("foreach (var __pair in __extension)");
+                if (known.Length > 0)
+                {
+                    w.OpenBlock($"if ({string.Join(" || ", known.Select(n => $"__pair.Key == {Literal(n)}"))})");
+                    w.WriteLine("continue;");
+                    w.CloseBlock();
+                    w.WriteLine();
+                }
+
+                w.WriteLine("writer.WritePropertyName(__pair.Key);");
+                w.WriteLine(extension.IsJsonObject ? $"{StateJson}.WriteNode(writer, __pair.Value);" : $"{StateJson}.WriteElement(writer, __pair.Value);");
+                w.CloseBlock();
+                w.CloseBlock();
+            }
+
+            /// <summary>
+            /// The reader is on an unknown member's name: its value goes to the <c>__extension</c> local, except an
+            /// omitted or redacted member's (never kept).
+            /// </summary>
+            private static void WriteKeepUnknownMember(SourceWriter w, ExtensionDataShape extension, EquatableArray<MemberShape> members)
+            {
+                w.WriteLine("string __name = reader.GetString()!;");
+                w.WriteLine($"{StateJson}.Read(ref reader);");
+                string[] sensitive = members.Where(m => m.IsSensitive && !m.IsRead).Select(m => m.JsonName).ToArray();
+                if (sensitive.Length > 0)
+                {
+                    w.OpenBlock($"if ({string.Join(" || ", sensitive.Select(n => $"__name == {Literal(n)}"))})");
+                    w.WriteLine("reader.Skip();");
+                    w.WriteLine("continue;");
+                    w.CloseBlock();
+                    w.WriteLine();
+                }
+
+                w.WriteLine(extension.IsJsonObject
+                    ? "(__extension ??= new())[__name] = global::System.Text.Json.Nodes.JsonNode.Parse(ref reader);"
+                    : "(__extension ??= new())[__name] = global::System.Text.Json.JsonElement.ParseValue(ref reader);");
             }
 
             private static string ExtensionType(ExtensionDataShape extension) => extension.IsJsonObject
@@ -773,9 +935,14 @@ public sealed partial class StateGenerator
                     w.WriteLine();
                 }
 
-                WriteReadIntoLocals(w, readable, hasFlag: member => !shape.ConstructorParameters.Contains(member.Name), unknownComment: false, PathPrefix(shape));
+                WriteReadIntoLocals(w, readable, shape.Members, hasFlag: member => !shape.ConstructorParameters.Contains(member.Name), unknownComment: false, PathPrefix(shape), shape.ExtensionData);
                 var byName = readable.ToDictionary(x => x.Member.Name, x => x.Index);
                 w.WriteLine($"var value = new {type}({string.Join(", ", shape.ConstructorParameters.Select(name => "__value" + byName[name]))});");
+                if (shape.ExtensionData is { } extension)
+                {
+                    w.WriteLine($"value.{Id(extension.Name)} = __extension ?? new {ExtensionType(extension)}();");
+                }
+
                 foreach ((MemberShape member, int index) in readable.Where(x => !shape.ConstructorParameters.Contains(x.Member.Name)))
                 {
                     w.WriteLine(member.IsInitOnly
@@ -858,6 +1025,8 @@ public sealed partial class StateGenerator
             /// The prefix of a nested object's member paths in encryption associated data and fingerprints: the type's
             /// simple name (<c>Credentials.</c>), so a ciphertext cannot move to a same-named member of another type.
             /// </summary>
+            /// <remarks>Stored ciphertexts and fingerprints depend on this text: it must not change (a type in the global
+            /// namespace keeps its <c>global::</c>).</remarks>
             private static string PathPrefix(ObjectShape shape)
             {
                 string name = shape.FullName;
@@ -891,10 +1060,10 @@ public sealed partial class StateGenerator
                 return id;
             }
 
-            /// <summary>Whether values of a type can contain a stored string (nested state types: always assumed).</summary>
+            /// <summary>Whether values of a type can contain a stored string (nested state types and delegated types: always assumed).</summary>
             private bool HoldsStrings(TypeShape type) => type.Kind switch
             {
-                ShapeKind.String or ShapeKind.PersistentState => true,
+                ShapeKind.String or ShapeKind.PersistentState or ShapeKind.Delegated => true,
                 ShapeKind.Nullable or ShapeKind.Array or ShapeKind.List or ShapeKind.Set or ShapeKind.Dictionary => HoldsStrings(type.Element!),
                 ShapeKind.Object => _textual.Contains(type.FullName),
                 _ => false,

@@ -8,6 +8,11 @@ namespace StateGen.Generator.Shape;
 /// the types that can reach themselves through their members (directly or through lists, sets, dictionaries and
 /// nullable values) get a runtime guard; for the others the generated code has no reference tracking at all.
 /// </summary>
+/// <remarks>
+/// JSON pass-through members (<c>JsonElement</c>, <c>JsonNode</c>) and members delegated to a
+/// <c>JsonSerializerContext</c> are opaque: they have no edges here. A delegated value is walked by System.Text.Json,
+/// whose own depth limit (the context's <c>MaxDepth</c>, 64 by default) stops a cycle inside it.
+/// </remarks>
 internal static class CycleAnalysis
 {
     public static IEnumerable<ObjectShape> MarkRecursive(IEnumerable<ObjectShape> objects)

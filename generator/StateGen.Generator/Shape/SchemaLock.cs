@@ -195,7 +195,8 @@ internal static class SchemaLock
             ShapeKind.TimeOnly => "time",
             ShapeKind.Uri => "uri",
             ShapeKind.Version => "version",
-            ShapeKind.JsonElement or ShapeKind.JsonNode => "json",
+            // Delegated members are JSON that the named JsonSerializerContext writes: opaque here, like JsonElement.
+            ShapeKind.JsonElement or ShapeKind.JsonNode or ShapeKind.Delegated => "json",
             ShapeKind.Enum => "enum(" + string.Join(",", enums[type.FullName].Members.Select(m => m.Name)) + ")",
             ShapeKind.Nullable => Describe(type.Element!) + "?",
             ShapeKind.Array or ShapeKind.List => "list<" + Describe(type.Element!) + ">",

@@ -155,7 +155,10 @@ internal static class ShapeExtractor
         private readonly Queue<(INamedTypeSymbol Type, ISymbol Origin)> _pending = new();
         private readonly Dictionary<ITypeSymbol, EnumShape> _enums = new(SymbolEqualityComparer.Default);
         private int _schemaVersion;
-        private ExtensionDataShape? _extensionData;
+
+        // [PersistentState(JsonContext = typeof(...))]: its global:: name, and the root's name for messages.
+        private string? _jsonContext;
+        private string _rootName = string.Empty;
 
         public Walker(CancellationToken cancellationToken) => _cancellationToken = cancellationToken;
 
@@ -177,7 +180,9 @@ internal static class ShapeExtractor
                 _problems.Add(new ShapeProblem(ShapeProblemKind.NotConstructible, type, type.Name, "has no parameterless constructor"));
             }
 
-            ImmutableArray<MemberShape> members = CollectMembers(type, isRoot: true);
+            _rootName = type.Name;
+            _jsonContext = ReadJsonContext(type);
+            ImmutableArray<MemberShape> members = CollectMembers(type, isRoot: true, out ExtensionDataShape? extensionData);
             (string idName, IdKind idKind)? id = FindId(type);
 
             while (_pending.Count > 0)
@@ -188,6 +193,7 @@ internal static class ShapeExtractor
                 ImmutableArray<MemberShape> objectMembers = CollectMembers(
                     objectType,
                     isRoot: false,
+                    out ExtensionDataShape? objectExtensionData,
                     constructorParameters: constructor is null ? null : new HashSet<string>(constructor.Parameters.Select(p => p.Name), System.StringComparer.OrdinalIgnoreCase));
                 EquatableArray<string> constructorParameters = EquatableArray<string>.Empty;
                 if (constructor is not null)
@@ -216,6 +222,7 @@ internal static class ShapeExtractor
                     IsValueType = objectType.IsValueType,
                     HasRequiredMembers = HasRequiredMembers(objectType),
                     Members = objectMembers.ToEquatableArray(),
+                    ExtensionData = objectExtensionData,
                 };
             }
 
@@ -239,7 +246,8 @@ internal static class ShapeExtractor
                 ResetWhenUnreadable = FindAttribute(type, WellKnownNames.PersistentStateAttribute)?.NamedArguments
                     .Any(a => a.Key == "ResetWhenUnreadable" && a.Value.Value is true) == true,
                 FullName = type.ToDisplayString(FullNameFormat),
-                ExtensionData = _extensionData,
+                ExtensionData = extensionData,
+                JsonContext = _jsonContext,
                 IdMemberName = id.Value.idName,
                 IdKind = id.Value.idKind,
                 Members = members.ToEquatableArray(),
@@ -310,8 +318,9 @@ internal static class ShapeExtractor
 
         /// <param name="constructorParameters">For a type built through a constructor: get-only properties named like one of
         /// its parameters are state too (the constructor sets them).</param>
-        private ImmutableArray<MemberShape> CollectMembers(INamedTypeSymbol type, bool isRoot, ISet<string>? constructorParameters = null)
+        private ImmutableArray<MemberShape> CollectMembers(INamedTypeSymbol type, bool isRoot, out ExtensionDataShape? extensionData, ISet<string>? constructorParameters = null)
         {
+            extensionData = null;
             ImmutableArray<MemberShape>.Builder members = ImmutableArray.CreateBuilder<MemberShape>();
             var seen = new HashSet<string>();
             var jsonNames = new HashSet<string>(System.StringComparer.Ordinal);
@@ -330,7 +339,7 @@ internal static class ShapeExtractor
 
                 if (HasAttribute(member, WellKnownNames.JsonExtensionDataAttribute))
                 {
-                    CollectExtensionData(type, member, isRoot);
+                    CollectExtensionData(type, member, isRoot, ref extensionData);
                     continue;
                 }
 
@@ -411,36 +420,71 @@ internal static class ShapeExtractor
         }
 
         /// <summary>
-        /// A <c>[JsonExtensionData]</c> member of the persistent type itself: a settable <c>Dictionary&lt;string,
-        /// JsonElement&gt;</c> or <c>JsonObject</c>. It is not part of the type's shape (nor of its lock lines).
+        /// A <c>[JsonExtensionData]</c> member of the persistent type or of a plain object reached from it: a settable
+        /// <c>Dictionary&lt;string, JsonElement&gt;</c> or <c>JsonObject</c> (on a plain object, readable and settable from
+        /// outside it). It is not part of the type's shape (nor of its lock lines).
         /// </summary>
-        private void CollectExtensionData(INamedTypeSymbol type, ISymbol member, bool isRoot)
+        private void CollectExtensionData(INamedTypeSymbol type, ISymbol member, bool isRoot, ref ExtensionDataShape? extensionData)
         {
+            // The generated code of the persistent type is part of it and may use private members; a plain object's
+            // member is used from outside, so it must be visible.
+            bool visible = isRoot || IsVisible(member.DeclaredAccessibility);
             ITypeSymbol? memberType = member switch
             {
-                IPropertySymbol { SetMethod: { IsInitOnly: false } setter, GetMethod: not null } property when IsVisible(setter.DeclaredAccessibility) => property.Type,
-                IFieldSymbol { IsReadOnly: false, IsConst: false } field => field.Type,
+                IPropertySymbol { SetMethod: { IsInitOnly: false } setter, GetMethod: { } getter } property
+                    when IsVisible(setter.DeclaredAccessibility) && visible && (isRoot || IsVisible(getter.DeclaredAccessibility)) => property.Type,
+                IFieldSymbol { IsReadOnly: false, IsConst: false } field when visible => field.Type,
                 _ => null,
             };
             string typeName = memberType?.WithNullableAnnotation(NullableAnnotation.NotAnnotated).ToDisplayString() ?? string.Empty;
             bool isObject = typeName == "System.Text.Json.Nodes.JsonObject";
             bool isDictionary = typeName == "System.Collections.Generic.Dictionary<string, System.Text.Json.JsonElement>";
-            if (!isRoot)
+            if (!isObject && !isDictionary)
             {
-                _problems.Add(new ShapeProblem(ShapeProblemKind.UnsupportedMember, member, member.Name, $"is a [JsonExtensionData] member of '{type.Name}'; extension data is kept only on the [PersistentState] type itself (remove the attribute, or mark the member [StateIgnore])"));
+                string where = isRoot ? string.Empty : " (on a plain object: public or internal, with a public or internal setter)";
+                _problems.Add(new ShapeProblem(ShapeProblemKind.UnsupportedMember, member, member.Name, $"is a [JsonExtensionData] member but not a settable Dictionary<string, JsonElement> or JsonObject{where}"));
             }
-            else if (!isObject && !isDictionary)
+            else if (extensionData is not null)
             {
-                _problems.Add(new ShapeProblem(ShapeProblemKind.UnsupportedMember, member, member.Name, "is a [JsonExtensionData] member but not a settable Dictionary<string, JsonElement> or JsonObject"));
-            }
-            else if (_extensionData is not null)
-            {
-                _problems.Add(new ShapeProblem(ShapeProblemKind.UnsupportedMember, member, member.Name, $"is a second [JsonExtensionData] member of '{type.Name}' ('{_extensionData.Name}' is the first)"));
+                _problems.Add(new ShapeProblem(ShapeProblemKind.UnsupportedMember, member, member.Name, $"is a second [JsonExtensionData] member of '{type.Name}' ('{extensionData.Name}' is the first)"));
             }
             else
             {
-                _extensionData = new ExtensionDataShape(member.Name, isObject);
+                extensionData = new ExtensionDataShape(member.Name, isObject);
             }
+        }
+
+        /// <summary>
+        /// The <c>global::</c> name of the <c>JsonSerializerContext</c> named by <c>[PersistentState(JsonContext = ...)]</c>,
+        /// or null. A type that is not a context is a problem (SG0007). Its static <c>Default</c> is not checked here: the
+        /// System.Text.Json generator adds it, and generators do not see each other's output.
+        /// </summary>
+        private string? ReadJsonContext(INamedTypeSymbol type)
+        {
+            AttributeData? attribute = FindAttribute(type, WellKnownNames.PersistentStateAttribute);
+            foreach (KeyValuePair<string, TypedConstant> named in attribute?.NamedArguments ?? ImmutableArray<KeyValuePair<string, TypedConstant>>.Empty)
+            {
+                if (named.Key != "JsonContext" || named.Value.Value is not ITypeSymbol context)
+                {
+                    continue;
+                }
+
+                bool isContext = false;
+                for (INamedTypeSymbol? current = (context as INamedTypeSymbol)?.BaseType; current is not null && !isContext; current = current.BaseType)
+                {
+                    isContext = current.ToDisplayString() == WellKnownNames.JsonSerializerContext;
+                }
+
+                if (!isContext || context.IsAbstract || context is INamedTypeSymbol { IsUnboundGenericType: true })
+                {
+                    _problems.Add(new ShapeProblem(ShapeProblemKind.InvalidJsonContext, type, type.Name, $"names '{context.ToDisplayString()}' as its JsonContext, which is not a non-abstract class derived from System.Text.Json.Serialization.JsonSerializerContext; declare 'partial class {context.Name} : JsonSerializerContext' with [JsonSerializable(typeof(T))] for each type it must serialize"));
+                    return null;
+                }
+
+                return context.ToDisplayString(FullNameFormat);
+            }
+
+            return null;
         }
 
         private TypeShape? Classify(ITypeSymbol type, ISymbol member)
@@ -486,7 +530,7 @@ internal static class ShapeExtractor
             {
                 if (array.Rank != 1)
                 {
-                    return Unsupported(member, type, "multi-dimensional arrays are not supported; use an array of arrays or a list");
+                    return Unsupported(member, type, "multi-dimensional arrays are not supported; use an array of arrays or a list, or exclude the member with [StateIgnore]");
                 }
 
                 if (array.ElementType.SpecialType == SpecialType.System_Byte)
@@ -499,7 +543,7 @@ internal static class ShapeExtractor
 
             if (type is not INamedTypeSymbol named)
             {
-                return Unsupported(member, type, "type parameters, pointers and dynamic cannot be persisted");
+                return Unsupported(member, type, "type parameters, pointers and dynamic cannot be persisted; exclude the member with [StateIgnore]");
             }
 
             if (named.OriginalDefinition.SpecialType == SpecialType.System_Nullable_T)
@@ -546,7 +590,7 @@ internal static class ShapeExtractor
 
                             if (key.Kind is not (ShapeKind.Int32 or ShapeKind.Int64 or ShapeKind.Guid or ShapeKind.Enum))
                             {
-                                return Unsupported(member, type, "dictionary keys must be string, int, long, Guid or an enum");
+                                return DelegateOrReport(member, type, "dictionary keys must be string, int, long, Guid or an enum");
                             }
                         }
 
@@ -562,20 +606,31 @@ internal static class ShapeExtractor
                 return new TypeShape { Kind = ShapeKind.PersistentState, FullName = fullName, IsValueType = named.IsValueType, StateName = GetStableName(named) };
             }
 
+            if (named.TypeKind == TypeKind.Delegate || named.IsStatic)
+            {
+                return Unsupported(member, type, "delegates and static classes cannot be persisted; exclude the member with [StateIgnore]");
+            }
+
             string ns = named.ContainingNamespace?.ToDisplayString() ?? string.Empty;
             if (ns == "System" || ns.StartsWith("System.", System.StringComparison.Ordinal) || ns.StartsWith("Microsoft.", System.StringComparison.Ordinal))
             {
-                return Unsupported(member, type, "this framework type is not supported");
+                return DelegateOrReport(member, type, "this framework type is not supported");
             }
 
-            if (named.TypeKind is not (TypeKind.Class or TypeKind.Struct) || named.IsAbstract || named.IsStatic)
+            if (named.TypeKind is not (TypeKind.Class or TypeKind.Struct) || named.IsAbstract)
             {
-                return Unsupported(member, type, "interfaces, abstract classes and delegates cannot be persisted");
+                return DelegateOrReport(member, type, "interfaces and abstract classes are not written by the generated serializer");
+            }
+
+            // The generated writer would write the declared type's members only and lose a derived instance's.
+            if (HasAttribute(named, WellKnownNames.JsonPolymorphicAttribute) || HasAttribute(named, WellKnownNames.JsonDerivedTypeAttribute))
+            {
+                return DelegateOrReport(member, type, "it is polymorphic ([JsonPolymorphic]/[JsonDerivedType]), which the generated serializer does not write");
             }
 
             if (!HasParameterlessConstructor(named, allowPrivate: false) && FindMatchingConstructor(named) is null)
             {
-                return Unsupported(member, type, "it has no public or internal parameterless constructor, nor one whose parameters all match its properties (as a positional record's do)");
+                return DelegateOrReport(member, type, "it has no public or internal parameterless constructor, nor one whose parameters all match its properties (as a positional record's do)");
             }
 
             if (!_objects.ContainsKey(named))
@@ -593,6 +648,21 @@ internal static class ShapeExtractor
             return element is null
                 ? null
                 : new TypeShape { Kind = kind, FullName = fullName, IsValueType = isValueType, Element = element, IsInterface = isInterface };
+        }
+
+        /// <summary>
+        /// A type the generated serializer does not write: delegated to the <c>JsonSerializerContext</c> named on the
+        /// attribute, or, without one, a problem whose message names the way out.
+        /// </summary>
+        private TypeShape? DelegateOrReport(ISymbol member, ITypeSymbol type, string reason)
+        {
+            ITypeSymbol plain = type.WithNullableAnnotation(NullableAnnotation.NotAnnotated);
+            if (_jsonContext is not null)
+            {
+                return new TypeShape { Kind = ShapeKind.Delegated, FullName = plain.ToDisplayString(FullNameFormat), IsValueType = type.IsValueType };
+            }
+
+            return Unsupported(member, type, $"{reason}. Delegate it to a JsonSerializerContext that has [JsonSerializable(typeof({plain.ToDisplayString()}))], named on the attribute of '{_rootName}': [PersistentState(JsonContext = typeof(MyJsonContext))]; or exclude the member with [StateIgnore]");
         }
 
         private TypeShape? Unsupported(ISymbol member, ITypeSymbol type, string reason)

@@ -44,6 +44,9 @@ internal enum ShapeKind
     Dictionary,
     Object,
     PersistentState,
+
+    /// <summary>A type StateGen does not write itself, written and read by the <c>JsonSerializerContext</c> named on the attribute.</summary>
+    Delegated,
 }
 
 /// <summary>The shape of a member type. <see cref="FullName"/> is <c>global::</c>-qualified.</summary>
@@ -147,6 +150,9 @@ internal sealed record ObjectShape
     /// <c>Node.Children[] → Node</c>.
     /// </summary>
     public string? Cycle { get; init; }
+
+    /// <summary>The type's <c>[JsonExtensionData]</c> member, when it declares one: unknown stored members are kept in it.</summary>
+    public ExtensionDataShape? ExtensionData { get; init; }
 }
 
 /// <summary>A named constant of an enum. <see cref="Value"/> is the constant as C# literal text.</summary>
@@ -201,6 +207,12 @@ internal sealed record PersistedTypeShape
     /// </summary>
     public ExtensionDataShape? ExtensionData { get; init; }
 
+    /// <summary>
+    /// <c>[PersistentState(JsonContext = typeof(...))]</c>: the <c>global::</c> name of the <c>JsonSerializerContext</c> that
+    /// <see cref="ShapeKind.Delegated"/> member types are delegated to; <see langword="null"/> when none is named.
+    /// </summary>
+    public string? JsonContext { get; init; }
+
     public required string IdMemberName { get; init; }
 
     public required IdKind IdKind { get; init; }
@@ -222,6 +234,7 @@ internal enum ShapeProblemKind
     InvalidId,
     UnsupportedMember,
     InvalidSchemaVersion,
+    InvalidJsonContext,
 }
 
 /// <summary>
