@@ -9,6 +9,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 export STATEGEN_KILL_CYCLES="${STATEGEN_KILL_CYCLES:-1000}"            # suite item 1: SIGKILL cycles (CI: 50)
 export STATEGEN_CORRUPTION_SEEDS="${STATEGEN_CORRUPTION_SEEDS:-10000}"  # suite item 5: byte-flip seeds (CI: 1,000)
 export STATEGEN_FUZZ_ITERATIONS="${STATEGEN_FUZZ_ITERATIONS:-100000}"  # suite item 6: fuzz inputs (CI: 2,000)
+export STATEGEN_FUZZ_SEED="${STATEGEN_FUZZ_SEED:-random}"            # new draws each run (CI: one fixed seed per test)
 
 echo "kill cycles $STATEGEN_KILL_CYCLES, corruption seeds $STATEGEN_CORRUPTION_SEEDS, fuzz iterations $STATEGEN_FUZZ_ITERATIONS"
 dotnet build tests/StateGen.Tests -c Release --nologo -v q

@@ -30,7 +30,7 @@ public sealed class BackupManagerOptions
     public string Directory { get; set; } = string.Empty;
 
     /// <summary>How new backups are compressed. <see cref="BackupCompression.GZip"/> by default.</summary>
-    public BackupCompression Compression { get; set; } = BackupCompression.GZip;
+    public BackupCompression Compression { get; set; } = BackupCompression.Lz4;
 
     /// <summary>The clock for backup times and retention; the system clock by default.</summary>
     public TimeProvider TimeProvider { get; set; } = TimeProvider.System;

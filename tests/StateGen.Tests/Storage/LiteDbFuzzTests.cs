@@ -59,7 +59,8 @@ public sealed class LiteDbFuzzTests
                     Assert.Equal(Without(original, "_id"), Without(doc, "_id"));
                 }
             },
-            iter: ReliabilityRuns.FuzzIterations);
+            iter: ReliabilityRuns.FuzzIterations,
+            seed: ReliabilityRuns.FuzzSeed(1));
         Assert.True(parsed > 0, "no mutation parsed: the fuzz did not reach the checksum");
     }
 
@@ -87,6 +88,7 @@ public sealed class LiteDbFuzzTests
                 Assert.True(run.Result is null, run.Result);
             },
             iter: Math.Max(50, ReliabilityRuns.FuzzIterations / 5),
+            seed: ReliabilityRuns.FuzzSeed(2),
             threads: 1);
         Assert.True(outcomes.GetValueOrDefault("typed error") > 0 && outcomes.GetValueOrDefault("intact") > 0, string.Join(", ", outcomes));
     }
@@ -120,7 +122,8 @@ public sealed class LiteDbFuzzTests
                 {
                 }
             },
-            iter: ReliabilityRuns.FuzzIterations * 5);
+            iter: ReliabilityRuns.FuzzIterations * 5,
+            seed: ReliabilityRuns.FuzzSeed(3));
     }
 
     /// <summary>Flipped bytes, overwritten or zeroed runs, truncation or extension of a BSON document.</summary>

@@ -91,6 +91,7 @@ public sealed partial class LiteDbStateStore
     private void OpenReadOnlyEngine()
     {
         RetireEngine(_db);
+        _salvaging = true;
         _db = new LiteDatabase(new LiteEngine(new EngineSettings
         {
             DataStream = _dataFile,

@@ -362,13 +362,6 @@ public sealed partial class LiteDbStateStore : IStateSnapshotSource
         var inline = new List<BsonDocument>();
         foreach (BsonDocument doc in _state.FindAll())
         {
-            // Walking the key index finds a document even when its node's key is damaged; a lookup by the
-            // document's own id then fails. Verifying a backup reads every entry this way, so it catches that too.
-            if (_state.FindById(doc["_id"]) is null)
-            {
-                throw new StateStoreCorruptedException(FilePath, "a current value cannot be found by its key: the key index is damaged");
-            }
-
             long sequence = SequenceOf(doc);
             if (sequence == 0)
             {

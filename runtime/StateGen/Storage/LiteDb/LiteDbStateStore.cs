@@ -115,6 +115,7 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
     private byte? _invalidStateByte;
     private bool _disposed;
     private bool _faulted;
+    private bool _salvaging; // opened read-only by Salvage: the change sequence is not read
     private int _filesClosed;
 
     /// <summary>When changes return: flushed to the disk, or in the OS cache.</summary>
@@ -272,6 +273,17 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
         BsonDocument? meta = _meta.FindById("sequence");
         long floor = meta is null ? 0 : Checked(meta, MetaCollectionName)["v"].AsInt64;
         _sequence = Math.Max(lastLogged, floor);
+
+        // A damaged change-log index can hide its newest records (the sequence would then be reused): a few entries
+        // must not point past what the log shows. Reads check every entry they return the same way.
+        // (A damaged entry is left to the read that meets it.)
+        foreach (BsonDocument entry in _state.Find(Query.All(), limit: 16))
+        {
+            if (SequenceOf(entry) > _sequence && DocumentIntegrity.Verify(entry, _checksumsRequired))
+            {
+                throw new StateStoreCorruptedException(FilePath, "a current value points past the newest change record: the change log is damaged");
+            }
+        }
         _unloggedDeletes = _meta.FindById(UnloggedDeletesId) is { } unlogged && Checked(unlogged, MetaCollectionName) is not null;
         _versions.Clear();
         ForgetTypeCounts();
@@ -603,12 +615,23 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
                 : query.CorrelationId is not null ? Query.StartsWith(CorrelationIndex, IndexPrefix(query.CorrelationId))
                 : query.Scope is not null ? Query.StartsWith(KeyIndex, query.Scope + Separator)
                 : Query.GT("_id", query.AfterSequence);
-            return _changes.Find(filter)
-                .Select(d => CheckedChange(d))
+            List<StateChangeRecord> walked = _changes.Find(filter).Select(d => CheckedChange(d)).ToList();
+            long walkedTo = walked.Count == 0 ? 0 : walked.Max(r => r.Sequence);
+            StateChangeRecord[] found = walked
                 .Where(r => Memory.MemoryStateStore.Matches(r, query))
                 .OrderBy(r => r.Sequence)
                 .Take(query.Limit)
                 .ToArray();
+
+            // A walk of the sequence index ends at the newest record. LiteDB pages have no checksums: a damaged link can
+            // end it early and silently drop records. The newest record is found from the other end of the index.
+            if (query.Scope is null && query.CorrelationId is null && walkedTo < _sequence && _sequence > query.AfterSequence
+                && _changes.FindById(_sequence) is not null)
+            {
+                throw new StateStoreCorruptedException(FilePath, "a walk of the change log stopped before its newest record: its index is damaged");
+            }
+
+            return found;
         }));
     }
 
@@ -1073,6 +1096,12 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
             || !string.Equals(doc["_id"].AsString, Id(doc["s"].AsString, doc["k"].AsString), StringComparison.Ordinal))
         {
             throw new StateStoreCorruptedException(FilePath, "a current value's id does not match its scope and key");
+        }
+
+        if (SequenceOf(doc) > _sequence && !_salvaging)
+        {
+            // Every change record is committed with its entry: the change log lost records the entries still point to.
+            throw new StateStoreCorruptedException(FilePath, "a current value points past the newest change record: the change log is damaged");
         }
 
         return doc;
