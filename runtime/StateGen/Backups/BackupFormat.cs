@@ -375,8 +375,9 @@ internal static class ChunkedCompression
     {
         private readonly Stream _inner;
         private readonly BackupCompression _compression;
-        private readonly Queue<Task<(byte[] Data, int Length, int RawLength, bool Pooled)>> _pending = new();
+        private readonly Queue<Task> _inFlight = new(); // each chunk's write, in order (a write awaits the one before it)
         private readonly int _parallel = Math.Max(1, Environment.ProcessorCount);
+        private Task _written = Task.CompletedTask;
         private byte[] _chunk = ArrayPool<byte>.Shared.Rent(ChunkSize);
         private int _filled;
         private bool _completed;
@@ -431,46 +432,50 @@ internal static class ChunkedCompression
                 Submit();
             }
 
-            while (_pending.Count > 0)
-            {
-                WriteOldest();
-            }
-
+            _written.GetAwaiter().GetResult();
+            _inFlight.Clear();
             Span<byte> end = stackalloc byte[8];
             end.Clear();
             _inner.Write(end);
             _completed = true;
         }
 
+        /// <summary>
+        /// Compresses the chunk on the thread pool and writes it when the chunks before it are written, so reading,
+        /// compressing and writing overlap. At most one chunk per core plus one is in flight.
+        /// </summary>
         private void Submit()
         {
             byte[] chunk = _chunk;
             int length = _filled;
             BackupCompression compression = _compression;
-            _pending.Enqueue(Task.Run(() =>
+            Task<(byte[] Data, int Length, int RawLength, bool Pooled)> compressed = Task.Run(() =>
             {
-                var compressed = Compress(chunk, length, compression);
-                if (!ReferenceEquals(compressed.Data, chunk))
+                var result = Compress(chunk, length, compression);
+                if (!ReferenceEquals(result.Data, chunk))
                 {
                     ArrayPool<byte>.Shared.Return(chunk);
                 }
 
-                return compressed;
-            }));
+                return result;
+            });
+            _written = WriteAfterAsync(_written, compressed);
+            _inFlight.Enqueue(_written);
             _chunk = ArrayPool<byte>.Shared.Rent(ChunkSize);
             _filled = 0;
-            while (_pending.Count >= _parallel)
+            while (_inFlight.Count > _parallel)
             {
-                WriteOldest();
+                _inFlight.Dequeue().GetAwaiter().GetResult();
             }
         }
 
-        private void WriteOldest()
+        private async Task WriteAfterAsync(Task previous, Task<(byte[] Data, int Length, int RawLength, bool Pooled)> compressed)
         {
-            var (data, length, raw, pooled) = _pending.Dequeue().GetAwaiter().GetResult();
-            Span<byte> lengths = stackalloc byte[8];
+            await previous.ConfigureAwait(false);
+            var (data, length, raw, pooled) = await compressed.ConfigureAwait(false);
+            byte[] lengths = new byte[8];
             System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(lengths, raw);
-            System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(lengths[4..], length);
+            System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(lengths.AsSpan(4), length);
             _inner.Write(lengths);
             _inner.Write(data, 0, length);
             if (pooled)
@@ -493,17 +498,14 @@ internal static class ChunkedCompression
         {
             if (disposing && !_completed)
             {
-                // Abandoned (an error or a cancellation): let running compressions finish, write nothing more.
-                foreach (var task in _pending)
+                // Abandoned (an error or a cancellation): let running compressions and writes finish, write nothing more.
+                try
                 {
-                    try
-                    {
-                        task.Wait();
-                    }
-                    catch (AggregateException)
-                    {
-                        // The writer's caller reports the first error.
-                    }
+                    _written.Wait();
+                }
+                catch (AggregateException)
+                {
+                    // The writer's caller reports the first error.
                 }
             }
 

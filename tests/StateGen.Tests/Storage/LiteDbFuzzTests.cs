@@ -45,9 +45,11 @@ public sealed class LiteDbFuzzTests
                 {
                     doc = BsonSerializer.Deserialize(input.Bytes);
                 }
-                catch (Exception ex) when (ex is not OutOfMemoryException and not StackOverflowException)
+                catch (Exception ex) when (ex is not StackOverflowException)
                 {
-                    // LiteDB's own parser rejects it; inside the store that becomes StateStoreCorruptedException.
+                    // LiteDB's own parser rejects it; inside the store that becomes StateStoreCorruptedException. Its
+                    // parser allocates by a length it reads, so a damaged length can also end in OutOfMemoryException
+                    // (docs/reliability.md, limits): this test is about the checksum of what does parse.
                     return;
                 }
 
