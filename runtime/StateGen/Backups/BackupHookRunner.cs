@@ -16,7 +16,7 @@ namespace StateGen.Backups;
 /// </summary>
 internal sealed class BackupHookRunner(StateHooks? hooks, TimeSpan defaultTimeout, ILogger logger)
 {
-    public async ValueTask RunAsync(StateHookPoint point, string backupId, long position, string origin, CancellationToken cancellationToken)
+    public async ValueTask RunAsync(StateHookPoint point, string backupId, long position, string origin, string correlationId, CancellationToken cancellationToken)
     {
         if (hooks is null)
         {
@@ -29,7 +29,7 @@ internal sealed class BackupHookRunner(StateHooks? hooks, TimeSpan defaultTimeou
             return;
         }
 
-        var context = new StateHookContext(point, BackupManager.HookScope, backupId, null, 0, position, default, default, StateCorrelation.CurrentOrNew(), origin, StateCorrelation.CurrentMetadata);
+        var context = new StateHookContext(point, BackupManager.HookScope, backupId, null, 0, position, default, default, correlationId, origin, StateCorrelation.CurrentMetadata);
         foreach (StateHookRegistration hook in registered)
         {
             if (!hook.Matches(context.Scope, context.Key))

@@ -113,18 +113,30 @@ public sealed partial class BackupManager
         string origin = pointInTime is null ? "restore" : "point-in-time";
         using var activity = StateGenTelemetry.Source.StartActivity("stategen.backup.restore");
         activity?.SetTag("stategen.backup_id", manifest.Id);
-        await _hooks.RunAsync(StateHookPoint.BeforeRestore, manifest.Id, manifest.ChangeLogPosition, origin, cancellationToken).ConfigureAwait(false);
+        string correlationId = StateCorrelation.CurrentOrNew();
+        await _hooks.RunAsync(StateHookPoint.BeforeRestore, manifest.Id, manifest.ChangeLogPosition, origin, correlationId, cancellationToken).ConfigureAwait(false);
+        Raise(new BackupEvent(BackupEventKind.RestoreStarting, manifest.Id, manifest.ChangeLogPosition, correlationId, origin, _time.GetUtcNow(), path));
 
         // LiteDB is synchronous: build and swap on a thread of our own.
-        BackupRestoreResult result = await Task.Factory.StartNew(
-            () => RestoreFile(manifest, path, pointInTime, progress, cancellationToken),
-            cancellationToken,
-            TaskCreationOptions.LongRunning,
-            TaskScheduler.Default).ConfigureAwait(false);
+        BackupRestoreResult result;
+        try
+        {
+            result = await Task.Factory.StartNew(
+                () => RestoreFile(manifest, path, pointInTime, progress, cancellationToken),
+                cancellationToken,
+                TaskCreationOptions.LongRunning,
+                TaskScheduler.Default).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            Raise(new BackupEvent(BackupEventKind.RestoreFailed, manifest.Id, manifest.ChangeLogPosition, correlationId, origin, _time.GetUtcNow(), path, Error: ex.GetType().Name));
+            throw;
+        }
 
         Log.Restored(_logger, path, manifest.Id, result.DocumentCount, result.ReplayedChanges, result.SafetyCopyPath ?? "(none)");
         progress?.Report(new BackupProgress(BackupPhase.Completed, result.DocumentCount, result.DocumentCount));
-        await _hooks.RunAsync(StateHookPoint.AfterRestore, manifest.Id, result.ChangeLogPosition, origin, cancellationToken).ConfigureAwait(false);
+        Raise(new BackupEvent(BackupEventKind.RestoreCompleted, manifest.Id, result.ChangeLogPosition, correlationId, origin, _time.GetUtcNow(), path, result.DocumentCount));
+        await _hooks.RunAsync(StateHookPoint.AfterRestore, manifest.Id, result.ChangeLogPosition, origin, correlationId, cancellationToken).ConfigureAwait(false);
         return result;
     }
 

@@ -70,6 +70,34 @@ public sealed partial class BackupManager
     public string Directory { get; }
 
     /// <summary>
+    /// Raised before and after each backup and restore, and when one fails (<see cref="BackupEvent"/>). Handlers run
+    /// on the operation's thread and should return quickly; one that throws is logged (event 67) and does not stop
+    /// the operation.
+    /// </summary>
+    public event EventHandler<BackupEvent>? EventOccurred;
+
+    private void Raise(BackupEvent e)
+    {
+        EventHandler<BackupEvent>? handlers = EventOccurred;
+        if (handlers is null)
+        {
+            return;
+        }
+
+        foreach (EventHandler<BackupEvent> handler in handlers.GetInvocationList().Cast<EventHandler<BackupEvent>>())
+        {
+            try
+            {
+                handler(this, e);
+            }
+            catch (Exception ex) when (ex is not OutOfMemoryException)
+            {
+                Log.BackupEventHandlerFailed(_logger, e.Kind.ToString(), e.BackupId, ex.GetType().Name);
+            }
+        }
+    }
+
+    /// <summary>
     /// Backs up <paramref name="store"/> while its writers continue: the backup holds exactly the changes committed up to
     /// one change-log position (<see cref="BackupInfo.ChangeLogPosition"/>). A cache in front of the store is skipped; an
     /// <see cref="EncryptedStateStore"/>'s envelopes are backed up as stored, so the backup holds ciphertext only.
@@ -90,7 +118,9 @@ public sealed partial class BackupManager
         using Activity? activity = StateGenTelemetry.Source.StartActivity("stategen.backup.create");
         activity?.SetTag("stategen.backup_id", id);
 
-        await _hooks.RunAsync(StateHookPoint.BeforeBackup, id, 0, "backup", cancellationToken).ConfigureAwait(false);
+        string correlationId = StateCorrelation.CurrentOrNew();
+        await _hooks.RunAsync(StateHookPoint.BeforeBackup, id, 0, "backup", correlationId, cancellationToken).ConfigureAwait(false);
+        Raise(new BackupEvent(BackupEventKind.BackupStarting, id, 0, correlationId, "backup", _time.GetUtcNow()));
         string temp = Path.Combine(Directory, TempPrefix + id);
         string final = Path.Combine(Directory, id);
         BackupManifest manifest;
@@ -123,6 +153,7 @@ public sealed partial class BackupManager
         {
             DeleteQuietly(temp);
             Log.BackupFailed(_logger, id, ex.GetType().Name);
+            Raise(new BackupEvent(BackupEventKind.BackupFailed, id, 0, correlationId, "backup", _time.GetUtcNow(), Error: ex.GetType().Name));
             if (ex is OperationCanceledException or StateGenException)
             {
                 throw;
@@ -134,7 +165,8 @@ public sealed partial class BackupManager
         BackupInfo backup = ToInfo(manifest, final);
         Log.BackupCreated(_logger, id, backup.DocumentCount, backup.SizeBytes, backup.ChangeLogPosition);
         progress?.Report(new BackupProgress(BackupPhase.Completed, backup.DocumentCount, backup.DocumentCount));
-        await _hooks.RunAsync(StateHookPoint.AfterBackup, id, backup.ChangeLogPosition, "backup", cancellationToken).ConfigureAwait(false);
+        Raise(new BackupEvent(BackupEventKind.BackupCompleted, id, backup.ChangeLogPosition, correlationId, "backup", _time.GetUtcNow(), DocumentCount: backup.DocumentCount));
+        await _hooks.RunAsync(StateHookPoint.AfterBackup, id, backup.ChangeLogPosition, "backup", correlationId, cancellationToken).ConfigureAwait(false);
         return backup;
     }
 

@@ -166,3 +166,49 @@ public sealed record BackupRetentionPolicy
 /// <param name="Deleted">The backups deleted (on a dry run: that would be deleted), newest first.</param>
 /// <param name="DryRun">Whether nothing was deleted.</param>
 public sealed record BackupCleanupResult(IReadOnlyList<BackupInfo> Kept, IReadOnlyList<BackupInfo> Deleted, bool DryRun);
+
+/// <summary>What a <see cref="BackupEvent"/> reports.</summary>
+public enum BackupEventKind
+{
+    /// <summary>A backup is about to be taken (after the before-backup hooks let it).</summary>
+    BackupStarting = 0,
+
+    /// <summary>A backup was written and published.</summary>
+    BackupCompleted = 1,
+
+    /// <summary>A backup failed or was canceled; nothing of it is listed.</summary>
+    BackupFailed = 2,
+
+    /// <summary>A restore (or point-in-time restore) is about to build the restored file.</summary>
+    RestoreStarting = 3,
+
+    /// <summary>The restored file replaced the database.</summary>
+    RestoreCompleted = 4,
+
+    /// <summary>A restore failed or was canceled; the database is unchanged.</summary>
+    RestoreFailed = 5,
+}
+
+/// <summary>
+/// A backup or restore event (<see cref="BackupManager.EventOccurred"/>). Every event of one operation, and the hook
+/// contexts it ran, carry the same correlation id (the ambient one, <see cref="StateCorrelation"/>, or a new one).
+/// </summary>
+/// <param name="Kind">What happened.</param>
+/// <param name="BackupId">The backup.</param>
+/// <param name="ChangeLogPosition">The backup's change-log position (after a restore: the restored database's).</param>
+/// <param name="CorrelationId">The operation's correlation id.</param>
+/// <param name="Origin"><c>backup</c>, <c>restore</c> or <c>point-in-time</c>.</param>
+/// <param name="Timestamp">The manager's clock.</param>
+/// <param name="DatabasePath">The database restored (restore events only).</param>
+/// <param name="DocumentCount">Documents backed up or restored (completed events; 0 otherwise).</param>
+/// <param name="Error">The exception type name of a failure (never its message, which could quote a path or value).</param>
+public sealed record BackupEvent(
+    BackupEventKind Kind,
+    string BackupId,
+    long ChangeLogPosition,
+    string CorrelationId,
+    string Origin,
+    DateTimeOffset Timestamp,
+    string? DatabasePath = null,
+    long DocumentCount = 0,
+    string? Error = null);

@@ -25,4 +25,7 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 66, Level = LogLevel.Warning, Message = "Hook {HookId} at {Point} {Outcome} for backup {BackupId} ({Error}); the operation continues (LogAndContinue)")]
     public static partial void BackupHookFailedContinuing(ILogger logger, string hookId, string point, string outcome, string backupId, string error);
+
+    [LoggerMessage(EventId = 67, Level = LogLevel.Warning, Message = "A handler of backup event {Kind} for backup {BackupId} threw {Error}; the operation continues")]
+    public static partial void BackupEventHandlerFailed(ILogger logger, string kind, string backupId, string error);
 }

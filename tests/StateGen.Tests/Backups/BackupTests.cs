@@ -652,6 +652,60 @@ public sealed class BackupTests : IDisposable
     }
 
     [Fact]
+    public async Task Events_before_and_after_backup_and_restore_share_the_hooks_correlation_id_and_failures_are_reported()
+    {
+        var manager = new StateManager(new MemoryStateStore());
+        var hookIds = new List<string>();
+        foreach (StateHookPoint point in new[] { StateHookPoint.BeforeBackup, StateHookPoint.AfterBackup, StateHookPoint.BeforeRestore, StateHookPoint.AfterRestore })
+        {
+            manager.Hooks.Register(point, "h-" + point, c =>
+            {
+                hookIds.Add(c.CorrelationId);
+                return StateHookResult.Continue;
+            });
+        }
+
+        string path = await SeedAsync(50);
+        BackupManager backups = Manager(hooks: manager.Hooks);
+        var events = new List<BackupEvent>();
+        backups.EventOccurred += (_, e) => events.Add(e);
+        backups.EventOccurred += (_, _) => throw new InvalidOperationException("a broken handler does not stop the operation");
+        BackupInfo backup;
+        using (StateCorrelation.Begin("nightly-42"))
+        {
+            await using var store = new LiteDbStateStore(path);
+            backup = await backups.CreateAsync(store);
+        }
+
+        string restored = _dir.File("restored.db");
+        await backups.RestoreAsync(backup.Id, restored);
+
+        Assert.Equal(
+            [BackupEventKind.BackupStarting, BackupEventKind.BackupCompleted, BackupEventKind.RestoreStarting, BackupEventKind.RestoreCompleted],
+            events.Select(e => e.Kind));
+        Assert.All(events, e => Assert.Equal(backup.Id, e.BackupId));
+        Assert.Equal("nightly-42", events[0].CorrelationId);
+        Assert.Equal(events[0].CorrelationId, events[1].CorrelationId);
+        Assert.Equal(events[2].CorrelationId, events[3].CorrelationId);
+        Assert.NotEqual(events[0].CorrelationId, events[2].CorrelationId); // the restore had no ambient id: a new one
+        Assert.Equal(events.Select(e => e.CorrelationId), hookIds);
+        Assert.Equal((backup.DocumentCount, backup.ChangeLogPosition), (events[1].DocumentCount, events[1].ChangeLogPosition));
+        Assert.Equal((Path.GetFullPath(restored), backup.DocumentCount), (events[3].DatabasePath, events[3].DocumentCount));
+
+        // A damaged backup: the restore fails after it started, and says so; nothing is restored.
+        events.Clear();
+        byte[] data = File.ReadAllBytes(DataFile(backup));
+        data[data.Length / 2] ^= 0x40;
+        File.WriteAllBytes(DataFile(backup), data);
+        string target = _dir.File("never.db");
+        await Assert.ThrowsAsync<StateBackupVerificationException>(() => backups.RestoreAsync(backup.Id, target));
+        Assert.Equal([BackupEventKind.RestoreStarting, BackupEventKind.RestoreFailed], events.Select(e => e.Kind));
+        Assert.Equal(nameof(StateBackupVerificationException), events[1].Error);
+        Assert.False(File.Exists(target));
+        await manager.DisposeAsync();
+    }
+
+    [Fact]
     public async Task Progress_counts_documents_and_delete_removes_a_backup_from_the_list()
     {
         string path = await SeedAsync(2100);
