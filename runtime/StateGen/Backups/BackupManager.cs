@@ -25,8 +25,9 @@ namespace StateGen.Backups;
 /// <see cref="CleanupAsync"/> (retention) and <see cref="RestoreToPointInTimeAsync"/>. See docs/backups.md.
 /// </summary>
 /// <remarks>
-/// A backup is logical: every entry with its version, time, type and schema version and its current change record, plus
-/// the change-log position it was taken at. It is built in a temporary folder (<c>.tmp-{id}</c>), flushed to the disk,
+/// A LiteDB store's backup is its database file as of one change-log position (copied while its automatic checkpoints
+/// are held off, compressed in chunks); a memory store's is every entry with its current change record. It is built in
+/// a temporary folder (<c>.tmp-{id}</c>), flushed to the disk,
 /// and renamed into place, so a crash never leaves a folder that is listed as a backup. Use one folder per store.
 /// Safe to use from several threads; backups of one folder from several processes at once are not coordinated beyond
 /// the atomic rename.

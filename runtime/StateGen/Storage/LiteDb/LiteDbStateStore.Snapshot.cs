@@ -97,7 +97,8 @@ public sealed partial class LiteDbStateStore : IStateSnapshotSource
     /// counts the entries of each stable type name and schema version at that position. Under the store's lock the log is
     /// checkpointed into the data file and LiteDB's automatic checkpoints are turned off; from then on commits only append
     /// to the log, so the data file holds exactly the state at that position until the copy ends and checkpoints resume.
-    /// The counting reads a LiteDB read transaction begun at the same moment, on this thread, while a second thread copies.
+    /// The first copy after the store opens counts in a LiteDB read transaction begun at the same moment, on this thread,
+    /// while a second thread copies; later copies take the counts every commit keeps.
     /// A process that dies meanwhile leaves checkpoints off in the log: the next open turns them back on.
     /// </summary>
     /// <param name="destination">Receives the data file's bytes.</param>
