@@ -130,6 +130,11 @@ public sealed partial class StateGenerator
             // reflection-free and trimming-safe ways to do what an object initializer would.
             private readonly List<string> _accessors = new();
 
+            // Property and enum value names, encoded once into static JsonEncodedText fields of the helper class: writing
+            // a pre-encoded name neither validates nor escapes it again (what System.Text.Json's own generator does).
+            private readonly List<(string Field, string Text)> _encodedNames = new();
+            private readonly Dictionary<string, string> _encodedFields = new();
+
             public Impl(StateTypeSpec spec)
             {
                 _spec = spec;
@@ -331,6 +336,16 @@ public sealed partial class StateGenerator
                 }
 
                 string helperText = helpers.ToString().TrimStart('\n').TrimEnd('\n');
+                foreach ((string field, string text) in _encodedNames)
+                {
+                    w.WriteLine($"public static readonly global::System.Text.Json.JsonEncodedText {field} = global::System.Text.Json.JsonEncodedText.Encode({Literal(text)});");
+                }
+
+                if (_encodedNames.Count > 0 && (_accessors.Count > 0 || helperText.Length > 0))
+                {
+                    w.WriteLine();
+                }
+
                 for (int i = 0; i < _accessors.Count; i++)
                 {
                     w.WriteLine(_accessors[i]);
@@ -710,7 +725,7 @@ public sealed partial class StateGenerator
                 w.CloseBlock();
             }
 
-            private static void WriteEnumHelper(SourceWriter w, EnumShape shape, int id)
+            private void WriteEnumHelper(SourceWriter w, EnumShape shape, int id)
             {
                 string type = shape.FullName;
                 string number = shape.IsUnsigned ? "ulong" : "long";
@@ -723,7 +738,7 @@ public sealed partial class StateGenerator
                 {
                     if (written.Add(member.Value))
                     {
-                        w.WriteLine($"case {type}.{Id(member.Name)}: writer.WriteStringValue({Utf8(member.Name)}); return;");
+                        w.WriteLine($"case {type}.{Id(member.Name)}: writer.WriteStringValue({Encoded($"Enum{id}_", member.Name)}); return;");
                     }
                 }
 
@@ -775,6 +790,20 @@ public sealed partial class StateGenerator
                 ShapeKind.JsonNode => $"{StateJson}.WriteNode(writer, {value});",
                 ShapeKind.PersistentState => $"{StateJson}.WriteNested<{shape.FullName}>(writer, {value});",
                 _ => $"{HelperClass}.Write{HelperId(shape)}(writer, {value});",
+            };
+
+            /// <summary>
+            /// Writes a member's pre-encoded name and its value in one call, for the kinds the writer has such a call for
+            /// (strings still go through the secret scanner); <see langword="null"/> for every other kind.
+            /// </summary>
+            private static string? WriteNamedStatement(TypeShape shape, string name, string value, string segment) => shape.Kind switch
+            {
+                ShapeKind.String => $"{SecretScan}.WriteString(writer, {name}, {value}, {Literal(segment)});",
+                ShapeKind.DateTimeOffset or ShapeKind.Guid => $"writer.WriteString({name}, {value});",
+                ShapeKind.Boolean => $"writer.WriteBoolean({name}, {value});",
+                ShapeKind.Byte or ShapeKind.SByte or ShapeKind.Int16 or ShapeKind.UInt16 => $"writer.WriteNumber({name}, (int){value});",
+                ShapeKind.Int32 or ShapeKind.UInt32 or ShapeKind.Int64 or ShapeKind.UInt64 or ShapeKind.Decimal => $"writer.WriteNumber({name}, {value});",
+                _ => null,
             };
 
             private string ReadExpression(TypeShape shape) => shape.Kind switch
@@ -954,6 +983,29 @@ public sealed partial class StateGenerator
                 w.CloseBlock();
             }
 
+            /// <summary>
+            /// The helper-class field holding <paramref name="text"/> pre-encoded, declared on first use: named
+            /// <c>{prefix}{text}</c> when the text is an identifier, <c>{prefix}{n}</c> otherwise.
+            /// </summary>
+            private string Encoded(string prefix, string text)
+            {
+                string key = prefix + "\0" + text;
+                if (!_encodedFields.TryGetValue(key, out string? field))
+                {
+                    bool plain = text.Length > 0 && text.All(c => c == '_' || (c < 128 && char.IsLetterOrDigit(c)));
+                    field = prefix + (plain ? text : _encodedNames.Count.ToString(System.Globalization.CultureInfo.InvariantCulture));
+                    while (_encodedNames.Any(n => n.Field == field))
+                    {
+                        field += "_";
+                    }
+
+                    _encodedFields.Add(key, field);
+                    _encodedNames.Add((field, text));
+                }
+
+                return HelperClass + "." + field;
+            }
+
             /// <summary>Whether values of a type can contain an object that can take part in a cycle.</summary>
             private bool Reaches(TypeShape type) => _guarded.Count > 0 && CycleAnalysis.Reaches(type, _guarded);
 
@@ -978,8 +1030,16 @@ public sealed partial class StateGenerator
                     return;
                 }
 
-                w.WriteLine($"writer.WritePropertyName({Utf8(member.JsonName)});");
+                string name = Encoded("Name_", member.JsonName);
                 string segment = "." + member.JsonName;
+                if (!member.IsSensitive && WriteNamedStatement(member.Type, name, value, segment) is { } named)
+                {
+                    // Name and value in one writer call, as System.Text.Json's generator does for these kinds.
+                    w.WriteLine(named);
+                    return;
+                }
+
+                w.WriteLine($"writer.WritePropertyName({name});");
                 string type = member.Type.FullName;
                 string names = $"{Literal(_shape.StableName)}, {Literal(pathPrefix + member.JsonName)}";
                 if (member.Sensitive == SensitiveKind.Redact && !member.Fingerprint)

@@ -62,6 +62,26 @@ public static class SecretScan
         writer.WriteStringValue(value);
     }
 
+    /// <summary>
+    /// Writes a string member's pre-encoded <paramref name="name"/> and its value (<paramref name="member"/>: its
+    /// segment, e.g. <c>.Topic</c>), the value redacted when it holds a secret.
+    /// </summary>
+    public static void WriteString(Utf8JsonWriter writer, JsonEncodedText name, string? value, string? member)
+    {
+        if (value is not null && value.Length >= SecretScanner.MinimumLength)
+        {
+            Context? context = t_context;
+            if ((context is null || context.Policy != SecretScanPolicy.Off) && SecretScanner.TryFind(value, out SecretKind kind))
+            {
+                context?.Record(member, kind);
+                writer.WriteString(name, SecretScanner.MarkerOf(kind));
+                return;
+            }
+        }
+
+        writer.WriteString(name, value);
+    }
+
     /// <summary>Before a member that contains strings: the next values are under <paramref name="segment"/> (e.g. <c>.History</c>).</summary>
     public static void EnterMember(string segment) => t_context?.Push(segment);
 
