@@ -70,8 +70,36 @@ internal enum BackupLayout
 /// <summary>One file of a backup with its length and SHA-256 (lowercase hex).</summary>
 internal sealed record BackupFileEntry(string Name, long Length, string Sha256);
 
+/// <summary>
+/// <c>verified.json</c>: written by a verification that passed, naming the data file (length and SHA-256) it read in
+/// full. A restore whose decompression recomputes the same hash restores the same bytes, so it does not read every entry
+/// again (<see cref="BackupManagerOptions.FullCheckOnRestore"/>). Removed when a later verification fails.
+/// </summary>
+internal sealed class BackupVerificationRecord
+{
+    public const string FileName = "verified.json";
+
+    public int Format { get; set; } = 1;
+
+    public string BackupId { get; set; } = string.Empty;
+
+    public string Sha256 { get; set; } = string.Empty;
+
+    public long Length { get; set; }
+
+    public long DocumentCount { get; set; }
+
+    public DateTimeOffset VerifiedAt { get; set; }
+
+    /// <summary>Whether this record vouches for <paramref name="manifest"/>'s data file as it is described now.</summary>
+    public bool Covers(BackupManifest manifest)
+        => Format == 1 && BackupId == manifest.Id && manifest.Files.Count == 1 && Length == manifest.Files[0].Length
+            && string.Equals(Sha256, manifest.Files[0].Sha256, StringComparison.OrdinalIgnoreCase);
+}
+
 [JsonSourceGenerationOptions(WriteIndented = true, UseStringEnumConverter = true, PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase)]
 [JsonSerializable(typeof(BackupManifest))]
+[JsonSerializable(typeof(BackupVerificationRecord))]
 internal sealed partial class BackupManifestJson : JsonSerializerContext;
 
 /// <summary>
@@ -564,44 +592,69 @@ internal static class ChunkedCompression
             throw new InvalidDataException("not a chunked StateGen backup file of the manifest's compression");
         }
 
+        // Two chunk buffers: one chunk is written on a pool thread while the next is read and decompressed into the
+        // other. The writes stay in order: each starts after the one before it finished.
         byte[] stored = [];
         byte[] raw = new byte[ChunkSize];
+        byte[] spare = new byte[ChunkSize];
+        Task writing = Task.CompletedTask;
         Span<byte> lengths = stackalloc byte[8];
-        while (true)
+        try
         {
-            cancellationToken.ThrowIfCancellationRequested();
-            input.ReadExactly(lengths);
-            int rawLength = System.Buffers.Binary.BinaryPrimitives.ReadInt32LittleEndian(lengths);
-            int storedLength = System.Buffers.Binary.BinaryPrimitives.ReadInt32LittleEndian(lengths[4..]);
-            if (rawLength == 0 && storedLength == 0)
+            while (true)
             {
-                break;
+                cancellationToken.ThrowIfCancellationRequested();
+                input.ReadExactly(lengths);
+                int rawLength = System.Buffers.Binary.BinaryPrimitives.ReadInt32LittleEndian(lengths);
+                int storedLength = System.Buffers.Binary.BinaryPrimitives.ReadInt32LittleEndian(lengths[4..]);
+                if (rawLength == 0 && storedLength == 0)
+                {
+                    break;
+                }
+
+                // Bounded before anything is allocated: a damaged length cannot ask for more than a chunk's worst case.
+                if (rawLength <= 0 || rawLength > ChunkSize || storedLength <= 0 || storedLength > LZ4Codec.MaximumOutputSize(ChunkSize) + 4096)
+                {
+                    throw new InvalidDataException("a chunk has an impossible length");
+                }
+
+                if (stored.Length < storedLength)
+                {
+                    stored = new byte[storedLength];
+                }
+
+                input.ReadExactly(stored, 0, storedLength);
+                if (Decompress(stored, storedLength, raw.AsSpan(0, rawLength), compression) != rawLength)
+                {
+                    throw new InvalidDataException("a chunk did not decompress to its recorded length");
+                }
+
+                writing.GetAwaiter().GetResult(); // the chunk before is written: its buffer is free again
+                writing = WriteAsync(output, raw, rawLength);
+                (raw, spare) = (spare, raw);
+            }
+        }
+        catch
+        {
+            // Never leave while a write still uses the output; the first error is the one that surfaces.
+            try
+            {
+                writing.Wait(CancellationToken.None);
+            }
+            catch (AggregateException)
+            {
             }
 
-            // Bounded before anything is allocated: a damaged length cannot ask for more than a chunk's worst case.
-            if (rawLength <= 0 || rawLength > ChunkSize || storedLength <= 0 || storedLength > LZ4Codec.MaximumOutputSize(ChunkSize) + 4096)
-            {
-                throw new InvalidDataException("a chunk has an impossible length");
-            }
-
-            if (stored.Length < storedLength)
-            {
-                stored = new byte[storedLength];
-            }
-
-            input.ReadExactly(stored, 0, storedLength);
-            if (Decompress(stored, storedLength, raw.AsSpan(0, rawLength), compression) != rawLength)
-            {
-                throw new InvalidDataException("a chunk did not decompress to its recorded length");
-            }
-
-            output.Write(raw, 0, rawLength);
+            throw;
         }
 
+        writing.GetAwaiter().GetResult();
         if (input.ReadByte() != -1)
         {
             throw new InvalidDataException("data follows the end of the chunks");
         }
+
+        static Task WriteAsync(Stream output, byte[] chunk, int length) => Task.Run(() => output.Write(chunk, 0, length), CancellationToken.None);
     }
 
     private static int Decompress(byte[] stored, int storedLength, Span<byte> target, BackupCompression compression)

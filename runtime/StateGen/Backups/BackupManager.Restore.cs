@@ -16,9 +16,12 @@ public sealed partial class BackupManager
 {
     /// <summary>
     /// Restores a LiteDB database file from a backup. The backup is verified first and refused when it fails (the database
-    /// is then not touched). The store must be closed: the restored database is built in a new file next to it, the
-    /// current file is copied to <c>{file}.pre-restore-{time}</c> (the safety copy), and the new file replaces it with one
-    /// atomic rename, so a crash leaves either the old state or the restored one, never a mix.
+    /// is then not touched); a database backup that <see cref="VerifyAsync"/> already passed, and whose data file still
+    /// hashes the same while it is decompressed, is not read entry by entry again (see
+    /// <see cref="BackupManagerOptions.FullCheckOnRestore"/>). The store must be closed: the restored database is built
+    /// in a new file next to it, the current file is kept as <c>{file}.pre-restore-{time}</c> (the safety copy: a hard
+    /// link where the file system allows, a copy otherwise), and the new file replaces it with one atomic rename, so a
+    /// crash leaves either the old state or the restored one, never a mix.
     /// </summary>
     /// <param name="backupId">The backup.</param>
     /// <param name="databasePath">The database file of the (closed) store; created when missing.</param>
@@ -218,11 +221,16 @@ public sealed partial class BackupManager
                 safety = stamp + "-" + n.ToString(CultureInfo.InvariantCulture); // never overwrite an earlier safety copy
             }
 
-            File.Copy(path, safety);
-            using (var copy = new FileStream(safety, FileMode.Open, FileAccess.ReadWrite, FileShare.None))
+            // A second name for the current file costs nothing and keeps its bytes: the rename below gives the path a
+            // new file and leaves the old one, unchanged, under the safety name. A copy where links are not possible.
+            if (!OsStoreFile.TryCreateHardLink(path, safety))
             {
+                File.Copy(path, safety);
+                using var copy = new FileStream(safety, FileMode.Open, FileAccess.ReadWrite, FileShare.None);
                 copy.Flush(flushToDisk: true);
             }
+
+            OsStoreFile.SyncDirectory(safety);
         }
 
         File.Move(temp, path, overwrite: true);
@@ -258,7 +266,18 @@ public sealed partial class BackupManager
 
         progress?.Report(new BackupProgress(BackupPhase.Copying, manifest.UncompressedBytes, manifest.UncompressedBytes));
         var problems = new List<string>();
-        CheckDatabase(manifest, temp, null, progress, problems, cancellationToken);
+        if (!_options.FullCheckOnRestore && TryReadVerification(FolderOf(manifest.Id), manifest) is { } verified)
+        {
+            // The bytes just decompressed hash to what a passed verification read in full: check only that they open
+            // as a database at the backup's change-log position.
+            Log.RestoreTrustsVerification(_logger, manifest.Id, verified.VerifiedAt);
+            CheckOpens(manifest, temp, problems);
+        }
+        else
+        {
+            CheckDatabase(manifest, temp, null, progress, problems, cancellationToken);
+        }
+
         if (problems.Count > 0)
         {
             Log.BackupInvalid(_logger, manifest.Id, string.Join("; ", problems));

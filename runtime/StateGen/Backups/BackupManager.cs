@@ -336,6 +336,11 @@ public sealed partial class BackupManager
         if (problems.Count > 0)
         {
             Log.BackupInvalid(_logger, backupId, string.Join("; ", problems));
+            DeleteFileQuietly(Path.Combine(folder, BackupVerificationRecord.FileName));
+        }
+        else if (manifest!.Layout == BackupLayout.Database)
+        {
+            RecordVerification(folder, manifest, documents);
         }
 
         return new BackupVerification(backupId, problems, documents);
@@ -398,6 +403,27 @@ public sealed partial class BackupManager
         {
             DeleteFileQuietly(temp);
             DeleteFileQuietly(LiteDbStateStore.LogPath(temp));
+        }
+    }
+
+    /// <summary>Opens an extracted database file and checks its change-log position against the manifest.</summary>
+    private static void CheckOpens(BackupManifest manifest, string path, List<string> problems)
+    {
+        try
+        {
+            using LiteDbStateStore store = OpenExtracted(path, manifest);
+            if (store.ChangeLogPosition != manifest.ChangeLogPosition)
+            {
+                problems.Add($"the database's change log ends at {store.ChangeLogPosition}, the manifest says {manifest.ChangeLogPosition}");
+            }
+        }
+        catch (StateStoreCorruptedException ex)
+        {
+            problems.Add($"{BackupDatabaseFile.FileName} holds a damaged database: {ex.Failure}");
+        }
+        catch (StateStoreException ex)
+        {
+            problems.Add($"{BackupDatabaseFile.FileName} could not be opened as a database ({ex.InnerException?.GetType().Name ?? ex.GetType().Name})");
         }
     }
 
@@ -533,8 +559,57 @@ public sealed partial class BackupManager
         }
     }
 
+    /// <summary>
+    /// Writes <c>verified.json</c> for a backup that just passed (temporary name, flush, rename). Best effort: a backup
+    /// folder that cannot be written only means the next restore checks every entry again.
+    /// </summary>
+    private void RecordVerification(string folder, BackupManifest manifest, long documents)
+    {
+        var record = new BackupVerificationRecord
+        {
+            BackupId = manifest.Id,
+            Sha256 = manifest.Files[0].Sha256,
+            Length = manifest.Files[0].Length,
+            DocumentCount = documents,
+            VerifiedAt = _time.GetUtcNow(),
+        };
+        string path = Path.Combine(folder, BackupVerificationRecord.FileName);
+        string temp = path + ".tmp";
+        try
+        {
+            using (var stream = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None, bufferSize: 0))
+            {
+                JsonSerializer.Serialize(stream, record, BackupManifestJson.Default.BackupVerificationRecord);
+                stream.Flush(flushToDisk: true);
+            }
+
+            File.Move(temp, path, overwrite: true);
+            OsStoreFile.SyncDirectory(path);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            DeleteFileQuietly(temp);
+        }
+    }
+
+    /// <summary>The verification record of a backup, when it vouches for the data file the manifest describes now.</summary>
+    private static BackupVerificationRecord? TryReadVerification(string folder, BackupManifest manifest)
+    {
+        try
+        {
+            using var stream = new FileStream(Path.Combine(folder, BackupVerificationRecord.FileName), FileMode.Open, FileAccess.Read, FileShare.Read);
+            BackupVerificationRecord? record = JsonSerializer.Deserialize(stream, BackupManifestJson.Default.BackupVerificationRecord);
+            return record is not null && record.Covers(manifest) ? record : null;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or JsonException or NotSupportedException)
+        {
+            return null;
+        }
+    }
+
     private static BackupInfo ToInfo(BackupManifest manifest, string folder) => new()
     {
+        VerifiedAt = manifest.Layout == BackupLayout.Database ? TryReadVerification(folder, manifest)?.VerifiedAt : null,
         Id = manifest.Id,
         Path = folder,
         CreatedAt = manifest.CreatedAt,

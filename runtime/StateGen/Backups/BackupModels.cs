@@ -47,6 +47,15 @@ public sealed class BackupManagerOptions
 
     /// <summary>Where backups and restores are logged; nowhere when <see langword="null"/>.</summary>
     public ILoggerFactory? LoggerFactory { get; set; }
+
+    /// <summary>
+    /// Whether a restore reads and checks every entry even of a backup that <see cref="BackupManager.VerifyAsync"/> has
+    /// passed. <see langword="false"/> by default: a passed verification is recorded with the SHA-256 of the data file it
+    /// read, and a restore that recomputes that hash while decompressing restores the very bytes that were checked, so it
+    /// checks only that the database opens at the recorded change-log position. A backup never verified is always
+    /// checked in full.
+    /// </summary>
+    public bool FullCheckOnRestore { get; set; }
 }
 
 /// <summary>A backup as listed: what its manifest says.</summary>
@@ -87,6 +96,12 @@ public sealed record BackupInfo
 
     /// <summary>The label given when the backup was made, if any.</summary>
     public string? Label { get; init; }
+
+    /// <summary>
+    /// When <see cref="BackupManager.VerifyAsync"/> last passed this backup as it is now (its data file still has the
+    /// length and SHA-256 that verification read); <see langword="null"/> when it never did, or failed since.
+    /// </summary>
+    public DateTimeOffset? VerifiedAt { get; init; }
 }
 
 /// <summary>How many documents of one type and schema version a backup holds.</summary>

@@ -1,3 +1,4 @@
+using System;
 using Microsoft.Extensions.Logging;
 
 namespace StateGen.Diagnostics;
@@ -28,4 +29,7 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 67, Level = LogLevel.Warning, Message = "A handler of backup event {Kind} for backup {BackupId} threw {Error}; the operation continues")]
     public static partial void BackupEventHandlerFailed(ILogger logger, string kind, string backupId, string error);
+
+    [LoggerMessage(EventId = 68, Level = LogLevel.Information, Message = "Restoring backup {BackupId}: its data file has the hash a verification at {VerifiedAt} read in full, so its entries are not read again")]
+    public static partial void RestoreTrustsVerification(ILogger logger, string backupId, DateTimeOffset verifiedAt);
 }

@@ -69,7 +69,7 @@ internal static class BackupTestSupport
 
     /// <summary>The backup's one data file: <c>data.sgb</c> (entries, memory store) or <c>database.sgdb</c> (LiteDB store).</summary>
     public static string DataFile(BackupInfo backup)
-        => Directory.EnumerateFiles(backup.Path).Single(f => Path.GetFileName(f) != "manifest.json");
+        => Directory.EnumerateFiles(backup.Path).Single(f => Path.GetFileName(f) is "data.sgb" or "database.sgdb");
 
     public static string ManifestFile(BackupInfo backup) => Path.Combine(backup.Path, "manifest.json");
 }

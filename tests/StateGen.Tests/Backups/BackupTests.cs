@@ -735,6 +735,63 @@ public sealed class BackupTests : IDisposable
         Assert.Single(Directory.GetDirectories(backups.Directory));
     }
 
+    /// <summary>
+    /// A passed verification is recorded with the hash of the data file it read in full. A restore that decompresses the
+    /// same bytes (it recomputes the hash on the way) does not read every entry again, unless told to; a restore of a
+    /// backup never verified, or of one whose data file changed since, checks as before.
+    /// </summary>
+    [Fact]
+    public async Task A_passed_verification_lets_restore_skip_rereading_entries_of_the_same_bytes_and_only_those()
+    {
+        var time = new ManualTimeProvider(new DateTimeOffset(2026, 11, 26, 8, 0, 0, TimeSpan.Zero));
+        string path = await SeedAsync(2500);
+        BackupManager Backups(bool fullCheck) => new(new BackupManagerOptions
+        {
+            Directory = Path.Combine(_dir.Path, "backups"), Compression = BackupCompression.Lz4, TimeProvider = time, FullCheckOnRestore = fullCheck,
+        });
+
+        BackupManager backups = Backups(fullCheck: false);
+        BackupInfo backup;
+        SortedDictionary<string, string> expected;
+        await using (var store = new LiteDbStateStore(path))
+        {
+            expected = await ReadAllAsync(store);
+            backup = await backups.CreateAsync(store);
+        }
+
+        async Task<int> RestoreCountingChecksAsync(BackupManager manager, string target)
+        {
+            var reports = new List<BackupProgress>();
+            await manager.RestoreAsync(backup.Id, target, new SyncProgress<BackupProgress>(reports.Add));
+            await using var restored = new LiteDbStateStore(target);
+            Assert.Equal(expected, await ReadAllAsync(restored));
+            return reports.Count(r => r.Phase == BackupPhase.Verifying);
+        }
+
+        // Never verified: the restore reads every entry (progress every 1,000 of them).
+        Assert.Null(Assert.Single(await backups.ListAsync()).VerifiedAt);
+        Assert.True(await RestoreCountingChecksAsync(backups, _dir.File("unverified.db")) >= 2);
+
+        time.Advance(TimeSpan.FromMinutes(5));
+        Assert.True((await backups.VerifyAsync(backup.Id)).IsValid);
+        Assert.Equal(time.GetUtcNow(), Assert.Single(await backups.ListAsync()).VerifiedAt);
+        Assert.Equal(0, await RestoreCountingChecksAsync(backups, _dir.File("trusted.db")));
+        Assert.True(await RestoreCountingChecksAsync(Backups(fullCheck: true), _dir.File("full.db")) >= 2);
+
+        // The data file changes after the verification: the hash recomputed while decompressing no longer matches, the
+        // restore is refused and the target untouched; the next verification fails and withdraws the record.
+        string data = DataFile(backup);
+        byte[] bytes = File.ReadAllBytes(data);
+        bytes[bytes.Length / 3] ^= 0x20;
+        File.WriteAllBytes(data, bytes);
+        var before = Fingerprint(path);
+        await Assert.ThrowsAsync<StateBackupVerificationException>(() => backups.RestoreAsync(backup.Id, path));
+        Assert.Equal(before.Data, Fingerprint(path).Data);
+        Assert.False((await backups.VerifyAsync(backup.Id)).IsValid);
+        Assert.Null(Assert.Single(await backups.ListAsync()).VerifiedAt);
+        Assert.False(File.Exists(Path.Combine(backup.Path, "verified.json")));
+    }
+
     [Fact]
     public async Task Restore_refuses_an_open_store_and_leaves_it_unchanged()
     {

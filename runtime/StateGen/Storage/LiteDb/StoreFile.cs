@@ -271,6 +271,34 @@ internal sealed class OsStoreFile : StoreFile
         _ = Close(fd);
     }
 
+    /// <summary>
+    /// Gives the existing file <paramref name="existing"/> a second name, <paramref name="link"/> (a hard link: no data
+    /// is copied). <see langword="false"/> when the file system or platform cannot (the caller then copies).
+    /// </summary>
+    internal static bool TryCreateHardLink(string existing, string link)
+    {
+        try
+        {
+            if (OperatingSystem.IsWindows())
+            {
+                return CreateHardLink(link, existing, IntPtr.Zero);
+            }
+
+            return (OperatingSystem.IsLinux() || OperatingSystem.IsMacOS() || OperatingSystem.IsFreeBSD()) && Link(existing, link) == 0;
+        }
+        catch (Exception ex) when (ex is DllNotFoundException or EntryPointNotFoundException)
+        {
+            return false;
+        }
+    }
+
+    [DllImport("libc", EntryPoint = "link", CharSet = CharSet.Ansi, BestFitMapping = false, ThrowOnUnmappableChar = true)]
+    private static extern int Link([MarshalAs(UnmanagedType.LPUTF8Str)] string existing, [MarshalAs(UnmanagedType.LPUTF8Str)] string link);
+
+    [DllImport("kernel32", EntryPoint = "CreateHardLinkW", CharSet = CharSet.Unicode)]
+    [return: MarshalAs(UnmanagedType.Bool)]
+    private static extern bool CreateHardLink(string link, string existing, IntPtr securityAttributes);
+
     [DllImport("libc", EntryPoint = "open", CharSet = CharSet.Ansi, BestFitMapping = false, ThrowOnUnmappableChar = true)]
     private static extern int Open([MarshalAs(UnmanagedType.LPUTF8Str)] string path, int flags);
 
