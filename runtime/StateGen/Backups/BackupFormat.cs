@@ -439,6 +439,7 @@ internal static class ChunkedCompression
 
         public override void Write(ReadOnlySpan<byte> buffer)
         {
+            ObjectDisposedException.ThrowIf(_chunk.Length == 0, this); // completed or disposed
             while (!buffer.IsEmpty)
             {
                 int take = Math.Min(buffer.Length, ChunkSize - _filled);
@@ -466,6 +467,17 @@ internal static class ChunkedCompression
             end.Clear();
             _inner.Write(end);
             _completed = true;
+            ReturnChunk();
+        }
+
+        /// <summary>Gives the chunk being filled back to the pool (once): nothing more is written after completion or disposal.</summary>
+        private void ReturnChunk()
+        {
+            if (_chunk.Length > 0)
+            {
+                ArrayPool<byte>.Shared.Return(_chunk);
+                _chunk = [];
+            }
         }
 
         /// <summary>
@@ -535,6 +547,8 @@ internal static class ChunkedCompression
                 {
                     // The writer's caller reports the first error.
                 }
+
+                ReturnChunk();
             }
 
             base.Dispose(disposing);

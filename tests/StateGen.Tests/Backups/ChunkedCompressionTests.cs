@@ -1,6 +1,7 @@
 using System;
 using System.IO;
 using System.Linq;
+using System.Threading;
 using StateGen.Backups;
 
 namespace StateGen.Tests.Backups;
@@ -111,6 +112,63 @@ public sealed class ChunkedCompressionTests
         else
         {
             Assert.True(error is InvalidDataException || Unpack(flipped, compression).SequenceEqual(Unpack(packed, compression)) is false, "a flipped compressed byte was neither refused nor visible");
+        }
+    }
+
+    [Fact]
+    public void A_failing_output_surfaces_from_the_read_and_no_write_runs_after_it_returns()
+    {
+        // The reader writes one chunk while it decompresses the next: the output's error must still reach the caller,
+        // and the reader must not return while a write is running.
+        byte[] packed = Pack(Data((ChunkedCompression.ChunkSize * 4) + 10), BackupCompression.Lz4);
+        var output = new FailingOutput(failOnWrite: 2);
+        var error = Assert.Throws<IOException>(() => ChunkedCompression.Read(new MemoryStream(packed), BackupCompression.Lz4, output, default));
+        Assert.Equal("disk full (test)", error.Message);
+        int writes = output.Writes;
+        Thread.Sleep(50);
+        Assert.Equal(writes, output.Writes);
+        Assert.Equal(0, output.Running);
+    }
+
+    [Fact]
+    public void Writing_after_completion_is_refused()
+    {
+        using var output = new MemoryStream();
+        using var writer = new ChunkedCompression.Writer(output, BackupCompression.Lz4);
+        writer.Write([1, 2, 3]);
+        writer.Complete();
+        long length = output.Length;
+        Assert.Throws<ObjectDisposedException>(() => writer.Write([4]));
+        Assert.Equal(length, output.Length);
+    }
+
+    /// <summary>An output whose n-th write fails (slowly, so a write is still running when the next chunk is ready).</summary>
+    private sealed class FailingOutput(int failOnWrite) : MemoryStream
+    {
+        private int _writes;
+        private int _running;
+
+        public int Writes => Volatile.Read(ref _writes);
+
+        public int Running => Volatile.Read(ref _running);
+
+        public override void Write(byte[] buffer, int offset, int count)
+        {
+            Interlocked.Increment(ref _running);
+            try
+            {
+                Thread.Sleep(20);
+                if (Interlocked.Increment(ref _writes) == failOnWrite)
+                {
+                    throw new IOException("disk full (test)");
+                }
+
+                base.Write(buffer, offset, count);
+            }
+            finally
+            {
+                Interlocked.Decrement(ref _running);
+            }
         }
     }
 }
