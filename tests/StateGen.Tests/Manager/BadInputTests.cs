@@ -328,8 +328,11 @@ public sealed class BadInputTests : IAsyncLifetime
         await WriteRawAsync<AllKinds>("AllKinds/w", Utf8(json));
         AllKinds value = AllKindsSample.Create("w");
 
-        await Assert.ThrowsAsync<StateSerializationException>(async () => await value.LoadStateAsync(_manager));
+        var ex = await Assert.ThrowsAsync<StateSerializationException>(async () => await value.LoadStateAsync(_manager));
 
+        // The exception names scope, key and type; it has no member property, and its message does not name the member.
+        Assert.Equal(("global", "AllKinds/w", "AllKinds"), (ex.Scope, ex.Key, ex.TypeName));
+        AssertNamesKeyAndTypeButNoSecret(ex, "AllKinds");
         AllKindsSample.AssertEqual(AllKindsSample.Create("w"), value, AllKindsSample.SecretDoorCode);
     }
 
