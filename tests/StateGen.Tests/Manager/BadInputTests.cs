@@ -20,6 +20,9 @@ public sealed class BadInputTests : IAsyncLifetime
     private const string Secret = "sk-live-SECRET123";
     private const string Key = "Note/n1";
 
+    // 50 MiB: far beyond the default MaxValueBytes (8 MiB).
+    private const int HugeLength = 50 * 1024 * 1024;
+
     private readonly CapturingLogger _log = new();
     private readonly StateManager _manager;
 
@@ -57,6 +60,8 @@ public sealed class BadInputTests : IAsyncLifetime
         ["wrong-token-list-as-object"] = Utf8($"{{\"Topic\":\"changed\",\"Tags\":{{\"a\":\"{Secret}\"}}}}"),
         ["wrong-token-list-item"] = Utf8("{\"Topic\":\"changed\",\"Tags\":[1]}"),
         ["too-deep"] = Utf8("{\"Extra\":" + new string('[', 300) + new string(']', 300) + ",\"Topic\":\"changed\"}"),
+        ["huge-string-as-int"] = Utf8($"{{\"Topic\":\"changed\",\"Runs\":\"{Secret}{new string('x', HugeLength)}\"}}"),
+        ["huge-string-truncated"] = Utf8($"{{\"Topic\":\"changed\",\"Tags\":[\"{Secret}{new string('x', HugeLength)}"),
     };
 
     public static TheoryData<string> BrokenDocumentNames()
@@ -114,6 +119,7 @@ public sealed class BadInputTests : IAsyncLifetime
     [InlineData("single-quotes")]
     [InlineData("nul-bytes")]
     [InlineData("too-deep")]
+    [InlineData("huge-string-truncated")]
     public async Task Document_that_is_not_json_read_as_raw_json_gives_StateSerializationException(string caseName)
     {
         await _manager.Store.WriteAsync(new StateWrite("global", "raw", StateManager.JsonTypeName, 1, BrokenDocuments[caseName]));
@@ -237,6 +243,50 @@ public sealed class BadInputTests : IAsyncLifetime
         Assert.Equal("small", loaded.Topic);
     }
 
+    [Fact]
+    public async Task Saving_a_50_MiB_string_member_gives_StateValueTooLargeException_naming_the_key_and_stores_nothing()
+    {
+        var ex = await Assert.ThrowsAsync<StateValueTooLargeException>(async () => await new Note { Id = "huge", Topic = new string('x', HugeLength) }.SaveStateAsync(_manager));
+
+        Assert.Equal(("global", "Note/huge", 8L * 1024 * 1024), (ex.Scope, ex.Key, ex.Limit));
+        Assert.InRange(ex.Size, HugeLength + 1L, HugeLength + 1024L);
+        Assert.Contains("'Note/huge'", ex.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("xxxx", ex.Message, StringComparison.Ordinal);
+        Assert.False(await _manager.ExistsAsync(StateScope.Global, "Note/huge"));
+
+        // The manager is still usable: the failed save left nothing behind.
+        await new Note { Id = "huge", Topic = "small" }.SaveStateAsync(_manager);
+        Assert.True(await _manager.ExistsAsync(StateScope.Global, "Note/huge"));
+    }
+
+    [Fact]
+    public async Task A_50_MiB_string_member_with_escapes_round_trips_when_MaxValueBytes_allows_it()
+    {
+        await using var manager = new StateManager(new MemoryStateStore(), new StateManagerOptions { MaxValueBytes = 64 * 1024 * 1024 });
+        string huge = new string('z', HugeLength).Insert(HugeLength / 2, "é \" \\ \n \u2028 日本 😀").Insert(0, "<start>") + "<end>";
+        await new Note { Id = "huge", Topic = huge }.SaveStateAsync(manager);
+
+        var loaded = new Note { Id = "huge" };
+        Assert.True(await loaded.LoadStateAsync(manager));
+
+        Assert.Equal(huge.Length, loaded.Topic!.Length);
+        Assert.True(string.Equals(huge, loaded.Topic, StringComparison.Ordinal), "the loaded string differs");
+    }
+
+    /// <summary>MaxValueBytes limits what is written; a larger document already in the store is read, exactly.</summary>
+    [Fact]
+    public async Task A_stored_document_with_a_50_MiB_string_beyond_MaxValueBytes_loads_exactly()
+    {
+        string huge = "<start>" + new string('y', HugeLength) + "<end>";
+        await WriteRawAsync<Note>("Note/stored-huge", Utf8($"{{\"Topic\":\"{huge}\",\"Runs\":5}}"));
+
+        var loaded = new Note { Id = "stored-huge" };
+        Assert.True(await loaded.LoadStateAsync(_manager));
+
+        Assert.True(string.Equals(huge, loaded.Topic, StringComparison.Ordinal), "the loaded string differs");
+        Assert.Equal(5, loaded.Runs);
+    }
+
     [Theory]
     [InlineData(0)]
     [InlineData(-1)]
@@ -278,8 +328,11 @@ public sealed class BadInputTests : IAsyncLifetime
         await WriteRawAsync<AllKinds>("AllKinds/w", Utf8(json));
         AllKinds value = AllKindsSample.Create("w");
 
-        await Assert.ThrowsAsync<StateSerializationException>(async () => await value.LoadStateAsync(_manager));
+        var ex = await Assert.ThrowsAsync<StateSerializationException>(async () => await value.LoadStateAsync(_manager));
 
+        // The exception names scope, key and type; it has no member property, and its message does not name the member.
+        Assert.Equal(("global", "AllKinds/w", "AllKinds"), (ex.Scope, ex.Key, ex.TypeName));
+        AssertNamesKeyAndTypeButNoSecret(ex, "AllKinds");
         AllKindsSample.AssertEqual(AllKindsSample.Create("w"), value, AllKindsSample.SecretDoorCode);
     }
 

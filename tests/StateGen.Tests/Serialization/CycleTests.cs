@@ -79,20 +79,65 @@ public sealed class CycleTests
         Assert.Equal(new[] { "leaf", "leaf" }, loaded.Holder.Root!.Children.ConvertAll(c => c.Name));
     }
 
-    [Fact]
-    public async Task A_hostile_document_nested_ten_thousand_deep_is_a_typed_error()
+    /// <summary>
+    /// The document is well formed (every object and array is closed), so only the nesting limit can reject it: the
+    /// error points at the byte that opens the first level past the limit, and the same shape within the limit loads.
+    /// </summary>
+    [Theory]
+    [InlineData(null)]
+    [InlineData(128)]
+    public async Task A_hostile_document_nested_ten_thousand_deep_is_a_typed_error(int? maxDepth)
     {
         var store = new MemoryStateStore();
-        await using var manager = new StateManager(store);
+        await using var manager = new StateManager(store, maxDepth is null ? null : new StateManagerOptions { MaxDepth = maxDepth.Value });
+        int limit = maxDepth ?? 64;
+        string hostile = NestedChildren(10_000);
+        await store.WriteAsync(new StateGen.Storage.StateWrite("global", "tree-agent/t4", "tree-agent", 1, Encoding.UTF8.GetBytes(hostile)));
+
+        var target = new TreeAgent { Id = "t4" };
+        var error = await Assert.ThrowsAsync<StateSerializationException>(() => target.LoadStateAsync(manager).AsTask());
+
+        Assert.Equal(("tree-agent/t4", "tree-agent"), (error.Key, error.TypeName));
+        Assert.Contains($"(line 0, byte {OpeningOfLevel(hostile, limit + 1)})", error.Message, StringComparison.Ordinal);
+        Assert.Null(target.Holder.Root);
+
+        // Control: the same shape, as deep as the limit allows (3 + 2 per level + the leaf), loads.
+        int levels = (limit - 4) / 2;
+        await store.WriteAsync(new StateGen.Storage.StateWrite("global", "tree-agent/t4", "tree-agent", 1, Encoding.UTF8.GetBytes(NestedChildren(levels))));
+        Assert.True(await target.LoadStateAsync(manager));
+        Assert.Equal("leaf", Descend(target.Holder.Root!, levels).Name);
+    }
+
+    private static string NestedChildren(int levels)
+    {
         var json = new StringBuilder("{\"Holder\":{\"Root\":");
-        for (int i = 0; i < 10_000; i++)
+        json.Insert(json.Length, "{\"Children\":[", levels).Append("{\"Name\":\"leaf\"}").Insert(json.Length, "]}", levels);
+        return json.Append("}}").ToString();
+    }
+
+    private static int OpeningOfLevel(string json, int level)
+    {
+        int depth = 0;
+        for (int i = 0; i < json.Length; i++)
         {
-            json.Append("{\"Children\":[");
+            depth += json[i] switch { '{' or '[' => 1, '}' or ']' => -1, _ => 0 };
+            if (depth == level)
+            {
+                return i;
+            }
         }
 
-        await store.WriteAsync(new StateGen.Storage.StateWrite("global", "tree-agent/t4", "tree-agent", 1, Encoding.UTF8.GetBytes(json.ToString())));
+        throw new ArgumentException($"The document is not {level} levels deep.", nameof(json));
+    }
 
-        await Assert.ThrowsAsync<StateSerializationException>(() => new TreeAgent { Id = "t4" }.LoadStateAsync(manager).AsTask());
+    private static TreeNode Descend(TreeNode node, int levels)
+    {
+        for (int i = 0; i < levels; i++)
+        {
+            node = Assert.Single(node.Children);
+        }
+
+        return node;
     }
 
     [Fact]

@@ -8,7 +8,8 @@ namespace StateGen.Tests.Serialization;
 
 /// <summary>
 /// System.Text.Json as an oracle for the stored format: what the generated writer writes, STJ reads into an equal
-/// object, and what STJ writes (with string enums and named floating-point literals), the generated reader reads.
+/// object, and what STJ writes (with string enums, named floating-point literals and public fields), the generated
+/// reader reads.
 /// </summary>
 public sealed class InteropOracleTests
 {
@@ -16,35 +17,67 @@ public sealed class InteropOracleTests
     {
         Converters = { new JsonStringEnumConverter() },
         NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
+        IncludeFields = true, // the generated serializer stores public fields (Reading.Sensor)
     };
 
     [Fact]
     public void System_Text_Json_reads_what_the_generated_writer_writes()
         => PropertyRoundTripTests.StateGen.Sample(
-            state =>
-            {
-                var buffer = new ArrayBufferWriter<byte>();
-                using (var writer = new Utf8JsonWriter(buffer, StateJson.WriterOptions))
-                {
-                    ((IPersistentState<PropertyState>)state).WriteState(writer);
-                }
-
-                PropertyState? read = JsonSerializer.Deserialize<PropertyState>(buffer.WrittenSpan, Stj);
-                PropertyRoundTripTests.AssertEqual(state, read!);
-            },
+            state => PropertyRoundTripTests.AssertEqual(state, JsonSerializer.Deserialize<PropertyState>(WriteGenerated(state), Stj)!),
             iter: 500);
 
     [Fact]
     public void The_generated_reader_reads_what_System_Text_Json_writes()
         => PropertyRoundTripTests.StateGen.Sample(
-            state =>
-            {
-                byte[] json = JsonSerializer.SerializeToUtf8Bytes(state, Stj);
-                var reader = new Utf8JsonReader(json, StateJson.ReaderOptions);
-                reader.Read();
-                var read = new PropertyState();
-                ((IPersistentState<PropertyState>)read).ReadState(ref reader);
-                PropertyRoundTripTests.AssertEqual(state, read);
-            },
+            state => PropertyRoundTripTests.AssertEqual(state, ReadGenerated<PropertyState>(JsonSerializer.SerializeToUtf8Bytes(state, Stj))),
             iter: 500);
+
+    /// <summary>
+    /// Excluded: <see cref="EveryKind.Seen"/>, an <c>IReadOnlySet&lt;T&gt;</c>, which STJ cannot instantiate
+    /// (NotSupportedException), so it is drawn as null in this direction (the other direction covers it).
+    /// </summary>
+    [Fact]
+    public void System_Text_Json_reads_what_the_generated_writer_writes_for_every_member_kind()
+        => EveryKindSample.All.Select(state => { state.Seen = null; return state; }).Sample(
+            state => EveryKindSample.AssertEqual(state, JsonSerializer.Deserialize<EveryKind>(WriteGenerated(state), Stj)!),
+            iter: 500);
+
+    /// <summary>
+    /// Excluded, because the two formats differ there: a combination of [Flags] enum values (STJ writes
+    /// <c>"Read, Write"</c>; StateGen writes the number, which STJ reads, and reads names one at a time), so only single
+    /// flags are drawn in this direction.
+    /// </summary>
+    [Fact]
+    public void The_generated_reader_reads_what_System_Text_Json_writes_for_every_member_kind()
+        => EveryKindSample.All.Select(SingleFlagsOnly).Sample(
+            state => EveryKindSample.AssertEqual(state, ReadGenerated<EveryKind>(JsonSerializer.SerializeToUtf8Bytes(state, Stj))),
+            iter: 500);
+
+    private static EveryKind SingleFlagsOnly(EveryKind state)
+    {
+        state.Perms = (state.Perms & Perms.Admin) != 0 ? Perms.Admin : (state.Perms & Perms.Write) != 0 ? Perms.Write : state.Perms;
+        return state;
+    }
+
+    private static byte[] WriteGenerated<T>(T state)
+        where T : IPersistentState<T>
+    {
+        var buffer = new ArrayBufferWriter<byte>();
+        using (var writer = new Utf8JsonWriter(buffer, StateJson.WriterOptions))
+        {
+            state.WriteState(writer);
+        }
+
+        return buffer.WrittenSpan.ToArray();
+    }
+
+    private static T ReadGenerated<T>(byte[] json)
+        where T : IPersistentState<T>
+    {
+        var reader = new Utf8JsonReader(json, StateJson.ReaderOptions);
+        reader.Read();
+        T read = T.CreateState();
+        read.ReadState(ref reader);
+        return read;
+    }
 }

@@ -90,6 +90,21 @@ public sealed class PropertyRoundTripTests
             iter: 1500);
     }
 
+    [Fact]
+    public async Task Any_instance_of_a_type_with_every_member_kind_round_trips_member_by_member()
+    {
+        await using var manager = new StateManager(new MemoryStateStore());
+        await EveryKindSample.All.SampleAsync(
+            async saved =>
+            {
+                await saved.SaveStateAsync(manager);
+                var loaded = new EveryKind { Id = saved.Id };
+                Assert.True(await loaded.LoadStateAsync(manager));
+                EveryKindSample.AssertEqual(saved, loaded);
+            },
+            iter: 1500);
+    }
+
     internal static void AssertEqual(PropertyState expected, PropertyState actual)
     {
         Assert.Equal(expected.Text, actual.Text);
