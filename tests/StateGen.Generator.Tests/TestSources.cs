@@ -261,4 +261,40 @@ internal static class TestSources
             public List<Tag> Tags { get; set; } = new();
         }
         """;
+
+    /// <summary>Collection members beyond settable lists: get-only collections filled in place (on the state type, a plain class, a record).</summary>
+    public const string Collections = """
+        using System.Collections.Generic;
+        using StateGen;
+
+        namespace Agents.Collections;
+
+        public sealed class Shelf
+        {
+            public string Name { get; set; } = "";
+            public List<string> Books { get; } = new();
+        }
+
+        public sealed record Box(string Label)
+        {
+            public HashSet<int> Codes { get; } = new();
+        }
+
+        [PersistentState("collections")]
+        public partial class Library
+        {
+            public string Id { get; set; } = "";
+            public List<Shelf> Shelves { get; } = new();
+            public IList<string> Authors { get; } = new List<string>();
+            public ICollection<int> Years { get; } = new List<int>();
+            public HashSet<string> Tags { get; } = new();
+            public ISet<string> Labels { get; } = new HashSet<string>();
+            public Dictionary<string, int> Counts { get; } = new();
+            public IDictionary<string, Box> Boxes { get; } = new Dictionary<string, Box>();
+            public List<string>? Maybe { get; }
+            public int ShelfCount => Shelves.Count;
+            public IReadOnlyList<string> Names => Authors as IReadOnlyList<string> ?? new List<string>();
+            public IReadOnlyList<int> ReadOnlyYears { get; } = new List<int>();
+        }
+        """;
 }

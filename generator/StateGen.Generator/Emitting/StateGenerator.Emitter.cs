@@ -289,15 +289,19 @@ public sealed partial class StateGenerator
                 w.OpenBlock($"void {contract}.ReadState(ref {Reader} reader)");
                 WriteReadIntoLocals(w, readable, _shape.Members, hasFlag: _ => true, unknownComment: true, string.Empty, _shape.ExtensionData);
                 w.WriteLine($"{StateJson}.EnsureDocumentEnds(reader);");
+                foreach ((MemberShape member, int index) in readable.Where(x => x.Member.IsFilledInPlace))
+                {
+                    w.WriteLine($"if (__has{index}) {StateJson}.EnsureFillable(this.{Id(member.Name)}, __value{index} is not null, {Literal(member.JsonName)});");
+                }
+
                 if (_shape.ExtensionData is { } extensionData)
                 {
                     w.WriteLine($"this.{Id(extensionData.Name)} = __extension ?? new {ExtensionType(extensionData)}();");
                 }
                 foreach ((MemberShape member, int index) in readable)
                 {
-                    w.WriteLine(member.IsInitOnly
-                        ? $"if (__has{index}) {HelperClass}.{InitSetter("SetRoot_" + member.Name, _shape.FullName, isValueType: false, member)}(this, __value{index});"
-                        : $"if (__has{index}) this.{Id(member.Name)} = __value{index};");
+                    w.WriteLine($"if (__has{index}) " + Assign(member, "this", $"__value{index}", string.Empty,
+                        () => $"{HelperClass}.{InitSetter("SetRoot_" + member.Name, _shape.FullName, isValueType: false, member)}(this, __value{index});"));
                 }
 
                 w.CloseBlock();
@@ -703,9 +707,8 @@ public sealed partial class StateGenerator
                 {
                     w.OpenBlock($"if (reader.ValueTextEquals({Utf8(member.JsonName)}))");
                     w.WriteLine($"{StateJson}.Read(ref reader);");
-                    w.WriteLine(member.IsInitOnly
-                        ? $"{InitSetter("Set" + id + "_" + member.Name, type, shape.IsValueType, member)}({(shape.IsValueType ? "ref " : string.Empty)}value, {ReadMember(member, prefix)});"
-                        : $"value.{Id(member.Name)} = {ReadMember(member, prefix)};");
+                    w.WriteLine(Assign(member, "value", ReadMember(member, prefix), prefix,
+                        () => $"{InitSetter("Set" + id + "_" + member.Name, type, shape.IsValueType, member)}({(shape.IsValueType ? "ref " : string.Empty)}value, {ReadMember(member, prefix)});"));
                     w.WriteLine("continue;");
                     w.CloseBlock();
                     w.WriteLine();
@@ -974,13 +977,27 @@ public sealed partial class StateGenerator
 
                 foreach ((MemberShape member, int index) in readable.Where(x => !shape.ConstructorParameters.Contains(x.Member.Name)))
                 {
-                    w.WriteLine(member.IsInitOnly
-                        ? $"if (__has{index}) {InitSetter("Set" + id + "_" + member.Name, type, isValueType: false, member)}(value, __value{index});"
-                        : $"if (__has{index}) value.{Id(member.Name)} = __value{index};");
+                    w.WriteLine($"if (__has{index}) " + Assign(member, "value", $"__value{index}", PathPrefix(shape),
+                        () => $"{InitSetter("Set" + id + "_" + member.Name, type, isValueType: false, member)}(value, __value{index});"));
                 }
 
                 w.WriteLine("return value;");
                 w.CloseBlock();
+            }
+
+            /// <summary>
+            /// The statement that stores a read <paramref name="value"/> in a member of <paramref name="owner"/>: an
+            /// assignment, an init-only setter's accessor call (<paramref name="initOnly"/>, declared only when used), or,
+            /// for a get-only collection, a fill of the instance it returns.
+            /// </summary>
+            private static string Assign(MemberShape member, string owner, string value, string pathPrefix, System.Func<string> initOnly)
+            {
+                if (member.IsFilledInPlace)
+                {
+                    return $"{StateJson}.Fill({owner}.{Id(member.Name)}, {value}, {Literal(pathPrefix + member.JsonName)});";
+                }
+
+                return member.IsInitOnly ? initOnly() : $"{owner}.{Id(member.Name)} = {value};";
             }
 
             /// <summary>

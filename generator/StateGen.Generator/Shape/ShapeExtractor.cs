@@ -359,6 +359,7 @@ internal static class ShapeExtractor
                 }
 
                 ITypeSymbol memberType;
+                bool fillInPlace = false;
                 switch (member)
                 {
                     case IPropertySymbol property when !property.IsIndexer && property.GetMethod is not null && (included || IsVisible(property.DeclaredAccessibility)):
@@ -370,7 +371,14 @@ internal static class ShapeExtractor
                                 break;
                             }
 
-                            continue; // computed or get-only: not state
+                            if (IsAutoProperty(property) && IsFillableCollection(property.Type))
+                            {
+                                memberType = property.Type; // `List<T> X { get; } = new();`: loads clear it and add the stored items
+                                fillInPlace = true;
+                                break;
+                            }
+
+                            continue; // computed, or get-only and not a mutable collection: not state
                         }
 
                         if (!isRoot && !property.SetMethod.IsInitOnly && !IsVisible(property.SetMethod.DeclaredAccessibility))
@@ -408,6 +416,7 @@ internal static class ShapeExtractor
                     Name = member.Name,
                     JsonName = jsonName,
                     IsInitOnly = member is IPropertySymbol { SetMethod.IsInitOnly: true },
+                    IsFilledInPlace = fillInPlace,
                     Type = shape,
                     Sensitive = SensitiveOf(member, out bool fingerprint),
                     Fingerprint = fingerprint,
@@ -714,6 +723,20 @@ internal static class ShapeExtractor
                 .OrderByDescending(c => c.Parameters.Length)
                 .FirstOrDefault();
         }
+
+        /// <summary>A property with compiler-generated storage (<c>{ get; }</c>), not one computed by its getter (<c>=> ...</c>).</summary>
+        private static bool IsAutoProperty(IPropertySymbol property)
+            => property.ContainingType.GetMembers().OfType<IFieldSymbol>().Any(f => SymbolEqualityComparer.Default.Equals(f.AssociatedSymbol, property));
+
+        /// <summary>
+        /// A collection type whose instance a load can clear and add to (every one is an <c>ICollection&lt;T&gt;</c>):
+        /// the read-only interfaces and arrays are not.
+        /// </summary>
+        private static bool IsFillableCollection(ITypeSymbol type)
+            => type is INamedTypeSymbol { IsGenericType: true } named && named.OriginalDefinition.ToDisplayString() is
+                "System.Collections.Generic.List<T>" or "System.Collections.Generic.IList<T>" or "System.Collections.Generic.ICollection<T>"
+                or "System.Collections.Generic.HashSet<T>" or "System.Collections.Generic.ISet<T>"
+                or "System.Collections.Generic.Dictionary<TKey, TValue>" or "System.Collections.Generic.IDictionary<TKey, TValue>";
 
         /// <summary>Whether <c>new T()</c> must set required members: then generated code constructs through an accessor.</summary>
         private static bool HasRequiredMembers(INamedTypeSymbol type)

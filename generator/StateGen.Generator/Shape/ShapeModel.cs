@@ -107,6 +107,12 @@ internal sealed record MemberShape
     /// <summary>An <c>init</c>-only property: generated readers assign it through an <c>UnsafeAccessor</c>.</summary>
     public bool IsInitOnly { get; init; }
 
+    /// <summary>
+    /// A get-only auto-property of a mutable collection type (<c>List&lt;T&gt; X { get; } = new();</c>): generated readers
+    /// clear the instance it returns and add the stored items to it.
+    /// </summary>
+    public bool IsFilledInPlace { get; init; }
+
     /// <summary>The member's earlier stored names (<c>[RenamedFrom]</c>), oldest first.</summary>
     public EquatableArray<RenameShape> Renames { get; init; } = EquatableArray<RenameShape>.Empty;
 
