@@ -282,12 +282,9 @@ public sealed partial class StateGenerator
 
                 // Reader: values go to locals first and are assigned only once the whole object was read, so a
                 // malformed document leaves the instance unchanged.
-                List<(MemberShape Member, int Index)> readable = _shape.Members
-                    .Select((m, i) => (m, i))
-                    .Where(x => x.m.IsRead)
-                    .ToList();
+                List<(MemberShape Member, int Index)> readable = Readable(_shape.Members);
                 w.OpenBlock($"void {contract}.ReadState(ref {Reader} reader)");
-                WriteReadIntoLocals(w, readable, _shape.Members, hasFlag: _ => true, unknownComment: true, string.Empty, _shape.ExtensionData);
+                WriteReadIntoLocals(w, readable, _shape.Members, unknownComment: true, string.Empty, _shape.ExtensionData);
                 w.WriteLine($"{StateJson}.EnsureDocumentEnds(reader);");
                 foreach ((MemberShape member, int index) in readable.Where(x => x.Member.IsFilledInPlace))
                 {
@@ -506,7 +503,10 @@ public sealed partial class StateGenerator
 
                                     {{keyType}} key = {{textToKey}};
                                     {{StateJson}}.Read(ref reader);
-                                    items[key] = {{ReadExpression(shape.Element!)}};
+                                    if (!items.TryAdd(key, {{ReadExpression(shape.Element!)}}))
+                                    {
+                                        throw {{StateJson}}.DuplicateKey();
+                                    }
                                 }
                             }
                             """);
@@ -692,6 +692,12 @@ public sealed partial class StateGenerator
                     w.WriteLine($"{ExtensionType(extensionData)}? __extension = null;");
                 }
 
+                List<(MemberShape Member, int Index)> readable = Readable(shape.Members);
+                foreach ((MemberShape _, int index) in readable)
+                {
+                    w.WriteLine($"bool __has{index} = false;");
+                }
+
                 w.OpenBlock("while (true)");
                 w.WriteLine($"{StateJson}.Read(ref reader);");
                 w.OpenBlock($"if (reader.TokenType == {TokenType}.EndObject)");
@@ -703,9 +709,10 @@ public sealed partial class StateGenerator
                 w.WriteLine("return value;");
                 w.CloseBlock();
                 w.WriteLine();
-                foreach (MemberShape member in shape.Members.Where(m => m.IsRead))
+                foreach ((MemberShape member, int index) in readable)
                 {
                     w.OpenBlock($"if (reader.ValueTextEquals({Utf8(member.JsonName)}))");
+                    WriteOnce(w, member, index, prefix);
                     w.WriteLine($"{StateJson}.Read(ref reader);");
                     w.WriteLine(Assign(member, "value", ReadMember(member, prefix), prefix,
                         () => $"{InitSetter("Set" + id + "_" + member.Name, type, shape.IsValueType, member)}({(shape.IsValueType ? "ref " : string.Empty)}value, {ReadMember(member, prefix)});"));
@@ -841,11 +848,11 @@ public sealed partial class StateGenerator
             };
 
             /// <summary>
-            /// Reads an object's members into locals (<c>__value{i}</c>, and <c>__has{i}</c> where
-            /// <paramref name="hasFlag"/> says the caller assigns conditionally); unknown members are skipped. The reader
+            /// Reads an object's members into locals (<c>__value{i}</c>, and <c>__has{i}</c>: whether it was read, so the
+            /// caller assigns only those, and a second occurrence is an error); unknown members are skipped. The reader
             /// ends on the object's end. Shared by the state type's reader and by constructor-built types.
             /// </summary>
-            private void WriteReadIntoLocals(SourceWriter w, List<(MemberShape Member, int Index)> readable, EquatableArray<MemberShape> members, System.Func<MemberShape, bool> hasFlag, bool unknownComment, string pathPrefix, ExtensionDataShape? extension = null)
+            private void WriteReadIntoLocals(SourceWriter w, List<(MemberShape Member, int Index)> readable, EquatableArray<MemberShape> members, bool unknownComment, string pathPrefix, ExtensionDataShape? extension = null)
             {
                 w.WriteLine($"{StateJson}.Expect(ref reader, {TokenType}.StartObject);");
                 if (extension is not null)
@@ -856,10 +863,7 @@ public sealed partial class StateGenerator
                 foreach ((MemberShape member, int index) in readable)
                 {
                     w.WriteLine($"{member.Type.FullName} __value{index} = default;");
-                    if (hasFlag(member))
-                    {
-                        w.WriteLine($"bool __has{index} = false;");
-                    }
+                    w.WriteLine($"bool __has{index} = false;");
                 }
 
                 w.OpenBlock("while (true)");
@@ -871,13 +875,9 @@ public sealed partial class StateGenerator
                 foreach ((MemberShape member, int index) in readable)
                 {
                     w.OpenBlock($"if (reader.ValueTextEquals({Utf8(member.JsonName)}))");
+                    WriteOnce(w, member, index, pathPrefix);
                     w.WriteLine($"{StateJson}.Read(ref reader);");
                     w.WriteLine($"__value{index} = {ReadMember(member, pathPrefix)};");
-                    if (hasFlag(member))
-                    {
-                        w.WriteLine($"__has{index} = true;");
-                    }
-
                     w.WriteLine("continue;");
                     w.CloseBlock();
                     w.WriteLine();
@@ -959,7 +959,7 @@ public sealed partial class StateGenerator
             private void WriteConstructorReader(SourceWriter w, ObjectShape shape, int id, string nullReturn)
             {
                 string type = shape.FullName;
-                List<(MemberShape Member, int Index)> readable = shape.Members.Select((m, i) => (m, i)).Where(x => x.m.IsRead).ToList();
+                List<(MemberShape Member, int Index)> readable = Readable(shape.Members);
                 w.OpenBlock($"public static {type} Read{id}(ref {Reader} reader)");
                 if (nullReturn.Length > 0)
                 {
@@ -967,7 +967,7 @@ public sealed partial class StateGenerator
                     w.WriteLine();
                 }
 
-                WriteReadIntoLocals(w, readable, shape.Members, hasFlag: member => !shape.ConstructorParameters.Contains(member.Name), unknownComment: false, PathPrefix(shape), shape.ExtensionData);
+                WriteReadIntoLocals(w, readable, shape.Members, unknownComment: false, PathPrefix(shape), shape.ExtensionData);
                 var byName = readable.ToDictionary(x => x.Member.Name, x => x.Index);
                 w.WriteLine($"var value = new {type}({string.Join(", ", shape.ConstructorParameters.Select(name => "__value" + byName[name]))});");
                 if (shape.ExtensionData is { } extension)
@@ -983,6 +983,20 @@ public sealed partial class StateGenerator
 
                 w.WriteLine("return value;");
                 w.CloseBlock();
+            }
+
+            /// <summary>The members a load reads, with their index among all members (the suffix of their locals).</summary>
+            private static List<(MemberShape Member, int Index)> Readable(EquatableArray<MemberShape> members)
+                => members.Select((m, i) => (m, i)).Where(x => x.m.IsRead).ToList();
+
+            /// <summary>
+            /// The reader is on a known member's name: a second occurrence in the same object (a hostile or corrupted
+            /// document) is an error naming the member, not a silent "last one wins". One bool per member.
+            /// </summary>
+            private static void WriteOnce(SourceWriter w, MemberShape member, int index, string pathPrefix)
+            {
+                w.WriteLine($"if (__has{index}) throw {StateJson}.DuplicateMember({Literal(pathPrefix + member.JsonName)});");
+                w.WriteLine($"__has{index} = true;");
             }
 
             /// <summary>

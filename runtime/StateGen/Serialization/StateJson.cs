@@ -350,6 +350,16 @@ public static class StateJson
         }
     }
 
+    /// <summary>
+    /// The error for a stored object that has a member more than once (<c>{"Topic":"a","Topic":"b"}</c>): a hostile or
+    /// corrupted document, refused rather than read as "last one wins".
+    /// </summary>
+    /// <param name="member">The member's stored name, prefixed by its type's simple name inside a nested object (<c>Turn.Text</c>).</param>
+    public static JsonException DuplicateMember(string member) => new MemberJsonException(member, $"The stored object has member '{member}' more than once.");
+
+    /// <summary>The error for a stored dictionary that has a key more than once. The key is not named: it is stored data.</summary>
+    public static JsonException DuplicateKey() => new("A stored dictionary has a key more than once.");
+
     /// <summary>Throws for an enum name or number that the enum does not declare.</summary>
     public static JsonException UnknownEnumValue(string enumName) => new($"The value is not a member of enum '{enumName}'.");
 

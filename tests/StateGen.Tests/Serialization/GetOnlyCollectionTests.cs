@@ -2,9 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Collections.ObjectModel;
 using System.Linq;
-using System.Text;
 using System.Threading.Tasks;
-using StateGen.Storage;
 using StateGen.Storage.Memory;
 using StateGen.Tests.TestSupport;
 
@@ -180,9 +178,5 @@ public sealed class GetOnlyCollectionTests : IAsyncLifetime
         return value;
     }
 
-    private async Task WriteRawAsync(string json)
-    {
-        PersistentStateInfo info = Backends.InfoOf<GetOnlyCollections>();
-        await _manager.Store.WriteAsync(new StateWrite("global", Key, info.TypeName, info.SchemaVersion, Encoding.UTF8.GetBytes(json)));
-    }
+    private Task WriteRawAsync(string json) => Backends.WriteRawAsync<GetOnlyCollections>(_manager, Key, json);
 }
