@@ -262,9 +262,13 @@ internal static class TestSources
         }
         """;
 
-    /// <summary>Collection members beyond settable lists: get-only collections filled in place (on the state type, a plain class, a record).</summary>
+    /// <summary>
+    /// Collection members beyond settable lists: get-only collections filled in place (on the state type, a plain class,
+    /// a record), immutable collections.
+    /// </summary>
     public const string Collections = """
         using System.Collections.Generic;
+        using System.Collections.Immutable;
         using StateGen;
 
         namespace Agents.Collections;
@@ -295,6 +299,14 @@ internal static class TestSources
             public int ShelfCount => Shelves.Count;
             public IReadOnlyList<string> Names => Authors as IReadOnlyList<string> ?? new List<string>();
             public IReadOnlyList<int> ReadOnlyYears { get; } = new List<int>();
+            public ImmutableArray<string> Frozen { get; set; }
+            public ImmutableArray<int>? MaybeFrozen { get; set; }
+            public ImmutableList<Shelf> ShelfList { get; set; } = ImmutableList<Shelf>.Empty;
+            public IImmutableList<string> Lines { get; set; } = ImmutableList<string>.Empty;
+            public ImmutableHashSet<string> Keys { get; set; } = ImmutableHashSet<string>.Empty;
+            public IImmutableSet<int> Numbers { get; set; } = ImmutableHashSet<int>.Empty;
+            public ImmutableDictionary<string, int> Scores { get; set; } = ImmutableDictionary<string, int>.Empty;
+            public IImmutableDictionary<int, Box> BoxesById { get; init; } = ImmutableDictionary<int, Box>.Empty;
         }
         """;
 }

@@ -25,6 +25,7 @@ public sealed partial class StateGenerator
         private const string CycleGuard = "global::StateGen.Serialization.CycleGuard";
         private const string SecretScan = "global::StateGen.Secrets.SecretScan";
         private const string SensitiveData = "global::StateGen.Security.SensitiveData";
+        private const string Immutable = "global::System.Collections.Immutable";
 
         public static string Emit(StateTypeSpec spec) => new Impl(spec).Run();
 
@@ -416,10 +417,38 @@ public sealed partial class StateGenerator
                     case ShapeKind.List:
                     case ShapeKind.Set:
                         string element = shape.Element!.FullName;
-                        string create = shape.Kind is ShapeKind.List or ShapeKind.Set && !shape.IsInterface
-                            ? $"new {type}()"
-                            : shape.Kind == ShapeKind.Set ? $"new global::System.Collections.Generic.HashSet<{element}>()" : $"new global::System.Collections.Generic.List<{element}>()";
-                        string result = shape.Kind == ShapeKind.Array ? "items.ToArray()" : "items";
+                        (string create, string result) = shape.Flavor switch
+                        {
+                            CollectionFlavor.ImmutableArray => ($"{Immutable}.ImmutableArray.CreateBuilder<{element}>()", "items.ToImmutable()"),
+                            CollectionFlavor.ImmutableList => ($"{Immutable}.ImmutableList.CreateBuilder<{element}>()", "items.ToImmutable()"),
+                            CollectionFlavor.ImmutableHashSet => ($"{Immutable}.ImmutableHashSet.CreateBuilder<{element}>()", "items.ToImmutable()"),
+                            _ when shape.Kind is ShapeKind.List or ShapeKind.Set && !shape.IsInterface => ($"new {type}()", "items"),
+                            _ when shape.Kind == ShapeKind.Set => ($"new global::System.Collections.Generic.HashSet<{element}>()", "items"),
+                            _ => ($"new global::System.Collections.Generic.List<{element}>()", shape.Kind == ShapeKind.Array ? "items.ToArray()" : "items"),
+                        };
+                        if (shape.Flavor == CollectionFlavor.ImmutableArray)
+                        {
+                            // A default ImmutableArray (no array at all) is written as null and read back from null, so it
+                            // round-trips; enumerating it would throw.
+                            nullWrite = """
+                                if (value.IsDefault)
+                                {
+                                    writer.WriteNullValue();
+                                    return;
+                                }
+
+
+                                """;
+                            nullReturn = $$"""
+                                if (reader.TokenType == {{TokenType}}.Null)
+                                {
+                                    return default;
+                                }
+
+
+                                """;
+                        }
+
                         bool itemsGuarded = Reaches(shape.Element!);
                         bool itemsScanned = HoldsStrings(shape.Element!);
                         string prologue = (itemsGuarded ? $"string segment = {CycleGuard}.Current;\n    " : string.Empty)
@@ -467,7 +496,25 @@ public sealed partial class StateGenerator
                         string keyType = shape.Key?.FullName ?? "string";
                         bool valuesGuarded = Reaches(shape.Element!);
                         bool valuesScanned = HoldsStrings(shape.Element!);
-                        string createDictionary = shape.IsInterface ? $"new global::System.Collections.Generic.Dictionary<{keyType}, {value}>()" : $"new {type}()";
+                        bool immutable = shape.Flavor == CollectionFlavor.ImmutableDictionary;
+                        string createDictionary = immutable
+                            ? $"{Immutable}.ImmutableDictionary.CreateBuilder<{keyType}, {value}>()"
+                            : shape.IsInterface ? $"new global::System.Collections.Generic.Dictionary<{keyType}, {value}>()" : $"new {type}()";
+                        string addEntry = immutable
+                            ? $$"""
+                                if (items.ContainsKey(key))
+                                {
+                                    throw {{StateJson}}.DuplicateKey();
+                                }
+
+                                items.Add(key, {{ReadExpression(shape.Element!)}});
+                                """
+                            : $$"""
+                                if (!items.TryAdd(key, {{ReadExpression(shape.Element!)}}))
+                                {
+                                    throw {{StateJson}}.DuplicateKey();
+                                }
+                                """;
                         (string keyToText, string textToKey) = shape.Key?.Kind switch
                         {
                             null => ("pair.Key", "reader.GetString()!"),
@@ -498,15 +545,12 @@ public sealed partial class StateGenerator
                                     {{StateJson}}.Read(ref reader);
                                     if (reader.TokenType == {{TokenType}}.EndObject)
                                     {
-                                        return items;
+                                        return {{(immutable ? "items.ToImmutable()" : "items")}};
                                     }
 
                                     {{keyType}} key = {{textToKey}};
                                     {{StateJson}}.Read(ref reader);
-                                    if (!items.TryAdd(key, {{ReadExpression(shape.Element!)}}))
-                                    {
-                                        throw {{StateJson}}.DuplicateKey();
-                                    }
+                                    {{Indent(Indent(addEntry))}}
                                 }
                             }
                             """);

@@ -584,9 +584,19 @@ internal static class ShapeExtractor
                     case "System.Collections.Generic.ISet<T>":
                     case "System.Collections.Generic.IReadOnlySet<T>":
                         return Composite(ShapeKind.Set, fullName, named.TypeArguments[0], member, isInterface: true);
+                    case "System.Collections.Immutable.ImmutableArray<T>":
+                        return Composite(ShapeKind.List, fullName, named.TypeArguments[0], member, isInterface: false, isValueType: true, CollectionFlavor.ImmutableArray);
+                    case "System.Collections.Immutable.ImmutableList<T>":
+                    case "System.Collections.Immutable.IImmutableList<T>":
+                        return Composite(ShapeKind.List, fullName, named.TypeArguments[0], member, isInterface: false, isValueType: false, CollectionFlavor.ImmutableList);
+                    case "System.Collections.Immutable.ImmutableHashSet<T>":
+                    case "System.Collections.Immutable.IImmutableSet<T>":
+                        return Composite(ShapeKind.Set, fullName, named.TypeArguments[0], member, isInterface: false, isValueType: false, CollectionFlavor.ImmutableHashSet);
                     case "System.Collections.Generic.Dictionary<TKey, TValue>":
                     case "System.Collections.Generic.IDictionary<TKey, TValue>":
                     case "System.Collections.Generic.IReadOnlyDictionary<TKey, TValue>":
+                    case "System.Collections.Immutable.ImmutableDictionary<TKey, TValue>":
+                    case "System.Collections.Immutable.IImmutableDictionary<TKey, TValue>":
                         ITypeSymbol keyType = named.TypeArguments[0];
                         TypeShape? key = null;
                         if (keyType.SpecialType != SpecialType.System_String)
@@ -606,7 +616,16 @@ internal static class ShapeExtractor
                         TypeShape? value = Classify(named.TypeArguments[1], member);
                         return value is null
                             ? null
-                            : new TypeShape { Kind = ShapeKind.Dictionary, FullName = fullName, IsValueType = false, Element = value, Key = key, IsInterface = named.TypeKind == TypeKind.Interface };
+                            : new TypeShape
+                            {
+                                Kind = ShapeKind.Dictionary,
+                                FullName = fullName,
+                                IsValueType = false,
+                                Element = value,
+                                Key = key,
+                                IsInterface = named.TypeKind == TypeKind.Interface,
+                                Flavor = definition.StartsWith("System.Collections.Immutable.", System.StringComparison.Ordinal) ? CollectionFlavor.ImmutableDictionary : CollectionFlavor.Mutable,
+                            };
                 }
             }
 
@@ -651,12 +670,12 @@ internal static class ShapeExtractor
             return new TypeShape { Kind = ShapeKind.Object, FullName = fullName, IsValueType = named.IsValueType };
         }
 
-        private TypeShape? Composite(ShapeKind kind, string fullName, ITypeSymbol elementType, ISymbol member, bool isInterface, bool isValueType = false)
+        private TypeShape? Composite(ShapeKind kind, string fullName, ITypeSymbol elementType, ISymbol member, bool isInterface, bool isValueType = false, CollectionFlavor flavor = CollectionFlavor.Mutable)
         {
             TypeShape? element = Classify(elementType, member);
             return element is null
                 ? null
-                : new TypeShape { Kind = kind, FullName = fullName, IsValueType = isValueType, Element = element, IsInterface = isInterface };
+                : new TypeShape { Kind = kind, FullName = fullName, IsValueType = isValueType, Element = element, IsInterface = isInterface, Flavor = flavor };
         }
 
         /// <summary>

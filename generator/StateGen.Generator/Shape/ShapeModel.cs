@@ -69,6 +69,31 @@ internal sealed record TypeShape
 
     /// <summary>For <see cref="ShapeKind.PersistentState"/>: the nested type's stable name.</summary>
     public string? StateName { get; init; }
+
+    /// <summary>
+    /// For a list, set or dictionary: which collection type is built on read. The JSON (and the lock line) is the same
+    /// for every flavor of a kind.
+    /// </summary>
+    public CollectionFlavor Flavor { get; init; }
+}
+
+/// <summary>The collection type a list, set or dictionary is read into, beyond the mutable ones (and their interfaces).</summary>
+internal enum CollectionFlavor
+{
+    /// <summary><c>List&lt;T&gt;</c>, <c>HashSet&lt;T&gt;</c>, <c>Dictionary&lt;K, V&gt;</c> (or an array) and their interfaces.</summary>
+    Mutable,
+
+    /// <summary><c>ImmutableArray&lt;T&gt;</c>, a struct: its <c>default</c> is written as null and read back from null.</summary>
+    ImmutableArray,
+
+    /// <summary><c>ImmutableList&lt;T&gt;</c> or <c>IImmutableList&lt;T&gt;</c>.</summary>
+    ImmutableList,
+
+    /// <summary><c>ImmutableHashSet&lt;T&gt;</c> or <c>IImmutableSet&lt;T&gt;</c>.</summary>
+    ImmutableHashSet,
+
+    /// <summary><c>ImmutableDictionary&lt;K, V&gt;</c> or <c>IImmutableDictionary&lt;K, V&gt;</c>.</summary>
+    ImmutableDictionary,
 }
 
 /// <summary>How a member is stored: <see cref="None"/> plainly, else by its <c>[Sensitive]</c> mode (the runtime's <c>SensitiveMode</c> + 1).</summary>
