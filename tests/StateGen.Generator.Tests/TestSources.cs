@@ -264,7 +264,7 @@ internal static class TestSources
 
     /// <summary>
     /// Collection members beyond settable lists: get-only collections filled in place (on the state type, a plain class,
-    /// a record), immutable collections.
+    /// a record), immutable collections, queues and stacks.
     /// </summary>
     public const string Collections = """
         using System.Collections.Generic;
@@ -307,6 +307,8 @@ internal static class TestSources
             public IImmutableSet<int> Numbers { get; set; } = ImmutableHashSet<int>.Empty;
             public ImmutableDictionary<string, int> Scores { get; set; } = ImmutableDictionary<string, int>.Empty;
             public IImmutableDictionary<int, Box> BoxesById { get; init; } = ImmutableDictionary<int, Box>.Empty;
+            public Queue<string> Inbox { get; set; } = new();
+            public Stack<Shelf> Undo { get; set; } = new();
         }
         """;
 }

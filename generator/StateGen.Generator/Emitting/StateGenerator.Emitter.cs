@@ -419,6 +419,9 @@ public sealed partial class StateGenerator
                         string element = shape.Element!.FullName;
                         (string create, string result) = shape.Flavor switch
                         {
+                            CollectionFlavor.Queue => ($"new {type}()", "items"),
+                            // Stored top first: pushing the items in reverse puts the first one back on top.
+                            CollectionFlavor.Stack => ($"new global::System.Collections.Generic.List<{element}>()", $"new {type}(global::System.Linq.Enumerable.Reverse(items))"),
                             CollectionFlavor.ImmutableArray => ($"{Immutable}.ImmutableArray.CreateBuilder<{element}>()", "items.ToImmutable()"),
                             CollectionFlavor.ImmutableList => ($"{Immutable}.ImmutableList.CreateBuilder<{element}>()", "items.ToImmutable()"),
                             CollectionFlavor.ImmutableHashSet => ($"{Immutable}.ImmutableHashSet.CreateBuilder<{element}>()", "items.ToImmutable()"),
@@ -485,7 +488,7 @@ public sealed partial class StateGenerator
                                         return {{result}};
                                     }
 
-                                    items.Add({{ReadExpression(shape.Element!)}});
+                                    items.{{(shape.Flavor == CollectionFlavor.Queue ? "Enqueue" : "Add")}}({{ReadExpression(shape.Element!)}});
                                 }
                             }
                             """);

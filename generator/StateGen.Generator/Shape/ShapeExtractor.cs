@@ -584,6 +584,10 @@ internal static class ShapeExtractor
                     case "System.Collections.Generic.ISet<T>":
                     case "System.Collections.Generic.IReadOnlySet<T>":
                         return Composite(ShapeKind.Set, fullName, named.TypeArguments[0], member, isInterface: true);
+                    case "System.Collections.Generic.Queue<T>":
+                        return Composite(ShapeKind.List, fullName, named.TypeArguments[0], member, isInterface: false, isValueType: false, CollectionFlavor.Queue);
+                    case "System.Collections.Generic.Stack<T>":
+                        return Composite(ShapeKind.List, fullName, named.TypeArguments[0], member, isInterface: false, isValueType: false, CollectionFlavor.Stack);
                     case "System.Collections.Immutable.ImmutableArray<T>":
                         return Composite(ShapeKind.List, fullName, named.TypeArguments[0], member, isInterface: false, isValueType: true, CollectionFlavor.ImmutableArray);
                     case "System.Collections.Immutable.ImmutableList<T>":

@@ -94,6 +94,12 @@ internal enum CollectionFlavor
 
     /// <summary><c>ImmutableDictionary&lt;K, V&gt;</c> or <c>IImmutableDictionary&lt;K, V&gt;</c>.</summary>
     ImmutableDictionary,
+
+    /// <summary><c>Queue&lt;T&gt;</c>: stored in dequeue order, enqueued in that order on read.</summary>
+    Queue,
+
+    /// <summary><c>Stack&lt;T&gt;</c>: stored top first (its enumeration order), pushed back so that pops come in the same order.</summary>
+    Stack,
 }
 
 /// <summary>How a member is stored: <see cref="None"/> plainly, else by its <c>[Sensitive]</c> mode (the runtime's <c>SensitiveMode</c> + 1).</summary>
