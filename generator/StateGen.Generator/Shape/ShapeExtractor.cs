@@ -747,9 +747,15 @@ internal static class ShapeExtractor
                 .FirstOrDefault();
         }
 
-        /// <summary>A property with compiler-generated storage (<c>{ get; }</c>), not one computed by its getter (<c>=> ...</c>).</summary>
+        /// <summary>
+        /// A property with compiler-generated storage (<c>{ get; }</c>), not one computed by its getter (<c>=> ...</c>): in
+        /// source, it has a backing field; from metadata (a base type in another assembly, whose private backing field is
+        /// not imported), its getter is <c>[CompilerGenerated]</c>.
+        /// </summary>
         private static bool IsAutoProperty(IPropertySymbol property)
-            => property.ContainingType.GetMembers().OfType<IFieldSymbol>().Any(f => SymbolEqualityComparer.Default.Equals(f.AssociatedSymbol, property));
+            => property.Locations.Any(l => l.IsInMetadata)
+                ? property.GetMethod is { } getter && HasAttribute(getter, "System.Runtime.CompilerServices.CompilerGeneratedAttribute")
+                : property.ContainingType.GetMembers().OfType<IFieldSymbol>().Any(f => SymbolEqualityComparer.Default.Equals(f.AssociatedSymbol, property));
 
         /// <summary>
         /// A collection type whose instance a load can clear and add to (every one is an <c>ICollection&lt;T&gt;</c>):
