@@ -56,6 +56,9 @@ public sealed class StateSerializationException : StateGenException
 
     /// <summary>The stable type name that was being read.</summary>
     public string? TypeName { get; init; }
+
+    /// <summary>The member the document was wrong at, when the reader could name it (e.g. a duplicate member).</summary>
+    public string? Member { get; init; }
 }
 
 /// <summary>A stored document belongs to another type than the one asked for.</summary>

@@ -557,9 +557,12 @@ public sealed partial class StateManager : IAsyncDisposable, IDisposable
     private StateSerializationException ReadError(StoredEntry entry, string typeName, Exception ex)
     {
         // The inner exception is not attached: reader messages can quote bytes of the document, which may be secret.
-        string reason = ex is JsonException json && json.BytePositionInLine is long position
-            ? $"it is not valid JSON or not of the type's shape (line {json.LineNumber}, byte {position})"
-            : $"a member is not of the type's shape ({ex.GetType().Name})";
+        string reason = ex switch
+        {
+            Serialization.MemberJsonException member => member.Message.TrimEnd('.'), // names a member, never quotes the document
+            JsonException { BytePositionInLine: long position } json => $"it is not valid JSON or not of the type's shape (line {json.LineNumber}, byte {position})",
+            _ => $"a member is not of the type's shape ({ex.GetType().Name})",
+        };
         Log.ReadFailed(_logger, entry.Scope, entry.Key, typeName, reason);
         return new StateSerializationException(
             $"The state at '{entry.Scope}' key '{entry.Key}' could not be read as type '{typeName}' (schema version {entry.SchemaVersion}): {reason}. The stored document is left as it is.")
@@ -567,6 +570,7 @@ public sealed partial class StateManager : IAsyncDisposable, IDisposable
             Scope = entry.Scope,
             Key = entry.Key,
             TypeName = typeName,
+            Member = (ex as Serialization.MemberJsonException)?.Member,
         };
     }
 

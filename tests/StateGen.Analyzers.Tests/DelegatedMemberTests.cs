@@ -40,7 +40,7 @@ public sealed class DelegatedMemberTests
                 public Animal? Pet { get; set; }
                 public List<Animal> Pets { get; set; } = new();
                 public object? Scratch { get; set; }
-                public Queue<string> Chores { get; set; } = new();
+                public LinkedList<string> Chores { get; set; } = new();
                 public Dictionary<double, string> Scores { get; set; } = new();
                 [Sensitive(SensitiveMode.Encrypt)] public IToy? Secret { get; set; }
                 public Keeper Keeper { get; set; } = new();

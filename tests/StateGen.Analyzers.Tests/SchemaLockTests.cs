@@ -43,6 +43,10 @@ public sealed class SchemaLockTests
         => await VerifyAsync(AgentV1, LockV1);
 
     [Fact]
+    public async Task Get_only_collection_filled_in_place_is_recorded_like_a_settable_one()
+        => await VerifyAsync(AgentV1.Replace("public List<Turn> History { get; set; } = new();", "public List<Turn> History { get; } = new();\n    public int Count => History.Count;", System.StringComparison.Ordinal), LockV1);
+
+    [Fact]
     public async Task Line_order_and_comments_in_the_lock_file_do_not_matter()
         => await VerifyAsync(AgentV1, """
             agent | 1 | Topic | string | plain

@@ -150,7 +150,7 @@ public sealed class UnsupportedMemberTests
             """);
 
     [Fact]
-    public Task Get_only_and_private_members_are_not_state_and_report_nothing()
+    public Task Computed_get_only_non_collection_and_private_members_are_not_state_and_report_nothing()
         => AnalyzerTest.VerifyAsync("""
             [PersistentState]
             public partial class Agent
@@ -160,6 +160,26 @@ public sealed class UnsupportedMemberTests
                 public string Id { get; set; } = "";
 
                 public object Computed => _lock ?? this;
+
+                public object Snapshot { get; } = new();
+
+                public List<object> ComputedList => new();
+
+                public IReadOnlyList<object> ReadOnlyView { get; } = new List<object>();
+            }
+            """);
+
+    [Fact]
+    public Task Get_only_mutable_collection_is_state_and_its_element_type_is_checked()
+        => AnalyzerTest.VerifyAsync("""
+            [PersistentState]
+            public partial class Agent
+            {
+                public string Id { get; set; } = "";
+
+                public List<object> {|SG0003:Items|} { get; } = new();
+
+                public Dictionary<string, object> {|SG0003:Bag|} { get; } = new();
             }
             """);
 }

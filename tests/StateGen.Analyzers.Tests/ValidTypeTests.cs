@@ -67,6 +67,11 @@ public sealed class ValidTypeTests
                     public IReadOnlyList<string> Notes { get; set; } = new List<string>();
                     public Dictionary<string, int> Counters { get; set; } = new();
                     public IDictionary<string, Budget> Budgets { get; set; } = new Dictionary<string, Budget>();
+                    public List<string> Log { get; } = new();
+                    public System.Collections.Immutable.ImmutableArray<int> Frozen { get; set; }
+                    public System.Collections.Immutable.IImmutableList<string> Lines { get; set; } = System.Collections.Immutable.ImmutableList<string>.Empty;
+                    public System.Collections.Immutable.ImmutableHashSet<Guid> Seen { get; set; } = System.Collections.Immutable.ImmutableHashSet<Guid>.Empty;
+                    public System.Collections.Immutable.IImmutableDictionary<int, Budget> ByYear { get; set; } = System.Collections.Immutable.ImmutableDictionary<int, Budget>.Empty;
                     public Budget Budget;
                     public Helper? Helper { get; set; }
 

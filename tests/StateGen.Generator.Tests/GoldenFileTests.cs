@@ -14,6 +14,7 @@ public sealed class GoldenFileTests
     [InlineData(nameof(TestSources.Sensitive))]
     [InlineData(nameof(TestSources.Delegated))]
     [InlineData(nameof(TestSources.NestedExtensionData))]
+    [InlineData(nameof(TestSources.Collections))]
     public void Generated_code_matches_baseline_and_compiles_warning_free(string sourceName)
     {
         string source = (string)typeof(TestSources).GetField(sourceName)!.GetValue(null)!;

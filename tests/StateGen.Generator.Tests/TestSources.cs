@@ -261,4 +261,54 @@ internal static class TestSources
             public List<Tag> Tags { get; set; } = new();
         }
         """;
+
+    /// <summary>
+    /// Collection members beyond settable lists: get-only collections filled in place (on the state type, a plain class,
+    /// a record), immutable collections, queues and stacks.
+    /// </summary>
+    public const string Collections = """
+        using System.Collections.Generic;
+        using System.Collections.Immutable;
+        using StateGen;
+
+        namespace Agents.Collections;
+
+        public sealed class Shelf
+        {
+            public string Name { get; set; } = "";
+            public List<string> Books { get; } = new();
+        }
+
+        public sealed record Box(string Label)
+        {
+            public HashSet<int> Codes { get; } = new();
+        }
+
+        [PersistentState("collections")]
+        public partial class Library
+        {
+            public string Id { get; set; } = "";
+            public List<Shelf> Shelves { get; } = new();
+            public IList<string> Authors { get; } = new List<string>();
+            public ICollection<int> Years { get; } = new List<int>();
+            public HashSet<string> Tags { get; } = new();
+            public ISet<string> Labels { get; } = new HashSet<string>();
+            public Dictionary<string, int> Counts { get; } = new();
+            public IDictionary<string, Box> Boxes { get; } = new Dictionary<string, Box>();
+            public List<string>? Maybe { get; }
+            public int ShelfCount => Shelves.Count;
+            public IReadOnlyList<string> Names => Authors as IReadOnlyList<string> ?? new List<string>();
+            public IReadOnlyList<int> ReadOnlyYears { get; } = new List<int>();
+            public ImmutableArray<string> Frozen { get; set; }
+            public ImmutableArray<int>? MaybeFrozen { get; set; }
+            public ImmutableList<Shelf> ShelfList { get; set; } = ImmutableList<Shelf>.Empty;
+            public IImmutableList<string> Lines { get; set; } = ImmutableList<string>.Empty;
+            public ImmutableHashSet<string> Keys { get; set; } = ImmutableHashSet<string>.Empty;
+            public IImmutableSet<int> Numbers { get; set; } = ImmutableHashSet<int>.Empty;
+            public ImmutableDictionary<string, int> Scores { get; set; } = ImmutableDictionary<string, int>.Empty;
+            public IImmutableDictionary<int, Box> BoxesById { get; init; } = ImmutableDictionary<int, Box>.Empty;
+            public Queue<string> Inbox { get; set; } = new();
+            public Stack<Shelf> Undo { get; set; } = new();
+        }
+        """;
 }

@@ -25,6 +25,7 @@ public sealed partial class StateGenerator
         private const string CycleGuard = "global::StateGen.Serialization.CycleGuard";
         private const string SecretScan = "global::StateGen.Secrets.SecretScan";
         private const string SensitiveData = "global::StateGen.Security.SensitiveData";
+        private const string Immutable = "global::System.Collections.Immutable";
 
         public static string Emit(StateTypeSpec spec) => new Impl(spec).Run();
 
@@ -282,22 +283,23 @@ public sealed partial class StateGenerator
 
                 // Reader: values go to locals first and are assigned only once the whole object was read, so a
                 // malformed document leaves the instance unchanged.
-                List<(MemberShape Member, int Index)> readable = _shape.Members
-                    .Select((m, i) => (m, i))
-                    .Where(x => x.m.IsRead)
-                    .ToList();
+                List<(MemberShape Member, int Index)> readable = Readable(_shape.Members);
                 w.OpenBlock($"void {contract}.ReadState(ref {Reader} reader)");
-                WriteReadIntoLocals(w, readable, _shape.Members, hasFlag: _ => true, unknownComment: true, string.Empty, _shape.ExtensionData);
+                WriteReadIntoLocals(w, readable, _shape.Members, unknownComment: true, string.Empty, _shape.ExtensionData);
                 w.WriteLine($"{StateJson}.EnsureDocumentEnds(reader);");
+                foreach ((MemberShape member, int index) in readable.Where(x => x.Member.IsFilledInPlace))
+                {
+                    w.WriteLine($"if (__has{index}) {StateJson}.EnsureFillable(this.{Id(member.Name)}, __value{index} is not null, {Literal(member.JsonName)});");
+                }
+
                 if (_shape.ExtensionData is { } extensionData)
                 {
                     w.WriteLine($"this.{Id(extensionData.Name)} = __extension ?? new {ExtensionType(extensionData)}();");
                 }
                 foreach ((MemberShape member, int index) in readable)
                 {
-                    w.WriteLine(member.IsInitOnly
-                        ? $"if (__has{index}) {HelperClass}.{InitSetter("SetRoot_" + member.Name, _shape.FullName, isValueType: false, member)}(this, __value{index});"
-                        : $"if (__has{index}) this.{Id(member.Name)} = __value{index};");
+                    w.WriteLine($"if (__has{index}) " + Assign(member, "this", $"__value{index}", string.Empty,
+                        () => $"{HelperClass}.{InitSetter("SetRoot_" + member.Name, _shape.FullName, isValueType: false, member)}(this, __value{index});"));
                 }
 
                 w.CloseBlock();
@@ -415,10 +417,41 @@ public sealed partial class StateGenerator
                     case ShapeKind.List:
                     case ShapeKind.Set:
                         string element = shape.Element!.FullName;
-                        string create = shape.Kind is ShapeKind.List or ShapeKind.Set && !shape.IsInterface
-                            ? $"new {type}()"
-                            : shape.Kind == ShapeKind.Set ? $"new global::System.Collections.Generic.HashSet<{element}>()" : $"new global::System.Collections.Generic.List<{element}>()";
-                        string result = shape.Kind == ShapeKind.Array ? "items.ToArray()" : "items";
+                        (string create, string result) = shape.Flavor switch
+                        {
+                            CollectionFlavor.Queue => ($"new {type}()", "items"),
+                            // Stored top first: pushing the items in reverse puts the first one back on top.
+                            CollectionFlavor.Stack => ($"new global::System.Collections.Generic.List<{element}>()", $"new {type}(global::System.Linq.Enumerable.Reverse(items))"),
+                            CollectionFlavor.ImmutableArray => ($"{Immutable}.ImmutableArray.CreateBuilder<{element}>()", "items.ToImmutable()"),
+                            CollectionFlavor.ImmutableList => ($"{Immutable}.ImmutableList.CreateBuilder<{element}>()", "items.ToImmutable()"),
+                            CollectionFlavor.ImmutableHashSet => ($"{Immutable}.ImmutableHashSet.CreateBuilder<{element}>()", "items.ToImmutable()"),
+                            _ when shape.Kind is ShapeKind.List or ShapeKind.Set && !shape.IsInterface => ($"new {type}()", "items"),
+                            _ when shape.Kind == ShapeKind.Set => ($"new global::System.Collections.Generic.HashSet<{element}>()", "items"),
+                            _ => ($"new global::System.Collections.Generic.List<{element}>()", shape.Kind == ShapeKind.Array ? "items.ToArray()" : "items"),
+                        };
+                        if (shape.Flavor == CollectionFlavor.ImmutableArray)
+                        {
+                            // A default ImmutableArray (no array at all) is written as null and read back from null, so it
+                            // round-trips; enumerating it would throw.
+                            nullWrite = """
+                                if (value.IsDefault)
+                                {
+                                    writer.WriteNullValue();
+                                    return;
+                                }
+
+
+                                """;
+                            nullReturn = $$"""
+                                if (reader.TokenType == {{TokenType}}.Null)
+                                {
+                                    return default;
+                                }
+
+
+                                """;
+                        }
+
                         bool itemsGuarded = Reaches(shape.Element!);
                         bool itemsScanned = HoldsStrings(shape.Element!);
                         string prologue = (itemsGuarded ? $"string segment = {CycleGuard}.Current;\n    " : string.Empty)
@@ -455,7 +488,7 @@ public sealed partial class StateGenerator
                                         return {{result}};
                                     }
 
-                                    items.Add({{ReadExpression(shape.Element!)}});
+                                    items.{{(shape.Flavor == CollectionFlavor.Queue ? "Enqueue" : "Add")}}({{ReadExpression(shape.Element!)}});
                                 }
                             }
                             """);
@@ -466,7 +499,25 @@ public sealed partial class StateGenerator
                         string keyType = shape.Key?.FullName ?? "string";
                         bool valuesGuarded = Reaches(shape.Element!);
                         bool valuesScanned = HoldsStrings(shape.Element!);
-                        string createDictionary = shape.IsInterface ? $"new global::System.Collections.Generic.Dictionary<{keyType}, {value}>()" : $"new {type}()";
+                        bool immutable = shape.Flavor == CollectionFlavor.ImmutableDictionary;
+                        string createDictionary = immutable
+                            ? $"{Immutable}.ImmutableDictionary.CreateBuilder<{keyType}, {value}>()"
+                            : shape.IsInterface ? $"new global::System.Collections.Generic.Dictionary<{keyType}, {value}>()" : $"new {type}()";
+                        string addEntry = immutable
+                            ? $$"""
+                                if (items.ContainsKey(key))
+                                {
+                                    throw {{StateJson}}.DuplicateKey();
+                                }
+
+                                items.Add(key, {{ReadExpression(shape.Element!)}});
+                                """
+                            : $$"""
+                                if (!items.TryAdd(key, {{ReadExpression(shape.Element!)}}))
+                                {
+                                    throw {{StateJson}}.DuplicateKey();
+                                }
+                                """;
                         (string keyToText, string textToKey) = shape.Key?.Kind switch
                         {
                             null => ("pair.Key", "reader.GetString()!"),
@@ -497,12 +548,12 @@ public sealed partial class StateGenerator
                                     {{StateJson}}.Read(ref reader);
                                     if (reader.TokenType == {{TokenType}}.EndObject)
                                     {
-                                        return items;
+                                        return {{(immutable ? "items.ToImmutable()" : "items")}};
                                     }
 
                                     {{keyType}} key = {{textToKey}};
                                     {{StateJson}}.Read(ref reader);
-                                    items[key] = {{ReadExpression(shape.Element!)}};
+                                    {{Indent(Indent(addEntry))}}
                                 }
                             }
                             """);
@@ -688,6 +739,12 @@ public sealed partial class StateGenerator
                     w.WriteLine($"{ExtensionType(extensionData)}? __extension = null;");
                 }
 
+                List<(MemberShape Member, int Index)> readable = Readable(shape.Members);
+                foreach ((MemberShape _, int index) in readable)
+                {
+                    w.WriteLine($"bool __has{index} = false;");
+                }
+
                 w.OpenBlock("while (true)");
                 w.WriteLine($"{StateJson}.Read(ref reader);");
                 w.OpenBlock($"if (reader.TokenType == {TokenType}.EndObject)");
@@ -699,13 +756,13 @@ public sealed partial class StateGenerator
                 w.WriteLine("return value;");
                 w.CloseBlock();
                 w.WriteLine();
-                foreach (MemberShape member in shape.Members.Where(m => m.IsRead))
+                foreach ((MemberShape member, int index) in readable)
                 {
                     w.OpenBlock($"if (reader.ValueTextEquals({Utf8(member.JsonName)}))");
+                    WriteOnce(w, member, index, prefix);
                     w.WriteLine($"{StateJson}.Read(ref reader);");
-                    w.WriteLine(member.IsInitOnly
-                        ? $"{InitSetter("Set" + id + "_" + member.Name, type, shape.IsValueType, member)}({(shape.IsValueType ? "ref " : string.Empty)}value, {ReadMember(member, prefix)});"
-                        : $"value.{Id(member.Name)} = {ReadMember(member, prefix)};");
+                    w.WriteLine(Assign(member, "value", ReadMember(member, prefix), prefix,
+                        () => $"{InitSetter("Set" + id + "_" + member.Name, type, shape.IsValueType, member)}({(shape.IsValueType ? "ref " : string.Empty)}value, {ReadMember(member, prefix)});"));
                     w.WriteLine("continue;");
                     w.CloseBlock();
                     w.WriteLine();
@@ -838,11 +895,11 @@ public sealed partial class StateGenerator
             };
 
             /// <summary>
-            /// Reads an object's members into locals (<c>__value{i}</c>, and <c>__has{i}</c> where
-            /// <paramref name="hasFlag"/> says the caller assigns conditionally); unknown members are skipped. The reader
+            /// Reads an object's members into locals (<c>__value{i}</c>, and <c>__has{i}</c>: whether it was read, so the
+            /// caller assigns only those, and a second occurrence is an error); unknown members are skipped. The reader
             /// ends on the object's end. Shared by the state type's reader and by constructor-built types.
             /// </summary>
-            private void WriteReadIntoLocals(SourceWriter w, List<(MemberShape Member, int Index)> readable, EquatableArray<MemberShape> members, System.Func<MemberShape, bool> hasFlag, bool unknownComment, string pathPrefix, ExtensionDataShape? extension = null)
+            private void WriteReadIntoLocals(SourceWriter w, List<(MemberShape Member, int Index)> readable, EquatableArray<MemberShape> members, bool unknownComment, string pathPrefix, ExtensionDataShape? extension = null)
             {
                 w.WriteLine($"{StateJson}.Expect(ref reader, {TokenType}.StartObject);");
                 if (extension is not null)
@@ -853,10 +910,7 @@ public sealed partial class StateGenerator
                 foreach ((MemberShape member, int index) in readable)
                 {
                     w.WriteLine($"{member.Type.FullName} __value{index} = default;");
-                    if (hasFlag(member))
-                    {
-                        w.WriteLine($"bool __has{index} = false;");
-                    }
+                    w.WriteLine($"bool __has{index} = false;");
                 }
 
                 w.OpenBlock("while (true)");
@@ -868,13 +922,9 @@ public sealed partial class StateGenerator
                 foreach ((MemberShape member, int index) in readable)
                 {
                     w.OpenBlock($"if (reader.ValueTextEquals({Utf8(member.JsonName)}))");
+                    WriteOnce(w, member, index, pathPrefix);
                     w.WriteLine($"{StateJson}.Read(ref reader);");
                     w.WriteLine($"__value{index} = {ReadMember(member, pathPrefix)};");
-                    if (hasFlag(member))
-                    {
-                        w.WriteLine($"__has{index} = true;");
-                    }
-
                     w.WriteLine("continue;");
                     w.CloseBlock();
                     w.WriteLine();
@@ -956,7 +1006,7 @@ public sealed partial class StateGenerator
             private void WriteConstructorReader(SourceWriter w, ObjectShape shape, int id, string nullReturn)
             {
                 string type = shape.FullName;
-                List<(MemberShape Member, int Index)> readable = shape.Members.Select((m, i) => (m, i)).Where(x => x.m.IsRead).ToList();
+                List<(MemberShape Member, int Index)> readable = Readable(shape.Members);
                 w.OpenBlock($"public static {type} Read{id}(ref {Reader} reader)");
                 if (nullReturn.Length > 0)
                 {
@@ -964,7 +1014,7 @@ public sealed partial class StateGenerator
                     w.WriteLine();
                 }
 
-                WriteReadIntoLocals(w, readable, shape.Members, hasFlag: member => !shape.ConstructorParameters.Contains(member.Name), unknownComment: false, PathPrefix(shape), shape.ExtensionData);
+                WriteReadIntoLocals(w, readable, shape.Members, unknownComment: false, PathPrefix(shape), shape.ExtensionData);
                 var byName = readable.ToDictionary(x => x.Member.Name, x => x.Index);
                 w.WriteLine($"var value = new {type}({string.Join(", ", shape.ConstructorParameters.Select(name => "__value" + byName[name]))});");
                 if (shape.ExtensionData is { } extension)
@@ -974,13 +1024,41 @@ public sealed partial class StateGenerator
 
                 foreach ((MemberShape member, int index) in readable.Where(x => !shape.ConstructorParameters.Contains(x.Member.Name)))
                 {
-                    w.WriteLine(member.IsInitOnly
-                        ? $"if (__has{index}) {InitSetter("Set" + id + "_" + member.Name, type, isValueType: false, member)}(value, __value{index});"
-                        : $"if (__has{index}) value.{Id(member.Name)} = __value{index};");
+                    w.WriteLine($"if (__has{index}) " + Assign(member, "value", $"__value{index}", PathPrefix(shape),
+                        () => $"{InitSetter("Set" + id + "_" + member.Name, type, isValueType: false, member)}(value, __value{index});"));
                 }
 
                 w.WriteLine("return value;");
                 w.CloseBlock();
+            }
+
+            /// <summary>The members a load reads, with their index among all members (the suffix of their locals).</summary>
+            private static List<(MemberShape Member, int Index)> Readable(EquatableArray<MemberShape> members)
+                => members.Select((m, i) => (m, i)).Where(x => x.m.IsRead).ToList();
+
+            /// <summary>
+            /// The reader is on a known member's name: a second occurrence in the same object (a hostile or corrupted
+            /// document) is an error naming the member, not a silent "last one wins". One bool per member.
+            /// </summary>
+            private static void WriteOnce(SourceWriter w, MemberShape member, int index, string pathPrefix)
+            {
+                w.WriteLine($"if (__has{index}) throw {StateJson}.DuplicateMember({Literal(pathPrefix + member.JsonName)});");
+                w.WriteLine($"__has{index} = true;");
+            }
+
+            /// <summary>
+            /// The statement that stores a read <paramref name="value"/> in a member of <paramref name="owner"/>: an
+            /// assignment, an init-only setter's accessor call (<paramref name="initOnly"/>, declared only when used), or,
+            /// for a get-only collection, a fill of the instance it returns.
+            /// </summary>
+            private static string Assign(MemberShape member, string owner, string value, string pathPrefix, System.Func<string> initOnly)
+            {
+                if (member.IsFilledInPlace)
+                {
+                    return $"{StateJson}.Fill({owner}.{Id(member.Name)}, {value}, {Literal(pathPrefix + member.JsonName)});";
+                }
+
+                return member.IsInitOnly ? initOnly() : $"{owner}.{Id(member.Name)} = {value};";
             }
 
             /// <summary>

@@ -359,6 +359,7 @@ internal static class ShapeExtractor
                 }
 
                 ITypeSymbol memberType;
+                bool fillInPlace = false;
                 switch (member)
                 {
                     case IPropertySymbol property when !property.IsIndexer && property.GetMethod is not null && (included || IsVisible(property.DeclaredAccessibility)):
@@ -370,7 +371,14 @@ internal static class ShapeExtractor
                                 break;
                             }
 
-                            continue; // computed or get-only: not state
+                            if (IsAutoProperty(property) && IsFillableCollection(property.Type))
+                            {
+                                memberType = property.Type; // `List<T> X { get; } = new();`: loads clear it and add the stored items
+                                fillInPlace = true;
+                                break;
+                            }
+
+                            continue; // computed, or get-only and not a mutable collection: not state
                         }
 
                         if (!isRoot && !property.SetMethod.IsInitOnly && !IsVisible(property.SetMethod.DeclaredAccessibility))
@@ -408,6 +416,7 @@ internal static class ShapeExtractor
                     Name = member.Name,
                     JsonName = jsonName,
                     IsInitOnly = member is IPropertySymbol { SetMethod.IsInitOnly: true },
+                    IsFilledInPlace = fillInPlace,
                     Type = shape,
                     Sensitive = SensitiveOf(member, out bool fingerprint),
                     Fingerprint = fingerprint,
@@ -575,9 +584,23 @@ internal static class ShapeExtractor
                     case "System.Collections.Generic.ISet<T>":
                     case "System.Collections.Generic.IReadOnlySet<T>":
                         return Composite(ShapeKind.Set, fullName, named.TypeArguments[0], member, isInterface: true);
+                    case "System.Collections.Generic.Queue<T>":
+                        return Composite(ShapeKind.List, fullName, named.TypeArguments[0], member, isInterface: false, isValueType: false, CollectionFlavor.Queue);
+                    case "System.Collections.Generic.Stack<T>":
+                        return Composite(ShapeKind.List, fullName, named.TypeArguments[0], member, isInterface: false, isValueType: false, CollectionFlavor.Stack);
+                    case "System.Collections.Immutable.ImmutableArray<T>":
+                        return Composite(ShapeKind.List, fullName, named.TypeArguments[0], member, isInterface: false, isValueType: true, CollectionFlavor.ImmutableArray);
+                    case "System.Collections.Immutable.ImmutableList<T>":
+                    case "System.Collections.Immutable.IImmutableList<T>":
+                        return Composite(ShapeKind.List, fullName, named.TypeArguments[0], member, isInterface: false, isValueType: false, CollectionFlavor.ImmutableList);
+                    case "System.Collections.Immutable.ImmutableHashSet<T>":
+                    case "System.Collections.Immutable.IImmutableSet<T>":
+                        return Composite(ShapeKind.Set, fullName, named.TypeArguments[0], member, isInterface: false, isValueType: false, CollectionFlavor.ImmutableHashSet);
                     case "System.Collections.Generic.Dictionary<TKey, TValue>":
                     case "System.Collections.Generic.IDictionary<TKey, TValue>":
                     case "System.Collections.Generic.IReadOnlyDictionary<TKey, TValue>":
+                    case "System.Collections.Immutable.ImmutableDictionary<TKey, TValue>":
+                    case "System.Collections.Immutable.IImmutableDictionary<TKey, TValue>":
                         ITypeSymbol keyType = named.TypeArguments[0];
                         TypeShape? key = null;
                         if (keyType.SpecialType != SpecialType.System_String)
@@ -597,7 +620,16 @@ internal static class ShapeExtractor
                         TypeShape? value = Classify(named.TypeArguments[1], member);
                         return value is null
                             ? null
-                            : new TypeShape { Kind = ShapeKind.Dictionary, FullName = fullName, IsValueType = false, Element = value, Key = key, IsInterface = named.TypeKind == TypeKind.Interface };
+                            : new TypeShape
+                            {
+                                Kind = ShapeKind.Dictionary,
+                                FullName = fullName,
+                                IsValueType = false,
+                                Element = value,
+                                Key = key,
+                                IsInterface = named.TypeKind == TypeKind.Interface,
+                                Flavor = definition.StartsWith("System.Collections.Immutable.", System.StringComparison.Ordinal) ? CollectionFlavor.ImmutableDictionary : CollectionFlavor.Mutable,
+                            };
                 }
             }
 
@@ -642,12 +674,12 @@ internal static class ShapeExtractor
             return new TypeShape { Kind = ShapeKind.Object, FullName = fullName, IsValueType = named.IsValueType };
         }
 
-        private TypeShape? Composite(ShapeKind kind, string fullName, ITypeSymbol elementType, ISymbol member, bool isInterface, bool isValueType = false)
+        private TypeShape? Composite(ShapeKind kind, string fullName, ITypeSymbol elementType, ISymbol member, bool isInterface, bool isValueType = false, CollectionFlavor flavor = CollectionFlavor.Mutable)
         {
             TypeShape? element = Classify(elementType, member);
             return element is null
                 ? null
-                : new TypeShape { Kind = kind, FullName = fullName, IsValueType = isValueType, Element = element, IsInterface = isInterface };
+                : new TypeShape { Kind = kind, FullName = fullName, IsValueType = isValueType, Element = element, IsInterface = isInterface, Flavor = flavor };
         }
 
         /// <summary>
@@ -714,6 +746,26 @@ internal static class ShapeExtractor
                 .OrderByDescending(c => c.Parameters.Length)
                 .FirstOrDefault();
         }
+
+        /// <summary>
+        /// A property with compiler-generated storage (<c>{ get; }</c>), not one computed by its getter (<c>=> ...</c>): in
+        /// source, it has a backing field; from metadata (a base type in another assembly, whose private backing field is
+        /// not imported), its getter is <c>[CompilerGenerated]</c>.
+        /// </summary>
+        private static bool IsAutoProperty(IPropertySymbol property)
+            => property.Locations.Any(l => l.IsInMetadata)
+                ? property.GetMethod is { } getter && HasAttribute(getter, "System.Runtime.CompilerServices.CompilerGeneratedAttribute")
+                : property.ContainingType.GetMembers().OfType<IFieldSymbol>().Any(f => SymbolEqualityComparer.Default.Equals(f.AssociatedSymbol, property));
+
+        /// <summary>
+        /// A collection type whose instance a load can clear and add to (every one is an <c>ICollection&lt;T&gt;</c>):
+        /// the read-only interfaces and arrays are not.
+        /// </summary>
+        private static bool IsFillableCollection(ITypeSymbol type)
+            => type is INamedTypeSymbol { IsGenericType: true } named && named.OriginalDefinition.ToDisplayString() is
+                "System.Collections.Generic.List<T>" or "System.Collections.Generic.IList<T>" or "System.Collections.Generic.ICollection<T>"
+                or "System.Collections.Generic.HashSet<T>" or "System.Collections.Generic.ISet<T>"
+                or "System.Collections.Generic.Dictionary<TKey, TValue>" or "System.Collections.Generic.IDictionary<TKey, TValue>";
 
         /// <summary>Whether <c>new T()</c> must set required members: then generated code constructs through an accessor.</summary>
         private static bool HasRequiredMembers(INamedTypeSymbol type)

@@ -69,6 +69,37 @@ internal sealed record TypeShape
 
     /// <summary>For <see cref="ShapeKind.PersistentState"/>: the nested type's stable name.</summary>
     public string? StateName { get; init; }
+
+    /// <summary>
+    /// For a list, set or dictionary: which collection type is built on read. The JSON (and the lock line) is the same
+    /// for every flavor of a kind.
+    /// </summary>
+    public CollectionFlavor Flavor { get; init; }
+}
+
+/// <summary>The collection type a list, set or dictionary is read into, beyond the mutable ones (and their interfaces).</summary>
+internal enum CollectionFlavor
+{
+    /// <summary><c>List&lt;T&gt;</c>, <c>HashSet&lt;T&gt;</c>, <c>Dictionary&lt;K, V&gt;</c> (or an array) and their interfaces.</summary>
+    Mutable,
+
+    /// <summary><c>ImmutableArray&lt;T&gt;</c>, a struct: its <c>default</c> is written as null and read back from null.</summary>
+    ImmutableArray,
+
+    /// <summary><c>ImmutableList&lt;T&gt;</c> or <c>IImmutableList&lt;T&gt;</c>.</summary>
+    ImmutableList,
+
+    /// <summary><c>ImmutableHashSet&lt;T&gt;</c> or <c>IImmutableSet&lt;T&gt;</c>.</summary>
+    ImmutableHashSet,
+
+    /// <summary><c>ImmutableDictionary&lt;K, V&gt;</c> or <c>IImmutableDictionary&lt;K, V&gt;</c>.</summary>
+    ImmutableDictionary,
+
+    /// <summary><c>Queue&lt;T&gt;</c>: stored in dequeue order, enqueued in that order on read.</summary>
+    Queue,
+
+    /// <summary><c>Stack&lt;T&gt;</c>: stored top first (its enumeration order), pushed back so that pops come in the same order.</summary>
+    Stack,
 }
 
 /// <summary>How a member is stored: <see cref="None"/> plainly, else by its <c>[Sensitive]</c> mode (the runtime's <c>SensitiveMode</c> + 1).</summary>
@@ -106,6 +137,12 @@ internal sealed record MemberShape
 
     /// <summary>An <c>init</c>-only property: generated readers assign it through an <c>UnsafeAccessor</c>.</summary>
     public bool IsInitOnly { get; init; }
+
+    /// <summary>
+    /// A get-only auto-property of a mutable collection type (<c>List&lt;T&gt; X { get; } = new();</c>): generated readers
+    /// clear the instance it returns and add the stored items to it.
+    /// </summary>
+    public bool IsFilledInPlace { get; init; }
 
     /// <summary>The member's earlier stored names (<c>[RenamedFrom]</c>), oldest first.</summary>
     public EquatableArray<RenameShape> Renames { get; init; } = EquatableArray<RenameShape>.Empty;

@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Generic;
 using System.ComponentModel;
 using System.Globalization;
 using System.Text.Json;
@@ -304,6 +305,61 @@ public static class StateJson
         }
     }
 
+    /// <summary>
+    /// Called by a generated reader before it assigns anything, for a get-only collection member that the stored
+    /// document has: the instance must exist (unless the stored value is null) and not be read-only, or the load fails
+    /// and leaves the object unchanged.
+    /// </summary>
+    /// <exception cref="JsonException">The getter returned null while items are stored, or a read-only collection.</exception>
+    public static void EnsureFillable<T>(ICollection<T>? target, bool hasItems, string member)
+    {
+        if (target is null ? hasItems : target.IsReadOnly)
+        {
+            throw new MemberJsonException(member, $"The get-only collection member '{member}' is {(target is null ? "null" : "read-only")}, so the stored items cannot be added to it.");
+        }
+    }
+
+    /// <summary>
+    /// Fills a get-only collection member in place: clears the instance its getter returned and adds the read items
+    /// (a stored null leaves it empty). A null instance is left null when nothing is stored.
+    /// </summary>
+    /// <exception cref="JsonException">See <see cref="EnsureFillable{T}"/>.</exception>
+    public static void Fill<T>(ICollection<T>? target, IEnumerable<T>? items, string member)
+    {
+        EnsureFillable(target, items is not null, member);
+        if (target is null)
+        {
+            return;
+        }
+
+        target.Clear();
+        if (items is null)
+        {
+            return;
+        }
+
+        if (target is List<T> list)
+        {
+            list.AddRange(items);
+            return;
+        }
+
+        foreach (T item in items)
+        {
+            target.Add(item);
+        }
+    }
+
+    /// <summary>
+    /// The error for a stored object that has a member more than once (<c>{"Topic":"a","Topic":"b"}</c>): a hostile or
+    /// corrupted document, refused rather than read as "last one wins".
+    /// </summary>
+    /// <param name="member">The member's stored name, prefixed by its type's simple name inside a nested object (<c>Turn.Text</c>).</param>
+    public static JsonException DuplicateMember(string member) => new MemberJsonException(member, $"The stored object has member '{member}' more than once.");
+
+    /// <summary>The error for a stored dictionary that has a key more than once. The key is not named: it is stored data.</summary>
+    public static JsonException DuplicateKey() => new("A stored dictionary has a key more than once.");
+
     /// <summary>Throws for an enum name or number that the enum does not declare.</summary>
     public static JsonException UnknownEnumValue(string enumName) => new($"The value is not a member of enum '{enumName}'.");
 
@@ -347,4 +403,17 @@ public static class StateJson
         value.ReadState(ref reader);
         return value;
     }
+}
+
+/// <summary>
+/// A stored document is not of the type's shape at a member the message names. The message is built from the type's
+/// declaration only, never from the document, so it is safe to show in <see cref="StateSerializationException"/>.
+/// </summary>
+internal sealed class MemberJsonException : JsonException
+{
+    public MemberJsonException(string member, string message)
+        : base(message) => Member = member;
+
+    /// <summary>The member (its path inside the type, e.g. <c>Turn.Text</c>).</summary>
+    public string Member { get; }
 }

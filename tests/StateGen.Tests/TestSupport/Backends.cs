@@ -43,4 +43,9 @@ public static class Backends
     public static PersistentStateInfo InfoOf<T>()
         where T : IPersistentState<T>
         => T.StateInfo;
+
+    /// <summary>Stores <paramref name="json"/> as it is, as <typeparamref name="T"/>'s current version, in the global scope: a hostile or hand-written document.</summary>
+    public static System.Threading.Tasks.Task WriteRawAsync<T>(StateManager manager, string key, string json)
+        where T : IPersistentState<T>
+        => manager.Store.WriteAsync(new StateWrite("global", key, T.StateInfo.TypeName, T.StateInfo.SchemaVersion, Encoding.UTF8.GetBytes(json))).AsTask();
 }
