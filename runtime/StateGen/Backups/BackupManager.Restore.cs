@@ -150,7 +150,8 @@ public sealed partial class BackupManager
         IReadOnlyList<StateChangeRecord> replay = [];
         if (File.Exists(path) || pointInTime is not null)
         {
-            using var current = new LiteDbStateStore(path);
+            // Not a walk of its entries: the restore replaces them (a point-in-time restore reads the ones it replays).
+            using var current = new LiteDbStateStore(new LiteDbStateStoreOptions { Path = path, WalkIndexOnOpen = false });
             if (pointInTime is { } point)
             {
                 replay = ChangesToReplay(current, manifest, point);
