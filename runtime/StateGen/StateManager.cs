@@ -560,6 +560,10 @@ public sealed partial class StateManager : IAsyncDisposable, IDisposable
         string reason = ex switch
         {
             Serialization.MemberJsonException member => member.Message.TrimEnd('.'), // names a member, never quotes the document
+
+            // The reader's own depth error ("The maximum configured depth of N has been exceeded"): say which limit.
+            JsonException { BytePositionInLine: long position } json when json.Message.Contains("depth", StringComparison.OrdinalIgnoreCase)
+                => $"it nests deeper than the limit of {_options.MaxDepth} levels (StateManagerOptions.MaxDepth) (line {json.LineNumber}, byte {position})",
             JsonException { BytePositionInLine: long position } json => $"it is not valid JSON or not of the type's shape (line {json.LineNumber}, byte {position})",
             _ => $"a member is not of the type's shape ({ex.GetType().Name})",
         };

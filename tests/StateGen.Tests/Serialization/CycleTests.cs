@@ -99,6 +99,7 @@ public sealed class CycleTests
 
         Assert.Equal(("tree-agent/t4", "tree-agent"), (error.Key, error.TypeName));
         Assert.Contains($"(line 0, byte {OpeningOfLevel(hostile, limit + 1)})", error.Message, StringComparison.Ordinal);
+        Assert.Contains($"deeper than the limit of {limit} levels (StateManagerOptions.MaxDepth)", error.Message, StringComparison.Ordinal);
         Assert.Null(target.Holder.Root);
 
         // Control: the same shape, as deep as the limit allows (3 + 2 per level + the leaf), loads.
