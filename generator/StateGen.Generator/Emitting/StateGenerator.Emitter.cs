@@ -745,7 +745,9 @@ public sealed partial class StateGenerator
                     w.WriteLine($"bool __has{index} = false;");
                 }
 
+                OpenNamedMemberErrors(w, readable);
                 w.OpenBlock("while (true)");
+                ForgetMember(w, readable);
                 w.WriteLine($"{StateJson}.Read(ref reader);");
                 w.OpenBlock($"if (reader.TokenType == {TokenType}.EndObject)");
                 if (shape.ExtensionData is { } keep)
@@ -760,6 +762,7 @@ public sealed partial class StateGenerator
                 {
                     w.OpenBlock($"if (reader.ValueTextEquals({Utf8(member.JsonName)}))");
                     WriteOnce(w, member, index, prefix);
+                    NameMember(w, readable, member, prefix);
                     w.WriteLine($"{StateJson}.Read(ref reader);");
                     w.WriteLine(Assign(member, "value", ReadMember(member, prefix), prefix,
                         () => $"{InitSetter("Set" + id + "_" + member.Name, type, shape.IsValueType, member)}({(shape.IsValueType ? "ref " : string.Empty)}value, {ReadMember(member, prefix)});"));
@@ -779,7 +782,55 @@ public sealed partial class StateGenerator
                 }
 
                 w.CloseBlock();
+                CloseNamedMemberErrors(w, readable);
                 w.CloseBlock();
+            }
+
+            /// <summary>
+            /// Opens the region whose shape errors (a wrong token type, a number out of range, an unknown enum name)
+            /// name the member being read: a local set as each member's name is matched, one catch around the loop.
+            /// </summary>
+            private static void OpenNamedMemberErrors(SourceWriter w, List<(MemberShape Member, int Index)> readable)
+            {
+                if (readable.Count == 0)
+                {
+                    return;
+                }
+
+                w.WriteLine("string __member = null;");
+                w.OpenBlock("try");
+            }
+
+            /// <summary>Closes the region <see cref="OpenNamedMemberErrors"/> opened.</summary>
+            private static void CloseNamedMemberErrors(SourceWriter w, List<(MemberShape Member, int Index)> readable)
+            {
+                if (readable.Count == 0)
+                {
+                    return;
+                }
+
+                w.CloseBlock();
+                w.OpenBlock($"catch (global::System.Exception __error) when (__member is not null && {StateJson}.IsShapeError(__error))");
+                w.WriteLine($"throw {StateJson}.MemberShapeError(__member, __error);");
+                w.CloseBlock();
+            }
+
+            /// <summary>At the next member's name: an error there is not in a member's value.</summary>
+            private static void ForgetMember(SourceWriter w, List<(MemberShape Member, int Index)> readable)
+            {
+                if (readable.Count > 0)
+                {
+                    w.WriteLine("__member = null;");
+                }
+            }
+
+            /// <summary>Inside a matched member: the member a shape error in its value names.</summary>
+            private static void NameMember(SourceWriter w, List<(MemberShape Member, int Index)> readable, MemberShape member, string pathPrefix)
+            {
+                if (readable.Count > 0)
+                {
+                    w.WriteLine($"__member = {Literal(pathPrefix + member.JsonName)};");
+                }
             }
 
             private void WriteEnumHelper(SourceWriter w, EnumShape shape, int id)
@@ -913,7 +964,9 @@ public sealed partial class StateGenerator
                     w.WriteLine($"bool __has{index} = false;");
                 }
 
+                OpenNamedMemberErrors(w, readable);
                 w.OpenBlock("while (true)");
+                ForgetMember(w, readable);
                 w.WriteLine($"{StateJson}.Read(ref reader);");
                 w.OpenBlock($"if (reader.TokenType == {TokenType}.EndObject)");
                 w.WriteLine("break;");
@@ -923,6 +976,7 @@ public sealed partial class StateGenerator
                 {
                     w.OpenBlock($"if (reader.ValueTextEquals({Utf8(member.JsonName)}))");
                     WriteOnce(w, member, index, pathPrefix);
+                    NameMember(w, readable, member, pathPrefix);
                     w.WriteLine($"{StateJson}.Read(ref reader);");
                     w.WriteLine($"__value{index} = {ReadMember(member, pathPrefix)};");
                     w.WriteLine("continue;");
@@ -934,6 +988,7 @@ public sealed partial class StateGenerator
                 {
                     WriteKeepUnknownMember(w, extension, members);
                     w.CloseBlock();
+                    CloseNamedMemberErrors(w, readable);
                     w.WriteLine();
                     return;
                 }
@@ -946,6 +1001,7 @@ public sealed partial class StateGenerator
                 w.WriteLine($"{StateJson}.Read(ref reader);");
                 w.WriteLine("reader.Skip();");
                 w.CloseBlock();
+                CloseNamedMemberErrors(w, readable);
                 w.WriteLine();
             }
 

@@ -351,6 +351,29 @@ public static class StateJson
     }
 
     /// <summary>
+    /// Whether an error from reading a member's value means the value is not of the member's shape: a wrong token type,
+    /// a number out of range, an unknown enum name. Not a syntax error the reader reports with its position, and not an
+    /// error that already names a member (a nested object's).
+    /// </summary>
+    public static bool IsShapeError(Exception error) => error switch
+    {
+        MemberJsonException => false,
+        JsonException json => json.BytePositionInLine is null,
+        InvalidOperationException or FormatException or OverflowException => true,
+        _ => false,
+    };
+
+    /// <summary>
+    /// The error for a member whose stored value is not of its shape, naming the member (<c>Topic</c>,
+    /// <c>Turn.Text</c>). It never quotes the document: StateGen's own messages are kept, the reader's are reduced to their type.
+    /// </summary>
+    public static JsonException MemberShapeError(string member, Exception error) => new MemberJsonException(
+        member,
+        error is JsonException
+            ? $"The stored member '{member}' is not of its declared shape: {error.Message.TrimEnd('.')}."
+            : $"The stored member '{member}' is not of its declared shape ({error.GetType().Name}).");
+
+    /// <summary>
     /// The error for a stored object that has a member more than once (<c>{"Topic":"a","Topic":"b"}</c>): a hostile or
     /// corrupted document, refused rather than read as "last one wins".
     /// </summary>

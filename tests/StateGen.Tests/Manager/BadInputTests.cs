@@ -308,30 +308,33 @@ public sealed class BadInputTests : IAsyncLifetime
     }
 
     [Theory]
-    [InlineData("{\"Guid\":\"not-a-guid\"}")]
-    [InlineData("{\"OffsetTime\":\"yesterday\"}")]
-    [InlineData("{\"UtcTime\":\"2024-13-45T00:00:00Z\"}")]
-    [InlineData("{\"NegativeSpan\":\"forever\"}")]
-    [InlineData("{\"Bytes\":\"***not base64***\"}")]
-    [InlineData("{\"Letter\":\"two\"}")]
-    [InlineData("{\"ByteMax\":256}")]
-    [InlineData("{\"SByteMin\":-129}")]
-    [InlineData("{\"ULongMax\":-1}")]
-    [InlineData("{\"DoubleValue\":\"Infinite\"}")]
-    [InlineData("{\"Flag\":\"true\"}")]
-    [InlineData("{\"Point\":[1,2]}")]
-    [InlineData("{\"Counts\":{\"a\":\"b\"}}")]
-    [InlineData("{\"Profile\":\"p\"}")]
-    [InlineData("{\"NullableIntSet\":\"1\"}")]
-    public async Task Member_of_the_wrong_shape_gives_StateSerializationException(string json)
+    [InlineData("{\"Guid\":\"not-a-guid\"}", "Guid")]
+    [InlineData("{\"OffsetTime\":\"yesterday\"}", "OffsetTime")]
+    [InlineData("{\"UtcTime\":\"2024-13-45T00:00:00Z\"}", "UtcTime")]
+    [InlineData("{\"NegativeSpan\":\"forever\"}", "NegativeSpan")]
+    [InlineData("{\"Bytes\":\"***not base64***\"}", "Bytes")]
+    [InlineData("{\"Letter\":\"two\"}", "Letter")]
+    [InlineData("{\"ByteMax\":256}", "ByteMax")]
+    [InlineData("{\"SByteMin\":-129}", "SByteMin")]
+    [InlineData("{\"ULongMax\":-1}", "ULongMax")]
+    [InlineData("{\"DoubleValue\":\"Infinite\"}", "DoubleValue")]
+    [InlineData("{\"Flag\":\"true\"}", "Flag")]
+    [InlineData("{\"Point\":[1,2]}", "Point")]
+    [InlineData("{\"Counts\":{\"a\":\"b\"}}", "Counts")]
+    [InlineData("{\"Profile\":\"p\"}", "Profile")]
+    [InlineData("{\"NullableIntSet\":\"1\"}", "NullableIntSet")]
+    [InlineData("{\"Profile\":{\"Level\":\"high\"}}", "Level")] // a nested persistent type names its own member
+    [InlineData("{\"Profiles\":[{\"Id\":\"p\"},{\"Level\":[]}]}", "Level")]
+    public async Task Member_of_the_wrong_shape_gives_StateSerializationException_naming_the_member(string json, string member)
     {
         await WriteRawAsync<AllKinds>("AllKinds/w", Utf8(json));
         AllKinds value = AllKindsSample.Create("w");
 
         var ex = await Assert.ThrowsAsync<StateSerializationException>(async () => await value.LoadStateAsync(_manager));
 
-        // The exception names scope, key and type; it has no member property, and its message does not name the member.
-        Assert.Equal(("global", "AllKinds/w", "AllKinds"), (ex.Scope, ex.Key, ex.TypeName));
+        // Scope, key, type and the member; never a stored value.
+        Assert.Equal(("global", "AllKinds/w", "AllKinds", member), (ex.Scope, ex.Key, ex.TypeName, ex.Member));
+        Assert.Contains($"member '{member}'", ex.Message, StringComparison.Ordinal);
         AssertNamesKeyAndTypeButNoSecret(ex, "AllKinds");
         AllKindsSample.AssertEqual(AllKindsSample.Create("w"), value, AllKindsSample.SecretDoorCode);
     }

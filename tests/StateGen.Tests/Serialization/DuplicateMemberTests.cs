@@ -71,6 +71,26 @@ public sealed class DuplicateMemberTests : IAsyncLifetime
         AssertMine(agent);
     }
 
+    /// <summary>A value of the wrong shape inside a nested plain object, list element, record or struct names the member by its path.</summary>
+    [Theory]
+    [InlineData("{\"Last\":{\"Text\":5}}", "DupTurn.Text")]
+    [InlineData("{\"History\":[{\"Tokens\":1},{\"Tokens\":\"" + Secret + "\"}]}", "DupTurn.Tokens")]
+    [InlineData("{\"Source\":{\"Url\":\"u\",\"Page\":99999999999}}", "DupSource.Page")]
+    [InlineData("{\"At\":{\"X\":[]}}", "DupPoint.X")]
+    [InlineData("{\"Runs\":\"many\"}", "Runs")]
+    public async Task A_value_of_the_wrong_shape_in_a_nested_object_names_its_path(string json, string member)
+    {
+        await WriteRawAsync(json);
+        DupAgent agent = Mine();
+
+        var ex = await Assert.ThrowsAsync<StateSerializationException>(async () => await agent.LoadStateAsync(_manager));
+
+        Assert.Equal(member, ex.Member);
+        Assert.Contains($"member '{member}' is not of its declared shape", ex.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain(Secret, ex.ToString(), StringComparison.Ordinal);
+        AssertMine(agent);
+    }
+
     [Theory]
     [InlineData("{\"Counts\":{\"a\":1,\"a\":2}}")]
     [InlineData("{\"ByNumber\":{\"1\":\"x\",\"01\":\"" + Secret + "\"}}")]
