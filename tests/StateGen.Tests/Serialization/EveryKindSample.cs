@@ -5,6 +5,7 @@ using System.Linq;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using CsCheck;
+using StateGen.Tests.TestSupport;
 
 namespace StateGen.Tests.Serialization;
 
@@ -245,17 +246,9 @@ internal static class EveryKindSample
     private static void AssertSame(decimal expected, decimal actual)
         => Assert.Equal(expected.ToString(CultureInfo.InvariantCulture), actual.ToString(CultureInfo.InvariantCulture));
 
-    private static void AssertSame(DateTime expected, DateTime actual)
-    {
-        Assert.Equal(expected.Kind, actual.Kind);
-        Assert.Equal(expected.Ticks, actual.Ticks);
-    }
+    private static void AssertSame(DateTime expected, DateTime actual) => AllKindsSample.AssertSameDateTime(expected, actual);
 
-    private static void AssertSame(DateTimeOffset expected, DateTimeOffset actual)
-    {
-        Assert.Equal(expected.Offset, actual.Offset);
-        Assert.Equal(expected.Ticks, actual.Ticks);
-    }
+    private static void AssertSame(DateTimeOffset expected, DateTimeOffset actual) => AllKindsSample.AssertSameDateTimeOffset(expected, actual);
 
     private static void AssertSame(Uri? expected, Uri? actual)
     {

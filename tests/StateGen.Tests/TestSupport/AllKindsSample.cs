@@ -212,13 +212,15 @@ public static class AllKindsSample
         Assert.Equal(expected.PublicField, actual.PublicField);
     }
 
-    private static void AssertSameDateTime(DateTime expected, DateTime actual)
+    /// <summary>Same kind and ticks.</summary>
+    internal static void AssertSameDateTime(DateTime expected, DateTime actual)
     {
         Assert.Equal(expected.Kind, actual.Kind);
         Assert.Equal(expected.Ticks, actual.Ticks);
     }
 
-    private static void AssertSameDateTimeOffset(DateTimeOffset expected, DateTimeOffset actual)
+    /// <summary>Same offset and ticks.</summary>
+    internal static void AssertSameDateTimeOffset(DateTimeOffset expected, DateTimeOffset actual)
     {
         Assert.Equal(expected.Offset, actual.Offset);
         Assert.Equal(expected.Ticks, actual.Ticks);
