@@ -47,26 +47,17 @@ public static class SecretScan
 
     /// <summary>Writes a string member (<paramref name="member"/>: its segment, e.g. <c>.Topic</c>), redacted when it holds a secret.</summary>
     public static void WriteString(Utf8JsonWriter writer, string? value, string? member)
-    {
-        if (value is not null && value.Length >= SecretScanner.MinimumLength)
-        {
-            Context? context = t_context;
-            if ((context is null || context.Policy != SecretScanPolicy.Off) && SecretScanner.TryFind(value, out SecretKind kind))
-            {
-                context?.Record(member, kind);
-                writer.WriteStringValue(SecretScanner.MarkerOf(kind));
-                return;
-            }
-        }
-
-        writer.WriteStringValue(value);
-    }
+        => writer.WriteStringValue(Scanned(value, member));
 
     /// <summary>
     /// Writes a string member's pre-encoded <paramref name="name"/> and its value (<paramref name="member"/>: its
     /// segment, e.g. <c>.Topic</c>), the value redacted when it holds a secret.
     /// </summary>
     public static void WriteString(Utf8JsonWriter writer, JsonEncodedText name, string? value, string? member)
+        => writer.WriteString(name, Scanned(value, member));
+
+    /// <summary>The value to store: <paramref name="value"/>, or its marker when it holds a secret (recorded under <paramref name="member"/>).</summary>
+    private static string? Scanned(string? value, string? member)
     {
         if (value is not null && value.Length >= SecretScanner.MinimumLength)
         {
@@ -74,12 +65,11 @@ public static class SecretScan
             if ((context is null || context.Policy != SecretScanPolicy.Off) && SecretScanner.TryFind(value, out SecretKind kind))
             {
                 context?.Record(member, kind);
-                writer.WriteString(name, SecretScanner.MarkerOf(kind));
-                return;
+                return SecretScanner.MarkerOf(kind);
             }
         }
 
-        writer.WriteString(name, value);
+        return value;
     }
 
     /// <summary>Before a member that contains strings: the next values are under <paramref name="segment"/> (e.g. <c>.History</c>).</summary>

@@ -33,7 +33,7 @@ public static class StateJson
     {
         if (!reader.Read())
         {
-            throw new JsonException("The document ended early.");
+            throw new StateJsonShapeException("The document ended early.");
         }
     }
 
@@ -42,7 +42,7 @@ public static class StateJson
     {
         if (reader.TokenType != expected)
         {
-            throw new JsonException($"Expected {expected} but found {reader.TokenType}.");
+            throw new StateJsonShapeException($"Expected {expected} but found {reader.TokenType}.");
         }
     }
 
@@ -81,7 +81,7 @@ public static class StateJson
                 "NaN" => double.NaN,
                 "Infinity" => double.PositiveInfinity,
                 "-Infinity" => double.NegativeInfinity,
-                _ => throw new JsonException("Expected a number."),
+                _ => throw new StateJsonShapeException("Expected a number."),
             };
         }
 
@@ -127,7 +127,7 @@ public static class StateJson
         string? s = reader.GetString();
         if (s is null || s.Length != 1)
         {
-            throw new JsonException("Expected a one-character string.");
+            throw new StateJsonShapeException("Expected a one-character string.");
         }
 
         return s[0];
@@ -142,7 +142,7 @@ public static class StateJson
         Expect(ref reader, JsonTokenType.String);
         if (!TimeSpan.TryParseExact(reader.GetString(), "c", CultureInfo.InvariantCulture, out TimeSpan value))
         {
-            throw new JsonException("Expected a time span.");
+            throw new StateJsonShapeException("Expected a time span.");
         }
 
         return value;
@@ -177,7 +177,7 @@ public static class StateJson
         if (!DateTime.TryParseExact(text, "O", CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind, out DateTime value)
             && !DateTime.TryParseExact(text, IsoDateTimeFormats, CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind, out value))
         {
-            throw new JsonException("Expected a date and time.");
+            throw new StateJsonShapeException("Expected a date and time.");
         }
 
         return value;
@@ -217,7 +217,7 @@ public static class StateJson
         Expect(ref reader, JsonTokenType.String);
         return DateOnly.TryParseExact(reader.GetString(), "O", CultureInfo.InvariantCulture, DateTimeStyles.None, out DateOnly value)
             ? value
-            : throw new JsonException("Expected a date.");
+            : throw new StateJsonShapeException("Expected a date.");
     }
 
     /// <summary>Writes a TimeOnly as <c>HH:mm:ss.fffffff</c>.</summary>
@@ -232,7 +232,7 @@ public static class StateJson
             || TimeOnly.TryParseExact(text, "HH':'mm':'ss'.'FFFFFFF", CultureInfo.InvariantCulture, DateTimeStyles.None, out value)
             || TimeOnly.TryParseExact(text, "HH':'mm':'ss", CultureInfo.InvariantCulture, DateTimeStyles.None, out value)
             ? value
-            : throw new JsonException("Expected a time of day.");
+            : throw new StateJsonShapeException("Expected a time of day.");
     }
 
     /// <summary>Writes a Uri as its original string, or null.</summary>
@@ -247,7 +247,7 @@ public static class StateJson
             return null;
         }
 
-        return Uri.TryCreate(text, UriKind.RelativeOrAbsolute, out Uri? value) ? value : throw new JsonException("Expected a URI.");
+        return Uri.TryCreate(text, UriKind.RelativeOrAbsolute, out Uri? value) ? value : throw new StateJsonShapeException("Expected a URI.");
     }
 
     /// <summary>Writes a Version as text, or null.</summary>
@@ -262,7 +262,7 @@ public static class StateJson
             return null;
         }
 
-        return Version.TryParse(text, out Version? value) ? value : throw new JsonException("Expected a version.");
+        return Version.TryParse(text, out Version? value) ? value : throw new StateJsonShapeException("Expected a version.");
     }
 
     /// <summary>Writes a <see cref="System.Text.Json.Nodes.JsonNode"/> as it is, or null.</summary>
@@ -288,7 +288,7 @@ public static class StateJson
         {
             null => null,
             T typed => typed,
-            _ => throw new JsonException($"Expected a {typeof(T).Name}."),
+            _ => throw new StateJsonShapeException($"Expected a {typeof(T).Name}."),
         };
     }
 
@@ -369,7 +369,7 @@ public static class StateJson
     /// </summary>
     public static JsonException MemberShapeError(string member, Exception error) => new MemberJsonException(
         member,
-        error is JsonException
+        error is StateJsonShapeException
             ? $"The stored member '{member}' is not of its declared shape: {error.Message.TrimEnd('.')}."
             : $"The stored member '{member}' is not of its declared shape ({error.GetType().Name}).");
 
@@ -381,10 +381,10 @@ public static class StateJson
     public static JsonException DuplicateMember(string member) => new MemberJsonException(member, $"The stored object has member '{member}' more than once.");
 
     /// <summary>The error for a stored dictionary that has a key more than once. The key is not named: it is stored data.</summary>
-    public static JsonException DuplicateKey() => new("A stored dictionary has a key more than once.");
+    public static JsonException DuplicateKey() => new StateJsonShapeException("A stored dictionary has a key more than once.");
 
     /// <summary>Throws for an enum name or number that the enum does not declare.</summary>
-    public static JsonException UnknownEnumValue(string enumName) => new($"The value is not a member of enum '{enumName}'.");
+    public static JsonException UnknownEnumValue(string enumName) => new StateJsonShapeException($"The value is not a member of enum '{enumName}'.");
 
     /// <summary>Writes a value of a nested persistent type, or null.</summary>
     public static void WriteNested<T>(Utf8JsonWriter writer, T? value)
@@ -408,7 +408,7 @@ public static class StateJson
     {
         if (reader.CurrentDepth == 0 && reader.Read())
         {
-            throw new JsonException("Unexpected data after the document.");
+            throw new StateJsonShapeException("Unexpected data after the document.");
         }
     }
 
@@ -427,6 +427,13 @@ public static class StateJson
         return value;
     }
 }
+
+/// <summary>
+/// An error StateGen's own reading helpers raise: its message is fixed text and names of the type's declaration, never
+/// bytes of the document, so it may be repeated in <see cref="StateSerializationException"/> (a <see cref="JsonException"/>
+/// from a reader, a converter or a delegated context may quote the document and is reduced to its type).
+/// </summary>
+internal sealed class StateJsonShapeException(string message) : JsonException(message);
 
 /// <summary>
 /// A stored document is not of the type's shape at a member the message names. The message is built from the type's
