@@ -76,6 +76,12 @@ public sealed class PersistentStateAnalyzer : DiagnosticAnalyzer
             context.ReportDiagnostic(Diagnostic.Create(Descriptor(problem.Kind), location, problem.Subject, problem.Detail));
         }
 
+        // The type itself can be on a loop: it holds itself, or another [PersistentState] type that leads back to it.
+        if (result.Shape?.Cycle is { } loop)
+        {
+            context.ReportDiagnostic(Diagnostic.Create(DiagnosticDescriptors.PossibleCycle, typeLocation, type.Name, loop));
+        }
+
         foreach (ObjectShape recursive in result.Shape?.Objects.Where(o => o.Cycle is not null && !o.IsValueType) ?? Enumerable.Empty<ObjectShape>())
         {
             context.ReportDiagnostic(Diagnostic.Create(DiagnosticDescriptors.PossibleCycle, typeLocation, type.Name, recursive.Cycle));

@@ -41,6 +41,50 @@ public sealed class PossibleCycleTests
             AnalyzerTest.At(DiagnosticDescriptors.PossibleCycle, 0, "'Graph' can hold a reference cycle (B.Back{} → A.Next → B): saving a graph with a cycle fails with StateCycleException; mark a back-reference [StateIgnore] if it is one"));
 
     [Fact]
+    public Task A_persistent_type_that_holds_itself_is_reported_with_its_loop()
+        => AnalyzerTest.VerifyAsync(
+            """
+            [PersistentState]
+            public partial class {|#0:Chain|}
+            {
+                public string Id { get; set; } = "";
+                public Chain? Next { get; set; }
+            }
+            """,
+            AnalyzerTest.At(DiagnosticDescriptors.PossibleCycle, 0, "'Chain' can hold a reference cycle (Chain.Next → Chain): saving a graph with a cycle fails with StateCycleException; mark a back-reference [StateIgnore] if it is one"));
+
+    [Fact]
+    public Task Persistent_types_that_hold_each_other_are_each_reported_from_their_side()
+        => AnalyzerTest.VerifyAsync(
+            """
+            public sealed class Seat { public Job? Job { get; set; } }
+
+            [PersistentState]
+            public partial class {|#0:Crew|}
+            {
+                public string Id { get; set; } = "";
+                public List<Seat> Seats { get; set; } = new();
+            }
+
+            [PersistentState]
+            public partial class {|#1:Job|}
+            {
+                public string Id { get; set; } = "";
+                public Crew? Owner { get; set; }
+            }
+
+            [PersistentState]
+            public partial class Note
+            {
+                public string Id { get; set; } = "";
+                [StateIgnore] public Note? Previous { get; set; }
+            }
+            """,
+            AnalyzerTest.At(DiagnosticDescriptors.PossibleCycle, 0, "'Crew' can hold a reference cycle (Crew.Seats[] → Seat.Job → Job.Owner → Crew): saving a graph with a cycle fails with StateCycleException; mark a back-reference [StateIgnore] if it is one"),
+            AnalyzerTest.At(DiagnosticDescriptors.PossibleCycle, 0, "'Crew' can hold a reference cycle (Seat.Job → Job.Owner → Crew.Seats[] → Seat): saving a graph with a cycle fails with StateCycleException; mark a back-reference [StateIgnore] if it is one"),
+            AnalyzerTest.At(DiagnosticDescriptors.PossibleCycle, 1, "'Job' can hold a reference cycle (Job.Owner → Crew.Seats[] → Seat.Job → Job): saving a graph with a cycle fails with StateCycleException; mark a back-reference [StateIgnore] if it is one"));
+
+    [Fact]
     public Task Acyclic_graphs_and_ignored_back_references_report_nothing()
         => AnalyzerTest.VerifyAsync(
             """

@@ -15,6 +15,7 @@ public sealed class GoldenFileTests
     [InlineData(nameof(TestSources.Delegated))]
     [InlineData(nameof(TestSources.NestedExtensionData))]
     [InlineData(nameof(TestSources.Collections))]
+    [InlineData(nameof(TestSources.Cycles))]
     public void Generated_code_matches_baseline_and_compiles_warning_free(string sourceName)
     {
         string source = (string)typeof(TestSources).GetField(sourceName)!.GetValue(null)!;
@@ -51,6 +52,25 @@ public sealed class GoldenFileTests
 
         string treeCode = result.Results.Single().GeneratedSources.Single(s => s.HintName == "Tree.State.g.cs").SourceText.ToString();
         Assert.Contains("Can reach itself (Node.Children[] → Node)", treeCode, System.StringComparison.Ordinal);
+        Assert.Equal(string.Empty, GeneratorHarness.Problems(output));
+    }
+
+    [Fact]
+    public void Persistent_types_on_a_loop_are_guarded_and_acyclic_ones_are_not()
+    {
+        (Compilation output, GeneratorDriverRunResult result) = GeneratorHarness.Run(TestSources.Cycles);
+        var code = result.Results.Single().GeneratedSources.ToDictionary(s => s.HintName, s => s.SourceText.ToString());
+
+        Assert.Contains("Can reach itself (Chain.Next → Chain)", code["Agents.Cycles.Chain.State.g.cs"], System.StringComparison.Ordinal);
+        Assert.Contains("Can reach itself (Crew.Seats[] → Seat.Job → Job.Owner → Crew)", code["Agents.Cycles.Crew.State.g.cs"], System.StringComparison.Ordinal);
+        Assert.Contains("Can reach itself (Job.Owner → Crew.Seats[] → Seat.Job → Job)", code["Agents.Cycles.Job.State.g.cs"], System.StringComparison.Ordinal);
+        Assert.Contains("Leads to a type that can reach itself", code["Agents.Cycles.Holder.State.g.cs"], System.StringComparison.Ordinal);
+        Assert.DoesNotContain("CycleGuard", code["Agents.Cycles.Note.State.g.cs"], System.StringComparison.Ordinal);
+        Assert.DoesNotContain("CycleGuard", code["Agents.Cycles.Notebook.State.g.cs"], System.StringComparison.Ordinal);
+
+        // Holder's Note member leads nowhere: no path segment is set before it, only before Head.
+        Assert.Contains("CycleGuard.At(\".Head\")", code["Agents.Cycles.Holder.State.g.cs"], System.StringComparison.Ordinal);
+        Assert.DoesNotContain("CycleGuard.At(\".Note\")", code["Agents.Cycles.Holder.State.g.cs"], System.StringComparison.Ordinal);
         Assert.Equal(string.Empty, GeneratorHarness.Problems(output));
     }
 

@@ -117,6 +117,44 @@ public sealed class IncrementalTests
     }
 
     [Fact]
+    public void Every_tracked_step_is_cached_for_cycles_and_a_back_reference_in_another_file_guards_the_holder()
+    {
+        const string crew = """
+            using System.Collections.Generic;
+            using StateGen;
+            namespace Ships;
+            public sealed class Seat { public Job? Job { get; set; } }
+            [PersistentState("crew")] public partial class Crew { public string Id { get; set; } = ""; public List<Seat> Seats { get; set; } = new(); }
+            """;
+        const string job = """
+            using StateGen;
+            namespace Ships;
+            [PersistentState("job")] public partial class Job { public string Id { get; set; } = ""; public string Title { get; set; } = ""; }
+            """;
+        const string note = """
+            using StateGen;
+            namespace Ships;
+            [PersistentState("note")] public partial class Note { public string Id { get; set; } = ""; public Note? Previous { get; set; } }
+            """;
+        CSharpCompilation compilation = GeneratorHarness.CreateCompilation(crew, job, note);
+        (GeneratorDriver driver, GeneratorRunResult first) = RunTwiceAndAssertCached(compilation);
+        Assert.DoesNotContain("CycleGuard", first.GeneratedSources.Single(s => s.HintName == "Ships.Crew.State.g.cs").SourceText.ToString(), StringComparison.Ordinal);
+
+        // The job (another file) gains a back-reference to the crew: the crew, whose own file did not change, is now
+        // on a loop and its model and code change with it.
+        SyntaxTree oldTree = compilation.SyntaxTrees.ElementAt(1);
+        SyntaxTree newTree = oldTree.WithChangedText(Microsoft.CodeAnalysis.Text.SourceText.From(job.Replace(
+            "public string Title { get; set; } = \"\";", "public string Title { get; set; } = \"\"; public Crew? Owner { get; set; }", StringComparison.Ordinal)));
+        driver = driver.RunGenerators(compilation.ReplaceSyntaxTree(oldTree, newTree));
+        GeneratorRunResult edited = driver.GetRunResult().Results.Single();
+
+        var reasons = edited.TrackedSteps[TrackingNames.GeneratableTypes].SelectMany(s => s.Outputs).Select(o => (((StateTypeSpec)o.Value).Shape.StableName, o.Reason)).ToList();
+        Assert.Contains(("crew", IncrementalStepRunReason.Modified), reasons);
+        Assert.Contains(("note", IncrementalStepRunReason.Cached), reasons);
+        Assert.Contains("Can reach itself (Crew.Seats[] → Seat.Job → Job.Owner → Crew)", edited.GeneratedSources.Single(s => s.HintName == "Ships.Crew.State.g.cs").SourceText.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Models_hold_no_symbols_syntax_locations_or_compilations()
     {
         CSharpCompilation compilation = GeneratorHarness.CreateCompilation(TestSources.Agent, TestSources.NestedGeneric, TestSources.GlobalNamespace, TestSources.Delegated, TestSources.NestedExtensionData);

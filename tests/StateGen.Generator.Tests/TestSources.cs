@@ -311,4 +311,64 @@ internal static class TestSources
             public Stack<Shelf> Undo { get; set; } = new();
         }
         """;
+
+    /// <summary>
+    /// Reference cycles through [PersistentState] types: one that holds itself, two that hold each other through a plain
+    /// object, one that only leads to a loop, and a nested persistent type that is acyclic (no guard anywhere).
+    /// </summary>
+    public const string Cycles = """
+        using System.Collections.Generic;
+        using StateGen;
+
+        namespace Agents.Cycles;
+
+        [PersistentState("chain")]
+        public partial class Chain
+        {
+            public string Id { get; set; } = "";
+            public Chain? Next { get; set; }
+        }
+
+        [PersistentState("crew")]
+        public partial class Crew
+        {
+            public string Id { get; set; } = "";
+            public List<Seat> Seats { get; set; } = new();
+        }
+
+        public sealed class Seat
+        {
+            public string Role { get; set; } = "";
+            public Job? Job { get; set; }
+        }
+
+        [PersistentState("job")]
+        public partial class Job
+        {
+            public string Id { get; set; } = "";
+            public Crew? Owner { get; set; }
+        }
+
+        [PersistentState("holder")]
+        public partial class Holder
+        {
+            public string Id { get; set; } = "";
+            public Chain? Head { get; set; }
+            public Note? Note { get; set; }
+        }
+
+        [PersistentState("note")]
+        public partial class Note
+        {
+            public string Id { get; set; } = "";
+            public string Text { get; set; } = "";
+        }
+
+        [PersistentState("notebook")]
+        public partial class Notebook
+        {
+            public string Id { get; set; } = "";
+            public List<Note> Notes { get; set; } = new();
+        }
+        """;
 }

@@ -114,8 +114,7 @@ public sealed partial class StateGenerator
             private readonly Dictionary<string, ObjectShape> _objects;
             private readonly Dictionary<string, EnumShape> _enums;
 
-            // Plain object types that can take part in a reference cycle: only their writers use the cycle guard.
-            private readonly HashSet<string> _recursive;
+            // Types that can take part in a reference cycle, or lead to one: only their writers use the cycle guard.
             private readonly HashSet<string> _guarded;
             // Plain object types that hold a stored string somewhere: the paths to them are marked for secret findings.
             private readonly HashSet<string> _textual = new();
@@ -142,26 +141,12 @@ public sealed partial class StateGenerator
                 _shape = spec.Shape;
                 _objects = _shape.Objects.ToDictionary(o => o.FullName);
                 _enums = _shape.Enums.ToDictionary(e => e.FullName);
-                _recursive = new HashSet<string>(_shape.Objects.Where(o => o.Cycle is not null && !o.IsValueType).Select(o => o.FullName));
-
-                // Guarded: the recursive types and every reference type on a path to one, so errors name the whole path.
-                _guarded = new HashSet<string>(_recursive);
-                bool grew = _guarded.Count > 0;
-                while (grew)
-                {
-                    grew = false;
-                    foreach (ObjectShape o in _shape.Objects)
-                    {
-                        if (!o.IsValueType && !_guarded.Contains(o.FullName) && o.Members.Any(m => m.WritesValue && CycleAnalysis.Reaches(m.Type, _guarded)))
-                        {
-                            _guarded.Add(o.FullName);
-                            grew = true;
-                        }
-                    }
-                }
+                // Guarded: the recursive types and every reference type on a path to one, so errors name the whole path;
+                // [PersistentState] types (this one, and those its members hold) as the extractor found them.
+                _guarded = CycleAnalysis.Guarded(_shape.Objects, _shape.GuardedStates);
 
                 // Textual: the least fixed point of "has a stored member that holds a string".
-                grew = true;
+                bool grew = true;
                 while (grew)
                 {
                     grew = false;
@@ -261,9 +246,20 @@ public sealed partial class StateGenerator
 
                 // Writer: members in declared order; [Sensitive] members are omitted, or written as a marker or a ciphertext.
                 w.OpenBlock($"void {contract}.WriteState({Writer} writer)");
-                if (_recursive.Count > 0)
+                bool rootGuarded = _guarded.Contains(_shape.FullName);
+                if (_guarded.Count > 0)
                 {
                     w.WriteLine($"{CycleGuard}.Begin({Literal(_spec.DeclaredName)});");
+                }
+
+                if (rootGuarded)
+                {
+                    // Entered like a plain object: a nested write of this type (another [PersistentState] type's member)
+                    // then continues the outer path instead of starting a new one.
+                    w.WriteLine(_shape.Cycle is null
+                        ? "// Leads to a type that can reach itself: on the guarded path."
+                        : $"// Can reach itself ({_shape.Cycle}): guarded against reference cycles.");
+                    w.WriteLine($"{CycleGuard}.Enter(this);");
                 }
 
                 w.WriteLine("writer.WriteStartObject();");
@@ -278,6 +274,11 @@ public sealed partial class StateGenerator
                 }
 
                 w.WriteLine("writer.WriteEndObject();");
+                if (rootGuarded)
+                {
+                    w.WriteLine($"{CycleGuard}.Exit();");
+                }
+
                 w.CloseBlock();
                 w.WriteLine();
 

@@ -9,12 +9,44 @@ namespace StateGen.Generator.Shape;
 /// nullable values) get a runtime guard; for the others the generated code has no reference tracking at all.
 /// </summary>
 /// <remarks>
+/// <para>
+/// A member of another <c>[PersistentState]</c> type is an edge to that type, whose own members (and plain objects)
+/// are part of the graph: the nodes are every plain object and every persistent type reachable from the root, each
+/// persistent type given as an <see cref="ObjectShape"/> of its root members.
+/// </para>
 /// JSON pass-through members (<c>JsonElement</c>, <c>JsonNode</c>) and members delegated to a
 /// <c>JsonSerializerContext</c> are opaque: they have no edges here. A delegated value is walked by System.Text.Json,
 /// whose own depth limit (the context's <c>MaxDepth</c>, 64 by default) stops a cycle inside it.
 /// </remarks>
 internal static class CycleAnalysis
 {
+    /// <summary>
+    /// The types that enter the guard: those that can reach a type that can reach itself (which includes that type).
+    /// Value types never do: a struct is copied, so it cannot be met again by reference.
+    /// </summary>
+    /// <param name="marked">The nodes, with their loops marked.</param>
+    /// <param name="seed">Types known to be guarded already (nodes of a larger graph this one leads into).</param>
+    public static HashSet<string> Guarded(IEnumerable<ObjectShape> marked, IEnumerable<string>? seed = null)
+    {
+        var guarded = new HashSet<string>(marked.Where(o => o.Cycle is not null && !o.IsValueType).Select(o => o.FullName));
+        guarded.UnionWith(seed ?? Enumerable.Empty<string>());
+        bool grew = guarded.Count > 0;
+        while (grew)
+        {
+            grew = false;
+            foreach (ObjectShape o in marked)
+            {
+                if (!o.IsValueType && !guarded.Contains(o.FullName) && o.Members.Any(m => m.WritesValue && Reaches(m.Type, guarded)))
+                {
+                    guarded.Add(o.FullName);
+                    grew = true;
+                }
+            }
+        }
+
+        return guarded;
+    }
+
     public static IEnumerable<ObjectShape> MarkRecursive(IEnumerable<ObjectShape> objects)
     {
         List<ObjectShape> all = objects.ToList();
@@ -50,7 +82,7 @@ internal static class CycleAnalysis
     {
         switch (type.Kind)
         {
-            case ShapeKind.Object:
+            case ShapeKind.Object or ShapeKind.PersistentState:
                 yield return (step, type.FullName);
                 break;
             case ShapeKind.Nullable:

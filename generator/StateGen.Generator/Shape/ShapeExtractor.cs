@@ -154,6 +154,10 @@ internal static class ShapeExtractor
         private readonly Dictionary<ITypeSymbol, ObjectShape?> _objects = new(SymbolEqualityComparer.Default);
         private readonly Queue<(INamedTypeSymbol Type, ISymbol Origin)> _pending = new();
         private readonly Dictionary<ITypeSymbol, EnumShape> _enums = new(SymbolEqualityComparer.Default);
+
+        // The other [PersistentState] types members hold: nodes of the cycle analysis (their names, and their symbols).
+        private readonly HashSet<string> _states = new(System.StringComparer.Ordinal);
+        private readonly List<INamedTypeSymbol> _stateSymbols = new();
         private int _schemaVersion;
 
         // [PersistentState(JsonContext = typeof(...))]: its global:: name, and the root's name for messages.
@@ -180,11 +184,108 @@ internal static class ShapeExtractor
                 _problems.Add(new ShapeProblem(ShapeProblemKind.NotConstructible, type, type.Name, "has no parameterless constructor"));
             }
 
+            ImmutableArray<MemberShape> members = CollectRoot(type, out ExtensionDataShape? extensionData);
+            (string idName, IdKind idKind)? id = FindId(type);
+            DrainPending();
+
+            if (_problems.Count > 0 || id is null)
+            {
+                return new ShapeResult(null, _problems.ToImmutableArray());
+            }
+
+            string fullName = type.ToDisplayString(FullNameFormat);
+            (ObjectShape root, List<ObjectShape> objects, HashSet<string> guarded) = AnalyseCycles(fullName, members);
+            var shape = new PersistedTypeShape
+            {
+                StableName = GetStableName(type),
+                SchemaVersion = schemaVersion,
+                HasRequiredMembers = HasRequiredMembers(type),
+                ImplementedHooks = type.GetMembers()
+                    .OfType<IMethodSymbol>()
+                    .Where(m => m.IsStatic && !m.IsPartialDefinition && m.Name.StartsWith("UpgradeFromV", System.StringComparison.Ordinal))
+                    .Select(m => int.TryParse(m.Name.Substring("UpgradeFromV".Length), NumberStyles.None, CultureInfo.InvariantCulture, out int v) ? v : 0)
+                    .Where(v => v > 0)
+                    .OrderBy(v => v)
+                    .ToEquatableArray(),
+                ResetWhenUnreadable = FindAttribute(type, WellKnownNames.PersistentStateAttribute)?.NamedArguments
+                    .Any(a => a.Key == "ResetWhenUnreadable" && a.Value.Value is true) == true,
+                FullName = fullName,
+                ExtensionData = extensionData,
+                JsonContext = _jsonContext,
+                IdMemberName = id.Value.idName,
+                IdKind = id.Value.idKind,
+                Members = members.ToEquatableArray(),
+                Objects = objects.OrderBy(o => o.FullName, System.StringComparer.Ordinal).ToEquatableArray(),
+                Enums = _enums.Values.OrderBy(e => e.FullName, System.StringComparer.Ordinal).ToEquatableArray(),
+                Cycle = root.Cycle,
+                GuardedStates = guarded.Where(name => name == fullName || _states.Contains(name)).OrderBy(name => name, System.StringComparer.Ordinal).ToEquatableArray(),
+            };
+            return new ShapeResult(shape, ImmutableArray<ShapeProblem>.Empty);
+        }
+
+        /// <summary>The root's own members; sets what classifying them depends on (context, name, version).</summary>
+        private ImmutableArray<MemberShape> CollectRoot(INamedTypeSymbol type, out ExtensionDataShape? extensionData)
+        {
+            _schemaVersion = GetSchemaVersion(type);
             _rootName = type.Name;
             _jsonContext = ReadJsonContext(type);
-            ImmutableArray<MemberShape> members = CollectMembers(type, isRoot: true, out ExtensionDataShape? extensionData);
-            (string idName, IdKind idKind)? id = FindId(type);
+            return CollectMembers(type, isRoot: true, out extensionData);
+        }
 
+        /// <summary>
+        /// The cycle analysis of the graph: this type, its plain objects, and every other <c>[PersistentState]</c> type
+        /// reachable from them with its own members and plain objects (walked here, their problems ignored: they are
+        /// reported on their own declarations). Returns the root and this type's objects with their loops marked, and
+        /// the names of the types that enter the guard.
+        /// </summary>
+        private (ObjectShape Root, List<ObjectShape> Objects, HashSet<string> Guarded) AnalyseCycles(string fullName, ImmutableArray<MemberShape> members)
+        {
+            var nodes = new Dictionary<string, ObjectShape>(System.StringComparer.Ordinal)
+            {
+                [fullName] = new ObjectShape { FullName = fullName, IsValueType = false, Members = members.ToEquatableArray() },
+            };
+            foreach (ObjectShape? o in _objects.Values)
+            {
+                nodes[o!.FullName] = o;
+            }
+
+            var pending = new Queue<INamedTypeSymbol>(_stateSymbols);
+            while (pending.Count > 0)
+            {
+                _cancellationToken.ThrowIfCancellationRequested();
+                INamedTypeSymbol state = pending.Dequeue();
+                string name = state.ToDisplayString(FullNameFormat);
+                if (nodes.ContainsKey(name))
+                {
+                    continue;
+                }
+
+                var walker = new Walker(_cancellationToken);
+                ImmutableArray<MemberShape> stateMembers = walker.CollectRoot(state, out _);
+                walker.DrainPending();
+                nodes[name] = new ObjectShape { FullName = name, IsValueType = false, Members = stateMembers.ToEquatableArray() };
+                foreach (ObjectShape? o in walker._objects.Values)
+                {
+                    if (o is not null && !nodes.ContainsKey(o.FullName))
+                    {
+                        nodes[o.FullName] = o;
+                    }
+                }
+
+                foreach (INamedTypeSymbol next in walker._stateSymbols)
+                {
+                    pending.Enqueue(next);
+                }
+            }
+
+            List<ObjectShape> marked = CycleAnalysis.MarkRecursive(nodes.Values).ToList();
+            HashSet<string> own = new(_objects.Values.Select(o => o!.FullName));
+            return (marked.First(o => o.FullName == fullName), marked.Where(o => own.Contains(o.FullName)).ToList(), CycleAnalysis.Guarded(marked));
+        }
+
+        /// <summary>Collects the members of every plain object type queued while classifying members.</summary>
+        private void DrainPending()
+        {
             while (_pending.Count > 0)
             {
                 _cancellationToken.ThrowIfCancellationRequested();
@@ -225,38 +326,6 @@ internal static class ShapeExtractor
                     ExtensionData = objectExtensionData,
                 };
             }
-
-            if (_problems.Count > 0 || id is null)
-            {
-                return new ShapeResult(null, _problems.ToImmutableArray());
-            }
-
-            var shape = new PersistedTypeShape
-            {
-                StableName = GetStableName(type),
-                SchemaVersion = schemaVersion,
-                HasRequiredMembers = HasRequiredMembers(type),
-                ImplementedHooks = type.GetMembers()
-                    .OfType<IMethodSymbol>()
-                    .Where(m => m.IsStatic && !m.IsPartialDefinition && m.Name.StartsWith("UpgradeFromV", System.StringComparison.Ordinal))
-                    .Select(m => int.TryParse(m.Name.Substring("UpgradeFromV".Length), NumberStyles.None, CultureInfo.InvariantCulture, out int v) ? v : 0)
-                    .Where(v => v > 0)
-                    .OrderBy(v => v)
-                    .ToEquatableArray(),
-                ResetWhenUnreadable = FindAttribute(type, WellKnownNames.PersistentStateAttribute)?.NamedArguments
-                    .Any(a => a.Key == "ResetWhenUnreadable" && a.Value.Value is true) == true,
-                FullName = type.ToDisplayString(FullNameFormat),
-                ExtensionData = extensionData,
-                JsonContext = _jsonContext,
-                IdMemberName = id.Value.idName,
-                IdKind = id.Value.idKind,
-                Members = members.ToEquatableArray(),
-                Objects = CycleAnalysis.MarkRecursive(_objects.Values.Where(o => o is not null).Select(o => o!))
-                    .OrderBy(o => o.FullName, System.StringComparer.Ordinal)
-                    .ToEquatableArray(),
-                Enums = _enums.Values.OrderBy(e => e.FullName, System.StringComparer.Ordinal).ToEquatableArray(),
-            };
-            return new ShapeResult(shape, ImmutableArray<ShapeProblem>.Empty);
         }
 
         private (string, IdKind)? FindId(INamedTypeSymbol type)
@@ -635,6 +704,11 @@ internal static class ShapeExtractor
 
             if (HasAttribute(named, WellKnownNames.PersistentStateAttribute))
             {
+                if (_states.Add(fullName))
+                {
+                    _stateSymbols.Add(named);
+                }
+
                 return new TypeShape { Kind = ShapeKind.PersistentState, FullName = fullName, IsValueType = named.IsValueType, StateName = GetStableName(named) };
             }
 

@@ -261,6 +261,18 @@ internal sealed record PersistedTypeShape
 
     /// <summary>Enums reachable from the members, sorted by full name.</summary>
     public required EquatableArray<EnumShape> Enums { get; init; }
+
+    /// <summary>
+    /// The type can reach itself through its members, directly or through other <c>[PersistentState]</c> types (e.g.
+    /// <c>ChainAgent.Next → ChainAgent</c>): its writer enters the cycle guard. <see langword="null"/> when it cannot.
+    /// </summary>
+    public string? Cycle { get; init; }
+
+    /// <summary>
+    /// The <c>[PersistentState]</c> types of the graph (this one included) whose writers enter the cycle guard: those
+    /// that can reach a type that can reach itself. Sorted; empty for the usual acyclic graph.
+    /// </summary>
+    public EquatableArray<string> GuardedStates { get; init; } = EquatableArray<string>.Empty;
 }
 
 /// <summary>Why a type's shape cannot be generated. Reported by the analyzers; the generator skips the type.</summary>

@@ -26,6 +26,44 @@ public partial class TreeAgent
     public Holder Holder { get; set; } = new();
 }
 
+/// <summary>A persistent type that holds itself: the loop goes through the generated serializer of the type itself.</summary>
+[PersistentState("chain-agent")]
+public partial class ChainAgent
+{
+    public string Id { get; set; } = "";
+    public string Name { get; set; } = "";
+    public ChainAgent? Next { get; set; }
+}
+
+/// <summary>Two persistent types that hold each other, one through a list of plain objects.</summary>
+[PersistentState("crew-agent")]
+public partial class CrewAgent
+{
+    public string Id { get; set; } = "";
+    public List<CrewSeat> Seats { get; set; } = new();
+}
+
+public sealed class CrewSeat
+{
+    public string Role { get; set; } = "";
+    public CrewTask? Task { get; set; }
+}
+
+[PersistentState("crew-task")]
+public partial class CrewTask
+{
+    public string Id { get; set; } = "";
+    public CrewAgent? Owner { get; set; }
+}
+
+/// <summary>Holds a self-reaching persistent type without being part of the loop.</summary>
+[PersistentState("chain-holder")]
+public partial class ChainHolder
+{
+    public string Id { get; set; } = "";
+    public ChainAgent? Head { get; set; }
+}
+
 /// <summary>Types that can reach themselves are guarded at run time; a cycle is a typed error naming its path.</summary>
 public sealed class CycleTests
 {
@@ -63,6 +101,63 @@ public sealed class CycleTests
         var error = await Assert.ThrowsAsync<StateCycleException>(() => new TreeAgent { Id = "t2", Holder = new Holder { Root = root } }.SaveStateAsync(manager).AsTask());
 
         Assert.Equal("TreeAgent.Holder.Root.Links[\"self\"]", error.Path);
+    }
+
+    [Fact]
+    public async Task A_persistent_type_that_holds_itself_is_guarded()
+    {
+        var store = new MemoryStateStore();
+        await using var manager = new StateManager(store);
+        var agent = new ChainAgent { Id = "c1", Name = "first" };
+        agent.Next = new ChainAgent { Name = "second", Next = agent };
+
+        var error = await Assert.ThrowsAsync<StateCycleException>(() => agent.SaveStateAsync(manager).AsTask());
+
+        Assert.Equal("ChainAgent.Next.Next", error.Path);
+        Assert.False(await store.ExistsAsync("global", "chain-agent/c1"));
+
+        // The same chain without the back-reference saves and loads, nested values and all.
+        agent.Next.Next = new ChainAgent { Name = "third" };
+        await agent.SaveStateAsync(manager);
+        var loaded = new ChainAgent { Id = "c1" };
+        Assert.True(await loaded.LoadStateAsync(manager));
+        Assert.Equal(("first", "second", "third", (ChainAgent?)null), (loaded.Name, loaded.Next!.Name, loaded.Next.Next!.Name, loaded.Next.Next.Next));
+    }
+
+    [Fact]
+    public async Task Persistent_types_that_hold_each_other_are_guarded_with_the_whole_path()
+    {
+        var store = new MemoryStateStore();
+        await using var manager = new StateManager(store);
+        var crew = new CrewAgent { Id = "k1" };
+        var task = new CrewTask { Id = "t", Owner = new CrewAgent() };
+        crew.Seats.Add(new CrewSeat { Role = "lead" });
+        crew.Seats.Add(new CrewSeat { Role = "scout", Task = task });
+        await crew.SaveStateAsync(manager); // acyclic: the task's owner is another instance
+
+        task.Owner = crew;
+        var error = await Assert.ThrowsAsync<StateCycleException>(() => crew.SaveStateAsync(manager).AsTask());
+        Assert.Equal("CrewAgent.Seats[1].Task.Owner", error.Path);
+
+        // Saved from the other side, the loop is named from there.
+        var fromTask = await Assert.ThrowsAsync<StateCycleException>(() => task.SaveStateAsync(manager).AsTask());
+        Assert.Equal("CrewTask.Owner.Seats[1].Task", fromTask.Path);
+
+        var loaded = new CrewAgent { Id = "k1" };
+        Assert.True(await loaded.LoadStateAsync(manager));
+        Assert.Equal("t", loaded.Seats[1].Task!.Id);
+    }
+
+    [Fact]
+    public async Task A_type_that_leads_to_a_self_reaching_persistent_type_names_the_path_from_its_root()
+    {
+        await using var manager = new StateManager(new MemoryStateStore());
+        var chain = new ChainAgent { Name = "a" };
+        chain.Next = chain;
+
+        var error = await Assert.ThrowsAsync<StateCycleException>(() => new ChainHolder { Id = "h1", Head = chain }.SaveStateAsync(manager).AsTask());
+
+        Assert.Equal("ChainHolder.Head.Next", error.Path);
     }
 
     [Fact]
