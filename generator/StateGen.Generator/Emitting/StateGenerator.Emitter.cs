@@ -590,10 +590,18 @@ public sealed partial class StateGenerator
                 string missing = Literal($"The JsonSerializerContext {where} has no metadata for '{shown}': add [JsonSerializable(typeof({shown}))] to it.");
                 string stableName = Literal(_shape.StableName);
 
-                // The exception's own message is not kept: it can quote parts of the value.
+                // The exception's own message is not kept: it can quote parts of the value. A JsonException on write is
+                // System.Text.Json's depth check, which is how it reports a reference cycle (the value is opaque to
+                // StateGen's own cycle analysis); a NotSupportedException, a runtime type the context does not declare.
                 string Refused(string verb) => Literal($"The JsonSerializerContext {where} could not {verb} a '{shown}' value (")
                     + " + exception.GetType().Name + "
                     + Literal("): for a polymorphic type, declare every runtime type with [JsonDerivedType] on the base type.");
+                string RefusedWrite() => Literal($"The JsonSerializerContext {where} could not write a '{shown}' value (")
+                    + " + exception.GetType().Name + (exception is global::System.Text.Json.JsonException ? "
+                    + Literal("): it holds a reference cycle or nests deeper than the context's MaxDepth; mark a back-reference [JsonIgnore] or break the cycle.")
+                    + " : "
+                    + Literal("): for a polymorphic type, declare every runtime type with [JsonDerivedType] on the base type.")
+                    + ")";
                 w.WriteLine($$"""
                     private static {{typeInfo}}? __typeInfo{{id}};
 
@@ -609,7 +617,7 @@ public sealed partial class StateGenerator
                         }
                         catch (global::System.Exception exception) when (exception is global::System.NotSupportedException or global::System.Text.Json.JsonException)
                         {
-                            throw new global::StateGen.StateSerializationException({{Refused("write")}}) { TypeName = {{stableName}} };
+                            throw new global::StateGen.StateSerializationException({{RefusedWrite()}}) { TypeName = {{stableName}} };
                         }
                     }
 

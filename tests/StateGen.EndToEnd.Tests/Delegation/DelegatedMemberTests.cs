@@ -134,6 +134,26 @@ public sealed class DelegatedMemberTests : TempFolderTest
     }
 
     [Fact]
+    public async Task A_reference_cycle_inside_a_delegated_value_is_a_typed_error_naming_the_member_and_nothing_is_stored()
+    {
+        await using StateManager manager = StateManager.OpenLiteDb(DbPath);
+        var rex = new Dog { Name = "Rex" };
+        rex.Friend = new Cat { Name = "Tom" };
+        var zoo = new Zoo { Id = "z5", Keeper = new Keeper { Name = "Ann", Favorite = rex } };
+        await zoo.SaveStateAsync(manager); // a friend that is not a loop: stored
+
+        rex.Friend = rex;
+        StateSerializationException error = await Assert.ThrowsAsync<StateSerializationException>(async () => await zoo.SaveStateAsync(manager));
+
+        Assert.Contains("'Keeper.Favorite'", error.Message, StringComparison.Ordinal); // among the members that hold the type
+        Assert.Contains("holds a reference cycle or nests deeper than the context's MaxDepth", error.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("Rex", error.Message, StringComparison.Ordinal);
+        var stored = new Zoo { Id = "z5" };
+        Assert.True(await stored.LoadStateAsync(manager));
+        Assert.Equal("Tom", Assert.IsType<Dog>(stored.Keeper.Favorite).Friend!.Name); // the earlier value, intact
+    }
+
+    [Fact]
     public async Task Strings_inside_delegated_values_pass_the_secret_scan_like_any_stored_string()
     {
         string token = "ghp_" + new string('a', 18) + new string('7', 18);

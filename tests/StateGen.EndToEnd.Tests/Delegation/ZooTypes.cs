@@ -16,6 +16,9 @@ public abstract class Animal
 public sealed class Dog : Animal
 {
     public bool Good { get; set; }
+
+    /// <summary>Another animal, possibly this one: a reference cycle the generator cannot see (the type is delegated).</summary>
+    public Animal? Friend { get; set; }
 }
 
 public sealed class Cat : Animal
