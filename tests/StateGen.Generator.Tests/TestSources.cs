@@ -118,6 +118,8 @@ internal static class TestSources
 
         public enum Channel { Chat, Email }
 
+        [Flags] public enum Access : byte { None = 0, Read = 1, Write = 2 }
+
         public sealed record Cite(string Url, int Page);
 
         [PersistentState("record-agent")]
@@ -131,6 +133,7 @@ internal static class TestSources
             public HashSet<Guid> Seen { get; set; } = new();
             public DateOnly? Day { get; set; }
             public List<Cite> Cites { get; set; } = new();
+            public Access Access { get; set; }
             [Sensitive] public string Token { get; set; } = "";
             public System.Text.Json.Nodes.JsonObject? Settings { get; set; }
             [JsonExtensionData] public Dictionary<string, System.Text.Json.JsonElement>? Extra { get; set; }

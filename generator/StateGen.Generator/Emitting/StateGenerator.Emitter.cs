@@ -875,9 +875,32 @@ public sealed partial class StateGenerator
                     w.WriteLine($"if (reader.ValueTextEquals({Utf8(member.Name)})) return {type}.{Id(member.Name)};");
                 }
 
-                w.WriteLine(shape.Fallback is null
+                string unknown = shape.Fallback is null
                     ? $"throw {StateJson}.UnknownEnumValue({Literal(shape.Name)});"
-                    : $"return {type}.{Id(shape.Fallback)}; // [StateEnumFallback]: a name this program does not know");
+                    : $"return {type}.{Id(shape.Fallback)}; // [StateEnumFallback]: a name this program does not know";
+                if (shape.IsFlags)
+                {
+                    // System.Text.Json writes a combination of flags as "Read, Write": read that form too (StateGen
+                    // itself writes a combination as its number). Every name must be known.
+                    w.OpenBlock($"if ({StateJson}.IsNameList(ref reader))");
+                    w.WriteLine($"{number} bits = 0;");
+                    w.OpenBlock($"foreach (string name in {StateJson}.NameList(ref reader))");
+                    w.OpenBlock("switch (name)");
+                    foreach (EnumMemberShape member in shape.Members)
+                    {
+                        w.WriteLine($"case {Literal(member.Name)}: bits |= ({number}){type}.{Id(member.Name)}; break;");
+                    }
+
+                    w.WriteLine("default: " + unknown);
+                    w.CloseBlock();
+                    w.CloseBlock();
+                    w.WriteLine();
+                    w.WriteLine($"return ({type})bits;");
+                    w.CloseBlock();
+                    w.WriteLine();
+                }
+
+                w.WriteLine(unknown);
                 w.CloseBlock();
             }
 

@@ -797,6 +797,7 @@ internal static class ShapeExtractor
                 IsUnsigned = unsigned,
                 Members = members,
                 Fallback = type.GetMembers().OfType<IFieldSymbol>().FirstOrDefault(f => f.HasConstantValue && HasAttribute(f, WellKnownNames.StateEnumFallbackAttribute))?.Name,
+                IsFlags = HasAttribute(type, "System.FlagsAttribute"),
             };
         }
 

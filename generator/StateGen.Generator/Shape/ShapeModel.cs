@@ -208,6 +208,9 @@ internal sealed record EnumShape
 
     /// <summary>The member marked <c>[StateEnumFallback]</c>: what an unknown stored name loads as (else a typed error).</summary>
     public string? Fallback { get; init; }
+
+    /// <summary><c>[Flags]</c>: a stored list of names (<c>"Read, Write"</c>, System.Text.Json's form) is read too.</summary>
+    public bool IsFlags { get; init; }
 }
 
 /// <summary>How the instance id is turned into text.</summary>

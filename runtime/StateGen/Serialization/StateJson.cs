@@ -383,6 +383,16 @@ public static class StateJson
     /// <summary>The error for a stored dictionary that has a key more than once. The key is not named: it is stored data.</summary>
     public static JsonException DuplicateKey() => new StateJsonShapeException("A stored dictionary has a key more than once.");
 
+    /// <summary>Whether the current string is a list of names (<c>"Read, Write"</c>): a combination of <c>[Flags]</c> values as System.Text.Json writes it.</summary>
+    public static bool IsNameList(ref Utf8JsonReader reader)
+        => reader.ValueIsEscaped || reader.HasValueSequence
+            ? reader.GetString()!.Contains(',', StringComparison.Ordinal)
+            : reader.ValueSpan.IndexOf((byte)',') >= 0;
+
+    /// <summary>The names of a list (<see cref="IsNameList"/>), trimmed; an empty part stays empty (and is an unknown name).</summary>
+    public static string[] NameList(ref Utf8JsonReader reader)
+        => reader.GetString()!.Split(',', StringSplitOptions.TrimEntries);
+
     /// <summary>Throws for an enum name or number that the enum does not declare.</summary>
     public static JsonException UnknownEnumValue(string enumName) => new StateJsonShapeException($"The value is not a member of enum '{enumName}'.");
 
