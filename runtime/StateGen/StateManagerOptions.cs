@@ -5,7 +5,11 @@ namespace StateGen;
 /// <summary>Options of a <see cref="StateManager"/>.</summary>
 public sealed class StateManagerOptions
 {
-    /// <summary>The largest stored document, in bytes. 8 MiB by default.</summary>
+    /// <summary>
+    /// The largest document a save may store, in bytes (8 MiB by default): a larger one is a
+    /// <see cref="StateValueTooLargeException"/> and nothing is stored. Loads are not limited by it, so lowering the
+    /// limit never makes values stored under a higher one unreadable.
+    /// </summary>
     public int MaxValueBytes { get; set; } = 8 * 1024 * 1024;
 
     /// <summary>
