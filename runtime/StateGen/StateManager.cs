@@ -560,6 +560,7 @@ public sealed partial class StateManager : IAsyncDisposable, IDisposable
         string reason = ex switch
         {
             Serialization.MemberJsonException member => member.Message.TrimEnd('.'), // names a member, never quotes the document
+            Serialization.StateJsonShapeException shape => shape.Message.TrimEnd('.'), // StateGen's own fixed text
 
             // The reader's own depth error ("The maximum configured depth of N has been exceeded"): say which limit.
             JsonException { BytePositionInLine: long position } json when json.Message.Contains("depth", StringComparison.OrdinalIgnoreCase)

@@ -1078,9 +1078,17 @@ public sealed partial class StateGenerator
                     w.WriteLine();
                 }
 
-                w.WriteLine(extension.IsJsonObject
-                    ? "(__extension ??= new())[__name] = global::System.Text.Json.Nodes.JsonNode.Parse(ref reader);"
-                    : "(__extension ??= new())[__name] = global::System.Text.Json.JsonElement.ParseValue(ref reader);");
+                // An unknown member stored twice is refused like a known one (its name is stored data: not in the message).
+                if (extension.IsJsonObject)
+                {
+                    w.WriteLine("__extension ??= new();");
+                    w.WriteLine($"if (__extension.ContainsKey(__name)) throw {StateJson}.DuplicateUnknownMember();");
+                    w.WriteLine("__extension.Add(__name, global::System.Text.Json.Nodes.JsonNode.Parse(ref reader));");
+                }
+                else
+                {
+                    w.WriteLine($"if (!(__extension ??= new()).TryAdd(__name, global::System.Text.Json.JsonElement.ParseValue(ref reader))) throw {StateJson}.DuplicateUnknownMember();");
+                }
             }
 
             private static string ExtensionType(ExtensionDataShape extension) => extension.IsJsonObject

@@ -380,6 +380,12 @@ public static class StateJson
     /// <param name="member">The member's stored name, prefixed by its type's simple name inside a nested object (<c>Turn.Text</c>).</param>
     public static JsonException DuplicateMember(string member) => new MemberJsonException(member, $"The stored object has member '{member}' more than once.");
 
+    /// <summary>
+    /// The error for a stored object that has a member this program does not know more than once, read into a
+    /// <c>[JsonExtensionData]</c> member. The member is not named: its name is stored data, not a declaration.
+    /// </summary>
+    public static JsonException DuplicateUnknownMember() => new StateJsonShapeException("The stored object has a member that is not declared (kept in [JsonExtensionData]) more than once.");
+
     /// <summary>The error for a stored dictionary that has a key more than once. The key is not named: it is stored data.</summary>
     public static JsonException DuplicateKey() => new StateJsonShapeException("A stored dictionary has a key more than once.");
 

@@ -94,4 +94,29 @@ public sealed class ExtensionDataTests : IDisposable
         Assert.True(await fresh.LoadStateAsync(manager));
         Assert.Equal("{}", fresh.Unknown.ToJsonString());
     }
+
+    [Theory]
+    [MemberData(nameof(Stores))]
+    public async Task An_unknown_member_stored_twice_is_a_typed_error_that_does_not_quote_it_and_leaves_the_instance_alone(string backend)
+    {
+        await using StateManager manager = Backends.CreateManager(backend, _dir);
+        await manager.Store.WriteAsync(Raw("extensible-agent/e9", "extensible-agent", """{"Id":"e9","Name":"x","Secret-Ext-7f3":1,"Secret-Ext-7f3":2}"""));
+        await manager.Store.WriteAsync(Raw("extensible-node-agent/n9", "extensible-node-agent", """{"Id":"n9","Count":3,"Secret-Ext-7f3":{},"Secret-Ext-7f3":[]}"""));
+
+        var agent = new ExtensibleAgent { Id = "e9", Name = "mine" };
+        var error = await Assert.ThrowsAsync<StateSerializationException>(() => agent.LoadStateAsync(manager).AsTask());
+        Assert.True(error.Message.Contains("not declared (kept in [JsonExtensionData]) more than once", StringComparison.Ordinal), error.Message);
+        Assert.DoesNotContain("Secret-Ext-7f3", error.ToString(), StringComparison.Ordinal);
+        Assert.Equal(("mine", (System.Collections.Generic.Dictionary<string, JsonElement>?)null), (agent.Name, agent.Extra));
+
+        var node = new ExtensibleNodeAgent { Id = "n9", Count = 1 };
+        var nodeError = await Assert.ThrowsAsync<StateSerializationException>(() => node.LoadStateAsync(manager).AsTask());
+        Assert.DoesNotContain("Secret-Ext-7f3", nodeError.ToString(), StringComparison.Ordinal);
+        Assert.Equal(1, node.Count);
+
+        // The same unknown name in two different objects is not a duplicate.
+        await manager.Store.WriteAsync(Raw("extensible-agent/e9", "extensible-agent", """{"Id":"e9","Name":"x","Outer":{"Same":1},"Same":2}"""));
+        Assert.True(await agent.LoadStateAsync(manager));
+        Assert.Equal(new[] { "Outer", "Same" }, agent.Extra!.Keys.Order(StringComparer.Ordinal));
+    }
 }
