@@ -312,6 +312,13 @@ internal static class TestSources
             public IImmutableDictionary<int, Box> BoxesById { get; init; } = ImmutableDictionary<int, Box>.Empty;
             public Queue<string> Inbox { get; set; } = new();
             public Stack<Shelf> Undo { get; set; } = new();
+            public SortedDictionary<int, string> ByRank { get; set; } = new();
+            public SortedSet<string> Sorted { get; } = new();
+            public LinkedList<int> Chain { get; set; } = new();
+            public System.Collections.Concurrent.ConcurrentDictionary<string, int> Shared { get; set; } = new();
+            public ImmutableSortedDictionary<string, Box> Ranked { get; set; } = ImmutableSortedDictionary<string, Box>.Empty;
+            public IImmutableStack<string> History { get; set; } = ImmutableStack<string>.Empty;
+            public ImmutableQueue<int> Backlog { get; set; } = ImmutableQueue<int>.Empty;
         }
         """;
 

@@ -426,6 +426,10 @@ public sealed partial class StateGenerator
                             CollectionFlavor.ImmutableArray => ($"{Immutable}.ImmutableArray.CreateBuilder<{element}>()", "items.ToImmutable()"),
                             CollectionFlavor.ImmutableList => ($"{Immutable}.ImmutableList.CreateBuilder<{element}>()", "items.ToImmutable()"),
                             CollectionFlavor.ImmutableHashSet => ($"{Immutable}.ImmutableHashSet.CreateBuilder<{element}>()", "items.ToImmutable()"),
+                            CollectionFlavor.ImmutableSortedSet => ($"{Immutable}.ImmutableSortedSet.CreateBuilder<{element}>()", "items.ToImmutable()"),
+                            CollectionFlavor.ImmutableQueue => ($"new global::System.Collections.Generic.List<{element}>()", $"{Immutable}.ImmutableQueue.CreateRange(items)"),
+                            // Stored top first, like Stack<T>: pushing the items in reverse puts the first one back on top.
+                            CollectionFlavor.ImmutableStack => ($"new global::System.Collections.Generic.List<{element}>()", $"{Immutable}.ImmutableStack.CreateRange(global::System.Linq.Enumerable.Reverse(items))"),
                             _ when shape.Kind is ShapeKind.List or ShapeKind.Set && !shape.IsInterface => ($"new {type}()", "items"),
                             _ when shape.Kind == ShapeKind.Set => ($"new global::System.Collections.Generic.HashSet<{element}>()", "items"),
                             _ => ($"new global::System.Collections.Generic.List<{element}>()", shape.Kind == ShapeKind.Array ? "items.ToArray()" : "items"),
@@ -489,7 +493,7 @@ public sealed partial class StateGenerator
                                         return {{result}};
                                     }
 
-                                    items.{{(shape.Flavor == CollectionFlavor.Queue ? "Enqueue" : "Add")}}({{ReadExpression(shape.Element!)}});
+                                    items.{{shape.Flavor switch { CollectionFlavor.Queue => "Enqueue", CollectionFlavor.LinkedList => "AddLast", _ => "Add" }}}({{ReadExpression(shape.Element!)}});
                                 }
                             }
                             """);
@@ -500,11 +504,14 @@ public sealed partial class StateGenerator
                         string keyType = shape.Key?.FullName ?? "string";
                         bool valuesGuarded = Reaches(shape.Element!);
                         bool valuesScanned = HoldsStrings(shape.Element!);
-                        bool immutable = shape.Flavor == CollectionFlavor.ImmutableDictionary;
-                        string createDictionary = immutable
-                            ? $"{Immutable}.ImmutableDictionary.CreateBuilder<{keyType}, {value}>()"
-                            : shape.IsInterface ? $"new global::System.Collections.Generic.Dictionary<{keyType}, {value}>()" : $"new {type}()";
-                        string addEntry = immutable
+                        bool immutable = shape.Flavor is CollectionFlavor.ImmutableDictionary or CollectionFlavor.ImmutableSortedDictionary;
+                        string createDictionary = shape.Flavor switch
+                        {
+                            CollectionFlavor.ImmutableDictionary => $"{Immutable}.ImmutableDictionary.CreateBuilder<{keyType}, {value}>()",
+                            CollectionFlavor.ImmutableSortedDictionary => $"{Immutable}.ImmutableSortedDictionary.CreateBuilder<{keyType}, {value}>()",
+                            _ => shape.IsInterface ? $"new global::System.Collections.Generic.Dictionary<{keyType}, {value}>()" : $"new {type}()",
+                        };
+                        string addEntry = immutable || shape.Flavor == CollectionFlavor.SortedDictionary
                             ? $$"""
                                 if (items.ContainsKey(key))
                                 {

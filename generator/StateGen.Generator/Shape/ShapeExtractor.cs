@@ -665,11 +665,32 @@ internal static class ShapeExtractor
                     case "System.Collections.Immutable.ImmutableHashSet<T>":
                     case "System.Collections.Immutable.IImmutableSet<T>":
                         return Composite(ShapeKind.Set, fullName, named.TypeArguments[0], member, isInterface: false, isValueType: false, CollectionFlavor.ImmutableHashSet);
+                    case "System.Collections.Immutable.ImmutableSortedSet<T>":
+                        return Composite(ShapeKind.Set, fullName, named.TypeArguments[0], member, isInterface: false, isValueType: false, CollectionFlavor.ImmutableSortedSet);
+                    case "System.Collections.Immutable.ImmutableQueue<T>":
+                    case "System.Collections.Immutable.IImmutableQueue<T>":
+                        return Composite(ShapeKind.List, fullName, named.TypeArguments[0], member, isInterface: false, isValueType: false, CollectionFlavor.ImmutableQueue);
+                    case "System.Collections.Immutable.ImmutableStack<T>":
+                    case "System.Collections.Immutable.IImmutableStack<T>":
+                        return Composite(ShapeKind.List, fullName, named.TypeArguments[0], member, isInterface: false, isValueType: false, CollectionFlavor.ImmutableStack);
+                    case "System.Collections.Generic.SortedSet<T>":
+                        return Composite(ShapeKind.Set, fullName, named.TypeArguments[0], member, isInterface: false);
+                    case "System.Collections.Generic.LinkedList<T>":
+                        return Composite(ShapeKind.List, fullName, named.TypeArguments[0], member, isInterface: false, isValueType: false, CollectionFlavor.LinkedList);
+                    case "System.Collections.ObjectModel.Collection<T>":
+                    case "System.Collections.ObjectModel.ObservableCollection<T>":
+                        return Composite(ShapeKind.List, fullName, named.TypeArguments[0], member, isInterface: false);
+                    case "System.Collections.Concurrent.ConcurrentQueue<T>":
+                        return Composite(ShapeKind.List, fullName, named.TypeArguments[0], member, isInterface: false, isValueType: false, CollectionFlavor.Queue);
                     case "System.Collections.Generic.Dictionary<TKey, TValue>":
                     case "System.Collections.Generic.IDictionary<TKey, TValue>":
                     case "System.Collections.Generic.IReadOnlyDictionary<TKey, TValue>":
                     case "System.Collections.Immutable.ImmutableDictionary<TKey, TValue>":
                     case "System.Collections.Immutable.IImmutableDictionary<TKey, TValue>":
+                    case "System.Collections.Immutable.ImmutableSortedDictionary<TKey, TValue>":
+                    case "System.Collections.Generic.SortedDictionary<TKey, TValue>":
+                    case "System.Collections.Generic.SortedList<TKey, TValue>":
+                    case "System.Collections.Concurrent.ConcurrentDictionary<TKey, TValue>":
                         ITypeSymbol keyType = named.TypeArguments[0];
                         TypeShape? key = null;
                         if (keyType.SpecialType != SpecialType.System_String)
@@ -697,7 +718,13 @@ internal static class ShapeExtractor
                                 Element = value,
                                 Key = key,
                                 IsInterface = named.TypeKind == TypeKind.Interface,
-                                Flavor = definition.StartsWith("System.Collections.Immutable.", System.StringComparison.Ordinal) ? CollectionFlavor.ImmutableDictionary : CollectionFlavor.Mutable,
+                                Flavor = definition switch
+                                {
+                                    "System.Collections.Immutable.ImmutableSortedDictionary<TKey, TValue>" => CollectionFlavor.ImmutableSortedDictionary,
+                                    "System.Collections.Generic.SortedDictionary<TKey, TValue>" or "System.Collections.Generic.SortedList<TKey, TValue>" => CollectionFlavor.SortedDictionary,
+                                    _ when definition.StartsWith("System.Collections.Immutable.", System.StringComparison.Ordinal) => CollectionFlavor.ImmutableDictionary,
+                                    _ => CollectionFlavor.Mutable,
+                                },
                             };
                 }
             }
@@ -840,7 +867,11 @@ internal static class ShapeExtractor
             => type is INamedTypeSymbol { IsGenericType: true } named && named.OriginalDefinition.ToDisplayString() is
                 "System.Collections.Generic.List<T>" or "System.Collections.Generic.IList<T>" or "System.Collections.Generic.ICollection<T>"
                 or "System.Collections.Generic.HashSet<T>" or "System.Collections.Generic.ISet<T>"
-                or "System.Collections.Generic.Dictionary<TKey, TValue>" or "System.Collections.Generic.IDictionary<TKey, TValue>";
+                or "System.Collections.Generic.Dictionary<TKey, TValue>" or "System.Collections.Generic.IDictionary<TKey, TValue>"
+                or "System.Collections.Generic.SortedSet<T>" or "System.Collections.Generic.LinkedList<T>"
+                or "System.Collections.Generic.SortedDictionary<TKey, TValue>" or "System.Collections.Generic.SortedList<TKey, TValue>"
+                or "System.Collections.ObjectModel.Collection<T>" or "System.Collections.ObjectModel.ObservableCollection<T>"
+                or "System.Collections.Concurrent.ConcurrentDictionary<TKey, TValue>";
 
         /// <summary>Whether <c>new T()</c> must set required members: then generated code constructs through an accessor.</summary>
         private static bool HasRequiredMembers(INamedTypeSymbol type)

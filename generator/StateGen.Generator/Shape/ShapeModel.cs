@@ -100,6 +100,24 @@ internal enum CollectionFlavor
 
     /// <summary><c>Stack&lt;T&gt;</c>: stored top first (its enumeration order), pushed back so that pops come in the same order.</summary>
     Stack,
+
+    /// <summary><c>ImmutableSortedSet&lt;T&gt;</c>: read through its builder (default comparer).</summary>
+    ImmutableSortedSet,
+
+    /// <summary><c>ImmutableSortedDictionary&lt;K, V&gt;</c>: read through its builder (default comparer).</summary>
+    ImmutableSortedDictionary,
+
+    /// <summary><c>ImmutableQueue&lt;T&gt;</c> or <c>IImmutableQueue&lt;T&gt;</c>: stored in dequeue order.</summary>
+    ImmutableQueue,
+
+    /// <summary><c>ImmutableStack&lt;T&gt;</c> or <c>IImmutableStack&lt;T&gt;</c>: stored top first, like <see cref="Stack"/>.</summary>
+    ImmutableStack,
+
+    /// <summary><c>SortedDictionary&lt;K, V&gt;</c>, <c>SortedList&lt;K, V&gt;</c>: no <c>TryAdd</c>, so a duplicate key is found with <c>ContainsKey</c>.</summary>
+    SortedDictionary,
+
+    /// <summary><c>LinkedList&lt;T&gt;</c>: filled with <c>AddLast</c>.</summary>
+    LinkedList,
 }
 
 /// <summary>How a member is stored: <see cref="None"/> plainly, else by its <c>[Sensitive]</c> mode (the runtime's <c>SensitiveMode</c> + 1).</summary>
