@@ -145,10 +145,47 @@ internal static class PairedCheck
         }
     }
 
-    private static void Measure((string Name, int Batch, Action Op)[] ops, (int Candidate, int Baseline)[] ratios)
+    /// <summary>
+    /// Issue #3's serializer set (<see cref="RepresentativeBenchmarks"/>), interleaved: the same methods BenchmarkDotNet
+    /// runs, at 5 and 50 turns, with many short rounds so that the ratios are medians of paired measurements (load from
+    /// other processes hits a candidate and its baseline alike). Run with <c>-- --paired-representative</c>.
+    /// </summary>
+    public static void RunRepresentative()
+    {
+        foreach (int turns in new[] { 5, 50 })
+        {
+            var bench = new RepresentativeBenchmarks { Turns = turns };
+            bench.Setup();
+            try
+            {
+                int batch = turns == 5 ? 400 : 60;
+                var ops = new (string Name, int Batch, Action Op)[]
+                {
+                    ("Serialize: STJ source-gen", batch * 2, () => bench.Serialize_Stj()),
+                    ("Serialize: StateGen (scan on)", batch * 2, () => bench.Serialize_StateGen()),
+                    ("Serialize: StateGen (scan off)", batch * 2, () => bench.Serialize_StateGenScanOff()),
+                    ("Secret scan alone", batch * 2, () => bench.Scan_Alone()),
+                    ("Deserialize: STJ source-gen", batch, () => bench.Deserialize_Stj()),
+                    ("Deserialize: StateGen", batch, () => bench.Deserialize_StateGen()),
+                    ("Round trip: STJ source-gen", batch, () => bench.RoundTrip_Stj()),
+                    ("Round trip: StateGen (scan on)", batch, () => bench.RoundTrip_StateGen()),
+                };
+
+                Console.WriteLine($"## {turns} turns");
+                Measure(ops, new[] { (1, 0), (2, 0), (3, 0), (5, 4), (7, 6) }, rounds: 300);
+                Console.WriteLine();
+            }
+            finally
+            {
+                bench.Cleanup();
+            }
+        }
+    }
+
+    private static void Measure((string Name, int Batch, Action Op)[] ops, (int Candidate, int Baseline)[] ratios, int rounds = Rounds)
     {
         var perOp = ops.Select(_ => new List<double>()).ToArray();
-        for (int round = 0; round < Rounds; round++)
+        for (int round = 0; round < rounds; round++)
         {
             for (int i = 0; i < ops.Length; i++)
             {
@@ -165,7 +202,7 @@ internal static class PairedCheck
             }
         }
 
-        Console.WriteLine($"Interleaved batches, {Rounds - WarmupRounds} measured rounds ({WarmupRounds} warmup rounds dropped).");
+        Console.WriteLine($"Interleaved batches, {rounds - WarmupRounds} measured rounds ({WarmupRounds} warmup rounds dropped).");
         Console.WriteLine();
         Console.WriteLine("| Operation | Median per op | Min per op |");
         Console.WriteLine("|---|---:|---:|");
@@ -175,12 +212,13 @@ internal static class PairedCheck
         }
 
         Console.WriteLine();
-        Console.WriteLine("| Candidate / baseline | Median of per-round ratios |");
-        Console.WriteLine("|---|---:|");
+        Console.WriteLine("| Candidate / baseline | Median of per-round ratios | Middle half of per-round ratios |");
+        Console.WriteLine("|---|---:|---:|");
         foreach ((int candidate, int baseline) in ratios)
         {
-            double ratio = Median(perOp[candidate].Zip(perOp[baseline], (c, b) => c / b).ToList());
-            Console.WriteLine($"| {ops[candidate].Name} / {ops[baseline].Name} | {ratio:F2} |");
+            List<double> perRound = perOp[candidate].Zip(perOp[baseline], (c, b) => c / b).OrderBy(r => r).ToList();
+            double ratio = Median(perRound);
+            Console.WriteLine($"| {ops[candidate].Name} / {ops[baseline].Name} | {ratio:F2} | {perRound[perRound.Count / 4]:F2}-{perRound[perRound.Count * 3 / 4]:F2} |");
         }
     }
 

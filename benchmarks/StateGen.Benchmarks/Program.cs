@@ -8,7 +8,7 @@ internal static class Program
     /// <summary>
     /// <c>dotnet run -c Release --project benchmarks/StateGen.Benchmarks -- --filter '*'</c> runs the BenchmarkDotNet
     /// suites; <c>-- --paired</c> runs the interleaved cross-check in <see cref="PairedCheck"/> instead, and
-    /// <c>-- --paired-upgrade</c> only its upgrade-chain part, <c>-- --paired-encryption</c> only plain against encrypted saves,
+    /// <c>-- --paired-upgrade</c> only its upgrade-chain part, <c>-- --paired-representative</c> issue #3's serializer set, <c>-- --paired-encryption</c> only plain against encrypted saves,
     /// <c>-- --durability</c> the durable-save harness in <see cref="DurabilityCheck"/>, <c>-- --paired-backup</c> backup,
     /// restore and point-in-time replay beside a plain file copy (<see cref="BackupCheck"/>), <c>-- --migration</c> the
     /// store-wide migration rate in <see cref="MigrationCheck"/>, and <c>-- --changelog-probe</c> what a change record
@@ -49,6 +49,12 @@ internal static class Program
         if (Array.IndexOf(args, "--durability") >= 0)
         {
             DurabilityCheck.Run();
+            return;
+        }
+
+        if (Array.IndexOf(args, "--paired-representative") >= 0)
+        {
+            PairedCheck.RunRepresentative();
             return;
         }
 

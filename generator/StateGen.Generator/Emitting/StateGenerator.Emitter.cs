@@ -469,12 +469,17 @@ public sealed partial class StateGenerator
                             (false, true) => $"{SecretScan}.Item(index++);\n        ",
                             _ => string.Empty,
                         };
+                        // A List<T> is walked by index, as System.Text.Json's generator does: no enumerator and its version checks.
+                        bool byIndex = shape.Kind == ShapeKind.List && shape.Flavor == CollectionFlavor.Mutable && !shape.IsInterface
+                            && type.StartsWith("global::System.Collections.Generic.List<", System.StringComparison.Ordinal);
+                        string loop = byIndex
+                            ? $"for (int i = 0; i < value.Count; i++)\n    {{\n        {element} item = value[i];"
+                            : $"foreach ({element} item in value)\n    {{";
                         w.WriteLine($$"""
                             public static void Write{{id}}({{Writer}} writer, {{type}} value)
                             {
                                 {{Indent(nullWrite)}}{{prologue}}writer.WriteStartArray();
-                                foreach ({{element}} item in value)
-                                {
+                                {{loop}}
                                     {{perItem}}{{WriteStatement(shape.Element!, "item")}}
                                 }
 
@@ -950,6 +955,8 @@ public sealed partial class StateGenerator
                 ShapeKind.Boolean => $"writer.WriteBoolean({name}, {value});",
                 ShapeKind.Byte or ShapeKind.SByte or ShapeKind.Int16 or ShapeKind.UInt16 => $"writer.WriteNumber({name}, (int){value});",
                 ShapeKind.Int32 or ShapeKind.UInt32 or ShapeKind.Int64 or ShapeKind.UInt64 or ShapeKind.Decimal => $"writer.WriteNumber({name}, {value});",
+                ShapeKind.Single => $"{StateJson}.WriteSingle(writer, {name}, {value});",
+                ShapeKind.Double => $"{StateJson}.WriteDouble(writer, {name}, {value});",
                 _ => null,
             };
 

@@ -59,6 +59,35 @@ public static class StateJson
     }
 
     /// <summary>Writes a double; NaN and infinities as the strings <c>NaN</c>, <c>Infinity</c>, <c>-Infinity</c>.</summary>
+    /// <summary>Writes a double member: its pre-encoded <paramref name="name"/> and value in one call when the value is finite.</summary>
+    public static void WriteDouble(Utf8JsonWriter writer, JsonEncodedText name, double value)
+    {
+        if (double.IsFinite(value))
+        {
+            writer.WriteNumber(name, value);
+        }
+        else
+        {
+            writer.WritePropertyName(name);
+            WriteDouble(writer, value);
+        }
+    }
+
+    /// <summary>Writes a float member: its pre-encoded <paramref name="name"/> and value in one call when the value is finite.</summary>
+    public static void WriteSingle(Utf8JsonWriter writer, JsonEncodedText name, float value)
+    {
+        if (float.IsFinite(value))
+        {
+            writer.WriteNumber(name, value);
+        }
+        else
+        {
+            writer.WritePropertyName(name);
+            WriteSingle(writer, value);
+        }
+    }
+
+    /// <summary>Writes a double: a number when finite, else <c>"NaN"</c>, <c>"Infinity"</c> or <c>"-Infinity"</c>.</summary>
     public static void WriteDouble(Utf8JsonWriter writer, double value)
     {
         if (double.IsFinite(value))
@@ -71,7 +100,7 @@ public static class StateJson
         }
     }
 
-    /// <summary>Reads what <see cref="WriteDouble"/> wrote.</summary>
+    /// <summary>Reads what <see cref="WriteDouble(Utf8JsonWriter, double)"/> wrote.</summary>
     public static double ReadDouble(ref Utf8JsonReader reader)
     {
         if (reader.TokenType == JsonTokenType.String)
@@ -88,7 +117,7 @@ public static class StateJson
         return reader.GetDouble();
     }
 
-    /// <summary>Writes a float the way <see cref="WriteDouble"/> writes a double.</summary>
+    /// <summary>Writes a float the way <see cref="WriteDouble(Utf8JsonWriter, double)"/> writes a double.</summary>
     public static void WriteSingle(Utf8JsonWriter writer, float value)
     {
         if (float.IsFinite(value))
@@ -101,7 +130,7 @@ public static class StateJson
         }
     }
 
-    /// <summary>Reads what <see cref="WriteSingle"/> wrote.</summary>
+    /// <summary>Reads what <see cref="WriteSingle(Utf8JsonWriter, float)"/> wrote.</summary>
     public static float ReadSingle(ref Utf8JsonReader reader)
     {
         if (reader.TokenType == JsonTokenType.String)
@@ -150,9 +179,10 @@ public static class StateJson
 
     /// <summary>Formats an invariant-culture value into a stack buffer and writes it as a JSON string (no allocation).</summary>
     private static void WriteFormatted<T>(Utf8JsonWriter writer, T value, string format)
-        where T : ISpanFormattable
+        where T : IUtf8SpanFormattable
     {
-        Span<char> buffer = stackalloc char[48];
+        // Formatted straight to UTF-8: no UTF-16 buffer to transcode.
+        Span<byte> buffer = stackalloc byte[48];
         value.TryFormat(buffer, out int written, format, CultureInfo.InvariantCulture);
         writer.WriteStringValue(buffer.Slice(0, written));
     }
