@@ -20,6 +20,33 @@ public sealed class UnsupportedMemberTests
             AnalyzerTest.At(DiagnosticDescriptors.UnsupportedMember, 0, "Member 'Scratch' of type 'object?' cannot be persisted: this framework type is not supported. Delegate it to a JsonSerializerContext that has [JsonSerializable(typeof(object))], named on the attribute of 'Agent': [PersistentState(JsonContext = typeof(MyJsonContext))]; or exclude the member with [StateIgnore]"));
 
     [Fact]
+    public Task Private_opted_in_member_of_a_generic_plain_type_is_reported_and_a_non_generic_ones_is_not()
+        => AnalyzerTest.VerifyAsync(
+            """
+            public sealed class Box<T>
+            {
+                [System.Text.Json.Serialization.JsonInclude] private int {|#0:_count|};
+                public T? Item { get; set; }
+            }
+
+            public sealed class Crate
+            {
+                [System.Text.Json.Serialization.JsonInclude] private int _count;
+                [System.Text.Json.Serialization.JsonInclude] public string Label { get; private set; } = "";
+                public int Count => _count;
+            }
+
+            [PersistentState]
+            public partial class Agent
+            {
+                public string Id { get; set; } = "";
+                public Box<string> Box { get; set; } = new();
+                public Crate Crate { get; set; } = new();
+            }
+            """,
+            AnalyzerTest.At(DiagnosticDescriptors.UnsupportedMember, 0, "Member '_count' is a [JsonInclude] member of the generic type 'Box' that is not public or internal (or has such a getter or setter); UnsafeAccessor cannot reach it on .NET 8. Make it internal or public, or exclude it with [StateIgnore]"));
+
+    [Fact]
     public Task Multi_dimensional_array_is_reported()
         => AnalyzerTest.VerifyAsync(
             """

@@ -122,6 +122,15 @@ internal static class TestSources
 
         public sealed record Cite(string Url, int Page);
 
+        public sealed class Ledger
+        {
+            [JsonInclude] private int _entries;
+            [JsonInclude] public string Owner { get; private set; } = "";
+            [JsonInclude] internal decimal Balance { private get; set; }
+            public int Entries => _entries;
+            public void Post(string owner) { Owner = owner; _entries++; }
+        }
+
         [PersistentState("record-agent")]
         public partial record RecordAgent
         {
@@ -134,6 +143,7 @@ internal static class TestSources
             public DateOnly? Day { get; set; }
             public List<Cite> Cites { get; set; } = new();
             public Access Access { get; set; }
+            public Ledger Ledger { get; set; } = new();
             [Sensitive] public string Token { get; set; } = "";
             public System.Text.Json.Nodes.JsonObject? Settings { get; set; }
             [JsonExtensionData] public Dictionary<string, System.Text.Json.JsonElement>? Extra { get; set; }

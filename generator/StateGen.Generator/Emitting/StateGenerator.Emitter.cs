@@ -129,6 +129,7 @@ public sealed partial class StateGenerator
             // UnsafeAccessor declarations for init-only setters and for constructing types with required members:
             // reflection-free and trimming-safe ways to do what an object initializer would.
             private readonly List<string> _accessors = new();
+            private readonly HashSet<string> _declaredAccessors = new();
 
             // Property and enum value names, encoded once into static JsonEncodedText fields of the helper class: writing
             // a pre-encoded name neither validates nor escapes it again (what System.Text.Json's own generator does).
@@ -730,7 +731,7 @@ public sealed partial class StateGenerator
                 string prefix = PathPrefix(shape);
                 foreach (MemberShape member in shape.Members)
                 {
-                    WriteMember(w, member, "value." + Id(member.Name), prefix);
+                    WriteMember(w, member, MemberValue(member, "value", id, shape.IsValueType), prefix);
                 }
 
                 if (shape.ExtensionData is { } extension)
@@ -786,7 +787,8 @@ public sealed partial class StateGenerator
                     NameMember(w, readable, member, prefix);
                     w.WriteLine($"{StateJson}.Read(ref reader);");
                     w.WriteLine(Assign(member, "value", ReadMember(member, prefix), prefix,
-                        () => $"{InitSetter("Set" + id + "_" + member.Name, type, shape.IsValueType, member)}({(shape.IsValueType ? "ref " : string.Empty)}value, {ReadMember(member, prefix)});"));
+                        () => $"{InitSetter("Set" + id + "_" + member.Name, member.DeclaringType ?? type, shape.IsValueType, member)}({(shape.IsValueType ? "ref " : string.Empty)}value, {ReadMember(member, prefix)});",
+                        MemberValue(member, "value", id, shape.IsValueType)));
                     w.WriteLine("continue;");
                     w.CloseBlock();
                     w.WriteLine();
@@ -1135,7 +1137,8 @@ public sealed partial class StateGenerator
                 foreach ((MemberShape member, int index) in readable.Where(x => !shape.ConstructorParameters.Contains(x.Member.Name)))
                 {
                     w.WriteLine($"if (__has{index}) " + Assign(member, "value", $"__value{index}", PathPrefix(shape),
-                        () => $"{InitSetter("Set" + id + "_" + member.Name, type, isValueType: false, member)}(value, __value{index});"));
+                        () => $"{InitSetter("Set" + id + "_" + member.Name, member.DeclaringType ?? type, isValueType: false, member)}(value, __value{index});",
+                        MemberValue(member, "value", id, isValueType: false)));
                 }
 
                 w.WriteLine("return value;");
@@ -1161,14 +1164,50 @@ public sealed partial class StateGenerator
             /// assignment, an init-only setter's accessor call (<paramref name="initOnly"/>, declared only when used), or,
             /// for a get-only collection, a fill of the instance it returns.
             /// </summary>
-            private static string Assign(MemberShape member, string owner, string value, string pathPrefix, System.Func<string> initOnly)
+            /// <param name="target">
+            /// The member as an expression (<see cref="MemberValue"/>) when it is reached through an accessor: a field's
+            /// accessor returns a reference, so it is assigned through; a getter's returns the collection to fill.
+            /// </param>
+            private static string Assign(MemberShape member, string owner, string value, string pathPrefix, System.Func<string> initOnly, string? target = null)
             {
+                string direct = $"{owner}.{Id(member.Name)}";
                 if (member.IsFilledInPlace)
                 {
-                    return $"{StateJson}.Fill({owner}.{Id(member.Name)}, {value}, {Literal(pathPrefix + member.JsonName)});";
+                    return $"{StateJson}.Fill({target ?? direct}, {value}, {Literal(pathPrefix + member.JsonName)});";
                 }
 
-                return member.IsInitOnly ? initOnly() : $"{owner}.{Id(member.Name)} = {value};";
+                // A non-public getter with a reachable setter is assigned directly; a non-public field through its reference.
+                return member.IsInitOnly ? initOnly() : $"{(member.Access == MemberAccess.Field ? target : direct)} = {value};";
+            }
+
+            /// <summary>
+            /// The member of <paramref name="owner"/> as an expression: <c>value.Member</c>, or, for a non-public
+            /// <c>[JsonInclude]</c> member of a plain object, a call of an <c>UnsafeAccessor</c> declared on first use (a
+            /// field's returns a reference, readable and assignable).
+            /// </summary>
+            private string MemberValue(MemberShape member, string owner, int id, bool isValueType)
+            {
+                if (member.Access == MemberAccess.Direct)
+                {
+                    return $"{owner}.{Id(member.Name)}";
+                }
+
+                string target = (isValueType ? "ref " : string.Empty) + member.DeclaringType;
+                string name = (member.Access == MemberAccess.Field ? "Field" : "Get") + id + "_" + member.Name;
+                if (_declaredAccessors.Add(name))
+                {
+                    _accessors.Add(member.Access == MemberAccess.Field
+                        ? $"""
+                            [global::System.Runtime.CompilerServices.UnsafeAccessor(global::System.Runtime.CompilerServices.UnsafeAccessorKind.Field, Name = {Literal(member.Name)})]
+                            public static extern ref {member.Type.FullName} {name}({target} target);
+                            """
+                        : $"""
+                            [global::System.Runtime.CompilerServices.UnsafeAccessor(global::System.Runtime.CompilerServices.UnsafeAccessorKind.Method, Name = {Literal("get_" + member.Name)})]
+                            public static extern {member.Type.FullName} {name}({target} target);
+                            """);
+                }
+
+                return $"{name}({(isValueType ? "ref " : string.Empty)}{owner})";
             }
 
             /// <summary>

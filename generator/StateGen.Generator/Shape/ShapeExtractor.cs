@@ -421,17 +421,28 @@ internal static class ShapeExtractor
                     continue;
                 }
 
-                if (!isRoot && HasAttribute(member, WellKnownNames.JsonIncludeAttribute) && !IsVisible(member.DeclaredAccessibility))
+                // [JsonInclude] on a plain object's member: a non-public member, getter or setter is reached through an
+                // UnsafeAccessor (reflection-free, trimming- and AOT-safe). .NET 8 has no accessors into generic types.
+                bool optedIn = !isRoot && HasAttribute(member, WellKnownNames.JsonIncludeAttribute);
+                if (optedIn && IsInGenericType(member.ContainingType) && NeedsAccessor(member))
                 {
-                    _problems.Add(new ShapeProblem(ShapeProblemKind.UnsupportedMember, member, member.Name, $"is a non-public [JsonInclude] member of '{type.Name}'; non-public members can be opted in only on the [PersistentState] type itself"));
+                    _problems.Add(new ShapeProblem(ShapeProblemKind.UnsupportedMember, member, member.Name, $"is a [JsonInclude] member of the generic type '{member.ContainingType.Name}' that is not public or internal (or has such a getter or setter); UnsafeAccessor cannot reach it on .NET 8. Make it internal or public, or exclude it with [StateIgnore]"));
                     continue;
                 }
 
+                included |= optedIn;
+                MemberAccess access = MemberAccess.Direct;
+                bool setterAccessor = false;
                 ITypeSymbol memberType;
                 bool fillInPlace = false;
                 switch (member)
                 {
                     case IPropertySymbol property when !property.IsIndexer && property.GetMethod is not null && (included || IsVisible(property.DeclaredAccessibility)):
+                        if (optedIn && !IsVisible(property.GetMethod.DeclaredAccessibility))
+                        {
+                            access = MemberAccess.Getter;
+                        }
+
                         if (property.SetMethod is null)
                         {
                             if (constructorParameters?.Contains(property.Name) == true)
@@ -452,13 +463,23 @@ internal static class ShapeExtractor
 
                         if (!isRoot && !property.SetMethod.IsInitOnly && !IsVisible(property.SetMethod.DeclaredAccessibility))
                         {
-                            continue;
+                            if (!optedIn)
+                            {
+                                continue; // a private setter without [JsonInclude] is not state (as for System.Text.Json)
+                            }
+
+                            setterAccessor = true;
                         }
 
                         memberType = property.Type;
                         break;
                     case IFieldSymbol field when (included || IsVisible(field.DeclaredAccessibility)) && !field.IsReadOnly && !field.IsConst:
                         memberType = field.Type;
+                        if (optedIn && !IsVisible(field.DeclaredAccessibility))
+                        {
+                            access = MemberAccess.Field;
+                        }
+
                         break;
                     default:
                         continue;
@@ -484,7 +505,9 @@ internal static class ShapeExtractor
                 {
                     Name = member.Name,
                     JsonName = jsonName,
-                    IsInitOnly = member is IPropertySymbol { SetMethod.IsInitOnly: true },
+                    IsInitOnly = member is IPropertySymbol { SetMethod.IsInitOnly: true } || setterAccessor,
+                    Access = access,
+                    DeclaringType = access != MemberAccess.Direct || setterAccessor ? member.ContainingType.ToDisplayString(FullNameFormat) : null,
                     IsFilledInPlace = fillInPlace,
                     Type = shape,
                     Sensitive = SensitiveOf(member, out bool fingerprint),
@@ -863,6 +886,28 @@ internal static class ShapeExtractor
         /// A collection type whose instance a load can clear and add to (every one is an <c>ICollection&lt;T&gt;</c>):
         /// the read-only interfaces and arrays are not.
         /// </summary>
+        /// <summary>Whether a member (or its getter or setter) is out of reach of code outside its type.</summary>
+        private static bool NeedsAccessor(ISymbol member) => member switch
+        {
+            IPropertySymbol property => !IsVisible(property.DeclaredAccessibility)
+                || (property.GetMethod is { } get && !IsVisible(get.DeclaredAccessibility))
+                || (property.SetMethod is { IsInitOnly: false } set && !IsVisible(set.DeclaredAccessibility)),
+            _ => !IsVisible(member.DeclaredAccessibility),
+        };
+
+        private static bool IsInGenericType(INamedTypeSymbol? type)
+        {
+            for (; type is not null; type = type.ContainingType)
+            {
+                if (type.IsGenericType)
+                {
+                    return true;
+                }
+            }
+
+            return false;
+        }
+
         private static bool IsFillableCollection(ITypeSymbol type)
             => type is INamedTypeSymbol { IsGenericType: true } named && named.OriginalDefinition.ToDisplayString() is
                 "System.Collections.Generic.List<T>" or "System.Collections.Generic.IList<T>" or "System.Collections.Generic.ICollection<T>"

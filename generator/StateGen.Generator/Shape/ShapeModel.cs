@@ -120,6 +120,19 @@ internal enum CollectionFlavor
     LinkedList,
 }
 
+/// <summary>How generated code reads a member's value.</summary>
+internal enum MemberAccess
+{
+    /// <summary><c>value.Member</c>.</summary>
+    Direct,
+
+    /// <summary>A non-public getter, called through an <c>UnsafeAccessor</c> (<c>get_Member</c>).</summary>
+    Getter,
+
+    /// <summary>A non-public field, reached by reference through an <c>UnsafeAccessor</c> (read and assigned through it).</summary>
+    Field,
+}
+
 /// <summary>How a member is stored: <see cref="None"/> plainly, else by its <c>[Sensitive]</c> mode (the runtime's <c>SensitiveMode</c> + 1).</summary>
 internal enum SensitiveKind
 {
@@ -153,8 +166,20 @@ internal sealed record MemberShape
     /// <summary>Whether a load reads the member from the document (plain or encrypted); omitted and redacted ones keep their value.</summary>
     public bool IsRead => Sensitive is SensitiveKind.None or SensitiveKind.Encrypt;
 
-    /// <summary>An <c>init</c>-only property: generated readers assign it through an <c>UnsafeAccessor</c>.</summary>
+    /// <summary>
+    /// An <c>init</c>-only property, or a <c>[JsonInclude]</c> property of a plain object whose setter is not public or
+    /// internal: generated readers assign it through an <c>UnsafeAccessor</c> to its setter.
+    /// </summary>
     public bool IsInitOnly { get; init; }
+
+    /// <summary>
+    /// How generated code outside the member's type reaches a <c>[JsonInclude]</c> member that is not public or internal
+    /// (on plain objects; the persistent type's own code reaches its members directly): through an <c>UnsafeAccessor</c>.
+    /// </summary>
+    public MemberAccess Access { get; init; }
+
+    /// <summary>The <c>global::</c> name of the type that declares the member, when <see cref="Access"/> needs accessors.</summary>
+    public string? DeclaringType { get; init; }
 
     /// <summary>
     /// A get-only auto-property of a mutable collection type (<c>List&lt;T&gt; X { get; } = new();</c>): generated readers
