@@ -69,6 +69,16 @@ public sealed class LiteDbScopeCountTests : IDisposable
         return path;
     }
 
+    /// <summary>Changes a scope's count record with a raw handle, leaving its checksum stale.</summary>
+    private static void DamageCount(string path, string scope)
+    {
+        using LiteDatabase db = Raw(path);
+        ILiteCollection<BsonDocument> counts = db.GetCollection("counts");
+        BsonDocument record = counts.FindById(scope);
+        record["n"] = record["n"].AsInt64 + 1;
+        Assert.True(counts.Update(record));
+    }
+
     [Fact]
     public async Task Counts_follow_creates_deletes_and_overwrites_and_survive_a_restart()
     {
@@ -109,14 +119,7 @@ public sealed class LiteDbScopeCountTests : IDisposable
     {
         // The count record of a1 is damaged with a raw handle: only an operation that touches it can notice.
         string path = await SeedAsync();
-        using (LiteDatabase db = Raw(path))
-        {
-            ILiteCollection<BsonDocument> counts = db.GetCollection("counts");
-            BsonDocument record = counts.FindById(A1);
-            record["n"] = 4L; // the checksum no longer matches
-            counts.Update(record);
-        }
-
+        DamageCount(path, A1);
         await using var store = new LiteDbStateStore(new LiteDbStateStoreOptions { Path = path, WalkIndexOnOpen = false });
         await store.WriteAsync(Write(A1, "k0", "updated"));
         await store.CommitAsync([Write(A1, "k1", "updated"), Write(A1, "k2", "updated")]);
@@ -130,13 +133,7 @@ public sealed class LiteDbScopeCountTests : IDisposable
         // a3's count record is damaged: a batch creating keys in a2 and a3 fails while it writes the counts, after its
         // values were written in the same transaction; the rollback must take them all back.
         string path = await SeedAsync();
-        using (LiteDatabase db = Raw(path))
-        {
-            ILiteCollection<BsonDocument> counts = db.GetCollection("counts");
-            BsonDocument record = counts.FindById(A3);
-            record["n"] = 9L;
-            counts.Update(record);
-        }
+        DamageCount(path, A3);
 
         await using (var store = new LiteDbStateStore(new LiteDbStateStoreOptions { Path = path, WalkIndexOnOpen = false }))
         {
