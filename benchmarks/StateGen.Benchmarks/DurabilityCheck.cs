@@ -169,7 +169,7 @@ internal static class DurabilityCheck
     }
 
     /// <summary>Microseconds for <paramref name="count"/> calls.</summary>
-    private static double Time(int count, Action action)
+    internal static double Time(int count, Action action)
     {
         var watch = Stopwatch.StartNew();
         for (int i = 0; i < count; i++)
@@ -180,13 +180,13 @@ internal static class DurabilityCheck
         return watch.Elapsed.TotalMilliseconds * 1000;
     }
 
-    private static double Median(List<double> values)
+    internal static double Median(List<double> values)
     {
         var sorted = values.OrderBy(v => v).ToArray();
         return sorted.Length == 0 ? double.NaN : sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
     }
 
-    private static int Env(string name, int fallback)
+    internal static int Env(string name, int fallback)
         => int.TryParse(Environment.GetEnvironmentVariable(name), NumberStyles.Integer, CultureInfo.InvariantCulture, out int value) && value > 0 ? value : fallback;
 
     [DllImport("libc", SetLastError = true)]

@@ -90,6 +90,11 @@ public sealed class PointInTimeRecoveryTests : IDisposable
             await using var restored = new LiteDbStateStore(copy);
             Assert.True(expected.SequenceEqual(await ReadAllAsync(restored)), $"time {t:O} (restore {i} from {result.BackupId}, {result.ReplayedChanges} changes replayed) differs from the recorded state");
             Assert.Equal(result.ChangeLogPosition, restored.ChangeLogPosition);
+
+            // The replay creates and deletes keys: each scope's stored count is its number of values at that time.
+            var perScope = expected.Keys.GroupBy(id => id[..id.IndexOf('|', StringComparison.Ordinal)], StringComparer.Ordinal)
+                .Select(g => KeyValuePair.Create(g.Key, (long)g.Count()));
+            Assert.Equal(perScope.OrderBy(p => p.Key, StringComparer.Ordinal), restored.StoredCounts().OrderBy(p => p.Key, StringComparer.Ordinal));
         }
     }
 

@@ -39,7 +39,7 @@ public sealed class LiteDbChecksumFormatTests : IDisposable
             Filename = path,
             Collation = new Collation(CultureInfo.InvariantCulture.LCID, CompareOptions.Ordinal),
         }));
-        Assert.Equal(DocumentIntegrity.ChecksummedFormat, db.UserVersion);
+        Assert.Equal(DocumentIntegrity.CountedFormat, db.UserVersion);
         foreach (string name in all ? new[] { "state", "changes" } : new[] { "state" })
         {
             ILiteCollection<BsonDocument> collection = db.GetCollection(name);

@@ -20,10 +20,30 @@ internal static class DocumentIntegrity
 
     /// <summary>
     /// The LiteDB <c>USER_VERSION</c> of a file whose every document carries a checksum (written by this store since it
-    /// was created). Files created before checksums have 0: there a document without one is read unverified. Far from 0
-    /// in bits (9 set), so a flipped bit cannot turn it into 0.
+    /// was created), from before per-scope counts: the first open by a version with counts computes them and moves the
+    /// file to <see cref="CountedFormat"/>. Files created before checksums have 0: there a document without one is read
+    /// unverified. Far from 0 in bits (9 set), so a flipped bit cannot turn it into 0.
     /// </summary>
     public const int ChecksummedFormat = 0x5347_0001;
+
+    /// <summary>
+    /// The <c>USER_VERSION</c> of a file with checksums on every document and a count of current values per scope (the
+    /// format new files get). Two bits from <see cref="ChecksummedFormat"/> and <see cref="UncheckedCountedFormat"/>, so
+    /// one flipped bit makes an unknown marker, never another format.
+    /// </summary>
+    public const int CountedFormat = 0x5347_0002;
+
+    /// <summary>
+    /// The <c>USER_VERSION</c> of a file created before checksums (format 0) once counts were added: its older documents
+    /// still have no checksum and are read unverified; its counts are kept and checked as in <see cref="CountedFormat"/>.
+    /// </summary>
+    public const int UncheckedCountedFormat = 0x5347_0004;
+
+    /// <summary>Whether every document of a file in <paramref name="format"/> must carry a checksum.</summary>
+    public static bool RequiresChecksums(int format) => format is ChecksummedFormat or CountedFormat;
+
+    /// <summary>Whether a file in <paramref name="format"/> keeps a count of current values per scope.</summary>
+    public static bool KeepsCounts(int format) => format is CountedFormat or UncheckedCountedFormat;
 
     [ThreadStatic]
     private static XxHash3? _hasher;

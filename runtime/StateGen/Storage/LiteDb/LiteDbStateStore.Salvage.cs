@@ -100,7 +100,7 @@ public sealed partial class LiteDbStateStore
             ReadOnly = true,
             AutoRebuild = false,
         }));
-        _checksumsRequired = _db.UserVersion == DocumentIntegrity.ChecksummedFormat;
+        _checksumsRequired = DocumentIntegrity.RequiresChecksums(_db.UserVersion);
         _state = _db.GetCollection(CollectionName);
         _changes = _db.GetCollection(ChangesCollectionName, BsonAutoId.Int64);
         _hooks = _db.GetCollection(HooksCollectionName, BsonAutoId.Int64);

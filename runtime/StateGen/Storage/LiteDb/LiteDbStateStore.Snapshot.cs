@@ -67,6 +67,7 @@ public sealed partial class LiteDbStateStore : IStateSnapshotSource
             try
             {
                 long count = _state.Count();
+                CheckTotal(count);
                 _ = _changes.FindById(0);
                 info = new StateSnapshotInfo(_sequence, _time.GetUtcNow(), RecordsChanges, count);
             }
@@ -144,7 +145,9 @@ public sealed partial class LiteDbStateStore : IStateSnapshotSource
 
                     try
                     {
-                        info = new StateSnapshotInfo(_sequence, _time.GetUtcNow(), RecordsChanges, _state.Count());
+                        long count = _state.Count();
+                        CheckTotal(count);
+                        info = new StateSnapshotInfo(_sequence, _time.GetUtcNow(), RecordsChanges, count);
                     }
                     catch
                     {
@@ -471,6 +474,7 @@ public sealed partial class LiteDbStateStore : IStateSnapshotSource
                 cancellationToken.ThrowIfCancellationRequested();
                 InTransaction(() =>
                 {
+                    Dictionary<string, long>? counted = null;
                     foreach (SnapshotDocument d in batch)
                     {
                         StoredEntry e = d.Entry;
@@ -483,7 +487,10 @@ public sealed partial class LiteDbStateStore : IStateSnapshotSource
                         }
 
                         _state.Insert(DocumentIntegrity.Seal(ToDocument(id, e, payload, d.ChangeSequence, payloadInLog: d.ChangeSequence != 0)));
+                        Tally(ref counted, e.Scope, +1);
                     }
+
+                    AddCounts(counted);
                 });
                 done += batch.Length;
                 progress?.Invoke(done);
@@ -494,22 +501,31 @@ public sealed partial class LiteDbStateStore : IStateSnapshotSource
                 cancellationToken.ThrowIfCancellationRequested();
                 InTransaction(() =>
                 {
+                    Dictionary<string, long>? counted = null;
                     foreach (StateChangeRecord r in batch)
                     {
                         string id = Id(r.Scope, r.Key);
                         InsertChange(r);
                         if (r.Kind == StateChangeKind.Delete)
                         {
-                            _state.Delete(id);
+                            if (_state.Delete(id))
+                            {
+                                Tally(ref counted, r.Scope, -1);
+                            }
                         }
                         else
                         {
                             var entry = new StoredEntry(r.Scope, r.Key, r.TypeName, r.SchemaVersion, r.Version, r.Timestamp, r.Payload);
-                            _state.Upsert(DocumentIntegrity.Seal(ToDocument(id, entry, r.Payload.ToArray(), r.Sequence, payloadInLog: true)));
+                            if (_state.Upsert(DocumentIntegrity.Seal(ToDocument(id, entry, r.Payload.ToArray(), r.Sequence, payloadInLog: true))))
+                            {
+                                Tally(ref counted, r.Scope, +1);
+                            }
                         }
 
                         last = Math.Max(last, r.Sequence);
                     }
+
+                    AddCounts(counted);
                 });
                 done += batch.Length;
                 progress?.Invoke(done);

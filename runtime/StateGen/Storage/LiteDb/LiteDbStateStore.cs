@@ -107,9 +107,14 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
     private ILiteCollection<BsonDocument> _changes = null!;
     private ILiteCollection<BsonDocument> _hooks = null!;
     private ILiteCollection<BsonDocument> _meta = null!;
+    private ILiteCollection<BsonDocument> _counts = null!;
 
     // Whether every document must carry a checksum (a file created with checksums); else one without is read unverified.
     private bool _checksumsRequired;
+
+    // Whether the file keeps a count of current values per scope (its format marker says so): every create and delete
+    // updates it and whole-scope lists and scans are checked against it. See LiteDbStateStore.Counts.cs.
+    private bool _countsKept;
 
     // An I/O error left LiteDB's in-memory state in doubt: it is reopened over the files before the next operation.
     private bool _reopenPending;
@@ -237,17 +242,16 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
         ApplyCheckpointPragma();
 
         int format = _db.UserVersion;
-        if (creating && format == 0 && !_db.GetCollectionNames().Any())
+        bool newFile = creating && format == 0 && !_db.GetCollectionNames().Any();
+        if (newFile)
         {
-            // A new file: every document in it will carry a checksum.
-            _db.UserVersion = DocumentIntegrity.ChecksummedFormat;
+            // A new file: every document in it will carry a checksum, and every scope's values are counted.
+            _db.UserVersion = format = DocumentIntegrity.CountedFormat;
             _invalidStateByte = 0;
-            _checksumsRequired = true;
         }
-        else if (format == DocumentIntegrity.ChecksummedFormat)
+        else if (format is DocumentIntegrity.ChecksummedFormat or DocumentIntegrity.CountedFormat or DocumentIntegrity.UncheckedCountedFormat)
         {
             // A damaged collection list would otherwise let the EnsureIndex below create an empty collection.
-            _checksumsRequired = true;
             if (!_db.CollectionExists(CollectionName))
             {
                 throw new StateStoreCorruptedException(FilePath, "the collection of current values is missing");
@@ -258,11 +262,24 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
             throw new StateStoreCorruptedException(FilePath, "the file's format marker is neither StateGen's nor empty");
         }
 
+        _checksumsRequired = DocumentIntegrity.RequiresChecksums(format);
+        _countsKept = DocumentIntegrity.KeepsCounts(format);
+
         _state = _db.GetCollection(CollectionName);
         _state.EnsureIndex("s");
         _changes = _db.GetCollection(ChangesCollectionName, BsonAutoId.Int64);
         _hooks = _db.GetCollection(HooksCollectionName, BsonAutoId.Int64);
         _meta = _db.GetCollection(MetaCollectionName);
+        _counts = _db.GetCollection(CountsCollectionName);
+        if (newFile)
+        {
+            InTransaction(CreateCountsCollection);
+        }
+        else if (_countsKept && !_db.CollectionExists(CountsCollectionName))
+        {
+            throw new StateStoreCorruptedException(FilePath, "the collection of scope counts is missing");
+        }
+
         if (RecordsChanges)
         {
             // Index values end with the record's sequence, so they are unique: LiteDB's skip-list insert walks every
@@ -276,10 +293,8 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
             _hooks.EnsureIndex("c");
         }
 
-        if (_walkIndexOnOpen)
-        {
-            _ = _state.Count(); // touch the data pages so a damaged file fails here, not on first use
-        }
+        // Walks the index of current values, so a damaged file fails here, not on first use.
+        long entries = _walkIndexOnOpen ? _state.Count() : -1;
 
         BsonDocument? last = _changes.Find(Query.All("_id", Query.Descending), limit: 1).FirstOrDefault();
         long lastLogged = last is null ? 0 : CheckedChange(last).Sequence;
@@ -298,6 +313,11 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
             }
         }
         _unloggedDeletes = _meta.FindById(UnloggedDeletesId) is { } unlogged && Checked(unlogged, MetaCollectionName) is not null;
+        if (_walkIndexOnOpen)
+        {
+            OpenCounts(format, entries);
+        }
+
         _versions.Clear();
         ForgetTypeCounts();
     }
@@ -610,7 +630,9 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
                 query = query.Where(Query.GT("_id", Id(position.Scope, position.Key)));
             }
 
-            return query.OrderBy("_id").Limit(limit).ToEnumerable().Select(d => ToEntry(CheckedEntry(d))!).ToArray();
+            StoredEntry[] page = query.OrderBy("_id").Limit(limit).ToEnumerable().Select(d => ToEntry(CheckedEntry(d))!).ToArray();
+            CheckScanCounts(after, page, exhausted: page.Length < limit);
+            return page;
         }));
     }
 
@@ -843,6 +865,7 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
         bool markUnlogged = false;
         InTransaction(() =>
         {
+            Dictionary<string, long>? counted = null;
             long sequence = _sequence;
             for (int i = 0; i < staged.Length; i++)
             {
@@ -873,7 +896,11 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
                 {
                     if (beforeVersion != 0)
                     {
-                        _state.Delete(id);
+                        if (_state.Delete(id))
+                        {
+                            Tally(ref counted, op.Scope, -1);
+                        }
+
                         if (!RecordsChanges && !_unloggedDeletes)
                         {
                             // The change log no longer tells which keys exist: a later reader must not take its last
@@ -886,7 +913,10 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
                 else
                 {
                     // With the change log on, the document lives once: in its change record, which the entry points to.
-                    _state.Upsert(DocumentIntegrity.Seal(ToDocument(id, after, payload!, beforeSequence, payloadInLog: changeSequence != 0)));
+                    if (_state.Upsert(DocumentIntegrity.Seal(ToDocument(id, after, payload!, beforeSequence, payloadInLog: changeSequence != 0))))
+                    {
+                        Tally(ref counted, op.Scope, +1); // a created key; an update leaves the count alone
+                    }
                 }
 
                 // Later operations on the same key chain from this one.
@@ -901,6 +931,7 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
                 results[i] = new StateOperationResult(after, beforeVersion != 0, op.ReturnPrevious ? ToEntry(beforeDoc) : null, changeSequence, now);
             }
 
+            AddCounts(counted); // in the same transaction: a failed commit changes no count
             _sequence = sequence;
         });
 
@@ -973,10 +1004,15 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
     public ValueTask<IReadOnlyList<string>> ListKeysAsync(string scope, CancellationToken cancellationToken = default)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        return new(Run<IReadOnlyList<string>>(() => _state.Find(Query.EQ("s", scope))
-            .Select(d => CheckedEntry(d)!["k"].AsString)
-            .OrderBy(k => k, StringComparer.Ordinal)
-            .ToArray()));
+        return new(Run<IReadOnlyList<string>>(() =>
+        {
+            string[] keys = _state.Find(Query.EQ("s", scope))
+                .Select(d => KeyInScope(scope, d))
+                .OrderBy(k => k, StringComparer.Ordinal)
+                .ToArray();
+            CheckScopeCount(scope, keys);
+            return keys;
+        }));
     }
 
     /// <summary>Closes the file.</summary>
