@@ -546,8 +546,9 @@ public sealed partial class StateGenerator
                                 {{Indent(nullWrite)}}{{(valuesGuarded ? $"string segment = {CycleGuard}.Current;\n    " : string.Empty)}}{{(valuesScanned ? $"{SecretScan}.EnterDictionary(); // values only: keys are not scanned\n    " : string.Empty)}}writer.WriteStartObject();
                                 foreach (global::System.Collections.Generic.KeyValuePair<{{keyType}}, {{value}}> pair in value)
                                 {
-                                    writer.WritePropertyName({{keyToText}});
-                                    {{(valuesGuarded ? $"{CycleGuard}.AtKey(segment, {keyToText});\n        " : string.Empty)}}{{WriteStatement(shape.Element!, "pair.Value")}}
+                                    {{(shape.Key is null && !valuesGuarded && WriteEntryStatement(shape.Element!) is { } entry
+                                        ? entry
+                                        : $"writer.WritePropertyName({keyToText});\n        " + (valuesGuarded ? $"{CycleGuard}.AtKey(segment, {keyToText});\n        " : string.Empty) + WriteStatement(shape.Element!, "pair.Value"))}}
                                 }
 
                                 {{(valuesScanned ? $"{SecretScan}.Exit();\n    " : string.Empty)}}writer.WriteEndObject();
@@ -780,9 +781,10 @@ public sealed partial class StateGenerator
                 w.WriteLine("return value;");
                 w.CloseBlock();
                 w.WriteLine();
+                PlainName(w, readable);
                 foreach ((MemberShape member, int index) in readable)
                 {
-                    w.OpenBlock($"if (reader.ValueTextEquals({Utf8(member.JsonName)}))");
+                    w.OpenBlock($"if ({NameIs(member.JsonName)})");
                     WriteOnce(w, member, index, prefix);
                     NameMember(w, readable, member, prefix);
                     w.WriteLine($"{StateJson}.Read(ref reader);");
@@ -837,6 +839,24 @@ public sealed partial class StateGenerator
                 w.WriteLine($"throw {StateJson}.MemberShapeError(__member, __error);");
                 w.CloseBlock();
             }
+
+            /// <summary>
+            /// The member name's bytes as stored (<c>__utf8Name</c>), taken once per member: each candidate is then one span
+            /// comparison (a length check first) instead of a <c>ValueTextEquals</c> call, which re-validates the token
+            /// every time. An escaped name, or one split across buffers, is left empty and compared by
+            /// <c>ValueTextEquals</c> (see <see cref="NameIs"/>).
+            /// </summary>
+            private static void PlainName(SourceWriter w, List<(MemberShape Member, int Index)> readable)
+            {
+                if (readable.Count > 0)
+                {
+                    w.WriteLine("global::System.ReadOnlySpan<byte> __utf8Name = reader.ValueIsEscaped || reader.HasValueSequence ? default : reader.ValueSpan;");
+                }
+            }
+
+            /// <summary>Whether the current member name is <paramref name="jsonName"/>: the test <see cref="PlainName"/> prepares.</summary>
+            private static string NameIs(string jsonName)
+                => $"__utf8Name.Length != 0 ? global::System.MemoryExtensions.SequenceEqual(__utf8Name, {Utf8(jsonName)}) : reader.ValueTextEquals({Utf8(jsonName)})";
 
             /// <summary>At the next member's name: an error there is not in a member's value.</summary>
             private static void ForgetMember(SourceWriter w, List<(MemberShape Member, int Index)> readable)
@@ -962,6 +982,22 @@ public sealed partial class StateGenerator
                 _ => null,
             };
 
+            /// <summary>
+            /// Writes a string-keyed dictionary entry (<c>pair</c>) in one call, key and value, for the value kinds the
+            /// writer has such a call for (strings through the secret scanner); <see langword="null"/> for the others.
+            /// </summary>
+            private static string? WriteEntryStatement(TypeShape shape) => shape.Kind switch
+            {
+                ShapeKind.String => $"{SecretScan}.WriteEntry(writer, pair.Key, pair.Value);",
+                ShapeKind.DateTimeOffset or ShapeKind.Guid => "writer.WriteString(pair.Key, pair.Value);",
+                ShapeKind.Boolean => "writer.WriteBoolean(pair.Key, pair.Value);",
+                ShapeKind.Byte or ShapeKind.SByte or ShapeKind.Int16 or ShapeKind.UInt16 => "writer.WriteNumber(pair.Key, (int)pair.Value);",
+                ShapeKind.Int32 or ShapeKind.UInt32 or ShapeKind.Int64 or ShapeKind.UInt64 or ShapeKind.Decimal => "writer.WriteNumber(pair.Key, pair.Value);",
+                ShapeKind.Single => $"{StateJson}.WriteSingle(writer, pair.Key, pair.Value);",
+                ShapeKind.Double => $"{StateJson}.WriteDouble(writer, pair.Key, pair.Value);",
+                _ => null,
+            };
+
             private string ReadExpression(TypeShape shape) => shape.Kind switch
             {
                 ShapeKind.String => $"{StateJson}.ReadString(ref reader)",
@@ -1020,9 +1056,10 @@ public sealed partial class StateGenerator
                 w.WriteLine("break;");
                 w.CloseBlock();
                 w.WriteLine();
+                PlainName(w, readable);
                 foreach ((MemberShape member, int index) in readable)
                 {
-                    w.OpenBlock($"if (reader.ValueTextEquals({Utf8(member.JsonName)}))");
+                    w.OpenBlock($"if ({NameIs(member.JsonName)})");
                     WriteOnce(w, member, index, pathPrefix);
                     NameMember(w, readable, member, pathPrefix);
                     w.WriteLine($"{StateJson}.Read(ref reader);");

@@ -56,6 +56,10 @@ public static class SecretScan
     public static void WriteString(Utf8JsonWriter writer, JsonEncodedText name, string? value, string? member)
         => writer.WriteString(name, Scanned(value, member));
 
+    /// <summary>Writes a string-keyed dictionary entry: its <paramref name="key"/> and its value, redacted when it holds a secret (keys are not scanned).</summary>
+    public static void WriteEntry(Utf8JsonWriter writer, string key, string? value)
+        => writer.WriteString(key, Scanned(value, null));
+
     /// <summary>The value to store: <paramref name="value"/>, or its marker when it holds a secret (recorded under <paramref name="member"/>).</summary>
     private static string? Scanned(string? value, string? member)
     {

@@ -47,6 +47,12 @@ public static partial class SecretScanner
             }
 
             int at = offset + hit;
+            if (!Plausible(text, at))
+            {
+                offset = at + 1; // prose: a hyphen, a capital A, an underscore that starts no known prefix
+                continue;
+            }
+
             bool found = text[at] switch
             {
                 // sk-…, -----BEGIN, xox?-
@@ -69,6 +75,30 @@ public static partial class SecretScanner
 
             offset = at + 1;
         }
+    }
+
+    /// <summary>
+    /// A cheap look at the characters around an anchor: whether any prefix that contains it could be there. Most anchors
+    /// in prose (hyphens, a capital A, underscores in identifiers) fail it, and <see cref="TryAt"/> is not called.
+    /// </summary>
+    private static bool Plausible(ReadOnlySpan<char> text, int at)
+    {
+        return text[at] switch
+        {
+            // sk-, xox?-, -----BEGIN
+            '-' => At(text, at - 1) == 'k' || At(text, at - 4) == 'x' || At(text, at + 1) == '-',
+
+            // sk_ / rk_, gh?_, github_pat_
+            '_' => At(text, at - 1) == 'k' || At(text, at - 3) == 'g' || At(text, at - 6) == 'g',
+
+            // AKIA / ASIA / ABIA / ACCA / A3T, AIza
+            'A' => At(text, at + 1) is 'K' or 'S' or 'B' or 'C' or '3' or 'I',
+
+            // eyJ
+            _ => At(text, at - 1) == 'y',
+        };
+
+        static char At(ReadOnlySpan<char> text, int index) => (uint)index < (uint)text.Length ? text[index] : '\0';
     }
 
     /// <summary>Whether <paramref name="text"/> contains a secret.</summary>

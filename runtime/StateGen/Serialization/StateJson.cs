@@ -87,6 +87,34 @@ public static class StateJson
         }
     }
 
+    /// <summary>Writes a string-keyed dictionary entry holding a double: key and value in one call when the value is finite.</summary>
+    public static void WriteDouble(Utf8JsonWriter writer, string key, double value)
+    {
+        if (double.IsFinite(value))
+        {
+            writer.WriteNumber(key, value);
+        }
+        else
+        {
+            writer.WritePropertyName(key);
+            WriteDouble(writer, value);
+        }
+    }
+
+    /// <summary>Writes a string-keyed dictionary entry holding a float: key and value in one call when the value is finite.</summary>
+    public static void WriteSingle(Utf8JsonWriter writer, string key, float value)
+    {
+        if (float.IsFinite(value))
+        {
+            writer.WriteNumber(key, value);
+        }
+        else
+        {
+            writer.WritePropertyName(key);
+            WriteSingle(writer, value);
+        }
+    }
+
     /// <summary>Writes a double: a number when finite, else <c>"NaN"</c>, <c>"Infinity"</c> or <c>"-Infinity"</c>.</summary>
     public static void WriteDouble(Utf8JsonWriter writer, double value)
     {
@@ -200,6 +228,14 @@ public static class StateJson
     public static DateTime ReadDateTime(ref Utf8JsonReader reader)
     {
         Expect(ref reader, JsonTokenType.String);
+
+        // System.Text.Json's ISO 8601 parser has the same kind rules (Z: UTC, an offset: converted to local, none:
+        // unspecified) and reads the "O" form without allocating; anything it refuses takes the path below.
+        if (reader.TryGetDateTime(out DateTime parsed))
+        {
+            return parsed;
+        }
+
         string? text = reader.GetString();
 
         // "O" is what StateGen writes; other ISO 8601 forms (fewer fraction digits, as System.Text.Json writes) are read
