@@ -131,6 +131,10 @@ public sealed partial class StateGenerator
             private readonly List<string> _accessors = new();
             private readonly HashSet<string> _declaredAccessors = new();
 
+            // Pattern variables of fused nullable member writes: unique in a file (they are scoped to the enclosing block).
+            private int _locals;
+            private string _lastLocal = string.Empty;
+
             // Property and enum value names, encoded once into static JsonEncodedText fields of the helper class: writing
             // a pre-encoded name neither validates nor escapes it again (what System.Text.Json's own generator does).
             private readonly List<(string Field, string Text)> _encodedNames = new();
@@ -898,6 +902,23 @@ public sealed partial class StateGenerator
                 w.CloseBlock();
                 w.WriteLine();
 
+                // A member: its pre-encoded name and the value in one writer call.
+                w.OpenBlock($"public static void Write{id}({Writer} writer, global::System.Text.Json.JsonEncodedText name, {type} value)");
+                w.OpenBlock("switch (value)");
+                written.Clear();
+                foreach (EnumMemberShape member in shape.Members)
+                {
+                    if (written.Add(member.Value))
+                    {
+                        w.WriteLine($"case {type}.{Id(member.Name)}: writer.WriteString(name, {Encoded($"Enum{id}_", member.Name)}); return;");
+                    }
+                }
+
+                w.WriteLine($"default: writer.WriteNumber(name, ({number})value); return;");
+                w.CloseBlock();
+                w.CloseBlock();
+                w.WriteLine();
+
                 w.OpenBlock($"public static {type} Read{id}(ref {Reader} reader)");
                 w.OpenBlock($"if (reader.TokenType == {TokenType}.Number)");
                 w.WriteLine($"return ({type})reader.Get{(shape.IsUnsigned ? "UInt64" : "Int64")}();");
@@ -970,8 +991,14 @@ public sealed partial class StateGenerator
             /// Writes a member's pre-encoded name and its value in one call, for the kinds the writer has such a call for
             /// (strings still go through the secret scanner); <see langword="null"/> for every other kind.
             /// </summary>
-            private static string? WriteNamedStatement(TypeShape shape, string name, string value, string segment) => shape.Kind switch
+            private string? WriteNamedStatement(TypeShape shape, string name, string value, string segment) => shape.Kind switch
             {
+                ShapeKind.Enum => $"{HelperClass}.Write{HelperId(shape)}(writer, {name}, {value});",
+                ShapeKind.DateTime => $"{StateJson}.WriteDateTime(writer, {name}, {value});",
+
+                // A nullable value of such a kind: null, or the value, in one call either way.
+                ShapeKind.Nullable when WriteNamedStatement(shape.Element!, name, NextLocal(), segment) is { } inner
+                    => $"if ({value} is {shape.Element!.FullName} {_lastLocal}) {inner} else writer.WriteNull({name});",
                 ShapeKind.String => $"{SecretScan}.WriteString(writer, {name}, {value}, {Literal(segment)});",
                 ShapeKind.DateTimeOffset or ShapeKind.Guid => $"writer.WriteString({name}, {value});",
                 ShapeKind.Boolean => $"writer.WriteBoolean({name}, {value});",
@@ -997,6 +1024,8 @@ public sealed partial class StateGenerator
                 ShapeKind.Double => $"{StateJson}.WriteDouble(writer, pair.Key, pair.Value);",
                 _ => null,
             };
+
+            private string NextLocal() => _lastLocal = "__nullable" + (_locals++).ToString(System.Globalization.CultureInfo.InvariantCulture);
 
             private string ReadExpression(TypeShape shape) => shape.Kind switch
             {

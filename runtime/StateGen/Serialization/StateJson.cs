@@ -221,10 +221,18 @@ public static class StateJson
         "yyyy'-'MM'-'dd'T'HH':'mm':'ss'.'FFFFFFFK",
     };
 
+    /// <summary>Writes a DateTime member: its pre-encoded <paramref name="name"/> and the round-trip format in one call.</summary>
+    public static void WriteDateTime(Utf8JsonWriter writer, JsonEncodedText name, DateTime value)
+    {
+        Span<byte> buffer = stackalloc byte[48];
+        value.TryFormat(buffer, out int written, "O", CultureInfo.InvariantCulture);
+        writer.WriteString(name, buffer.Slice(0, written));
+    }
+
     /// <summary>Writes a DateTime in round-trip format, keeping its <see cref="DateTime.Kind"/>.</summary>
     public static void WriteDateTime(Utf8JsonWriter writer, DateTime value) => WriteFormatted(writer, value, "O");
 
-    /// <summary>Reads what <see cref="WriteDateTime"/> wrote: UTC stays UTC, unspecified stays unspecified, local stays local.</summary>
+    /// <summary>Reads what <see cref="WriteDateTime(Utf8JsonWriter, DateTime)"/> wrote: UTC stays UTC, unspecified stays unspecified, local stays local.</summary>
     public static DateTime ReadDateTime(ref Utf8JsonReader reader)
     {
         Expect(ref reader, JsonTokenType.String);
