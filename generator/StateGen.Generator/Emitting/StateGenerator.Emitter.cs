@@ -884,40 +884,30 @@ public sealed partial class StateGenerator
             {
                 string type = shape.FullName;
                 string number = shape.IsUnsigned ? "ulong" : "long";
-                w.OpenBlock($"public static void Write{id}({Writer} writer, {type} value)");
-                w.OpenBlock("switch (value)");
-
+                // A value (an element), and a member: its pre-encoded name and the value in one writer call.
                 // Several names may share a value: write the first, accept all on read.
-                var written = new HashSet<string>();
-                foreach (EnumMemberShape member in shape.Members)
+                foreach ((string parameters, string writeName, string writeNumber) in new[]
                 {
-                    if (written.Add(member.Value))
-                    {
-                        w.WriteLine($"case {type}.{Id(member.Name)}: writer.WriteStringValue({Encoded($"Enum{id}_", member.Name)}); return;");
-                    }
-                }
-
-                w.WriteLine($"default: writer.WriteNumberValue(({number})value); return;");
-                w.CloseBlock();
-                w.CloseBlock();
-                w.WriteLine();
-
-                // A member: its pre-encoded name and the value in one writer call.
-                w.OpenBlock($"public static void Write{id}({Writer} writer, global::System.Text.Json.JsonEncodedText name, {type} value)");
-                w.OpenBlock("switch (value)");
-                written.Clear();
-                foreach (EnumMemberShape member in shape.Members)
+                    (string.Empty, "writer.WriteStringValue({0})", "writer.WriteNumberValue({0})"),
+                    (", global::System.Text.Json.JsonEncodedText name", "writer.WriteString(name, {0})", "writer.WriteNumber(name, {0})"),
+                })
                 {
-                    if (written.Add(member.Value))
+                    w.OpenBlock($"public static void Write{id}({Writer} writer{parameters}, {type} value)");
+                    w.OpenBlock("switch (value)");
+                    var written = new HashSet<string>();
+                    foreach (EnumMemberShape member in shape.Members)
                     {
-                        w.WriteLine($"case {type}.{Id(member.Name)}: writer.WriteString(name, {Encoded($"Enum{id}_", member.Name)}); return;");
+                        if (written.Add(member.Value))
+                        {
+                            w.WriteLine($"case {type}.{Id(member.Name)}: {string.Format(System.Globalization.CultureInfo.InvariantCulture, writeName, Encoded($"Enum{id}_", member.Name))}; return;");
+                        }
                     }
-                }
 
-                w.WriteLine($"default: writer.WriteNumber(name, ({number})value); return;");
-                w.CloseBlock();
-                w.CloseBlock();
-                w.WriteLine();
+                    w.WriteLine($"default: {string.Format(System.Globalization.CultureInfo.InvariantCulture, writeNumber, $"({number})value")}; return;");
+                    w.CloseBlock();
+                    w.CloseBlock();
+                    w.WriteLine();
+                }
 
                 w.OpenBlock($"public static {type} Read{id}(ref {Reader} reader)");
                 w.OpenBlock($"if (reader.TokenType == {TokenType}.Number)");
