@@ -402,13 +402,18 @@ public sealed partial class StateManager : IAsyncDisposable, IDisposable
         writer.Reset(buffer);
         try
         {
-            // Generated writers pass every stored string through the secret scanner of this ambient scan.
-            using (SecretScanScope scan = SecretScan.Begin(_options.SecretScanning))
+            // Generated writers pass every stored string through the secret scanner of this ambient scan. It does not
+            // follow where the writer is; only when it found something is the value written again to learn the paths.
+            using (SecretScanScope scan = SecretScan.BeginUntracked(_options.SecretScanning))
             using (BeginSensitive(scope.Path, key))
             {
                 value.WriteState(writer);
                 writer.Flush();
-                SecretScanReport.Apply(scan, _logger, scope.Path, key, typeName); // warns, or throws before anything is stored
+                if (scan.Count != 0)
+                {
+                    (SecretFinding[] findings, int count) = SecretScan.Locate(value, scan.Policy, writer.Options);
+                    SecretScanReport.Apply(scan.Policy, findings, count, _logger, scope.Path, key, typeName); // warns, or throws before anything is stored
+                }
             }
 
             return buffer.WrittenSpan.ToArray();

@@ -2,7 +2,9 @@ using System;
 using System.Collections.Generic;
 using System.ComponentModel;
 using System.Globalization;
+using System.Runtime.CompilerServices;
 using System.Text;
+using System.Threading;
 using System.Text.Json;
 
 namespace StateGen.Secrets;
@@ -13,10 +15,18 @@ namespace StateGen.Secrets;
 /// and members and collections that contain strings mark their path segment so a finding can say where it was.
 /// </summary>
 /// <remarks>
-/// The policy and the findings live in an ambient, per-thread scan context that <see cref="StateManager"/> opens
-/// around serialization (<see cref="Begin"/>). Without one (a direct <c>WriteState</c> call) strings are scanned and
-/// redacted (<see cref="SecretScanPolicy.RedactAndWarn"/>) but nothing is recorded or logged, and the path calls do
-/// nothing.
+/// <para>
+/// The policy and the findings live in an ambient, per-thread scan context opened around serialization
+/// (<see cref="Begin"/>). Without one (a direct <c>WriteState</c> call) strings are scanned and redacted
+/// (<see cref="SecretScanPolicy.RedactAndWarn"/>) but nothing is recorded or logged, and the path calls do nothing.
+/// </para>
+/// <para>
+/// Where a finding was is only needed when there is one, which is rare. So <see cref="StateManager"/> writes with an
+/// untracked context (<see cref="BeginUntracked"/>): the path calls cost one read of a static field, and a string one
+/// read of another before its scan. Only when something was found does it write the value again, into a scratch buffer
+/// under a tracked context (<see cref="Locate{T}"/>), to learn the paths. A <see cref="Begin"/> scope tracks paths from
+/// the start.
+/// </para>
 /// </remarks>
 [EditorBrowsable(EditorBrowsableState.Never)]
 public static class SecretScan
@@ -28,16 +38,69 @@ public static class SecretScan
     [ThreadStatic]
     private static Context? t_spare;
 
+    // How many contexts, on any thread, track paths / have the Off policy. While a count is zero no thread needs the
+    // per-thread context for it, so the hot calls skip the thread-static read. A stale non-zero only costs that read.
+    private static int s_tracking;
+    private static int s_off;
+
     /// <summary>
     /// Opens a scan context on this thread until the returned scope is disposed. Scopes nest: an inner one hides the
     /// outer one until it ends.
     /// </summary>
-    public static SecretScanScope Begin(SecretScanPolicy policy)
+    public static SecretScanScope Begin(SecretScanPolicy policy) => Open(policy, trackPaths: true);
+
+    /// <summary>
+    /// Opens a scan context whose findings carry only the member's own segment (e.g. <c>Text</c>, not
+    /// <c>History[3].Text</c>): the write pays nothing for paths. <see cref="Locate{T}"/> finds them when needed.
+    /// </summary>
+    internal static SecretScanScope BeginUntracked(SecretScanPolicy policy) => Open(policy, trackPaths: false);
+
+    /// <summary>
+    /// Writes <paramref name="value"/> again, into a scratch buffer that is cleared afterwards, under a context that
+    /// tracks paths, and returns its findings: the full paths of what an untracked write found.
+    /// </summary>
+    internal static (SecretFinding[] Findings, int Count) Locate<T>(T value, SecretScanPolicy policy, JsonWriterOptions options)
+        where T : IPersistentState<T>
+    {
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>(4096);
+        try
+        {
+            using SecretScanScope scan = Open(policy, trackPaths: true);
+            using (var writer = new Utf8JsonWriter(buffer, options))
+            {
+                value.WriteState(writer);
+            }
+
+            var findings = new SecretFinding[scan.Findings.Count];
+            for (int i = 0; i < findings.Length; i++)
+            {
+                findings[i] = scan.Findings[i];
+            }
+
+            return (findings, scan.Count);
+        }
+        finally
+        {
+            buffer.Clear(); // zeroes what was written
+        }
+    }
+
+    private static SecretScanScope Open(SecretScanPolicy policy, bool trackPaths)
     {
         Context? previous = t_context;
         Context context = t_spare ?? new Context();
         t_spare = null;
-        context.Start(policy, previous);
+        context.Start(policy, trackPaths, previous);
+        if (trackPaths)
+        {
+            Interlocked.Increment(ref s_tracking);
+        }
+
+        if (policy == SecretScanPolicy.Off)
+        {
+            Interlocked.Increment(ref s_off);
+        }
+
         t_context = context;
         return new SecretScanScope(context, context.Generation);
     }
@@ -61,35 +124,74 @@ public static class SecretScan
         => writer.WriteString(key, Scanned(value, null));
 
     /// <summary>The value to store: <paramref name="value"/>, or its marker when it holds a secret (recorded under <paramref name="member"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static string? Scanned(string? value, string? member)
+        => value is null || value.Length < SecretScanner.MinimumLength ? value : Scan(value, member);
+
+    private static string Scan(string value, string? member)
     {
-        if (value is not null && value.Length >= SecretScanner.MinimumLength)
+        if ((s_off == 0 || t_context?.Policy != SecretScanPolicy.Off) && SecretScanner.TryFind(value, out SecretKind kind))
         {
-            Context? context = t_context;
-            if ((context is null || context.Policy != SecretScanPolicy.Off) && SecretScanner.TryFind(value, out SecretKind kind))
-            {
-                context?.Record(member, kind);
-                return SecretScanner.MarkerOf(kind);
-            }
+            t_context?.Record(member, kind);
+            return SecretScanner.MarkerOf(kind);
         }
 
         return value;
     }
 
     /// <summary>Before a member that contains strings: the next values are under <paramref name="segment"/> (e.g. <c>.History</c>).</summary>
-    public static void EnterMember(string segment) => t_context?.Push(segment);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void EnterMember(string segment)
+    {
+        if (s_tracking != 0)
+        {
+            Tracked()?.Push(segment);
+        }
+    }
 
     /// <summary>A collection's elements follow; each is announced with <see cref="Item"/>.</summary>
-    public static void EnterCollection() => t_context?.Push(string.Empty);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void EnterCollection()
+    {
+        if (s_tracking != 0)
+        {
+            Tracked()?.Push(string.Empty);
+        }
+    }
 
     /// <summary>A dictionary's values follow. They are all named <c>[*]</c>: keys are stored data, never quoted.</summary>
-    public static void EnterDictionary() => t_context?.Push("[*]");
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void EnterDictionary()
+    {
+        if (s_tracking != 0)
+        {
+            Tracked()?.Push("[*]");
+        }
+    }
 
     /// <summary>The next value is element <paramref name="index"/> of the collection entered last.</summary>
-    public static void Item(int index) => t_context?.SetIndex(index);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Item(int index)
+    {
+        if (s_tracking != 0)
+        {
+            Tracked()?.SetIndex(index);
+        }
+    }
 
     /// <summary>Leaves the member, collection or dictionary entered last.</summary>
-    public static void Exit() => t_context?.Pop();
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Exit()
+    {
+        if (s_tracking != 0)
+        {
+            Tracked()?.Pop();
+        }
+    }
+
+    // This thread's context when it tracks paths (an untracked one must not push: a count that changes between an
+    // enter and its exit, through another thread, would leave it unbalanced).
+    private static Context? Tracked() => t_context is { TrackPaths: true } context ? context : null;
 
     internal static void End(Context context, int generation)
     {
@@ -99,6 +201,16 @@ public static class SecretScan
         }
 
         t_context = context.Previous;
+        if (context.TrackPaths)
+        {
+            Interlocked.Decrement(ref s_tracking);
+        }
+
+        if (context.Policy == SecretScanPolicy.Off)
+        {
+            Interlocked.Decrement(ref s_off);
+        }
+
         context.Clear();
         t_spare = context;
     }
@@ -116,6 +228,9 @@ public static class SecretScan
 
         public SecretScanPolicy Policy { get; private set; }
 
+        /// <summary>Whether the path calls are followed (otherwise a finding names only its member's segment).</summary>
+        public bool TrackPaths { get; private set; }
+
         public Context? Previous { get; private set; }
 
         /// <summary>Counts the scans this context served, so a stale scope cannot end or read a later one.</summary>
@@ -125,9 +240,10 @@ public static class SecretScan
 
         public int Count { get; private set; }
 
-        public void Start(SecretScanPolicy policy, Context? previous)
+        public void Start(SecretScanPolicy policy, bool trackPaths, Context? previous)
         {
             Policy = policy;
+            TrackPaths = trackPaths;
             Previous = previous;
             Generation++;
             Clear();

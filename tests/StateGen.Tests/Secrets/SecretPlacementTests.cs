@@ -179,7 +179,7 @@ public sealed class SecretPlacementTests
         return strings;
     }
 
-    private static string Write(SecretHolder holder)
+    internal static string Write(SecretHolder holder)
     {
         var buffer = new ArrayBufferWriter<byte>();
         using (var writer = new Utf8JsonWriter(buffer, StateJson.WriterOptions))
