@@ -280,6 +280,18 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
             throw new StateStoreCorruptedException(FilePath, "the collection of scope counts is missing");
         }
 
+        if (!_db.CollectionExists(MetaCollectionName))
+        {
+            // Created here, on its own, never by the first write into it (a prune, a delete with the change log off):
+            // LiteDB creating a collection inside a write whose page writes fail left a file that would not reopen
+            // ("page type must be collection page"), as the fault test for the first meta record showed.
+            InTransaction(() =>
+            {
+                _meta.Insert(new BsonDocument { ["_id"] = string.Empty });
+                _meta.Delete(string.Empty);
+            });
+        }
+
         if (RecordsChanges)
         {
             // Index values end with the record's sequence, so they are unique: LiteDB's skip-list insert walks every
