@@ -284,7 +284,8 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
         {
             // Created here, on its own, never by the first write into it (a prune, a delete with the change log off):
             // LiteDB creating a collection inside a write whose page writes fail left a file that would not reopen
-            // ("page type must be collection page"), as the fault test for the first meta record showed.
+            // (LiteException 999 in the fault test for the first meta record; "page type must be collection page" for
+            // the counts, which are created up front for the same reason).
             InTransaction(() =>
             {
                 _meta.Insert(new BsonDocument { ["_id"] = string.Empty });
