@@ -23,7 +23,7 @@ namespace StateGen.Benchmarks;
 [MemoryDiagnoser]
 [GroupBenchmarksBy(BenchmarkLogicalGroupRule.ByCategory, BenchmarkLogicalGroupRule.ByParams)]
 [CategoriesColumn]
-[BenchConfig(launchCount: 3)]
+[BenchConfig(launchCount: 5)]
 [SuppressMessage("Trimming", "IL2026", Justification = "The reflection baseline is reflection on purpose.")]
 [SuppressMessage("AOT", "IL3050", Justification = "The reflection baseline is reflection on purpose.")]
 public class RepresentativeBenchmarks
