@@ -21,13 +21,15 @@ namespace StateGen.Benchmarks;
 /// document Deflate-compressed. Layouts are interleaved over rounds; medians are printed. It answers "how cheap can a
 /// change log kept in LiteDB's own B-trees be", the question behind the save target of issue #5.
 /// <para>
-/// Three more layouts probe the side file of docs/design/change-log-side-file.md: "+ side-file append" is the floor plus,
+/// Four more layouts probe the side file of docs/design/change-log-side-file.md: "+ side-file append" is the floor plus,
 /// before the commit, one positional write (<see cref="RandomAccess.Write(SafeFileHandle, ReadOnlySpan{byte}, long)"/>)
 /// of a record (a 96-byte header, the payload, an XxHash3 of both) at the tail of an append-only file. The two durable
 /// layouts open LiteDB over the store's own <see cref="OsStoreFile"/> streams, as <c>LiteDbStateStore</c> does, and after
 /// each commit flush what the store's group commit flushes (its <c>SyncFiles</c>: the log, then the data file, each only
 /// when written to since its last fsync); the second also appends the record before the commit and fsyncs the side file
-/// first. Durable ratios are against the durable floor.
+/// first. Durable ratios are against the durable floor. "+ side-file + meta update" adds to the side-file append an
+/// in-place update of a small document holding the newest sequence, which the wired store needs per commit to know
+/// which log records its database committed.
 /// </para>
 /// </summary>
 internal static class ChangeLogProbe
@@ -40,10 +42,11 @@ internal static class ChangeLogProbe
     private static readonly string[] Layouts =
     [
         "floor (update only)", "+ full-document record", "+ 200 B metadata record", "+ deflated record", "+ side-file append",
-        "durable floor (fsync LiteDB)", "durable + side-file, fsync both",
+        "durable floor (fsync LiteDB)", "durable + side-file, fsync both", "+ side-file + meta update",
     ];
 
     private const int DurableFloor = 5;
+    private const int DurableSideFile = 6;
 
     public static void Run()
     {
@@ -67,7 +70,7 @@ internal static class ChangeLogProbe
         Console.WriteLine($"LiteDB 5 change-log layouts, {Commits:N0} commits of an 11 KB document, median of {Rounds} interleaved rounds; load average {File.ReadAllText("/proc/loadavg").Split(' ')[0]}");
         for (int layout = 0; layout < Layouts.Length; layout++)
         {
-            bool durable = layout >= DurableFloor;
+            bool durable = layout is DurableFloor or DurableSideFile;
             double floor = Median(times[durable ? DurableFloor : 0]);
             double median = Median(times[layout]);
             Console.WriteLine($"{Layouts[layout],-31} {median.ToString("F1", CultureInfo.InvariantCulture),8} us/commit  {(median / floor).ToString("F2", CultureInfo.InvariantCulture)}x the {(durable ? "durable floor" : "floor")}");
@@ -88,7 +91,8 @@ internal static class ChangeLogProbe
         {
             string path = Path.Combine(folder, "probe.db");
             LiteDatabase db;
-            if (layout >= DurableFloor)
+            bool durable = layout is DurableFloor or DurableSideFile;
+            if (durable)
             {
                 // The store's own streams, so the fsyncs are the ones LiteDbStateStore issues.
                 dataFile = new OsStoreFile(path);
@@ -101,7 +105,7 @@ internal static class ChangeLogProbe
                 db = new LiteDatabase(new ConnectionString { Filename = path, Connection = ConnectionType.Direct });
             }
 
-            if (layout is 4 or 6)
+            if (layout is 4 or DurableSideFile or 7)
             {
                 side = File.OpenHandle(Path.Combine(folder, "000001.seg"), FileMode.CreateNew, FileAccess.ReadWrite, FileShare.Read);
             }
@@ -110,7 +114,13 @@ internal static class ChangeLogProbe
             long tail = 0;
             ILiteCollection<BsonDocument> state = db.GetCollection("state");
             ILiteCollection<BsonDocument> log = db.GetCollection("log");
+            ILiteCollection<BsonDocument> meta = db.GetCollection("meta");
             state.Upsert(new BsonDocument { ["_id"] = "k", ["p"] = payload, ["v"] = 0L });
+            if (layout == 7)
+            {
+                meta.Upsert(new BsonDocument { ["_id"] = "sequence", ["v"] = 0L });
+            }
+
             long sequence = 0;
             var stopwatch = Stopwatch.StartNew();
             for (int i = 0; i < Commits; i++)
@@ -135,13 +145,19 @@ internal static class ChangeLogProbe
 
                         log.Insert(new BsonDocument { ["_id"] = ++sequence, ["k"] = "k", ["v"] = (long)i, ["z"] = compressed.ToArray() });
                         break;
-                    case 4 or 6:
+                    case 4 or DurableSideFile:
                         tail += AppendRecord(side!, tail, record, ++sequence, payload);
+                        break;
+                    case 7:
+                        // The newest committed sequence kept in the database per commit (a batch of deletes leaves no
+                        // other trace of its sequence there): an in-place update of one small document.
+                        tail += AppendRecord(side!, tail, record, ++sequence, payload);
+                        meta.Update(new BsonDocument { ["_id"] = "sequence", ["v"] = sequence });
                         break;
                 }
 
                 db.Commit();
-                if (layout >= DurableFloor)
+                if (durable)
                 {
                     if (side is not null)
                     {
