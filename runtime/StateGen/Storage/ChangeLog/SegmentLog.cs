@@ -462,7 +462,18 @@ internal sealed class SegmentLog : IDisposable
             SyncOrFail(sealedSegment);
         }
 
-        Segment next = Segment.Create(_folder, sealedSegment.Number + 1, first);
+        Segment next;
+        try
+        {
+            next = Segment.Create(_folder, sealedSegment.Number + 1, first);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            // A part of the new file may exist, and a second try could not create it again: the next open cleans it up.
+            _failed = true;
+            throw;
+        }
+
         _lock.EnterWriteLock();
         try
         {
@@ -823,7 +834,7 @@ internal sealed class SegmentLog : IDisposable
         ThrowIfDisposed();
         if (_failed)
         {
-            throw new StateStoreException($"The change log '{_folder}' could not be flushed or cut after an error; it takes no further records until it is reopened.");
+            throw new StateStoreException($"The change log '{_folder}' failed to flush, cut or start a segment; it takes no further records until it is reopened.");
         }
     }
 
