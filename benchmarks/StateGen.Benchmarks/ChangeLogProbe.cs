@@ -29,7 +29,8 @@ namespace StateGen.Benchmarks;
 /// when written to since its last fsync); the second also appends the record before the commit and fsyncs the side file
 /// first. Durable ratios are against the durable floor. "+ side-file + meta update" adds to the side-file append an
 /// in-place update of a small document holding the newest sequence, which the wired store needs per commit to know
-/// which log records its database committed.
+/// which log records its database committed. "+ side-file, preallocated" is the side-file append into a file whose
+/// space was reserved when it was created (<see cref="FileStreamOptions.PreallocationSize"/>).
 /// </para>
 /// </summary>
 internal static class ChangeLogProbe
@@ -43,6 +44,7 @@ internal static class ChangeLogProbe
     [
         "floor (update only)", "+ full-document record", "+ 200 B metadata record", "+ deflated record", "+ side-file append",
         "durable floor (fsync LiteDB)", "durable + side-file, fsync both", "+ side-file + meta update",
+        "+ side-file, preallocated",
     ];
 
     private const int DurableFloor = 5;
@@ -86,6 +88,7 @@ internal static class ChangeLogProbe
         OsStoreFile? dataFile = null;
         OsStoreFile? logFile = null;
         SafeFileHandle? side = null;
+        FileStream? sideStream = null;
         byte[] record = ArrayPool<byte>.Shared.Rent(SideFileHeaderBytes + payload.Length + 8);
         try
         {
@@ -108,6 +111,19 @@ internal static class ChangeLogProbe
             if (layout is 4 or DurableSideFile or 7)
             {
                 side = File.OpenHandle(Path.Combine(folder, "000001.seg"), FileMode.CreateNew, FileAccess.ReadWrite, FileShare.Read);
+            }
+            else if (layout == 8)
+            {
+                // Space reserved up front (fallocate on Linux), so an append does not allocate blocks as the file grows.
+                sideStream = new FileStream(Path.Combine(folder, "000001.seg"), new FileStreamOptions
+                {
+                    Mode = FileMode.CreateNew,
+                    Access = FileAccess.ReadWrite,
+                    Share = FileShare.Read,
+                    BufferSize = 0,
+                    PreallocationSize = (long)Commits * (SideFileHeaderBytes + payload.Length + 8),
+                });
+                side = sideStream.SafeFileHandle;
             }
 
             using var dispose = db;
@@ -145,7 +161,7 @@ internal static class ChangeLogProbe
 
                         log.Insert(new BsonDocument { ["_id"] = ++sequence, ["k"] = "k", ["v"] = (long)i, ["z"] = compressed.ToArray() });
                         break;
-                    case 4 or DurableSideFile:
+                    case 4 or DurableSideFile or 8:
                         tail += AppendRecord(side!, tail, record, ++sequence, payload);
                         break;
                     case 7:
@@ -174,6 +190,7 @@ internal static class ChangeLogProbe
         finally
         {
             side?.Dispose();
+            sideStream?.Dispose();
             dataFile?.Release();
             logFile?.Release();
             ArrayPool<byte>.Shared.Return(record);
