@@ -5,7 +5,6 @@ using System.IO.Hashing;
 using System.Linq;
 using StateGen.Storage;
 using StateGen.Storage.ChangeLog;
-using StateGen.Tests.TestSupport;
 using static StateGen.Tests.Storage.ChangeLog.SegmentLogTestSupport;
 
 namespace StateGen.Tests.Storage.ChangeLog;
@@ -15,14 +14,8 @@ namespace StateGen.Tests.Storage.ChangeLog;
 /// a damaged or missing record at or before S, a foreign, misplaced or missing segment is a
 /// <see cref="StateStoreCorruptedException"/> (never another exception) and changes nothing on the disk.
 /// </summary>
-public sealed class SegmentLogRecoveryTests : IDisposable
+public sealed class SegmentLogRecoveryTests : SegmentLogTestBase
 {
-    private readonly TempDirectory _dir = new();
-
-    public void Dispose() => _dir.Dispose();
-
-    private string Folder => SegmentLog.FolderFor(_dir.File("state.db"));
-
     private string First => Path.Combine(Folder, "000001.seg");
 
     /// <summary>Writes records 1..count (writes of one key, 100-byte payloads, a correlation id) and closes the log.</summary>

@@ -3,6 +3,7 @@ using System.IO;
 using System.Linq;
 using StateGen.Storage;
 using StateGen.Storage.ChangeLog;
+using StateGen.Tests.TestSupport;
 
 namespace StateGen.Tests.Storage.ChangeLog;
 
@@ -70,5 +71,20 @@ internal static class SegmentLogTestSupport
         var bytes = new byte[SegmentFormat.Measure(record, int.MaxValue / 2)];
         SegmentFormat.Encode(record, bytes);
         return bytes;
+    }
+}
+
+/// <summary>A temporary folder per test, with the log folder of a database in it.</summary>
+public abstract class SegmentLogTestBase : IDisposable
+{
+    private readonly TempDirectory _dir = new();
+
+    /// <summary>The log folder of <c>state.db</c> in the test's folder (not created).</summary>
+    protected string Folder => SegmentLog.FolderFor(_dir.File("state.db"));
+
+    public void Dispose()
+    {
+        _dir.Dispose();
+        GC.SuppressFinalize(this);
     }
 }

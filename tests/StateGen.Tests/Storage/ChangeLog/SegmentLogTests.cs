@@ -7,7 +7,6 @@ using System.Threading;
 using System.Threading.Tasks;
 using StateGen.Storage;
 using StateGen.Storage.ChangeLog;
-using StateGen.Tests.TestSupport;
 using static StateGen.Tests.Storage.ChangeLog.SegmentLogTestSupport;
 
 namespace StateGen.Tests.Storage.ChangeLog;
@@ -17,14 +16,8 @@ namespace StateGen.Tests.Storage.ChangeLog;
 /// index, rolling, retention, discarding a failed commit's records and concurrent readers. Recovery is in
 /// <see cref="SegmentLogRecoveryTests"/>.
 /// </summary>
-public sealed class SegmentLogTests : IDisposable
+public sealed class SegmentLogTests : SegmentLogTestBase
 {
-    private readonly TempDirectory _dir = new();
-
-    public void Dispose() => _dir.Dispose();
-
-    private string Folder => SegmentLog.FolderFor(_dir.File("state.db"));
-
     private static readonly StateChangeRecord[] EveryKind =
     [
         new(1, "agent/a1", "plan", StateChangeKind.Write, "agent-state", 2, 1, BaseTime, Payload(1, 11_000), 0, "corr-1", "Set"),
