@@ -1,0 +1,870 @@
+using System;
+using System.Buffers;
+using System.Collections.Generic;
+using System.IO;
+using System.Threading;
+using StateGen.Storage.LiteDb;
+
+namespace StateGen.Storage.ChangeLog;
+
+/// <summary>
+/// The change log as append-only segment files beside the database (<c>&lt;db&gt;.changes/000001.seg</c>, ...), the
+/// design of docs/design/change-log-side-file.md. Not wired into <see cref="LiteDbStateStore"/> yet.
+/// </summary>
+/// <remarks>
+/// <para>
+/// Sequences are consecutive: record <c>n + 1</c> follows record <c>n</c>, across segments (each segment's header names
+/// the sequence of its first record), so a missing record is always detectable. Retention removes whole segments from the
+/// oldest end only, so the kept records stay one consecutive range.
+/// </para>
+/// <para>
+/// Order and durability are the caller's: append a batch's records (one positional write each, into the OS cache), then
+/// commit the database; in durable mode <see cref="Flush"/> the log before the database's files. On open,
+/// <see cref="Open"/> is told the newest sequence the database committed and cuts everything after it.
+/// </para>
+/// <para>
+/// Threads: <see cref="Append"/>, <see cref="DiscardAfter"/>, <see cref="RemoveSegments"/> and <see cref="Dispose"/> come
+/// from one writer at a time (the store's write path). Reads may run on any thread, concurrently with them and with
+/// <see cref="Flush"/> (the group commit's flusher): a record becomes visible to readers only once it is wholly written.
+/// </para>
+/// </remarks>
+internal sealed class SegmentLog : IDisposable
+{
+    private readonly string _folder;
+    private readonly SegmentLogOptions _options;
+    private readonly long _maxRecordSize;
+    private readonly ReaderWriterLockSlim _lock = new(LockRecursionPolicy.NoRecursion);
+    private readonly object _flushLock = new(); // taken before _lock when both are needed
+    private readonly List<Segment> _segments = []; // oldest first; the last one takes appends
+    private readonly Dictionary<(string Scope, string Key), Head> _heads = [];
+    private readonly Dictionary<string, List<long>> _correlations = new(StringComparer.Ordinal);
+    private long _nextSequence;
+    private long _written; // completed appends and cuts
+    private long _synced;  // the value of _written the last finished flush covered
+    private volatile bool _failed;
+    private volatile bool _disposed;
+
+    /// <summary>A key's newest record in the log.</summary>
+    private readonly record struct Head(long Sequence, bool IsDelete);
+
+    private SegmentLog(string folder, SegmentLogOptions options)
+    {
+        _folder = folder;
+        _options = options;
+        _maxRecordSize = SegmentFormat.MaxRecordSize(options.MaxPayloadBytes);
+    }
+
+    /// <summary>The folder of the change log of the database at <paramref name="databasePath"/>.</summary>
+    public static string FolderFor(string databasePath) => databasePath + ".changes";
+
+    /// <summary>The log's folder.</summary>
+    public string Folder => _folder;
+
+    /// <summary>
+    /// Opens (or creates) the log in <paramref name="folder"/> and recovers it against the database: a record cut short
+    /// by a crash and every record after <paramref name="committedSequence"/> (appended, but their database commit never
+    /// happened) are cut off and the cut flushed to the disk; the in-memory index is built from one read of every segment.
+    /// </summary>
+    /// <param name="folder">The log's folder (<see cref="FolderFor"/>).</param>
+    /// <param name="committedSequence">The newest sequence the database committed; 0 when it committed none.</param>
+    /// <param name="options">Settings; the defaults when <see langword="null"/>.</param>
+    /// <exception cref="StateStoreCorruptedException">
+    /// A record at or before <paramref name="committedSequence"/> is damaged or missing, a segment is missing or is not
+    /// one, or the log starts after <paramref name="committedSequence"/> (it belongs to another database). Nothing was
+    /// cut in these cases.
+    /// </exception>
+    /// <exception cref="StateStoreException">The folder or a segment could not be read or written.</exception>
+    public static SegmentLog Open(string folder, long committedSequence, SegmentLogOptions? options = null)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(folder);
+        ArgumentOutOfRangeException.ThrowIfNegative(committedSequence);
+        options ??= new SegmentLogOptions();
+        options.Validate();
+        var log = new SegmentLog(folder, options);
+        try
+        {
+            log.Recover(committedSequence);
+            return log;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            log.Dispose();
+            throw new StateStoreException($"The change log '{folder}' could not be opened: {ex.GetType().Name}.", ex);
+        }
+        catch
+        {
+            log.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The sequence the next appended record must have.</summary>
+    public long NextSequence
+    {
+        get
+        {
+            _lock.EnterReadLock();
+            try
+            {
+                return _nextSequence;
+            }
+            finally
+            {
+                _lock.ExitReadLock();
+            }
+        }
+    }
+
+    /// <summary>The oldest record kept (equal to <see cref="NextSequence"/> when the log holds none).</summary>
+    public long FirstSequence
+    {
+        get
+        {
+            _lock.EnterReadLock();
+            try
+            {
+                return _segments[0].FirstSequence;
+            }
+            finally
+            {
+                _lock.ExitReadLock();
+            }
+        }
+    }
+
+    /// <summary>How many segment files the log has.</summary>
+    public int SegmentCount
+    {
+        get
+        {
+            _lock.EnterReadLock();
+            try
+            {
+                return _segments.Count;
+            }
+            finally
+            {
+                _lock.ExitReadLock();
+            }
+        }
+    }
+
+    /// <summary>Whether an append or cut is not yet covered by a finished <see cref="Flush"/>.</summary>
+    public bool IsDirty => Interlocked.Read(ref _written) != Interlocked.Read(ref _synced);
+
+    private void Recover(long committed)
+    {
+        if (!Directory.Exists(_folder))
+        {
+            Directory.CreateDirectory(_folder);
+            OsStoreFile.SyncDirectory(_folder); // the folder's entry in its parent
+        }
+
+        var files = new List<(long Number, string Path)>();
+        foreach (string path in Directory.EnumerateFiles(_folder))
+        {
+            if (SegmentFormat.TryParseFileName(Path.GetFileName(path), out long number))
+            {
+                files.Add((number, path));
+            }
+        }
+
+        files.Sort((a, b) => a.Number.CompareTo(b.Number));
+        for (int i = 1; i < files.Count; i++)
+        {
+            if (files[i].Number != files[i - 1].Number + 1)
+            {
+                throw Corrupt(Path.Combine(_folder, SegmentFormat.FileName(files[i - 1].Number + 1)), "the change-log segment is missing");
+            }
+        }
+
+        if (files.Count == 0)
+        {
+            if (committed > 0)
+            {
+                throw Corrupt(_folder, $"the change log has no segment, but the database committed changes up to sequence {committed}");
+            }
+
+            _segments.Add(Segment.Create(_folder, 1, 1));
+            _nextSequence = 1;
+            return;
+        }
+
+        long expected = 0;
+        int cutFrom = files.Count; // files from here on are deleted
+        Span<byte> header = stackalloc byte[SegmentFormat.HeaderSize];
+        for (int i = 0; i < files.Count && cutFrom == files.Count; i++)
+        {
+            (long number, string path) = files[i];
+            FileStream file = Segment.OpenFile(path);
+            long fileLength;
+            string? failure;
+            long first;
+            bool torn;
+            try
+            {
+                fileLength = file.Length;
+                int read = Segment.ReadFully(file.SafeFileHandle, 0, header);
+                failure = SegmentFormat.ReadHeader(header[..read], out long headerNumber, out first);
+                if (failure is null && headerNumber != number)
+                {
+                    failure = $"its header names segment {headerNumber}";
+                }
+
+                torn = failure is not null && IsTornHeader(header[..read]);
+            }
+            catch
+            {
+                file.Dispose();
+                throw;
+            }
+
+            if (failure is not null)
+            {
+                file.Dispose();
+                bool uncommitted = i > 0 ? expected > committed : committed == 0 && files.Count == 1;
+                if (torn && uncommitted)
+                {
+                    // Its creation was cut short by a crash (a header is written and flushed before any record goes in).
+                    cutFrom = i;
+                    expected = i > 0 ? expected : 1;
+                    break;
+                }
+
+                throw Corrupt(path, $"change-log segment: {failure}");
+            }
+
+            if (i == 0 && first > committed + 1)
+            {
+                file.Dispose();
+                throw Corrupt(path, $"the change log starts at sequence {first}, after the database's newest committed sequence {committed}: it belongs to another database or a newer copy");
+            }
+
+            if (i > 0 && first != expected)
+            {
+                file.Dispose();
+                throw Corrupt(path, $"change-log segment: its header says it starts at sequence {first}, but the segment before it ends at {expected - 1}");
+            }
+
+            expected = first;
+            var segment = Segment.Attach(path, number, first, file);
+            _segments.Add(segment);
+            long offset = SegmentFormat.HeaderSize;
+            while (offset < fileLength)
+            {
+                failure = ReadRecordAt(segment, offset, fileLength - offset, expected, exactLength: false, out DecodedRecord record, out int length, out _);
+                if (failure is not null || expected > committed)
+                {
+                    if (expected <= committed)
+                    {
+                        throw Corrupt(path, $"change-log record {expected} at offset {offset}, committed by the database, is damaged: {failure}");
+                    }
+
+                    // A torn record, or records whose database commit never happened: cut here, and every later segment.
+                    segment.Truncate(offset); // flushed to the disk
+                    cutFrom = i + 1;
+                    break;
+                }
+
+                Index(segment, offset, length, record.Sequence, record.Scope, record.Key, record.Kind, record.CorrelationId, record.Ticks);
+                expected++;
+                offset += length;
+            }
+        }
+
+        if (expected <= committed)
+        {
+            throw Corrupt(files[^1].Path, $"the change log ends at sequence {expected - 1}, but the database committed changes up to {committed}: records are missing");
+        }
+
+        if (cutFrom < files.Count)
+        {
+            for (int i = cutFrom; i < files.Count; i++)
+            {
+                File.Delete(files[i].Path);
+            }
+
+            OsStoreFile.SyncDirectory(files[0].Path);
+        }
+
+        if (_segments.Count == 0)
+        {
+            // The only segment was torn at its creation: make it again.
+            _segments.Add(Segment.Create(_folder, files[0].Number, expected));
+        }
+
+        _nextSequence = expected;
+    }
+
+    /// <summary>A header that a crash cut short while the segment was created: empty, all zeros, or a prefix of the magic.</summary>
+    private static bool IsTornHeader(ReadOnlySpan<byte> header)
+    {
+        if (!header.ContainsAnyExcept((byte)0))
+        {
+            return true;
+        }
+
+        Span<byte> magic = stackalloc byte[4];
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(magic, SegmentFormat.SegmentMagic);
+        return header.Length < SegmentFormat.HeaderSize && magic.StartsWith(header[..Math.Min(4, header.Length)]);
+    }
+
+    /// <summary>
+    /// Reads the record at <paramref name="offset"/>, which must carry <paramref name="expected"/>. Returns why it is not
+    /// valid, or <see langword="null"/>. With <paramref name="materialize"/>, the public record is made too.
+    /// </summary>
+    private string? ReadRecordAt(Segment segment, long offset, long available, long expected, bool exactLength, out DecodedRecord record, out int length, out StateChangeRecord? materialized, bool materialize = false)
+    {
+        record = default;
+        length = 0;
+        materialized = null;
+        if (available < SegmentFormat.RecordPrefixSize)
+        {
+            return "the file ends inside its length";
+        }
+
+        Span<byte> prefix = stackalloc byte[SegmentFormat.RecordPrefixSize];
+        if (segment.ReadAt(offset, prefix) < prefix.Length)
+        {
+            return "the file ends inside its length";
+        }
+
+        length = SegmentFormat.CheckPrefix(prefix, _maxRecordSize, available, out string? failure);
+        if (failure is not null)
+        {
+            return failure;
+        }
+
+        if (exactLength && length != available)
+        {
+            return $"its length {length} is not the {available} bytes the index holds for it";
+        }
+
+        byte[] buffer = ArrayPool<byte>.Shared.Rent(length);
+        try
+        {
+            Span<byte> bytes = buffer.AsSpan(0, length);
+            if (segment.ReadAt(offset, bytes) < length)
+            {
+                return "the file ends inside it";
+            }
+
+            failure = SegmentFormat.TryDecode(bytes, out record);
+            if (failure is null && record.Sequence != expected)
+            {
+                failure = $"it carries sequence {record.Sequence}";
+            }
+
+            if (failure is null && materialize)
+            {
+                materialized = record.ToRecord(bytes);
+            }
+
+            return failure;
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    /// <summary>Adds a record to the index. Called holding the write lock, or during open.</summary>
+    private void Index(Segment segment, long offset, int length, long sequence, string scope, string key, StateChangeKind kind, string? correlationId, long ticks)
+    {
+        segment.Offsets.Add(offset);
+        segment.Length = offset + length;
+        segment.NewestTicks = Math.Max(segment.NewestTicks, ticks);
+        _heads[(scope, key)] = new Head(sequence, kind == StateChangeKind.Delete);
+        if (correlationId is not null)
+        {
+            if (!_correlations.TryGetValue(correlationId, out List<long>? sequences))
+            {
+                _correlations[correlationId] = sequences = [];
+            }
+
+            sequences.Add(sequence);
+        }
+    }
+
+    /// <summary>
+    /// Appends <paramref name="record"/> with one positional write at the tail of the active segment (rolling to a new
+    /// segment first when the active one would pass <see cref="SegmentLogOptions.RollBytes"/>). The record is in the OS
+    /// cache when this returns; <see cref="Flush"/> puts it on the disk.
+    /// </summary>
+    /// <exception cref="ArgumentException">
+    /// Its sequence is not <see cref="NextSequence"/>, or a field is over its limit (<see cref="SegmentFormat.Measure"/>).
+    /// </exception>
+    /// <exception cref="StateStoreException">A flush failed earlier: the log takes no more records until reopened.</exception>
+    public void Append(StateChangeRecord record)
+    {
+        ArgumentNullException.ThrowIfNull(record);
+        ThrowIfUnusable();
+        if (record.Sequence != _nextSequence)
+        {
+            throw new ArgumentException($"Change {record.Sequence} cannot be appended: the log's next sequence is {_nextSequence}.", nameof(record));
+        }
+
+        int size = SegmentFormat.Measure(record, _options.MaxPayloadBytes);
+        byte[] buffer = ArrayPool<byte>.Shared.Rent(size);
+        try
+        {
+            SegmentFormat.Encode(record, buffer.AsSpan(0, size));
+            Segment active = _segments[^1]; // only this (the writer's) path changes the list
+            if (active.Offsets.Count > 0 && active.Length + size > _options.RollBytes)
+            {
+                active = Roll(record.Sequence);
+            }
+
+            long offset = active.Length;
+            try
+            {
+                RandomAccess.Write(active.Handle, buffer.AsSpan(0, size), offset);
+            }
+            catch (Exception ex) when (ex is not OutOfMemoryException)
+            {
+                // A part of the record may be in the file: cut it, or a later append could leave its tail behind.
+                try
+                {
+                    active.Truncate(offset);
+                }
+                catch (Exception cut) when (cut is IOException or UnauthorizedAccessException)
+                {
+                    _failed = true;
+                }
+
+                throw;
+            }
+
+            Interlocked.Increment(ref _written);
+            _lock.EnterWriteLock();
+            try
+            {
+                Index(active, offset, size, record.Sequence, record.Scope, record.Key, record.Kind, record.CorrelationId, record.Timestamp.UtcTicks);
+                _nextSequence++;
+            }
+            finally
+            {
+                _lock.ExitWriteLock();
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    /// <summary>Seals the active segment (flushed to the disk) and starts the next one, whose first record is <paramref name="first"/>.</summary>
+    private Segment Roll(long first)
+    {
+        Segment sealedSegment = _segments[^1];
+        lock (_flushLock)
+        {
+            SyncOrFail(sealedSegment);
+        }
+
+        Segment next;
+        try
+        {
+            next = Segment.Create(_folder, sealedSegment.Number + 1, first);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            // A part of the new file may exist, and a second try could not create it again: the next open cleans it up.
+            _failed = true;
+            throw;
+        }
+
+        _lock.EnterWriteLock();
+        try
+        {
+            _segments.Add(next);
+        }
+        finally
+        {
+            _lock.ExitWriteLock();
+        }
+
+        return next;
+    }
+
+    /// <summary>
+    /// Flushes every appended record to the disk (fsync of the active segment; a sealed segment was flushed when it was
+    /// sealed). For the store's group commit, before it flushes the database's files. Safe beside appends and reads.
+    /// </summary>
+    /// <exception cref="StateStoreException">The flush failed (now or before): the log takes no more records.</exception>
+    public void Flush()
+    {
+        lock (_flushLock)
+        {
+            ThrowIfUnusable();
+            long written = Interlocked.Read(ref _written);
+            if (written == Interlocked.Read(ref _synced))
+            {
+                return;
+            }
+
+            Segment active;
+            _lock.EnterReadLock();
+            try
+            {
+                active = _segments[^1];
+            }
+            finally
+            {
+                _lock.ExitReadLock();
+            }
+
+            SyncOrFail(active);
+            Interlocked.Exchange(ref _synced, written);
+        }
+    }
+
+    private void SyncOrFail(Segment segment)
+    {
+        try
+        {
+            segment.Sync();
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            // After a failed fsync the OS may have dropped the unflushed pages: nothing since the last good one is sure.
+            _failed = true;
+            throw new StateStoreException($"The change log '{_folder}' could not be flushed to the disk; it takes no further records until it is reopened.", ex);
+        }
+    }
+
+    /// <summary>
+    /// Cuts every record after <paramref name="lastKept"/> (their database commit failed) and flushes the cut to the disk;
+    /// the index goes back to what it was before they were appended.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="lastKept"/> is before the oldest kept record.</exception>
+    /// <exception cref="StateStoreCorruptedException">A record to cut could not be read back to undo its index entries.</exception>
+    public void DiscardAfter(long lastKept)
+    {
+        ThrowIfDisposed();
+        lock (_flushLock)
+        {
+            _lock.EnterWriteLock();
+            try
+            {
+                if (lastKept >= _nextSequence - 1)
+                {
+                    return;
+                }
+
+                if (lastKept < _segments[0].FirstSequence - 1)
+                {
+                    throw new ArgumentOutOfRangeException(nameof(lastKept), lastKept, $"The oldest kept record is {_segments[0].FirstSequence}.");
+                }
+
+                // Undo the index, newest first: a key's head goes back to its previous record.
+                for (long sequence = _nextSequence - 1; sequence > lastKept; sequence--)
+                {
+                    StateChangeRecord record = ReadLocked(sequence)!;
+                    var id = (record.Scope, record.Key);
+                    if (_heads.TryGetValue(id, out Head head) && head.Sequence == sequence)
+                    {
+                        StateChangeRecord? previous = record.PreviousSequence >= _segments[0].FirstSequence ? ReadLocked(record.PreviousSequence) : null;
+                        if (previous is not null && previous.Scope == record.Scope && previous.Key == record.Key)
+                        {
+                            _heads[id] = new Head(previous.Sequence, previous.Kind == StateChangeKind.Delete);
+                        }
+                        else
+                        {
+                            _heads.Remove(id);
+                        }
+                    }
+
+                    if (record.CorrelationId is not null && _correlations.TryGetValue(record.CorrelationId, out List<long>? sequences))
+                    {
+                        sequences.Remove(sequence);
+                        if (sequences.Count == 0)
+                        {
+                            _correlations.Remove(record.CorrelationId);
+                        }
+                    }
+                }
+
+                int index = SegmentIndexOf(lastKept + 1);
+                int position = (int)(lastKept + 1 - _segments[index].FirstSequence);
+                int keep = position == 0 && index > 0 ? index : index + 1; // a segment left empty goes too
+                for (int i = _segments.Count - 1; i >= keep; i--)
+                {
+                    _segments[i].Dispose();
+                    File.Delete(_segments[i].Path);
+                    _segments.RemoveAt(i);
+                }
+
+                if (keep > index)
+                {
+                    Segment segment = _segments[index];
+
+                    // Its newest time may now be later than its records: retention then keeps it longer, never shorter.
+                    segment.Truncate(segment.Offsets[position]);
+                    segment.Offsets.RemoveRange(position, segment.Offsets.Count - position);
+                }
+
+                OsStoreFile.SyncDirectory(_segments[0].Path);
+                _nextSequence = lastKept + 1;
+            }
+            finally
+            {
+                _lock.ExitWriteLock();
+            }
+        }
+    }
+
+    /// <summary>
+    /// Retention: deletes whole sealed segments from the oldest end while every record in them is older than
+    /// <paramref name="olderThan"/> and none is the newest record of a key whose newest record is a write (a current
+    /// value's record). It stops at the first segment that must stay, so the kept records remain consecutive: a key
+    /// written once and never again keeps its segment, and every later one, until compaction (not built) rewrites it.
+    /// A key whose newest record is a delete does not hold its segment back; it leaves the index with it.
+    /// </summary>
+    /// <returns>How many segments were deleted.</returns>
+    public int RemoveSegments(DateTimeOffset olderThan)
+    {
+        ThrowIfUnusable();
+        lock (_flushLock)
+        {
+            _lock.EnterWriteLock();
+            try
+            {
+                long oldestWriteHead = long.MaxValue;
+                foreach (Head head in _heads.Values)
+                {
+                    if (!head.IsDelete)
+                    {
+                        oldestWriteHead = Math.Min(oldestWriteHead, head.Sequence);
+                    }
+                }
+
+                int removed = 0;
+                while (_segments.Count > 1)
+                {
+                    Segment oldest = _segments[0];
+                    if (oldest.NewestTicks >= olderThan.UtcTicks || oldest.LastSequence >= oldestWriteHead)
+                    {
+                        break;
+                    }
+
+                    oldest.Dispose();
+                    File.Delete(oldest.Path);
+                    _segments.RemoveAt(0);
+                    removed++;
+                }
+
+                if (removed > 0)
+                {
+                    long first = _segments[0].FirstSequence;
+                    var gone = new List<(string, string)>();
+                    foreach (var (id, head) in _heads)
+                    {
+                        if (head.Sequence < first)
+                        {
+                            gone.Add(id);
+                        }
+                    }
+
+                    foreach (var id in gone)
+                    {
+                        _heads.Remove(id);
+                    }
+
+                    var emptied = new List<string>();
+                    foreach (var (id, sequences) in _correlations)
+                    {
+                        sequences.RemoveAll(s => s < first);
+                        if (sequences.Count == 0)
+                        {
+                            emptied.Add(id);
+                        }
+                    }
+
+                    foreach (string id in emptied)
+                    {
+                        _correlations.Remove(id);
+                    }
+
+                    OsStoreFile.SyncDirectory(_segments[0].Path);
+                }
+
+                return removed;
+            }
+            finally
+            {
+                _lock.ExitWriteLock();
+            }
+        }
+    }
+
+    /// <summary>The record with <paramref name="sequence"/>, or <see langword="null"/> when the log does not (or no longer) hold it.</summary>
+    /// <exception cref="StateStoreCorruptedException">The record is damaged on the disk.</exception>
+    public StateChangeRecord? Read(long sequence)
+    {
+        ThrowIfDisposed();
+        _lock.EnterReadLock();
+        try
+        {
+            return ReadLocked(sequence);
+        }
+        finally
+        {
+            _lock.ExitReadLock();
+        }
+    }
+
+    /// <summary>Reads a record holding a lock (read or write).</summary>
+    private StateChangeRecord? ReadLocked(long sequence)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (sequence < _segments[0].FirstSequence || sequence >= _nextSequence)
+        {
+            return null;
+        }
+
+        Segment segment = _segments[SegmentIndexOf(sequence)];
+        int position = (int)(sequence - segment.FirstSequence);
+        long offset = segment.Offsets[position];
+        long end = position + 1 < segment.Offsets.Count ? segment.Offsets[position + 1] : segment.Length;
+        string? failure = ReadRecordAt(segment, offset, end - offset, sequence, exactLength: true, out _, out _, out StateChangeRecord? record, materialize: true);
+        return failure is null
+            ? record
+            : throw Corrupt(segment.Path, $"change-log record {sequence} at offset {offset} is damaged: {failure}");
+    }
+
+    /// <summary>The index of the segment holding <paramref name="sequence"/> (which the log holds).</summary>
+    private int SegmentIndexOf(long sequence)
+    {
+        int low = 0;
+        int high = _segments.Count - 1;
+        while (low < high)
+        {
+            int middle = (low + high + 1) / 2;
+            if (_segments[middle].FirstSequence <= sequence)
+            {
+                low = middle;
+            }
+            else
+            {
+                high = middle - 1;
+            }
+        }
+
+        return low;
+    }
+
+    /// <summary>
+    /// The records after <paramref name="afterSequence"/>, in sequence order, up to the newest one when each is read (so
+    /// records appended during the iteration are included). Records removed by retention meanwhile are skipped.
+    /// </summary>
+    public IEnumerable<StateChangeRecord> ReadFrom(long afterSequence)
+    {
+        long sequence = afterSequence + 1;
+        while (true)
+        {
+            ThrowIfDisposed();
+            StateChangeRecord? record;
+            _lock.EnterReadLock();
+            try
+            {
+                sequence = Math.Max(sequence, _segments[0].FirstSequence);
+                record = ReadLocked(sequence);
+            }
+            finally
+            {
+                _lock.ExitReadLock();
+            }
+
+            if (record is null)
+            {
+                yield break;
+            }
+
+            yield return record;
+            sequence++;
+        }
+    }
+
+    /// <summary>The sequence of the newest record of a key, or 0 when the log holds none.</summary>
+    public long HeadOf(string scope, string key)
+    {
+        ThrowIfDisposed();
+        _lock.EnterReadLock();
+        try
+        {
+            return _heads.TryGetValue((scope, key), out Head head) ? head.Sequence : 0;
+        }
+        finally
+        {
+            _lock.ExitReadLock();
+        }
+    }
+
+    /// <summary>A key's records, newest first, following each record's previous sequence while the log holds it.</summary>
+    public IEnumerable<StateChangeRecord> ReadHistory(string scope, string key)
+    {
+        long sequence = HeadOf(scope, key);
+        while (sequence > 0 && Read(sequence) is { } record)
+        {
+            yield return record;
+            sequence = record.PreviousSequence;
+        }
+    }
+
+    /// <summary>The sequences of the records with <paramref name="correlationId"/>, in order (a copy).</summary>
+    public IReadOnlyList<long> SequencesOf(string correlationId)
+    {
+        ThrowIfDisposed();
+        _lock.EnterReadLock();
+        try
+        {
+            return _correlations.TryGetValue(correlationId, out List<long>? sequences) ? sequences.ToArray() : [];
+        }
+        finally
+        {
+            _lock.ExitReadLock();
+        }
+    }
+
+    private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(_disposed, this);
+
+    private void ThrowIfUnusable()
+    {
+        ThrowIfDisposed();
+        if (_failed)
+        {
+            throw new StateStoreException($"The change log '{_folder}' failed to flush, cut or start a segment; it takes no further records until it is reopened.");
+        }
+    }
+
+    private static StateStoreCorruptedException Corrupt(string path, string failure) => new(path, failure);
+
+    /// <summary>Closes the segment files. Does not flush: the store's close flushes first.</summary>
+    public void Dispose()
+    {
+        if (_disposed)
+        {
+            return;
+        }
+
+        lock (_flushLock)
+        {
+            _lock.EnterWriteLock();
+            try
+            {
+                _disposed = true;
+                foreach (Segment segment in _segments)
+                {
+                    segment.Dispose();
+                }
+
+                _segments.Clear();
+            }
+            finally
+            {
+                _lock.ExitWriteLock();
+            }
+        }
+    }
+}
