@@ -329,6 +329,7 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
         if (_walkIndexOnOpen)
         {
             OpenCounts(format, entries);
+            OpenHookCount();
         }
 
         _versions.Clear();
@@ -735,9 +736,10 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
         {
             InTransaction(() =>
             {
+                long last = 0;
                 foreach (HookExecutionRecord r in records)
                 {
-                    _hooks.Insert(DocumentIntegrity.Seal(new BsonDocument
+                    last = _hooks.Insert(DocumentIntegrity.Seal(new BsonDocument
                     {
                         ["h"] = r.HookId,
                         ["pt"] = r.Point,
@@ -752,8 +754,10 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
                         ["ov"] = r.OldValue.ToArray(),
                         ["nv"] = r.NewValue.ToArray(),
                         ["rv"] = r.ResultValue.ToArray(),
-                    }));
+                    })).AsInt64;
                 }
+
+                CountAppendedHooks(records.Count, last);
             });
             return 0;
         });
@@ -767,9 +771,18 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
         cancellationToken.ThrowIfCancellationRequested();
         return new(Run<IReadOnlyList<HookExecutionRecord>>(() =>
         {
-            IEnumerable<BsonDocument> docs = query.CorrelationId is not null ? _hooks.Find(Query.EQ("c", query.CorrelationId)) : _hooks.Find(Query.GT("_id", query.AfterId));
+            List<BsonDocument> docs;
+            if (query.CorrelationId is not null)
+            {
+                docs = _hooks.Find(Query.EQ("c", query.CorrelationId)).Select(d => Checked(d, HooksCollectionName)).ToList();
+            }
+            else
+            {
+                docs = _hooks.Find(Query.GT("_id", query.AfterId)).Select(d => Checked(d, HooksCollectionName)).ToList();
+                CheckHookRead(docs, query.AfterId);
+            }
+
             return docs
-                .Select(d => Checked(d, HooksCollectionName))
                 .Select(d => new HookExecutionRecord(
                     d["_id"].AsInt64,
                     d["h"].AsString,
@@ -814,10 +827,13 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
 
             InTransaction(() =>
             {
+                int removed = 0;
                 foreach (long id in remove)
                 {
-                    _hooks.Delete(id);
+                    removed += _hooks.Delete(id) ? 1 : 0;
                 }
+
+                CountPrunedHooks(removed);
             });
             return (long)remove.Count;
         });
