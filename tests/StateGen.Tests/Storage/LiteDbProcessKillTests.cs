@@ -26,7 +26,7 @@ public sealed class LiteDbProcessKillTests : IDisposable
     public void Dispose() => _dir.Dispose();
 
     [Fact]
-    public async Task Sigkill_at_random_moments_loses_no_acknowledged_write_over_50_cycles()
+    public async Task Sigkill_at_random_moments_loses_no_acknowledged_write_in_any_cycle()
     {
         string writer = CrashWriterChild.Path();
 
