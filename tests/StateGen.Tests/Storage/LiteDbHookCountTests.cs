@@ -4,7 +4,6 @@ using System.Linq;
 using System.Text;
 using System.Threading.Tasks;
 using LiteDB;
-using LiteDB.Engine;
 using StateGen.Storage;
 using StateGen.Storage.LiteDb;
 using StateGen.Tests.TestSupport;
@@ -23,11 +22,7 @@ public sealed class LiteDbHookCountTests : IDisposable
 
     public void Dispose() => _dir.Dispose();
 
-    private static LiteDatabase Raw(string path) => new(new LiteEngine(new EngineSettings
-    {
-        Filename = path,
-        Collation = new Collation(CultureInfo.InvariantCulture.LCID, CompareOptions.Ordinal),
-    }));
+    private static LiteDatabase Raw(string path) => LiteDbScopeCountTests.Raw(path);
 
     private static HookExecutionRecord Record(int n, DateTimeOffset at) => new(
         0, "hook-" + n.ToString(CultureInfo.InvariantCulture), "BeforeChange", "agent/a1", "k" + n.ToString(CultureInfo.InvariantCulture), "Note", "Continue", null,

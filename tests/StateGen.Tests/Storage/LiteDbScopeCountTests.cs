@@ -32,7 +32,7 @@ public sealed class LiteDbScopeCountTests : IDisposable
     private static StateWrite Write(string scope, string key, string text = "v") => new(scope, key, "Note", 1, Value(text));
 
     /// <summary>A raw LiteDB handle on a closed store's file, with the store's collation.</summary>
-    private static LiteDatabase Raw(string path) => new(new LiteEngine(new EngineSettings
+    internal static LiteDatabase Raw(string path) => new(new LiteEngine(new EngineSettings
     {
         Filename = path,
         Collation = new Collation(CultureInfo.InvariantCulture.LCID, CompareOptions.Ordinal),
