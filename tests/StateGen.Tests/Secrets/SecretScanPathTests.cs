@@ -50,17 +50,7 @@ public sealed class SecretScanPathTests
     {
         string aws = SecretSamples.All(32).First(s => s.Kind == SecretKind.AwsAccessKeyId).Value;
         var holder = new SecretHolder { Id = "h1", Nested = { Text = aws } };
-        using var opened = new ManualResetEventSlim();
-        using var release = new ManualResetEventSlim();
-        var other = new Thread(() =>
-        {
-            using SecretScanScope tracked = SecretScan.Begin(SecretScanPolicy.RedactAndWarn);
-            opened.Set();
-            release.Wait();
-        });
-        other.Start();
-        opened.Wait();
-        try
+        WhileAnotherThreadHolds(() => SecretScan.Begin(SecretScanPolicy.RedactAndWarn), () =>
         {
             using SecretScanScope scan = SecretScan.BeginUntracked(SecretScanPolicy.RedactAndWarn);
             SecretPlacementTests.Write(holder);
@@ -71,12 +61,7 @@ public sealed class SecretScanPathTests
                 SecretPlacementTests.Write(holder);
                 Assert.Equal(new[] { new SecretFinding("Nested.Text", SecretKind.AwsAccessKeyId) }, tracked.Findings);
             }
-        }
-        finally
-        {
-            release.Set();
-            other.Join();
-        }
+        });
     }
 
     [Fact]
@@ -84,17 +69,7 @@ public sealed class SecretScanPathTests
     {
         string slack = SecretSamples.All(33).First(s => s.Kind == SecretKind.SlackToken).Value;
         var holder = new SecretHolder { Id = "h1", Text = slack, Items = { slack } };
-        using var opened = new ManualResetEventSlim();
-        using var release = new ManualResetEventSlim();
-        var other = new Thread(() =>
-        {
-            using SecretScanScope off = SecretScan.BeginUntracked(SecretScanPolicy.Off);
-            opened.Set();
-            release.Wait();
-        });
-        other.Start();
-        opened.Wait();
-        try
+        WhileAnotherThreadHolds(() => SecretScan.BeginUntracked(SecretScanPolicy.Off), () =>
         {
             // No scope here: redacted. An untracked default scope: redacted and counted. An Off scope here: verbatim.
             Assert.DoesNotContain(slack, SecretPlacementTests.Strings(SecretPlacementTests.Write(holder)));
@@ -108,6 +83,25 @@ public sealed class SecretScanPathTests
             {
                 Assert.Equal(2, SecretPlacementTests.Strings(SecretPlacementTests.Write(holder)).Count(v => v == slack));
             }
+        });
+    }
+
+    /// <summary>Runs <paramref name="body"/> here while another thread holds a scope opened by <paramref name="open"/>.</summary>
+    private static void WhileAnotherThreadHolds(Func<SecretScanScope> open, Action body)
+    {
+        using var opened = new ManualResetEventSlim();
+        using var release = new ManualResetEventSlim();
+        var other = new Thread(() =>
+        {
+            using SecretScanScope held = open();
+            opened.Set();
+            release.Wait();
+        });
+        other.Start();
+        opened.Wait();
+        try
+        {
+            body();
         }
         finally
         {

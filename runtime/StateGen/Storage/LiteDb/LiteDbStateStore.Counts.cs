@@ -61,12 +61,15 @@ public sealed partial class LiteDbStateStore
     /// file that reopened with LiteDB's "page type must be collection page" (the current-value, change-log and hook
     /// collections are created at open too).
     /// </summary>
-    private void CreateCountsCollection()
+    private void CreateCountsCollection() => CreateCollection(_counts, CountsCollectionName);
+
+    /// <summary>Creates an empty collection (LiteDB creates one with its first insert), inside the caller's transaction.</summary>
+    private void CreateCollection(ILiteCollection<BsonDocument> collection, string name)
     {
-        if (!_db.CollectionExists(CountsCollectionName))
+        if (!_db.CollectionExists(name))
         {
-            _counts.Insert(new BsonDocument { ["_id"] = string.Empty });
-            _counts.Delete(string.Empty);
+            collection.Insert(new BsonDocument { ["_id"] = string.Empty });
+            collection.Delete(string.Empty);
         }
     }
 

@@ -286,11 +286,7 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
             // LiteDB creating a collection inside a write whose page writes fail left a file that would not reopen
             // (LiteException 999 in the fault test for the first meta record; "page type must be collection page" for
             // the counts, which are created up front for the same reason).
-            InTransaction(() =>
-            {
-                _meta.Insert(new BsonDocument { ["_id"] = string.Empty });
-                _meta.Delete(string.Empty);
-            });
+            InTransaction(() => CreateCollection(_meta, MetaCollectionName));
         }
 
         if (RecordsChanges)
