@@ -801,6 +801,21 @@ internal sealed class SegmentLog : IDisposable
         }
     }
 
+    /// <summary>The newest record of a key: its sequence and whether it is a delete; (0, false) when the log holds none.</summary>
+    public (long Sequence, bool IsDelete) LastChangeOf(string scope, string key)
+    {
+        ThrowIfDisposed();
+        _lock.EnterReadLock();
+        try
+        {
+            return _heads.TryGetValue((scope, key), out Head head) ? (head.Sequence, head.IsDelete) : (0, false);
+        }
+        finally
+        {
+            _lock.ExitReadLock();
+        }
+    }
+
     /// <summary>A key's records, newest first, following each record's previous sequence while the log holds it.</summary>
     public IEnumerable<StateChangeRecord> ReadHistory(string scope, string key)
     {
