@@ -18,6 +18,12 @@ namespace StateGen.Storage.ChangeLog;
 /// correlation id | origin (each u16 byte count + UTF-8; <see cref="NullString"/> for a null correlation id or origin) |
 /// payload (i32 byte count + bytes) | XxHash3 of everything before it (u64).
 /// </para>
+/// <para>
+/// Tombstone (a record <see cref="SegmentLog.Remove"/> took out; it keeps the sequences consecutive and the key's chain
+/// walkable): magic <c>SGCR</c> | length (u32) | sequence (i64) | kind (u8, <see cref="TombstoneKind"/>) | the removed
+/// record's kind (u8, 1 write or 2 delete) | previous sequence of the key (i64) | scope | key (u16 byte count + UTF-8) |
+/// XxHash3 of everything before it (u64).
+/// </para>
 /// Every length has a hard limit, checked before anything is allocated, so hostile bytes cannot cause a huge allocation;
 /// XxHash3 is no authentication, so a record whose checksum matches is still parsed defensively.
 /// </summary>
@@ -38,6 +44,9 @@ internal static class SegmentFormat
     /// <summary>Magic and length: what is read before a record's length is trusted.</summary>
     public const int RecordPrefixSize = 8;
 
+    /// <summary>The kind byte of a tombstone (1 and 2 are <see cref="StateChangeKind"/>'s write and delete).</summary>
+    public const byte TombstoneKind = 3;
+
     /// <summary>The string length that stands for a null correlation id or origin.</summary>
     public const ushort NullString = 0xFFFF;
 
@@ -55,6 +64,12 @@ internal static class SegmentFormat
 
     /// <summary>The smallest record: every string and the payload empty.</summary>
     public const int MinRecordSize = RecordPrefixSize + FixedFieldsSize + (5 * 2) + 4 + 8;
+
+    // sequence, kind, removed kind, previous sequence
+    private const int TombstoneFixedFieldsSize = 8 + 1 + 1 + 8;
+
+    /// <summary>The smallest tombstone (empty scope and key), and so the smallest length a record prefix may give.</summary>
+    public const int MinTombstoneSize = RecordPrefixSize + TombstoneFixedFieldsSize + (2 * 2) + 8;
 
     /// <summary>The largest record with a payload of at most <paramref name="maxPayloadBytes"/> bytes.</summary>
     public static long MaxRecordSize(int maxPayloadBytes)
@@ -225,9 +240,32 @@ internal static class SegmentFormat
         return at + 2 + written;
     }
 
+    /// <summary>The encoded size of the tombstone of a record of <paramref name="scope"/> and <paramref name="key"/> (both valid, as decoded).</summary>
+    public static int TombstoneSize(string scope, string key)
+        => MinTombstoneSize + Strict.GetByteCount(scope) + Strict.GetByteCount(key);
+
+    /// <summary>
+    /// Encodes the tombstone of record <paramref name="sequence"/> into exactly <see cref="TombstoneSize"/> bytes of
+    /// <paramref name="destination"/>.
+    /// </summary>
+    public static void EncodeTombstone(long sequence, StateChangeKind removedKind, long previousSequence, string scope, string key, Span<byte> destination)
+    {
+        BinaryPrimitives.WriteUInt32LittleEndian(destination, RecordMagic);
+        BinaryPrimitives.WriteUInt32LittleEndian(destination[4..], (uint)destination.Length);
+        int at = RecordPrefixSize;
+        BinaryPrimitives.WriteInt64LittleEndian(destination[at..], sequence);
+        destination[at + 8] = TombstoneKind;
+        destination[at + 9] = (byte)removedKind;
+        BinaryPrimitives.WriteInt64LittleEndian(destination[(at + 10)..], previousSequence);
+        at += TombstoneFixedFieldsSize;
+        at = WriteString(destination, at, scope);
+        at = WriteString(destination, at, key);
+        BinaryPrimitives.WriteUInt64LittleEndian(destination[at..], XxHash3.HashToUInt64(destination[..at]));
+    }
+
     /// <summary>
     /// Checks a record's magic and length (the first <see cref="RecordPrefixSize"/> bytes) before anything is allocated:
-    /// its length must be at least <see cref="MinRecordSize"/>, at most <paramref name="maxRecordSize"/> and at most
+    /// its length must be at least <see cref="MinTombstoneSize"/>, at most <paramref name="maxRecordSize"/> and at most
     /// <paramref name="available"/> (the bytes left in the file). Returns the length, or 0 and why.
     /// </summary>
     public static int CheckPrefix(ReadOnlySpan<byte> prefix, long maxRecordSize, long available, out string? failure)
@@ -240,7 +278,7 @@ internal static class SegmentFormat
         }
 
         uint length = BinaryPrimitives.ReadUInt32LittleEndian(prefix[4..]);
-        if (length < MinRecordSize || length > maxRecordSize)
+        if (length < MinTombstoneSize || length > maxRecordSize)
         {
             failure = $"its length {length} is outside the limits";
             return 0;
@@ -256,19 +294,30 @@ internal static class SegmentFormat
     }
 
     /// <summary>
-    /// Checks and parses a whole record (as <see cref="CheckPrefix"/> sized it). Returns <see langword="null"/> on
-    /// success, else why it is not a valid record. Strings are decoded; the payload stays in <paramref name="record"/>.
+    /// Checks and parses a whole record or tombstone (as <see cref="CheckPrefix"/> sized it). Returns
+    /// <see langword="null"/> on success, else why it is not a valid record. Strings are decoded; the payload stays in
+    /// <paramref name="record"/>.
     /// </summary>
     public static string? TryDecode(ReadOnlySpan<byte> record, out DecodedRecord decoded)
     {
         decoded = default;
         int hashed = record.Length - 8;
-        if (record.Length < MinRecordSize || BinaryPrimitives.ReadUInt64LittleEndian(record[hashed..]) != XxHash3.HashToUInt64(record[..hashed]))
+        if (record.Length < MinTombstoneSize || BinaryPrimitives.ReadUInt64LittleEndian(record[hashed..]) != XxHash3.HashToUInt64(record[..hashed]))
         {
             return "it failed its checksum";
         }
 
         int at = RecordPrefixSize;
+        if (record[at + 8] == TombstoneKind)
+        {
+            return TryDecodeTombstone(record[..hashed], out decoded);
+        }
+
+        if (record.Length < MinRecordSize)
+        {
+            return "it is shorter than the smallest record";
+        }
+
         long sequence = BinaryPrimitives.ReadInt64LittleEndian(record[at..]);
         byte kind = record[at + 8];
         int schemaVersion = BinaryPrimitives.ReadInt32LittleEndian(record[(at + 9)..]);
@@ -313,7 +362,40 @@ internal static class SegmentFormat
             return "its payload length does not match the record's length";
         }
 
-        decoded = new DecodedRecord(sequence, (StateChangeKind)kind, schemaVersion, version, ticks, previous, scope!, key!, typeName!, correlation, origin, at, payloadLength);
+        decoded = new DecodedRecord(sequence, (StateChangeKind)kind, schemaVersion, version, ticks, previous, scope!, key!, typeName!, correlation, origin, at, payloadLength, IsTombstone: false);
+        return null;
+    }
+
+    private static string? TryDecodeTombstone(ReadOnlySpan<byte> body, out DecodedRecord decoded)
+    {
+        decoded = default;
+        int at = RecordPrefixSize;
+        long sequence = BinaryPrimitives.ReadInt64LittleEndian(body[at..]);
+        byte removedKind = body[at + 9];
+        long previous = BinaryPrimitives.ReadInt64LittleEndian(body[(at + 10)..]);
+        at += TombstoneFixedFieldsSize;
+        if (removedKind is not (byte)StateChangeKind.Write and not (byte)StateChangeKind.Delete)
+        {
+            return $"its removed record's kind {removedKind} is unknown";
+        }
+
+        if (sequence < 1 || previous < 0 || previous >= sequence)
+        {
+            return "its sequence or previous sequence is out of range";
+        }
+
+        if (!TryReadString(body, ref at, MaxScopeBytes, nullable: false, out string? scope)
+            || !TryReadString(body, ref at, MaxKeyBytes, nullable: false, out string? key))
+        {
+            return "a string in it has a bad length or is not UTF-8";
+        }
+
+        if (at != body.Length)
+        {
+            return "its length does not match its fields";
+        }
+
+        decoded = new DecodedRecord(sequence, (StateChangeKind)removedKind, 0, 0, long.MinValue, previous, scope!, key!, string.Empty, null, null, at, 0, IsTombstone: true);
         return null;
     }
 
@@ -351,7 +433,11 @@ internal static class SegmentFormat
     }
 }
 
-/// <summary>A record's fields as <see cref="SegmentFormat.TryDecode"/> read them; the payload is a range of the record.</summary>
+/// <summary>
+/// A record's fields as <see cref="SegmentFormat.TryDecode"/> read them; the payload is a range of the record. For a
+/// tombstone (<paramref name="IsTombstone"/>) only the sequence, the removed record's kind, the previous sequence, scope
+/// and key are real: the other fields are empty and <paramref name="Ticks"/> is <see cref="long.MinValue"/>.
+/// </summary>
 internal readonly record struct DecodedRecord(
     long Sequence,
     StateChangeKind Kind,
@@ -365,7 +451,8 @@ internal readonly record struct DecodedRecord(
     string? CorrelationId,
     string? Origin,
     int PayloadOffset,
-    int PayloadLength)
+    int PayloadLength,
+    bool IsTombstone)
 {
     /// <summary>The public record, with a copy of the payload taken from <paramref name="record"/>.</summary>
     public StateChangeRecord ToRecord(ReadOnlySpan<byte> record)

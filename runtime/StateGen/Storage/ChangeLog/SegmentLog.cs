@@ -15,7 +15,8 @@ namespace StateGen.Storage.ChangeLog;
 /// <para>
 /// Sequences are consecutive: record <c>n + 1</c> follows record <c>n</c>, across segments (each segment's header names
 /// the sequence of its first record), so a missing record is always detectable. Retention removes whole segments from the
-/// oldest end only, so the kept records stay one consecutive range.
+/// oldest end only, so the kept records stay one consecutive range; <see cref="Remove"/> takes chosen records out by
+/// replacing them with tombstones, which keep their sequences.
 /// </para>
 /// <para>
 /// Order and durability are the caller's: append a batch's records (one positional write each, into the OS cache), then
@@ -23,8 +24,8 @@ namespace StateGen.Storage.ChangeLog;
 /// <see cref="Open"/> is told the newest sequence the database committed and cuts everything after it.
 /// </para>
 /// <para>
-/// Threads: <see cref="Append"/>, <see cref="DiscardAfter"/>, <see cref="RemoveSegments"/> and <see cref="Dispose"/> come
-/// from one writer at a time (the store's write path). Reads may run on any thread, concurrently with them and with
+/// Threads: <see cref="Append"/>, <see cref="DiscardAfter"/>, <see cref="RemoveSegments"/>, <see cref="Remove"/> and
+/// <see cref="Dispose"/> come from one writer at a time (the store's write path). Reads may run on any thread, concurrently with them and with
 /// <see cref="Flush"/> (the group commit's flusher): a record becomes visible to readers only once it is wholly written.
 /// </para>
 /// </remarks>
@@ -44,8 +45,11 @@ internal sealed class SegmentLog : IDisposable
     private volatile bool _failed;
     private volatile bool _disposed;
 
-    /// <summary>A key's newest record in the log.</summary>
-    private readonly record struct Head(long Sequence, bool IsDelete);
+    /// <summary>A key's newest record in the log; <paramref name="IsRemoved"/> when <see cref="Remove"/> replaced it by a tombstone.</summary>
+    private readonly record struct Head(long Sequence, bool IsDelete, bool IsRemoved);
+
+    /// <summary>The suffix of a segment's compacted copy while <see cref="Remove"/> writes it; <see cref="Open"/> deletes leftovers.</summary>
+    private const string TempSuffix = ".tmp";
 
     private SegmentLog(string folder, SegmentLogOptions options)
     {
@@ -161,12 +165,26 @@ internal sealed class SegmentLog : IDisposable
         }
 
         var files = new List<(long Number, string Path)>();
+        bool leftovers = false;
         foreach (string path in Directory.EnumerateFiles(_folder))
         {
-            if (SegmentFormat.TryParseFileName(Path.GetFileName(path), out long number))
+            string name = Path.GetFileName(path);
+            if (SegmentFormat.TryParseFileName(name, out long number))
             {
                 files.Add((number, path));
             }
+            else if (name.EndsWith(TempSuffix, StringComparison.Ordinal) && SegmentFormat.TryParseFileName(name[..^TempSuffix.Length], out _))
+            {
+                // A compaction's copy that a crash left before (or without) its rename over the segment: the segment
+                // itself is whole, old or new.
+                File.Delete(path);
+                leftovers = true;
+            }
+        }
+
+        if (leftovers)
+        {
+            OsStoreFile.SyncDirectory(Path.Combine(_folder, SegmentFormat.FileName(1)));
         }
 
         files.Sort((a, b) => a.Number.CompareTo(b.Number));
@@ -266,7 +284,7 @@ internal sealed class SegmentLog : IDisposable
                     break;
                 }
 
-                Index(segment, offset, length, record.Sequence, record.Scope, record.Key, record.Kind, record.CorrelationId, record.Ticks);
+                Index(segment, offset, length, record.Sequence, record.Scope, record.Key, record.Kind, record.IsTombstone, record.CorrelationId, record.Ticks);
                 expected++;
                 offset += length;
             }
@@ -311,7 +329,8 @@ internal sealed class SegmentLog : IDisposable
 
     /// <summary>
     /// Reads the record at <paramref name="offset"/>, which must carry <paramref name="expected"/>. Returns why it is not
-    /// valid, or <see langword="null"/>. With <paramref name="materialize"/>, the public record is made too.
+    /// valid, or <see langword="null"/>. With <paramref name="materialize"/>, the public record is made too (not for a
+    /// tombstone: <paramref name="materialized"/> stays <see langword="null"/>).
     /// </summary>
     private string? ReadRecordAt(Segment segment, long offset, long available, long expected, bool exactLength, out DecodedRecord record, out int length, out StateChangeRecord? materialized, bool materialize = false)
     {
@@ -355,7 +374,7 @@ internal sealed class SegmentLog : IDisposable
                 failure = $"it carries sequence {record.Sequence}";
             }
 
-            if (failure is null && materialize)
+            if (failure is null && materialize && !record.IsTombstone)
             {
                 materialized = record.ToRecord(bytes);
             }
@@ -368,13 +387,21 @@ internal sealed class SegmentLog : IDisposable
         }
     }
 
-    /// <summary>Adds a record to the index. Called holding the write lock, or during open.</summary>
-    private void Index(Segment segment, long offset, int length, long sequence, string scope, string key, StateChangeKind kind, string? correlationId, long ticks)
+    /// <summary>
+    /// Adds a record or tombstone to the index (a tombstone's <paramref name="kind"/> is the removed record's). Called
+    /// holding the write lock, or during open.
+    /// </summary>
+    private void Index(Segment segment, long offset, int length, long sequence, string scope, string key, StateChangeKind kind, bool tombstone, string? correlationId, long ticks)
     {
         segment.Offsets.Add(offset);
         segment.Length = offset + length;
+        _heads[(scope, key)] = new Head(sequence, kind == StateChangeKind.Delete, tombstone);
+        if (tombstone)
+        {
+            return; // no time (retention needs none for it) and no correlation id
+        }
+
         segment.NewestTicks = Math.Max(segment.NewestTicks, ticks);
-        _heads[(scope, key)] = new Head(sequence, kind == StateChangeKind.Delete);
         if (correlationId is not null)
         {
             if (!_correlations.TryGetValue(correlationId, out List<long>? sequences))
@@ -439,7 +466,7 @@ internal sealed class SegmentLog : IDisposable
             _lock.EnterWriteLock();
             try
             {
-                Index(active, offset, size, record.Sequence, record.Scope, record.Key, record.Kind, record.CorrelationId, record.Timestamp.UtcTicks);
+                Index(active, offset, size, record.Sequence, record.Scope, record.Key, record.Kind, tombstone: false, record.CorrelationId, record.Timestamp.UtcTicks);
                 _nextSequence++;
             }
             finally
@@ -557,17 +584,19 @@ internal sealed class SegmentLog : IDisposable
                     throw new ArgumentOutOfRangeException(nameof(lastKept), lastKept, $"The oldest kept record is {_segments[0].FirstSequence}.");
                 }
 
-                // Undo the index, newest first: a key's head goes back to its previous record.
+                // Undo the index, newest first: a key's head goes back to its previous record (or tombstone). A tombstone
+                // has no correlation id: Remove took its record out of that index already.
                 for (long sequence = _nextSequence - 1; sequence > lastKept; sequence--)
                 {
-                    StateChangeRecord record = ReadLocked(sequence)!;
+                    ReadEntryLocked(sequence, out DecodedRecord record, out _, materialize: false);
                     var id = (record.Scope, record.Key);
                     if (_heads.TryGetValue(id, out Head head) && head.Sequence == sequence)
                     {
-                        StateChangeRecord? previous = record.PreviousSequence >= _segments[0].FirstSequence ? ReadLocked(record.PreviousSequence) : null;
-                        if (previous is not null && previous.Scope == record.Scope && previous.Key == record.Key)
+                        DecodedRecord previous = default;
+                        bool held = record.PreviousSequence >= _segments[0].FirstSequence && ReadEntryLocked(record.PreviousSequence, out previous, out _, materialize: false);
+                        if (held && previous.Scope == record.Scope && previous.Key == record.Key)
                         {
-                            _heads[id] = new Head(previous.Sequence, previous.Kind == StateChangeKind.Delete);
+                            _heads[id] = new Head(previous.Sequence, previous.Kind == StateChangeKind.Delete, previous.IsTombstone);
                         }
                         else
                         {
@@ -618,8 +647,10 @@ internal sealed class SegmentLog : IDisposable
     /// Retention: deletes whole sealed segments from the oldest end while every record in them is older than
     /// <paramref name="olderThan"/> and none is the newest record of a key whose newest record is a write (a current
     /// value's record). It stops at the first segment that must stay, so the kept records remain consecutive: a key
-    /// written once and never again keeps its segment, and every later one, until compaction (not built) rewrites it.
-    /// A key whose newest record is a delete does not hold its segment back; it leaves the index with it.
+    /// written once and never again keeps its segment, and every later one. A key whose newest record is a delete, or
+    /// was taken out by <see cref="Remove"/>, does not hold its segment back; it leaves the index with it. A segment that
+    /// holds only tombstones has no time, so it goes whatever <paramref name="olderThan"/> is (while the segments before
+    /// it go too; the active segment always stays).
     /// </summary>
     /// <returns>How many segments were deleted.</returns>
     public int RemoveSegments(DateTimeOffset olderThan)
@@ -633,7 +664,7 @@ internal sealed class SegmentLog : IDisposable
                 long oldestWriteHead = long.MaxValue;
                 foreach (Head head in _heads.Values)
                 {
-                    if (!head.IsDelete)
+                    if (!head.IsDelete && !head.IsRemoved)
                     {
                         oldestWriteHead = Math.Min(oldestWriteHead, head.Sequence);
                     }
@@ -698,6 +729,284 @@ internal sealed class SegmentLog : IDisposable
         }
     }
 
+    /// <summary>
+    /// Replaces each listed record with a tombstone, compacting the segments that hold them; returns how many records were
+    /// removed (sequences already removed, or not in the log, are ignored and not counted).
+    /// </summary>
+    /// <remarks>
+    /// <para>
+    /// A tombstone keeps the record's sequence, its kind, its key and the key's previous sequence, so sequences stay
+    /// consecutive (a lost record is still detected at open) and the key's chain stays walkable: <see cref="Read"/> gives
+    /// <see langword="null"/> for it, <see cref="ReadFrom"/> and <see cref="ReadHistory"/> skip it,
+    /// <see cref="SequencesOf"/> no longer lists it; <see cref="HeadOf"/> and <see cref="LastChangeOf"/> still report a
+    /// removed delete that is a key's newest record.
+    /// </para>
+    /// <para>
+    /// Each segment holding a listed record is rewritten: its header, the other records byte for byte and the tombstones go
+    /// to <c>NNNNNN.seg.tmp</c>, which is flushed to the disk and renamed over the segment (the directory is flushed
+    /// after); a crash leaves each segment whole, old or new, and <see cref="Open"/> deletes a leftover copy. Segments are
+    /// done one at a time, oldest first: if one fails, the ones before it stay compacted (a second call with the same
+    /// sequences finishes the work). Readers and <see cref="Flush"/> may run meanwhile; the caller must hold the writer's
+    /// role (no <see cref="Append"/>, <see cref="DiscardAfter"/> or <see cref="RemoveSegments"/> at the same time).
+    /// </para>
+    /// </remarks>
+    /// <exception cref="ArgumentException">
+    /// A listed record is the newest record of its key and a write (a current value's record). Nothing was changed.
+    /// </exception>
+    /// <exception cref="StateStoreCorruptedException">A record of a segment to rewrite is damaged on the disk; that segment is left as it was.</exception>
+    /// <exception cref="StateStoreException">A segment could not be read, written or renamed; that segment is left as it was.</exception>
+    public long Remove(IReadOnlyCollection<long> sequences)
+    {
+        ArgumentNullException.ThrowIfNull(sequences);
+        ThrowIfUnusable();
+        long first = _segments[0].FirstSequence; // only the writer's path changes the segments
+        long next = _nextSequence;
+        var listed = new List<long>(sequences.Count);
+        foreach (long sequence in sequences)
+        {
+            if (sequence >= first && sequence < next)
+            {
+                listed.Add(sequence);
+            }
+        }
+
+        if (listed.Count == 0)
+        {
+            return 0;
+        }
+
+        listed.Sort();
+        int distinct = 0;
+        for (int i = 0; i < listed.Count; i++)
+        {
+            if (distinct == 0 || listed[distinct - 1] != listed[i])
+            {
+                listed[distinct++] = listed[i];
+            }
+        }
+
+        long[] sorted = listed.GetRange(0, distinct).ToArray();
+        foreach (var (id, head) in _heads)
+        {
+            if (!head.IsDelete && !head.IsRemoved && Array.BinarySearch(sorted, head.Sequence) >= 0)
+            {
+                throw new ArgumentException($"Change {head.Sequence} is the newest record of key '{id.Key}' in scope '{id.Scope}' and a write (a current value's record): it cannot be removed.", nameof(sequences));
+            }
+        }
+
+        long removed = 0;
+        int from = 0;
+        for (int index = 0; index < _segments.Count && from < sorted.Length; index++)
+        {
+            Segment segment = _segments[index];
+            int to = from;
+            while (to < sorted.Length && sorted[to] <= segment.LastSequence)
+            {
+                to++;
+            }
+
+            if (to > from)
+            {
+                removed += Compact(index, sorted.AsSpan(from, to - from));
+                from = to;
+            }
+        }
+
+        return removed;
+    }
+
+    /// <summary>
+    /// Rewrites segment <paramref name="index"/> with tombstones for <paramref name="sequences"/> (sorted, all in it) and
+    /// swaps it in; returns how many records became tombstones.
+    /// </summary>
+    private long Compact(int index, ReadOnlySpan<long> sequences)
+    {
+        Segment old = _segments[index];
+        string temporary = old.Path + TempSuffix;
+        var offsets = new List<long>(old.Offsets.Count);
+        var removed = new List<DecodedRecord>();
+        long newestTicks = long.MinValue;
+        FileStream file;
+        try
+        {
+            file = new FileStream(temporary, FileMode.Create, FileAccess.ReadWrite, FileShare.Read | FileShare.Delete, bufferSize: 0, FileOptions.RandomAccess);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw new StateStoreException($"The change-log segment '{old.Path}' could not be compacted: {ex.GetType().Name}.", ex);
+        }
+
+        long length;
+        try
+        {
+            using (var writer = new CopyWriter(file.SafeFileHandle))
+            {
+                SegmentFormat.WriteHeader(writer.Reserve(SegmentFormat.HeaderSize), old.Number, old.FirstSequence);
+                writer.Commit(SegmentFormat.HeaderSize);
+                int listed = 0;
+                for (int position = 0; position < old.Offsets.Count; position++)
+                {
+                    long sequence = old.FirstSequence + position;
+                    long offset = old.Offsets[position];
+                    int size = (int)((position + 1 < old.Offsets.Count ? old.Offsets[position + 1] : old.Length) - offset);
+                    Span<byte> bytes = writer.Reserve(size);
+                    string? failure = old.ReadAt(offset, bytes) < size ? "the file ends inside it" : null;
+                    if (failure is null && SegmentFormat.CheckPrefix(bytes, _maxRecordSize, size, out failure) != size)
+                    {
+                        failure ??= $"its length is not the {size} bytes the index holds for it";
+                    }
+
+                    DecodedRecord entry = default;
+                    failure ??= SegmentFormat.TryDecode(bytes, out entry);
+                    if (failure is null && entry.Sequence != sequence)
+                    {
+                        failure = $"it carries sequence {entry.Sequence}";
+                    }
+
+                    if (failure is not null)
+                    {
+                        throw Corrupt(old.Path, $"change-log record {sequence} at offset {offset} is damaged: {failure}");
+                    }
+
+                    offsets.Add(writer.Position);
+                    bool remove = listed < sequences.Length && sequences[listed] == sequence;
+                    listed += remove ? 1 : 0;
+                    if (remove && !entry.IsTombstone)
+                    {
+                        // A tombstone is shorter than its record (same scope and key, fewer fields): it goes in its place.
+                        int tombstone = SegmentFormat.TombstoneSize(entry.Scope, entry.Key);
+                        SegmentFormat.EncodeTombstone(sequence, entry.Kind, entry.PreviousSequence, entry.Scope, entry.Key, bytes[..tombstone]);
+                        writer.Commit(tombstone);
+                        removed.Add(entry);
+                    }
+                    else
+                    {
+                        writer.Commit(size);
+                        if (!entry.IsTombstone)
+                        {
+                            newestTicks = Math.Max(newestTicks, entry.Ticks);
+                        }
+                    }
+                }
+
+                writer.Flush();
+                length = writer.Position;
+            }
+
+            if (removed.Count == 0)
+            {
+                file.Dispose();
+                File.Delete(temporary);
+                return 0; // every listed record was a tombstone already: the segment stays as it is
+            }
+
+            file.Flush(flushToDisk: true);
+            File.Move(temporary, old.Path, overwrite: true); // atomic: the segment is old or new, whatever happens
+        }
+        catch (Exception ex)
+        {
+            file.Dispose();
+            try
+            {
+                File.Delete(temporary);
+            }
+            catch (Exception cleanup) when (cleanup is IOException or UnauthorizedAccessException)
+            {
+                // The next open deletes it.
+            }
+
+            if (ex is IOException or UnauthorizedAccessException)
+            {
+                throw new StateStoreException($"The change-log segment '{old.Path}' could not be compacted: {ex.GetType().Name}.", ex);
+            }
+
+            throw;
+        }
+
+        // The new file has the segment's name now, and this handle is open on it.
+        OsStoreFile.SyncDirectory(old.Path);
+        var compacted = Segment.Attach(old.Path, old.Number, old.FirstSequence, file);
+        compacted.Offsets.AddRange(offsets);
+        compacted.Length = length;
+        compacted.NewestTicks = newestTicks;
+        lock (_flushLock) // a flush in progress finishes with the old handle before it is closed
+        {
+            _lock.EnterWriteLock();
+            try
+            {
+                _segments[index] = compacted;
+                foreach (DecodedRecord entry in removed)
+                {
+                    var id = (entry.Scope, entry.Key);
+                    if (_heads.TryGetValue(id, out Head head) && head.Sequence == entry.Sequence)
+                    {
+                        _heads[id] = head with { IsRemoved = true };
+                    }
+
+                    if (entry.CorrelationId is not null && _correlations.TryGetValue(entry.CorrelationId, out List<long>? correlated))
+                    {
+                        correlated.Remove(entry.Sequence);
+                        if (correlated.Count == 0)
+                        {
+                            _correlations.Remove(entry.CorrelationId);
+                        }
+                    }
+                }
+            }
+            finally
+            {
+                _lock.ExitWriteLock();
+            }
+
+            old.Dispose();
+        }
+
+        return removed.Count;
+    }
+
+    /// <summary>Writes a segment's compacted copy sequentially through one pooled buffer, which grows for a large record.</summary>
+    private sealed class CopyWriter(Microsoft.Win32.SafeHandles.SafeFileHandle handle) : IDisposable
+    {
+        private byte[] _buffer = ArrayPool<byte>.Shared.Rent(1 << 20);
+        private int _used;
+        private long _flushed;
+
+        /// <summary>The file offset of the next byte.</summary>
+        public long Position => _flushed + _used;
+
+        /// <summary>Room for <paramref name="size"/> bytes at <see cref="Position"/>; <see cref="Commit"/> keeps some of them.</summary>
+        public Span<byte> Reserve(int size)
+        {
+            if (_buffer.Length - _used < size)
+            {
+                Flush();
+                if (_buffer.Length < size)
+                {
+                    ArrayPool<byte>.Shared.Return(_buffer);
+                    _buffer = ArrayPool<byte>.Shared.Rent(size);
+                }
+            }
+
+            return _buffer.AsSpan(_used, size);
+        }
+
+        /// <summary>Keeps the first <paramref name="size"/> bytes of the last <see cref="Reserve"/>.</summary>
+        public void Commit(int size) => _used += size;
+
+        /// <summary>Writes the buffered bytes to the file.</summary>
+        public void Flush()
+        {
+            if (_used > 0)
+            {
+                RandomAccess.Write(handle, _buffer.AsSpan(0, _used), _flushed);
+                _flushed += _used;
+                _used = 0;
+            }
+        }
+
+        public void Dispose() => ArrayPool<byte>.Shared.Return(_buffer);
+    }
+
     /// <summary>The record with <paramref name="sequence"/>, or <see langword="null"/> when the log does not (or no longer) hold it.</summary>
     /// <exception cref="StateStoreCorruptedException">The record is damaged on the disk.</exception>
     public StateChangeRecord? Read(long sequence)
@@ -714,22 +1023,32 @@ internal sealed class SegmentLog : IDisposable
         }
     }
 
-    /// <summary>Reads a record holding a lock (read or write).</summary>
+    /// <summary>Reads a record holding a lock (read or write); <see langword="null"/> for a tombstone too.</summary>
     private StateChangeRecord? ReadLocked(long sequence)
+        => ReadEntryLocked(sequence, out _, out StateChangeRecord? record, materialize: true) ? record : null;
+
+    /// <summary>
+    /// Reads the record or tombstone <paramref name="sequence"/> holding a lock (read or write); <see langword="false"/>
+    /// when the log does not hold the sequence. With <paramref name="materialize"/>, <paramref name="record"/> is the
+    /// public record (<see langword="null"/> for a tombstone).
+    /// </summary>
+    private bool ReadEntryLocked(long sequence, out DecodedRecord entry, out StateChangeRecord? record, bool materialize)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
+        entry = default;
+        record = null;
         if (sequence < _segments[0].FirstSequence || sequence >= _nextSequence)
         {
-            return null;
+            return false;
         }
 
         Segment segment = _segments[SegmentIndexOf(sequence)];
         int position = (int)(sequence - segment.FirstSequence);
         long offset = segment.Offsets[position];
         long end = position + 1 < segment.Offsets.Count ? segment.Offsets[position + 1] : segment.Length;
-        string? failure = ReadRecordAt(segment, offset, end - offset, sequence, exactLength: true, out _, out _, out StateChangeRecord? record, materialize: true);
+        string? failure = ReadRecordAt(segment, offset, end - offset, sequence, exactLength: true, out entry, out _, out record, materialize);
         return failure is null
-            ? record
+            ? true
             : throw Corrupt(segment.Path, $"change-log record {sequence} at offset {offset} is damaged: {failure}");
     }
 
@@ -756,7 +1075,8 @@ internal sealed class SegmentLog : IDisposable
 
     /// <summary>
     /// The records after <paramref name="afterSequence"/>, in sequence order, up to the newest one when each is read (so
-    /// records appended during the iteration are included). Records removed by retention meanwhile are skipped.
+    /// records appended during the iteration are included). Records removed by retention or <see cref="Remove"/>
+    /// (tombstones) are skipped.
     /// </summary>
     public IEnumerable<StateChangeRecord> ReadFrom(long afterSequence)
     {
@@ -769,24 +1089,29 @@ internal sealed class SegmentLog : IDisposable
             try
             {
                 sequence = Math.Max(sequence, _segments[0].FirstSequence);
-                record = ReadLocked(sequence);
+                if (!ReadEntryLocked(sequence, out _, out record, materialize: true))
+                {
+                    yield break;
+                }
             }
             finally
             {
                 _lock.ExitReadLock();
             }
 
-            if (record is null)
+            if (record is not null)
             {
-                yield break;
+                yield return record;
             }
 
-            yield return record;
             sequence++;
         }
     }
 
-    /// <summary>The sequence of the newest record of a key, or 0 when the log holds none.</summary>
+    /// <summary>
+    /// The sequence of the newest record of a key, or 0 when the log holds none. A newest record taken out by
+    /// <see cref="Remove"/> is still the head (new records chain from it) until retention deletes its segment.
+    /// </summary>
     public long HeadOf(string scope, string key)
     {
         ThrowIfDisposed();
@@ -801,7 +1126,10 @@ internal sealed class SegmentLog : IDisposable
         }
     }
 
-    /// <summary>The newest record of a key: its sequence and whether it is a delete; (0, false) when the log holds none.</summary>
+    /// <summary>
+    /// The newest record of a key: its sequence and whether it is a delete; (0, false) when the log holds none. As
+    /// <see cref="HeadOf"/>, a removed newest record still counts, with the kind it had.
+    /// </summary>
     public (long Sequence, bool IsDelete) LastChangeOf(string scope, string key)
     {
         ThrowIfDisposed();
@@ -816,18 +1144,41 @@ internal sealed class SegmentLog : IDisposable
         }
     }
 
-    /// <summary>A key's records, newest first, following each record's previous sequence while the log holds it.</summary>
+    /// <summary>
+    /// A key's records, newest first, following each record's previous sequence while the log holds it; tombstones are
+    /// passed through (by their own previous sequence) and not returned.
+    /// </summary>
     public IEnumerable<StateChangeRecord> ReadHistory(string scope, string key)
     {
         long sequence = HeadOf(scope, key);
-        while (sequence > 0 && Read(sequence) is { } record)
+        while (sequence > 0)
         {
-            yield return record;
-            sequence = record.PreviousSequence;
+            ThrowIfDisposed();
+            DecodedRecord entry;
+            StateChangeRecord? record;
+            _lock.EnterReadLock();
+            try
+            {
+                if (!ReadEntryLocked(sequence, out entry, out record, materialize: true))
+                {
+                    yield break;
+                }
+            }
+            finally
+            {
+                _lock.ExitReadLock();
+            }
+
+            if (record is not null)
+            {
+                yield return record;
+            }
+
+            sequence = entry.PreviousSequence;
         }
     }
 
-    /// <summary>The sequences of the records with <paramref name="correlationId"/>, in order (a copy).</summary>
+    /// <summary>The sequences of the records with <paramref name="correlationId"/>, in order (a copy); removed records are not listed.</summary>
     public IReadOnlyList<long> SequencesOf(string correlationId)
     {
         ThrowIfDisposed();

@@ -1,6 +1,9 @@
 using System;
+using System.Collections.Concurrent;
 using System.IO;
 using System.Linq;
+using System.Threading;
+using System.Threading.Tasks;
 using StateGen.Storage;
 using StateGen.Storage.ChangeLog;
 using StateGen.Tests.TestSupport;
@@ -72,6 +75,75 @@ internal static class SegmentLogTestSupport
         SegmentFormat.Encode(record, bytes);
         return bytes;
     }
+
+    /// <summary>
+    /// Runs <paramref name="write"/> (the writer's part) on this thread while <paramref name="readerCount"/> threads call
+    /// <paramref name="read"/> in a loop (each with its own seeded <see cref="Random"/>) and one thread flushes the log in
+    /// a loop. <paramref name="write"/> is given the number of finished reads so far. Once it returns, every reader
+    /// finishes some reads against the final log, then all stop; an exception on any thread fails the test.
+    /// </summary>
+    public static async Task WhileReadersAndAFlusherRun(SegmentLog log, int readerCount, Action<Random> read, Action<Func<long>> write)
+    {
+        var errors = new ConcurrentQueue<Exception>();
+        using var done = new CancellationTokenSource();
+        long reads = 0;
+        void Loop(Action step)
+        {
+            try
+            {
+                while (!done.IsCancellationRequested)
+                {
+                    step();
+                }
+            }
+            catch (Exception ex)
+            {
+                errors.Enqueue(ex);
+            }
+        }
+
+        Task[] threads =
+        [
+            .. Enumerable.Range(0, readerCount).Select(seed => Task.Factory.StartNew(
+                () =>
+                {
+                    var random = new Random(seed);
+                    Loop(() =>
+                    {
+                        read(random);
+                        Interlocked.Increment(ref reads);
+                    });
+                },
+                TaskCreationOptions.LongRunning)),
+            Task.Factory.StartNew(() => Loop(log.Flush), TaskCreationOptions.LongRunning),
+        ];
+
+        try
+        {
+            write(() => Interlocked.Read(ref reads));
+            long target = Interlocked.Read(ref reads) + (readerCount * 20);
+            SpinWait.SpinUntil(() => Interlocked.Read(ref reads) >= target || !errors.IsEmpty, TimeSpan.FromSeconds(30));
+        }
+        finally
+        {
+            done.Cancel();
+            await Task.WhenAll(threads);
+        }
+
+        Assert.Empty(errors);
+    }
+
+    /// <summary>Encodes the tombstone <see cref="SegmentLog.Remove"/> puts in place of <paramref name="record"/>.</summary>
+    public static byte[] EncodeTombstone(StateChangeRecord record)
+    {
+        var bytes = new byte[SegmentFormat.TombstoneSize(record.Scope, record.Key)];
+        SegmentFormat.EncodeTombstone(record.Sequence, record.Kind, record.PreviousSequence, record.Scope, record.Key, bytes);
+        return bytes;
+    }
+
+    /// <summary>Every segment file's bytes after its header, one after the other: the records and tombstones in order.</summary>
+    public static byte[] Bodies(string folder)
+        => Segments(folder).SelectMany(f => File.ReadAllBytes(f).Skip(SegmentFormat.HeaderSize)).ToArray();
 }
 
 /// <summary>A temporary folder per test, with the log folder of a database in it.</summary>
@@ -81,6 +153,20 @@ public abstract class SegmentLogTestBase : IDisposable
 
     /// <summary>The log folder of <c>state.db</c> in the test's folder (not created).</summary>
     protected string Folder => SegmentLog.FolderFor(_dir.File("state.db"));
+
+    /// <summary>Opening the log at <paramref name="committed"/> is a typed error, and changes no segment file.</summary>
+    private protected void AssertCorrupt(long committed, SegmentLogOptions? options = null)
+    {
+        byte[][] before = SegmentLogTestSupport.Segments(Folder).Select(File.ReadAllBytes).ToArray();
+        var error = Assert.Throws<StateStoreCorruptedException>(() => SegmentLog.Open(Folder, committed, options).Dispose());
+        Assert.False(string.IsNullOrEmpty(error.Failure));
+        byte[][] after = SegmentLogTestSupport.Segments(Folder).Select(File.ReadAllBytes).ToArray();
+        Assert.Equal(before.Length, after.Length);
+        for (int i = 0; i < before.Length; i++)
+        {
+            Assert.Equal(before[i], after[i]); // nothing was cut
+        }
+    }
 
     public void Dispose()
     {

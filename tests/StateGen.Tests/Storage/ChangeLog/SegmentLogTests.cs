@@ -1,9 +1,7 @@
 using System;
-using System.Collections.Concurrent;
 using System.Collections.Generic;
 using System.IO;
 using System.Linq;
-using System.Threading;
 using System.Threading.Tasks;
 using StateGen.Storage;
 using StateGen.Storage.ChangeLog;
@@ -276,70 +274,33 @@ public sealed class SegmentLogTests : SegmentLogTestBase
         const int Records = 1500;
         var options = new SegmentLogOptions { RollBytes = 8192 };
         using SegmentLog log = SegmentLog.Open(Folder, 0, options);
-        var errors = new ConcurrentQueue<Exception>();
-        using var done = new CancellationTokenSource();
-        long reads = 0;
 
-        void Reader(int seed)
+        void Read(Random random)
         {
-            var random = new Random(seed);
-            try
+            long next = log.NextSequence;
+            if (next > 1)
             {
-                while (!done.IsCancellationRequested)
+                long sequence = 1 + random.NextInt64(next - 1);
+                AssertSame(Write(sequence, sequence - 1, payloadLength: (int)(sequence % 700)), log.Read(sequence));
+                long head = log.HeadOf("agent/a1", "k");
+                Assert.True(head >= next - 1, $"head {head} behind {next - 1}");
+                long expected = Math.Max(1, next - 5);
+                foreach (StateChangeRecord record in log.ReadFrom(expected - 1).Take(5))
                 {
-                    long next = log.NextSequence;
-                    if (next > 1)
-                    {
-                        long sequence = 1 + random.NextInt64(next - 1);
-                        AssertSame(Write(sequence, sequence - 1, payloadLength: (int)(sequence % 700)), log.Read(sequence));
-                        long head = log.HeadOf("agent/a1", "k");
-                        Assert.True(head >= next - 1, $"head {head} behind {next - 1}");
-                        long expected = Math.Max(1, next - 5);
-                        foreach (StateChangeRecord record in log.ReadFrom(expected - 1).Take(5))
-                        {
-                            Assert.Equal(expected++, record.Sequence);
-                            Assert.Equal(Payload(record.Sequence, (int)(record.Sequence % 700)), record.Payload.ToArray());
-                        }
-
-                        Interlocked.Increment(ref reads);
-                    }
+                    Assert.Equal(expected++, record.Sequence);
+                    Assert.Equal(Payload(record.Sequence, (int)(record.Sequence % 700)), record.Payload.ToArray());
                 }
-            }
-            catch (Exception ex)
-            {
-                errors.Enqueue(ex);
             }
         }
 
-        var readers = Enumerable.Range(0, 3).Select(i => Task.Factory.StartNew(() => Reader(i), TaskCreationOptions.LongRunning)).ToArray();
-        var flusher = Task.Factory.StartNew(
-            () =>
-            {
-                try
-                {
-                    while (!done.IsCancellationRequested)
-                    {
-                        log.Flush();
-                    }
-                }
-                catch (Exception ex)
-                {
-                    errors.Enqueue(ex);
-                }
-            },
-            TaskCreationOptions.LongRunning);
-
-        for (long sequence = 1; sequence <= Records; sequence++)
+        await WhileReadersAndAFlusherRun(log, 3, Read, _ =>
         {
-            log.Append(Write(sequence, sequence - 1, payloadLength: (int)(sequence % 700)));
-        }
+            for (long sequence = 1; sequence <= Records; sequence++)
+            {
+                log.Append(Write(sequence, sequence - 1, payloadLength: (int)(sequence % 700)));
+            }
+        });
 
-        // Let every reader finish some reads against the complete log too, then stop.
-        long target = Interlocked.Read(ref reads) + 50;
-        SpinWait.SpinUntil(() => Interlocked.Read(ref reads) >= target || !errors.IsEmpty);
-        done.Cancel();
-        await Task.WhenAll([.. readers, flusher]);
-        Assert.Empty(errors);
         Assert.True(log.SegmentCount > 10);
         log.Flush();
         Assert.False(log.IsDirty);
