@@ -935,6 +935,7 @@ internal sealed class SegmentLog : IDisposable
             try
             {
                 _segments[index] = compacted;
+                var uncorrelated = new Dictionary<string, HashSet<long>>(StringComparer.Ordinal);
                 foreach (DecodedRecord entry in removed)
                 {
                     var id = (entry.Scope, entry.Key);
@@ -943,13 +944,23 @@ internal sealed class SegmentLog : IDisposable
                         _heads[id] = head with { IsRemoved = true };
                     }
 
-                    if (entry.CorrelationId is not null && _correlations.TryGetValue(entry.CorrelationId, out List<long>? correlated))
+                    if (entry.CorrelationId is not null)
                     {
-                        correlated.Remove(entry.Sequence);
-                        if (correlated.Count == 0)
+                        if (!uncorrelated.TryGetValue(entry.CorrelationId, out HashSet<long>? gone))
                         {
-                            _correlations.Remove(entry.CorrelationId);
+                            uncorrelated[entry.CorrelationId] = gone = [];
                         }
+
+                        gone.Add(entry.Sequence);
+                    }
+                }
+
+                foreach (var (correlationId, gone) in uncorrelated)
+                {
+                    if (_correlations.TryGetValue(correlationId, out List<long>? correlated)
+                        && correlated.RemoveAll(gone.Contains) > 0 && correlated.Count == 0)
+                    {
+                        _correlations.Remove(correlationId);
                     }
                 }
             }

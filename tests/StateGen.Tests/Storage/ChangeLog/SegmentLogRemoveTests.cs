@@ -242,6 +242,13 @@ public sealed class SegmentLogRemoveTests : SegmentLogTestBase
         Assert.Equal((4L, false), reopened.LastChangeOf("agent/a1", "a"));
         Assert.Empty(reopened.ReadFrom(0));
         Assert.Equal(5, reopened.NextSequence);
+
+        // A removed newest record holds no segment back in retention (there is no record to keep): it leaves with it.
+        reopened.Append(Write(5, 0, key: "k", payloadLength: 900));
+        Assert.Equal(2, reopened.SegmentCount);
+        Assert.Equal(1, reopened.RemoveSegments(DateTimeOffset.MinValue));
+        Assert.Equal(5, reopened.FirstSequence);
+        Assert.Equal((0L, false), reopened.LastChangeOf("agent/a1", "a"));
     }
 
     [Fact]
