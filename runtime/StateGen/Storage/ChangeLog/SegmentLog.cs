@@ -25,8 +25,9 @@ namespace StateGen.Storage.ChangeLog;
 /// </para>
 /// <para>
 /// Threads: <see cref="Append"/>, <see cref="DiscardAfter"/>, <see cref="RemoveSegments"/>, <see cref="Remove"/> and
-/// <see cref="Dispose"/> come from one writer at a time (the store's write path). Reads may run on any thread, concurrently with them and with
-/// <see cref="Flush"/> (the group commit's flusher): a record becomes visible to readers only once it is wholly written.
+/// <see cref="Dispose"/> come from one writer at a time (the store's write path). Reads may run on any thread,
+/// concurrently with them and with <see cref="Flush"/> (the group commit's flusher): a record becomes visible to readers
+/// only once it is wholly written.
 /// </para>
 /// </remarks>
 internal sealed class SegmentLog : IDisposable
