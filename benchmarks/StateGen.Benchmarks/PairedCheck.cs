@@ -63,8 +63,11 @@ internal static class PairedCheck
                 ("Save floor: serialize + raw upsert", 100, () => runtime.WriteFloor()),
                 ("Save: change log off", 100, () => Wait(runtime.Save_NoChangeLog())),
                 ("Save: change log on", 100, () => Wait(runtime.Save_ChangeLog())),
+                ("Save: change log in segment files", 100, () => Wait(runtime.Save_SegmentLog())),
                 ("Load floor: raw FindById + read", 100, () => runtime.ReadFloor()),
                 ("Load: LoadStateAsync (change log on)", 100, () => Wait(runtime.Load_StateGen())),
+                ("Load: LoadStateAsync (change log off)", 100, () => Wait(runtime.Load_NoChangeLog())),
+                ("Load: LoadStateAsync (segment files)", 100, () => Wait(runtime.Load_SegmentLog())),
                 ("Memory store, 0 hooks", 200, () => Wait(runtime.Hooks0())),
                 ("Memory store, 1 no-op hook", 200, () => Wait(runtime.Hooks1())),
                 ("Memory store, 10 no-op hooks", 200, () => Wait(runtime.Hooks10())),
@@ -72,7 +75,7 @@ internal static class PairedCheck
                 ("Event publish x1000", 20, () => runtime.PublishEvents()),
             };
 
-            Measure(ops, new[] { (1, 0), (2, 0), (4, 3), (6, 5), (7, 6), (9, 8) });
+            Measure(ops, new[] { (1, 0), (2, 0), (3, 0), (5, 4), (6, 4), (7, 4), (9, 8), (10, 9), (12, 11) });
         }
         finally
         {

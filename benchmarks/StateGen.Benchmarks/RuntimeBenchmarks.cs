@@ -39,6 +39,7 @@ public class RuntimeBenchmarks
     private StateScope _scope;
     private StateManager _logged = null!;
     private StateManager _unlogged = null!;
+    private StateManager _segmented = null!;
     private StateManager _memory0 = null!;
     private StateManager _memory1 = null!;
     private StateManager _memory10 = null!;
@@ -73,6 +74,7 @@ public class RuntimeBenchmarks
         // Relaxed, like the floors measured against (durable saves: DurabilityCheck, --durability).
         _logged = new StateManager(new LiteDbStateStore(new LiteDbStateStoreOptions { Path = Path.Combine(_folder, "logged.db"), Durability = StateDurability.Relaxed, RelaxedFlushInterval = TimeSpan.FromHours(1) }), quiet);
         _unlogged = new StateManager(new LiteDbStateStore(new LiteDbStateStoreOptions { Path = Path.Combine(_folder, "unlogged.db"), RecordChanges = false, Durability = StateDurability.Relaxed, RelaxedFlushInterval = TimeSpan.FromHours(1) }), quiet);
+        _segmented = new StateManager(new LiteDbStateStore(new LiteDbStateStoreOptions { Path = Path.Combine(_folder, "segmented.db"), SegmentChangeLog = true, Durability = StateDurability.Relaxed, RelaxedFlushInterval = TimeSpan.FromHours(1) }), quiet);
         _memory0 = new StateManager(new MemoryStateStore(recordChanges: false), quiet);
         _memory1 = new StateManager(new MemoryStateStore(recordChanges: false), quiet);
         _memory10 = new StateManager(new MemoryStateStore(recordChanges: false), quiet);
@@ -95,7 +97,7 @@ public class RuntimeBenchmarks
         _buffer = new ArrayBufferWriter<byte>(16384);
         _writer = new Utf8JsonWriter(_buffer, StateJson.WriterOptions);
 
-        foreach (StateManager manager in new[] { _logged, _unlogged, _memory0, _memory1, _memory10 })
+        foreach (StateManager manager in new[] { _logged, _unlogged, _segmented, _memory0, _memory1, _memory10 })
         {
             _agent.SaveStateAsync(manager, _scope).AsTask().GetAwaiter().GetResult();
         }
@@ -116,7 +118,7 @@ public class RuntimeBenchmarks
     [GlobalCleanup]
     public void Cleanup()
     {
-        foreach (StateManager manager in new[] { _logged, _unlogged, _memory0, _memory1, _memory10 })
+        foreach (StateManager manager in new[] { _logged, _unlogged, _segmented, _memory0, _memory1, _memory10 })
         {
             manager.Dispose();
         }
@@ -161,6 +163,11 @@ public class RuntimeBenchmarks
     [BenchmarkCategory("Save")]
     public ValueTask<StateWriteResult> Save_ChangeLog() => _agent.SaveStateAsync(_logged, _scope);
 
+    /// <summary>The change log in segment files beside the database (preview layout): one upsert plus one append.</summary>
+    [Benchmark(Description = "SaveStateAsync, change log in segment files")]
+    [BenchmarkCategory("Save")]
+    public ValueTask<StateWriteResult> Save_SegmentLog() => _agent.SaveStateAsync(_segmented, _scope);
+
     /// <summary>The read floor: raw LiteDB <c>FindById</c>, then the generated reader.</summary>
     [Benchmark(Baseline = true, Description = "floor: raw LiteDB FindById + generated read")]
     [BenchmarkCategory("Load")]
@@ -177,6 +184,16 @@ public class RuntimeBenchmarks
     [Benchmark(Description = "LoadStateAsync")]
     [BenchmarkCategory("Load")]
     public ValueTask<bool> Load_StateGen() => _loadTarget.LoadStateAsync(_logged, _scope);
+
+    /// <summary>A load from the store with the change log off: the payload is inline in the current value's document.</summary>
+    [Benchmark(Description = "LoadStateAsync, change log off")]
+    [BenchmarkCategory("Load")]
+    public ValueTask<bool> Load_NoChangeLog() => _loadTarget.LoadStateAsync(_unlogged, _scope);
+
+    /// <summary>A load from a file whose change log is in segment files: the payload is inline.</summary>
+    [Benchmark(Description = "LoadStateAsync, change log in segment files")]
+    [BenchmarkCategory("Load")]
+    public ValueTask<bool> Load_SegmentLog() => _loadTarget.LoadStateAsync(_segmented, _scope);
 
     /// <summary>The pipeline on the memory store with no hook registered: what the hook points cost when unused.</summary>
     [Benchmark(Baseline = true, Description = "memory store, 0 hooks")]

@@ -39,11 +39,18 @@ internal static class DocumentIntegrity
     /// </summary>
     public const int UncheckedCountedFormat = 0x5347_0004;
 
+    /// <summary>
+    /// The <c>USER_VERSION</c> of a file as in <see cref="CountedFormat"/> whose change log is in segment files beside it
+    /// (<c>&lt;db&gt;.changes/</c>) instead of its <c>changes</c> collection; every current value holds its payload, and a
+    /// <c>meta</c> record holds the newest change sequence committed. Two bits from each of the other markers.
+    /// </summary>
+    public const int SegmentedFormat = 0x5347_0008;
+
     /// <summary>Whether every document of a file in <paramref name="format"/> must carry a checksum.</summary>
-    public static bool RequiresChecksums(int format) => format is ChecksummedFormat or CountedFormat;
+    public static bool RequiresChecksums(int format) => format is ChecksummedFormat or CountedFormat or SegmentedFormat;
 
     /// <summary>Whether a file in <paramref name="format"/> keeps a count of current values per scope.</summary>
-    public static bool KeepsCounts(int format) => format is CountedFormat or UncheckedCountedFormat;
+    public static bool KeepsCounts(int format) => format is CountedFormat or UncheckedCountedFormat or SegmentedFormat;
 
     [ThreadStatic]
     private static XxHash3? _hasher;

@@ -108,6 +108,7 @@ public sealed partial class LiteDbStateStore : IStateSnapshotSource
     internal DataFileCopy CopyDataFile(System.IO.Stream destination, Action<long, long>? progress, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(destination);
+        ThrowIfSegmented("A physical backup");
         long length = 0;
         StateSnapshotInfo info = default;
         Dictionary<(string Type, int Version), long>? known = null;
@@ -383,7 +384,7 @@ public sealed partial class LiteDbStateStore : IStateSnapshotSource
 
         foreach (BsonDocument doc in inline)
         {
-            yield return ToSnapshotDocument(doc, _changes.FindById(SequenceOf(doc)));
+            yield return _segmented ? ToSegmentSnapshotDocument(doc) : ToSnapshotDocument(doc, _changes.FindById(SequenceOf(doc)));
         }
 
         if (logged.Count == 0)
@@ -428,14 +429,7 @@ public sealed partial class LiteDbStateStore : IStateSnapshotSource
 
         byte[] payload = doc.TryGetValue("p", out BsonValue inline) ? inline.AsBinary
             : change?["p"].AsBinary ?? throw new StateStoreCorruptedException(FilePath);
-        var entry = new StoredEntry(
-            doc["s"].AsString,
-            doc["k"].AsString,
-            doc["t"].AsString,
-            doc["sv"].AsInt32,
-            doc["v"].AsInt64,
-            new DateTimeOffset(doc["u"].AsInt64, TimeSpan.Zero),
-            payload);
+        StoredEntry entry = EntryOf(doc, payload);
         return change is null
             ? new SnapshotDocument(entry, 0, 0, null, null)
             : new SnapshotDocument(entry, change["_id"].AsInt64, change["ps"].AsInt64, change["c"].IsNull ? null : change["c"].AsString, change["o"].IsNull ? null : change["o"].AsString);

@@ -56,6 +56,17 @@ public sealed class LiteDbStateStoreOptions
     /// header and the change-log position, or to take them over.
     /// </summary>
     internal bool WalkIndexOnOpen { get; set; } = true;
+
+    /// <summary>
+    /// Preview, not yet for applications: a file this store creates keeps its change log in append-only segment files
+    /// beside it (<c>&lt;db&gt;.changes/</c>, docs/design/change-log-side-file.md) instead of a LiteDB collection, so a save
+    /// is one LiteDB upsert plus one sequential append. A file's own format decides at every later open. Physical
+    /// backups of such a file are not available yet.
+    /// </summary>
+    internal bool SegmentChangeLog { get; set; }
+
+    /// <summary>Test hook: the segment log's settings (segment size).</summary>
+    internal ChangeLog.SegmentLogOptions? SegmentLogOptions { get; set; }
 }
 
 /// <summary>
@@ -100,6 +111,15 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
     private readonly TimeProvider _time;
     private readonly int? _checkpointPages;
     private readonly bool _walkIndexOnOpen;
+    private readonly bool _segmentLogForNewFiles;
+    private readonly ChangeLog.SegmentLogOptions? _segmentLogOptions;
+    private readonly object _logSwap = new(); // the group commit's flush and a reopen's replacement of the log
+
+    // The change log in segment files (a file in DocumentIntegrity.SegmentedFormat whose changes are recorded), else null.
+    private ChangeLog.SegmentLog? _log;
+
+    // Whether the file is in DocumentIntegrity.SegmentedFormat (its payloads are inline; its log, if any, in segments).
+    private bool _segmented;
 
     // Replaced together when LiteDB is reopened over the same files after an I/O error (see Reopen).
     private LiteDatabase _db = null!;
@@ -185,6 +205,8 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
             _dataFile.CheckPageIds = true;
             _checkpointPages = options.CheckpointPages;
             _walkIndexOnOpen = options.WalkIndexOnOpen;
+            _segmentLogForNewFiles = options.SegmentChangeLog;
+            _segmentLogOptions = options.SegmentLogOptions;
             RecordsChanges = options.RecordChanges;
             OpenEngine(creating);
 
@@ -246,10 +268,10 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
         if (newFile)
         {
             // A new file: every document in it will carry a checksum, and every scope's values are counted.
-            _db.UserVersion = format = DocumentIntegrity.CountedFormat;
+            _db.UserVersion = format = _segmentLogForNewFiles ? DocumentIntegrity.SegmentedFormat : DocumentIntegrity.CountedFormat;
             _invalidStateByte = 0;
         }
-        else if (format is DocumentIntegrity.ChecksummedFormat or DocumentIntegrity.CountedFormat or DocumentIntegrity.UncheckedCountedFormat)
+        else if (format is DocumentIntegrity.ChecksummedFormat or DocumentIntegrity.CountedFormat or DocumentIntegrity.UncheckedCountedFormat or DocumentIntegrity.SegmentedFormat)
         {
             // A damaged collection list would otherwise let the EnsureIndex below create an empty collection.
             if (!_db.CollectionExists(CollectionName))
@@ -264,6 +286,7 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
 
         _checksumsRequired = DocumentIntegrity.RequiresChecksums(format);
         _countsKept = DocumentIntegrity.KeepsCounts(format);
+        _segmented = format == DocumentIntegrity.SegmentedFormat;
 
         _state = _db.GetCollection(CollectionName);
         _state.EnsureIndex("s");
@@ -289,7 +312,7 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
             InTransaction(() => CreateCollection(_meta, MetaCollectionName));
         }
 
-        if (RecordsChanges)
+        if (RecordsChanges && !_segmented)
         {
             // Index values end with the record's sequence, so they are unique: LiteDB's skip-list insert walks every
             // equal key, which made each save slower as one key's history grew. Queries are prefix ranges.
@@ -305,11 +328,24 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
         // Walks the index of current values, so a damaged file fails here, not on first use.
         long entries = _walkIndexOnOpen ? _state.Count() : -1;
 
-        BsonDocument? last = _changes.Find(Query.All("_id", Query.Descending), limit: 1).FirstOrDefault();
-        long lastLogged = last is null ? 0 : CheckedChange(last).Sequence;
-        BsonDocument? meta = _meta.FindById("sequence");
+        BsonDocument? meta = _meta.FindById(SequenceId);
         long floor = meta is null ? 0 : Checked(meta, MetaCollectionName)["v"].AsInt64;
-        _sequence = Math.Max(lastLogged, floor);
+        if (_segmented)
+        {
+            // Every commit that logs a change writes its last sequence here, in the same transaction: records after it were
+            // appended for a commit that never happened, and the log's recovery cuts them.
+            _sequence = floor;
+            if (RecordsChanges)
+            {
+                OpenSegmentLog(floor);
+            }
+        }
+        else
+        {
+            BsonDocument? last = _changes.Find(Query.All("_id", Query.Descending), limit: 1).FirstOrDefault();
+            long lastLogged = last is null ? 0 : CheckedChange(last).Sequence;
+            _sequence = Math.Max(lastLogged, floor);
+        }
 
         // A damaged change-log index can hide its newest records (the sequence would then be reused): a few entries
         // must not point past what the log shows. Reads check every entry they return the same way.
@@ -451,8 +487,28 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
     /// <summary>Flushes every file with writes not yet on the disk: the group commit's one fsync (normally the log alone).</summary>
     private void SyncFiles()
     {
+        // The change log first: a commit is never on the disk without the records appended before it.
+        lock (_logSwap)
+        {
+            _log?.Flush();
+        }
+
         _logFile?.SyncIfDirty();
         _dataFile?.SyncIfDirty();
+    }
+
+    /// <summary>
+    /// Opens (again, after an I/O error) the segment change log of a <see cref="DocumentIntegrity.SegmentedFormat"/> file,
+    /// cutting what was appended after <paramref name="committed"/>, the newest sequence LiteDB committed.
+    /// </summary>
+    private void OpenSegmentLog(long committed)
+    {
+        lock (_logSwap)
+        {
+            _log?.Dispose();
+            _log = null;
+            _log = ChangeLog.SegmentLog.Open(ChangeLog.SegmentLog.FolderFor(FilePath), committed, _segmentLogOptions);
+        }
     }
 
     /// <summary>Closes the files; deletes an empty log, as LiteDB does with its own files.</summary>
@@ -471,6 +527,11 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
         catch (Exception ex) when (ex is IOException or ObjectDisposedException)
         {
             // Then the log stays; an empty log left behind is harmless.
+        }
+
+        lock (_logSwap)
+        {
+            _log?.Dispose();
         }
 
         _logFile?.Release();
@@ -656,6 +717,11 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
         cancellationToken.ThrowIfCancellationRequested();
         return new(Run<IReadOnlyList<StateChangeRecord>>(() =>
         {
+            if (_log is not null)
+            {
+                return ReadSegmentChanges(query);
+            }
+
             BsonExpression filter = query.Scope is not null && query.Key is not null ? Query.StartsWith(KeyIndex, IndexPrefix(Id(query.Scope, query.Key)))
                 : query.CorrelationId is not null ? Query.StartsWith(CorrelationIndex, IndexPrefix(query.CorrelationId))
                 : query.Scope is not null ? Query.StartsWith(KeyIndex, query.Scope + Separator)
@@ -684,7 +750,7 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
     public ValueTask<StateChangeRecord?> ReadChangeAsync(long sequence, CancellationToken cancellationToken = default)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        return new(Run(() => _changes.FindById(sequence) is { } doc ? CheckedChange(doc) : null));
+        return new(Run(() => _log is not null ? _log.Read(sequence) : _changes.FindById(sequence) is { } doc ? CheckedChange(doc) : null));
     }
 
     /// <inheritdoc />
@@ -693,6 +759,11 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
         cancellationToken.ThrowIfCancellationRequested();
         return RunDurable(() =>
         {
+            if (_log is not null)
+            {
+                return PruneSegmentChanges(olderThan, keepPerKey);
+            }
+
             var remove = new HashSet<long>();
             if (olderThan is DateTimeOffset limit)
             {
@@ -717,7 +788,7 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
                 }
 
                 // Sequences are never reused, even when the newest records go.
-                _meta.Upsert(DocumentIntegrity.Seal(new BsonDocument { ["_id"] = "sequence", ["v"] = _sequence }));
+                _meta.Upsert(DocumentIntegrity.Seal(new BsonDocument { ["_id"] = SequenceId, ["v"] = _sequence }));
             });
             return (long)remove.Count;
         });
@@ -900,6 +971,27 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
                 if (RecordsChanges && (after is not null || beforeVersion != 0))
                 {
                     changeSequence = ++sequence;
+                    if (_log is not null)
+                    {
+                        // Appended before the commit (which carries the sequence in meta): recovery cuts the records of a
+                        // commit that never happened. A failed append cut its own bytes; the rollback below cuts the rest.
+                        _log.Append(new StateChangeRecord(
+                            changeSequence,
+                            op.Scope,
+                            op.Key,
+                            after is null ? StateChangeKind.Delete : StateChangeKind.Write,
+                            after?.TypeName ?? beforeTypes[i].Type ?? string.Empty,
+                            after?.SchemaVersion ?? beforeTypes[i].SchemaVersion,
+                            after?.Version ?? beforeVersion,
+                            now,
+                            payload ?? Array.Empty<byte>(),
+                            beforeSequence,
+                            op.CorrelationId,
+                            op.Origin));
+                        beforeSequence = changeSequence;
+                    }
+                    else
+                    {
                     _changes.Insert(ChangeDocument(
                         changeSequence,
                         id,
@@ -915,6 +1007,7 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
                         op.CorrelationId,
                         op.Origin));
                     beforeSequence = changeSequence;
+                    }
                 }
 
                 if (after is null)
@@ -937,8 +1030,9 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
                 }
                 else
                 {
-                    // With the change log on, the document lives once: in its change record, which the entry points to.
-                    if (_state.Upsert(DocumentIntegrity.Seal(ToDocument(id, after, payload!, beforeSequence, payloadInLog: changeSequence != 0))))
+                    // With the change log on, the document lives once: in its change record, which the entry points to. In a
+                    // segmented file the entry holds it, and the record in the segment log a copy.
+                    if (_state.Upsert(DocumentIntegrity.Seal(ToDocument(id, after, payload!, beforeSequence, payloadInLog: changeSequence != 0 && !_segmented))))
                     {
                         Tally(ref counted, op.Scope, +1); // a created key; an update leaves the count alone
                     }
@@ -957,8 +1051,13 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
             }
 
             AddCounts(counted); // in the same transaction: a failed commit changes no count
+            if (_log is not null && sequence != _sequence)
+            {
+                _meta.Upsert(DocumentIntegrity.Seal(new BsonDocument { ["_id"] = SequenceId, ["v"] = sequence }));
+            }
+
             _sequence = sequence;
-        });
+        }, rolledBack: _log is null ? null : DiscardUncommitted);
 
         // Only once committed: the cache must not run ahead of the file.
         _unloggedDeletes |= markUnlogged;
@@ -991,16 +1090,40 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
         return results;
     }
 
-    private void InTransaction(Action action)
+    /// <summary>
+    /// After a rolled-back commit in a segmented file: cuts the records appended for it. Should the cut fail, the store
+    /// reopens the file and its log (whose recovery cuts them) before the next operation.
+    /// </summary>
+    private void DiscardUncommitted()
+    {
+        try
+        {
+            _log!.DiscardAfter(_sequence);
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            // The commit's own error is the one reported.
+            _reopenPending = true;
+        }
+    }
+
+    /// <param name="action">The transaction's work.</param>
+    /// <param name="rolledBack">
+    /// Called when <paramref name="action"/> failed and the transaction was rolled back (not when the commit itself failed:
+    /// then whether it happened is known only after a reopen).
+    /// </param>
+    private void InTransaction(Action action, Action? rolledBack = null)
     {
         if (!_db.BeginTrans())
         {
             throw new InvalidOperationException("A LiteDB transaction is already open on this thread.");
         }
 
+        bool acted = false;
         try
         {
             action();
+            acted = true;
             _db.Commit();
         }
         catch
@@ -1012,6 +1135,11 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
             catch (Exception ex) when (ex is not OutOfMemoryException)
             {
                 // The original error is the one to report.
+            }
+
+            if (!acted)
+            {
+                rolledBack?.Invoke();
             }
 
             throw;
@@ -1071,6 +1199,12 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
                 }
                 else
                 {
+                    // A segment change log reaches the disk before the data file holds the commits its records belong to.
+                    lock (_logSwap)
+                    {
+                        _log?.Flush();
+                    }
+
                     _db.Dispose();
                 }
             }
@@ -1127,6 +1261,18 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
             return 0;
         }
 
+        if (_log is not null)
+        {
+            int split = id.IndexOf(Separator, StringComparison.Ordinal);
+            (long sequence, bool isDelete) = _log.LastChangeOf(id[..split], id[(split + 1)..]);
+            if (sequence != 0 && !isDelete && !_unloggedDeletes)
+            {
+                throw new StateStoreCorruptedException(FilePath, "a current value's index entry is missing: its last change record is a write");
+            }
+
+            return sequence;
+        }
+
         // LiteDB's prefix match ignores case: keep the records of this exact key.
         StateChangeRecord? last = _changes.Find(Query.StartsWith(KeyIndex, IndexPrefix(id)))
             .Select(d => CheckedChange(d))
@@ -1141,6 +1287,9 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
     }
 
     private const string UnloggedDeletesId = "unlogged-deletes";
+
+    /// <summary>The <c>meta</c> record of the newest change sequence (kept by prunes; in a segmented file, by every logged commit).</summary>
+    private const string SequenceId = "sequence";
 
     /// <summary>A change record, checked: its checksum, and its id against the key index value that repeats it.</summary>
     private StateChangeRecord CheckedChange(BsonDocument doc)
@@ -1263,6 +1412,10 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
         {
             payload = inline.AsBinary;
         }
+        else if (_segmented)
+        {
+            throw new StateStoreCorruptedException(FilePath, "a current value has no payload");
+        }
         else
         {
             // The entry points at its change record; a missing or different one means the file was damaged or edited.
@@ -1277,15 +1430,18 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
             payload = change["p"].AsBinary;
         }
 
-        return new StoredEntry(
-            doc["s"].AsString,
-            doc["k"].AsString,
-            doc["t"].AsString,
-            doc["sv"].AsInt32,
-            doc["v"].AsInt64,
-            new DateTimeOffset(doc["u"].AsInt64, TimeSpan.Zero),
-            payload);
+        return EntryOf(doc, payload);
     }
+
+    /// <summary>The entry a current-value document holds, with its payload (inline, or from its change record).</summary>
+    private static StoredEntry EntryOf(BsonDocument doc, byte[] payload) => new(
+        doc["s"].AsString,
+        doc["k"].AsString,
+        doc["t"].AsString,
+        doc["sv"].AsInt32,
+        doc["v"].AsInt64,
+        new DateTimeOffset(doc["u"].AsInt64, TimeSpan.Zero),
+        payload);
 
     /// <summary>
     /// Runs a change under the lock (committed to the OS cache), then, for a durable store, waits outside the lock until
