@@ -83,6 +83,37 @@ internal static class PairedCheck
         }
     }
 
+    /// <summary>Runs one runtime operation in a loop for <paramref name="seconds"/> seconds, for a profiler to sample.</summary>
+    public static void LoopRuntime(string operation, int seconds)
+    {
+        var runtime = new RuntimeBenchmarks();
+        runtime.Setup();
+        try
+        {
+            Action op = operation switch
+            {
+                "save-unlogged" => () => Wait(runtime.Save_NoChangeLog()),
+                "save-segmented" => () => Wait(runtime.Save_SegmentLog()),
+                "load-segmented" => () => Wait(runtime.Load_SegmentLog()),
+                "save-floor" => () => runtime.WriteFloor(),
+                _ => throw new ArgumentException($"Unknown operation '{operation}'.", nameof(operation)),
+            };
+            long count = 0;
+            var clock = Stopwatch.StartNew();
+            while (clock.Elapsed.TotalSeconds < seconds)
+            {
+                op();
+                count++;
+            }
+
+            Console.WriteLine($"{operation}: {count} operations in {clock.Elapsed.TotalSeconds:F1} s, {clock.Elapsed.TotalMicroseconds / count:F1} us each");
+        }
+        finally
+        {
+            runtime.Cleanup();
+        }
+    }
+
     /// <summary>
     /// The upgrade chain for both document sizes (and the 11 KB one with its text written two other ways: through the
     /// default encoder as StateGen writes it, and as plain ASCII) against the JsonNode baseline, plus pieces that split

@@ -13,7 +13,8 @@ internal static class Program
     /// count adds to creates and deletes (<see cref="CountCheck"/>), <c>-- --paired-backup</c> backup,
     /// restore and point-in-time replay beside a plain file copy (<see cref="BackupCheck"/>), <c>-- --migration</c> the
     /// store-wide migration rate in <see cref="MigrationCheck"/>, and <c>-- --changelog-probe</c> what a change record
-    /// costs LiteDB itself (<see cref="ChangeLogProbe"/>).
+    /// costs LiteDB itself (<see cref="ChangeLogProbe"/>); <c>-- --loop-runtime save-unlogged|save-segmented|load-segmented [seconds]</c>
+    /// runs one of the runtime operations in a loop, for a profiler (<c>dotnet-trace collect -- ...</c>).
     /// </summary>
     private static void Main(string[] args)
     {
@@ -62,6 +63,12 @@ internal static class Program
         if (Array.IndexOf(args, "--paired-representative") >= 0)
         {
             PairedCheck.RunRepresentative();
+            return;
+        }
+
+        if (Array.IndexOf(args, "--loop-runtime") is int loop and >= 0)
+        {
+            PairedCheck.LoopRuntime(args[loop + 1], args.Length > loop + 2 ? int.Parse(args[loop + 2], System.Globalization.CultureInfo.InvariantCulture) : 15);
             return;
         }
 

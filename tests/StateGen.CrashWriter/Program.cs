@@ -36,6 +36,9 @@ internal static class Program
             Path = args[0],
             Durability = args[1] == "relaxed" ? StateDurability.Relaxed : StateDurability.Durable,
             SegmentChangeLog = args.Length > 3 && args[3] == "segmented",
+
+            // Every third run checkpoints every 64 log pages, so that kills also land inside checkpoints.
+            CheckpointPages = int.Parse(args[2], CultureInfo.InvariantCulture) % 3 == 2 ? 64 : null,
         });
         var random = new Random(int.Parse(args[2], CultureInfo.InvariantCulture));
         var versions = new long[Keys];

@@ -55,7 +55,7 @@ public sealed class BackupProcessKillTests : IDisposable
 
             // A backup turns LiteDB's automatic checkpoints off while it copies the file; a kill mid-copy must not leave
             // them off (the log would grow without bound): the open turns them back on.
-            Assert.Equal(1000, store.CheckpointThreshold);
+            Assert.Equal(LiteDbStateStore.DefaultCheckpointPages, store.CheckpointThreshold);
         }
 
         Assert.True(completed > 0, "no backup completed in any cycle");

@@ -303,7 +303,28 @@ public sealed class LiteDbDurabilityTests : IDisposable
     {
         Assert.Throws<ArgumentOutOfRangeException>(() => new LiteDbStateStore(new LiteDbStateStoreOptions { Path = _dir.File("a.db"), Durability = (StateDurability)7 }));
         Assert.Throws<ArgumentOutOfRangeException>(() => new LiteDbStateStore(new LiteDbStateStoreOptions { Path = _dir.File("a.db"), Durability = StateDurability.Relaxed, RelaxedFlushInterval = TimeSpan.Zero }));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new LiteDbStateStore(new LiteDbStateStoreOptions { Path = _dir.File("a.db"), CheckpointPages = 0 }));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new LiteDbStateStore(new LiteDbStateStoreOptions { Path = _dir.File("a.db"), CheckpointPages = LiteDbStateStore.MaxCheckpointPages + 1 }));
         using var store = new LiteDbStateStore(_dir.File("a.db")); // the rejected options left the file free
+    }
+
+    [Fact]
+    public void The_checkpoint_threshold_is_the_option_or_the_stores_default_at_every_open()
+    {
+        string path = _dir.File("checkpoints.db");
+        using (var store = new LiteDbStateStore(path))
+        {
+            Assert.Equal(LiteDbStateStore.DefaultCheckpointPages, store.CheckpointThreshold);
+        }
+
+        using (var store = new LiteDbStateStore(new LiteDbStateStoreOptions { Path = path, CheckpointPages = 64 }))
+        {
+            Assert.Equal(64, store.CheckpointThreshold);
+        }
+
+        // LiteDB keeps the pragma in the file: a later open without the option goes back to the default.
+        using var reopened = new LiteDbStateStore(path);
+        Assert.Equal(LiteDbStateStore.DefaultCheckpointPages, reopened.CheckpointThreshold);
     }
 
     private static void DisposeAfterCrash(LiteDbStateStore store)

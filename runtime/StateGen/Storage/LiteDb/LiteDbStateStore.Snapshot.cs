@@ -11,7 +11,6 @@ namespace StateGen.Storage.LiteDb;
 public sealed partial class LiteDbStateStore : IStateSnapshotSource
 {
     private const int SnapshotBatch = 512;
-    private const int DefaultCheckpointPages = 1000; // LiteDB's own default
     private int _fileCopies; // data-file copies running (guarded by _gate): automatic checkpoints are off meanwhile
 
     // Entries per stable type name and schema version, for backup manifests (guarded by _gate). Null: not kept. Not
