@@ -239,6 +239,10 @@ public sealed class LiteDbSegmentedLogTests : IDisposable
         using (var unlogged = new LiteDbStateStore(new LiteDbStateStoreOptions { Path = path, RecordChanges = false }))
         {
             Assert.True(await unlogged.DeleteAsync(Scope, "a"));
+            await unlogged.WriteAsync(Write("b", "b2", expectedVersion: 1));
+
+            // Not recorded, but the history so far stays readable.
+            Assert.Equal(new[] { 1L, 2, 3 }, (await AllChangesAsync(unlogged)).Select(r => r.Sequence));
         }
 
         using LiteDbStateStore reopened = Open(path);

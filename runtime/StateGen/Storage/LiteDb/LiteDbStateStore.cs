@@ -132,7 +132,8 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
     private readonly ChangeLog.SegmentLogOptions? _segmentLogOptions;
     private readonly object _logSwap = new(); // the group commit's flush and a reopen's replacement of the log
 
-    // The change log in segment files (a file in DocumentIntegrity.SegmentedFormat whose changes are recorded), else null.
+    // The change log in segment files (a file in DocumentIntegrity.SegmentedFormat), else null. Appended to only when
+    // RecordsChanges.
     private ChangeLog.SegmentLog? _log;
 
     // Whether the file is in DocumentIntegrity.SegmentedFormat (its payloads are inline; its log, if any, in segments).
@@ -357,11 +358,9 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
         {
             // Every commit that logs a change writes its last sequence here, in the same transaction: records after it were
             // appended for a commit that never happened, and the log's recovery cuts them.
+            // Opened with the change log off too: its history stays readable, and its recovery runs at every open.
             _sequence = floor;
-            if (RecordsChanges)
-            {
-                OpenSegmentLog(floor);
-            }
+            OpenSegmentLog(floor);
         }
         else
         {
@@ -555,6 +554,7 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
         lock (_logSwap)
         {
             _log?.Dispose();
+            _log = null;
         }
 
         _logFile?.Release();
@@ -1223,9 +1223,19 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
                 else
                 {
                     // A segment change log reaches the disk before the data file holds the commits its records belong to.
-                    lock (_logSwap)
+                    try
                     {
-                        _log?.Flush();
+                        lock (_logSwap)
+                        {
+                            _log?.Flush();
+                        }
+                    }
+                    catch (StateStoreException)
+                    {
+                        // As after a failed fsync of LiteDB's files: the next open recovers from what is on the disk.
+                        broken = true;
+                        RetireEngine(_db);
+                        throw;
                     }
 
                     _db.Dispose();
