@@ -287,6 +287,28 @@ public sealed class LiteDbSegmentedLogTests : IDisposable
     }
 
     [Fact]
+    public async Task A_change_the_log_cannot_hold_is_refused_with_a_typed_error_and_the_store_goes_on()
+    {
+        string path = _dir.NewDatabaseFile();
+        using LiteDbStateStore store = Open(path);
+        await SeedAsync(store);
+
+        // A correlation id over the log's 1 KiB limit, on the second write of a batch: nothing of the batch is made.
+        var ex = await Assert.ThrowsAsync<StateStoreException>(async () => await store.CommitAsync(
+            [Write("c", "c1"), Write("b", "b2", expectedVersion: 1) with { CorrelationId = new string('x', 2000) }]));
+        Assert.Contains("correlation id", ex.Message);
+        Assert.Null(await store.GetAsync(Scope, "c"));
+        Assert.Equal("b1", Text(await store.GetAsync(Scope, "b")));
+        Assert.Equal(new[] { 1L, 2, 3 }, (await AllChangesAsync(store)).Select(r => r.Sequence));
+
+        // The store was not taken for damaged: the next change takes the next sequence, also after a reopen.
+        Assert.Equal(4, (await store.CommitAsync([Write("c", "c1")]))[0].ChangeSequence);
+        store.Dispose();
+        using LiteDbStateStore reopened = Open(path);
+        Assert.Equal(new[] { 1L, 2, 3, 4 }, (await AllChangesAsync(reopened)).Select(r => r.Sequence));
+    }
+
+    [Fact]
     public async Task A_physical_backup_of_a_segmented_file_is_refused_with_a_typed_error()
     {
         string path = _dir.NewDatabaseFile();

@@ -998,7 +998,7 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
                     {
                         // Appended before the commit (which carries the sequence in meta): recovery cuts the records of a
                         // commit that never happened. A failed append cut its own bytes; the rollback below cuts the rest.
-                        _log.Append(new StateChangeRecord(
+                        AppendToLog(new StateChangeRecord(
                             changeSequence,
                             op.Scope,
                             op.Key,
@@ -1111,6 +1111,23 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
         }
 
         return results;
+    }
+
+    /// <summary>
+    /// Appends a change record to the segment log. A field the log cannot hold (a correlation id or origin over 1 KiB,
+    /// a string that is not valid UTF-16) is refused before anything is written; it becomes a
+    /// <see cref="StateStoreException"/>, so the commit is rolled back without the store taking it for damage.
+    /// </summary>
+    private void AppendToLog(StateChangeRecord record)
+    {
+        try
+        {
+            _log!.Append(record);
+        }
+        catch (ArgumentException ex)
+        {
+            throw new StateStoreException($"The change to '{record.Scope}'/'{record.Key}' cannot be recorded in the change log, so it was not made: {ex.Message}", ex);
+        }
     }
 
     /// <summary>
