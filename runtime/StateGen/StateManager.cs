@@ -64,6 +64,10 @@ public sealed partial class StateManager : IAsyncDisposable, IDisposable
             ? new Security.StateEncryptor(ring, _options.SensitiveEncryption, _logger)
             : (store as Storage.Encryption.EncryptedStateStore)?.Encryptor;
         _ownsStore = ownsStore;
+        foreach (StateHistoryGap gap in _history?.HistoryGaps ?? [])
+        {
+            Log.HistoryGap(_logger, gap.FromSequence, gap.ToSequence, gap.PreservedBytesPath ?? "(none)");
+        }
     }
 
     /// <summary>

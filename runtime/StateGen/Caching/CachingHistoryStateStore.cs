@@ -17,6 +17,8 @@ internal sealed class CachingHistoryStateStore : CachingStateStore, IStateHistor
 
     public bool RecordsChanges => _history.RecordsChanges;
 
+    public IReadOnlyList<StateHistoryGap> HistoryGaps => _history.HistoryGaps;
+
     public ValueTask<IReadOnlyList<StateChangeRecord>> ReadChangesAsync(StateChangeQuery query, CancellationToken cancellationToken = default)
         => _history.ReadChangesAsync(query, cancellationToken);
 

@@ -15,6 +15,13 @@ public interface IStateHistoryStore
     /// <summary>Whether this store records changes (a store may be opened with its change log turned off).</summary>
     bool RecordsChanges { get; }
 
+    /// <summary>
+    /// The ranges of change records this store lost and went on after, oldest first; empty when it lost none (the
+    /// default). A store lists a gap when a crash kept its values but not their change records (see
+    /// docs/storage.md, "History gaps"): timelines, point-in-time reads, fork and replay have no records there.
+    /// </summary>
+    IReadOnlyList<StateHistoryGap> HistoryGaps => Array.Empty<StateHistoryGap>();
+
     /// <summary>The change records that match <paramref name="query"/>, in sequence order.</summary>
     ValueTask<IReadOnlyList<StateChangeRecord>> ReadChangesAsync(StateChangeQuery query, CancellationToken cancellationToken = default);
 

@@ -28,8 +28,8 @@ public sealed class LiteDbSegmentedLogTests : IDisposable
 
     public void Dispose() => _dir.Dispose();
 
-    private static LiteDbStateStore Open(string path, bool segmented = true, Func<string, StoreFile>? openFile = null)
-        => new(new LiteDbStateStoreOptions { Path = path, SegmentChangeLog = segmented, OpenFile = openFile });
+    private static LiteDbStateStore Open(string path, bool segmented = true, Func<string, StoreFile>? openFile = null, SegmentLogOptions? segmentLog = null)
+        => new(new LiteDbStateStoreOptions { Path = path, SegmentChangeLog = segmented, OpenFile = openFile, SegmentLogOptions = segmentLog });
 
     private static StateWrite Write(string key, string text, long? expectedVersion = null)
         => new(Scope, key, "Note", 1, Encoding.UTF8.GetBytes("\"" + text + "\""), expectedVersion);
@@ -143,7 +143,46 @@ public sealed class LiteDbSegmentedLogTests : IDisposable
     }
 
     [Fact]
-    public async Task A_damaged_or_lost_committed_record_fails_the_open_with_the_typed_error_naming_the_segment()
+    public async Task Damage_to_a_sealed_segment_fails_the_open_with_the_typed_error_naming_the_segment_and_cuts_nothing()
+    {
+        string path = _dir.NewDatabaseFile();
+        var segments = new SegmentLogOptions { RollBytes = 1024 };
+        using (LiteDbStateStore store = Open(path, segmentLog: segments))
+        {
+            for (int i = 0; i < 6; i++)
+            {
+                await store.CommitAsync([Write("k" + i, new string((char)('a' + i), 600))]);
+            }
+        }
+
+        string[] files = Directory.GetFiles(SegmentLog.FolderFor(path), "*.seg").Order(StringComparer.Ordinal).ToArray();
+        Assert.True(files.Length >= 3);
+        byte[][] intact = files.Select(File.ReadAllBytes).ToArray();
+
+        // A sealed segment was flushed to the disk before the next one was made: no power cut explains damage there.
+        byte[] flipped = intact[0].ToArray();
+        flipped[SegmentFormat.HeaderSize + 40] ^= 0x10;
+        File.WriteAllBytes(files[0], flipped);
+        var damaged = Assert.Throws<StateStoreCorruptedException>(() => Open(path, segmentLog: segments));
+        Assert.Contains(SegmentFormat.FileName(1), damaged.Message);
+        Assert.Equal(flipped, File.ReadAllBytes(files[0])); // nothing was cut
+        Assert.Equal(intact[^1], File.ReadAllBytes(files[^1]));
+        File.WriteAllBytes(files[0], intact[0]);
+
+        // A segment lost in the middle.
+        File.Delete(files[1]);
+        var missing = Assert.Throws<StateStoreCorruptedException>(() => Open(path, segmentLog: segments));
+        Assert.Contains(SegmentFormat.FileName(2), missing.Message);
+        File.WriteAllBytes(files[1], intact[1]);
+
+        // Restored, the file opens again with everything in it and no gap.
+        using LiteDbStateStore reopened = Open(path, segmentLog: segments);
+        Assert.Equal(6, (await AllChangesAsync(reopened)).Length);
+        Assert.Empty(reopened.HistoryGaps);
+    }
+
+    [Fact]
+    public async Task A_lost_tail_of_the_last_segment_keeps_every_value_and_is_reported_as_a_history_gap()
     {
         string path = _dir.NewDatabaseFile();
         using (LiteDbStateStore store = Open(path))
@@ -151,24 +190,78 @@ public sealed class LiteDbSegmentedLogTests : IDisposable
             await SeedAsync(store);
         }
 
-        byte[] intact = File.ReadAllBytes(SegmentFile(path));
+        // What a power cut leaves when LiteDB's commit of the delete reached the disk and the end of its record did not.
+        byte[] torn = File.ReadAllBytes(SegmentFile(path))[..^10];
+        File.WriteAllBytes(SegmentFile(path), torn);
+        var logger = new ListLogger<StateManager>();
+        string preserved;
+        using (LiteDbStateStore store = Open(path))
+        {
+            StateHistoryGap gap = Assert.Single(store.HistoryGaps);
+            Assert.Equal((3L, 3L), (gap.FromSequence, gap.ToSequence));
+            preserved = gap.PreservedBytesPath!;
+            Assert.Equal(torn, File.ReadAllBytes(SegmentFile(path)).Concat(File.ReadAllBytes(preserved)));
+            Assert.Null(await store.GetAsync(Scope, "a"));
+            Assert.Equal("b1", Text(await store.GetAsync(Scope, "b")));
+            Assert.Equal(new[] { 1L, 2 }, (await AllChangesAsync(store)).Select(r => r.Sequence));
 
-        // A flipped byte in the middle of the first record (after the 32-byte segment header).
-        byte[] flipped = intact.ToArray();
-        flipped[SegmentFormat.HeaderSize + 40] ^= 0x10;
-        File.WriteAllBytes(SegmentFile(path), flipped);
-        var damaged = Assert.Throws<StateStoreCorruptedException>(() => Open(path));
-        Assert.Contains(SegmentFormat.FileName(1), damaged.Message);
-        Assert.Equal(flipped, File.ReadAllBytes(SegmentFile(path))); // nothing was cut
+            // "a"'s newest record is now its write (the delete's was lost): writing it again is not a lost index entry.
+            StateOperationResult again = (await store.CommitAsync([Write("a", "a2")]))[0];
+            Assert.Equal(4, again.ChangeSequence);
+            Assert.Equal(1, (await store.ReadChangeAsync(4))!.PreviousSequence);
 
-        // The newest committed record lost (the file cut short before it): the database committed sequence 3.
-        File.WriteAllBytes(SegmentFile(path), intact[..^10]);
-        Assert.Throws<StateStoreCorruptedException>(() => Open(path));
+            // The manager says so in its log when it starts.
+            using var manager = new StateManager(store, logger: logger, ownsStore: false);
+            var line = Assert.Single(logger.Entries, e => e.EventId.Id == 38);
+            Assert.Equal(Microsoft.Extensions.Logging.LogLevel.Warning, line.Level);
+            Assert.Contains("3 to 3", line.Message);
+            Assert.Contains(preserved, line.Message);
+        }
 
-        // Restored, the file opens again with everything in it.
-        File.WriteAllBytes(SegmentFile(path), intact);
         using LiteDbStateStore reopened = Open(path);
-        Assert.Equal(3, (await AllChangesAsync(reopened)).Length);
+        Assert.Equal([new StateHistoryGap(3, 3, preserved)], reopened.HistoryGaps);
+        Assert.Equal(new[] { 1L, 2, 4 }, (await AllChangesAsync(reopened)).Select(r => r.Sequence));
+
+        // The wrappers report the inner store's gaps.
+        using (StateKeyRing ring = TestKeys.Ring())
+        {
+            IStateHistoryStore encrypted = new EncryptedStateStore(reopened, new StateEncryptor(ring)); // not disposed: it would close the inner store
+            Assert.Equal(reopened.HistoryGaps, encrypted.HistoryGaps);
+        }
+
+        using var cached = (IDisposable)StateGen.Caching.CachingStateStore.Create(reopened, new StateGen.Caching.CachingStateStoreOptions { MaxEntries = 10 }, ownsInner: false);
+        Assert.Equal(reopened.HistoryGaps, ((IStateHistoryStore)cached).HistoryGaps);
+        Assert.Equal("a2", Text(await reopened.GetAsync(Scope, "a")));
+        Assert.Equal("b1", Text(await reopened.GetAsync(Scope, "b")));
+    }
+
+    [Fact]
+    public async Task An_unreadable_record_in_the_last_segment_is_a_gap_up_to_the_committed_sequence_and_the_values_stay()
+    {
+        string path = _dir.NewDatabaseFile();
+        using (LiteDbStateStore store = Open(path))
+        {
+            await SeedAsync(store);
+        }
+
+        // The first record's bytes damaged (a power cut can write the pages of the unflushed tail out of order).
+        byte[] damaged = File.ReadAllBytes(SegmentFile(path));
+        damaged[SegmentFormat.HeaderSize + 40] ^= 0x10;
+        File.WriteAllBytes(SegmentFile(path), damaged);
+        using (LiteDbStateStore store = Open(path))
+        {
+            StateHistoryGap gap = Assert.Single(store.HistoryGaps);
+            Assert.Equal((1L, 3L), (gap.FromSequence, gap.ToSequence));
+            Assert.Equal(damaged[SegmentFormat.HeaderSize..], File.ReadAllBytes(gap.PreservedBytesPath!));
+            Assert.Empty(await AllChangesAsync(store));
+            Assert.Null(await store.GetAsync(Scope, "a"));
+            Assert.Equal("b1", Text(await store.GetAsync(Scope, "b")));
+            Assert.Equal(4, (await store.CommitAsync([Write("b", "b2", expectedVersion: 1)]))[0].ChangeSequence);
+        }
+
+        using LiteDbStateStore reopened = Open(path);
+        Assert.Equal(new[] { 4L }, (await AllChangesAsync(reopened)).Select(r => r.Sequence));
+        Assert.Equal("b2", Text(await reopened.GetAsync(Scope, "b")));
     }
 
     [Fact]

@@ -14,11 +14,12 @@ internal sealed class Segment : IDisposable
 {
     private readonly FileStream _file;
 
-    private Segment(string path, long number, long firstSequence, FileStream file)
+    private Segment(string path, long number, long firstSequence, bool afterGap, FileStream file)
     {
         Path = path;
         Number = number;
         FirstSequence = firstSequence;
+        AfterGap = afterGap;
         _file = file;
         Length = SegmentFormat.HeaderSize;
     }
@@ -31,6 +32,12 @@ internal sealed class Segment : IDisposable
 
     /// <summary>The sequence of its first record (or of the first record it will take, while it has none).</summary>
     public long FirstSequence { get; }
+
+    /// <summary>
+    /// Whether it starts after a gap (<see cref="SegmentFormat.AfterGapFlag"/>): records before <see cref="FirstSequence"/>
+    /// that the previous segment does not hold were lost.
+    /// </summary>
+    public bool AfterGap { get; }
 
     /// <summary>The offset of each record, in sequence order.</summary>
     public List<long> Offsets { get; } = [];
@@ -52,21 +59,21 @@ internal sealed class Segment : IDisposable
         => new(path, FileMode.Open, FileAccess.ReadWrite, FileShare.Read | FileShare.Delete, bufferSize: 0, FileOptions.RandomAccess);
 
     /// <summary>Wraps an open segment file whose header names <paramref name="number"/> and <paramref name="firstSequence"/>.</summary>
-    public static Segment Attach(string path, long number, long firstSequence, FileStream file) => new(path, number, firstSequence, file);
+    public static Segment Attach(string path, long number, long firstSequence, bool afterGap, FileStream file) => new(path, number, firstSequence, afterGap, file);
 
     /// <summary>Creates a new segment file with its header, flushed to the disk together with its directory entry.</summary>
-    public static Segment Create(string folder, long number, long firstSequence)
+    public static Segment Create(string folder, long number, long firstSequence, bool afterGap = false)
     {
         string path = System.IO.Path.Combine(folder, SegmentFormat.FileName(number));
         var file = new FileStream(path, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.Read | FileShare.Delete, bufferSize: 0, FileOptions.RandomAccess);
         try
         {
             Span<byte> header = stackalloc byte[SegmentFormat.HeaderSize];
-            SegmentFormat.WriteHeader(header, number, firstSequence);
+            SegmentFormat.WriteHeader(header, number, firstSequence, afterGap ? SegmentFormat.AfterGapFlag : (ushort)0);
             RandomAccess.Write(file.SafeFileHandle, header, 0);
             file.Flush(flushToDisk: true);
             LiteDb.OsStoreFile.SyncDirectory(path);
-            return new Segment(path, number, firstSequence, file);
+            return new Segment(path, number, firstSequence, afterGap, file);
         }
         catch
         {

@@ -8,9 +8,9 @@ namespace StateGen.Storage.ChangeLog;
 /// <summary>
 /// The bytes of a change-log segment (docs/design/change-log-side-file.md). All integers are little-endian.
 /// <para>
-/// Segment header, <see cref="HeaderSize"/> bytes: magic <c>SGCL</c> | format version (u16) | flags (u16, 0) | segment
-/// number (i64, the file's name) | first sequence (i64: the sequence its first record has or will have) | XxHash3 of the
-/// 24 bytes before it.
+/// Segment header, <see cref="HeaderSize"/> bytes: magic <c>SGCL</c> | format version (u16) | flags (u16:
+/// <see cref="AfterGapFlag"/> or 0) | segment number (i64, the file's name) | first sequence (i64: the sequence its first
+/// record has or will have) | XxHash3 of the 24 bytes before it.
 /// </para>
 /// <para>
 /// Record: magic <c>SGCR</c> | length (u32, the whole record with its checksum) | sequence (i64) | kind (u8) | schema
@@ -40,6 +40,12 @@ internal static class SegmentFormat
 
     /// <summary>The size of a segment's header.</summary>
     public const int HeaderSize = 32;
+
+    /// <summary>
+    /// Header flag: the segment starts after a gap. The records between the previous segment's last and this segment's
+    /// first were lost (a power cut kept the database's commit but not their bytes) and the log goes on after them.
+    /// </summary>
+    public const ushort AfterGapFlag = 1;
 
     /// <summary>Magic and length: what is read before a record's length is trusted.</summary>
     public const int RecordPrefixSize = 8;
@@ -108,21 +114,22 @@ internal static class SegmentFormat
     }
 
     /// <summary>Writes a segment header.</summary>
-    public static void WriteHeader(Span<byte> header, long number, long firstSequence)
+    public static void WriteHeader(Span<byte> header, long number, long firstSequence, ushort flags = 0)
     {
         BinaryPrimitives.WriteUInt32LittleEndian(header, SegmentMagic);
         BinaryPrimitives.WriteUInt16LittleEndian(header[4..], FormatVersion);
-        BinaryPrimitives.WriteUInt16LittleEndian(header[6..], 0);
+        BinaryPrimitives.WriteUInt16LittleEndian(header[6..], flags);
         BinaryPrimitives.WriteInt64LittleEndian(header[8..], number);
         BinaryPrimitives.WriteInt64LittleEndian(header[16..], firstSequence);
         BinaryPrimitives.WriteUInt64LittleEndian(header[24..], XxHash3.HashToUInt64(header[..24]));
     }
 
     /// <summary>Reads a segment header; <see langword="null"/> and why when it is not one this code wrote.</summary>
-    public static string? ReadHeader(ReadOnlySpan<byte> header, out long number, out long firstSequence)
+    public static string? ReadHeader(ReadOnlySpan<byte> header, out long number, out long firstSequence, out ushort flags)
     {
         number = 0;
         firstSequence = 0;
+        flags = 0;
         if (header.Length < HeaderSize)
         {
             return "its header is cut short";
@@ -139,9 +146,10 @@ internal static class SegmentFormat
         }
 
         ushort version = BinaryPrimitives.ReadUInt16LittleEndian(header[4..]);
-        if (version != FormatVersion || BinaryPrimitives.ReadUInt16LittleEndian(header[6..]) != 0)
+        flags = BinaryPrimitives.ReadUInt16LittleEndian(header[6..]);
+        if (version != FormatVersion || (flags & ~AfterGapFlag) != 0)
         {
-            return $"its format version {version} is not known to this program";
+            return $"its format version {version} (flags {flags:x4}) is not known to this program";
         }
 
         number = BinaryPrimitives.ReadInt64LittleEndian(header[8..]);

@@ -43,6 +43,7 @@ internal sealed class SegmentLog : IDisposable
     private long _nextSequence;
     private long _written; // completed appends and cuts
     private long _synced;  // the value of _written the last finished flush covered
+    private readonly List<SegmentLogGap> _gaps = []; // oldest first
     private volatile bool _failed;
     private volatile bool _disposed;
 
@@ -51,6 +52,12 @@ internal sealed class SegmentLog : IDisposable
 
     /// <summary>The suffix of a segment's compacted copy while <see cref="Remove"/> writes it; <see cref="Open"/> deletes leftovers.</summary>
     private const string TempSuffix = ".tmp";
+
+    /// <summary>
+    /// The infix of the file that keeps the bytes a lost-tail recovery cut off a segment (<c>000003.seg.lost-120</c>: the
+    /// tail of segment 3 from where record 120 should have been), for inspection; the log never reads it.
+    /// </summary>
+    public const string LostTailInfix = ".lost-";
 
     private SegmentLog(string folder, SegmentLogOptions options)
     {
@@ -73,13 +80,22 @@ internal sealed class SegmentLog : IDisposable
     /// <param name="folder">The log's folder (<see cref="FolderFor"/>).</param>
     /// <param name="committedSequence">The newest sequence the database committed; 0 when it committed none.</param>
     /// <param name="options">Settings; the defaults when <see langword="null"/>.</param>
+    /// <param name="keepLostTail">
+    /// What a record at or before <paramref name="committedSequence"/> that is missing or damaged at the end of the
+    /// <em>last</em> segment means. <see langword="false"/>: damage (the typed error below, nothing cut). <see langword="true"/>:
+    /// a power cut kept the database's commit but not the log's unflushed tail (the only bytes not yet flushed are in the
+    /// last segment: a segment is flushed before the next one is made). The tail from that record on is copied aside
+    /// (<see cref="LostTailInfix"/>) and cut, and a new segment flagged <see cref="SegmentFormat.AfterGapFlag"/> starts at
+    /// <c><paramref name="committedSequence"/> + 1</c>: the records in between are lost history, reported by
+    /// <see cref="Gaps"/> and <see cref="RecoveredGap"/>. Damage anywhere before the last segment is always the typed error.
+    /// </param>
     /// <exception cref="StateStoreCorruptedException">
-    /// A record at or before <paramref name="committedSequence"/> is damaged or missing, a segment is missing or is not
-    /// one, or the log starts after <paramref name="committedSequence"/> (it belongs to another database). Nothing was
-    /// cut in these cases.
+    /// A record at or before <paramref name="committedSequence"/> is damaged or missing (outside the lost tail that
+    /// <paramref name="keepLostTail"/> allows), a segment is missing or is not one, or the log starts after
+    /// <paramref name="committedSequence"/> (it belongs to another database). Nothing was cut in these cases.
     /// </exception>
     /// <exception cref="StateStoreException">The folder or a segment could not be read or written.</exception>
-    public static SegmentLog Open(string folder, long committedSequence, SegmentLogOptions? options = null)
+    public static SegmentLog Open(string folder, long committedSequence, SegmentLogOptions? options = null, bool keepLostTail = false)
     {
         ArgumentException.ThrowIfNullOrEmpty(folder);
         ArgumentOutOfRangeException.ThrowIfNegative(committedSequence);
@@ -88,7 +104,7 @@ internal sealed class SegmentLog : IDisposable
         var log = new SegmentLog(folder, options);
         try
         {
-            log.Recover(committedSequence);
+            log.Recover(committedSequence, keepLostTail);
             return log;
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
@@ -157,7 +173,45 @@ internal sealed class SegmentLog : IDisposable
     /// <summary>Whether an append or cut is not yet covered by a finished <see cref="Flush"/>.</summary>
     public bool IsDirty => Interlocked.Read(ref _written) != Interlocked.Read(ref _synced);
 
-    private void Recover(long committed)
+    /// <summary>
+    /// The ranges of history the log lost and went on after (<see cref="SegmentFormat.AfterGapFlag"/>), oldest first, as
+    /// its segment headers record them. A gap whose segment before it was deleted by retention is no longer listed (it is
+    /// before the oldest kept record).
+    /// </summary>
+    public IReadOnlyList<SegmentLogGap> Gaps
+    {
+        get
+        {
+            _lock.EnterReadLock();
+            try
+            {
+                return _gaps.ToArray();
+            }
+            finally
+            {
+                _lock.ExitReadLock();
+            }
+        }
+    }
+
+    /// <summary>The gap this open made (a lost tail kept, see <see cref="Open"/>), or <see langword="null"/>.</summary>
+    public SegmentLogGap? RecoveredGap { get; private set; }
+
+    /// <summary>Whether the log lost records after <paramref name="sequence"/> (a gap starts after it).</summary>
+    public bool HasGapAfter(long sequence)
+    {
+        _lock.EnterReadLock();
+        try
+        {
+            return _gaps.Count > 0 && _gaps[^1].ToSequence > sequence;
+        }
+        finally
+        {
+            _lock.ExitReadLock();
+        }
+    }
+
+    private void Recover(long committed, bool keepLostTail)
     {
         if (!Directory.Exists(_folder))
         {
@@ -210,6 +264,7 @@ internal sealed class SegmentLog : IDisposable
         }
 
         long expected = 0;
+        string? lostTail = null;
         int cutFrom = files.Count; // files from here on are deleted
         Span<byte> header = stackalloc byte[SegmentFormat.HeaderSize];
         for (int i = 0; i < files.Count && cutFrom == files.Count; i++)
@@ -219,12 +274,13 @@ internal sealed class SegmentLog : IDisposable
             long fileLength;
             string? failure;
             long first;
+            ushort flags;
             bool torn;
             try
             {
                 fileLength = file.Length;
                 int read = Segment.ReadFully(file.SafeFileHandle, 0, header);
-                failure = SegmentFormat.ReadHeader(header[..read], out long headerNumber, out first);
+                failure = SegmentFormat.ReadHeader(header[..read], out long headerNumber, out first, out flags);
                 if (failure is null && headerNumber != number)
                 {
                     failure = $"its header names segment {headerNumber}";
@@ -259,14 +315,21 @@ internal sealed class SegmentLog : IDisposable
                 throw Corrupt(path, $"the change log starts at sequence {first}, after the database's newest committed sequence {committed}: it belongs to another database or a newer copy");
             }
 
-            if (i > 0 && first != expected)
+            bool afterGap = (flags & SegmentFormat.AfterGapFlag) != 0;
+            if (i > 0 && (afterGap ? first < expected : first != expected))
             {
                 file.Dispose();
                 throw Corrupt(path, $"change-log segment: its header says it starts at sequence {first}, but the segment before it ends at {expected - 1}");
             }
 
+            if (i > 0 && first > expected)
+            {
+                string kept = LostTailPath(files[i - 1].Path, expected);
+                _gaps.Add(new SegmentLogGap(expected, first - 1, File.Exists(kept) ? kept : null));
+            }
+
             expected = first;
-            var segment = Segment.Attach(path, number, first, file);
+            var segment = Segment.Attach(path, number, first, afterGap, file);
             _segments.Add(segment);
             long offset = SegmentFormat.HeaderSize;
             while (offset < fileLength)
@@ -276,7 +339,13 @@ internal sealed class SegmentLog : IDisposable
                 {
                     if (expected <= committed)
                     {
-                        throw Corrupt(path, $"change-log record {expected} at offset {offset}, committed by the database, is damaged: {failure}");
+                        if (!keepLostTail || i != files.Count - 1)
+                        {
+                            throw Corrupt(path, $"change-log record {expected} at offset {offset}, committed by the database, is damaged: {failure}");
+                        }
+
+                        // The unflushed tail a power cut took (see Open): kept aside, then cut like a torn record.
+                        lostTail = PreserveTail(segment, offset, fileLength, expected);
                     }
 
                     // A torn record, or records whose database commit never happened: cut here, and every later segment.
@@ -291,7 +360,8 @@ internal sealed class SegmentLog : IDisposable
             }
         }
 
-        if (expected <= committed)
+        bool lost = expected <= committed;
+        if (lost && !(keepLostTail && _segments.Count == files.Count))
         {
             throw Corrupt(files[^1].Path, $"the change log ends at sequence {expected - 1}, but the database committed changes up to {committed}: records are missing");
         }
@@ -312,7 +382,57 @@ internal sealed class SegmentLog : IDisposable
             _segments.Add(Segment.Create(_folder, files[0].Number, expected));
         }
 
+        if (lost)
+        {
+            // The history from `expected` to `committed` is gone: the log goes on after it, in a segment whose header says
+            // so (made and flushed before anything is appended, so a crash here only makes the next open do this again).
+            // (A tail kept aside by an earlier open that a crash cut short is reported too.)
+            lostTail ??= File.Exists(LostTailPath(_segments[^1].Path, expected)) ? LostTailPath(_segments[^1].Path, expected) : null;
+            var gap = new SegmentLogGap(expected, committed, lostTail);
+            _segments.Add(Segment.Create(_folder, _segments[^1].Number + 1, committed + 1, afterGap: true));
+            _gaps.Add(gap);
+            RecoveredGap = gap;
+            expected = committed + 1;
+        }
+
         _nextSequence = expected;
+    }
+
+    /// <summary>Where a lost-tail recovery keeps the tail of <paramref name="segmentPath"/> cut from record <paramref name="from"/> on.</summary>
+    private static string LostTailPath(string segmentPath, long from)
+        => segmentPath + LostTailInfix + from.ToString(System.Globalization.CultureInfo.InvariantCulture);
+
+    /// <summary>
+    /// Copies the bytes of <paramref name="segment"/> from <paramref name="offset"/> to <paramref name="length"/> into
+    /// <c>segment + LostTailInfix + expected</c>, flushed to the disk with its directory entry, before a lost-tail cut.
+    /// </summary>
+    private static string PreserveTail(Segment segment, long offset, long length, long expected)
+    {
+        string path = LostTailPath(segment.Path, expected);
+        using var copy = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None, bufferSize: 0);
+        byte[] buffer = ArrayPool<byte>.Shared.Rent(1 << 16);
+        try
+        {
+            for (long position = offset; position < length;)
+            {
+                int read = segment.ReadAt(position, buffer.AsSpan(0, (int)Math.Min(buffer.Length, length - position)));
+                if (read == 0)
+                {
+                    break;
+                }
+
+                copy.Write(buffer, 0, read);
+                position += read;
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+
+        copy.Flush(flushToDisk: true);
+        OsStoreFile.SyncDirectory(path);
+        return path;
     }
 
     /// <summary>A header that a crash cut short while the segment was created: empty, all zeros, or a prefix of the magic.</summary>
@@ -585,11 +705,21 @@ internal sealed class SegmentLog : IDisposable
                     throw new ArgumentOutOfRangeException(nameof(lastKept), lastKept, $"The oldest kept record is {_segments[0].FirstSequence}.");
                 }
 
+                Segment holder = _segments[SegmentIndexOf(lastKept + 1)];
+                if (lastKept + 1 - holder.FirstSequence >= holder.Offsets.Count && holder != _segments[^1])
+                {
+                    throw new ArgumentOutOfRangeException(nameof(lastKept), lastKept, "The log lost the records after it (a gap): it cannot end there.");
+                }
+
                 // Undo the index, newest first: a key's head goes back to its previous record (or tombstone). A tombstone
                 // has no correlation id: Remove took its record out of that index already.
                 for (long sequence = _nextSequence - 1; sequence > lastKept; sequence--)
                 {
-                    ReadEntryLocked(sequence, out DecodedRecord record, out _, materialize: false);
+                    if (!ReadEntryLocked(sequence, out DecodedRecord record, out _, materialize: false))
+                    {
+                        continue; // in a gap
+                    }
+
                     var id = (record.Scope, record.Key);
                     if (_heads.TryGetValue(id, out Head head) && head.Sequence == sequence)
                     {
@@ -617,7 +747,8 @@ internal sealed class SegmentLog : IDisposable
 
                 int index = SegmentIndexOf(lastKept + 1);
                 int position = (int)(lastKept + 1 - _segments[index].FirstSequence);
-                int keep = position == 0 && index > 0 ? index : index + 1; // a segment left empty goes too
+                // A segment left empty goes too, unless it carries a gap (the records after it need its first sequence).
+                int keep = position == 0 && index > 0 && !_segments[index].AfterGap ? index : index + 1;
                 for (int i = _segments.Count - 1; i >= keep; i--)
                 {
                     _segments[i].Dispose();
@@ -717,6 +848,8 @@ internal sealed class SegmentLog : IDisposable
                     {
                         _correlations.Remove(id);
                     }
+
+                    _gaps.RemoveAll(gap => gap.ToSequence < first); // now before the oldest kept record
 
                     OsStoreFile.SyncDirectory(_segments[0].Path);
                 }
@@ -842,7 +975,7 @@ internal sealed class SegmentLog : IDisposable
         {
             using (var writer = new CopyWriter(file.SafeFileHandle))
             {
-                SegmentFormat.WriteHeader(writer.Reserve(SegmentFormat.HeaderSize), old.Number, old.FirstSequence);
+                SegmentFormat.WriteHeader(writer.Reserve(SegmentFormat.HeaderSize), old.Number, old.FirstSequence, old.AfterGap ? SegmentFormat.AfterGapFlag : (ushort)0);
                 writer.Commit(SegmentFormat.HeaderSize);
                 int listed = 0;
                 for (int position = 0; position < old.Offsets.Count; position++)
@@ -926,7 +1059,7 @@ internal sealed class SegmentLog : IDisposable
 
         // The new file has the segment's name now, and this handle is open on it.
         OsStoreFile.SyncDirectory(old.Path);
-        var compacted = Segment.Attach(old.Path, old.Number, old.FirstSequence, file);
+        var compacted = Segment.Attach(old.Path, old.Number, old.FirstSequence, old.AfterGap, file);
         compacted.Offsets.AddRange(offsets);
         compacted.Length = length;
         compacted.NewestTicks = newestTicks;
@@ -1056,6 +1189,11 @@ internal sealed class SegmentLog : IDisposable
 
         Segment segment = _segments[SegmentIndexOf(sequence)];
         int position = (int)(sequence - segment.FirstSequence);
+        if (position >= segment.Offsets.Count)
+        {
+            return false; // in a gap (lost history) before the next segment
+        }
+
         long offset = segment.Offsets[position];
         long end = position + 1 < segment.Offsets.Count ? segment.Offsets[position + 1] : segment.Length;
         string? failure = ReadRecordAt(segment, offset, end - offset, sequence, exactLength: true, out entry, out _, out record, materialize);
@@ -1101,9 +1239,16 @@ internal sealed class SegmentLog : IDisposable
             try
             {
                 sequence = Math.Max(sequence, _segments[0].FirstSequence);
-                if (!ReadEntryLocked(sequence, out _, out record, materialize: true))
+                while (!ReadEntryLocked(sequence, out _, out record, materialize: true))
                 {
-                    yield break;
+                    // Past a gap, the next segment's first record; else the end of the log.
+                    int next = sequence < _nextSequence ? SegmentIndexOf(sequence) + 1 : _segments.Count;
+                    if (next >= _segments.Count)
+                    {
+                        yield break;
+                    }
+
+                    sequence = _segments[next].FirstSequence;
                 }
             }
             finally

@@ -14,6 +14,9 @@ public sealed partial class EncryptedStateStore
     public bool RecordsChanges => _history?.RecordsChanges ?? false;
 
     /// <inheritdoc/>
+    public IReadOnlyList<StateHistoryGap> HistoryGaps => _history?.HistoryGaps ?? Array.Empty<StateHistoryGap>();
+
+    /// <inheritdoc/>
     /// <exception cref="StateHistoryUnavailableException">The inner store keeps no history (it does not implement <see cref="IStateHistoryStore"/>).</exception>
     /// <exception cref="StateDecryptionException">A record's document could not be decrypted.</exception>
     public async ValueTask<IReadOnlyList<StateChangeRecord>> ReadChangesAsync(StateChangeQuery query, CancellationToken cancellationToken = default)

@@ -529,7 +529,8 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
         {
             _log?.Dispose();
             _log = null;
-            _log = ChangeLog.SegmentLog.Open(ChangeLog.SegmentLog.FolderFor(FilePath), committed, _segmentLogOptions);
+            // A lost tail (a crash kept LiteDB's commit but not its records) keeps the values and is reported as a gap.
+            _log = ChangeLog.SegmentLog.Open(ChangeLog.SegmentLog.FolderFor(FilePath), committed, _segmentLogOptions, keepLostTail: true);
         }
     }
 
@@ -732,6 +733,16 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
 
     /// <inheritdoc />
     public bool RecordsChanges { get; }
+
+    /// <inheritdoc />
+    /// <remarks>
+    /// Only a file whose change log is in segment files can have gaps: LiteDB's commit of a change and the segment
+    /// record of it are two files, and a crash can keep the first without the second for a commit that was not yet
+    /// acknowledged (or, with <see cref="StateDurability.Relaxed"/>, since the last flush). The open then keeps the values,
+    /// cuts the log's unreadable tail (copied aside first) and goes on after the gap.
+    /// </remarks>
+    public IReadOnlyList<StateHistoryGap> HistoryGaps
+        => _log?.Gaps.Select(g => new StateHistoryGap(g.FromSequence, g.ToSequence, g.PreservedTailPath)).ToArray() ?? [];
 
     /// <inheritdoc />
     public ValueTask<IReadOnlyList<StateChangeRecord>> ReadChangesAsync(StateChangeQuery query, CancellationToken cancellationToken = default)
@@ -1315,7 +1326,7 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
         {
             int split = id.IndexOf(Separator, StringComparison.Ordinal);
             (long sequence, bool isDelete) = _log.LastChangeOf(id[..split], id[(split + 1)..]);
-            if (sequence != 0 && !isDelete && !_unloggedDeletes)
+            if (sequence != 0 && !isDelete && !_unloggedDeletes && !_log.HasGapAfter(sequence))
             {
                 throw new StateStoreCorruptedException(FilePath, "a current value's index entry is missing: its last change record is a write");
             }

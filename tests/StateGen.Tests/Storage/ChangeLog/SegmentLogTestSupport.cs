@@ -155,10 +155,10 @@ public abstract class SegmentLogTestBase : IDisposable
     protected string Folder => SegmentLog.FolderFor(_dir.File("state.db"));
 
     /// <summary>Opening the log at <paramref name="committed"/> is a typed error, and changes no segment file.</summary>
-    private protected void AssertCorrupt(long committed, SegmentLogOptions? options = null)
+    private protected void AssertCorrupt(long committed, SegmentLogOptions? options = null, bool keepLostTail = false)
     {
         byte[][] before = SegmentLogTestSupport.Segments(Folder).Select(File.ReadAllBytes).ToArray();
-        var error = Assert.Throws<StateStoreCorruptedException>(() => SegmentLog.Open(Folder, committed, options).Dispose());
+        var error = Assert.Throws<StateStoreCorruptedException>(() => SegmentLog.Open(Folder, committed, options, keepLostTail).Dispose());
         Assert.False(string.IsNullOrEmpty(error.Failure));
         byte[][] after = SegmentLogTestSupport.Segments(Folder).Select(File.ReadAllBytes).ToArray();
         Assert.Equal(before.Length, after.Length);
