@@ -6,6 +6,7 @@ using System.Threading.Tasks;
 using Microsoft.Extensions.Logging;
 using StateGen.Storage;
 using StateGen.Storage.Memory;
+using StateGen.Tests.TestSupport;
 
 namespace StateGen.Tests.Migrations;
 
@@ -27,7 +28,7 @@ public sealed class ResetWhenUnreadableTests
     [InlineData(1, "{\"Note\":\"v1 without a chain\"}")] // older version, no upgrade path
     public async Task Unreadable_state_of_an_opted_in_type_loads_as_initial_values_and_is_logged_without_the_value(int schemaVersion, string document)
     {
-        var logs = new ListLogger();
+        var logs = new ListLogger<StateManager>();
         var store = new MemoryStateStore();
         await using var manager = new StateManager(store, logger: logs);
         await store.WriteAsync(new StateWrite("global", "forgiving/f1", "forgiving", schemaVersion, Encoding.UTF8.GetBytes(document)));
@@ -37,25 +38,12 @@ public sealed class ResetWhenUnreadableTests
 
         Assert.False(loaded);
         Assert.Equal("initial", state.Note);
-        string discarded = Assert.Single(logs.Lines, l => l.Text.StartsWith("Discarded unreadable state", StringComparison.Ordinal)).Text;
+        string discarded = Assert.Single(logs.Entries, l => l.Message.StartsWith("Discarded unreadable state", StringComparison.Ordinal)).Message;
         Assert.Contains("forgiving/f1", discarded, StringComparison.Ordinal);
-        Assert.All(logs.Lines, l => Assert.DoesNotContain("future", l.Text, StringComparison.Ordinal));
-        Assert.All(logs.Lines, l => Assert.DoesNotContain("v1 without", l.Text, StringComparison.Ordinal));
+        Assert.All(logs.Messages, l => Assert.DoesNotContain("future", l, StringComparison.Ordinal));
+        Assert.All(logs.Messages, l => Assert.DoesNotContain("v1 without", l, StringComparison.Ordinal));
 
         // Nothing was deleted or rewritten: the next save replaces it.
         Assert.Equal(schemaVersion, (await store.GetAsync("global", "forgiving/f1"))!.SchemaVersion);
-    }
-
-    private sealed class ListLogger : ILogger<StateManager>
-    {
-        public List<(LogLevel Level, string Text)> Lines { get; } = new();
-
-        public IDisposable? BeginScope<TState>(TState state)
-            where TState : notnull => null;
-
-        public bool IsEnabled(LogLevel logLevel) => true;
-
-        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
-            => Lines.Add((logLevel, formatter(state, exception)));
     }
 }

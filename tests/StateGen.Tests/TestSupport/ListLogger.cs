@@ -1,16 +1,17 @@
 using System;
 using System.Collections.Generic;
+using System.Linq;
 using Microsoft.Extensions.Logging;
 
 namespace StateGen.Tests.TestSupport;
 
-/// <summary>A logger that keeps every line it is given (level, event id and the formatted message), thread-safe.</summary>
+/// <summary>A logger that keeps every line it is given (level, event id, formatted message, exception), thread-safe.</summary>
 internal sealed class ListLogger<T> : ILogger<T>
 {
-    private readonly List<(LogLevel Level, EventId EventId, string Message)> _entries = [];
+    private readonly List<(LogLevel Level, EventId EventId, string Message, Exception? Exception)> _entries = [];
 
     /// <summary>A copy of the lines so far, oldest first.</summary>
-    public IReadOnlyList<(LogLevel Level, EventId EventId, string Message)> Entries
+    public IReadOnlyList<(LogLevel Level, EventId EventId, string Message, Exception? Exception)> Entries
     {
         get
         {
@@ -21,6 +22,9 @@ internal sealed class ListLogger<T> : ILogger<T>
         }
     }
 
+    /// <summary>Each line's message followed by its exception's text: what a sink would write (to search for secrets).</summary>
+    public IReadOnlyList<string> Messages => Entries.Select(e => e.Message + e.Exception).ToArray();
+
     public IDisposable? BeginScope<TState>(TState state)
         where TState : notnull => null;
 
@@ -30,7 +34,7 @@ internal sealed class ListLogger<T> : ILogger<T>
     {
         lock (_entries)
         {
-            _entries.Add((logLevel, eventId, formatter(state, exception)));
+            _entries.Add((logLevel, eventId, formatter(state, exception), exception));
         }
     }
 }
