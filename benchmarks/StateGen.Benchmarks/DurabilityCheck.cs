@@ -50,7 +50,7 @@ internal static class DurabilityCheck
             var groupRatio = new List<double>();
             var relaxedSingle = new List<double>();
             var relaxedGroup = new List<double>();
-            long commits = 0, flushes = 0;
+            long commits = 0, flushes = 0, saves = 0, grouped = 0;
             for (int round = -1; round < rounds; round++)
             {
                 // Single writer: microseconds per save.
@@ -71,9 +71,9 @@ internal static class DurabilityCheck
                 l /= singleOps;
 
                 // 32 writers: saves per second.
-                long c0 = durable.Store.CommitCount, f0 = durable.LogSyncs;
+                long c0 = durable.Store.CommitCount, f0 = durable.LogSyncs, g0 = durable.Store.GroupedTransactions;
                 double gd = Writers * perWriter / (Time(1, () => Concurrent(w => durable.SaveAsync(w).AsTask(), perWriter)) / 1e6);
-                long c1 = durable.Store.CommitCount, f1 = durable.LogSyncs;
+                long c1 = durable.Store.CommitCount, f1 = durable.LogSyncs, g1 = durable.Store.GroupedTransactions;
                 double gr = Writers * perWriter / (Time(1, () => Concurrent(w => { raw.Save(w, fsync: true); return Task.CompletedTask; }, perWriter)) / 1e6);
                 double gx = Writers * perWriter / (Time(1, () => Concurrent(w => relaxed.SaveAsync(w).AsTask(), perWriter)) / 1e6);
                 if (round < 0)
@@ -94,6 +94,8 @@ internal static class DurabilityCheck
                 relaxedGroup.Add(gx / gd);
                 commits += c1 - c0;
                 flushes += f1 - f0;
+                grouped += g1 - g0;
+                saves += Writers * perWriter;
                 Console.WriteLine(FormattableString.Invariant($"round {round + 1}: single durable {d:F0} us, raw+fsync {r:F0} us, relaxed {x:F0} us | 32 writers durable {gd:F0}/s, fsync-per-write {gr:F0}/s, relaxed {gx:F0}/s"));
             }
 
@@ -115,7 +117,7 @@ internal static class DurabilityCheck
 
             Console.WriteLine(FormattableString.Invariant($"  durable (group commit) / fsync-per-write: {Median(groupRatio):F1}x (target >= 5x)"));
             Console.WriteLine(FormattableString.Invariant($"  relaxed / durable:                        {Median(relaxedGroup):F1}x"));
-            Console.WriteLine(FormattableString.Invariant($"  durable: {commits} commits, {flushes} log fsyncs ({(double)commits / Math.Max(1, flushes):F1} commits per fsync)"));
+            Console.WriteLine(FormattableString.Invariant($"  durable: {saves} saves in {commits} LiteDB transactions ({grouped} shared by several saves, {(double)saves / Math.Max(1, commits):F1} saves each), {flushes} log fsyncs ({(double)saves / Math.Max(1, flushes):F1} saves per fsync)"));
             Checksum(Median(single["relaxed"]));
         }
         finally

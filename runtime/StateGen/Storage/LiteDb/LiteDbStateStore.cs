@@ -163,6 +163,7 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
     private readonly Dictionary<string, (long Version, long Sequence, string? Type, int SchemaVersion)> _versions = new(StringComparer.Ordinal);
     private long _sequence;
     private bool _unloggedDeletes;
+    private bool _commitAttempted; // the last InTransaction reached LiteDB's Commit (its outcome then needs a reopen to know)
     private byte? _invalidStateByte;
     private bool _disposed;
     private bool _faulted;
@@ -692,14 +693,22 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
             throw new StateValueTooLargeException(write.Scope, write.Key, write.Payload.Length, MaxPayloadBytes);
         }
 
-        return RunDurable(() => Apply([write])[0].Stored!);
+        ValueTask<IReadOnlyList<StateOperationResult>> done = CommitGrouped([write]);
+        return done.IsCompletedSuccessfully ? new(done.Result[0].Stored!) : StoredAsync(done);
+
+        static async ValueTask<StoredEntry> StoredAsync(ValueTask<IReadOnlyList<StateOperationResult>> done)
+            => (await done.ConfigureAwait(false))[0].Stored!;
     }
 
     /// <inheritdoc />
     public ValueTask<bool> DeleteAsync(string scope, string key, CancellationToken cancellationToken = default)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        return RunDurable(() => Apply([new StateDelete(scope, key)])[0].Existed);
+        ValueTask<IReadOnlyList<StateOperationResult>> done = CommitGrouped([new StateDelete(scope, key)]);
+        return done.IsCompletedSuccessfully ? new(done.Result[0].Existed) : ExistedAsync(done);
+
+        static async ValueTask<bool> ExistedAsync(ValueTask<IReadOnlyList<StateOperationResult>> done)
+            => (await done.ConfigureAwait(false))[0].Existed;
     }
 
     /// <inheritdoc />
@@ -707,7 +716,7 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
     {
         StoreRules.CheckBatch(operations, MaxPayloadBytes);
         cancellationToken.ThrowIfCancellationRequested();
-        return RunDurable<IReadOnlyList<StateOperationResult>>(() => Apply(operations));
+        return CommitGrouped(operations);
     }
 
     /// <inheritdoc />
@@ -1171,10 +1180,12 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
         }
 
         bool acted = false;
+        _commitAttempted = false;
         try
         {
             action();
             acted = true;
+            _commitAttempted = true;
             _db.Commit();
         }
         catch
@@ -1504,6 +1515,22 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
         new DateTimeOffset(doc["u"].AsInt64, TimeSpan.Zero),
         payload);
 
+    /// <summary>Refuses a change after a failed flush (under the lock, before the change).</summary>
+    private void ThrowIfFlushFailed()
+    {
+        if (_barrier.Failed)
+        {
+            // A failed fsync leaves nothing written since the last good one trustworthy; refuse further changes.
+            _barrier.WaitAsync(long.MaxValue).AsTask().GetAwaiter().GetResult();
+        }
+
+        if (_logFile!.SyncFailed || _dataFile.SyncFailed)
+        {
+            // The same for a flush LiteDB asked for itself (in a checkpoint).
+            throw new StateStoreException($"The state database '{FilePath}' could not be flushed to the disk; it takes no further changes until it is reopened.");
+        }
+    }
+
     /// <summary>
     /// Runs a change under the lock (committed to the OS cache), then, for a durable store, waits outside the lock until
     /// a flush covers it (group commit). No LiteDB transaction is open while waiting.
@@ -1513,18 +1540,7 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
         long sequence = 0;
         T result = Run(() =>
         {
-            if (_barrier.Failed)
-            {
-                // A failed fsync leaves nothing written since the last good one trustworthy; refuse further changes.
-                _barrier.WaitAsync(long.MaxValue).AsTask().GetAwaiter().GetResult();
-            }
-
-            if (_logFile!.SyncFailed || _dataFile.SyncFailed)
-            {
-                // The same for a flush LiteDB asked for itself (in a checkpoint).
-                throw new StateStoreException($"The state database '{FilePath}' could not be flushed to the disk; it takes no further changes until it is reopened.");
-            }
-
+            ThrowIfFlushFailed();
             T value = action();
             sequence = _barrier.Committed();
             return value;
@@ -1544,7 +1560,11 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
         return result;
     }
 
-    private T Run<T>(Func<T> action)
+    /// <param name="action">The work, under the store's lock.</param>
+    /// <param name="failed">
+    /// Called under the lock with the exception the caller gets (after the mapping below), before it is thrown.
+    /// </param>
+    private T Run<T>(Func<T> action, Action<Exception>? failed = null)
     {
         lock (_gate)
         {
@@ -1571,7 +1591,9 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
                     // A failed write (a full disk, a device error) left no part of its transaction committed, but LiteDB's
                     // in-memory pages may not match the files any more: it is reopened before the next operation.
                     _reopenPending = true;
-                    throw new StateStoreException($"The state database '{FilePath}' failed: {ex.GetType().Name}. It was committed wholly or not at all (a failure in the checkpoint that can follow a commit leaves the commit in place).", ex);
+                    var failure = new StateStoreException($"The state database '{FilePath}' failed: {ex.GetType().Name}. It was committed wholly or not at all (a failure in the checkpoint that can follow a commit leaves the commit in place).", ex);
+                    failed?.Invoke(failure);
+                    throw failure;
                 }
 
                 // LiteDB closes a file it found damaged and marks it; close ours, undo the mark, refuse further use.
@@ -1582,7 +1604,14 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
                 // Release the file now, as LiteDB did when it closed it: it can be moved aside or restored at once.
                 _barrier.WaitIdle();
                 CloseFiles();
-                throw Corrupted(FilePath, null, ex);
+                StateStoreCorruptedException corrupted = Corrupted(FilePath, null, ex);
+                failed?.Invoke(corrupted);
+                throw corrupted;
+            }
+            catch (Exception ex) when (failed is not null)
+            {
+                failed(ex);
+                throw;
             }
         }
     }

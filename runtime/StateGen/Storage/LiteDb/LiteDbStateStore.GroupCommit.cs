@@ -1,0 +1,230 @@
+using System;
+using System.Collections.Generic;
+using System.Runtime.ExceptionServices;
+using System.Threading.Tasks;
+
+namespace StateGen.Storage.LiteDb;
+
+/// <summary>
+/// Write batching: concurrent commits share one LiteDB transaction. LiteDB 5 takes one writer at a time, and each of its
+/// transactions pays a fixed cost (the header page, the log's bookkeeping, the commit itself) beside its own pages. A
+/// commit queues its operations and takes the store's lock; whoever gets the lock first (the leader) takes every commit
+/// queued so far and applies them, in queue order, as one batch, as RocksDB's write group leader does. The others find
+/// their results waiting when they get the lock. Each commit keeps its own all-or-nothing: a commit whose own check fails
+/// (a version conflict, a change the log cannot hold) made the batch fail before LiteDB's commit, so the leader then
+/// applies each commit on its own and only that one fails.
+/// </summary>
+public sealed partial class LiteDbStateStore
+{
+    /// <summary>The most commits one shared transaction takes.</summary>
+    internal const int MaxGroupCommits = 64;
+
+    /// <summary>The most payload bytes one shared transaction takes (it always takes at least one commit).</summary>
+    internal const long MaxGroupBytes = 8L << 20;
+
+    private readonly object _pendingLock = new();
+    private readonly List<PendingCommit> _pending = [];
+
+    /// <summary>Shared transactions of more than one commit so far (for tests and figures).</summary>
+    internal long GroupedTransactions { get; private set; }
+
+    /// <summary>Commits queued and not yet taken by a leader (for tests).</summary>
+    internal int PendingCommits
+    {
+        get
+        {
+            lock (_pendingLock)
+            {
+                return _pending.Count;
+            }
+        }
+    }
+
+    /// <summary>The writer's lock, for a test that holds it to make commits queue up.</summary>
+    internal object WriterLockForTests => _gate;
+
+    /// <summary>A commit waiting for the writer. Written and read under the store's lock.</summary>
+    private sealed class PendingCommit(IReadOnlyList<StateOperation> operations, long bytes)
+    {
+        public IReadOnlyList<StateOperation> Operations { get; } = operations;
+
+        public long Bytes { get; } = bytes;
+
+        public bool Done { get; set; }
+
+        public IReadOnlyList<StateOperationResult>? Results { get; set; }
+
+        public ExceptionDispatchInfo? Error { get; set; }
+
+        public long BarrierSequence { get; set; }
+    }
+
+    /// <summary>Queues <paramref name="operations"/> for the writer, then waits (outside the lock) until a flush covers them.</summary>
+    private ValueTask<IReadOnlyList<StateOperationResult>> CommitGrouped(IReadOnlyList<StateOperation> operations)
+    {
+        long bytes = 0;
+        foreach (StateOperation op in operations)
+        {
+            bytes += op is StateWrite w ? w.Payload.Length : 0;
+        }
+
+        var mine = new PendingCommit(operations, bytes);
+        lock (_pendingLock)
+        {
+            _pending.Add(mine);
+        }
+
+        lock (_gate)
+        {
+            // A leader may have done it while this thread waited for the lock (Monitor is re-entrant: Run takes it again).
+            if (!mine.Done)
+            {
+                List<PendingCommit>? group = null;
+                try
+                {
+                    Run(
+                        () =>
+                        {
+                            ThrowIfFlushFailed();
+                            group = TakeGroup(mine);
+                            ApplyGroup(group);
+                            long sequence = _barrier.Committed();
+                            foreach (PendingCommit pending in group)
+                            {
+                                if (!pending.Done)
+                                {
+                                    pending.BarrierSequence = sequence;
+                                    pending.Done = true;
+                                }
+                            }
+
+                            return 0;
+                        },
+                        failed: error =>
+                        {
+                            // Every commit of the shared transaction gets its error, as the caller gets it.
+                            foreach (PendingCommit pending in group ?? [])
+                            {
+                                if (!pending.Done)
+                                {
+                                    pending.Error = ExceptionDispatchInfo.Capture(error);
+                                    pending.Done = true;
+                                }
+                            }
+                        });
+                }
+                catch when (group is null)
+                {
+                    // Refused before anything was taken (a closed or faulted store, a failed flush): only this commit.
+                    lock (_pendingLock)
+                    {
+                        _pending.Remove(mine);
+                    }
+
+                    throw;
+                }
+                catch
+                {
+                    // Its error is recorded below, like a follower's.
+                }
+            }
+        }
+
+        mine.Error?.Throw();
+        IReadOnlyList<StateOperationResult> results = mine.Results!;
+        if (Durability == StateDurability.Relaxed)
+        {
+            return new(results);
+        }
+
+        ValueTask durable = _barrier.WaitAsync(mine.BarrierSequence);
+        return durable.IsCompletedSuccessfully ? new(results) : AwaitDurable(durable, results);
+    }
+
+    /// <summary>The queued commits from the oldest, up to the group's limits, always with <paramref name="mine"/>.</summary>
+    private List<PendingCommit> TakeGroup(PendingCommit mine)
+    {
+        lock (_pendingLock)
+        {
+            var group = new List<PendingCommit>();
+            long bytes = 0;
+            int taken = 0;
+            foreach (PendingCommit pending in _pending)
+            {
+                if (group.Count > 0 && (group.Count >= MaxGroupCommits || bytes + pending.Bytes > MaxGroupBytes))
+                {
+                    break;
+                }
+
+                group.Add(pending);
+                bytes += pending.Bytes;
+                taken++;
+            }
+
+            _pending.RemoveRange(0, taken);
+            if (!group.Contains(mine))
+            {
+                // Older commits filled the group: this one goes in too (the limits bound a group, not a caller's wait).
+                _pending.Remove(mine);
+                group.Add(mine);
+            }
+
+            return group;
+        }
+    }
+
+    /// <summary>Applies the group as one transaction, or each commit on its own when one of them failed its own checks.</summary>
+    private void ApplyGroup(List<PendingCommit> group)
+    {
+        if (group.Count == 1)
+        {
+            group[0].Results = Apply(group[0].Operations);
+            return;
+        }
+
+        var all = new List<StateOperation>();
+        foreach (PendingCommit pending in group)
+        {
+            all.AddRange(pending.Operations);
+        }
+
+        StateOperationResult[] results;
+        _commitAttempted = false; // a check that fails before the transaction leaves it so
+        try
+        {
+            results = Apply(all);
+        }
+        catch (StateGenException) when (!_commitAttempted && !_reopenPending && !_faulted)
+        {
+            // Rolled back before LiteDB's commit (nothing of it happened): one commit's own error, such as a version
+            // conflict. Each on its own, in order, so that only the failing ones fail.
+            foreach (PendingCommit pending in group)
+            {
+                _commitAttempted = false;
+                try
+                {
+                    pending.Results = Apply(pending.Operations);
+
+                    // Done now: should a later one fail the store, this one committed and must not get its error.
+                    pending.BarrierSequence = _barrier.Committed();
+                    pending.Done = true;
+                }
+                catch (StateGenException error) when (!_commitAttempted && !_reopenPending && !_faulted)
+                {
+                    pending.Error = ExceptionDispatchInfo.Capture(error);
+                    pending.Done = true;
+                }
+            }
+
+            return;
+        }
+
+        GroupedTransactions++;
+        int next = 0;
+        foreach (PendingCommit pending in group)
+        {
+            pending.Results = new ArraySegment<StateOperationResult>(results, next, pending.Operations.Count);
+            next += pending.Operations.Count;
+        }
+    }
+}
