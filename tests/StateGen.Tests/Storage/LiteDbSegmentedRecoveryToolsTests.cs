@@ -20,7 +20,8 @@ namespace StateGen.Tests.Storage;
 /// The recovery tools over a file whose change log is in segment files (the preview layout), with real files, closed
 /// and reopened: salvage reads every current value out byte for byte (healthy, and around a damaged one); a logical
 /// backup carries each current value with its change record's metadata, and restores (into a new file, over the
-/// segmented file, and to points in time with the segment log's records replayed).
+/// segmented file, and to points in time with the segment log's records replayed). And, in both layouts, a correlation
+/// id too long for the change log is a typed refusal with the batch not made and the store going on.
 /// </summary>
 public sealed class LiteDbSegmentedRecoveryToolsTests : IDisposable
 {
@@ -284,6 +285,60 @@ public sealed class LiteDbSegmentedRecoveryToolsTests : IDisposable
             Assert.Equal(timeline.Last(s => s.At <= times[i]).State, await ReadAllAsync(restored));
             Assert.Equal(result.ChangeLogPosition, restored.ChangeLogPosition);
         }
+    }
+
+    public static TheoryData<bool, string> OverLongCorrelationIds => new()
+    {
+        { false, new string('x', 2000) },
+        { true, new string('x', 2000) },
+        { false, new string('é', 600) }, // 1,200 UTF-8 bytes
+        { true, new string('é', 600) },
+    };
+
+    [Theory]
+    [MemberData(nameof(OverLongCorrelationIds))]
+    public async Task A_correlation_id_too_long_for_the_change_log_is_refused_typed_and_the_store_goes_on(bool segmented, string correlationId)
+    {
+        string path = _dir.NewDatabaseFile();
+        await using (LiteDbStateStore store = Open(path, segmented))
+        {
+            await store.CommitAsync([Write(0, 1), Write(1, 1)]);
+
+            // On the second write of a batch: nothing of the batch is made, and it is not taken for damage.
+            var ex = await Assert.ThrowsAsync<StateStoreException>(async () => await store.CommitAsync(
+                [Write(2, 1), Write(1, 2) with { CorrelationId = correlationId, ExpectedVersion = 1 }]));
+            Assert.Contains("correlation id", ex.Message, StringComparison.Ordinal);
+            Assert.Null(await store.GetAsync("agent/a1", "key-02"));
+            Assert.Equal(Text(1, 1), Encoding.UTF8.GetString((await store.GetAsync("agent/a1", "key-01"))!.Payload.Span));
+            Assert.Equal(new[] { 1L, 2 }, (await store.ReadChangesAsync(new StateChangeQuery())).Select(r => r.Sequence));
+
+            // The next change takes the next sequence.
+            Assert.Equal(3, (await store.CommitAsync([Write(2, 1)]))[0].ChangeSequence);
+        }
+
+        await using LiteDbStateStore reopened = Open(path, segmented);
+        Assert.Equal(new[] { 1L, 2, 3 }, (await reopened.ReadChangesAsync(new StateChangeQuery())).Select(r => r.Sequence));
+        Assert.Equal(Text(2, 1), Encoding.UTF8.GetString((await reopened.GetAsync("agent/a1", "key-02"))!.Payload.Span));
+        Assert.Equal(4, (await reopened.CommitAsync([Write(3, 1)]))[0].ChangeSequence);
+    }
+
+    [Fact]
+    public async Task In_the_collection_layout_the_longest_correlation_id_the_index_holds_is_kept_and_one_byte_more_is_refused()
+    {
+        // LiteDB's index key: a type byte, a length byte and the UTF-8 of the id, a separator and a 19-digit sequence.
+        string longest = new('x', 1023 - 2 - 1 - 19);
+        string path = _dir.NewDatabaseFile();
+        await using (LiteDbStateStore store = Open(path, segmented: false))
+        {
+            await store.CommitAsync([Write(0, 1) with { CorrelationId = longest }]);
+            await Assert.ThrowsAsync<StateStoreException>(async () => await store.CommitAsync([Write(1, 1) with { CorrelationId = longest + "x" }]));
+            await store.CommitAsync([new StateDelete("agent/a1", "key-09") { CorrelationId = longest + "x" }]); // records nothing: no key
+        }
+
+        await using LiteDbStateStore reopened = Open(path, segmented: false);
+        StateChangeRecord kept = Assert.Single(await reopened.ReadChangesAsync(new StateChangeQuery { CorrelationId = longest }));
+        Assert.Equal(("key-00", longest), (kept.Key, kept.CorrelationId));
+        Assert.Null(await reopened.GetAsync("agent/a1", "key-01"));
     }
 
     /// <summary>

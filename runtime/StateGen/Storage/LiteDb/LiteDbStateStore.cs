@@ -966,6 +966,11 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
             // A delete and a previous-value request need the stored document (the log records the type deleted).
             var before = Current(id, op.ReturnPrevious || (op is StateDelete && RecordsChanges));
             StoreRules.CheckExpectedVersion(op, before.Version == 0 ? null : before.Version);
+            if (RecordsChanges && !_segmented && (op is StateWrite || before.Version != 0))
+            {
+                CheckIndexable(op);
+            }
+
             beforeTypes[i] = (before.Type, before.SchemaVersion);
             if (op is StateWrite w)
             {
@@ -1111,6 +1116,24 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
         }
 
         return results;
+    }
+
+    /// <summary>
+    /// The change log's collection indexes each record's correlation id (with its sequence, <see cref="IndexValue"/>), and
+    /// LiteDB refuses an index key over 1,023 bytes (a type byte, a length byte and the string's UTF-8) with a
+    /// <see cref="LiteException"/> that the store would take for damage. A correlation id that long is refused before the
+    /// batch's transaction begins, as a <see cref="StateStoreException"/>: nothing is made and the store goes on. Origins
+    /// are not indexed.
+    /// </summary>
+    private static void CheckIndexable(StateOperation op)
+    {
+        // LiteDB 5 (IndexNode.GetKeyLength): a type byte, a length byte and the string's UTF-8, at most 1,023 bytes; the
+        // index value adds the separator and the 19-digit sequence to the correlation id.
+        int limit = 1023 - 2 - IndexValue(string.Empty, 0).Length;
+        if (op.CorrelationId is { } correlationId && System.Text.Encoding.UTF8.GetByteCount(correlationId) is var bytes && bytes > limit)
+        {
+            throw new StateStoreException($"The change to '{op.Scope}'/'{op.Key}' cannot be recorded in the change log, so it was not made: its correlation id is {bytes} UTF-8 bytes, over the {limit} the change log's index holds.");
+        }
     }
 
     /// <summary>
