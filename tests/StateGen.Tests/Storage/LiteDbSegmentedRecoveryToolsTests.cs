@@ -21,7 +21,8 @@ namespace StateGen.Tests.Storage;
 /// and reopened: salvage reads every current value out byte for byte (healthy, and around a damaged one); a logical
 /// backup carries each current value with its change record's metadata, and restores (into a new file, over the
 /// segmented file, and to points in time with the segment log's records replayed). And, in both layouts, a correlation
-/// id too long for the change log is a typed refusal with the batch not made and the store going on.
+/// id too long for the change log (or, in the collection layout, for the hook history's index) is a typed refusal with
+/// nothing made and the store going on.
 /// </summary>
 public sealed class LiteDbSegmentedRecoveryToolsTests : IDisposable
 {
@@ -339,6 +340,39 @@ public sealed class LiteDbSegmentedRecoveryToolsTests : IDisposable
         StateChangeRecord kept = Assert.Single(await reopened.ReadChangesAsync(new StateChangeQuery { CorrelationId = longest }));
         Assert.Equal(("key-00", longest), (kept.Key, kept.CorrelationId));
         Assert.Null(await reopened.GetAsync("agent/a1", "key-01"));
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_hook_record_whose_correlation_id_is_too_long_for_the_hook_historys_index_is_refused_typed_and_the_store_goes_on(bool segmented)
+    {
+        HookExecutionRecord Hook(string hookId, string correlationId)
+            => new(0, hookId, "BeforeChange", "agent/a1", "key-00", "Note", "Continued", null, TimeSpan.FromMilliseconds(1), _time.GetUtcNow(), correlationId, default, default, default);
+
+        string path = _dir.NewDatabaseFile();
+        string tooLong = new('é', 600); // 1,200 UTF-8 bytes
+        await using (LiteDbStateStore store = Open(path, segmented))
+        {
+            if (segmented)
+            {
+                await store.AppendHookExecutionsAsync([Hook("h1", tooLong)]); // a segmented file does not index it
+            }
+            else
+            {
+                var ex = await Assert.ThrowsAsync<StateStoreException>(async () => await store.AppendHookExecutionsAsync([Hook("h0", "c-0"), Hook("h1", tooLong)]));
+                Assert.Contains("'h1'", ex.Message, StringComparison.Ordinal);
+                Assert.Empty(await store.ReadHookExecutionsAsync(new HookExecutionQuery()));
+            }
+
+            await store.AppendHookExecutionsAsync([Hook("h2", "c-2")]);
+            await store.CommitAsync([Write(0, 1)]);
+        }
+
+        await using LiteDbStateStore reopened = Open(path, segmented);
+        Assert.Equal(segmented ? new[] { "h1", "h2" } : new[] { "h2" }, (await reopened.ReadHookExecutionsAsync(new HookExecutionQuery())).Select(r => r.HookId));
+        Assert.Equal("h2", Assert.Single(await reopened.ReadHookExecutionsAsync(new HookExecutionQuery { CorrelationId = "c-2" })).HookId);
+        Assert.NotNull(await reopened.GetAsync("agent/a1", "key-00"));
     }
 
     /// <summary>
