@@ -14,7 +14,7 @@ namespace StateGen.Hosting;
 /// </summary>
 internal sealed class StateGenConfigurationBinding(IConfiguration configuration) : IConfigureOptions<StateGenOptions>
 {
-    private const string Known = "DatabasePath, RecordChanges, Durability, RelaxedFlushInterval, MaxValueBytes, MaxDepth, WriteBackUpgrades, HookTimeout, RecordHookHistory, SlowOperationThreshold, ReadCache";
+    private const string Known = "DatabasePath, RecordChanges, Durability, RelaxedFlushInterval, CheckpointPages, MaxValueBytes, MaxDepth, WriteBackUpgrades, HookTimeout, RecordHookHistory, SlowOperationThreshold, ReadCache";
 
     public void Configure(StateGenOptions options)
     {
@@ -38,6 +38,9 @@ internal sealed class StateGenConfigurationBinding(IConfiguration configuration)
                 case "RELAXEDFLUSHINTERVAL":
                     options.RelaxedFlushInterval = Parse(child, options, TryTimeSpan, "a time span such as 00:00:01", options.RelaxedFlushInterval);
                     break;
+                case "CHECKPOINTPAGES":
+                    options.CheckpointPages = ParseOptional(child, options, TryInt, "a whole number of pages (or empty for the store's default)", options.CheckpointPages);
+                    break;
                 case "MAXVALUEBYTES":
                     options.MaxValueBytes = Parse(child, options, TryInt, "a whole number of bytes", options.MaxValueBytes);
                     break;
@@ -54,15 +57,7 @@ internal sealed class StateGenConfigurationBinding(IConfiguration configuration)
                     options.RecordHookHistory = Parse(child, options, bool.TryParse, "true or false", options.RecordHookHistory);
                     break;
                 case "SLOWOPERATIONTHRESHOLD":
-                    if (child.Value is not null && child.Value.Trim().Length == 0)
-                    {
-                        options.SlowOperationThreshold = null; // an empty value turns the warning off
-                    }
-                    else
-                    {
-                        options.SlowOperationThreshold = Parse(child, options, TryTimeSpan, "a time span such as 00:00:01 (or empty for off)", options.SlowOperationThreshold ?? default);
-                    }
-
+                    options.SlowOperationThreshold = ParseOptional(child, options, TryTimeSpan, "a time span such as 00:00:01 (or empty for off)", options.SlowOperationThreshold);
                     break;
                 case "READCACHE":
                     BindReadCache(child, options);
@@ -127,6 +122,25 @@ internal sealed class StateGenConfigurationBinding(IConfiguration configuration)
 
         options.BindingErrors.Add($"{section.Path} must be {expected} (was '{text}').");
         return current;
+    }
+
+    /// <summary>Like <see cref="Parse{T}"/>, but an empty value sets the setting back to <see langword="null"/> (its default).</summary>
+    private static T? ParseOptional<T>(IConfigurationSection section, StateGenOptions options, TryParser<T> parser, string expected, T? current)
+        where T : struct
+    {
+        if (section.Value is { } text && text.Trim().Length == 0)
+        {
+            return null;
+        }
+
+        return Parse(section, options, TryNullable, expected, current); // a value that does not parse keeps current
+
+        bool TryNullable(string raw, out T? value)
+        {
+            bool parsed = parser(raw, out T result);
+            value = parsed ? result : current;
+            return parsed;
+        }
     }
 
     private static bool TryInt(string text, out int value) => int.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out value);

@@ -33,6 +33,13 @@ public sealed class StateGenOptions
     /// <summary>How often a relaxed LiteDB store flushes (<see cref="LiteDbStateStoreOptions.RelaxedFlushInterval"/>); 1 second by default.</summary>
     public TimeSpan RelaxedFlushInterval { get; set; } = TimeSpan.FromSeconds(1);
 
+    /// <summary>
+    /// How many 8 KB log pages the LiteDB store lets build up before a commit checkpoints them into the data file
+    /// (<see cref="LiteDbStateStoreOptions.CheckpointPages"/>), from 1 to <see cref="LiteDbStateStore.MaxCheckpointPages"/>;
+    /// <see langword="null"/> (the default) means <see cref="LiteDbStateStore.DefaultCheckpointPages"/> (4,000).
+    /// </summary>
+    public int? CheckpointPages { get; set; }
+
     /// <inheritdoc cref="StateManagerOptions.MaxValueBytes"/>
     public int MaxValueBytes { get; set; } = Defaults.MaxValueBytes;
 

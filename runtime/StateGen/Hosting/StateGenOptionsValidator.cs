@@ -30,6 +30,11 @@ internal sealed class StateGenOptionsValidator : IValidateOptions<StateGenOption
             errors.Add($"StateGen:RelaxedFlushInterval must be positive (was {options.RelaxedFlushInterval}).");
         }
 
+        if (options.CheckpointPages is < 1 or > Storage.LiteDb.LiteDbStateStore.MaxCheckpointPages)
+        {
+            errors.Add($"StateGen:CheckpointPages must be from 1 to {Storage.LiteDb.LiteDbStateStore.MaxCheckpointPages} pages (was {options.CheckpointPages}); leave it empty for the store's default ({Storage.LiteDb.LiteDbStateStore.DefaultCheckpointPages}).");
+        }
+
         if (options.MaxValueBytes <= 0)
         {
             errors.Add($"StateGen:MaxValueBytes must be positive (was {options.MaxValueBytes}).");

@@ -80,6 +80,7 @@ public static class StateGenServiceCollectionExtensions
                 RecordChanges = options.RecordChanges,
                 Durability = options.Durability,
                 RelaxedFlushInterval = options.RelaxedFlushInterval,
+                CheckpointPages = options.CheckpointPages,
                 TimeProvider = services.GetService<TimeProvider>() ?? TimeProvider.System,
             });
         }

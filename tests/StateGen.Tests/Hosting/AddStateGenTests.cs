@@ -167,6 +167,60 @@ public sealed class AddStateGenTests : IDisposable
         Assert.Throws<OptionsValidationException>(() => provider.GetRequiredService<IStartupValidator>().Validate());
     }
 
+    [Theory]
+    [InlineData("64", 64)]
+    [InlineData("100000", LiteDbStateStore.MaxCheckpointPages)]
+    [InlineData("", LiteDbStateStore.DefaultCheckpointPages)]
+    [InlineData(null, LiteDbStateStore.DefaultCheckpointPages)]
+    public async Task The_checkpoint_threshold_is_bound_from_configuration_into_the_store(string? configured, int expected)
+    {
+        var values = new Dictionary<string, string?> { ["StateGen:DatabasePath"] = _dir.File("checkpoint.db") };
+        if (configured is not null)
+        {
+            values["StateGen:CheckpointPages"] = configured;
+        }
+
+        var services = new ServiceCollection();
+        services.AddStateGen(Config(values).GetSection("StateGen"));
+        await using ServiceProvider provider = services.BuildServiceProvider();
+        provider.GetRequiredService<IStartupValidator>().Validate();
+
+        StateManager manager = provider.GetRequiredService<StateManager>();
+        Assert.Equal(configured is null or "" ? null : expected, provider.GetRequiredService<IOptions<StateGenOptions>>().Value.CheckpointPages);
+        Assert.Equal(expected, Assert.IsType<LiteDbStateStore>(manager.Store).CheckpointThreshold);
+    }
+
+    [Theory]
+    [InlineData("0")]
+    [InlineData("-1")]
+    [InlineData("100001")]
+    public void An_out_of_range_checkpoint_threshold_fails_at_start_naming_the_setting(string configured)
+    {
+        string path = _dir.File("never.db");
+        var services = new ServiceCollection();
+        services.AddStateGen(Config(new() { ["StateGen:DatabasePath"] = path, ["StateGen:CheckpointPages"] = configured }).GetSection("StateGen"));
+        using ServiceProvider provider = services.BuildServiceProvider();
+
+        OptionsValidationException error = Assert.Throws<OptionsValidationException>(() => provider.GetRequiredService<IStartupValidator>().Validate());
+
+        Assert.Contains($"StateGen:CheckpointPages must be from 1 to {LiteDbStateStore.MaxCheckpointPages} pages (was {configured})", error.Message);
+        Assert.Throws<OptionsValidationException>(() => provider.GetRequiredService<StateManager>());
+        Assert.False(File.Exists(path)); // nothing was opened
+    }
+
+    [Fact]
+    public void A_checkpoint_threshold_that_is_not_a_number_is_a_binding_error()
+    {
+        var services = new ServiceCollection();
+        services.AddStateGen(Config(new() { ["StateGen:CheckpointPages"] = "many" }).GetSection("StateGen"));
+        using ServiceProvider provider = services.BuildServiceProvider();
+
+        OptionsValidationException error = Assert.Throws<OptionsValidationException>(() => provider.GetRequiredService<IStartupValidator>().Validate());
+
+        Assert.Contains("StateGen:CheckpointPages must be a whole number of pages (or empty for the store's default) (was 'many')", error.Message);
+        Assert.DoesNotContain("must be from 1 to", error.Message); // the setting kept its default: one error, not two
+    }
+
     [Fact]
     public async Task The_container_disposes_the_manager_and_closes_the_file()
     {

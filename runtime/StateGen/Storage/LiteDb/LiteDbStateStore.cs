@@ -844,6 +844,12 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
         cancellationToken.ThrowIfCancellationRequested();
         ValueTask<int> done = RunDurable(() =>
         {
+            // The hook history of a file with the change log in its collection indexes the correlation id as it is.
+            if (!_segmented && records.FirstOrDefault(r => r.CorrelationId is { } c && System.Text.Encoding.UTF8.GetByteCount(c) > MaxIndexedStringBytes) is { } tooLong)
+            {
+                throw new StateStoreException($"The hook records cannot be appended, so none was: the correlation id of '{tooLong.HookId}' is over the {MaxIndexedStringBytes} UTF-8 bytes the hook history's index holds.");
+            }
+
             InTransaction(() =>
             {
                 long last = 0;
@@ -986,6 +992,11 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
             // A delete and a previous-value request need the stored document (the log records the type deleted).
             var before = Current(id, op.ReturnPrevious || (op is StateDelete && RecordsChanges));
             StoreRules.CheckExpectedVersion(op, before.Version == 0 ? null : before.Version);
+            if (RecordsChanges && !_segmented && (op is StateWrite || before.Version != 0))
+            {
+                CheckIndexable(op);
+            }
+
             beforeTypes[i] = (before.Type, before.SchemaVersion);
             if (op is StateWrite w)
             {
@@ -1132,6 +1143,24 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
 
         return results;
     }
+
+    /// <summary>
+    /// The change log's collection indexes each record's correlation id (with its sequence, <see cref="IndexValue"/>), and
+    /// LiteDB refuses an index key over 1,023 bytes with a <see cref="LiteException"/> that the store would take for
+    /// damage. A correlation id that long is refused before the batch's transaction begins, as a
+    /// <see cref="StateStoreException"/>: nothing is made and the store goes on. Origins are not indexed.
+    /// </summary>
+    private static void CheckIndexable(StateOperation op)
+    {
+        int limit = MaxIndexedStringBytes - IndexValue(string.Empty, 0).Length; // the separator and the 19-digit sequence
+        if (op.CorrelationId is { } correlationId && System.Text.Encoding.UTF8.GetByteCount(correlationId) is var bytes && bytes > limit)
+        {
+            throw new StateStoreException($"The change to '{op.Scope}'/'{op.Key}' cannot be recorded in the change log, so it was not made: its correlation id is {bytes} UTF-8 bytes, over the {limit} the change log's index holds.");
+        }
+    }
+
+    // LiteDB 5 (IndexNode.GetKeyLength): an index key is a type byte, a length byte and the string's UTF-8, at most 1,023 bytes.
+    private const int MaxIndexedStringBytes = 1023 - 2;
 
     /// <summary>
     /// Appends a change record to the segment log. A field the log cannot hold (a correlation id or origin over 1 KiB,
