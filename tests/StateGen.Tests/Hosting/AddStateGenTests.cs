@@ -318,7 +318,7 @@ public sealed class AddStateGenTests : IDisposable
     [Fact]
     public async Task Logs_go_to_the_containers_ILogger_of_StateManager()
     {
-        var logger = new ListLogger();
+        var logger = new ListLogger<StateManager>();
         var services = new ServiceCollection();
         services.AddSingleton<ILogger<StateManager>>(logger);
         services.AddStateGen().UseStore(_ => new MemoryStateStore());
@@ -326,7 +326,7 @@ public sealed class AddStateGenTests : IDisposable
 
         await new Note { Id = "n1" }.SaveStateAsync(provider.GetRequiredService<StateManager>());
 
-        Assert.NotEmpty(logger.Lines);
+        Assert.NotEmpty(logger.Messages);
     }
 
     [Fact]
@@ -346,24 +346,5 @@ public sealed class AddStateGenTests : IDisposable
         public void Configure(StateManager manager)
             => manager.Hooks.Register(StateHookPoint.BeforeChange, "deny-secret", context =>
                 context.Key == "secret" ? StateHookResult.Cancel("no secrets") : StateHookResult.Continue);
-    }
-
-    private sealed class ListLogger : ILogger<StateManager>
-    {
-        public List<string> Lines { get; } = new();
-
-        public IDisposable? BeginScope<TState>(TState state)
-            where TState : notnull
-            => null;
-
-        public bool IsEnabled(LogLevel logLevel) => true;
-
-        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
-        {
-            lock (Lines)
-            {
-                Lines.Add(formatter(state, exception));
-            }
-        }
     }
 }
