@@ -33,6 +33,7 @@ namespace StateGen.Storage.ChangeLog;
 internal sealed class SegmentLog : IDisposable
 {
     private readonly string _folder;
+    private readonly SegmentFileSystem _files;
     private readonly SegmentLogOptions _options;
     private readonly long _maxRecordSize;
     private readonly ReaderWriterLockSlim _lock = new(LockRecursionPolicy.NoRecursion);
@@ -52,9 +53,10 @@ internal sealed class SegmentLog : IDisposable
     /// <summary>The suffix of a segment's compacted copy while <see cref="Remove"/> writes it; <see cref="Open"/> deletes leftovers.</summary>
     private const string TempSuffix = ".tmp";
 
-    private SegmentLog(string folder, SegmentLogOptions options)
+    private SegmentLog(string folder, SegmentLogOptions options, SegmentFileSystem files)
     {
         _folder = folder;
+        _files = files;
         _options = options;
         _maxRecordSize = SegmentFormat.MaxRecordSize(options.MaxPayloadBytes);
     }
@@ -73,19 +75,20 @@ internal sealed class SegmentLog : IDisposable
     /// <param name="folder">The log's folder (<see cref="FolderFor"/>).</param>
     /// <param name="committedSequence">The newest sequence the database committed; 0 when it committed none.</param>
     /// <param name="options">Settings; the defaults when <see langword="null"/>.</param>
+    /// <param name="files">Where the folder and its segments are; the real file system when <see langword="null"/>.</param>
     /// <exception cref="StateStoreCorruptedException">
     /// A record at or before <paramref name="committedSequence"/> is damaged or missing, a segment is missing or is not
     /// one, or the log starts after <paramref name="committedSequence"/> (it belongs to another database). Nothing was
     /// cut in these cases.
     /// </exception>
     /// <exception cref="StateStoreException">The folder or a segment could not be read or written.</exception>
-    public static SegmentLog Open(string folder, long committedSequence, SegmentLogOptions? options = null)
+    public static SegmentLog Open(string folder, long committedSequence, SegmentLogOptions? options = null, SegmentFileSystem? files = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(folder);
         ArgumentOutOfRangeException.ThrowIfNegative(committedSequence);
         options ??= new SegmentLogOptions();
         options.Validate();
-        var log = new SegmentLog(folder, options);
+        var log = new SegmentLog(folder, options, files ?? SegmentFileSystem.Os);
         try
         {
             log.Recover(committedSequence);
@@ -159,15 +162,15 @@ internal sealed class SegmentLog : IDisposable
 
     private void Recover(long committed)
     {
-        if (!Directory.Exists(_folder))
+        if (!_files.DirectoryExists(_folder))
         {
-            Directory.CreateDirectory(_folder);
-            OsStoreFile.SyncDirectory(_folder); // the folder's entry in its parent
+            _files.CreateDirectory(_folder);
+            _files.SyncDirectory(_folder); // the folder's entry in its parent
         }
 
         var files = new List<(long Number, string Path)>();
         bool leftovers = false;
-        foreach (string path in Directory.EnumerateFiles(_folder))
+        foreach (string path in _files.EnumerateFiles(_folder))
         {
             string name = Path.GetFileName(path);
             if (SegmentFormat.TryParseFileName(name, out long number))
@@ -178,14 +181,14 @@ internal sealed class SegmentLog : IDisposable
             {
                 // A compaction's copy that a crash left before (or without) its rename over the segment: the segment
                 // itself is whole, old or new.
-                File.Delete(path);
+                _files.Delete(path);
                 leftovers = true;
             }
         }
 
         if (leftovers)
         {
-            OsStoreFile.SyncDirectory(Path.Combine(_folder, SegmentFormat.FileName(1)));
+            _files.SyncDirectory(Path.Combine(_folder, SegmentFormat.FileName(1)));
         }
 
         files.Sort((a, b) => a.Number.CompareTo(b.Number));
@@ -204,7 +207,7 @@ internal sealed class SegmentLog : IDisposable
                 throw Corrupt(_folder, $"the change log has no segment, but the database committed changes up to sequence {committed}");
             }
 
-            _segments.Add(Segment.Create(_folder, 1, 1));
+            _segments.Add(Segment.Create(_files, _folder, 1, 1));
             _nextSequence = 1;
             return;
         }
@@ -215,7 +218,7 @@ internal sealed class SegmentLog : IDisposable
         for (int i = 0; i < files.Count && cutFrom == files.Count; i++)
         {
             (long number, string path) = files[i];
-            FileStream file = Segment.OpenFile(path);
+            StoreFile file = _files.OpenExisting(path);
             long fileLength;
             string? failure;
             long first;
@@ -223,7 +226,7 @@ internal sealed class SegmentLog : IDisposable
             try
             {
                 fileLength = file.Length;
-                int read = Segment.ReadFully(file.SafeFileHandle, 0, header);
+                int read = file.ReadAtOffset(0, header);
                 failure = SegmentFormat.ReadHeader(header[..read], out long headerNumber, out first);
                 if (failure is null && headerNumber != number)
                 {
@@ -234,13 +237,13 @@ internal sealed class SegmentLog : IDisposable
             }
             catch
             {
-                file.Dispose();
+                file.Release();
                 throw;
             }
 
             if (failure is not null)
             {
-                file.Dispose();
+                file.Release();
                 bool uncommitted = i > 0 ? expected > committed : committed == 0 && files.Count == 1;
                 if (torn && uncommitted)
                 {
@@ -255,13 +258,13 @@ internal sealed class SegmentLog : IDisposable
 
             if (i == 0 && first > committed + 1)
             {
-                file.Dispose();
+                file.Release();
                 throw Corrupt(path, $"the change log starts at sequence {first}, after the database's newest committed sequence {committed}: it belongs to another database or a newer copy");
             }
 
             if (i > 0 && first != expected)
             {
-                file.Dispose();
+                file.Release();
                 throw Corrupt(path, $"change-log segment: its header says it starts at sequence {first}, but the segment before it ends at {expected - 1}");
             }
 
@@ -300,16 +303,16 @@ internal sealed class SegmentLog : IDisposable
         {
             for (int i = cutFrom; i < files.Count; i++)
             {
-                File.Delete(files[i].Path);
+                _files.Delete(files[i].Path);
             }
 
-            OsStoreFile.SyncDirectory(files[0].Path);
+            _files.SyncDirectory(files[0].Path);
         }
 
         if (_segments.Count == 0)
         {
             // The only segment was torn at its creation: make it again.
-            _segments.Add(Segment.Create(_folder, files[0].Number, expected));
+            _segments.Add(Segment.Create(_files, _folder, files[0].Number, expected));
         }
 
         _nextSequence = expected;
@@ -446,7 +449,7 @@ internal sealed class SegmentLog : IDisposable
             long offset = active.Length;
             try
             {
-                RandomAccess.Write(active.Handle, buffer.AsSpan(0, size), offset);
+                active.WriteAt(offset, buffer.AsSpan(0, size));
             }
             catch (Exception ex) when (ex is not OutOfMemoryException)
             {
@@ -493,7 +496,7 @@ internal sealed class SegmentLog : IDisposable
         Segment next;
         try
         {
-            next = Segment.Create(_folder, sealedSegment.Number + 1, first);
+            next = Segment.Create(_files, _folder, sealedSegment.Number + 1, first);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
@@ -621,7 +624,7 @@ internal sealed class SegmentLog : IDisposable
                 for (int i = _segments.Count - 1; i >= keep; i--)
                 {
                     _segments[i].Dispose();
-                    File.Delete(_segments[i].Path);
+                    _files.Delete(_segments[i].Path);
                     _segments.RemoveAt(i);
                 }
 
@@ -634,7 +637,7 @@ internal sealed class SegmentLog : IDisposable
                     segment.Offsets.RemoveRange(position, segment.Offsets.Count - position);
                 }
 
-                OsStoreFile.SyncDirectory(_segments[0].Path);
+                _files.SyncDirectory(_segments[0].Path);
                 _nextSequence = lastKept + 1;
             }
             finally
@@ -681,7 +684,7 @@ internal sealed class SegmentLog : IDisposable
                     }
 
                     oldest.Dispose();
-                    File.Delete(oldest.Path);
+                    _files.Delete(oldest.Path);
                     _segments.RemoveAt(0);
                     removed++;
                 }
@@ -718,7 +721,7 @@ internal sealed class SegmentLog : IDisposable
                         _correlations.Remove(id);
                     }
 
-                    OsStoreFile.SyncDirectory(_segments[0].Path);
+                    _files.SyncDirectory(_segments[0].Path);
                 }
 
                 return removed;
@@ -827,10 +830,10 @@ internal sealed class SegmentLog : IDisposable
         var offsets = new List<long>(old.Offsets.Count);
         var removed = new List<DecodedRecord>();
         long newestTicks = long.MinValue;
-        FileStream file;
+        StoreFile file;
         try
         {
-            file = new FileStream(temporary, FileMode.Create, FileAccess.ReadWrite, FileShare.Read | FileShare.Delete, bufferSize: 0, FileOptions.RandomAccess);
+            file = _files.Create(temporary);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
@@ -840,7 +843,7 @@ internal sealed class SegmentLog : IDisposable
         long length;
         try
         {
-            using (var writer = new CopyWriter(file.SafeFileHandle))
+            using (var writer = new CopyWriter(file))
             {
                 SegmentFormat.WriteHeader(writer.Reserve(SegmentFormat.HeaderSize), old.Number, old.FirstSequence);
                 writer.Commit(SegmentFormat.HeaderSize);
@@ -896,20 +899,20 @@ internal sealed class SegmentLog : IDisposable
 
             if (removed.Count == 0)
             {
-                file.Dispose();
-                File.Delete(temporary);
+                file.Release();
+                _files.Delete(temporary);
                 return 0; // every listed record was a tombstone already: the segment stays as it is
             }
 
-            file.Flush(flushToDisk: true);
-            File.Move(temporary, old.Path, overwrite: true); // atomic: the segment is old or new, whatever happens
+            file.Sync();
+            _files.MoveOver(temporary, old.Path); // atomic: the segment is old or new, whatever happens
         }
         catch (Exception ex)
         {
-            file.Dispose();
+            file.Release();
             try
             {
-                File.Delete(temporary);
+                _files.Delete(temporary);
             }
             catch (Exception cleanup) when (cleanup is IOException or UnauthorizedAccessException)
             {
@@ -925,7 +928,7 @@ internal sealed class SegmentLog : IDisposable
         }
 
         // The new file has the segment's name now, and this handle is open on it.
-        OsStoreFile.SyncDirectory(old.Path);
+        _files.SyncDirectory(old.Path);
         var compacted = Segment.Attach(old.Path, old.Number, old.FirstSequence, file);
         compacted.Offsets.AddRange(offsets);
         compacted.Length = length;
@@ -977,7 +980,7 @@ internal sealed class SegmentLog : IDisposable
     }
 
     /// <summary>Writes a segment's compacted copy sequentially through one pooled buffer, which grows for a large record.</summary>
-    private sealed class CopyWriter(Microsoft.Win32.SafeHandles.SafeFileHandle handle) : IDisposable
+    private sealed class CopyWriter(StoreFile file) : IDisposable
     {
         private byte[] _buffer = ArrayPool<byte>.Shared.Rent(1 << 20);
         private int _used;
@@ -1010,7 +1013,7 @@ internal sealed class SegmentLog : IDisposable
         {
             if (_used > 0)
             {
-                RandomAccess.Write(handle, _buffer.AsSpan(0, _used), _flushed);
+                file.WriteAtOffset(_flushed, _buffer.AsSpan(0, _used));
                 _flushed += _used;
                 _used = 0;
             }

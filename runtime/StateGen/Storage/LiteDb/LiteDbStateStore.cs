@@ -44,7 +44,10 @@ public sealed class LiteDbStateStoreOptions
     /// </summary>
     public TimeSpan RelaxedFlushInterval { get; set; } = TimeSpan.FromSeconds(1);
 
-    /// <summary>Test hook: opens the data and log files (a real file by default).</summary>
+    /// <summary>
+    /// Test hook: opens the data and log files (a real file by default). The segment files of the change log go to the
+    /// file system the data file names (<see cref="StoreFile.FileSystem"/>; the real one when it names none).
+    /// </summary>
     internal Func<string, StoreFile>? OpenFile { get; set; }
 
     /// <summary>
@@ -529,7 +532,8 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
         {
             _log?.Dispose();
             _log = null;
-            _log = ChangeLog.SegmentLog.Open(ChangeLog.SegmentLog.FolderFor(FilePath), committed, _segmentLogOptions);
+            // The test hook's files name the file system that holds the segments too (null: the real one).
+            _log = ChangeLog.SegmentLog.Open(ChangeLog.SegmentLog.FolderFor(FilePath), committed, _segmentLogOptions, _dataFile.FileSystem);
         }
     }
 
