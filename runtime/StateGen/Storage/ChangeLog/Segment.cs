@@ -62,7 +62,18 @@ internal sealed class Segment : IDisposable
         }
         catch
         {
+            // A whole header naming a first sequence the log never reaches (its flush failed, the roll is undone) would
+            // read as a misplaced segment at the next open: the file goes, if it can.
             file.Release();
+            try
+            {
+                files.Delete(path);
+            }
+            catch (Exception cleanup) when (cleanup is System.IO.IOException or UnauthorizedAccessException)
+            {
+                // Then the next open finds it.
+            }
+
             throw;
         }
     }
