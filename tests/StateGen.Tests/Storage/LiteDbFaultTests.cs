@@ -59,6 +59,21 @@ public sealed class LiteDbFaultTests
         return store;
     }
 
+    /// <summary>
+    /// Saves <see cref="Batch"/> on <paramref name="store"/> (seeded "old,old,old") with its k-th write or flush failing:
+    /// whether it committed, and what the same store then holds, which must be the batch wholly or not at all.
+    /// </summary>
+    internal static async Task<(bool Committed, string Seen)> SaveBatchFailingAtAsync(SimulatedDisk disk, IStateStore store, long k, bool failFlush)
+    {
+        disk.FailAt(write: failFlush ? null : k, sync: failFlush ? k : null);
+        bool committed = await SucceedsAsync(async () => await store.CommitAsync(Batch()));
+        disk.FailAt();
+        string seen = await StateOfAsync(store);
+        Assert.True(seen is "old,old,old" or "new,new,gone", $"k={k}: {seen}");
+        Assert.True(!committed || seen == "new,new,gone", $"k={k}: committed, but {seen}");
+        return (committed, seen);
+    }
+
     internal static async Task<string> StateOfAsync(IStateStore store)
         => string.Join(",", await TextAsync(store, "a"), await TextAsync(store, "b"), await TextAsync(store, "c") ?? "gone");
 
@@ -81,18 +96,8 @@ public sealed class LiteDbFaultTests
         {
             var disk = new SimulatedDisk();
             LiteDbStateStore store = await SeededAsync(disk);
-            disk.FailAt(write: failFlush ? null : k, sync: failFlush ? k : null);
-            bool committed = await SucceedsAsync(async () => await store.CommitAsync(Batch()));
+            (bool committed, string seen) = await SaveBatchFailingAtAsync(disk, store, k, failFlush);
             failed += committed ? 0 : 1;
-            disk.FailAt();
-
-            // The same store: the batch is there wholly or not at all, and a failed write (not flush) left it untouched.
-            string seen = await StateOfAsync(store);
-            Assert.True(seen is "old,old,old" or "new,new,gone", $"k={k}: {seen}");
-            if (committed)
-            {
-                Assert.Equal("new,new,gone", seen);
-            }
 
             if (failFlush && !committed)
             {

@@ -120,25 +120,19 @@ public sealed class LiteDbSegmentedPowerLossTests : IDisposable
         int rolled = 0;
         for (int seed = 1; seed <= 200; seed++)
         {
-            var rng = new Random(seed);
-            bool isTorn = rng.Next(2) == 0;
-            torn += isTorn ? 1 : 0;
-            var disk = new SimulatedDisk(isTorn ? new Random(seed * 7919) : null);
             string path = _dir.File($"power-{seed}.db");
-            bool checkpoints = rng.Next(2) == 0;
-            checkpointing += checkpoints ? 1 : 0;
-
-            // Small segments: power cuts land in rolls (a sealed segment's flush, a new file and its folder's flush) too.
-            long rollBytes = rng.Next(2_000, 60_000);
-            var store = Open(path, disk, rollBytes, checkpoints ? rng.Next(4, 40) : null);
-            Writer[] writers = Enumerable.Range(0, rng.Next(1, 5)).Select(i => new Writer($"w{i}", new Random(rng.Next()))).ToArray();
-            disk.CrashAfterWrites = rng.Next(1, 400);
-
-            await Task.WhenAll(writers.Select(w => Task.Run(() => RunWriterAsync(store, w))));
-            IReadOnlyDictionary<string, byte[]> images = disk.Crash();
-            DisposeAfterCrash(store);
-            acknowledged += writers.Sum(w => w.Calls);
-            var survivor = new SimulatedDisk(images);
+            long rollBytes = 0;
+            PowerCut cut = await RunToPowerCutAsync(seed, (disk, checkpointPages, rng) =>
+            {
+                // Small segments: power cuts land in rolls (a sealed segment's flush, a new file and its folder's flush) too.
+                rollBytes = rng.Next(2_000, 60_000);
+                return Open(path, disk, rollBytes, checkpointPages);
+            });
+            torn += cut.Torn ? 1 : 0;
+            checkpointing += cut.Checkpoints ? 1 : 0;
+            acknowledged += cut.Writers.Sum(w => w.Calls);
+            Writer[] writers = cut.Writers;
+            var survivor = new SimulatedDisk(cut.Images);
             rolled += SegmentsOn(survivor, path).Length > 1 ? 1 : 0;
 
             string? failure;
@@ -169,7 +163,7 @@ public sealed class LiteDbSegmentedPowerLossTests : IDisposable
             if (failure is not null)
             {
                 int unanswered = writers.Sum(w => w.InFlight?.Count ?? 0);
-                failures.Add($"seed {seed} ({(isTorn ? "torn" : "clean")} crash, {SegmentsOn(survivor, path).Length} segment(s), {unanswered} unanswered operation(s) at the cut): {failure}");
+                failures.Add($"seed {seed} ({(cut.Torn ? "torn" : "clean")} crash, {SegmentsOn(survivor, path).Length} segment(s), {unanswered} unanswered operation(s) at the cut): {failure}");
             }
         }
 
@@ -215,14 +209,8 @@ public sealed class LiteDbSegmentedPowerLossTests : IDisposable
             string path = _dir.NewDatabaseFile();
             var disk = new SimulatedDisk();
             LiteDbStateStore store = await SeededAsync(path, disk, RollBytes);
-            disk.FailAt(write: failFlush ? null : k, sync: failFlush ? k : null);
-            bool committed = await SucceedsAsync(async () => await store.CommitAsync(Batch()));
+            (bool committed, string seen) = await SaveBatchFailingAtAsync(disk, store, k, failFlush);
             failed += committed ? 0 : 1;
-            disk.FailAt();
-
-            string seen = await StateOfAsync(store);
-            Assert.True(seen is "old,old,old" or "new,new,gone", $"k={k}: {seen}");
-            Assert.True(!committed || seen == "new,new,gone", $"k={k}: committed, but {seen}");
             if (!await SucceedsAsync(async () => await store.WriteAsync(Write("d", "later"))))
             {
                 refusedAfter.Add(k);
