@@ -17,13 +17,13 @@ namespace StateGen.Tests.Storage;
 /// </summary>
 public sealed class LiteDbDurabilityTests : IDisposable
 {
-    private const int Keys = 6;
+    internal const int Keys = 6;
     private readonly TempDirectory _dir = new();
 
     public void Dispose() => _dir.Dispose();
 
     /// <summary>One writer's view: what it was told is stored, and the call it had not been answered for at the crash.</summary>
-    private sealed class Writer(string scope, Random random, bool singleWrites = false)
+    internal sealed class Writer(string scope, Random random, bool singleWrites = false)
     {
         public bool SingleWrites { get; } = singleWrites;
 
@@ -47,27 +47,16 @@ public sealed class LiteDbDurabilityTests : IDisposable
         int acknowledged = 0;
         for (int seed = 1; seed <= 200; seed++)
         {
-            var rng = new Random(seed);
-            bool isTorn = rng.Next(2) == 0;
-            torn += isTorn ? 1 : 0;
-            var disk = new SimulatedDisk(isTorn ? new Random(seed * 7919) : null);
             string path = _dir.File($"power-{seed}.db");
-            // Half the seeds checkpoint every few commits, so power cuts also land in checkpoints and log truncations.
-            bool checkpoints = rng.Next(2) == 0;
-            checkpointing += checkpoints ? 1 : 0;
-            var store = new LiteDbStateStore(new LiteDbStateStoreOptions { Path = path, OpenFile = disk.Open, CheckpointPages = checkpoints ? rng.Next(4, 40) : null });
-            Writer[] writers = Enumerable.Range(0, rng.Next(1, 5)).Select(i => new Writer($"w{i}", new Random(rng.Next()))).ToArray();
-            disk.CrashAfterWrites = rng.Next(1, 400);
+            PowerCut cut = await RunToPowerCutAsync(seed, (disk, checkpointPages, _) => new LiteDbStateStore(new LiteDbStateStoreOptions { Path = path, OpenFile = disk.Open, CheckpointPages = checkpointPages }));
+            torn += cut.Torn ? 1 : 0;
+            checkpointing += cut.Checkpoints ? 1 : 0;
+            acknowledged += cut.Writers.Sum(w => w.Calls);
 
-            await Task.WhenAll(writers.Select(w => Task.Run(() => RunWriterAsync(store, w))));
-            IReadOnlyDictionary<string, byte[]> images = disk.Crash();
-            DisposeAfterCrash(store);
-            acknowledged += writers.Sum(w => w.Calls);
-
-            string? failure = await VerifyAsync(new SimulatedDisk(images), path, writers);
+            string? failure = await VerifyAsync(new SimulatedDisk(cut.Images), path, cut.Writers);
             if (failure is not null)
             {
-                failures.Add($"seed {seed} ({(isTorn ? "torn" : "clean")} crash): {failure}");
+                failures.Add($"seed {seed} ({(cut.Torn ? "torn" : "clean")} crash): {failure}");
             }
         }
 
@@ -327,6 +316,31 @@ public sealed class LiteDbDurabilityTests : IDisposable
         Assert.Equal(LiteDbStateStore.DefaultCheckpointPages, reopened.CheckpointThreshold);
     }
 
+    /// <summary>What a power cut left: the crash model, whether the store checkpointed often, the writers, the files.</summary>
+    internal sealed record PowerCut(bool Torn, bool Checkpoints, Writer[] Writers, IReadOnlyDictionary<string, byte[]> Images);
+
+    /// <summary>
+    /// One seed of the power-cut sweep: a clean or torn crash model, LiteDB checkpoints every few commits in half the seeds
+    /// (so cuts also land in checkpoints and log truncations), 1-4 concurrent writers, and the power cut after 1-399 page
+    /// writes. <paramref name="open"/> makes the store on the disk with the checkpoint threshold (and may draw from the
+    /// seed's <see cref="Random"/>).
+    /// </summary>
+    internal static async Task<PowerCut> RunToPowerCutAsync(int seed, Func<SimulatedDisk, int?, Random, LiteDbStateStore> open)
+    {
+        var rng = new Random(seed);
+        bool torn = rng.Next(2) == 0;
+        var disk = new SimulatedDisk(torn ? new Random(seed * 7919) : null);
+        bool checkpoints = rng.Next(2) == 0;
+        LiteDbStateStore store = open(disk, checkpoints ? rng.Next(4, 40) : null, rng);
+        Writer[] writers = Enumerable.Range(0, rng.Next(1, 5)).Select(i => new Writer($"w{i}", new Random(rng.Next()))).ToArray();
+        disk.CrashAfterWrites = rng.Next(1, 400);
+
+        await Task.WhenAll(writers.Select(w => Task.Run(() => RunWriterAsync(store, w))));
+        IReadOnlyDictionary<string, byte[]> images = disk.Crash();
+        DisposeAfterCrash(store);
+        return new PowerCut(torn, checkpoints, writers, images);
+    }
+
     private static void DisposeAfterCrash(LiteDbStateStore store)
     {
         try
@@ -423,33 +437,42 @@ public sealed class LiteDbDurabilityTests : IDisposable
 
         using (reopened)
         {
-            foreach (Writer w in writers)
-            {
-                var actual = await ReadAllAsync(reopened, w.Scope);
-                bool acknowledged = Same(w.Acknowledged, actual);
-                bool inFlightLanded = false;
-                if (w.InFlight is not null)
-                {
-                    var after = new Dictionary<string, (long Version, byte[] Payload)?>(w.Acknowledged, StringComparer.Ordinal);
-                    Apply(after, w.InFlight);
-                    inFlightLanded = Same(after, actual);
-                }
+            return await VerifyReopenedAsync(reopened, writers);
+        }
+    }
 
-                if (!acknowledged && !inFlightLanded)
-                {
-                    static string Show(Dictionary<string, (long Version, byte[] Payload)?> state)
-                        => string.Join(",", Enumerable.Range(0, Keys).Select(k => state.TryGetValue($"k{k}", out var e) && e is { } v ? $"k{k}=v{v.Version}/{v.Payload.Length}B" : $"k{k}=-"));
-                    string inFlight = w.InFlight is null ? "none" : string.Join(" ", w.InFlight.Select(o => $"{(o is StateWrite ? "write" : "delete")} {o.Key}"));
-                    return $"writer {w.Scope} ({w.Calls} acknowledged calls): the file holds neither its acknowledged state nor that plus its unanswered call; acknowledged {Show(w.Acknowledged)}; unanswered {inFlight}; file {Show(actual)}";
-                }
+    /// <summary>
+    /// Each writer's keys hold its acknowledged state, or that plus its unanswered call, and the store still takes writes:
+    /// why not, or <see langword="null"/>.
+    /// </summary>
+    internal static async Task<string?> VerifyReopenedAsync(LiteDbStateStore reopened, Writer[] writers)
+    {
+        foreach (Writer w in writers)
+        {
+            var actual = await ReadAllAsync(reopened, w.Scope);
+            bool acknowledged = Same(w.Acknowledged, actual);
+            bool inFlightLanded = false;
+            if (w.InFlight is not null)
+            {
+                var after = new Dictionary<string, (long Version, byte[] Payload)?>(w.Acknowledged, StringComparer.Ordinal);
+                Apply(after, w.InFlight);
+                inFlightLanded = Same(after, actual);
             }
 
-            // Still a working file.
-            await reopened.WriteAsync(new StateWrite("after", "crash", "T", 1, new byte[] { 1, 2, 3 }));
-            if ((await reopened.GetAsync("after", "crash"))?.Payload.Length != 3)
+            if (!acknowledged && !inFlightLanded)
             {
-                return "the reopened file does not take writes";
+                static string Show(Dictionary<string, (long Version, byte[] Payload)?> state)
+                    => string.Join(",", Enumerable.Range(0, Keys).Select(k => state.TryGetValue($"k{k}", out var e) && e is { } v ? $"k{k}=v{v.Version}/{v.Payload.Length}B" : $"k{k}=-"));
+                string inFlight = w.InFlight is null ? "none" : string.Join(" ", w.InFlight.Select(o => $"{(o is StateWrite ? "write" : "delete")} {o.Key}"));
+                return $"writer {w.Scope} ({w.Calls} acknowledged calls): the file holds neither its acknowledged state nor that plus its unanswered call; acknowledged {Show(w.Acknowledged)}; unanswered {inFlight}; file {Show(actual)}";
             }
+        }
+
+        // Still a working file.
+        await reopened.WriteAsync(new StateWrite("after", "crash", "T", 1, new byte[] { 1, 2, 3 }));
+        if ((await reopened.GetAsync("after", "crash"))?.Payload.Length != 3)
+        {
+            return "the reopened file does not take writes";
         }
 
         return null;

@@ -23,23 +23,23 @@ public sealed class LiteDbFaultTests
 {
     // One file name per test: a store left open by a failed assertion must not block the next test.
     private readonly string _path = $"/faults/{Guid.NewGuid():N}.db";
-    private const string Scope = "agent/a1";
+    internal const string Scope = "agent/a1";
 
     /// <summary>Long enough that only a hang (a deadlock, a lost wake-up) reaches it.</summary>
-    private static readonly TimeSpan Hang = TimeSpan.FromMinutes(2);
+    internal static readonly TimeSpan Hang = TimeSpan.FromMinutes(2);
 
     private LiteDbStateStore Open(SimulatedDisk disk, int? checkpointPages = null)
         => new(new LiteDbStateStoreOptions { Path = _path, OpenFile = disk.Open, CheckpointPages = checkpointPages });
 
     private static byte[] Value(string text, int size = 1500) => Encoding.UTF8.GetBytes("\"" + text + new string('.', size) + "\"");
 
-    private static StateWrite Write(string key, string text, int size = 1500) => new(Scope, key, "Note", 1, Value(text, size));
+    internal static StateWrite Write(string key, string text, int size = 1500) => new(Scope, key, "Note", 1, Value(text, size));
 
-    private static async Task<string?> TextAsync(IStateStore store, string key)
+    internal static async Task<string?> TextAsync(IStateStore store, string key)
         => await store.GetAsync(Scope, key).AsTask().WaitAsync(Hang) is { } e ? Encoding.UTF8.GetString(e.Payload.Span).TrimStart('"').Split('.')[0] : null;
 
     /// <summary>Runs <paramref name="action"/>; true if it worked, false if it threw a <see cref="StateStoreException"/>.</summary>
-    private static async Task<bool> SucceedsAsync(Func<Task> action)
+    internal static async Task<bool> SucceedsAsync(Func<Task> action)
     {
         try
         {
@@ -59,7 +59,22 @@ public sealed class LiteDbFaultTests
         return store;
     }
 
-    private static async Task<string> StateOfAsync(IStateStore store)
+    /// <summary>
+    /// Saves <see cref="Batch"/> on <paramref name="store"/> (seeded "old,old,old") with its k-th write or flush failing:
+    /// whether it committed, and what the same store then holds, which must be the batch wholly or not at all.
+    /// </summary>
+    internal static async Task<(bool Committed, string Seen)> SaveBatchFailingAtAsync(SimulatedDisk disk, IStateStore store, long k, bool failFlush)
+    {
+        disk.FailAt(write: failFlush ? null : k, sync: failFlush ? k : null);
+        bool committed = await SucceedsAsync(async () => await store.CommitAsync(Batch()));
+        disk.FailAt();
+        string seen = await StateOfAsync(store);
+        Assert.True(seen is "old,old,old" or "new,new,gone", $"k={k}: {seen}");
+        Assert.True(!committed || seen == "new,new,gone", $"k={k}: committed, but {seen}");
+        return (committed, seen);
+    }
+
+    internal static async Task<string> StateOfAsync(IStateStore store)
         => string.Join(",", await TextAsync(store, "a"), await TextAsync(store, "b"), await TextAsync(store, "c") ?? "gone");
 
     [Theory]
@@ -81,18 +96,8 @@ public sealed class LiteDbFaultTests
         {
             var disk = new SimulatedDisk();
             LiteDbStateStore store = await SeededAsync(disk);
-            disk.FailAt(write: failFlush ? null : k, sync: failFlush ? k : null);
-            bool committed = await SucceedsAsync(async () => await store.CommitAsync(Batch()));
+            (bool committed, string seen) = await SaveBatchFailingAtAsync(disk, store, k, failFlush);
             failed += committed ? 0 : 1;
-            disk.FailAt();
-
-            // The same store: the batch is there wholly or not at all, and a failed write (not flush) left it untouched.
-            string seen = await StateOfAsync(store);
-            Assert.True(seen is "old,old,old" or "new,new,gone", $"k={k}: {seen}");
-            if (committed)
-            {
-                Assert.Equal("new,new,gone", seen);
-            }
 
             if (failFlush && !committed)
             {
@@ -322,7 +327,7 @@ public sealed class LiteDbFaultTests
         Assert.Equal("again", await TextAsync(reopened, "k0"));
     }
 
-    private static IReadOnlyList<StateOperation> Batch() => [Write("a", "new"), Write("b", "new"), new StateDelete(Scope, "c")];
+    internal static IReadOnlyList<StateOperation> Batch() => [Write("a", "new"), Write("b", "new"), new StateDelete(Scope, "c")];
 
     /// <summary>
     /// The first write into the store's <c>meta</c> collection (a delete with the change log off marks the log as no
@@ -387,7 +392,7 @@ public sealed class LiteDbFaultTests
         }
     }
 
-    private static void DisposeQuietly(IDisposable store)
+    internal static void DisposeQuietly(IDisposable store)
     {
         try
         {

@@ -4,6 +4,7 @@ using System.IO;
 using System.Linq;
 using System.Runtime.InteropServices;
 using System.Threading;
+using StateGen.Storage.ChangeLog;
 using StateGen.Storage.LiteDb;
 
 namespace StateGen.Tests.TestSupport;
@@ -14,10 +15,32 @@ namespace StateGen.Tests.TestSupport;
 /// returns, for each file, the flushed image plus (in the torn model) a random in-order prefix of the writes made since
 /// (a disk may have written some of them already), and from then on every flush fails, as it would with no power.
 /// </summary>
+/// <remarks>
+/// <para>
+/// Directory entries (for the change log's segment files, through <see cref="SegmentFiles"/>): a file created, deleted
+/// or renamed there, and a folder created there, is so at once for the running store, but on the "disk" only once its
+/// folder is flushed (<see cref="SegmentFileSystem.SyncDirectory"/>), as on Linux. A crash keeps the flushed names plus,
+/// in the torn model, a random in-order prefix of the name changes made since; each name keeps the content of the file it
+/// names (flushed bytes plus, torn, a prefix of its unflushed writes), so a deleted file's writes never reappear under
+/// a new file of the same name, and a file whose deletion was not flushed comes back with what it had on the disk. A file
+/// in a folder whose creation was not flushed is lost. A file opened with <see cref="Open"/> (LiteDB's files) has its
+/// name on the disk at once, as <see cref="OsStoreFile"/> flushes the folder when it creates one.
+/// </para>
+/// <para>
+/// Simplifications: a directory flush never fails (the real one is best effort), and after the crash it does nothing.
+/// Creating, deleting and renaming count as writes for <see cref="FailAt"/> (they fail before changing anything), not
+/// for <see cref="CrashAfterWrites"/>; a rename moves a file within its folder only; a deleted file that is still open
+/// takes no space (<see cref="Capacity"/>).
+/// </para>
+/// </remarks>
 internal sealed class SimulatedDisk
 {
     private readonly object _gate = new();
-    private readonly Dictionary<string, SimFile> _files = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, SimFile> _files = new(StringComparer.Ordinal); // the names the running store sees
+    private readonly Dictionary<string, SimFile> _durable = new(StringComparer.Ordinal); // the names on the disk
+    private readonly HashSet<string> _folders = new(StringComparer.Ordinal); // created through SegmentFiles
+    private readonly HashSet<string> _volatileFolders = new(StringComparer.Ordinal); // created, not yet on the disk
+    private readonly List<(string Folder, Action Apply)> _nameChanges = []; // not yet on the disk, in order
     private readonly Random? _torn;
     private long _writes;
     private long? _crashAfterWrites;
@@ -27,7 +50,11 @@ internal sealed class SimulatedDisk
     private long? _failSync;
 
     /// <param name="torn">When set, a crash keeps a random prefix of the unflushed writes of each file; else none.</param>
-    public SimulatedDisk(Random? torn = null) => _torn = torn;
+    public SimulatedDisk(Random? torn = null)
+    {
+        _torn = torn;
+        SegmentFiles = new SegmentDirectory(this);
+    }
 
     /// <summary>A disk holding these files (from <see cref="Crash"/> or <see cref="Images"/>), all of them flushed.</summary>
     public SimulatedDisk(IReadOnlyDictionary<string, byte[]> images, Random? torn = null)
@@ -39,8 +66,15 @@ internal sealed class SimulatedDisk
             file.Content.AddRange(image);
             file.Durable = image.ToArray();
             _files[path] = file;
+            _durable[path] = file;
         }
     }
+
+    /// <summary>
+    /// The same disk as the change log's file system: a store opened with <see cref="Open"/> as its hook keeps its segment
+    /// files here (<see cref="StoreFile.FileSystem"/>).
+    /// </summary>
+    public SegmentFileSystem SegmentFiles { get; }
 
     /// <summary>The page write after which the power goes (counted from when it is set); null: never.</summary>
     public long? CrashAfterWrites
@@ -110,15 +144,18 @@ internal sealed class SimulatedDisk
         }
     }
 
-    /// <summary>Called under the lock before a write that would make <paramref name="file"/> <paramref name="newLength"/> long.</summary>
-    private void CheckWrite(SimFile file, long newLength)
+    /// <summary>
+    /// Called under the lock before a write that would make <paramref name="file"/> <paramref name="newLength"/> long, or
+    /// (with no file) before a name change.
+    /// </summary>
+    private void CheckWrite(SimFile? file, long newLength)
     {
         if (++_faultWrites == _failWrite)
         {
             throw new IOException("Simulated I/O error on write.");
         }
 
-        long grow = newLength - file.Content.Count;
+        long grow = file is null ? 0 : newLength - file.Content.Count;
         if (Capacity is long capacity && grow > 0 && _files.Values.Sum(f => (long)f.Content.Count) + grow > capacity)
         {
             throw new IOException("No space left on device (simulated).");
@@ -143,6 +180,7 @@ internal sealed class SimulatedDisk
             {
                 file = new SimFile();
                 _files[path] = file;
+                _durable[path] = file;
             }
 
             return new Handle(this, path, file);
@@ -158,14 +196,18 @@ internal sealed class SimulatedDisk
         }
     }
 
-    /// <summary>Every file as flushed so far (no crash).</summary>
+    /// <summary>Every file whose name is on the disk, as flushed so far (no crash).</summary>
     public Dictionary<string, byte[]> Images()
     {
         lock (_gate)
         {
-            return _files.ToDictionary(f => f.Key, f => f.Value.Durable.ToArray(), StringComparer.Ordinal);
+            return DurableFiles().ToDictionary(f => f.Key, f => f.Value.Durable.ToArray(), StringComparer.Ordinal);
         }
     }
+
+    /// <summary>The files whose names are on the disk: not in a folder whose own creation is not.</summary>
+    private IEnumerable<KeyValuePair<string, SimFile>> DurableFiles()
+        => _durable.Where(f => !_volatileFolders.Contains(Path.GetDirectoryName(f.Key) ?? string.Empty));
 
     /// <summary>Cuts the power now (if not already) and returns what survives.</summary>
     public IReadOnlyDictionary<string, byte[]> Crash()
@@ -186,6 +228,12 @@ internal sealed class SimulatedDisk
             string target = path == fromDataPath ? toDataPath
                 : path == LiteDbStateStore.LogPath(fromDataPath) ? LiteDbStateStore.LogPath(toDataPath)
                 : path;
+            string fromFolder = SegmentLog.FolderFor(fromDataPath) + Path.DirectorySeparatorChar;
+            if (path.StartsWith(fromFolder, StringComparison.Ordinal))
+            {
+                target = SegmentLog.FolderFor(toDataPath) + Path.DirectorySeparatorChar + path[fromFolder.Length..];
+            }
+
             renamed[target] = image;
         }
 
@@ -200,8 +248,17 @@ internal sealed class SimulatedDisk
         }
 
         Crashed = true;
+
+        // Name changes not flushed: in the torn model, the first few may have reached the disk.
+        int names = _torn is null || _nameChanges.Count == 0 ? 0 : _torn.Next(_nameChanges.Count + 1);
+        foreach (var (_, apply) in _nameChanges.Take(names))
+        {
+            apply();
+        }
+
+        _nameChanges.Clear();
         var images = new Dictionary<string, byte[]>(StringComparer.Ordinal);
-        foreach (var (path, file) in _files)
+        foreach (var (path, file) in DurableFiles())
         {
             var image = new List<byte>(file.Durable);
             int keep = _torn is null ? 0 : _torn.Next(file.Pending.Count + 1);
@@ -254,6 +311,8 @@ internal sealed class SimulatedDisk
     private sealed class Handle(SimulatedDisk disk, string path, SimFile file) : StoreFile
     {
         public override string Path => path;
+
+        public override SegmentFileSystem FileSystem => disk.SegmentFiles;
 
         public override long Length
         {
@@ -332,6 +391,176 @@ internal sealed class SimulatedDisk
                 file.Durable = file.Content.ToArray();
                 file.Pending.Clear();
                 file.Syncs++;
+            }
+        }
+    }
+
+    /// <summary>Records a name change in <paramref name="folder"/>: on the disk once the folder is flushed (not after the crash).</summary>
+    private void ChangeName(string folder, Action apply)
+    {
+        if (!Crashed)
+        {
+            _nameChanges.Add((folder, apply));
+        }
+    }
+
+    private static string FolderOf(string path) => Path.GetDirectoryName(path) ?? string.Empty;
+
+    /// <summary>The disk as the change log's file system: names change at once, and reach the disk with their folder's flush.</summary>
+    private sealed class SegmentDirectory(SimulatedDisk disk) : SegmentFileSystem
+    {
+        public override bool DirectoryExists(string folder)
+        {
+            lock (disk._gate)
+            {
+                return disk._folders.Contains(folder) || disk._files.Keys.Any(p => FolderOf(p) == folder);
+            }
+        }
+
+        public override void CreateDirectory(string folder)
+        {
+            lock (disk._gate)
+            {
+                if (disk._folders.Contains(folder) || disk._files.Keys.Any(p => FolderOf(p) == folder))
+                {
+                    return;
+                }
+
+                disk.CheckWrite(null, 0);
+                disk._folders.Add(folder);
+                if (!disk.Crashed)
+                {
+                    disk._volatileFolders.Add(folder);
+                }
+
+                disk.ChangeName(FolderOf(folder), () => disk._volatileFolders.Remove(folder));
+            }
+        }
+
+        public override IEnumerable<string> EnumerateFiles(string folder)
+        {
+            lock (disk._gate)
+            {
+                if (!disk._folders.Contains(folder) && !disk._files.Keys.Any(p => FolderOf(p) == folder))
+                {
+                    throw new DirectoryNotFoundException($"Simulated: no folder '{folder}'.");
+                }
+
+                // A copy: the caller may delete files while it goes through them.
+                return disk._files.Keys.Where(p => FolderOf(p) == folder).ToArray();
+            }
+        }
+
+        public override StoreFile OpenExisting(string path)
+        {
+            lock (disk._gate)
+            {
+                return disk._files.TryGetValue(path, out SimFile? file)
+                    ? new Handle(disk, path, file)
+                    : throw new FileNotFoundException("Simulated: no such file.", path);
+            }
+        }
+
+        public override StoreFile CreateNew(string path)
+        {
+            lock (disk._gate)
+            {
+                if (disk._files.ContainsKey(path))
+                {
+                    throw new IOException($"Simulated: the file '{path}' already exists.");
+                }
+
+                return Add(path);
+            }
+        }
+
+        public override StoreFile Create(string path)
+        {
+            lock (disk._gate)
+            {
+                if (!disk._files.TryGetValue(path, out SimFile? file))
+                {
+                    return Add(path);
+                }
+
+                // The same file, emptied: a write like any other (on the disk at the file's next flush).
+                disk.CheckWrite(file, 0);
+                Apply(file.Content, 0, null, 0);
+                if (!disk.Crashed)
+                {
+                    file.Pending.Add((0, null, 0));
+                }
+
+                return new Handle(disk, path, file);
+            }
+        }
+
+        private Handle Add(string path)
+        {
+            disk.CheckWrite(null, 0);
+            var file = new SimFile();
+            disk._files[path] = file;
+            disk.ChangeName(FolderOf(path), () => disk._durable[path] = file);
+            return new Handle(disk, path, file);
+        }
+
+        public override void Delete(string path)
+        {
+            lock (disk._gate)
+            {
+                if (!disk._files.ContainsKey(path))
+                {
+                    return;
+                }
+
+                disk.CheckWrite(null, 0);
+                disk._files.Remove(path);
+                disk.ChangeName(FolderOf(path), () => disk._durable.Remove(path));
+            }
+        }
+
+        public override void MoveOver(string source, string destination)
+        {
+            if (FolderOf(source) != FolderOf(destination))
+            {
+                throw new NotSupportedException("The simulated disk renames a file within its folder only.");
+            }
+
+            lock (disk._gate)
+            {
+                if (!disk._files.TryGetValue(source, out SimFile? file))
+                {
+                    throw new FileNotFoundException("Simulated: no such file.", source);
+                }
+
+                disk.CheckWrite(null, 0);
+                disk._files.Remove(source);
+                disk._files[destination] = file;
+                disk.ChangeName(FolderOf(source), () =>
+                {
+                    // One step: the old name goes and the new one names this file, whatever it named before.
+                    disk._durable.Remove(source);
+                    disk._durable[destination] = file;
+                });
+            }
+        }
+
+        public override void SyncDirectory(string pathInFolder)
+        {
+            string folder = FolderOf(pathInFolder);
+            lock (disk._gate)
+            {
+                if (disk.Crashed)
+                {
+                    return; // no power: nothing reaches the disk (the real flush is best effort and reports nothing)
+                }
+
+                foreach (var (_, apply) in disk._nameChanges.Where(c => c.Folder == folder))
+                {
+                    apply();
+                }
+
+                disk._nameChanges.RemoveAll(c => c.Folder == folder);
             }
         }
     }

@@ -1,7 +1,6 @@
 using System;
 using System.Collections.Generic;
-using System.IO;
-using Microsoft.Win32.SafeHandles;
+using StateGen.Storage.LiteDb;
 
 namespace StateGen.Storage.ChangeLog;
 
@@ -12,9 +11,9 @@ namespace StateGen.Storage.ChangeLog;
 /// </summary>
 internal sealed class Segment : IDisposable
 {
-    private readonly FileStream _file;
+    private readonly StoreFile _file;
 
-    private Segment(string path, long number, long firstSequence, bool afterGap, FileStream file)
+    private Segment(string path, long number, long firstSequence, bool afterGap, StoreFile file)
     {
         Path = path;
         Number = number;
@@ -51,69 +50,57 @@ internal sealed class Segment : IDisposable
     /// <summary>The sequence of its last record, <c>FirstSequence - 1</c> while it has none.</summary>
     public long LastSequence => FirstSequence + Offsets.Count - 1;
 
-    /// <summary>The handle positional reads and writes use.</summary>
-    public SafeFileHandle Handle => _file.SafeFileHandle;
-
-    /// <summary>Opens an existing segment file (unbuffered, as <c>OsStoreFile</c>); the header is read by the caller.</summary>
-    public static FileStream OpenFile(string path)
-        => new(path, FileMode.Open, FileAccess.ReadWrite, FileShare.Read | FileShare.Delete, bufferSize: 0, FileOptions.RandomAccess);
-
     /// <summary>Wraps an open segment file whose header names <paramref name="number"/> and <paramref name="firstSequence"/>.</summary>
-    public static Segment Attach(string path, long number, long firstSequence, bool afterGap, FileStream file) => new(path, number, firstSequence, afterGap, file);
+    public static Segment Attach(string path, long number, long firstSequence, bool afterGap, StoreFile file) => new(path, number, firstSequence, afterGap, file);
 
     /// <summary>Creates a new segment file with its header, flushed to the disk together with its directory entry.</summary>
-    public static Segment Create(string folder, long number, long firstSequence, bool afterGap = false)
+    public static Segment Create(SegmentFileSystem files, string folder, long number, long firstSequence, bool afterGap = false)
     {
         string path = System.IO.Path.Combine(folder, SegmentFormat.FileName(number));
-        var file = new FileStream(path, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.Read | FileShare.Delete, bufferSize: 0, FileOptions.RandomAccess);
+        StoreFile file = files.CreateNew(path);
         try
         {
             Span<byte> header = stackalloc byte[SegmentFormat.HeaderSize];
             SegmentFormat.WriteHeader(header, number, firstSequence, afterGap ? SegmentFormat.AfterGapFlag : (ushort)0);
-            RandomAccess.Write(file.SafeFileHandle, header, 0);
-            file.Flush(flushToDisk: true);
-            LiteDb.OsStoreFile.SyncDirectory(path);
+            file.WriteAtOffset(0, header);
+            file.Sync();
+            files.SyncDirectory(path);
             return new Segment(path, number, firstSequence, afterGap, file);
         }
         catch
         {
-            file.Dispose();
+            // A whole header naming a first sequence the log never reaches (its flush failed, the roll is undone) would
+            // read as a misplaced segment at the next open: the file goes, if it can.
+            file.Release();
+            try
+            {
+                files.Delete(path);
+            }
+            catch (Exception cleanup) when (cleanup is System.IO.IOException or UnauthorizedAccessException)
+            {
+                // Then the next open finds it.
+            }
+
             throw;
         }
     }
 
-    /// <summary>Reads exactly <paramref name="buffer"/>'s length at <paramref name="offset"/>; returns the bytes read.</summary>
-    public int ReadAt(long offset, Span<byte> buffer) => ReadFully(Handle, offset, buffer);
-
     /// <summary>Reads until <paramref name="buffer"/> is full or the file ends; returns the bytes read.</summary>
-    public static int ReadFully(SafeFileHandle handle, long offset, Span<byte> buffer)
-    {
-        int total = 0;
-        while (total < buffer.Length)
-        {
-            int read = RandomAccess.Read(handle, buffer[total..], offset + total);
-            if (read == 0)
-            {
-                break;
-            }
+    public int ReadAt(long offset, Span<byte> buffer) => _file.ReadAtOffset(offset, buffer);
 
-            total += read;
-        }
-
-        return total;
-    }
+    /// <summary>Writes <paramref name="buffer"/> at <paramref name="offset"/> (into the OS cache).</summary>
+    public void WriteAt(long offset, ReadOnlySpan<byte> buffer) => _file.WriteAtOffset(offset, buffer);
 
     /// <summary>Flushes the file to the disk (fsync).</summary>
-    public void Sync() => _file.Flush(flushToDisk: true);
+    public void Sync() => _file.Sync();
 
     /// <summary>Cuts the file at <paramref name="length"/> and flushes the cut to the disk.</summary>
     public void Truncate(long length)
     {
-        _file.SetLength(length);
-        _file.Flush(flushToDisk: true);
+        _file.SetLength(length); // StoreFile.SetLength flushes the cut
         Length = length;
     }
 
     /// <summary>Closes the file.</summary>
-    public void Dispose() => _file.Dispose();
+    public void Dispose() => _file.Release();
 }

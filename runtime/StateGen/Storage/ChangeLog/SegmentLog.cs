@@ -2,6 +2,7 @@ using System;
 using System.Buffers;
 using System.Collections.Generic;
 using System.IO;
+using System.Linq;
 using System.Threading;
 using StateGen.Storage.LiteDb;
 
@@ -33,6 +34,7 @@ namespace StateGen.Storage.ChangeLog;
 internal sealed class SegmentLog : IDisposable
 {
     private readonly string _folder;
+    private readonly SegmentFileSystem _files;
     private readonly SegmentLogOptions _options;
     private readonly long _maxRecordSize;
     private readonly ReaderWriterLockSlim _lock = new(LockRecursionPolicy.NoRecursion);
@@ -59,9 +61,10 @@ internal sealed class SegmentLog : IDisposable
     /// </summary>
     public const string LostTailInfix = ".lost-";
 
-    private SegmentLog(string folder, SegmentLogOptions options)
+    private SegmentLog(string folder, SegmentLogOptions options, SegmentFileSystem files)
     {
         _folder = folder;
+        _files = files;
         _options = options;
         _maxRecordSize = SegmentFormat.MaxRecordSize(options.MaxPayloadBytes);
     }
@@ -89,19 +92,20 @@ internal sealed class SegmentLog : IDisposable
     /// <c><paramref name="committedSequence"/> + 1</c>: the records in between are lost history, reported by
     /// <see cref="Gaps"/> and <see cref="RecoveredGap"/>. Damage anywhere before the last segment is always the typed error.
     /// </param>
+    /// <param name="files">Where the folder and its segments are; the real file system when <see langword="null"/>.</param>
     /// <exception cref="StateStoreCorruptedException">
     /// A record at or before <paramref name="committedSequence"/> is damaged or missing (outside the lost tail that
     /// <paramref name="keepLostTail"/> allows), a segment is missing or is not one, or the log starts after
     /// <paramref name="committedSequence"/> (it belongs to another database). Nothing was cut in these cases.
     /// </exception>
     /// <exception cref="StateStoreException">The folder or a segment could not be read or written.</exception>
-    public static SegmentLog Open(string folder, long committedSequence, SegmentLogOptions? options = null, bool keepLostTail = false)
+    public static SegmentLog Open(string folder, long committedSequence, SegmentLogOptions? options = null, bool keepLostTail = false, SegmentFileSystem? files = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(folder);
         ArgumentOutOfRangeException.ThrowIfNegative(committedSequence);
         options ??= new SegmentLogOptions();
         options.Validate();
-        var log = new SegmentLog(folder, options);
+        var log = new SegmentLog(folder, options, files ?? SegmentFileSystem.Os);
         try
         {
             log.Recover(committedSequence, keepLostTail);
@@ -213,15 +217,15 @@ internal sealed class SegmentLog : IDisposable
 
     private void Recover(long committed, bool keepLostTail)
     {
-        if (!Directory.Exists(_folder))
+        if (!_files.DirectoryExists(_folder))
         {
-            Directory.CreateDirectory(_folder);
-            OsStoreFile.SyncDirectory(_folder); // the folder's entry in its parent
+            _files.CreateDirectory(_folder);
+            _files.SyncDirectory(_folder); // the folder's entry in its parent
         }
 
         var files = new List<(long Number, string Path)>();
         bool leftovers = false;
-        foreach (string path in Directory.EnumerateFiles(_folder))
+        foreach (string path in _files.EnumerateFiles(_folder))
         {
             string name = Path.GetFileName(path);
             if (SegmentFormat.TryParseFileName(name, out long number))
@@ -232,14 +236,14 @@ internal sealed class SegmentLog : IDisposable
             {
                 // A compaction's copy that a crash left before (or without) its rename over the segment: the segment
                 // itself is whole, old or new.
-                File.Delete(path);
+                _files.Delete(path);
                 leftovers = true;
             }
         }
 
         if (leftovers)
         {
-            OsStoreFile.SyncDirectory(Path.Combine(_folder, SegmentFormat.FileName(1)));
+            _files.SyncDirectory(Path.Combine(_folder, SegmentFormat.FileName(1)));
         }
 
         files.Sort((a, b) => a.Number.CompareTo(b.Number));
@@ -258,7 +262,7 @@ internal sealed class SegmentLog : IDisposable
                 throw Corrupt(_folder, $"the change log has no segment, but the database committed changes up to sequence {committed}");
             }
 
-            _segments.Add(Segment.Create(_folder, 1, 1));
+            _segments.Add(Segment.Create(_files, _folder, 1, 1));
             _nextSequence = 1;
             return;
         }
@@ -270,7 +274,7 @@ internal sealed class SegmentLog : IDisposable
         for (int i = 0; i < files.Count && cutFrom == files.Count; i++)
         {
             (long number, string path) = files[i];
-            FileStream file = Segment.OpenFile(path);
+            StoreFile file = _files.OpenExisting(path);
             long fileLength;
             string? failure;
             long first;
@@ -279,7 +283,7 @@ internal sealed class SegmentLog : IDisposable
             try
             {
                 fileLength = file.Length;
-                int read = Segment.ReadFully(file.SafeFileHandle, 0, header);
+                int read = file.ReadAtOffset(0, header);
                 failure = SegmentFormat.ReadHeader(header[..read], out long headerNumber, out first, out flags);
                 if (failure is null && headerNumber != number)
                 {
@@ -290,13 +294,13 @@ internal sealed class SegmentLog : IDisposable
             }
             catch
             {
-                file.Dispose();
+                file.Release();
                 throw;
             }
 
             if (failure is not null)
             {
-                file.Dispose();
+                file.Release();
                 bool uncommitted = i > 0 ? expected > committed : committed == 0 && files.Count == 1;
                 if (torn && uncommitted)
                 {
@@ -311,21 +315,21 @@ internal sealed class SegmentLog : IDisposable
 
             if (i == 0 && first > committed + 1)
             {
-                file.Dispose();
+                file.Release();
                 throw Corrupt(path, $"the change log starts at sequence {first}, after the database's newest committed sequence {committed}: it belongs to another database or a newer copy");
             }
 
             bool afterGap = (flags & SegmentFormat.AfterGapFlag) != 0;
             if (i > 0 && (afterGap ? first < expected : first != expected))
             {
-                file.Dispose();
+                file.Release();
                 throw Corrupt(path, $"change-log segment: its header says it starts at sequence {first}, but the segment before it ends at {expected - 1}");
             }
 
             if (i > 0 && first > expected)
             {
                 string kept = LostTailPath(files[i - 1].Path, expected);
-                _gaps.Add(new SegmentLogGap(expected, first - 1, File.Exists(kept) ? kept : null));
+                _gaps.Add(new SegmentLogGap(expected, first - 1, FileExists(kept) ? kept : null));
             }
 
             expected = first;
@@ -370,16 +374,16 @@ internal sealed class SegmentLog : IDisposable
         {
             for (int i = cutFrom; i < files.Count; i++)
             {
-                File.Delete(files[i].Path);
+                _files.Delete(files[i].Path);
             }
 
-            OsStoreFile.SyncDirectory(files[0].Path);
+            _files.SyncDirectory(files[0].Path);
         }
 
         if (_segments.Count == 0)
         {
             // The only segment was torn at its creation: make it again.
-            _segments.Add(Segment.Create(_folder, files[0].Number, expected));
+            _segments.Add(Segment.Create(_files, _folder, files[0].Number, expected));
         }
 
         if (lost)
@@ -387,9 +391,9 @@ internal sealed class SegmentLog : IDisposable
             // The history from `expected` to `committed` is gone: the log goes on after it, in a segment whose header says
             // so (made and flushed before anything is appended, so a crash here only makes the next open do this again).
             // (A tail kept aside by an earlier open that a crash cut short is reported too.)
-            lostTail ??= File.Exists(LostTailPath(_segments[^1].Path, expected)) ? LostTailPath(_segments[^1].Path, expected) : null;
+            lostTail ??= FileExists(LostTailPath(_segments[^1].Path, expected)) ? LostTailPath(_segments[^1].Path, expected) : null;
             var gap = new SegmentLogGap(expected, committed, lostTail);
-            _segments.Add(Segment.Create(_folder, _segments[^1].Number + 1, committed + 1, afterGap: true));
+            _segments.Add(Segment.Create(_files, _folder, _segments[^1].Number + 1, committed + 1, afterGap: true));
             _gaps.Add(gap);
             RecoveredGap = gap;
             expected = committed + 1;
@@ -406,13 +410,14 @@ internal sealed class SegmentLog : IDisposable
     /// Copies the bytes of <paramref name="segment"/> from <paramref name="offset"/> to <paramref name="length"/> into
     /// <c>segment + LostTailInfix + expected</c>, flushed to the disk with its directory entry, before a lost-tail cut.
     /// </summary>
-    private static string PreserveTail(Segment segment, long offset, long length, long expected)
+    private string PreserveTail(Segment segment, long offset, long length, long expected)
     {
         string path = LostTailPath(segment.Path, expected);
-        using var copy = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None, bufferSize: 0);
+        StoreFile copy = _files.Create(path);
         byte[] buffer = ArrayPool<byte>.Shared.Rent(1 << 16);
         try
         {
+            copy.SetLength(0);
             for (long position = offset; position < length;)
             {
                 int read = segment.ReadAt(position, buffer.AsSpan(0, (int)Math.Min(buffer.Length, length - position)));
@@ -421,19 +426,25 @@ internal sealed class SegmentLog : IDisposable
                     break;
                 }
 
-                copy.Write(buffer, 0, read);
+                copy.WriteAtOffset(position - offset, buffer.AsSpan(0, read));
                 position += read;
             }
+
+            copy.Sync();
         }
         finally
         {
             ArrayPool<byte>.Shared.Return(buffer);
+            copy.Release();
         }
 
-        copy.Flush(flushToDisk: true);
-        OsStoreFile.SyncDirectory(path);
+        _files.SyncDirectory(path);
         return path;
     }
+
+    /// <summary>Whether the log's folder holds <paramref name="path"/>.</summary>
+    private bool FileExists(string path)
+        => _files.EnumerateFiles(_folder).Any(f => string.Equals(f, path, StringComparison.Ordinal));
 
     /// <summary>A header that a crash cut short while the segment was created: empty, all zeros, or a prefix of the magic.</summary>
     private static bool IsTornHeader(ReadOnlySpan<byte> header)
@@ -566,7 +577,7 @@ internal sealed class SegmentLog : IDisposable
             long offset = active.Length;
             try
             {
-                RandomAccess.Write(active.Handle, buffer.AsSpan(0, size), offset);
+                active.WriteAt(offset, buffer.AsSpan(0, size));
             }
             catch (Exception ex) when (ex is not OutOfMemoryException)
             {
@@ -613,7 +624,7 @@ internal sealed class SegmentLog : IDisposable
         Segment next;
         try
         {
-            next = Segment.Create(_folder, sealedSegment.Number + 1, first);
+            next = Segment.Create(_files, _folder, sealedSegment.Number + 1, first);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
@@ -752,7 +763,7 @@ internal sealed class SegmentLog : IDisposable
                 for (int i = _segments.Count - 1; i >= keep; i--)
                 {
                     _segments[i].Dispose();
-                    File.Delete(_segments[i].Path);
+                    _files.Delete(_segments[i].Path);
                     _segments.RemoveAt(i);
                 }
 
@@ -765,7 +776,7 @@ internal sealed class SegmentLog : IDisposable
                     segment.Offsets.RemoveRange(position, segment.Offsets.Count - position);
                 }
 
-                OsStoreFile.SyncDirectory(_segments[0].Path);
+                _files.SyncDirectory(_segments[0].Path);
                 _nextSequence = lastKept + 1;
             }
             finally
@@ -812,7 +823,7 @@ internal sealed class SegmentLog : IDisposable
                     }
 
                     oldest.Dispose();
-                    File.Delete(oldest.Path);
+                    _files.Delete(oldest.Path);
                     _segments.RemoveAt(0);
                     removed++;
                 }
@@ -851,7 +862,7 @@ internal sealed class SegmentLog : IDisposable
 
                     _gaps.RemoveAll(gap => gap.ToSequence < first); // now before the oldest kept record
 
-                    OsStoreFile.SyncDirectory(_segments[0].Path);
+                    _files.SyncDirectory(_segments[0].Path);
                 }
 
                 return removed;
@@ -960,10 +971,10 @@ internal sealed class SegmentLog : IDisposable
         var offsets = new List<long>(old.Offsets.Count);
         var removed = new List<DecodedRecord>();
         long newestTicks = long.MinValue;
-        FileStream file;
+        StoreFile file;
         try
         {
-            file = new FileStream(temporary, FileMode.Create, FileAccess.ReadWrite, FileShare.Read | FileShare.Delete, bufferSize: 0, FileOptions.RandomAccess);
+            file = _files.Create(temporary);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
@@ -973,7 +984,7 @@ internal sealed class SegmentLog : IDisposable
         long length;
         try
         {
-            using (var writer = new CopyWriter(file.SafeFileHandle))
+            using (var writer = new CopyWriter(file))
             {
                 SegmentFormat.WriteHeader(writer.Reserve(SegmentFormat.HeaderSize), old.Number, old.FirstSequence, old.AfterGap ? SegmentFormat.AfterGapFlag : (ushort)0);
                 writer.Commit(SegmentFormat.HeaderSize);
@@ -1029,20 +1040,20 @@ internal sealed class SegmentLog : IDisposable
 
             if (removed.Count == 0)
             {
-                file.Dispose();
-                File.Delete(temporary);
+                file.Release();
+                _files.Delete(temporary);
                 return 0; // every listed record was a tombstone already: the segment stays as it is
             }
 
-            file.Flush(flushToDisk: true);
-            File.Move(temporary, old.Path, overwrite: true); // atomic: the segment is old or new, whatever happens
+            file.Sync();
+            _files.MoveOver(temporary, old.Path); // atomic: the segment is old or new, whatever happens
         }
         catch (Exception ex)
         {
-            file.Dispose();
+            file.Release();
             try
             {
-                File.Delete(temporary);
+                _files.Delete(temporary);
             }
             catch (Exception cleanup) when (cleanup is IOException or UnauthorizedAccessException)
             {
@@ -1058,7 +1069,7 @@ internal sealed class SegmentLog : IDisposable
         }
 
         // The new file has the segment's name now, and this handle is open on it.
-        OsStoreFile.SyncDirectory(old.Path);
+        _files.SyncDirectory(old.Path);
         var compacted = Segment.Attach(old.Path, old.Number, old.FirstSequence, old.AfterGap, file);
         compacted.Offsets.AddRange(offsets);
         compacted.Length = length;
@@ -1110,7 +1121,7 @@ internal sealed class SegmentLog : IDisposable
     }
 
     /// <summary>Writes a segment's compacted copy sequentially through one pooled buffer, which grows for a large record.</summary>
-    private sealed class CopyWriter(Microsoft.Win32.SafeHandles.SafeFileHandle handle) : IDisposable
+    private sealed class CopyWriter(StoreFile file) : IDisposable
     {
         private byte[] _buffer = ArrayPool<byte>.Shared.Rent(1 << 20);
         private int _used;
@@ -1143,7 +1154,7 @@ internal sealed class SegmentLog : IDisposable
         {
             if (_used > 0)
             {
-                RandomAccess.Write(handle, _buffer.AsSpan(0, _used), _flushed);
+                file.WriteAtOffset(_flushed, _buffer.AsSpan(0, _used));
                 _flushed += _used;
                 _used = 0;
             }

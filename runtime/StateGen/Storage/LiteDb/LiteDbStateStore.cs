@@ -44,7 +44,10 @@ public sealed class LiteDbStateStoreOptions
     /// </summary>
     public TimeSpan RelaxedFlushInterval { get; set; } = TimeSpan.FromSeconds(1);
 
-    /// <summary>Test hook: opens the data and log files (a real file by default).</summary>
+    /// <summary>
+    /// Test hook: opens the data and log files (a real file by default). The segment files of the change log go to the
+    /// file system the data file names (<see cref="StoreFile.FileSystem"/>; the real one when it names none).
+    /// </summary>
     internal Func<string, StoreFile>? OpenFile { get; set; }
 
     /// <summary>
@@ -531,7 +534,8 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
             _log?.Dispose();
             _log = null;
             // A lost tail (a crash kept LiteDB's commit but not its records) keeps the values and is reported as a gap.
-            _log = ChangeLog.SegmentLog.Open(ChangeLog.SegmentLog.FolderFor(FilePath), committed, _segmentLogOptions, keepLostTail: true);
+            // The test hook's files name the file system that holds the segments too (null: the real one).
+            _log = ChangeLog.SegmentLog.Open(ChangeLog.SegmentLog.FolderFor(FilePath), committed, _segmentLogOptions, keepLostTail: true, _dataFile.FileSystem);
         }
     }
 

@@ -160,11 +160,23 @@ internal abstract class StoreFile : Stream
     /// <inheritdoc />
     public override void Write(byte[] buffer, int offset, int count)
     {
-        WriteAheadLog?.SyncIfDirty();
-        WriteAt(_position, buffer.AsSpan(offset, count));
+        WriteAtOffset(_position, buffer.AsSpan(offset, count));
         _position += count;
+    }
+
+    /// <summary>Writes at an offset without moving <see cref="Position"/> (the change log's appends), growing the file as needed.</summary>
+    public void WriteAtOffset(long offset, ReadOnlySpan<byte> buffer)
+    {
+        WriteAheadLog?.SyncIfDirty();
+        WriteAt(offset, buffer);
         Interlocked.Increment(ref _written);
     }
+
+    /// <summary>
+    /// Test hook: the file system this file lives in, which then holds the files a store keeps beside it too (the change
+    /// log's segments); <see langword="null"/> for a real file (the segments are real files too).
+    /// </summary>
+    public virtual ChangeLog.SegmentFileSystem? FileSystem => null;
 
     /// <inheritdoc />
     public override long Seek(long offset, SeekOrigin origin)
@@ -202,14 +214,24 @@ internal sealed class OsStoreFile : StoreFile
     private readonly SafeFileHandle _handle;
 
     public OsStoreFile(string path)
+        : this(path, FileMode.OpenOrCreate, FileShare.Read, syncNewEntry: !File.Exists(path))
+    {
+    }
+
+    /// <summary>A file opened with <paramref name="mode"/> and <paramref name="share"/>; the caller flushes its directory.</summary>
+    internal OsStoreFile(string path, FileMode mode, FileShare share)
+        : this(path, mode, share, syncNewEntry: false)
+    {
+    }
+
+    private OsStoreFile(string path, FileMode mode, FileShare share, bool syncNewEntry)
     {
         Path = path;
-        bool created = !File.Exists(path);
 
         // Unbuffered: every write goes straight to the OS, and Flush(true) is exactly one fsync of the handle.
-        _file = new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.Read, bufferSize: 0, FileOptions.RandomAccess);
+        _file = new FileStream(path, mode, FileAccess.ReadWrite, share, bufferSize: 0, FileOptions.RandomAccess);
         _handle = _file.SafeFileHandle;
-        if (created)
+        if (syncNewEntry)
         {
             SyncDirectory(path);
         }
