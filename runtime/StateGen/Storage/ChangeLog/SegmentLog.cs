@@ -10,7 +10,7 @@ namespace StateGen.Storage.ChangeLog;
 
 /// <summary>
 /// The change log as append-only segment files beside the database (<c>&lt;db&gt;.changes/000001.seg</c>, ...), the
-/// design of docs/design/change-log-side-file.md. Not wired into <see cref="LiteDbStateStore"/> yet.
+/// design of docs/design/change-log-side-file.md. <see cref="LiteDbStateStore"/> keeps a segmented file's change log here.
 /// </summary>
 /// <remarks>
 /// <para>
@@ -628,7 +628,8 @@ internal sealed class SegmentLog : IDisposable
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
-            // A part of the new file may exist, and a second try could not create it again: the next open cleans it up.
+            // Segment.Create deleted the new file if it could (one left with a whole header would make the next open
+            // refuse the log); the log takes no more records until reopened.
             _failed = true;
             throw;
         }

@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.Runtime.ExceptionServices;
+using System.Threading;
 using System.Threading.Tasks;
 
 namespace StateGen.Storage.LiteDb;
@@ -8,9 +9,9 @@ namespace StateGen.Storage.LiteDb;
 /// <summary>
 /// Write batching: concurrent commits share one LiteDB transaction. LiteDB 5 takes one writer at a time, and each of its
 /// transactions pays a fixed cost (the header page, the log's bookkeeping, the commit itself) beside its own pages. A
-/// commit queues its operations and takes the store's lock; whoever gets the lock first (the leader) takes every commit
-/// queued so far and applies them, in queue order, as one batch, as RocksDB's write group leader does. The others find
-/// their results waiting when they get the lock. Each commit keeps its own all-or-nothing: a commit whose own check fails
+/// commit queues its operations and awaits its turn to lead (asynchronously: a queued writer holds no thread); whoever
+/// gets the turn (the leader) takes every commit queued so far and applies them, in queue order, as one batch under the
+/// store's lock, as RocksDB's write group leader does. The others find their results waiting when their turn comes. Each commit keeps its own all-or-nothing: a commit whose own check fails
 /// (a version conflict, a change the log cannot hold) made the batch fail before LiteDB's commit, so the leader then
 /// applies each commit on its own and only that one fails.
 /// </summary>
@@ -23,6 +24,7 @@ public sealed partial class LiteDbStateStore
     internal const long MaxGroupBytes = 8L << 20;
 
     private readonly object _pendingLock = new();
+    private readonly SemaphoreSlim _commitTurn = new(1, 1); // waited for asynchronously: queued writers hold no thread
     private readonly List<PendingCommit> _pending = [];
 
     /// <summary>Shared transactions of more than one commit so far (for tests and figures).</summary>
@@ -74,6 +76,43 @@ public sealed partial class LiteDbStateStore
             _pending.Add(mine);
         }
 
+        // The turn to lead is awaited, not blocked on: while a leader commits, the writers that arrive queue up without
+        // holding a thread each (a blocked thread-pool thread per writer would cap a group at the pool's few threads).
+        Task turn = _commitTurn.WaitAsync();
+        return turn.IsCompletedSuccessfully ? CommitInTurn(mine) : CommitAfterTurnAsync(mine, turn);
+    }
+
+    private async ValueTask<IReadOnlyList<StateOperationResult>> CommitAfterTurnAsync(PendingCommit mine, Task turn)
+    {
+        await turn.ConfigureAwait(false);
+        return await CommitInTurn(mine).ConfigureAwait(false);
+    }
+
+    /// <summary>With the turn to lead held (released here): leads a group unless a leader already did this commit.</summary>
+    private ValueTask<IReadOnlyList<StateOperationResult>> CommitInTurn(PendingCommit mine)
+    {
+        try
+        {
+            LeadOrFollow(mine);
+        }
+        finally
+        {
+            _commitTurn.Release();
+        }
+
+        mine.Error?.Throw();
+        IReadOnlyList<StateOperationResult> results = mine.Results!;
+        if (Durability == StateDurability.Relaxed)
+        {
+            return new(results);
+        }
+
+        ValueTask durable = _barrier.WaitAsync(mine.BarrierSequence);
+        return durable.IsCompletedSuccessfully ? new(results) : AwaitDurable(durable, results);
+    }
+
+    private void LeadOrFollow(PendingCommit mine)
+    {
         lock (_gate)
         {
             // A leader may have done it while this thread waited for the lock (Monitor is re-entrant: Run takes it again).
@@ -125,20 +164,10 @@ public sealed partial class LiteDbStateStore
                 }
                 catch
                 {
-                    // Its error is recorded below, like a follower's.
+                    // Its error is recorded in it, like a follower's, and thrown by the caller.
                 }
             }
         }
-
-        mine.Error?.Throw();
-        IReadOnlyList<StateOperationResult> results = mine.Results!;
-        if (Durability == StateDurability.Relaxed)
-        {
-            return new(results);
-        }
-
-        ValueTask durable = _barrier.WaitAsync(mine.BarrierSequence);
-        return durable.IsCompletedSuccessfully ? new(results) : AwaitDurable(durable, results);
     }
 
     /// <summary>The queued commits from the oldest, up to the group's limits, always with <paramref name="mine"/>.</summary>
