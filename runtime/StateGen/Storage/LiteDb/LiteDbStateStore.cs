@@ -697,6 +697,7 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
             throw new StateValueTooLargeException(write.Scope, write.Key, write.Payload.Length, MaxPayloadBytes);
         }
 
+        CheckStorableKey(write);
         ValueTask<IReadOnlyList<StateOperationResult>> done = CommitGrouped([write]);
         return done.IsCompletedSuccessfully ? new(done.Result[0].Stored!) : StoredAsync(done);
 
@@ -719,6 +720,11 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
     public ValueTask<IReadOnlyList<StateOperationResult>> CommitAsync(IReadOnlyList<StateOperation> operations, CancellationToken cancellationToken = default)
     {
         StoreRules.CheckBatch(operations, MaxPayloadBytes);
+        foreach (StateOperation op in operations)
+        {
+            CheckStorableKey(op);
+        }
+
         cancellationToken.ThrowIfCancellationRequested();
         return CommitGrouped(operations);
     }
@@ -1165,6 +1171,62 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
 
     // LiteDB 5 (IndexNode.GetKeyLength): an index key is a type byte, a length byte and the string's UTF-8, at most 1,023 bytes.
     private const int MaxIndexedStringBytes = 1023 - 2;
+
+    /// <summary>
+    /// The most UTF-8 bytes of a scope and key together: the id (scope, separator, key) is an index key of the current
+    /// values, and in the change log's key index it is followed by a separator and the 19-digit sequence.
+    /// </summary>
+    internal static readonly int MaxIdBytes = MaxIndexedStringBytes - IndexValue(string.Empty, 0).Length;
+
+    /// <summary>
+    /// Refuses, before it reaches the writer, a write whose scope and key this store cannot hold: missing, with a control
+    /// character (the id joins them with one, so "a" + "b\u001Fc" and "a\u001Fb" + "c" would be one record), not valid
+    /// UTF-16, or together longer than LiteDB's index keys (<see cref="MaxIdBytes"/>), which LiteDB would refuse inside
+    /// the transaction with an error the store cannot tell from damage. The <see cref="StateManager"/>'s keys and scopes
+    /// always pass (<see cref="StateKeys"/>); this guards direct callers of the store. A delete or read of such a key
+    /// needs no check: no record can have it.
+    /// </summary>
+    /// <exception cref="InvalidStateKeyException">The scope or key is not storable.</exception>
+    private static void CheckStorableKey(StateOperation op)
+    {
+        if (op is not StateWrite)
+        {
+            return;
+        }
+
+        foreach ((string? part, string name) in new[] { ((string?)op.Scope, "scope"), (op.Key, "key") })
+        {
+            if (string.IsNullOrEmpty(part))
+            {
+                throw new InvalidStateKeyException(name, $"the {name} is missing.");
+            }
+
+            foreach (char c in part)
+            {
+                if (char.IsControl(c))
+                {
+                    throw new InvalidStateKeyException(name, $"the {name} holds the control character U+{(int)c:X4}.");
+                }
+            }
+        }
+
+        int bytes;
+        try
+        {
+            bytes = StrictUtf8.GetByteCount(op.Scope) + 1 + StrictUtf8.GetByteCount(op.Key);
+        }
+        catch (System.Text.EncoderFallbackException)
+        {
+            throw new InvalidStateKeyException("key", "the scope or key is not valid UTF-16 (a lone surrogate).");
+        }
+
+        if (bytes > MaxIdBytes)
+        {
+            throw new InvalidStateKeyException("key", $"the scope and key are {bytes} UTF-8 bytes together, over the {MaxIdBytes} this store's indexes hold.");
+        }
+    }
+
+    private static readonly System.Text.UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
 
     /// <summary>
     /// Appends a change record to the segment log. A field the log cannot hold (a correlation id or origin over 1 KiB,
