@@ -236,6 +236,33 @@ public sealed class LiteDbSegmentedLogTests : IDisposable
     }
 
     [Fact]
+    public async Task A_key_whose_newest_record_was_lost_chains_its_next_record_to_its_newest_surviving_one()
+    {
+        string path = _dir.NewDatabaseFile();
+        using (LiteDbStateStore store = Open(path))
+        {
+            await store.WriteAsync(Write("a", "a1"));
+            await store.WriteAsync(Write("b", "b1"));
+            await store.WriteAsync(Write("a", "a2", expectedVersion: 1));
+        }
+
+        // Record 3 (a's second write) lost at a power cut; LiteDB kept a2.
+        byte[] log = File.ReadAllBytes(SegmentFile(path));
+        File.WriteAllBytes(SegmentFile(path), log[..^5]);
+        using (LiteDbStateStore store = Open(path))
+        {
+            Assert.Equal([new StateHistoryGap(3, 3, store.HistoryGaps[0].PreservedBytesPath)], store.HistoryGaps);
+            Assert.Equal("a2", Text(await store.GetAsync(Scope, "a")));
+            StateOperationResult next = (await store.CommitAsync([Write("a", "a3", expectedVersion: 2)]))[0];
+            Assert.Equal(4, next.ChangeSequence);
+            Assert.Equal(1, (await store.ReadChangeAsync(4))!.PreviousSequence);
+        }
+
+        using LiteDbStateStore reopened = Open(path);
+        Assert.Equal(new[] { 1L, 4 }, (await reopened.ReadChangesAsync(new StateChangeQuery { Scope = Scope, Key = "a" })).Select(r => r.Sequence));
+    }
+
+    [Fact]
     public async Task An_unreadable_record_in_the_last_segment_is_a_gap_up_to_the_committed_sequence_and_the_values_stay()
     {
         string path = _dir.NewDatabaseFile();

@@ -201,6 +201,28 @@ internal sealed class SegmentLog : IDisposable
     /// <summary>The gap this open made (a lost tail kept, see <see cref="Open"/>), or <see langword="null"/>.</summary>
     public SegmentLogGap? RecoveredGap { get; private set; }
 
+    /// <summary>Whether <paramref name="sequence"/> is in a gap: a record the log lost (not one retention removed).</summary>
+    public bool IsLost(long sequence)
+    {
+        _lock.EnterReadLock();
+        try
+        {
+            foreach (SegmentLogGap gap in _gaps)
+            {
+                if (sequence >= gap.FromSequence && sequence <= gap.ToSequence)
+                {
+                    return true;
+                }
+            }
+
+            return false;
+        }
+        finally
+        {
+            _lock.ExitReadLock();
+        }
+    }
+
     /// <summary>Whether the log lost records after <paramref name="sequence"/> (a gap starts after it).</summary>
     public bool HasGapAfter(long sequence)
     {
@@ -302,7 +324,12 @@ internal sealed class SegmentLog : IDisposable
             {
                 file.Release();
                 bool uncommitted = i > 0 ? expected > committed : committed == 0 && files.Count == 1;
-                if (torn && uncommitted)
+
+                // With keepLostTail, a torn last segment (after another) holds nothing either, whatever `committed` says:
+                // its header is flushed before any record goes in. It is what a crash leaves while the segment after a
+                // gap is made; the gap below makes it again.
+                bool tornLast = keepLostTail && i > 0 && i == files.Count - 1;
+                if (torn && (uncommitted || tornLast))
                 {
                     // Its creation was cut short by a crash (a header is written and flushed before any record goes in).
                     cutFrom = i;
@@ -365,7 +392,8 @@ internal sealed class SegmentLog : IDisposable
         }
 
         bool lost = expected <= committed;
-        if (lost && !(keepLostTail && _segments.Count == files.Count))
+        bool lastReached = _segments.Count == files.Count || (cutFrom == files.Count - 1 && _segments.Count == files.Count - 1);
+        if (lost && !(keepLostTail && lastReached))
         {
             throw Corrupt(files[^1].Path, $"the change log ends at sequence {expected - 1}, but the database committed changes up to {committed}: records are missing");
         }
@@ -400,6 +428,10 @@ internal sealed class SegmentLog : IDisposable
         }
 
         _nextSequence = expected;
+
+        // The last segment may hold records written before this open that no flush covered (a process that goes on
+        // after an I/O error reopens its log): the first flush syncs it whatever this log appended.
+        _written = 1;
     }
 
     /// <summary>Where a lost-tail recovery keeps the tail of <paramref name="segmentPath"/> cut from record <paramref name="from"/> on.</summary>

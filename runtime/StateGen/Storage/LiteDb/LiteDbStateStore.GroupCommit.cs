@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.Linq;
 using System.Runtime.ExceptionServices;
 using System.Threading;
 using System.Threading.Tasks;
@@ -59,6 +60,9 @@ public sealed partial class LiteDbStateStore
         public ExceptionDispatchInfo? Error { get; set; }
 
         public long BarrierSequence { get; set; }
+
+        /// <summary>Put back in the queue untried (another commit's failure needs a reopen first): its caller leads it again.</summary>
+        public bool Requeued { get; set; }
     }
 
     /// <summary>Queues <paramref name="operations"/> for the writer, then waits (outside the lock) until a flush covers them.</summary>
@@ -113,11 +117,18 @@ public sealed partial class LiteDbStateStore
 
     private void LeadOrFollow(PendingCommit mine)
     {
-        lock (_gate)
+        // Until it is done: a commit put back untried (see ApplyGroup) is led again, after the store's reopen.
+        while (true)
         {
-            // A leader may have done it while this thread waited for the lock (Monitor is re-entrant: Run takes it again).
-            if (!mine.Done)
+            lock (_gate)
             {
+                // A leader may have done it while this caller waited (Monitor is re-entrant: Run takes it again).
+                if (mine.Done)
+                {
+                    return;
+                }
+
+                mine.Requeued = false;
                 List<PendingCommit>? group = null;
                 try
                 {
@@ -130,7 +141,7 @@ public sealed partial class LiteDbStateStore
                             long sequence = _barrier.Committed();
                             foreach (PendingCommit pending in group)
                             {
-                                if (!pending.Done)
+                                if (!pending.Done && !pending.Requeued)
                                 {
                                     pending.BarrierSequence = sequence;
                                     pending.Done = true;
@@ -139,18 +150,7 @@ public sealed partial class LiteDbStateStore
 
                             return 0;
                         },
-                        failed: error =>
-                        {
-                            // Every commit of the shared transaction gets its error, as the caller gets it.
-                            foreach (PendingCommit pending in group ?? [])
-                            {
-                                if (!pending.Done)
-                                {
-                                    pending.Error = ExceptionDispatchInfo.Capture(error);
-                                    pending.Done = true;
-                                }
-                            }
-                        });
+                        failed: error => Fail(group, error));
                 }
                 catch when (group is null)
                 {
@@ -162,10 +162,25 @@ public sealed partial class LiteDbStateStore
 
                     throw;
                 }
-                catch
+                catch (Exception ex)
                 {
-                    // Its error is recorded in it, like a follower's, and thrown by the caller.
+                    // Normally Run's callback recorded it already (as the callers get it); should Run's own handling
+                    // have thrown, the group still gets an error rather than no result.
+                    Fail(group, ex);
                 }
+            }
+        }
+    }
+
+    /// <summary>Every commit of <paramref name="group"/> not yet done (and not put back) gets <paramref name="error"/>.</summary>
+    private static void Fail(List<PendingCommit>? group, Exception error)
+    {
+        foreach (PendingCommit pending in group ?? [])
+        {
+            if (!pending.Done && !pending.Requeued)
+            {
+                pending.Error = ExceptionDispatchInfo.Capture(error);
+                pending.Done = true;
             }
         }
     }
@@ -202,6 +217,20 @@ public sealed partial class LiteDbStateStore
         }
     }
 
+    /// <summary>Puts <paramref name="untried"/> back at the front of the queue, in order.</summary>
+    private void Requeue(List<PendingCommit> untried)
+    {
+        foreach (PendingCommit pending in untried)
+        {
+            pending.Requeued = true;
+        }
+
+        lock (_pendingLock)
+        {
+            _pending.InsertRange(0, untried);
+        }
+    }
+
     /// <summary>Applies the group as one transaction, or each commit on its own when one of them failed its own checks.</summary>
     private void ApplyGroup(List<PendingCommit> group)
     {
@@ -223,6 +252,19 @@ public sealed partial class LiteDbStateStore
         {
             results = Apply(all);
         }
+        catch (StateGenException error) when (!_commitAttempted && _reopenPending)
+        {
+            // Rolled back, but undoing it failed too (the store reopens before the next change). Which commit's own check
+            // failed is not known: each gets an error of its own that names none of the others.
+            foreach (PendingCommit pending in group)
+            {
+                pending.Error = ExceptionDispatchInfo.Capture(new StateStoreException(
+                    $"The change was not made: the write batch it was in was rolled back ({error.GetType().Name}), and the store reopens its files before the next change. Nothing of it was written; it can be retried."));
+                pending.Done = true;
+            }
+
+            return;
+        }
         catch (StateGenException) when (!_commitAttempted && !_reopenPending && !_faulted)
         {
             // Rolled back before LiteDB's commit (nothing of it happened): one commit's own error, such as a version
@@ -238,10 +280,17 @@ public sealed partial class LiteDbStateStore
                     pending.BarrierSequence = _barrier.Committed();
                     pending.Done = true;
                 }
-                catch (StateGenException error) when (!_commitAttempted && !_reopenPending && !_faulted)
+                catch (StateGenException error) when (!_commitAttempted && !_faulted)
                 {
                     pending.Error = ExceptionDispatchInfo.Capture(error);
                     pending.Done = true;
+                    if (_reopenPending)
+                    {
+                        // Its rollback could not be undone in the log: the store reopens first. The commits not tried
+                        // yet go back to the front of the queue, untried, and their callers lead them again.
+                        Requeue(group.SkipWhile(p => p != pending).Skip(1).Where(p => !p.Done).ToList());
+                        return;
+                    }
                 }
             }
 

@@ -1049,7 +1049,8 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
                             after?.Version ?? beforeVersion,
                             now,
                             payload ?? Array.Empty<byte>(),
-                            beforeSequence,
+                            // A value whose own record was lost in a gap chains on from the key's newest surviving one.
+                            _log.IsLost(beforeSequence) ? _log.HeadOf(op.Scope, op.Key) : beforeSequence,
                             op.CorrelationId,
                             op.Origin));
                         beforeSequence = changeSequence;

@@ -245,4 +245,31 @@ public sealed class SegmentLogGapTests : SegmentLogTestBase
         File.WriteAllBytes(second, header);
         AssertCorrupt(3, keepLostTail: true);
     }
+
+    [Fact]
+    public void A_crash_while_the_segment_after_a_gap_is_made_leaves_a_torn_header_that_the_next_open_makes_again()
+    {
+        byte[] whole = BuildLog(3);
+        Reset(whole[..OffsetOf(3)]);
+        using (SegmentLog log = SegmentLog.Open(Folder, 3, keepLostTail: true))
+        {
+            Assert.Equal(new SegmentLogGap(3, 3, null), log.RecoveredGap);
+        }
+
+        // Its directory entry reached the disk, its header did not (empty, or cut inside the magic).
+        string second = Segments(Folder)[1];
+        foreach (byte[] torn in new[] { Array.Empty<byte>(), File.ReadAllBytes(second)[..3], new byte[SegmentFormat.HeaderSize] })
+        {
+            File.WriteAllBytes(second, torn);
+            AssertCorrupt(3); // without the option: the strict rule
+            File.WriteAllBytes(second, torn);
+            using (SegmentLog log = SegmentLog.Open(Folder, 3, keepLostTail: true))
+            {
+                Assert.Equal(new SegmentLogGap(3, 3, null), log.RecoveredGap);
+                Assert.Equal(4, log.NextSequence);
+            }
+
+            Assert.Equal(SegmentFormat.AfterGapFlag, FlagsOf(second));
+        }
+    }
 }

@@ -152,4 +152,26 @@ public sealed class SegmentLogPowerLossTests
 
         Assert.True(sawMixed, "no cut fell between two segments' compactions");
     }
+
+    [Fact]
+    public void A_log_reopened_in_the_same_process_flushes_what_the_closed_one_appended_and_never_flushed()
+    {
+        // A store that goes on after an I/O error reopens its log without flushing it; a writer waiting for durability
+        // is then covered by the new log's first flush, which must reach the records the old one appended.
+        var disk = new SimulatedDisk();
+        using (SegmentLog log = SegmentLog.Open(Folder, 0, Options, files: disk.SegmentFiles))
+        {
+            log.Append(SegmentLogTestSupport.Write(1, 0, payloadLength: 100));
+            log.Append(SegmentLogTestSupport.Write(2, 1, payloadLength: 100));
+        }
+
+        using (SegmentLog reopened = SegmentLog.Open(Folder, 2, Options, files: disk.SegmentFiles))
+        {
+            Assert.True(reopened.IsDirty);
+            reopened.Flush();
+        }
+
+        using SegmentLog afterCut = SegmentLog.Open(Folder, 2, Options, files: new SimulatedDisk(disk.Crash()).SegmentFiles);
+        Assert.Equal([1L, 2], afterCut.ReadFrom(0).Select(r => r.Sequence));
+    }
 }
