@@ -149,8 +149,7 @@ public sealed partial class LiteDbStateStore
                             }
 
                             return 0;
-                        },
-                        failed: error => Fail(group, error));
+                        });
                 }
                 catch when (group is null)
                 {
@@ -164,8 +163,8 @@ public sealed partial class LiteDbStateStore
                 }
                 catch (Exception ex)
                 {
-                    // Normally Run's callback recorded it already (as the callers get it); should Run's own handling
-                    // have thrown, the group still gets an error rather than no result.
+                    // Every commit of the group gets the error its leader got (as Run mapped it, or whatever Run's own
+                    // handling threw), still under the lock: a follower finds it when it gets the lock.
                     Fail(group, ex);
                 }
             }

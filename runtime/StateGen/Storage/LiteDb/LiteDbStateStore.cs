@@ -1163,7 +1163,7 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
     /// </summary>
     private static void CheckIndexable(StateOperation op)
     {
-        int limit = MaxIndexedStringBytes - IndexValue(string.Empty, 0).Length; // the separator and the 19-digit sequence
+        int limit = MaxIndexedPrefixBytes;
         if (op.CorrelationId is { } correlationId && System.Text.Encoding.UTF8.GetByteCount(correlationId) is var bytes && bytes > limit)
         {
             throw new StateStoreException($"The change to '{op.Scope}'/'{op.Key}' cannot be recorded in the change log, so it was not made: its correlation id is {bytes} UTF-8 bytes, over the {limit} the change log's index holds.");
@@ -1173,11 +1173,14 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
     // LiteDB 5 (IndexNode.GetKeyLength): an index key is a type byte, a length byte and the string's UTF-8, at most 1,023 bytes.
     private const int MaxIndexedStringBytes = 1023 - 2;
 
+    /// <summary>The most UTF-8 bytes of a string indexed with a separator and the 19-digit sequence after it (<see cref="IndexValue"/>).</summary>
+    private static readonly int MaxIndexedPrefixBytes = MaxIndexedStringBytes - IndexValue(string.Empty, 0).Length;
+
     /// <summary>
     /// The most UTF-8 bytes of a scope and key together: the id (scope, separator, key) is an index key of the current
     /// values, and in the change log's key index it is followed by a separator and the 19-digit sequence.
     /// </summary>
-    internal static readonly int MaxIdBytes = MaxIndexedStringBytes - IndexValue(string.Empty, 0).Length;
+    internal static readonly int MaxIdBytes = MaxIndexedPrefixBytes;
 
     /// <summary>
     /// Refuses, before it reaches the writer, a write whose scope and key this store cannot hold: missing, with a control
@@ -1195,21 +1198,8 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
             return;
         }
 
-        foreach ((string? part, string name) in new[] { ((string?)op.Scope, "scope"), (op.Key, "key") })
-        {
-            if (string.IsNullOrEmpty(part))
-            {
-                throw new InvalidStateKeyException(name, $"the {name} is missing.");
-            }
-
-            foreach (char c in part)
-            {
-                if (char.IsControl(c))
-                {
-                    throw new InvalidStateKeyException(name, $"the {name} holds the control character U+{(int)c:X4}.");
-                }
-            }
-        }
+        CheckPart(op.Scope, "scope");
+        CheckPart(op.Key, "key");
 
         int bytes;
         try
@@ -1224,6 +1214,22 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
         if (bytes > MaxIdBytes)
         {
             throw new InvalidStateKeyException("key", $"the scope and key are {bytes} UTF-8 bytes together, over the {MaxIdBytes} this store's indexes hold.");
+        }
+    }
+
+    private static void CheckPart(string? part, string name)
+    {
+        if (string.IsNullOrEmpty(part))
+        {
+            throw new InvalidStateKeyException(name, $"the {name} is missing.");
+        }
+
+        foreach (char c in part)
+        {
+            if (char.IsControl(c))
+            {
+                throw new InvalidStateKeyException(name, $"the {name} holds the control character U+{(int)c:X4}.");
+            }
         }
     }
 
@@ -1656,11 +1662,7 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
         return result;
     }
 
-    /// <param name="action">The work, under the store's lock.</param>
-    /// <param name="failed">
-    /// Called under the lock with the exception the caller gets (after the mapping below), before it is thrown.
-    /// </param>
-    private T Run<T>(Func<T> action, Action<Exception>? failed = null)
+    private T Run<T>(Func<T> action)
     {
         lock (_gate)
         {
@@ -1687,9 +1689,7 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
                     // A failed write (a full disk, a device error) left no part of its transaction committed, but LiteDB's
                     // in-memory pages may not match the files any more: it is reopened before the next operation.
                     _reopenPending = true;
-                    var failure = new StateStoreException($"The state database '{FilePath}' failed: {ex.GetType().Name}. It was committed wholly or not at all (a failure in the checkpoint that can follow a commit leaves the commit in place).", ex);
-                    failed?.Invoke(failure);
-                    throw failure;
+                    throw new StateStoreException($"The state database '{FilePath}' failed: {ex.GetType().Name}. It was committed wholly or not at all (a failure in the checkpoint that can follow a commit leaves the commit in place).", ex);
                 }
 
                 // LiteDB closes a file it found damaged and marks it; close ours, undo the mark, refuse further use.
@@ -1700,14 +1700,7 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
                 // Release the file now, as LiteDB did when it closed it: it can be moved aside or restored at once.
                 _barrier.WaitIdle();
                 CloseFiles();
-                StateStoreCorruptedException corrupted = Corrupted(FilePath, null, ex);
-                failed?.Invoke(corrupted);
-                throw corrupted;
-            }
-            catch (Exception ex) when (failed is not null)
-            {
-                failed(ex);
-                throw;
+                throw Corrupted(FilePath, null, ex);
             }
         }
     }
