@@ -10,6 +10,7 @@ using System.Threading.Tasks;
 using K4os.Compression.LZ4;
 using K4os.Compression.LZ4.Streams;
 using StateGen.Storage;
+using StateGen.Storage.ChangeLog;
 using StateGen.Storage.LiteDb;
 
 namespace StateGen.Backups;
@@ -20,9 +21,15 @@ namespace StateGen.Backups;
 /// </summary>
 internal sealed class BackupManifest
 {
-    /// <summary>Format 1: an <see cref="BackupLayout.Entries"/> backup. Format 2: a <see cref="BackupLayout.Database"/> one.</summary>
+    /// <summary>
+    /// Format 1: an <see cref="BackupLayout.Entries"/> backup. Format 2: a <see cref="BackupLayout.Database"/> one. Format 3:
+    /// a database backup of a file whose change log is in segment files, carried in a second file
+    /// (<see cref="BackupLogFile"/>); a version that knows only formats 1 and 2 refuses it rather than restore values
+    /// without their history.
+    /// </summary>
     public const int EntriesFormat = 1;
     public const int DatabaseFormat = 2;
+    public const int SegmentedDatabaseFormat = 3;
     public const string FileName = "manifest.json";
 
     public int Format { get; set; } = EntriesFormat;
@@ -91,10 +98,19 @@ internal sealed class BackupVerificationRecord
 
     public DateTimeOffset VerifiedAt { get; set; }
 
-    /// <summary>Whether this record vouches for <paramref name="manifest"/>'s data file as it is described now.</summary>
+    /// <summary>The change-log file's SHA-256, in a backup that has one (format 3).</summary>
+    public string? LogSha256 { get; set; }
+
+    /// <summary>The change-log file's length, in a backup that has one.</summary>
+    public long? LogLength { get; set; }
+
+    /// <summary>Whether this record vouches for <paramref name="manifest"/>'s files as they are described now.</summary>
     public bool Covers(BackupManifest manifest)
-        => Format == 1 && BackupId == manifest.Id && manifest.Files.Count == 1 && Length == manifest.Files[0].Length
-            && string.Equals(Sha256, manifest.Files[0].Sha256, StringComparison.OrdinalIgnoreCase);
+        => Format == 1 && BackupId == manifest.Id && manifest.Files.Count is 1 or 2 && Length == manifest.Files[0].Length
+            && string.Equals(Sha256, manifest.Files[0].Sha256, StringComparison.OrdinalIgnoreCase)
+            && (manifest.Files.Count == 1
+                ? LogSha256 is null
+                : LogLength == manifest.Files[1].Length && string.Equals(LogSha256, manifest.Files[1].Sha256, StringComparison.OrdinalIgnoreCase));
 }
 
 [JsonSourceGenerationOptions(WriteIndented = true, UseStringEnumConverter = true, PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase)]
@@ -350,20 +366,30 @@ internal static class BackupDatabaseFile
 {
     public const string FileName = "database.sgdb";
 
-    /// <summary>Copies the store's data file into <paramref name="file"/> and flushes it to the disk.</summary>
-    public static (DataFileCopy Copy, BackupFileEntry File) Write(string file, BackupCompression compression, LiteDbStateStore store, Action<long, long>? progress, CancellationToken cancellationToken)
+    /// <summary>
+    /// Copies the store's data file into <paramref name="file"/> and, for a store whose change log is in segment files,
+    /// the log into <paramref name="logFile"/> (<see cref="BackupLogFile"/>), both at one change-log position; flushes
+    /// them to the disk.
+    /// </summary>
+    public static (DataFileCopy Copy, BackupFileEntry File, BackupFileEntry? Log) Write(string file, string? logFile, BackupCompression compression, LiteDbStateStore store, Action<long, long>? progress, CancellationToken cancellationToken)
     {
         using var output = new FileStream(file, FileMode.CreateNew, FileAccess.Write, FileShare.None, bufferSize: 1 << 20);
         using var hashed = new ObservedStream(output, hash: true);
+        using FileStream? logOutput = logFile is null ? null : new FileStream(logFile, FileMode.CreateNew, FileAccess.Write, FileShare.None, bufferSize: 1 << 20);
+        using ObservedStream? logHashed = logOutput is null ? null : new ObservedStream(logOutput, hash: true);
         DataFileCopy copy;
         using (var compressed = new ChunkedCompression.Writer(hashed, compression))
+        using (ChunkedCompression.Writer? logCompressed = logHashed is null ? null : new ChunkedCompression.Writer(logHashed, compression))
         {
-            copy = store.CopyDataFile(compressed, progress, cancellationToken);
+            copy = store.CopyDataFile(compressed, logCompressed, progress, cancellationToken);
             compressed.Complete();
+            logCompressed?.Complete();
         }
 
         output.Flush(flushToDisk: true);
-        return (copy, new BackupFileEntry(FileName, output.Length, hashed.HashHex()));
+        logOutput?.Flush(flushToDisk: true);
+        BackupFileEntry? log = logOutput is null ? null : new BackupFileEntry(BackupLogFile.FileName, logOutput.Length, logHashed!.HashHex());
+        return (copy, new BackupFileEntry(FileName, output.Length, hashed.HashHex()), log);
     }
 
     /// <summary>
@@ -383,6 +409,53 @@ internal static class BackupDatabaseFile
 
         hashed.Drain();
         return new BackupFileEntry(FileName, hashed.Length, hashed.HashHex());
+    }
+}
+
+/// <summary>
+/// The change-log file (<c>changes.sglog</c>) of a backup of a store whose change log is in segment files: the segments
+/// as of the backup's change-log position, in one <see cref="SegmentArchive"/>, compressed in chunks as
+/// <c>database.sgdb</c> is.
+/// </summary>
+internal static class BackupLogFile
+{
+    public const string FileName = "changes.sglog";
+
+    /// <summary>
+    /// Decompresses <paramref name="file"/> and writes its segments into the new folder <paramref name="folder"/>, each
+    /// flushed to the disk; returns the length and SHA-256 of <paramref name="file"/> as read. Damaged or foreign data
+    /// throws <see cref="InvalidDataException"/> (a short file <see cref="EndOfStreamException"/>); the folder is then
+    /// left for the caller to delete.
+    /// </summary>
+    public static BackupFileEntry Extract(string file, BackupCompression compression, string folder, CancellationToken cancellationToken)
+    {
+        // Decompressed into a file of its own first (the archive is read as a stream of known lengths), next to the folder.
+        string archive = folder + ".archive";
+        try
+        {
+            using var input = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 1 << 20);
+            using var hashed = new ObservedStream(input, hash: true);
+            using (var output = new FileStream(archive, FileMode.Create, FileAccess.ReadWrite, FileShare.None, bufferSize: 1 << 20, FileOptions.DeleteOnClose))
+            {
+                ChunkedCompression.Read(hashed, compression, output, cancellationToken);
+                output.Position = 0;
+                SegmentArchive.Extract(output, folder, cancellationToken);
+            }
+
+            hashed.Drain();
+            return new BackupFileEntry(FileName, hashed.Length, hashed.HashHex());
+        }
+        finally
+        {
+            try
+            {
+                File.Delete(archive);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                // Deleted on close already; a leftover is replaced next time.
+            }
+        }
     }
 }
 

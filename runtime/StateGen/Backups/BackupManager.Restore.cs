@@ -8,6 +8,7 @@ using System.Threading.Tasks;
 using StateGen.Diagnostics;
 using StateGen.Hooks;
 using StateGen.Storage;
+using StateGen.Storage.ChangeLog;
 using StateGen.Storage.LiteDb;
 
 namespace StateGen.Backups;
@@ -148,13 +149,25 @@ public sealed partial class BackupManager
         // 1. Open the current file once: it must not be open elsewhere, its log is folded into it on close (so the data
         //    file alone is the whole state), and a point-in-time restore reads the changes to replay from it.
         IReadOnlyList<StateChangeRecord> replay = [];
+        string? currentLog = null; // the current file's segment log folder, if it has one
         if (File.Exists(path) || pointInTime is not null)
         {
             // Not a walk of its entries: the restore replaces them (a point-in-time restore reads the ones it replays).
             using var current = new LiteDbStateStore(new LiteDbStateStoreOptions { Path = path, WalkIndexOnOpen = false });
+            currentLog = current.ChangeLogFolder;
             if (pointInTime is { } point)
             {
                 replay = ChangesToReplay(current, manifest, point);
+            }
+        }
+
+        // Log folders an interrupted restore left (made for a file that never replaced this one): only the current
+        // file's own is kept.
+        foreach (string stale in System.IO.Directory.EnumerateDirectories(Path.GetDirectoryName(path) ?? ".", Path.GetFileName(path) + ".changes-*"))
+        {
+            if (!string.Equals(Path.GetFullPath(stale), currentLog, StringComparison.Ordinal))
+            {
+                DeleteQuietly(stale);
             }
         }
 
@@ -164,16 +177,23 @@ public sealed partial class BackupManager
             throw new StateStoreException($"The state database '{path}' still has a write-ahead log after it was closed; it was not restored.");
         }
 
-        // 2. Build the restored database in a new file, reading the backup again and checking its hash on the way.
+        // 2. Build the restored database in a new file, reading the backup again and checking its hash on the way. A
+        //    change log in segment files goes into a new folder beside it, which the new file names: the rename below
+        //    then switches values and history together, and the current file keeps its own folder.
         string temp = path + ".restore-tmp";
         DeleteFileQuietly(temp);
         DeleteFileQuietly(LiteDbStateStore.LogPath(temp));
+        string? logName = HasLogFile(manifest)
+            ? Path.GetFileName(path) + ".changes-" + _time.GetUtcNow().UtcDateTime.ToString("yyyyMMdd'T'HHmmssfff'Z'", CultureInfo.InvariantCulture)
+              + "-" + Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(4)).ToLowerInvariant()
+            : null;
+        string? logFolder = logName is null ? null : Path.Combine(Path.GetDirectoryName(path) ?? string.Empty, logName);
         long documents = manifest.DocumentCount;
         try
         {
             if (manifest.Layout == BackupLayout.Database)
             {
-                BuildFromDatabase(manifest, temp, replay, progress, cancellationToken);
+                BuildFromDatabase(manifest, temp, logFolder, replay, progress, cancellationToken);
             }
             else
             {
@@ -203,6 +223,11 @@ public sealed partial class BackupManager
         {
             DeleteFileQuietly(temp);
             DeleteFileQuietly(LiteDbStateStore.LogPath(temp));
+            if (logFolder is not null)
+            {
+                DeleteQuietly(logFolder);
+            }
+
             if (ex is StateGenException or OperationCanceledException)
             {
                 throw;
@@ -224,19 +249,24 @@ public sealed partial class BackupManager
 
             // A second name for the current file costs nothing and keeps its bytes: the rename below gives the path a
             // new file and leaves the old one, unchanged, under the safety name. A copy where links are not possible.
-            if (!OsStoreFile.TryCreateHardLink(path, safety))
+            // Its segment change log, if any, gets second names the same way, in the folder the safety copy opens.
+            if (currentLog is not null)
             {
-                File.Copy(path, safety);
-                using var copy = new FileStream(safety, FileMode.Open, FileAccess.ReadWrite, FileShare.None);
-                copy.Flush(flushToDisk: true);
+                LinkOrCopyFolder(currentLog, SegmentLog.FolderFor(safety));
             }
 
+            LinkOrCopy(path, safety);
             OsStoreFile.SyncDirectory(safety);
         }
 
         File.Move(temp, path, overwrite: true);
         OsStoreFile.SyncDirectory(path);
         DeleteFileQuietly(LiteDbStateStore.LogPath(temp));
+        if (currentLog is not null && !string.Equals(currentLog, logFolder, StringComparison.Ordinal))
+        {
+            // No file names it now (the safety copy has its own names for its segments).
+            DeleteQuietly(currentLog);
+        }
         long position = replay.Count > 0 ? Math.Max(manifest.ChangeLogPosition, replay[^1].Sequence) : manifest.ChangeLogPosition;
         return new BackupRestoreResult(manifest.Id, path, safety, documents, replay.Count, position);
     }
@@ -246,7 +276,7 @@ public sealed partial class BackupManager
     /// then every entry read with its checksum, the counts against the manifest) and replays <paramref name="replay"/>
     /// into it. Throws <see cref="StateBackupVerificationException"/> when the check fails.
     /// </summary>
-    private void BuildFromDatabase(BackupManifest manifest, string temp, IReadOnlyList<StateChangeRecord> replay, IProgress<BackupProgress>? progress, CancellationToken cancellationToken)
+    private void BuildFromDatabase(BackupManifest manifest, string temp, string? logFolder, IReadOnlyList<StateChangeRecord> replay, IProgress<BackupProgress>? progress, CancellationToken cancellationToken)
     {
         BackupFileEntry expected = manifest.Files[0];
         progress?.Report(new BackupProgress(BackupPhase.Copying, 0, manifest.UncompressedBytes));
@@ -265,6 +295,11 @@ public sealed partial class BackupManager
             throw new StateBackupVerificationException(manifest.Id, [$"{expected.Name} has SHA-256 {actual.Sha256} ({actual.Length} bytes), the manifest says {expected.Sha256} ({expected.Length} bytes)"]);
         }
 
+        if (logFolder is not null && ExtractLog(manifest, logFolder, cancellationToken) is { } logProblem)
+        {
+            throw new StateBackupVerificationException(manifest.Id, [logProblem]);
+        }
+
         progress?.Report(new BackupProgress(BackupPhase.Copying, manifest.UncompressedBytes, manifest.UncompressedBytes));
         var problems = new List<string>();
         if (!_options.FullCheckOnRestore && TryReadVerification(FolderOf(manifest.Id), manifest) is { } verified)
@@ -272,11 +307,11 @@ public sealed partial class BackupManager
             // The bytes just decompressed hash to what a passed verification read in full: check only that they open
             // as a database at the backup's change-log position.
             Log.RestoreTrustsVerification(_logger, manifest.Id, verified.VerifiedAt);
-            CheckOpens(manifest, temp, problems);
+            CheckOpens(manifest, temp, logFolder, problems);
         }
         else
         {
-            CheckDatabase(manifest, temp, null, progress, problems, cancellationToken);
+            CheckDatabase(manifest, temp, logFolder, null, progress, problems, cancellationToken);
         }
 
         if (problems.Count > 0)
@@ -285,11 +320,20 @@ public sealed partial class BackupManager
             throw new StateBackupVerificationException(manifest.Id, problems);
         }
 
-        if (replay.Count > 0)
+        if (replay.Count > 0 || logFolder is not null)
         {
-            using LiteDbStateStore restored = OpenExtracted(temp, manifest);
-            Action<long>? report = progress is null ? null : n => progress.Report(new BackupProgress(BackupPhase.Replaying, n, replay.Count));
-            restored.ReplayChanges(manifest.ChangeLogPosition, replay, report, cancellationToken);
+            using LiteDbStateStore restored = OpenExtracted(temp, manifest, logFolder);
+            if (replay.Count > 0)
+            {
+                Action<long>? report = progress is null ? null : n => progress.Report(new BackupProgress(BackupPhase.Replaying, n, replay.Count));
+                restored.ReplayChanges(manifest.ChangeLogPosition, replay, report, cancellationToken);
+            }
+
+            if (logFolder is not null)
+            {
+                // Where the restored file finds its log from now on (the folder beside the database keeps this name).
+                restored.NameLogFolder(Path.GetFileName(logFolder));
+            }
         }
     }
 
@@ -328,6 +372,36 @@ public sealed partial class BackupManager
     private static StatePointInTimeUnavailableException Pruned(
         (DateTimeOffset Time, DateTimeOffset? Start, DateTimeOffset End) point, BackupManifest manifest, long missing)
         => new(point.Time, point.Start, point.End, $"change record {missing}, needed after backup '{manifest.Id}', was pruned from the change log.");
+
+    /// <summary>A second name for <paramref name="source"/> (a hard link), or a flushed copy where links are not possible.</summary>
+    private static void LinkOrCopy(string source, string destination)
+    {
+        if (!OsStoreFile.TryCreateHardLink(source, destination))
+        {
+            File.Copy(source, destination);
+            using var copy = new FileStream(destination, FileMode.Open, FileAccess.ReadWrite, FileShare.None);
+            copy.Flush(flushToDisk: true);
+        }
+    }
+
+    /// <summary>A new folder holding a second name (or copy) of every file in <paramref name="source"/>, flushed to the disk.</summary>
+    private static void LinkOrCopyFolder(string source, string destination)
+    {
+        System.IO.Directory.CreateDirectory(destination);
+        string? any = null;
+        foreach (string file in System.IO.Directory.EnumerateFiles(source))
+        {
+            any = Path.Combine(destination, Path.GetFileName(file));
+            LinkOrCopy(file, any);
+        }
+
+        if (any is not null)
+        {
+            OsStoreFile.SyncDirectory(any);
+        }
+
+        OsStoreFile.SyncDirectory(destination);
+    }
 
     private static void DeleteFileQuietly(string path)
     {

@@ -197,7 +197,8 @@ public sealed partial class BackupManager
     private BackupManifest WriteDatabase(LiteDbStateStore store, string temp, string id, DateTimeOffset createdAt, bool encrypted, string storeType, string? label, IProgress<BackupProgress>? progress, CancellationToken cancellationToken)
     {
         Action<long, long>? report = progress is null ? null : (n, total) => progress.Report(new BackupProgress(BackupPhase.Copying, n, total));
-        var (copy, file) = BackupDatabaseFile.Write(Path.Combine(temp, BackupDatabaseFile.FileName), _options.Compression, store, report, cancellationToken);
+        string? logFile = store.ChangeLogFolder is null ? null : Path.Combine(temp, BackupLogFile.FileName);
+        var (copy, file, log) = BackupDatabaseFile.Write(Path.Combine(temp, BackupDatabaseFile.FileName), logFile, _options.Compression, store, report, cancellationToken);
         var summary = new BackupDataFile.Summary();
         foreach (var ((type, version), count) in copy.Types)
         {
@@ -206,7 +207,7 @@ public sealed partial class BackupManager
 
         return new BackupManifest
         {
-            Format = BackupManifest.DatabaseFormat,
+            Format = log is null ? BackupManifest.DatabaseFormat : BackupManifest.SegmentedDatabaseFormat,
             Layout = BackupLayout.Database,
             Id = id,
             CreatedAt = createdAt,
@@ -220,7 +221,7 @@ public sealed partial class BackupManager
             DocumentCount = copy.Info.DocumentCount,
             UncompressedBytes = copy.Length,
             Types = summary.TypeCounts(),
-            Files = [file],
+            Files = log is null ? [file] : [file, log],
         };
     }
 
@@ -311,15 +312,20 @@ public sealed partial class BackupManager
             string dataPath = Path.Combine(folder, expected.Name);
             try
             {
-                if (!File.Exists(dataPath))
+                foreach (BackupFileEntry entry in manifest.Files)
                 {
-                    throw new FileNotFoundException("missing");
-                }
+                    string path = Path.Combine(folder, entry.Name);
+                    if (!File.Exists(path))
+                    {
+                        expected = entry;
+                        throw new FileNotFoundException("missing");
+                    }
 
-                long length = new FileInfo(dataPath).Length;
-                if (length != expected.Length)
-                {
-                    problems.Add($"{expected.Name} is {length} bytes, the manifest says {expected.Length}");
+                    long length = new FileInfo(path).Length;
+                    if (length != entry.Length)
+                    {
+                        problems.Add($"{entry.Name} is {length} bytes, the manifest says {entry.Length}");
+                    }
                 }
 
                 documents = manifest.Layout == BackupLayout.Database
@@ -354,18 +360,20 @@ public sealed partial class BackupManager
             return "the manifest is missing or unreadable";
         }
 
-        (int format, string file) = manifest.Layout switch
+        (int format, string[] files) = manifest.Layout switch
         {
-            BackupLayout.Entries => (BackupManifest.EntriesFormat, BackupDataFile.FileName),
-            BackupLayout.Database => (BackupManifest.DatabaseFormat, BackupDatabaseFile.FileName),
-            _ => (0, string.Empty),
+            BackupLayout.Entries => (BackupManifest.EntriesFormat, new[] { BackupDataFile.FileName }),
+            BackupLayout.Database when manifest.Format == BackupManifest.SegmentedDatabaseFormat
+                => (BackupManifest.SegmentedDatabaseFormat, new[] { BackupDatabaseFile.FileName, BackupLogFile.FileName }),
+            BackupLayout.Database => (BackupManifest.DatabaseFormat, new[] { BackupDatabaseFile.FileName }),
+            _ => (0, Array.Empty<string>()),
         };
         if (manifest.Format != format || manifest.Id != backupId)
         {
             return $"the manifest is of format {manifest.Format} for backup '{manifest.Id}'";
         }
 
-        return manifest.Files.Count != 1 || manifest.Files[0].Name != file ? "the manifest does not list the data file" : null;
+        return !manifest.Files.Select(f => f.Name).SequenceEqual(files) ? "the manifest does not list the data files" : null;
     }
 
     private long VerifyEntries(BackupManifest manifest, string dataPath, Func<StoredEntry, string?>? checkDocument, IProgress<BackupProgress>? progress, List<string> problems, CancellationToken cancellationToken)
@@ -387,9 +395,13 @@ public sealed partial class BackupManager
     /// </summary>
     private long VerifyDatabase(BackupManifest manifest, string dataPath, Func<StoredEntry, string?>? checkDocument, IProgress<BackupProgress>? progress, List<string> problems, CancellationToken cancellationToken)
     {
-        string temp = Path.Combine(Directory, ".verify-" + manifest.Id + "-" + Guid.NewGuid().ToString("N")[..8]);
+        // A folder of its own: the database and, for a segmented store, its log folder, named apart from any store's.
+        string folder = Path.Combine(Directory, ".verify-" + manifest.Id + "-" + Guid.NewGuid().ToString("N")[..8]);
+        string temp = Path.Combine(folder, "database");
+        string? logFolder = HasLogFile(manifest) ? Path.Combine(folder, "changes") : null;
         try
         {
+            System.IO.Directory.CreateDirectory(folder);
             BackupFileEntry actual = BackupDatabaseFile.Extract(dataPath, manifest.Compression, temp, cancellationToken);
             if (!string.Equals(actual.Sha256, manifest.Files[0].Sha256, StringComparison.OrdinalIgnoreCase))
             {
@@ -397,24 +409,58 @@ public sealed partial class BackupManager
                 return 0;
             }
 
-            return CheckDatabase(manifest, temp, checkDocument, progress, problems, cancellationToken);
+            if (logFolder is not null && ExtractLog(manifest, logFolder, cancellationToken) is { } logProblem)
+            {
+                problems.Add(logProblem);
+                return 0;
+            }
+
+            return CheckDatabase(manifest, temp, logFolder, checkDocument, progress, problems, cancellationToken);
         }
         finally
         {
-            DeleteFileQuietly(temp);
-            DeleteFileQuietly(LiteDbStateStore.LogPath(temp));
+            DeleteQuietly(folder);
         }
+    }
+
+    /// <summary>Whether the backup carries a segment change log (<see cref="BackupLogFile"/>).</summary>
+    private static bool HasLogFile(BackupManifest manifest) => manifest.Files.Count == 2;
+
+    /// <summary>
+    /// Writes the backup's change-log segments into <paramref name="logFolder"/> (which must not exist); returns why they
+    /// cannot be used (a damaged file, a hash that is not the manifest's), or <see langword="null"/>.
+    /// </summary>
+    private string? ExtractLog(BackupManifest manifest, string logFolder, CancellationToken cancellationToken)
+    {
+        BackupFileEntry expected = manifest.Files[1];
+        BackupFileEntry actual;
+        try
+        {
+            actual = BackupLogFile.Extract(Path.Combine(FolderOf(manifest.Id), expected.Name), manifest.Compression, logFolder, cancellationToken);
+        }
+        catch (FileNotFoundException)
+        {
+            return $"{expected.Name} is missing";
+        }
+        catch (Exception ex) when (ex is InvalidDataException or EndOfStreamException)
+        {
+            return $"{expected.Name} could not be read to its end ({ex.GetType().Name})";
+        }
+
+        return !string.Equals(actual.Sha256, expected.Sha256, StringComparison.OrdinalIgnoreCase) || actual.Length != expected.Length
+            ? $"{expected.Name} has SHA-256 {actual.Sha256} ({actual.Length} bytes), the manifest says {expected.Sha256} ({expected.Length} bytes)"
+            : null;
     }
 
     /// <summary>
     /// Opens an extracted database file (header, format marker, collections, the newest change record; not a walk of
     /// every entry: the bytes are ones a verification read in full) and checks its change-log position.
     /// </summary>
-    private static void CheckOpens(BackupManifest manifest, string path, List<string> problems)
+    private static void CheckOpens(BackupManifest manifest, string path, string? logFolder, List<string> problems)
     {
         try
         {
-            using LiteDbStateStore store = OpenExtracted(path, manifest, walkIndex: false);
+            using LiteDbStateStore store = OpenExtracted(path, manifest, logFolder, walkIndex: false);
             if (store.ChangeLogPosition != manifest.ChangeLogPosition)
             {
                 problems.Add($"the database's change log ends at {store.ChangeLogPosition}, the manifest says {manifest.ChangeLogPosition}");
@@ -431,11 +477,11 @@ public sealed partial class BackupManager
     }
 
     /// <summary>Opens an extracted database file and checks every entry in it against the manifest.</summary>
-    private static long CheckDatabase(BackupManifest manifest, string path, Func<StoredEntry, string?>? checkDocument, IProgress<BackupProgress>? progress, List<string> problems, CancellationToken cancellationToken)
+    private static long CheckDatabase(BackupManifest manifest, string path, string? logFolder, Func<StoredEntry, string?>? checkDocument, IProgress<BackupProgress>? progress, List<string> problems, CancellationToken cancellationToken)
     {
         try
         {
-            using LiteDbStateStore store = OpenExtracted(path, manifest);
+            using LiteDbStateStore store = OpenExtracted(path, manifest, logFolder);
             if (store.ChangeLogPosition != manifest.ChangeLogPosition)
             {
                 problems.Add($"the database's change log ends at {store.ChangeLogPosition}, the manifest says {manifest.ChangeLogPosition}");
@@ -455,15 +501,47 @@ public sealed partial class BackupManager
         }
     }
 
-    /// <summary>Opens a database file taken out of a backup the way its store kept it (change log on or off), for a short job.</summary>
-    private static LiteDbStateStore OpenExtracted(string path, BackupManifest manifest, bool walkIndex = true) => new(new LiteDbStateStoreOptions
+    /// <summary>
+    /// Opens a database file taken out of a backup the way its store kept it (change log on or off), for a short job; a
+    /// segmented file with its segments in <paramref name="logFolder"/>, which must be whole (no lost tail taken for a
+    /// power cut), and which must be there: a file that is segmented while the backup carries no log is refused.
+    /// </summary>
+    private static LiteDbStateStore OpenExtracted(string path, BackupManifest manifest, string? logFolder, bool walkIndex = true)
     {
-        Path = path,
-        Durability = StateDurability.Relaxed,
-        RelaxedFlushInterval = TimeSpan.FromDays(1),
-        RecordChanges = manifest.RecordsChanges,
-        WalkIndexOnOpen = walkIndex,
-    });
+        string unexpected = path + ".unexpected-log";
+        LiteDbStateStore store;
+        try
+        {
+            store = new LiteDbStateStore(new LiteDbStateStoreOptions
+        {
+            Path = path,
+            Durability = StateDurability.Relaxed,
+            RelaxedFlushInterval = TimeSpan.FromDays(1),
+            RecordChanges = manifest.RecordsChanges,
+            WalkIndexOnOpen = walkIndex,
+            // Never the folder the file names: that could be the live store's, whose records after the backup's
+            // position the open would cut. A file that turns out segmented without a log is refused below.
+            SegmentLogFolder = logFolder ?? unexpected,
+            StrictChangeLog = true,
+        });
+        }
+        catch
+        {
+            DeleteQuietly(unexpected);
+            throw;
+        }
+
+        if ((store.ChangeLogFolder is null) != (logFolder is null))
+        {
+            store.Dispose();
+            DeleteQuietly(unexpected);
+            throw new StateStoreCorruptedException(path, logFolder is null
+                ? "the database keeps its change log in segment files, which the backup does not carry"
+                : "the backup carries change-log segments, but the database keeps its change log in itself");
+        }
+
+        return store;
+    }
 
     /// <summary>Reads every document: valid JSON unless encrypted, <paramref name="checkDocument"/>'s check, and the manifest's counts.</summary>
     private static BackupDataFile.Summary CheckDocuments(BackupManifest manifest, IEnumerable<SnapshotDocument> documents, Func<StoredEntry, string?>? checkDocument, IProgress<BackupProgress>? progress, List<string> problems, CancellationToken cancellationToken)
@@ -574,6 +652,8 @@ public sealed partial class BackupManager
             BackupId = manifest.Id,
             Sha256 = manifest.Files[0].Sha256,
             Length = manifest.Files[0].Length,
+            LogSha256 = HasLogFile(manifest) ? manifest.Files[1].Sha256 : null,
+            LogLength = HasLogFile(manifest) ? manifest.Files[1].Length : null,
             DocumentCount = documents,
             VerifiedAt = _time.GetUtcNow(),
         };

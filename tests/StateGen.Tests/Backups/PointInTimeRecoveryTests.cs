@@ -5,6 +5,7 @@ using System.Linq;
 using System.Threading.Tasks;
 using StateGen.Backups;
 using StateGen.Storage;
+using StateGen.Storage.ChangeLog;
 using StateGen.Storage.LiteDb;
 using StateGen.Tests.TestSupport;
 using static StateGen.Tests.Backups.BackupTestSupport;
@@ -13,7 +14,8 @@ namespace StateGen.Tests.Backups;
 
 /// <summary>
 /// Point-in-time recovery over a recorded history: the state after every change is recorded as it happens, and a
-/// restore to any time T equals the recorded state at T.
+/// restore to any time T equals the recorded state at T. In both change-log layouts: the log in the database's own
+/// collection, and in segment files beside it (physical backups then carry the segments).
 /// </summary>
 public sealed class PointInTimeRecoveryTests : IDisposable
 {
@@ -29,13 +31,20 @@ public sealed class PointInTimeRecoveryTests : IDisposable
     /// 240 changes one second apart (writes and deletes over 15 keys, some batched), backups after changes 40, 120 and
     /// 200; returns the recorded state after each change, by its time.
     /// </summary>
-    private async Task<(string Path, List<(DateTimeOffset At, SortedDictionary<string, string> State)> Timeline, IReadOnlyList<BackupInfo> Backups)> RecordAsync(BackupManager backups)
+    private async Task<(string Path, List<(DateTimeOffset At, SortedDictionary<string, string> State)> Timeline, IReadOnlyList<BackupInfo> Backups)> RecordAsync(BackupManager backups, bool segmented)
     {
         string path = _dir.File("history.db");
         var timeline = new List<(DateTimeOffset, SortedDictionary<string, string>)>();
         var random = new Random(7);
         var state = new SortedDictionary<string, string>(StringComparer.Ordinal);
-        await using var store = new LiteDbStateStore(new LiteDbStateStoreOptions { Path = path, TimeProvider = _time, Durability = StateDurability.Relaxed });
+        await using var store = new LiteDbStateStore(new LiteDbStateStoreOptions
+        {
+            Path = path,
+            TimeProvider = _time,
+            Durability = StateDurability.Relaxed,
+            SegmentChangeLog = segmented,
+            SegmentLogOptions = new() { RollBytes = 8192 }, // segmented: several segments, the active one mid-way
+        });
         for (int step = 1; step <= 240; step++)
         {
             _time.Advance(TimeSpan.FromSeconds(1));
@@ -64,11 +73,28 @@ public sealed class PointInTimeRecoveryTests : IDisposable
         return (path, timeline, await backups.ListAsync());
     }
 
-    [Fact]
-    public async Task Restore_to_10_random_times_equals_the_recorded_state_at_each()
+    /// <summary>A copy of a closed database under another name, with its segment log folder if it has one.</summary>
+    private static void CopyDatabase(string path, string copy)
+    {
+        File.Copy(path, copy);
+        if (Directory.Exists(SegmentLog.FolderFor(path)))
+        {
+            Directory.CreateDirectory(SegmentLog.FolderFor(copy));
+            foreach (string file in Directory.EnumerateFiles(SegmentLog.FolderFor(path)))
+            {
+                File.Copy(file, Path.Combine(SegmentLog.FolderFor(copy), Path.GetFileName(file)));
+            }
+        }
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Restore_to_10_random_times_equals_the_recorded_state_at_each(bool segmented)
     {
         BackupManager backups = Manager();
-        var (path, timeline, list) = await RecordAsync(backups);
+        var (path, timeline, list) = await RecordAsync(backups, segmented);
+        Assert.All(list, b => Assert.Equal(segmented, File.Exists(Path.Combine(b.Path, "changes.sglog"))));
         Assert.Equal(3, list.Count);
         _time.Advance(TimeSpan.FromMinutes(5));
         var random = new Random(11);
@@ -82,7 +108,7 @@ public sealed class PointInTimeRecoveryTests : IDisposable
         {
             DateTimeOffset t = times[i];
             string copy = _dir.File($"pitr-{i}.db");
-            File.Copy(path, copy);
+            CopyDatabase(path, copy);
             BackupRestoreResult result = await backups.RestoreToPointInTimeAsync(copy, t);
             SortedDictionary<string, string> expected = timeline.Last(s => s.At <= t).State;
             BackupInfo used = list.Last(b => b.SnapshotAt <= t);
@@ -95,14 +121,30 @@ public sealed class PointInTimeRecoveryTests : IDisposable
             var perScope = expected.Keys.GroupBy(id => id[..id.IndexOf('|', StringComparison.Ordinal)], StringComparer.Ordinal)
                 .Select(g => KeyValuePair.Create(g.Key, (long)g.Count()));
             Assert.Equal(perScope.OrderBy(p => p.Key, StringComparer.Ordinal), restored.StoredCounts().OrderBy(p => p.Key, StringComparer.Ordinal));
+
+            // The history came back too: the restored file's change log is the recorded one up to its position.
+            Assert.Equal(
+                (await ReadLogAsync(path)).Where(r => r.Sequence <= result.ChangeLogPosition).Select(DescribeRecord),
+                (await restored.ReadChangesAsync(new StateChangeQuery())).Select(DescribeRecord));
         }
     }
 
-    [Fact]
-    public async Task Times_outside_the_window_or_behind_pruned_records_are_typed_errors_naming_the_window()
+    private static async Task<IReadOnlyList<StateChangeRecord>> ReadLogAsync(string path)
+    {
+        await using var store = new LiteDbStateStore(path);
+        return await store.ReadChangesAsync(new StateChangeQuery());
+    }
+
+    private static string DescribeRecord(StateChangeRecord r)
+        => $"{r.Sequence}|{r.PreviousSequence}|{r.Kind}|{r.CorrelationId}|{r.Origin}|" + Describe(new StoredEntry(r.Scope, r.Key, r.TypeName, r.SchemaVersion, r.Version, r.Timestamp, r.Payload));
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Times_outside_the_window_or_behind_pruned_records_are_typed_errors_naming_the_window(bool segmented)
     {
         BackupManager backups = Manager();
-        var (path, _, list) = await RecordAsync(backups);
+        var (path, _, list) = await RecordAsync(backups, segmented);
         DateTimeOffset now = _time.GetUtcNow();
         var before = await Assert.ThrowsAsync<StatePointInTimeUnavailableException>(() => backups.RestoreToPointInTimeAsync(path, list[0].SnapshotAt - TimeSpan.FromSeconds(1)));
         Assert.Equal(list[0].SnapshotAt, before.WindowStart);

@@ -429,13 +429,13 @@ public sealed class LiteDbSegmentedLogTests : IDisposable
     }
 
     [Fact]
-    public async Task A_physical_backup_of_a_segmented_file_is_refused_with_a_typed_error()
+    public async Task A_copy_of_a_segmented_data_file_without_its_log_is_refused_with_a_typed_error()
     {
         string path = _dir.NewDatabaseFile();
         using LiteDbStateStore store = Open(path);
         await SeedAsync(store);
         using var destination = new MemoryStream();
-        var ex = Assert.Throws<StateStoreException>(() => store.CopyDataFile(destination, null, default));
+        var ex = Assert.Throws<StateStoreException>(() => store.CopyDataFile(destination, null, null, default));
         Assert.Contains("segment files", ex.Message);
         Assert.Equal(0, destination.Length);
     }

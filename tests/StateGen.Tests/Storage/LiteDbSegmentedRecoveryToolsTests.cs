@@ -159,20 +159,6 @@ public sealed class LiteDbSegmentedRecoveryToolsTests : IDisposable
     }
 
     [Fact]
-    public async Task A_backup_manager_refuses_a_segmented_LiteDb_store_typed_and_leaves_no_backup_behind()
-    {
-        var (path, _) = await SeedAsync();
-        var backups = new BackupManager(new BackupManagerOptions { Directory = _dir.File("backups"), TimeProvider = _time });
-        await using LiteDbStateStore store = Open(path);
-
-        // A LiteDB store is always backed up physically, and a copy of the data file would not carry the segments.
-        var ex = await Assert.ThrowsAsync<StateStoreException>(() => backups.CreateAsync(store));
-        Assert.Contains("segment files", ex.Message, StringComparison.Ordinal);
-        Assert.Empty(await backups.ListAsync());
-        Assert.Empty(Directory.EnumerateFileSystemEntries(backups.Directory));
-    }
-
-    [Fact]
     public async Task A_logical_backup_of_a_segmented_store_restores_every_value_with_its_change_record_into_a_new_file_and_over_the_old_one()
     {
         var (path, expected) = await SeedAsync();
@@ -376,8 +362,8 @@ public sealed class LiteDbSegmentedRecoveryToolsTests : IDisposable
     }
 
     /// <summary>
-    /// A store seen only as a snapshot source: <see cref="BackupManager"/> backs a LiteDB store up physically (refused
-    /// for a segmented file) and any other snapshot source logically, so this reaches the logical path over the segmented
+    /// A store seen only as a snapshot source: <see cref="BackupManager"/> backs a LiteDB store up physically (with its
+    /// segment files for a segmented file) and any other snapshot source logically, so this reaches the logical path over the segmented
     /// store's own <c>ReadSnapshot</c>.
     /// </summary>
     private sealed class SnapshotSourceOnly(LiteDbStateStore inner) : IStateStore, IStateSnapshotSource

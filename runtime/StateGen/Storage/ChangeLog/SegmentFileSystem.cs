@@ -30,6 +30,13 @@ internal abstract class SegmentFileSystem
     /// <exception cref="FileNotFoundException">There is no such file.</exception>
     public abstract StoreFile OpenExisting(string path);
 
+    /// <summary>
+    /// Opens an existing file for positional reads only, while the log may still write to it (a backup's copy). The
+    /// simulated disk of the tests opens it as <see cref="OpenExisting"/> does.
+    /// </summary>
+    /// <exception cref="FileNotFoundException">There is no such file.</exception>
+    public virtual StoreFile OpenForCopy(string path) => OpenExisting(path);
+
     /// <summary>Creates a file that must not exist yet.</summary>
     /// <exception cref="IOException">The file exists.</exception>
     public abstract StoreFile CreateNew(string path);
@@ -61,6 +68,9 @@ internal abstract class SegmentFileSystem
         public override IEnumerable<string> EnumerateFiles(string folder) => Directory.EnumerateFiles(folder);
 
         public override StoreFile OpenExisting(string path) => new OsStoreFile(path, FileMode.Open, Share);
+
+        public override StoreFile OpenForCopy(string path)
+            => new OsStoreFile(path, FileMode.Open, FileShare.ReadWrite | FileShare.Delete, FileAccess.Read);
 
         public override StoreFile CreateNew(string path) => new OsStoreFile(path, FileMode.CreateNew, Share);
 

@@ -1394,6 +1394,25 @@ internal sealed class SegmentLog : IDisposable
         }
     }
 
+    /// <summary>
+    /// Each segment file's path and the length of its header and complete records, oldest first: with no append, cut or
+    /// removal running meanwhile (the caller's to ensure), exactly the log's bytes up to <see cref="NextSequence"/> - 1.
+    /// A physical backup copies these lengths while appends go on past them.
+    /// </summary>
+    public IReadOnlyList<(string Path, long Length)> Extent()
+    {
+        ThrowIfDisposed();
+        _lock.EnterReadLock();
+        try
+        {
+            return _segments.Select(s => (s.Path, s.Length)).ToArray();
+        }
+        finally
+        {
+            _lock.ExitReadLock();
+        }
+    }
+
     private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(_disposed, this);
 
     private void ThrowIfUnusable()

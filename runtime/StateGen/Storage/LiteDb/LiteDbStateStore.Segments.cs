@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.Linq;
+using System.Threading;
 using LiteDB;
 using StateGen.Storage.ChangeLog;
 using StateGen.Storage.Memory;
@@ -61,6 +62,20 @@ public sealed partial class LiteDbStateStore
         if (olderThan is null && keepPerKey is null)
         {
             return 0;
+        }
+
+        // A backup copying the segments reads them by their lengths at its start: compaction and removal wait for it.
+        while (_fileCopies > 0)
+        {
+            PruneWaits++;
+            Monitor.Wait(_gate);
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            if (_faulted)
+            {
+                throw new StateStoreCorruptedException(FilePath);
+            }
+
+            log = _log ?? throw new StateStoreException($"The change log of '{FilePath}' is closed.");
         }
 
         var remove = new HashSet<long>();
@@ -128,12 +143,78 @@ public sealed partial class LiteDbStateStore
             : new SnapshotDocument(entry, change.Sequence, change.PreviousSequence, change.CorrelationId, change.Origin);
     }
 
-    /// <summary>Physical copies do not carry the segment files yet: a restored copy would have no change log.</summary>
-    private void ThrowIfSegmented(string what)
+    /// <summary>Test hook: how many times a prune waited for a backup's copy to end.</summary>
+    internal int PruneWaits { get; private set; }
+
+    /// <summary>The <c>meta</c> record naming a segmented file's log folder, beside the data file (a restore's).</summary>
+    private const string LogFolderId = "logFolder";
+
+    /// <summary>
+    /// The folder of a segmented file's change log: the option's override (a restore or verification), else the folder
+    /// the file names in <c>meta</c> when that name is its own (<c>&lt;file name&gt;.changes-…</c>: a restore gives the
+    /// file it builds a new folder, so that the rename of the data file alone switches values and history together),
+    /// else <c>&lt;db&gt;.changes</c>. A name that belongs to another file name (the file was copied or renamed) is not
+    /// followed: a copy must never open, and cut, the original's log.
+    /// </summary>
+    private string ResolveLogFolder()
     {
-        if (_segmented)
+        if (_segmentLogFolder is not null)
         {
-            throw new StateStoreException($"{what} of '{FilePath}' is not available: its change log is in segment files (preview layout), which a copy of the data file does not carry yet.");
+            return _segmentLogFolder;
         }
+
+        if (_meta.FindById(LogFolderId) is not { } named)
+        {
+            return SegmentLog.FolderFor(FilePath);
+        }
+
+        BsonValue value = Checked(named, MetaCollectionName)["v"];
+        return LogFolderOf(FilePath, value.IsString ? value.AsString : null)
+            ?? throw new StateStoreCorruptedException(FilePath, "the name of its change log's folder is not a folder name");
+    }
+
+    /// <summary>
+    /// The log folder of the segmented file at <paramref name="dataPath"/> whose <c>meta</c> names
+    /// <paramref name="recordedName"/> (see <see cref="ResolveLogFolder"/>); <see langword="null"/> when that is not a
+    /// plain folder name (a damaged or hostile file: it could point anywhere).
+    /// </summary>
+    internal static string? LogFolderOf(string dataPath, string? recordedName)
+    {
+        string folder = SegmentLog.FolderFor(dataPath);
+        if (recordedName is null || !IsFolderName(recordedName))
+        {
+            return null;
+        }
+
+        return recordedName.StartsWith(System.IO.Path.GetFileName(folder) + "-", StringComparison.Ordinal)
+            ? System.IO.Path.Combine(System.IO.Path.GetDirectoryName(dataPath) ?? string.Empty, recordedName)
+            : folder;
+    }
+
+    private static bool IsFolderName(string name)
+        => name.Length is > 0 and <= 255 && name is not "." and not ".."
+           && name.IndexOfAny(System.IO.Path.GetInvalidFileNameChars()) < 0
+           && name.IndexOfAny(['/', '\\', ':']) < 0
+           && !name.Any(char.IsControl);
+
+    /// <summary>The folder of the segment change log, or <see langword="null"/> in the collection layout.</summary>
+    internal string? ChangeLogFolder => _segmented ? _logFolder : null;
+
+    /// <summary>
+    /// A restore: records <paramref name="name"/> (a folder beside the data file, <c>&lt;file name&gt;.changes-…</c> of
+    /// the name the file will have) as the file's log folder, for the next open. This store keeps the folder it opened.
+    /// </summary>
+    internal void NameLogFolder(string name)
+    {
+        if (!_segmented || !IsFolderName(name))
+        {
+            throw new ArgumentException("Only a segmented file names a log folder, and only a plain folder name.", nameof(name));
+        }
+
+        Run(() =>
+        {
+            InTransaction(() => _meta.Upsert(DocumentIntegrity.Seal(new BsonDocument { ["_id"] = LogFolderId, ["v"] = name })));
+            return 0;
+        });
     }
 }

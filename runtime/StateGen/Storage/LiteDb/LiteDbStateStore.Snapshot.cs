@@ -4,6 +4,7 @@ using System.Linq;
 using System.Threading;
 using System.Threading.Tasks;
 using LiteDB;
+using StateGen.Storage.ChangeLog;
 
 namespace StateGen.Storage.LiteDb;
 
@@ -100,14 +101,25 @@ public sealed partial class LiteDbStateStore : IStateSnapshotSource
     /// The first copy after the store opens counts in a LiteDB read transaction begun at the same moment, on this thread,
     /// while a second thread copies; later copies take the counts every commit keeps.
     /// A process that dies meanwhile leaves checkpoints off in the log: the next open turns them back on.
+    /// <para>
+    /// A segmented file's change log is copied too, into <paramref name="logDestination"/> (a <see cref="SegmentArchive"/>):
+    /// at the same moment its segments hold exactly the records up to that position; each is copied up to its length then
+    /// while appends go on past it, and prunes wait until the copy ends (they would compact or delete segments).
+    /// </para>
     /// </summary>
     /// <param name="destination">Receives the data file's bytes.</param>
+    /// <param name="logDestination">Receives a segmented file's change log; required for one, ignored otherwise.</param>
     /// <param name="progress">Receives the bytes copied so far and the file's length.</param>
     /// <param name="cancellationToken">Stops the copy.</param>
-    internal DataFileCopy CopyDataFile(System.IO.Stream destination, Action<long, long>? progress, CancellationToken cancellationToken)
+    internal DataFileCopy CopyDataFile(System.IO.Stream destination, System.IO.Stream? logDestination, Action<long, long>? progress, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(destination);
-        ThrowIfSegmented("A physical backup");
+        if (_segmented && logDestination is null)
+        {
+            throw new StateStoreException($"A copy of the data file '{FilePath}' alone would have no change log: its change log is in segment files.");
+        }
+
+        IReadOnlyList<(string Path, long Length)>? extent = null;
         long length = 0;
         StateSnapshotInfo info = default;
         Dictionary<(string Type, int Version), long>? known = null;
@@ -157,6 +169,16 @@ public sealed partial class LiteDbStateStore : IStateSnapshotSource
                 }
 
                 length = _dataFile.Length;
+                if (_log is not null)
+                {
+                    // No commit runs now, so the log ends at the position the data file holds.
+                    if (_log.NextSequence != _sequence + 1)
+                    {
+                        throw new StateStoreException($"The change log of '{FilePath}' does not end at the file's position {_sequence}; it was not backed up.");
+                    }
+
+                    extent = _log.Extent();
+                }
             }
             catch
             {
@@ -169,8 +191,16 @@ public sealed partial class LiteDbStateStore : IStateSnapshotSource
 
         try
         {
+            SegmentFileSystem files = _dataFile.FileSystem ?? SegmentFileSystem.Os;
             Task copy = Task.Factory.StartNew(
-                () => CopyRange(length, destination, progress, cancellationToken),
+                () =>
+                {
+                    CopyRange(length, destination, progress, cancellationToken);
+                    if (extent is not null)
+                    {
+                        SegmentArchive.Write(logDestination!, extent, files, cancellationToken);
+                    }
+                },
                 cancellationToken,
                 TaskCreationOptions.LongRunning,
                 TaskScheduler.Default);
@@ -284,25 +314,11 @@ public sealed partial class LiteDbStateStore : IStateSnapshotSource
     }
 
     private void CopyRange(long length, System.IO.Stream destination, Action<long, long>? progress, CancellationToken cancellationToken)
-    {
-        byte[] buffer = new byte[CopyChunkBytes];
-        long copied = 0;
-        while (copied < length)
+        => _dataFile.CopyPrefix(length, destination, new byte[CopyChunkBytes], "The data file", copied =>
         {
-            cancellationToken.ThrowIfCancellationRequested();
-            int want = (int)Math.Min(buffer.Length, length - copied);
-            int read = _dataFile.ReadAtOffset(copied, buffer.AsSpan(0, want));
-            if (read != want)
-            {
-                throw new System.IO.EndOfStreamException($"The data file ended at {copied + read} bytes while {length} were being copied.");
-            }
-
-            destination.Write(buffer, 0, read);
-            copied += read;
             progress?.Invoke(copied, length);
             AfterCopyChunk?.Invoke(copied);
-        }
-    }
+        }, cancellationToken);
 
     /// <summary>Ends a data-file copy: the last one to end turns automatic checkpoints back on and wakes a waiting close.</summary>
     private void EndFileCopy()
@@ -479,7 +495,7 @@ public sealed partial class LiteDbStateStore : IStateSnapshotSource
                             last = Math.Max(last, d.ChangeSequence);
                         }
 
-                        _state.Insert(DocumentIntegrity.Seal(ToDocument(id, e, payload, d.ChangeSequence, payloadInLog: d.ChangeSequence != 0)));
+                        _state.Insert(DocumentIntegrity.Seal(ToDocument(id, e, payload, d.ChangeSequence, payloadInLog: d.ChangeSequence != 0 && !_segmented)));
                         Tally(ref counted, e.Scope, +1);
                     }
 
@@ -509,7 +525,7 @@ public sealed partial class LiteDbStateStore : IStateSnapshotSource
                         else
                         {
                             var entry = new StoredEntry(r.Scope, r.Key, r.TypeName, r.SchemaVersion, r.Version, r.Timestamp, r.Payload);
-                            if (_state.Upsert(DocumentIntegrity.Seal(ToDocument(id, entry, r.Payload.ToArray(), r.Sequence, payloadInLog: true))))
+                            if (_state.Upsert(DocumentIntegrity.Seal(ToDocument(id, entry, r.Payload.ToArray(), r.Sequence, payloadInLog: !_segmented))))
                             {
                                 Tally(ref counted, r.Scope, +1);
                             }
@@ -519,7 +535,13 @@ public sealed partial class LiteDbStateStore : IStateSnapshotSource
                     }
 
                     AddCounts(counted);
-                });
+                    if (_log is not null)
+                    {
+                        // As every logged commit of a segmented file: the batch's last sequence, with its records.
+                        _meta.Upsert(DocumentIntegrity.Seal(new BsonDocument { ["_id"] = SequenceId, ["v"] = last }));
+                    }
+                }, rolledBack: _log is null ? null : DiscardUncommitted);
+                _sequence = last;
                 done += batch.Length;
                 progress?.Invoke(done);
             }
@@ -530,8 +552,17 @@ public sealed partial class LiteDbStateStore : IStateSnapshotSource
         }
     }
 
+    /// <summary>A change record into the change log: the segments of a segmented file (in sequence order), else the collection.</summary>
     private void InsertChange(StateChangeRecord r)
-        => _changes.Insert(ChangeDocument(r.Sequence, Id(r.Scope, r.Key), r.Scope, r.Key, r.Kind, r.TypeName, r.SchemaVersion, r.Version, r.Timestamp.UtcTicks, r.Payload.ToArray(), r.PreviousSequence, r.CorrelationId, r.Origin));
+    {
+        if (_log is not null)
+        {
+            AppendToLog(r);
+            return;
+        }
+
+        _changes.Insert(ChangeDocument(r.Sequence, Id(r.Scope, r.Key), r.Scope, r.Key, r.Kind, r.TypeName, r.SchemaVersion, r.Version, r.Timestamp.UtcTicks, r.Payload.ToArray(), r.PreviousSequence, r.CorrelationId, r.Origin));
+    }
 }
 
 /// <summary>A copy of a LiteDB store's data file: the position it holds, its length, and its entries per type and version.</summary>

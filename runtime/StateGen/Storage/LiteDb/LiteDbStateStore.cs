@@ -77,6 +77,18 @@ public sealed class LiteDbStateStoreOptions
 
     /// <summary>Test hook: the segment log's settings (segment size).</summary>
     internal ChangeLog.SegmentLogOptions? SegmentLogOptions { get; set; }
+
+    /// <summary>
+    /// Restores and verifications: where a segmented file's change log is, instead of the folder the file names (they
+    /// open a file taken out of a backup with its segments extracted elsewhere). Nothing is recorded in the file.
+    /// </summary>
+    internal string? SegmentLogFolder { get; set; }
+
+    /// <summary>
+    /// Restores and verifications: a damaged or missing tail of the segment change log is the typed corruption error
+    /// (a backup's copy must be whole), not history lost to a power cut and reported as a gap.
+    /// </summary>
+    internal bool StrictChangeLog { get; set; }
 }
 
 /// <summary>
@@ -133,6 +145,9 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
     private readonly bool _walkIndexOnOpen;
     private readonly bool _segmentLogForNewFiles;
     private readonly ChangeLog.SegmentLogOptions? _segmentLogOptions;
+    private readonly string? _segmentLogFolder; // the option's override of the folder the file names
+    private readonly bool _strictChangeLog;
+    private string? _logFolder; // the segment log's folder, once a segmented file is open
     private readonly object _logSwap = new(); // the group commit's flush and a reopen's replacement of the log
 
     // The change log in segment files (a file in DocumentIntegrity.SegmentedFormat), else null. Appended to only when
@@ -235,6 +250,8 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
             _walkIndexOnOpen = options.WalkIndexOnOpen;
             _segmentLogForNewFiles = options.SegmentChangeLog;
             _segmentLogOptions = options.SegmentLogOptions;
+            _segmentLogFolder = options.SegmentLogFolder is null ? null : System.IO.Path.GetFullPath(options.SegmentLogFolder);
+            _strictChangeLog = options.StrictChangeLog;
             RecordsChanges = options.RecordChanges;
             OpenEngine(creating);
 
@@ -364,6 +381,7 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
             // appended for a commit that never happened, and the log's recovery cuts them.
             // Opened with the change log off too: its history stays readable, and its recovery runs at every open.
             _sequence = floor;
+            _logFolder = ResolveLogFolder();
             OpenSegmentLog(floor);
         }
         else
@@ -535,7 +553,7 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
             _log = null;
             // A lost tail (a crash kept LiteDB's commit but not its records) keeps the values and is reported as a gap.
             // The test hook's files name the file system that holds the segments too (null: the real one).
-            _log = ChangeLog.SegmentLog.Open(ChangeLog.SegmentLog.FolderFor(FilePath), committed, _segmentLogOptions, keepLostTail: true, _dataFile.FileSystem);
+            _log = ChangeLog.SegmentLog.Open(_logFolder!, committed, _segmentLogOptions, keepLostTail: !_strictChangeLog, _dataFile.FileSystem);
         }
     }
 

@@ -104,6 +104,31 @@ internal abstract class StoreFile : Stream
     /// </summary>
     public int ReadAtOffset(long offset, Span<byte> buffer) => ReadAt(offset, buffer);
 
+    /// <summary>
+    /// Copies the file's first <paramref name="length"/> bytes to <paramref name="destination"/> by positional reads of
+    /// <paramref name="buffer"/>'s size (writes past them may go on meanwhile), calling <paramref name="afterChunk"/>
+    /// with the bytes copied so far.
+    /// </summary>
+    /// <exception cref="EndOfStreamException">The file is shorter than <paramref name="length"/>; <paramref name="what"/> names it.</exception>
+    public void CopyPrefix(long length, Stream destination, byte[] buffer, string what, Action<long>? afterChunk, CancellationToken cancellationToken)
+    {
+        long copied = 0;
+        while (copied < length)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            int want = (int)Math.Min(buffer.Length, length - copied);
+            int read = ReadAt(copied, buffer.AsSpan(0, want));
+            if (read != want)
+            {
+                throw new EndOfStreamException($"{what} ended at {copied + read} bytes while {length} were being copied.");
+            }
+
+            destination.Write(buffer, 0, read);
+            copied += read;
+            afterChunk?.Invoke(copied);
+        }
+    }
+
     /// <summary>Writes at an offset, growing the file as needed.</summary>
     protected abstract void WriteAt(long offset, ReadOnlySpan<byte> buffer);
 
@@ -219,17 +244,17 @@ internal sealed class OsStoreFile : StoreFile
     }
 
     /// <summary>A file opened with <paramref name="mode"/> and <paramref name="share"/>; the caller flushes its directory.</summary>
-    internal OsStoreFile(string path, FileMode mode, FileShare share)
-        : this(path, mode, share, syncNewEntry: false)
+    internal OsStoreFile(string path, FileMode mode, FileShare share, FileAccess access = FileAccess.ReadWrite)
+        : this(path, mode, share, syncNewEntry: false, access)
     {
     }
 
-    private OsStoreFile(string path, FileMode mode, FileShare share, bool syncNewEntry)
+    private OsStoreFile(string path, FileMode mode, FileShare share, bool syncNewEntry, FileAccess access = FileAccess.ReadWrite)
     {
         Path = path;
 
         // Unbuffered: every write goes straight to the OS, and Flush(true) is exactly one fsync of the handle.
-        _file = new FileStream(path, mode, FileAccess.ReadWrite, share, bufferSize: 0, FileOptions.RandomAccess);
+        _file = new FileStream(path, mode, access, share, bufferSize: 0, FileOptions.RandomAccess);
         _handle = _file.SafeFileHandle;
         if (syncNewEntry)
         {

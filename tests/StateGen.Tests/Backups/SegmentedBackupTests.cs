@@ -1,0 +1,414 @@
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+using System.IO;
+using System.Linq;
+using System.Text;
+using System.Text.Json.Nodes;
+using System.Threading;
+using System.Threading.Tasks;
+using StateGen.Backups;
+using StateGen.Storage;
+using StateGen.Storage.ChangeLog;
+using StateGen.Storage.LiteDb;
+using StateGen.Tests.TestSupport;
+using static StateGen.Tests.Backups.BackupTestSupport;
+
+namespace StateGen.Tests.Backups;
+
+/// <summary>
+/// Physical backups of a store whose change log is in segment files: the backup carries the segments as of its
+/// change-log position (<c>changes.sglog</c>), a restore brings values and history back together (into a new file and
+/// over the old one, whose safety copy keeps its own history), a prune waits for a running copy, and a damaged or
+/// hostile log file in a backup is refused with nothing restored. Real files, closed and reopened.
+/// </summary>
+public sealed class SegmentedBackupTests : IDisposable
+{
+    private static readonly DateTimeOffset Start = new(2026, 6, 1, 8, 0, 0, TimeSpan.Zero);
+    private readonly TempDirectory _dir = new();
+    private readonly ManualTimeProvider _time = new(Start);
+
+    public void Dispose() => _dir.Dispose();
+
+    private LiteDbStateStore Open(string path, bool segmented = true)
+        => new(new LiteDbStateStoreOptions
+        {
+            Path = path,
+            SegmentChangeLog = segmented,
+            TimeProvider = _time,
+            SegmentLogOptions = new() { RollBytes = 4096 }, // several segments, the active one part-filled
+        });
+
+    private BackupManager Manager(BackupCompression compression = BackupCompression.Lz4)
+        => new(new BackupManagerOptions { Directory = _dir.File("backups"), TimeProvider = _time, Compression = compression });
+
+    private static StateWrite Write(int key, int version)
+        => new("agent/a1", $"key-{key:D2}", "Note", 1, Encoding.UTF8.GetBytes($"\"k{key}-v{version}-{new string('x', 200)}\""))
+        {
+            CorrelationId = $"run-{version}",
+            Origin = "seed",
+        };
+
+    /// <summary>Three versions of 12 keys (36 commits of one write, one delete), a second apart.</summary>
+    private async Task SeedAsync(LiteDbStateStore store, int fromVersion = 1, int versions = 3)
+    {
+        for (int version = fromVersion; version < fromVersion + versions; version++)
+        {
+            for (int key = 0; key < 12; key++)
+            {
+                _time.Advance(TimeSpan.FromSeconds(1));
+                await store.WriteAsync(Write(key, version));
+            }
+        }
+
+        _time.Advance(TimeSpan.FromSeconds(1));
+        await store.DeleteAsync("agent/a1", "key-11");
+    }
+
+    /// <summary>A new segmented store at <paramref name="path"/>, seeded, backed up, optionally changed after, closed.</summary>
+    private async Task<BackupInfo> SeededBackupAsync(string path, BackupManager backups, bool changesAfter)
+    {
+        await using LiteDbStateStore store = Open(path);
+        await SeedAsync(store);
+        BackupInfo backup = await backups.CreateAsync(store);
+        if (changesAfter)
+        {
+            await SeedAsync(store, fromVersion: 4, versions: 1);
+        }
+
+        return backup;
+    }
+
+    private static string DescribeRecord(StateChangeRecord r)
+        => string.Join("|", r.Sequence.ToString(CultureInfo.InvariantCulture), r.PreviousSequence.ToString(CultureInfo.InvariantCulture), r.Kind, r.CorrelationId, r.Origin)
+           + "|" + Describe(new StoredEntry(r.Scope, r.Key, r.TypeName, r.SchemaVersion, r.Version, r.Timestamp, r.Payload));
+
+    private static async Task<List<string>> HistoryAsync(LiteDbStateStore store)
+        => (await store.ReadChangesAsync(new StateChangeQuery())).Select(DescribeRecord).ToList();
+
+    [Fact]
+    public async Task A_backup_carries_the_segments_and_a_restore_brings_values_and_history_back_into_a_new_file_and_over_the_old_one()
+    {
+        string path = _dir.File("agent.db");
+        BackupManager backups = Manager();
+        BackupInfo backup;
+        SortedDictionary<string, string> atBackup;
+        List<string> historyAtBackup;
+        SortedDictionary<string, string> later;
+        List<string> historyLater;
+        await using (LiteDbStateStore store = Open(path))
+        {
+            await SeedAsync(store);
+            Assert.True(Directory.EnumerateFiles(SegmentLog.FolderFor(path), "*.seg").Count() > 2);
+            atBackup = await ReadAllAsync(store);
+            historyAtBackup = await HistoryAsync(store);
+            backup = await backups.CreateAsync(store);
+            await SeedAsync(store, fromVersion: 4, versions: 1); // after the backup: not in it
+            later = await ReadAllAsync(store);
+            historyLater = await HistoryAsync(store);
+        }
+
+        Assert.Equal(historyAtBackup.Count, backup.ChangeLogPosition);
+        Assert.Equal(11, backup.DocumentCount);
+        JsonNode manifest = JsonNode.Parse(File.ReadAllText(Path.Combine(backup.Path, "manifest.json")))!;
+        Assert.Equal(3, (int)manifest["format"]!);
+        Assert.Equal(new[] { "database.sgdb", "changes.sglog" }, manifest["files"]!.AsArray().Select(f => (string)f!["name"]!));
+        Assert.True((await backups.VerifyAsync(backup.Id)).IsValid);
+
+        // Into a new file: the values and every change record as they were at the backup, chains and ids included.
+        string fresh = _dir.File("fresh.db");
+        BackupRestoreResult result = await backups.RestoreAsync(backup.Id, fresh);
+        Assert.Null(result.SafetyCopyPath);
+        await using (LiteDbStateStore restored = Open(fresh))
+        {
+            Assert.Equal(atBackup, await ReadAllAsync(restored));
+            Assert.Equal(historyAtBackup, await HistoryAsync(restored));
+            Assert.Equal(12, (await restored.ReadChangesAsync(new StateChangeQuery { CorrelationId = "run-3" })).Count);
+            Assert.Equal(3, (await restored.ReadChangesAsync(new StateChangeQuery { Scope = "agent/a1", Key = "key-05" })).Count);
+            Assert.Equal(backup.ChangeLogPosition + 1, (await restored.CommitAsync([Write(0, 9)]))[0].ChangeSequence);
+        }
+
+        // The restored file found its log by the name it records, and keeps finding it.
+        string freshLog = Assert.Single(Directory.EnumerateDirectories(_dir.Path, "fresh.db.changes-*"));
+        Assert.False(Directory.Exists(SegmentLog.FolderFor(fresh)));
+        await using (LiteDbStateStore reopened = Open(fresh))
+        {
+            Assert.Equal(historyAtBackup.Count + 1, (await HistoryAsync(reopened)).Count);
+        }
+
+        // Over the old file (closed): the state and history at the backup; the safety copy keeps the newer ones.
+        result = await backups.RestoreAsync(backup.Id, path);
+        string safety = result.SafetyCopyPath!;
+        await using (LiteDbStateStore restored = Open(path))
+        {
+            Assert.Equal(atBackup, await ReadAllAsync(restored));
+            Assert.Equal(historyAtBackup, await HistoryAsync(restored));
+        }
+
+        Assert.False(Directory.Exists(SegmentLog.FolderFor(path))); // the old log went with the old file, to the safety copy
+        Assert.True(Directory.Exists(SegmentLog.FolderFor(safety)));
+        await using (LiteDbStateStore kept = Open(safety))
+        {
+            Assert.Equal(later, await ReadAllAsync(kept));
+            Assert.Equal(historyLater, await HistoryAsync(kept));
+        }
+
+        // Restored again (the file now names a log folder of its own): the folder it named goes to the new safety copy.
+        string named = Assert.Single(Directory.EnumerateDirectories(_dir.Path, "agent.db.changes-*"));
+        result = await backups.RestoreAsync(backup.Id, path);
+        Assert.False(Directory.Exists(named));
+        Assert.Single(Directory.EnumerateDirectories(_dir.Path, "agent.db.changes-*"));
+        await using (LiteDbStateStore restored = Open(path))
+        {
+            Assert.Equal(historyAtBackup, await HistoryAsync(restored));
+        }
+
+        await using (LiteDbStateStore kept = Open(result.SafetyCopyPath!))
+        {
+            Assert.Equal(historyAtBackup, await HistoryAsync(kept));
+        }
+    }
+
+    [Fact]
+    public async Task A_copy_of_a_restored_data_file_under_another_name_never_opens_the_originals_log()
+    {
+        string path = _dir.File("agent.db");
+        BackupManager backups = Manager();
+        BackupInfo backup;
+        await using (LiteDbStateStore store = Open(path))
+        {
+            await SeedAsync(store);
+            backup = await backups.CreateAsync(store);
+        }
+
+        await backups.RestoreAsync(backup.Id, path);
+        string log = Assert.Single(Directory.EnumerateDirectories(_dir.Path, "agent.db.changes-*"));
+        Dictionary<string, byte[]> before = Directory.EnumerateFiles(log).ToDictionary(f => f, File.ReadAllBytes);
+
+        // The copy names the original's folder, which is not its own name: it is not followed (its own is missing).
+        string copy = _dir.File("copy.db");
+        File.Copy(path, copy);
+        Assert.ThrowsAny<StateStoreException>(() => Open(copy).Dispose());
+        Assert.Equal(before, Directory.EnumerateFiles(log).ToDictionary(f => f, File.ReadAllBytes));
+        await using LiteDbStateStore original = Open(path);
+        Assert.Equal(backup.ChangeLogPosition, (await original.ReadChangesAsync(new StateChangeQuery())).Count);
+    }
+
+    /// <summary>
+    /// While the data file is being copied (its first chunk), writers roll new segments and a prune that would compact and
+    /// delete segments starts: the prune waits until the copy ends, so the backup holds exactly the history at its
+    /// position, and the prune then runs.
+    /// </summary>
+    [Fact]
+    public async Task A_prune_waits_for_a_running_copy_and_the_backup_holds_exactly_the_history_at_its_position()
+    {
+        string path = _dir.File("busy.db");
+        BackupManager backups = Manager();
+        await using LiteDbStateStore store = Open(path);
+        await SeedAsync(store);
+        List<string> historyAtBackup = await HistoryAsync(store);
+        SortedDictionary<string, string> atBackup = await ReadAllAsync(store);
+        Task<long>? prune = null;
+        store.CopyChunkBytes = 8192;
+        store.AfterCopyChunk = copied =>
+        {
+            if (prune is not null)
+            {
+                return;
+            }
+
+            for (int key = 0; key < 12; key++)
+            {
+                store.WriteAsync(Write(key, 7)).AsTask().GetAwaiter().GetResult();
+            }
+
+            prune = Task.Run(async () => await store.PruneChangesAsync(null, 1));
+            SpinWait.SpinUntil(() => store.PruneWaits > 0 || prune.IsCompleted, TimeSpan.FromSeconds(30));
+        };
+
+        BackupInfo backup = await backups.CreateAsync(store);
+        Assert.NotNull(prune);
+        long removed = await prune!;
+        Assert.True(store.PruneWaits > 0);
+        Assert.True(removed >= historyAtBackup.Count - 12); // it ran after the copy: older records are gone now
+        Assert.Equal(historyAtBackup.Count, backup.ChangeLogPosition);
+
+        string restoredPath = _dir.File("restored.db");
+        await backups.RestoreAsync(backup.Id, restoredPath);
+        await using LiteDbStateStore restored = Open(restoredPath);
+        Assert.Equal(atBackup, await ReadAllAsync(restored));
+        Assert.Equal(historyAtBackup, await HistoryAsync(restored));
+    }
+
+    public static TheoryData<string> LogDamage => ["flip", "truncate", "missing"];
+
+    [Theory]
+    [MemberData(nameof(LogDamage))]
+    public async Task A_damaged_or_missing_log_file_fails_verification_and_the_restore_changes_nothing(string damage)
+    {
+        string path = _dir.File("agent.db");
+        BackupManager backups = Manager(BackupCompression.None);
+        BackupInfo backup = await SeededBackupAsync(path, backups, changesAfter: true);
+
+        string log = Path.Combine(backup.Path, "changes.sglog");
+        byte[] bytes = File.ReadAllBytes(log);
+        switch (damage)
+        {
+            case "flip":
+                bytes[bytes.Length / 2] ^= 0x01;
+                File.WriteAllBytes(log, bytes);
+                break;
+            case "truncate":
+                File.WriteAllBytes(log, bytes[..(bytes.Length - 100)]);
+                break;
+            default:
+                File.Delete(log);
+                break;
+        }
+
+        BackupVerification verification = await backups.VerifyAsync(backup.Id);
+        Assert.False(verification.IsValid);
+        Assert.Contains(verification.Problems, p => p.Contains("changes.sglog", StringComparison.Ordinal));
+
+        Dictionary<string, byte[]> before = Snapshot(_dir.Path, exclude: backup.Path);
+        await Assert.ThrowsAsync<StateBackupVerificationException>(() => backups.RestoreAsync(backup.Id, path));
+        Assert.Equal(before.Keys, Snapshot(_dir.Path, exclude: backup.Path).Keys);
+        Assert.Equal(before, Snapshot(_dir.Path, exclude: backup.Path));
+    }
+
+    /// <summary>
+    /// A log file whose hash the manifest agrees with (rewritten with it) but whose archive names a path outside its
+    /// folder, or is not an archive: refused typed, nothing written outside the restore's own temporary names.
+    /// </summary>
+    [Theory]
+    [InlineData("../escape.seg")]
+    [InlineData("000001.seg.lost-1")]
+    [InlineData("garbage")]
+    public async Task A_hostile_log_file_with_a_matching_manifest_is_refused_and_writes_nothing_outside(string name)
+    {
+        string path = _dir.File("agent.db");
+        BackupManager backups = Manager(BackupCompression.None);
+        BackupInfo backup = await SeededBackupAsync(path, backups, changesAfter: false);
+
+        // A compression-None chunked stream around a forged archive, and a manifest that vouches for it.
+        using var archive = new MemoryStream();
+        if (name == "garbage")
+        {
+            archive.Write(new byte[64]);
+        }
+        else
+        {
+            archive.Write("SGSEGARC"u8);
+            archive.Write(BitConverter.GetBytes(1));
+            archive.Write(BitConverter.GetBytes(1));
+            byte[] nameBytes = Encoding.UTF8.GetBytes(name);
+            archive.Write(BitConverter.GetBytes(nameBytes.Length));
+            archive.Write(nameBytes);
+            archive.Write(BitConverter.GetBytes(64L));
+            archive.Write(new byte[64]);
+            archive.Write("SGSEGEND"u8);
+        }
+
+        string log = Path.Combine(backup.Path, "changes.sglog");
+        using (var output = new FileStream(log, FileMode.Create))
+        using (var chunks = new ChunkedCompression.Writer(output, BackupCompression.None))
+        {
+            chunks.Write(archive.ToArray());
+            chunks.Complete();
+        }
+
+        string manifestPath = Path.Combine(backup.Path, "manifest.json");
+        JsonNode manifest = JsonNode.Parse(File.ReadAllText(manifestPath))!;
+        manifest["files"]![1]!["length"] = new FileInfo(log).Length;
+        manifest["files"]![1]!["sha256"] = Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(log))).ToLowerInvariant();
+        File.WriteAllText(manifestPath, manifest.ToJsonString());
+
+        Dictionary<string, byte[]> before = Snapshot(_dir.Path, exclude: backup.Path);
+        BackupVerification verification = await backups.VerifyAsync(backup.Id);
+        Assert.False(verification.IsValid);
+        Assert.Contains(verification.Problems, p => p.Contains("changes.sglog", StringComparison.Ordinal));
+        await Assert.ThrowsAsync<StateBackupVerificationException>(() => backups.RestoreAsync(backup.Id, path));
+        Assert.Equal(before, Snapshot(_dir.Path, exclude: backup.Path));
+        Assert.False(File.Exists(Path.Combine(_dir.Path, "escape.seg")));
+        Assert.False(File.Exists(Path.Combine(backups.Directory, "escape.seg")));
+    }
+
+    [Fact]
+    public async Task A_verified_backup_is_restored_on_its_hashes_and_a_full_check_reads_the_log_too()
+    {
+        string path = _dir.File("agent.db");
+        BackupInfo backup;
+        List<string> history;
+        await using (LiteDbStateStore store = Open(path))
+        {
+            await SeedAsync(store);
+            history = await HistoryAsync(store);
+            backup = await Manager().CreateAsync(store);
+        }
+
+        Assert.True((await Manager().VerifyAsync(backup.Id)).IsValid);
+        Assert.True(File.Exists(Path.Combine(backup.Path, "verified.json")));
+        JsonNode record = JsonNode.Parse(File.ReadAllText(Path.Combine(backup.Path, "verified.json")))!;
+        Assert.NotNull((string?)record["logSha256"]);
+
+        string a = _dir.File("a.db");
+        await Manager().RestoreAsync(backup.Id, a);
+        await using (LiteDbStateStore restored = Open(a))
+        {
+            Assert.Equal(history, await HistoryAsync(restored));
+        }
+
+        string b = _dir.File("b.db");
+        await new BackupManager(new BackupManagerOptions { Directory = _dir.File("backups"), TimeProvider = _time, FullCheckOnRestore = true }).RestoreAsync(backup.Id, b);
+        await using (LiteDbStateStore restored = Open(b))
+        {
+            Assert.Equal(history, await HistoryAsync(restored));
+        }
+    }
+
+    [Fact]
+    public async Task A_backup_taken_of_a_collection_layout_file_restores_over_a_segmented_one_and_back()
+    {
+        string segmentedPath = _dir.File("seg.db");
+        string collectionPath = _dir.File("col.db");
+        BackupManager backups = Manager();
+        BackupInfo segmentedBackup;
+        BackupInfo collectionBackup;
+        List<string> segmentedHistory;
+        List<string> collectionHistory;
+        await using (LiteDbStateStore store = Open(segmentedPath))
+        {
+            await SeedAsync(store);
+            segmentedHistory = await HistoryAsync(store);
+            segmentedBackup = await backups.CreateAsync(store);
+        }
+
+        await using (LiteDbStateStore store = Open(collectionPath, segmented: false))
+        {
+            await SeedAsync(store, fromVersion: 5, versions: 2);
+            collectionHistory = await HistoryAsync(store);
+            collectionBackup = await backups.CreateAsync(store);
+        }
+
+        Assert.False(File.Exists(Path.Combine(collectionBackup.Path, "changes.sglog")));
+        await backups.RestoreAsync(collectionBackup.Id, segmentedPath);
+        await using (LiteDbStateStore restored = Open(segmentedPath))
+        {
+            Assert.Equal(collectionHistory, await HistoryAsync(restored));
+            Assert.Null(restored.ChangeLogFolder);
+        }
+
+        await backups.RestoreAsync(segmentedBackup.Id, segmentedPath);
+        await using (LiteDbStateStore restored = Open(segmentedPath))
+        {
+            Assert.Equal(segmentedHistory, await HistoryAsync(restored));
+            Assert.NotNull(restored.ChangeLogFolder);
+        }
+    }
+
+    /// <summary>Every file under <paramref name="root"/> (but <paramref name="exclude"/>) by path, with its bytes.</summary>
+    private static Dictionary<string, byte[]> Snapshot(string root, string exclude)
+        => Directory.EnumerateFiles(root, "*", SearchOption.AllDirectories)
+            .Where(f => !f.StartsWith(exclude, StringComparison.Ordinal))
+            .ToDictionary(f => f, File.ReadAllBytes);
+}
