@@ -41,7 +41,7 @@ internal sealed class SegmentLog : IDisposable
     private readonly object _flushLock = new(); // taken before _lock when both are needed
     private readonly List<Segment> _segments = []; // oldest first; the last one takes appends
     private readonly Dictionary<(string Scope, string Key), Head> _heads = [];
-    private readonly Dictionary<string, List<long>> _correlations = new(StringComparer.Ordinal);
+    private readonly CorrelationIndex _correlations;
     private long _nextSequence;
     private long _written; // completed appends and cuts
     private long _synced;  // the value of _written the last finished flush covered
@@ -67,6 +67,7 @@ internal sealed class SegmentLog : IDisposable
         _files = files;
         _options = options;
         _maxRecordSize = SegmentFormat.MaxRecordSize(options.MaxPayloadBytes);
+        _correlations = new CorrelationIndex(options.CorrelationHash);
     }
 
     /// <summary>The folder of the change log of the database at <paramref name="databasePath"/>.</summary>
@@ -568,12 +569,7 @@ internal sealed class SegmentLog : IDisposable
         segment.NewestTicks = Math.Max(segment.NewestTicks, ticks);
         if (correlationId is not null)
         {
-            if (!_correlations.TryGetValue(correlationId, out List<long>? sequences))
-            {
-                _correlations[correlationId] = sequences = [];
-            }
-
-            sequences.Add(sequence);
+            _correlations.Add(correlationId, sequence);
         }
     }
 
@@ -779,13 +775,9 @@ internal sealed class SegmentLog : IDisposable
                         }
                     }
 
-                    if (record.CorrelationId is not null && _correlations.TryGetValue(record.CorrelationId, out List<long>? sequences))
+                    if (record.CorrelationId is not null)
                     {
-                        sequences.Remove(sequence);
-                        if (sequences.Count == 0)
-                        {
-                            _correlations.Remove(record.CorrelationId);
-                        }
+                        _correlations.Remove(record.CorrelationId, sequence);
                     }
                 }
 
@@ -878,20 +870,7 @@ internal sealed class SegmentLog : IDisposable
                         _heads.Remove(id);
                     }
 
-                    var emptied = new List<string>();
-                    foreach (var (id, sequences) in _correlations)
-                    {
-                        sequences.RemoveAll(s => s < first);
-                        if (sequences.Count == 0)
-                        {
-                            emptied.Add(id);
-                        }
-                    }
-
-                    foreach (string id in emptied)
-                    {
-                        _correlations.Remove(id);
-                    }
+                    _correlations.RemoveBefore(first);
 
                     _gaps.RemoveAll(gap => gap.ToSequence < first); // now before the oldest kept record
 
@@ -1135,11 +1114,7 @@ internal sealed class SegmentLog : IDisposable
 
                 foreach (var (correlationId, gone) in uncorrelated)
                 {
-                    if (_correlations.TryGetValue(correlationId, out List<long>? correlated)
-                        && correlated.RemoveAll(gone.Contains) > 0 && correlated.Count == 0)
-                    {
-                        _correlations.Remove(correlationId);
-                    }
+                    _correlations.RemoveAll(correlationId, gone);
                 }
             }
             finally
@@ -1379,14 +1354,18 @@ internal sealed class SegmentLog : IDisposable
         }
     }
 
-    /// <summary>The sequences of the records with <paramref name="correlationId"/>, in order (a copy); removed records are not listed.</summary>
+    /// <summary>
+    /// The sequences of the records with <paramref name="correlationId"/>, in order (a copy); removed records are not
+    /// listed. The index keys ids by a hash (<see cref="CorrelationIndex"/>): records of another id that shares it may be
+    /// listed too, so a reader compares each record's own id.
+    /// </summary>
     public IReadOnlyList<long> SequencesOf(string correlationId)
     {
         ThrowIfDisposed();
         _lock.EnterReadLock();
         try
         {
-            return _correlations.TryGetValue(correlationId, out List<long>? sequences) ? sequences.ToArray() : [];
+            return _correlations.Candidates(correlationId);
         }
         finally
         {

@@ -18,6 +18,9 @@ internal sealed class SegmentLogOptions
     /// </summary>
     public int MaxPayloadBytes { get; init; } = 256 * 1024 * 1024;
 
+    /// <summary>Test hook: the hash of the correlation index (<see cref="CorrelationIndex"/>), to force collisions.</summary>
+    public Func<string, long>? CorrelationHash { get; init; }
+
     /// <summary>Checks the values.</summary>
     /// <exception cref="ArgumentOutOfRangeException">A value is out of range.</exception>
     public void Validate()
