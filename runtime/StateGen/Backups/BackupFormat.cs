@@ -422,28 +422,34 @@ internal static class BackupLogFile
     public const string FileName = "changes.sglog";
 
     /// <summary>
-    /// Decompresses <paramref name="file"/> and writes its segments into the new folder <paramref name="folder"/>, each
-    /// flushed to the disk; returns the length and SHA-256 of <paramref name="file"/> as read. Damaged or foreign data
-    /// throws <see cref="InvalidDataException"/> (a short file <see cref="EndOfStreamException"/>); the folder is then
-    /// left for the caller to delete.
+    /// Decompresses <paramref name="file"/> and, when the file's length and SHA-256 are <paramref name="expected"/>'s,
+    /// writes its segments into the new folder <paramref name="folder"/>, each flushed to the disk. Returns
+    /// <see langword="null"/> then, or the file's length and hash as read when they differ (nothing is extracted).
+    /// Damaged or foreign data throws <see cref="InvalidDataException"/> (a short file <see cref="EndOfStreamException"/>);
+    /// the folder is then left for the caller to delete.
     /// </summary>
-    public static BackupFileEntry Extract(string file, BackupCompression compression, string folder, CancellationToken cancellationToken)
+    public static BackupFileEntry? Extract(string file, BackupCompression compression, BackupFileEntry expected, string folder, CancellationToken cancellationToken)
     {
-        // Decompressed into a file of its own first (the archive is read as a stream of known lengths), next to the folder.
+        // Decompressed into a file of its own first (the archive is read as a stream of known lengths, and only once its
+        // hash is known to be the manifest's), next to the folder; a restore removes one a crash left.
         string archive = folder + ".archive";
         try
         {
-            using var input = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 1 << 20);
-            using var hashed = new ObservedStream(input, hash: true);
-            using (var output = new FileStream(archive, FileMode.Create, FileAccess.ReadWrite, FileShare.None, bufferSize: 1 << 20, FileOptions.DeleteOnClose))
+            using var output = new FileStream(archive, FileMode.Create, FileAccess.ReadWrite, FileShare.None, bufferSize: 1 << 20, FileOptions.DeleteOnClose);
+            using (var input = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 1 << 20))
+            using (var hashed = new ObservedStream(input, hash: true))
             {
                 ChunkedCompression.Read(hashed, compression, output, cancellationToken);
-                output.Position = 0;
-                SegmentArchive.Extract(output, folder, cancellationToken);
+                hashed.Drain();
+                if (hashed.Length != expected.Length || !string.Equals(hashed.HashHex(), expected.Sha256, StringComparison.OrdinalIgnoreCase))
+                {
+                    return new BackupFileEntry(FileName, hashed.Length, hashed.HashHex());
+                }
             }
 
-            hashed.Drain();
-            return new BackupFileEntry(FileName, hashed.Length, hashed.HashHex());
+            output.Position = 0;
+            SegmentArchive.Extract(output, folder, cancellationToken);
+            return null;
         }
         finally
         {
@@ -453,7 +459,7 @@ internal static class BackupLogFile
             }
             catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
             {
-                // Deleted on close already; a leftover is replaced next time.
+                // Deleted on close already; a leftover is removed by the next restore.
             }
         }
     }

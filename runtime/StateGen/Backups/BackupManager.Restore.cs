@@ -146,29 +146,31 @@ public sealed partial class BackupManager
 
     private BackupRestoreResult RestoreFile(BackupManifest manifest, string path, (DateTimeOffset Time, DateTimeOffset? Start, DateTimeOffset End)? pointInTime, IProgress<BackupProgress>? progress, CancellationToken cancellationToken)
     {
+        // One restore of a path at a time (in this process and others): they share the temporary names below.
+        using FileStream restoreLock = LockForRestore(path);
+
         // 1. Open the current file once: it must not be open elsewhere, its log is folded into it on close (so the data
         //    file alone is the whole state), and a point-in-time restore reads the changes to replay from it.
         IReadOnlyList<StateChangeRecord> replay = [];
         string? currentLog = null; // the current file's segment log folder, if it has one
+        string currentSuffix = string.Empty; // and the suffix it records after <file>.changes
+        bool currentOpened = false;
         if (File.Exists(path) || pointInTime is not null)
         {
             // Not a walk of its entries: the restore replaces them (a point-in-time restore reads the ones it replays).
             using var current = new LiteDbStateStore(new LiteDbStateStoreOptions { Path = path, WalkIndexOnOpen = false });
+            currentOpened = true;
             currentLog = current.ChangeLogFolder;
+            currentSuffix = current.ChangeLogFolderSuffix ?? string.Empty;
             if (pointInTime is { } point)
             {
                 replay = ChangesToReplay(current, manifest, point);
             }
         }
 
-        // Log folders an interrupted restore left (made for a file that never replaced this one): only the current
-        // file's own is kept.
-        foreach (string stale in System.IO.Directory.EnumerateDirectories(Path.GetDirectoryName(path) ?? ".", Path.GetFileName(path) + ".changes-*"))
+        if (currentOpened)
         {
-            if (!string.Equals(Path.GetFullPath(stale), currentLog, StringComparison.Ordinal))
-            {
-                DeleteQuietly(stale);
-            }
+            RemoveOrphanLogFolders(path, currentLog);
         }
 
         string log = LiteDbStateStore.LogPath(path);
@@ -183,17 +185,17 @@ public sealed partial class BackupManager
         string temp = path + ".restore-tmp";
         DeleteFileQuietly(temp);
         DeleteFileQuietly(LiteDbStateStore.LogPath(temp));
-        string? logName = HasLogFile(manifest)
-            ? Path.GetFileName(path) + ".changes-" + _time.GetUtcNow().UtcDateTime.ToString("yyyyMMdd'T'HHmmssfff'Z'", CultureInfo.InvariantCulture)
+        string? logSuffix = HasLogFile(manifest)
+            ? "-" + _time.GetUtcNow().UtcDateTime.ToString("yyyyMMdd'T'HHmmssfff'Z'", CultureInfo.InvariantCulture)
               + "-" + Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(4)).ToLowerInvariant()
             : null;
-        string? logFolder = logName is null ? null : Path.Combine(Path.GetDirectoryName(path) ?? string.Empty, logName);
+        string? logFolder = logSuffix is null ? null : SegmentLog.FolderFor(path) + logSuffix;
         long documents = manifest.DocumentCount;
         try
         {
             if (manifest.Layout == BackupLayout.Database)
             {
-                BuildFromDatabase(manifest, temp, logFolder, replay, progress, cancellationToken);
+                BuildFromDatabase(manifest, temp, logFolder, logSuffix, replay, progress, cancellationToken);
             }
             else
             {
@@ -238,33 +240,49 @@ public sealed partial class BackupManager
 
         // 3. Keep the current file, then swap the new one in with one rename (atomic: a crash leaves one or the other).
         string? safety = null;
-        if (File.Exists(path))
+        try
         {
-            string stamp = path + ".pre-restore-" + _time.GetUtcNow().UtcDateTime.ToString("yyyyMMdd'T'HHmmssfff'Z'", CultureInfo.InvariantCulture);
-            safety = stamp;
-            for (int n = 2; File.Exists(safety); n++)
+            if (File.Exists(path))
             {
-                safety = stamp + "-" + n.ToString(CultureInfo.InvariantCulture); // never overwrite an earlier safety copy
+                string stamp = path + ".pre-restore-" + _time.GetUtcNow().UtcDateTime.ToString("yyyyMMdd'T'HHmmssfff'Z'", CultureInfo.InvariantCulture);
+                safety = stamp;
+                for (int n = 2; File.Exists(safety) || System.IO.Directory.Exists(SegmentLog.FolderFor(safety) + currentSuffix); n++)
+                {
+                    safety = stamp + "-" + n.ToString(CultureInfo.InvariantCulture); // never overwrite an earlier safety copy
+                }
+
+                // A second name for the current file costs nothing and keeps its bytes: the rename below gives the path a
+                // new file and leaves the old one, unchanged, under the safety name. A copy where links are not possible.
+                // Its segment change log, if any, gets second names the same way, in the folder the safety copy opens
+                // (with the suffix the file records, if any).
+                if (currentLog is not null)
+                {
+                    LinkOrCopyFolder(currentLog, SegmentLog.FolderFor(safety) + currentSuffix);
+                }
+
+                LinkOrCopy(path, safety);
+                OsStoreFile.SyncDirectory(safety);
+            }
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            DeleteFileQuietly(temp);
+            DeleteFileQuietly(LiteDbStateStore.LogPath(temp));
+            if (logFolder is not null)
+            {
+                DeleteQuietly(logFolder);
             }
 
-            // A second name for the current file costs nothing and keeps its bytes: the rename below gives the path a
-            // new file and leaves the old one, unchanged, under the safety name. A copy where links are not possible.
-            // Its segment change log, if any, gets second names the same way, in the folder the safety copy opens.
-            if (currentLog is not null)
-            {
-                LinkOrCopyFolder(currentLog, SegmentLog.FolderFor(safety));
-            }
-
-            LinkOrCopy(path, safety);
-            OsStoreFile.SyncDirectory(safety);
+            throw new StateBackupException($"The safety copy of '{path}' could not be made, so the backup '{manifest.Id}' was not restored: {ex.GetType().Name}.", ex) { BackupId = manifest.Id };
         }
 
         File.Move(temp, path, overwrite: true);
         OsStoreFile.SyncDirectory(path);
         DeleteFileQuietly(LiteDbStateStore.LogPath(temp));
-        if (currentLog is not null && !string.Equals(currentLog, logFolder, StringComparison.Ordinal))
+        if (currentLog is not null && !string.Equals(currentLog, logFolder, PathComparison))
         {
-            // No file names it now (the safety copy has its own names for its segments).
+            // No file names it now (the safety copy has its own names for its segments). Should this fail, the next
+            // restore to this path removes it.
             DeleteQuietly(currentLog);
         }
         long position = replay.Count > 0 ? Math.Max(manifest.ChangeLogPosition, replay[^1].Sequence) : manifest.ChangeLogPosition;
@@ -276,7 +294,7 @@ public sealed partial class BackupManager
     /// then every entry read with its checksum, the counts against the manifest) and replays <paramref name="replay"/>
     /// into it. Throws <see cref="StateBackupVerificationException"/> when the check fails.
     /// </summary>
-    private void BuildFromDatabase(BackupManifest manifest, string temp, string? logFolder, IReadOnlyList<StateChangeRecord> replay, IProgress<BackupProgress>? progress, CancellationToken cancellationToken)
+    private void BuildFromDatabase(BackupManifest manifest, string temp, string? logFolder, string? logSuffix, IReadOnlyList<StateChangeRecord> replay, IProgress<BackupProgress>? progress, CancellationToken cancellationToken)
     {
         BackupFileEntry expected = manifest.Files[0];
         progress?.Report(new BackupProgress(BackupPhase.Copying, 0, manifest.UncompressedBytes));
@@ -329,10 +347,10 @@ public sealed partial class BackupManager
                 restored.ReplayChanges(manifest.ChangeLogPosition, replay, report, cancellationToken);
             }
 
-            if (logFolder is not null)
+            if (logSuffix is not null)
             {
-                // Where the restored file finds its log from now on (the folder beside the database keeps this name).
-                restored.NameLogFolder(Path.GetFileName(logFolder));
+                // Where the restored file finds its log from now on: <file>.changes<suffix>, beside it.
+                restored.NameLogFolder(logSuffix);
             }
         }
     }
@@ -372,6 +390,61 @@ public sealed partial class BackupManager
     private static StatePointInTimeUnavailableException Pruned(
         (DateTimeOffset Time, DateTimeOffset? Start, DateTimeOffset End) point, BackupManifest manifest, long missing)
         => new(point.Time, point.Start, point.End, $"change record {missing}, needed after backup '{manifest.Id}', was pruned from the change log.");
+
+    /// <summary>How paths compare on this system's usual disks: ignoring case on Windows and macOS.</summary>
+    private static StringComparison PathComparison
+        => OperatingSystem.IsWindows() || OperatingSystem.IsMacOS() ? StringComparison.OrdinalIgnoreCase : StringComparison.Ordinal;
+
+    /// <summary>Holds <c>{file}.restore-lock</c> exclusively for one restore (deleted when it ends).</summary>
+    /// <exception cref="StateStoreException">Another restore of the same file is running.</exception>
+    private static FileStream LockForRestore(string path)
+    {
+        try
+        {
+            return new FileStream(path + ".restore-lock", FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None, bufferSize: 1, FileOptions.DeleteOnClose);
+        }
+        catch (IOException ex)
+        {
+            throw new StateStoreException($"The state database '{path}' is being restored by another restore; it was not restored again.", ex);
+        }
+    }
+
+    /// <summary>
+    /// Removes the segment log folders beside <paramref name="path"/> that no file names: <c>{file}.changes</c> and
+    /// <c>{file}.changes-{suffix}</c> folders (and their extraction leftovers) other than <paramref name="currentLog"/>,
+    /// the current file's. An interrupted restore leaves them: one built for a file that never replaced the current
+    /// one, or the replaced file's old folder when its deletion after the swap failed (its safety copy has its own).
+    /// </summary>
+    private static void RemoveOrphanLogFolders(string path, string? currentLog)
+    {
+        string folder = SegmentLog.FolderFor(path);
+        string name = Path.GetFileName(folder);
+        foreach (string entry in System.IO.Directory.EnumerateFileSystemEntries(Path.GetDirectoryName(path) ?? "."))
+        {
+            string entryName = Path.GetFileName(entry);
+            if (!entryName.StartsWith(name, PathComparison))
+            {
+                continue;
+            }
+
+            string rest = entryName[name.Length..];
+            bool isArchive = rest.EndsWith(".archive", StringComparison.Ordinal);
+            string suffix = isArchive ? rest[..^".archive".Length] : rest;
+            if (suffix.Length != 0 && !LiteDbStateStore.IsLogFolderSuffix(suffix))
+            {
+                continue; // not a log folder of this file (another database's, or the user's)
+            }
+
+            if (isArchive)
+            {
+                DeleteFileQuietly(entry);
+            }
+            else if (System.IO.Directory.Exists(entry) && (currentLog is null || !string.Equals(Path.GetFullPath(entry), currentLog, PathComparison)))
+            {
+                DeleteQuietly(entry);
+            }
+        }
+    }
 
     /// <summary>A second name for <paramref name="source"/> (a hard link), or a flushed copy where links are not possible.</summary>
     private static void LinkOrCopy(string source, string destination)

@@ -118,7 +118,8 @@ public sealed partial class BackupManager
         foreach (string folder in System.IO.Directory.EnumerateDirectories(Directory))
         {
             string name = Path.GetFileName(folder);
-            if ((name.StartsWith(TempPrefix, StringComparison.Ordinal) || name.StartsWith(DeletingPrefix, StringComparison.Ordinal))
+            if ((name.StartsWith(TempPrefix, StringComparison.Ordinal) || name.StartsWith(DeletingPrefix, StringComparison.Ordinal)
+                 || name.StartsWith(VerifyPrefix, StringComparison.Ordinal))
                 && System.IO.Directory.GetLastWriteTimeUtc(folder) < limit)
             {
                 DeleteQuietly(folder);

@@ -39,6 +39,7 @@ public sealed partial class BackupManager
 
     private const string TempPrefix = ".tmp-";
     private const string DeletingPrefix = ".deleting-";
+    private const string VerifyPrefix = ".verify-"; // a verification's extraction (a process killed during one leaves it)
     private readonly BackupManagerOptions _options;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
@@ -396,7 +397,7 @@ public sealed partial class BackupManager
     private long VerifyDatabase(BackupManifest manifest, string dataPath, Func<StoredEntry, string?>? checkDocument, IProgress<BackupProgress>? progress, List<string> problems, CancellationToken cancellationToken)
     {
         // A folder of its own: the database and, for a segmented store, its log folder, named apart from any store's.
-        string folder = Path.Combine(Directory, ".verify-" + manifest.Id + "-" + Guid.NewGuid().ToString("N")[..8]);
+        string folder = Path.Combine(Directory, VerifyPrefix + manifest.Id + "-" + Guid.NewGuid().ToString("N")[..8]);
         string temp = Path.Combine(folder, "database");
         string? logFolder = HasLogFile(manifest) ? Path.Combine(folder, "changes") : null;
         try
@@ -433,23 +434,22 @@ public sealed partial class BackupManager
     private string? ExtractLog(BackupManifest manifest, string logFolder, CancellationToken cancellationToken)
     {
         BackupFileEntry expected = manifest.Files[1];
-        BackupFileEntry actual;
         try
         {
-            actual = BackupLogFile.Extract(Path.Combine(FolderOf(manifest.Id), expected.Name), manifest.Compression, logFolder, cancellationToken);
+            // The segments are written out only from a file whose hash is the manifest's.
+            BackupFileEntry? actual = BackupLogFile.Extract(Path.Combine(FolderOf(manifest.Id), expected.Name), manifest.Compression, expected, logFolder, cancellationToken);
+            return actual is null ? null
+                : $"{expected.Name} has SHA-256 {actual.Sha256} ({actual.Length} bytes), the manifest says {expected.Sha256} ({expected.Length} bytes)";
         }
         catch (FileNotFoundException)
         {
             return $"{expected.Name} is missing";
         }
-        catch (Exception ex) when (ex is InvalidDataException or EndOfStreamException)
+        catch (Exception ex) when (ex is InvalidDataException or IOException or UnauthorizedAccessException)
         {
-            return $"{expected.Name} could not be read to its end ({ex.GetType().Name})";
+            // Damaged data, a short file (EndOfStreamException), or the disk (full, failing).
+            return $"{expected.Name} could not be read to its end or extracted ({ex.GetType().Name})";
         }
-
-        return !string.Equals(actual.Sha256, expected.Sha256, StringComparison.OrdinalIgnoreCase) || actual.Length != expected.Length
-            ? $"{expected.Name} has SHA-256 {actual.Sha256} ({actual.Length} bytes), the manifest says {expected.Sha256} ({expected.Length} bytes)"
-            : null;
     }
 
     /// <summary>

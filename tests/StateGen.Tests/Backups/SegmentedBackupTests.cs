@@ -240,6 +240,134 @@ public sealed class SegmentedBackupTests : IDisposable
         Assert.Equal(historyAtBackup, await HistoryAsync(restored));
     }
 
+    [Fact]
+    public async Task A_prune_waiting_for_a_copy_can_be_canceled_and_the_store_goes_on()
+    {
+        string path = _dir.File("busy.db");
+        await using LiteDbStateStore store = Open(path);
+        await SeedAsync(store);
+        using var cancel = new CancellationTokenSource();
+        Task<long>? prune = null;
+        Exception? pruneError = null;
+        store.CopyChunkBytes = 8192;
+        store.AfterCopyChunk = _ =>
+        {
+            if (prune is not null)
+            {
+                return;
+            }
+
+            prune = Task.Run(async () => await store.PruneChangesAsync(null, 1, cancel.Token));
+            SpinWait.SpinUntil(() => store.PruneWaits > 0, TimeSpan.FromSeconds(30));
+            cancel.Cancel();
+            // It ends while the copy still runs (bounded: a prune that ignored the cancel would wait for this copy).
+            pruneError = ((IAsyncResult)prune).AsyncWaitHandle.WaitOne(TimeSpan.FromSeconds(30))
+                ? Record.Exception(() => prune.GetAwaiter().GetResult())
+                : new TimeoutException();
+        };
+
+        BackupInfo backup = await Manager().CreateAsync(store);
+        Assert.IsAssignableFrom<OperationCanceledException>(pruneError);
+        Assert.True((await Manager().VerifyAsync(backup.Id)).IsValid);
+
+        // Not taken for damage: the store writes, and prunes once the copy is over.
+        await store.WriteAsync(Write(0, 8));
+        Assert.True(await store.PruneChangesAsync(null, 1) > 0);
+    }
+
+    [Fact]
+    public async Task A_second_restore_of_the_same_file_while_one_runs_is_refused_and_changes_nothing()
+    {
+        string path = _dir.File("agent.db");
+        BackupManager backups = Manager();
+        BackupInfo backup = await SeededBackupAsync(path, backups, changesAfter: true);
+        Dictionary<string, byte[]> before = Snapshot(_dir.Path, exclude: backup.Path);
+
+        // What a running restore holds for its whole length.
+        using (new FileStream(path + ".restore-lock", FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None))
+        {
+            var ex = await Assert.ThrowsAsync<StateStoreException>(() => backups.RestoreAsync(backup.Id, path));
+            Assert.Contains("another restore", ex.Message, StringComparison.Ordinal);
+        }
+
+        before[path + ".restore-lock"] = [];
+        Assert.Equal(before, Snapshot(_dir.Path, exclude: backup.Path));
+        await backups.RestoreAsync(backup.Id, path); // and once it is released, the restore runs
+        Assert.False(File.Exists(path + ".restore-lock"));
+    }
+
+    /// <summary>
+    /// The safety copy of a file that was itself restored records its log folder's suffix: renamed back together with
+    /// its folder (keeping the suffix), it opens with its values and history.
+    /// </summary>
+    [Fact]
+    public async Task A_safety_copy_of_a_restored_file_put_back_by_hand_with_its_folder_opens_with_its_history()
+    {
+        string path = _dir.File("agent.db");
+        BackupManager backups = Manager();
+        BackupInfo backup = await SeededBackupAsync(path, backups, changesAfter: false);
+        await backups.RestoreAsync(backup.Id, path);
+        List<string> history;
+        await using (LiteDbStateStore store = Open(path))
+        {
+            await SeedAsync(store, fromVersion: 4, versions: 1); // the state the second restore will replace
+            history = await HistoryAsync(store);
+        }
+
+        string suffix = Path.GetFileName(Assert.Single(Directory.EnumerateDirectories(_dir.Path, "agent.db.changes-*")))["agent.db.changes".Length..];
+        string safety = (await backups.RestoreAsync(backup.Id, path)).SafetyCopyPath!;
+        Assert.True(Directory.Exists(SegmentLog.FolderFor(safety) + suffix));
+        await using (LiteDbStateStore kept = Open(safety))
+        {
+            Assert.Equal(history, await HistoryAsync(kept));
+        }
+
+        // Put back: the data file and its folder, under the file's name with the same suffix.
+        foreach (string folder in Directory.EnumerateDirectories(_dir.Path, "agent.db.changes*"))
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+
+        File.Move(safety, path, overwrite: true);
+        Directory.Move(SegmentLog.FolderFor(safety) + suffix, SegmentLog.FolderFor(path) + suffix);
+        await using LiteDbStateStore back = Open(path);
+        Assert.Equal(history, await HistoryAsync(back));
+    }
+
+    [Fact]
+    public async Task A_restore_removes_the_log_folders_no_file_names_and_leaves_other_names_alone()
+    {
+        string path = _dir.File("agent.db");
+        BackupManager backups = Manager();
+        BackupInfo backup = await SeededBackupAsync(path, backups, changesAfter: false);
+        await backups.RestoreAsync(backup.Id, path); // the file now names agent.db.changes-<suffix>
+        string current = Assert.Single(Directory.EnumerateDirectories(_dir.Path, "agent.db.changes-*"));
+
+        // What interrupted restores leave: the replaced file's old folder, an extraction never swapped in, its archive.
+        string[] orphans = [SegmentLog.FolderFor(path), SegmentLog.FolderFor(path) + "-20260101T000000000Z-deadbeef"];
+        foreach (string orphan in orphans)
+        {
+            Directory.CreateDirectory(orphan);
+            File.WriteAllText(Path.Combine(orphan, "000001.seg"), "x");
+        }
+
+        string archive = SegmentLog.FolderFor(path) + "-20260101T000000000Z-0badf00d.archive";
+        File.WriteAllText(archive, "x");
+        string[] others = [SegmentLog.FolderFor(path) + "-foo.db.changes", SegmentLog.FolderFor(_dir.File("agent.dbx")), _dir.File("agent.db.changes.keep")];
+        foreach (string other in others)
+        {
+            Directory.CreateDirectory(other);
+        }
+
+        await backups.RestoreAsync(backup.Id, path);
+        Assert.All(orphans, o => Assert.False(Directory.Exists(o)));
+        Assert.False(File.Exists(archive));
+        Assert.False(Directory.Exists(current)); // went to the safety copy, which has its own
+        Assert.All(others, o => Assert.True(Directory.Exists(o)));
+        await using LiteDbStateStore restored = Open(path);
+        Assert.Equal(backup.ChangeLogPosition, (await restored.ReadChangesAsync(new StateChangeQuery())).Count);
+    }
+
     public static TheoryData<string> LogDamage => ["flip", "truncate", "missing"];
 
     [Theory]

@@ -56,7 +56,7 @@ public sealed partial class LiteDbStateStore
     /// Retention in the segment log: the records older than <paramref name="olderThan"/> and all but the newest
     /// <paramref name="keepPerKey"/> of each key, except each current value's record, become tombstones.
     /// </summary>
-    private long PruneSegmentChanges(DateTimeOffset? olderThan, int? keepPerKey)
+    private long PruneSegmentChanges(DateTimeOffset? olderThan, int? keepPerKey, CancellationToken cancellationToken)
     {
         SegmentLog log = _log!;
         if (olderThan is null && keepPerKey is null)
@@ -68,7 +68,8 @@ public sealed partial class LiteDbStateStore
         while (_fileCopies > 0)
         {
             PruneWaits++;
-            Monitor.Wait(_gate);
+            Monitor.Wait(_gate, TimeSpan.FromMilliseconds(200)); // the copy's end pulses; the timeout lets a cancel in
+            cancellationToken.ThrowIfCancellationRequested();
             ObjectDisposedException.ThrowIf(_disposed, this);
             if (_faulted)
             {
@@ -146,15 +147,16 @@ public sealed partial class LiteDbStateStore
     /// <summary>Test hook: how many times a prune waited for a backup's copy to end.</summary>
     internal int PruneWaits { get; private set; }
 
-    /// <summary>The <c>meta</c> record naming a segmented file's log folder, beside the data file (a restore's).</summary>
+    /// <summary>The <c>meta</c> record giving a segmented file's log folder a suffix (a restore's file).</summary>
     private const string LogFolderId = "logFolder";
 
     /// <summary>
-    /// The folder of a segmented file's change log: the option's override (a restore or verification), else the folder
-    /// the file names in <c>meta</c> when that name is its own (<c>&lt;file name&gt;.changes-…</c>: a restore gives the
-    /// file it builds a new folder, so that the rename of the data file alone switches values and history together),
-    /// else <c>&lt;db&gt;.changes</c>. A name that belongs to another file name (the file was copied or renamed) is not
-    /// followed: a copy must never open, and cut, the original's log.
+    /// The folder of a segmented file's change log: the option's override (a restore or verification), else
+    /// <c>&lt;db&gt;.changes</c> followed by the suffix the file records in <c>meta</c>, if any. A restore gives the file
+    /// it builds a new folder (<c>&lt;db&gt;.changes-&lt;time&gt;-&lt;random&gt;</c>) and records its suffix, so that the
+    /// rename of the data file alone switches values and history together. Only a suffix is recorded: the folder always
+    /// follows the name the file is opened under, so a copy under another name never opens (and cuts) the original's
+    /// log, and a name that differs only in case on a disk that ignores case finds the same folder.
     /// </summary>
     private string ResolveLogFolder()
     {
@@ -165,55 +167,56 @@ public sealed partial class LiteDbStateStore
 
         if (_meta.FindById(LogFolderId) is not { } named)
         {
+            _logFolderSuffix = string.Empty;
             return SegmentLog.FolderFor(FilePath);
         }
 
         BsonValue value = Checked(named, MetaCollectionName)["v"];
-        return LogFolderOf(FilePath, value.IsString ? value.AsString : null)
-            ?? throw new StateStoreCorruptedException(FilePath, "the name of its change log's folder is not a folder name");
+        if (!value.IsString || !IsLogFolderSuffix(value.AsString))
+        {
+            throw new StateStoreCorruptedException(FilePath, "the suffix of its change log's folder name is not one a restore writes");
+        }
+
+        _logFolderSuffix = value.AsString;
+        return SegmentLog.FolderFor(FilePath) + value.AsString;
     }
 
     /// <summary>
-    /// The log folder of the segmented file at <paramref name="dataPath"/> whose <c>meta</c> names
-    /// <paramref name="recordedName"/> (see <see cref="ResolveLogFolder"/>); <see langword="null"/> when that is not a
-    /// plain folder name (a damaged or hostile file: it could point anywhere).
+    /// Whether <paramref name="suffix"/> is a log folder suffix a restore writes: a hyphen, then up to 64 ASCII letters,
+    /// digits and hyphens (nothing that could leave the folder or name another).
     /// </summary>
-    internal static string? LogFolderOf(string dataPath, string? recordedName)
-    {
-        string folder = SegmentLog.FolderFor(dataPath);
-        if (recordedName is null || !IsFolderName(recordedName))
-        {
-            return null;
-        }
+    internal static bool IsLogFolderSuffix(string suffix)
+        => suffix.Length is > 1 and <= 65 && suffix[0] == '-' && suffix.AsSpan(1).IndexOfAnyExcept(LogFolderSuffixChars) < 0;
 
-        return recordedName.StartsWith(System.IO.Path.GetFileName(folder) + "-", StringComparison.Ordinal)
-            ? System.IO.Path.Combine(System.IO.Path.GetDirectoryName(dataPath) ?? string.Empty, recordedName)
-            : folder;
-    }
+    private static readonly System.Buffers.SearchValues<char> LogFolderSuffixChars
+        = System.Buffers.SearchValues.Create("-0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz");
 
-    private static bool IsFolderName(string name)
-        => name.Length is > 0 and <= 255 && name is not "." and not ".."
-           && name.IndexOfAny(System.IO.Path.GetInvalidFileNameChars()) < 0
-           && name.IndexOfAny(['/', '\\', ':']) < 0
-           && !name.Any(char.IsControl);
+    private string? _logFolderSuffix;
+
+    /// <summary>
+    /// The suffix after <c>&lt;db&gt;.changes</c> of the log folder this file records (empty: none), or
+    /// <see langword="null"/> in the collection layout or when opened with another folder.
+    /// </summary>
+    internal string? ChangeLogFolderSuffix => _segmented ? _logFolderSuffix : null;
 
     /// <summary>The folder of the segment change log, or <see langword="null"/> in the collection layout.</summary>
     internal string? ChangeLogFolder => _segmented ? _logFolder : null;
 
     /// <summary>
-    /// A restore: records <paramref name="name"/> (a folder beside the data file, <c>&lt;file name&gt;.changes-…</c> of
-    /// the name the file will have) as the file's log folder, for the next open. This store keeps the folder it opened.
+    /// A restore: records <paramref name="suffix"/> (see <see cref="IsLogFolderSuffix"/>) as the file's log folder
+    /// suffix, for the next open: the folder is then <c>&lt;db&gt;.changes&lt;suffix&gt;</c> of the name the file is
+    /// opened under. This store keeps the folder it opened.
     /// </summary>
-    internal void NameLogFolder(string name)
+    internal void NameLogFolder(string suffix)
     {
-        if (!_segmented || !IsFolderName(name))
+        if (!_segmented || !IsLogFolderSuffix(suffix))
         {
-            throw new ArgumentException("Only a segmented file names a log folder, and only a plain folder name.", nameof(name));
+            throw new ArgumentException("Only a segmented file names a log folder suffix, and only one a restore writes.", nameof(suffix));
         }
 
         Run(() =>
         {
-            InTransaction(() => _meta.Upsert(DocumentIntegrity.Seal(new BsonDocument { ["_id"] = LogFolderId, ["v"] = name })));
+            InTransaction(() => _meta.Upsert(DocumentIntegrity.Seal(new BsonDocument { ["_id"] = LogFolderId, ["v"] = suffix })));
             return 0;
         });
     }

@@ -132,6 +132,17 @@ public sealed partial class LiteDbStateStore : IStateSnapshotSource
             try
             {
                 ApplyCheckpointPragma();
+                if (_log is not null)
+                {
+                    // No commit runs now, so the log ends at the position the data file holds.
+                    if (_log.NextSequence != _sequence + 1)
+                    {
+                        throw new StateStoreException($"The change log of '{FilePath}' does not end at the file's position {_sequence}; it was not backed up.");
+                    }
+
+                    extent = _log.Extent();
+                }
+
                 if (_typeCounts is not null && _typeCountsKnown)
                 {
                     // Kept up to date by every commit since the first backup after the store opened.
@@ -169,16 +180,6 @@ public sealed partial class LiteDbStateStore : IStateSnapshotSource
                 }
 
                 length = _dataFile.Length;
-                if (_log is not null)
-                {
-                    // No commit runs now, so the log ends at the position the data file holds.
-                    if (_log.NextSequence != _sequence + 1)
-                    {
-                        throw new StateStoreException($"The change log of '{FilePath}' does not end at the file's position {_sequence}; it was not backed up.");
-                    }
-
-                    extent = _log.Extent();
-                }
             }
             catch
             {
@@ -475,6 +476,13 @@ public sealed partial class LiteDbStateStore : IStateSnapshotSource
     {
         long done = 0;
         long last = sequenceFloor;
+        if (_log is not null && documents.Any())
+        {
+            // Entries with their change records go into a new file in the collection layout (BuildRestoredFile): a
+            // segmented file's records must come in sequence order, as a replay's do.
+            throw new InvalidOperationException("Entries are imported into a new file in the collection layout only.");
+        }
+
         lock (_gate)
         {
             ForgetTypeCounts();

@@ -832,7 +832,7 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
         {
             if (_log is not null)
             {
-                return PruneSegmentChanges(olderThan, keepPerKey);
+                return PruneSegmentChanges(olderThan, keepPerKey, cancellationToken);
             }
 
             var remove = new HashSet<long>();
@@ -1699,9 +1699,10 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
 
                 return action();
             }
-            catch (Exception ex) when (ex is not StateGenException and not OutOfMemoryException)
+            catch (Exception ex) when (ex is not StateGenException and not OutOfMemoryException and not OperationCanceledException)
             {
                 // LiteDB reports damaged pages as LiteException, IndexOutOfRange, InvalidCast, NotImplemented, ...
+                // (A cancellation, such as a prune's while it waits for a backup, is not damage: it passes.)
                 if (ex is IOException or UnauthorizedAccessException)
                 {
                     // A failed write (a full disk, a device error) left no part of its transaction committed, but LiteDB's
