@@ -335,6 +335,55 @@ public sealed class LiteDbSegmentedSalvageTests : IDisposable
     }
 
     [Fact]
+    public async Task Salvage_over_the_test_file_layer_reads_the_segments_there_and_a_deleted_key_whose_writes_are_tombstones_recovers_nothing()
+    {
+        string path = _dir.File("simulated.db");
+        var disk = new SimulatedDisk();
+        await using (var store = new LiteDbStateStore(new LiteDbStateStoreOptions { Path = path, OpenFile = disk.Open, SegmentChangeLog = true, SegmentLogOptions = SmallSegments }))
+        {
+            for (int version = 1; version <= Versions; version++)
+            {
+                await store.WriteAsync(Write(0, version));
+                await store.WriteAsync(Write(1, version));
+            }
+
+            Assert.True(await store.DeleteAsync(Scope, Key(1)));
+
+            // Retention: every record but each key's newest becomes a tombstone (key 1's writes, before its delete).
+            Assert.True(await store.PruneChangesAsync(olderThan: null, keepPerKey: 1) > 0);
+        }
+
+        // Key 0's current value damaged. Key 1 has no document: its newest record is its delete, its writes are tombstones.
+        Dictionary<string, byte[]> images = disk.Contents();
+        byte[] data = images[path];
+        int at = data.AsSpan().IndexOf(Encoding.UTF8.GetBytes(Text(0, Versions)));
+        Assert.True(at > 0);
+        data[at + 40] ^= 0x20;
+        Dictionary<string, byte[]> segments = images.Where(f => f.Key.StartsWith(SegmentLog.FolderFor(path), StringComparison.Ordinal)).ToDictionary(f => f.Key, f => f.Value);
+        Assert.NotEmpty(segments);
+
+        var damaged = new SimulatedDisk(images);
+        SegmentLogReadResult log = SegmentLogReader.ReadAll(SegmentLog.FolderFor(path), damaged.SegmentFiles);
+        Assert.Empty(log.Failures);
+        Assert.Contains(log.Records, r => r.IsTombstone && r.Key == Key(1) && r.Kind == StateChangeKind.Write && r.Record is null); // leading segments left with tombstones only are deleted
+        Assert.Single(log.Records, r => !r.IsTombstone && r.Key == Key(1) && r.Kind == StateChangeKind.Delete);
+        LiteDbSalvageResult result = LiteDbStateStore.Salvage(path, damaged.Open);
+
+        Assert.Empty(result.Entries);
+        Assert.Equal(Expected((0, Versions)), result.Recovered.Select(Describe));
+        Assert.Contains(result.Failures, f => f.Contains("'key-00'", StringComparison.Ordinal));
+        Assert.DoesNotContain(result.Failures, f => f.Contains("'key-01'", StringComparison.Ordinal));
+        Assert.Empty(Directory.EnumerateFileSystemEntries(_dir.Path)); // nothing on the real disk
+        foreach ((string name, byte[] bytes) in segments)
+        {
+            Assert.Equal(bytes, damaged.Contents()[name]);
+        }
+
+        Assert.Equal(segments.Keys.Order(StringComparer.Ordinal), damaged.Contents().Keys.Where(segments.ContainsKey).Order(StringComparer.Ordinal));
+        Assert.Equal(data, damaged.Contents()[path]);
+    }
+
+    [Fact]
     public void The_reader_turns_garbage_a_foreign_header_a_huge_length_and_false_record_starts_into_failure_lines_quickly()
     {
         string folder = _dir.File("hostile.changes");
