@@ -368,6 +368,30 @@ public sealed class SegmentedBackupTests : IDisposable
         Assert.Equal(backup.ChangeLogPosition, (await restored.ReadChangesAsync(new StateChangeQuery())).Count);
     }
 
+    [Fact]
+    public async Task Salvage_of_a_restored_file_reads_the_log_folder_the_file_records()
+    {
+        string path = _dir.File("agent.db");
+        BackupManager backups = Manager();
+        BackupInfo backup = await SeededBackupAsync(path, backups, changesAfter: false);
+        await backups.RestoreAsync(backup.Id, path);
+        Assert.False(Directory.Exists(SegmentLog.FolderFor(path))); // only agent.db.changes-<suffix> holds the log
+
+        // Damage key-05's current value in the data file: salvage recovers it from the segments.
+        byte[] bytes = await File.ReadAllBytesAsync(path);
+        byte[] value = Write(5, 3).Payload.ToArray();
+        int at = bytes.AsSpan().IndexOf(value);
+        Assert.True(at > 0);
+        bytes[at + 20] ^= 0x20;
+        await File.WriteAllBytesAsync(path, bytes);
+
+        LiteDbSalvageResult result = LiteDbStateStore.Salvage(path);
+        StoredEntry recovered = Assert.Single(result.Recovered);
+        Assert.Equal(("key-05", 3L), (recovered.Key, recovered.Version));
+        Assert.Equal(value, recovered.Payload.ToArray());
+        Assert.DoesNotContain(result.Failures, f => f.Contains("folder", StringComparison.Ordinal));
+    }
+
     public static TheoryData<string> LogDamage => ["flip", "truncate", "missing"];
 
     [Theory]

@@ -152,9 +152,9 @@ public sealed class LiteDbSegmentedRecoveryToolsTests : IDisposable
         Assert.Contains("checksum", failure, StringComparison.Ordinal);
         Assert.DoesNotContain("value-", failure, StringComparison.Ordinal);
 
-        // Salvage reads the LiteDB file only: the segment log still holds the value's newest write intact, but salvage does
-        // not read segments yet (docs/design/change-log-side-file.md, "Still to do" 3), so nothing is recovered for it.
-        Assert.Empty(result.Recovered);
+        // The segment log still holds the value's newest write intact: salvage reads it out of the segments.
+        StoredEntry recovered = Assert.Single(result.Recovered);
+        Assert.Equal((2L, Text(7, 2)), (recovered.Version, Encoding.UTF8.GetString(recovered.Payload.Span)));
         Assert.Equal(before, FilesOf(path));
     }
 

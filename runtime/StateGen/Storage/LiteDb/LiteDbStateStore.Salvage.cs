@@ -5,6 +5,7 @@ using System.IO;
 using System.Linq;
 using LiteDB;
 using LiteDB.Engine;
+using StateGen.Storage.ChangeLog;
 
 namespace StateGen.Storage.LiteDb;
 
@@ -12,8 +13,9 @@ namespace StateGen.Storage.LiteDb;
 /// <param name="FilePath">The database file.</param>
 /// <param name="Entries">Current values whose documents (and change records) passed every check, in scope-then-key order.</param>
 /// <param name="Recovered">
-/// For keys whose current document could not be read: the newest intact write in the change log, which may be older
-/// than the value that was lost (compare <see cref="StoredEntry.Version"/>).
+/// For keys whose current document could not be read, or is missing though the change log's newest intact record of the
+/// key is a write: the newest intact write in the change log (the <c>changes</c> collection, or in a segmented file the
+/// segment files), which may be older than the value that was lost (compare <see cref="StoredEntry.Version"/>).
 /// </param>
 /// <param name="Failures">What could not be read, one line each (never stored bytes).</param>
 /// <param name="Verified">
@@ -32,11 +34,21 @@ public sealed partial class LiteDbStateStore
     // A salvage walk of the change log stops after this many sequences in a row that are not there.
     private const int SalvageGap = 1000;
 
+    // Salvage only: the test hook's file system that holds the segments (null: the real one).
+    private readonly SegmentFileSystem? _salvageSegmentFiles;
+
     /// <summary>
     /// Reads whatever is intact out of a damaged database, read-only: the data file and its log are opened for reading
     /// only, nothing is written (no checkpoint, no flag, never LiteDB's rebuild), and each document is checked as a normal
     /// read checks it. Keys are found through the primary index (from both ends) and the change log; a document that
     /// fails is reported and skipped, and LiteDB is reopened when it gave up after an error.
+    /// <para>
+    /// A file whose change log is in segment files (<c>name.ext.changes/</c>) has them read the same way: every intact
+    /// record of every segment, damaged bytes skipped and reported, nothing cut, created or written, the files opened
+    /// with sharing that lets a running store go on writing. Records after the newest sequence the database committed
+    /// (appended for a commit that never happened) are left out. A missing folder or damaged segment is a line in
+    /// <see cref="LiteDbSalvageResult.Failures"/>, never an exception.
+    /// </para>
     /// </summary>
     /// <param name="path">The database file (its log, <c>name-log.ext</c>, is read too if present).</param>
     /// <exception cref="StateStoreCorruptedException">The file is not a LiteDB v5 database, or LiteDB cannot open it at all.</exception>
@@ -76,6 +88,7 @@ public sealed partial class LiteDbStateStore
         _dataFile = data;
         _logFile = log;
         _barrier = new DurabilityBarrier(static () => { });
+        _salvageSegmentFiles = (data as ReadOnlyStoreFile)?.InnerFileSystem;
         RecordsChanges = true;
         Durability = StateDurability.Relaxed;
         try
@@ -101,6 +114,7 @@ public sealed partial class LiteDbStateStore
             AutoRebuild = false,
         }));
         _checksumsRequired = DocumentIntegrity.RequiresChecksums(_db.UserVersion);
+        _segmented = _db.UserVersion == DocumentIntegrity.SegmentedFormat;
         _state = _db.GetCollection(CollectionName);
         _changes = _db.GetCollection(ChangesCollectionName, BsonAutoId.Int64);
         _hooks = _db.GetCollection(HooksCollectionName, BsonAutoId.Int64);
@@ -132,10 +146,66 @@ public sealed partial class LiteDbStateStore
             }
         }
 
-        // The change log: every key it names, and each key's newest intact write. Walked through its index from the
-        // front; where a damaged page stops the walk, sequence by sequence onward (until a long run of absent ones),
-        // then from the back. A damaged record is skipped; no bound comes from a value read off the file.
+        // The change log: every key it names, and each key's newest intact write.
         var newestWrite = new Dictionary<string, StateChangeRecord>(StringComparer.Ordinal);
+        Func<string, StateChangeRecord, bool> deletedLast;
+        bool historyLost = false;
+        if (_segmented)
+        {
+            Dictionary<string, long> newestDelete = ReadSegmentHistory(ids, newestWrite, failures, out historyLost);
+            deletedLast = (id, write) => newestDelete.TryGetValue(id, out long delete) && delete > write.Sequence;
+        }
+        else
+        {
+            ReadCollectionHistory(ids, newestWrite, failures);
+            deletedLast = IsDeletedLast;
+        }
+
+        var entries = new List<StoredEntry>();
+        var recovered = new List<StoredEntry>();
+        foreach (string id in ids)
+        {
+            StoredEntry? entry = null;
+            bool missing = false;
+            if (TrySalvage(() =>
+                {
+                    BsonDocument? doc = CheckedEntry(_state.FindById(id));
+                    missing = doc is null;
+                    entry = ToEntry(doc);
+                }, out string? error))
+            {
+                if (entry is not null)
+                {
+                    entries.Add(entry);
+                }
+                else if (missing && newestWrite.ContainsKey(id) && !deletedLast(id, newestWrite[id]))
+                {
+                    // A segment log that lost records may have lost the key's delete: said so, the value is returned still.
+                    failures.Add($"{Describe(id)}: no current document, though the change log's last record is a write"
+                        + (historyLost ? " (records of the change log were lost: its delete may be one of them)" : string.Empty));
+                    recovered.Add(FromChange(newestWrite[id]));
+                }
+
+                continue;
+            }
+
+            failures.Add($"{Describe(id)}: {error}");
+            if (newestWrite.TryGetValue(id, out StateChangeRecord? change))
+            {
+                recovered.Add(FromChange(change));
+            }
+        }
+
+        return new LiteDbSalvageResult(FilePath, entries, recovered, failures, _checksumsRequired);
+    }
+
+    /// <summary>
+    /// The <c>changes</c> collection: every key it names, and each key's newest intact write. Walked through its index
+    /// from the front; where a damaged page stops the walk, sequence by sequence onward (until a long run of absent
+    /// ones), then from the back. A damaged record is skipped; no bound comes from a value read off the file.
+    /// </summary>
+    private void ReadCollectionHistory(SortedSet<string> ids, Dictionary<string, StateChangeRecord> newestWrite, List<string> failures)
+    {
         var seen = new HashSet<long>();
         int badRecords = 0;
         void Take(BsonDocument? doc)
@@ -202,41 +272,106 @@ public sealed partial class LiteDbStateStore
         {
             failures.Add($"{badRecords} change record(s) could not be read");
         }
+    }
 
-        var entries = new List<StoredEntry>();
-        var recovered = new List<StoredEntry>();
-        foreach (string id in ids)
+    /// <summary>
+    /// The folder of the segment change log salvage reads: <c>&lt;db&gt;.changes</c> and the suffix a restored file
+    /// records in <c>meta</c> (as an open resolves it). When that record cannot be read, or holds no suffix a restore
+    /// writes, the failure is listed and the folder without a suffix is read.
+    /// </summary>
+    private string SalvageLogFolder(List<string> failures)
+    {
+        string folder = SegmentLog.FolderFor(FilePath);
+        string? suffix = null;
+        bool valid = true;
+        if (!TrySalvage(
+                () =>
+                {
+                    if (_meta.FindById(LogFolderId) is { } named && Checked(named, MetaCollectionName)["v"] is var value)
+                    {
+                        valid = value.IsString && IsLogFolderSuffix(value.AsString);
+                        suffix = valid ? value.AsString : null;
+                    }
+                },
+                out string? error))
         {
-            StoredEntry? entry = null;
-            bool missing = false;
-            if (TrySalvage(() =>
-                {
-                    BsonDocument? doc = CheckedEntry(_state.FindById(id));
-                    missing = doc is null;
-                    entry = ToEntry(doc);
-                }, out string? error))
-            {
-                if (entry is not null)
-                {
-                    entries.Add(entry);
-                }
-                else if (missing && newestWrite.ContainsKey(id) && !IsDeletedLast(id, newestWrite[id]))
-                {
-                    failures.Add($"{Describe(id)}: no current document, though the change log's last record is a write");
-                    recovered.Add(FromChange(newestWrite[id]));
-                }
-
-                continue;
-            }
-
-            failures.Add($"{Describe(id)}: {error}");
-            if (newestWrite.TryGetValue(id, out StateChangeRecord? change))
-            {
-                recovered.Add(FromChange(change));
-            }
+            failures.Add($"the change log's folder suffix could not be read ({error}): '{folder}' is read");
+        }
+        else if (!valid)
+        {
+            failures.Add($"the change log's folder suffix is not one a restore writes: '{folder}' is read");
         }
 
-        return new LiteDbSalvageResult(FilePath, entries, recovered, failures, _checksumsRequired);
+        return folder + suffix;
+    }
+
+    /// <summary>
+    /// The segment change log of a segmented file (<see cref="SegmentLogReader"/>, read-only): every key it names, each
+    /// key's newest intact write into <paramref name="newestWrite"/>; returns each key's newest delete sequence (a delete
+    /// record, or the tombstone of one). Records after the newest sequence the database committed are left out.
+    /// <paramref name="historyLost"/>: whether the segments had damage, missing parts or gaps.
+    /// </summary>
+    private Dictionary<string, long> ReadSegmentHistory(SortedSet<string> ids, Dictionary<string, StateChangeRecord> newestWrite, List<string> failures, out bool historyLost)
+    {
+        // Records after `meta`'s sequence were appended for a commit that never happened (a normal open cuts them).
+        long? committed = null;
+        if (!TrySalvage(
+                () =>
+                {
+                    BsonDocument? meta = _meta.FindById(SequenceId);
+                    committed = meta is null ? null : Checked(meta, MetaCollectionName)["v"].AsInt64;
+                },
+                out string? error))
+        {
+            failures.Add($"the newest committed change sequence could not be read ({error}): every intact record of the change log is read");
+        }
+
+        var newestDelete = new Dictionary<string, long>(StringComparer.Ordinal);
+        long records = 0;
+        long uncommitted = 0;
+        IReadOnlyList<string> logFailures = SegmentLogReader.Read(
+            SalvageLogFolder(failures),
+            entry =>
+            {
+                records++;
+                if (entry.Sequence > committed)
+                {
+                    uncommitted++;
+                    return;
+                }
+
+                string id = Id(entry.Scope, entry.Key);
+                if (entry.Kind == StateChangeKind.Delete)
+                {
+                    newestDelete[id] = Math.Max(entry.Sequence, newestDelete.GetValueOrDefault(id));
+                }
+
+                if (entry.Record is not { } record)
+                {
+                    return; // a tombstone: its record was removed by retention
+                }
+
+                ids.Add(id);
+                if (record.Kind == StateChangeKind.Write && (!newestWrite.TryGetValue(id, out StateChangeRecord? known) || known.Sequence < record.Sequence))
+                {
+                    newestWrite[id] = record;
+                }
+            },
+            _salvageSegmentFiles);
+        failures.AddRange(logFailures);
+        historyLost = logFailures.Count > 0;
+
+        if (committed is null && error is null && records > 0)
+        {
+            failures.Add("the database holds no newest committed change sequence: every intact record of the change log is read");
+        }
+
+        if (uncommitted > 0)
+        {
+            failures.Add($"{uncommitted} change record(s) after sequence {committed}, the newest the database committed, were appended for a commit that never happened: left out");
+        }
+
+        return newestDelete;
     }
 
     // Whether the key's last intact record is a delete after its newest write (then no current value is expected).
@@ -308,6 +443,9 @@ public sealed partial class LiteDbStateStore
         }
 
         public override string Path { get; }
+
+        /// <summary>The test hook's file system the wrapped file lives in (then the segments are there too), else null.</summary>
+        public SegmentFileSystem? InnerFileSystem => _inner?.FileSystem;
 
         public override long Length => _inner?.Length ?? (_file is null ? 0 : RandomAccess.GetLength(_file.SafeFileHandle));
 
