@@ -116,15 +116,14 @@ internal sealed class Segment : IDisposable
     }
 
     /// <summary>
-    /// Writes its seal after its records and flushes it to the disk. The caller flushed the records first: a seal on the
-    /// disk vouches that every record before it is there.
+    /// Writes its seal after its records (into the OS cache; the caller flushes it). The caller flushed the records first:
+    /// a seal on the disk vouches that every record before it is there.
     /// </summary>
     public void WriteSeal(long gapTo)
     {
         Span<byte> seal = stackalloc byte[SegmentFormat.SealSize];
         SegmentFormat.WriteSeal(seal, Number, Length, LastSequence + 1, gapTo);
         _file.WriteAtOffset(Length, seal);
-        _file.Sync();
         Seal = new SegmentSeal(LastSequence + 1, gapTo);
     }
 

@@ -474,6 +474,7 @@ internal sealed class SegmentLog : IDisposable
             {
                 _segments[^1].Sync(); // its records on the disk before the seal that vouches for them
                 _segments[^1].WriteSeal(committed);
+                _segments[^1].Sync();
             }
 
             _segments.Add(Segment.Create(_files, _folder, _segments[^1].Number + 1, committed + 1, afterGap: true, afterSeal: true));
@@ -740,17 +741,27 @@ internal sealed class SegmentLog : IDisposable
         {
             lock (_flushLock)
             {
-                SyncOrFail(sealedSegment);
+                SyncOrFail(sealedSegment); // its records on the disk before the seal that vouches for them
                 try
                 {
                     sealedSegment.WriteSeal(gapTo: 0);
                 }
                 catch (Exception ex) when (ex is not OutOfMemoryException)
                 {
-                    // A part of the seal may be in the file (the next open cuts it as a torn record); nothing after it is sure.
-                    _failed = true;
-                    throw new StateStoreException($"The change log '{_folder}' could not seal its segment '{sealedSegment.Path}'; it takes no further records until it is reopened.", ex);
+                    // A part of the seal may be in the file: cut it, as after a failed append (the segment stays the last).
+                    try
+                    {
+                        sealedSegment.Truncate(sealedSegment.Length);
+                    }
+                    catch (Exception cut) when (cut is IOException or UnauthorizedAccessException)
+                    {
+                        _failed = true;
+                    }
+
+                    throw;
                 }
+
+                SyncOrFail(sealedSegment);
             }
         }
 
