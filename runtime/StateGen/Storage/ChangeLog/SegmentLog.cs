@@ -404,8 +404,13 @@ internal sealed class SegmentLog : IDisposable
                             throw Corrupt(path, $"change-log record {expected} at offset {offset}, committed by the database, is damaged: {failure}");
                         }
 
-                        // The unflushed tail a power cut took (see Open): kept aside, then cut like a torn record.
-                        lostTail = PreserveTail(segment, offset, fileLength, expected);
+                        // The unflushed tail a power cut took (see Open): kept aside, then cut like a torn record. But what is
+                        // left of the seal an earlier open wrote for this very gap after its cut (a crash cut that write
+                        // short) is not copied over the tail that open kept.
+                        if (!IsTornGapSeal(segment, offset, fileLength, expected, committed) || !FileExists(LostTailPath(path, expected)))
+                        {
+                            lostTail = PreserveTail(segment, offset, fileLength, expected);
+                        }
                     }
 
                     // A torn record, or records whose database commit never happened: cut here (its seal with them), and
@@ -556,6 +561,37 @@ internal sealed class SegmentLog : IDisposable
 
         _files.SyncDirectory(path);
         return path;
+    }
+
+    /// <summary>
+    /// Whether the bytes of <paramref name="segment"/> from <paramref name="offset"/> to <paramref name="length"/> are a part
+    /// of the seal a lost-tail recovery writes there for the gap <paramref name="from"/> to <paramref name="to"/>: at most
+    /// a seal's size, each byte that seal's or zero.
+    /// </summary>
+    private static bool IsTornGapSeal(Segment segment, long offset, long length, long from, long to)
+    {
+        if (length - offset is <= 0 or > SegmentFormat.SealSize)
+        {
+            return false;
+        }
+
+        Span<byte> seal = stackalloc byte[SegmentFormat.SealSize];
+        SegmentFormat.WriteSeal(seal, segment.Number, offset, from, to);
+        Span<byte> left = stackalloc byte[(int)(length - offset)];
+        if (segment.ReadAt(offset, left) < left.Length)
+        {
+            return false;
+        }
+
+        for (int i = 0; i < left.Length; i++)
+        {
+            if (left[i] != 0 && left[i] != seal[i])
+            {
+                return false;
+            }
+        }
+
+        return true;
     }
 
     /// <summary>Whether the log's folder holds <paramref name="path"/>.</summary>
