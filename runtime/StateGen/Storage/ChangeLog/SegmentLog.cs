@@ -90,7 +90,9 @@ internal sealed class SegmentLog : IDisposable
     /// last segment: a segment is flushed before the next one is made). The tail from that record on is copied aside
     /// (<see cref="LostTailInfix"/>) and cut, and a new segment flagged <see cref="SegmentFormat.AfterGapFlag"/> starts at
     /// <c><paramref name="committedSequence"/> + 1</c>: the records in between are lost history, reported by
-    /// <see cref="Gaps"/> and <see cref="RecoveredGap"/>. Damage anywhere before the last segment is always the typed error.
+    /// <see cref="Gaps"/> and <see cref="RecoveredGap"/>; the cut segment is sealed for the gap before that segment is made.
+    /// Damage anywhere before the last segment is always the typed error, and so is a sealed last segment with records
+    /// missing after it (the log went on after it: the segment after it is missing), unless it was sealed for this very gap.
     /// </param>
     /// <param name="files">Where the folder and its segments are; the real file system when <see langword="null"/>.</param>
     /// <exception cref="StateStoreCorruptedException">

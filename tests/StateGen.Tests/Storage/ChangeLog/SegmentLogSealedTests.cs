@@ -84,28 +84,38 @@ public sealed class SegmentLogSealedTests : SegmentLogTestBase
     public void A_sealed_last_segment_with_nothing_missing_opens_and_the_next_append_starts_a_new_segment()
     {
         // What a crash between a roll's seal and its new segment leaves, or a segment deleted whose records were never
-        // committed: the sealed segment is last and the database committed nothing after it.
-        string[] segments = BuildLog(6);
-        File.Delete(segments[2]);
-        byte[] sealedImage = File.ReadAllBytes(segments[1]);
-        using (SegmentLog log = SegmentLog.Open(Folder, 4, Options, keepLostTail: true))
+        // committed: the sealed segment is last and the database committed nothing after it. Record 2 (700 bytes of
+        // payload) does not fit after record 1 and rolls; a small record would.
+        using (SegmentLog log = SegmentLog.Open(Folder, 0, Options))
+        {
+            log.Append(Of(1));
+            log.Append(Write(2, 1, payloadLength: 700));
+        }
+
+        string[] segments = Segments(Folder);
+        Assert.Equal(2, segments.Length);
+        File.Delete(segments[1]);
+        byte[] sealedImage = File.ReadAllBytes(segments[0]);
+        Assert.Equal((2L, 0L), SealOf(sealedImage));
+        using (SegmentLog log = SegmentLog.Open(Folder, 1, Options, keepLostTail: true))
         {
             Assert.Null(log.RecoveredGap);
             Assert.Empty(log.Gaps);
-            Assert.Equal(5, log.NextSequence);
-            Assert.Equal(2, log.SegmentCount);
-            Assert.Equal(sealedImage, File.ReadAllBytes(segments[1])); // the open wrote nothing
+            Assert.Equal(2, log.NextSequence);
+            Assert.Equal(1, log.SegmentCount);
+            Assert.Equal(sealedImage, File.ReadAllBytes(segments[0])); // the open wrote nothing
 
-            // The sealed segment takes no record (record 5 would fit in it): the append starts segment 3.
-            log.Append(Write(5, 4, payloadLength: 10));
-            Assert.Equal(3, log.SegmentCount);
+            // The sealed segment takes no record, though this one would fit in it: the append starts segment 2.
+            log.Append(Write(2, 1, payloadLength: 10));
+            Assert.Equal(2, log.SegmentCount);
             log.Flush();
         }
 
-        Assert.Equal(sealedImage, File.ReadAllBytes(segments[1]));
-        Assert.Equal(SegmentFormat.AfterSealFlag, FlagsOf(File.ReadAllBytes(segments[2])));
-        using SegmentLog reopened = SegmentLog.Open(Folder, 5, Options);
-        Assert.Equal([1L, 2, 3, 4, 5], reopened.ReadFrom(0).Select(r => r.Sequence));
+        Assert.Equal(sealedImage, File.ReadAllBytes(segments[0]));
+        Assert.Equal(SegmentFormat.AfterSealFlag, FlagsOf(File.ReadAllBytes(segments[1])));
+        using SegmentLog reopened = SegmentLog.Open(Folder, 2, Options);
+        AssertSame(Write(2, 1, payloadLength: 10), reopened.Read(2));
+        Assert.Equal([1L, 2], reopened.ReadFrom(0).Select(r => r.Sequence));
     }
 
     [Fact]
@@ -163,9 +173,16 @@ public sealed class SegmentLogSealedTests : SegmentLogTestBase
         File.WriteAllBytes(third, header);
         AssertCorrupt(6, Options, keepLostTail: true);
 
-        // A segment after a seal whose header names no gap, while the seal records one.
-        SegmentFormat.WriteHeader(header, 3, 5, SegmentFormat.AfterSealFlag);
-        File.WriteAllBytes(third, header);
+        // A segment after a gap whose predecessor was sealed by a roll (no gap recorded): segment 2 replaced by an empty
+        // gap segment starting at 5 would make records 3 and 4 a gap.
+        foreach (string file in Directory.GetFiles(Folder))
+        {
+            File.Delete(file);
+        }
+
+        segments = BuildLog(4);
+        SegmentFormat.WriteHeader(header, 2, 5, SegmentFormat.AfterGapFlag | SegmentFormat.AfterSealFlag);
+        File.WriteAllBytes(segments[1], header);
         AssertCorrupt(4, Options, keepLostTail: true);
     }
 
