@@ -13,12 +13,13 @@ internal sealed class Segment : IDisposable
 {
     private readonly StoreFile _file;
 
-    private Segment(string path, long number, long firstSequence, bool afterGap, StoreFile file)
+    private Segment(string path, long number, long firstSequence, bool afterGap, StoreFile file, bool afterSeal)
     {
         Path = path;
         Number = number;
         FirstSequence = firstSequence;
         AfterGap = afterGap;
+        AfterSeal = afterSeal;
         _file = file;
         Length = SegmentFormat.HeaderSize;
     }
@@ -38,6 +39,18 @@ internal sealed class Segment : IDisposable
     /// </summary>
     public bool AfterGap { get; }
 
+    /// <summary>Whether its header says the segment before it was sealed (<see cref="SegmentFormat.AfterSealFlag"/>).</summary>
+    public bool AfterSeal { get; }
+
+    /// <summary>Its header's flags.</summary>
+    public ushort HeaderFlags => (ushort)((AfterGap ? SegmentFormat.AfterGapFlag : 0) | (AfterSeal ? SegmentFormat.AfterSealFlag : 0));
+
+    /// <summary>
+    /// Its seal, at <see cref="Length"/> (the log went on in a next segment; it takes no more records), or
+    /// <see langword="null"/>: the last segment, or one written before seals existed.
+    /// </summary>
+    public SegmentSeal? Seal { get; set; }
+
     /// <summary>The offset of each record, in sequence order.</summary>
     public List<long> Offsets { get; } = [];
 
@@ -51,21 +64,21 @@ internal sealed class Segment : IDisposable
     public long LastSequence => FirstSequence + Offsets.Count - 1;
 
     /// <summary>Wraps an open segment file whose header names <paramref name="number"/> and <paramref name="firstSequence"/>.</summary>
-    public static Segment Attach(string path, long number, long firstSequence, bool afterGap, StoreFile file) => new(path, number, firstSequence, afterGap, file);
+    public static Segment Attach(string path, long number, long firstSequence, bool afterGap, StoreFile file, bool afterSeal = false) => new(path, number, firstSequence, afterGap, file, afterSeal);
 
     /// <summary>Creates a new segment file with its header, flushed to the disk together with its directory entry.</summary>
-    public static Segment Create(SegmentFileSystem files, string folder, long number, long firstSequence, bool afterGap = false)
+    public static Segment Create(SegmentFileSystem files, string folder, long number, long firstSequence, bool afterGap = false, bool afterSeal = false)
     {
         string path = System.IO.Path.Combine(folder, SegmentFormat.FileName(number));
         StoreFile file = files.CreateNew(path);
         try
         {
             Span<byte> header = stackalloc byte[SegmentFormat.HeaderSize];
-            SegmentFormat.WriteHeader(header, number, firstSequence, afterGap ? SegmentFormat.AfterGapFlag : (ushort)0);
+            SegmentFormat.WriteHeader(header, number, firstSequence, (ushort)((afterGap ? SegmentFormat.AfterGapFlag : 0) | (afterSeal ? SegmentFormat.AfterSealFlag : 0)));
             file.WriteAtOffset(0, header);
             file.Sync();
             files.SyncDirectory(path);
-            return new Segment(path, number, firstSequence, afterGap, file);
+            return new Segment(path, number, firstSequence, afterGap, file, afterSeal);
         }
         catch
         {
@@ -94,13 +107,36 @@ internal sealed class Segment : IDisposable
     /// <summary>Flushes the file to the disk (fsync).</summary>
     public void Sync() => _file.Sync();
 
-    /// <summary>Cuts the file at <paramref name="length"/> and flushes the cut to the disk.</summary>
+    /// <summary>Cuts the file at <paramref name="length"/> (at most <see cref="Length"/>: its seal goes too) and flushes the cut to the disk.</summary>
     public void Truncate(long length)
     {
         _file.SetLength(length); // StoreFile.SetLength flushes the cut
         Length = length;
+        Seal = null;
+    }
+
+    /// <summary>
+    /// Writes its seal after its records (into the OS cache; the caller flushes it). The caller flushed the records first:
+    /// a seal on the disk vouches that every record before it is there.
+    /// </summary>
+    public void WriteSeal(long gapTo)
+    {
+        Span<byte> seal = stackalloc byte[SegmentFormat.SealSize];
+        SegmentFormat.WriteSeal(seal, Number, Length, LastSequence + 1, gapTo);
+        _file.WriteAtOffset(Length, seal);
+        Seal = new SegmentSeal(LastSequence + 1, gapTo);
     }
 
     /// <summary>Closes the file.</summary>
     public void Dispose() => _file.Release();
+}
+
+/// <summary>
+/// A segment's seal (<see cref="SegmentFormat.WriteSeal"/>): the log goes on at <paramref name="NextSequence"/>, or after
+/// the gap <paramref name="NextSequence"/> to <paramref name="GapTo"/> when <paramref name="GapTo"/> is not 0.
+/// </summary>
+internal readonly record struct SegmentSeal(long NextSequence, long GapTo)
+{
+    /// <summary>Whether the segment after it starts after a gap.</summary>
+    public bool IsGap => GapTo != 0;
 }

@@ -9,8 +9,15 @@ namespace StateGen.Storage.ChangeLog;
 /// The bytes of a change-log segment (docs/design/change-log-side-file.md). All integers are little-endian.
 /// <para>
 /// Segment header, <see cref="HeaderSize"/> bytes: magic <c>SGCL</c> | format version (u16) | flags (u16:
-/// <see cref="AfterGapFlag"/> or 0) | segment number (i64, the file's name) | first sequence (i64: the sequence its first
-/// record has or will have) | XxHash3 of the 24 bytes before it.
+/// <see cref="AfterGapFlag"/>, <see cref="AfterSealFlag"/>, or 0) | segment number (i64, the file's name) | first sequence
+/// (i64: the sequence its first record has or will have) | XxHash3 of the 24 bytes before it.
+/// </para>
+/// <para>
+/// Seal (<see cref="SealSize"/> bytes, after the last record of a segment that the log went on from; nothing follows it):
+/// magic <c>SGCS</c> | flags (u16: <see cref="SealGapFlag"/> or 0) | reserved (u16, 0) | segment number (i64) | its own
+/// offset (i64: where the segment's records end) | next sequence (i64: the one after the segment's last record) | the last
+/// lost sequence (i64: with <see cref="SealGapFlag"/>, the end of the gap after the segment; else 0) | XxHash3 of the 40
+/// bytes before it. Segments written before seals existed have none; they read as before.
 /// </para>
 /// <para>
 /// Record: magic <c>SGCR</c> | length (u32, the whole record with its checksum) | sequence (i64) | kind (u8) | schema
@@ -46,6 +53,25 @@ internal static class SegmentFormat
     /// first were lost (a power cut kept the database's commit but not their bytes) and the log goes on after them.
     /// </summary>
     public const ushort AfterGapFlag = 1;
+
+    /// <summary>
+    /// Header flag: the segment before this one was sealed (it ends with a seal, written and flushed after its records
+    /// were flushed and before this segment was made). With it, the previous segment must end with a seal that leads to
+    /// this segment: a cut of its end, even at a record boundary, is damage.
+    /// </summary>
+    public const ushort AfterSealFlag = 2;
+
+    /// <summary>The header flags this code knows.</summary>
+    public const ushort KnownFlags = AfterGapFlag | AfterSealFlag;
+
+    /// <summary>A seal's magic, "SGCS" in file order.</summary>
+    public const uint SealMagic = 0x5343_4753;
+
+    /// <summary>The size of a seal.</summary>
+    public const int SealSize = 48;
+
+    /// <summary>Seal flag: the log goes on after a gap (the next segment carries <see cref="AfterGapFlag"/>).</summary>
+    public const ushort SealGapFlag = 1;
 
     /// <summary>Magic and length: what is read before a record's length is trusted.</summary>
     public const int RecordPrefixSize = 8;
@@ -147,7 +173,7 @@ internal static class SegmentFormat
 
         ushort version = BinaryPrimitives.ReadUInt16LittleEndian(header[4..]);
         flags = BinaryPrimitives.ReadUInt16LittleEndian(header[6..]);
-        if (version != FormatVersion || (flags & ~AfterGapFlag) != 0)
+        if (version != FormatVersion || (flags & ~KnownFlags) != 0)
         {
             return $"its format version {version} (flags {flags:x4}) is not known to this program";
         }
@@ -155,6 +181,56 @@ internal static class SegmentFormat
         number = BinaryPrimitives.ReadInt64LittleEndian(header[8..]);
         firstSequence = BinaryPrimitives.ReadInt64LittleEndian(header[16..]);
         return firstSequence < 1 ? "its header names no valid first sequence" : null;
+    }
+
+    /// <summary>
+    /// Writes the seal of segment <paramref name="number"/>, placed at <paramref name="offset"/> (the end of its records):
+    /// the log goes on at <paramref name="nextSequence"/>, or, when <paramref name="gapTo"/> is not 0, after the records
+    /// <paramref name="nextSequence"/> to <paramref name="gapTo"/> it lost.
+    /// </summary>
+    public static void WriteSeal(Span<byte> seal, long number, long offset, long nextSequence, long gapTo)
+    {
+        BinaryPrimitives.WriteUInt32LittleEndian(seal, SealMagic);
+        BinaryPrimitives.WriteUInt16LittleEndian(seal[4..], gapTo != 0 ? SealGapFlag : (ushort)0);
+        BinaryPrimitives.WriteUInt16LittleEndian(seal[6..], 0);
+        BinaryPrimitives.WriteInt64LittleEndian(seal[8..], number);
+        BinaryPrimitives.WriteInt64LittleEndian(seal[16..], offset);
+        BinaryPrimitives.WriteInt64LittleEndian(seal[24..], nextSequence);
+        BinaryPrimitives.WriteInt64LittleEndian(seal[32..], gapTo);
+        BinaryPrimitives.WriteUInt64LittleEndian(seal[40..], XxHash3.HashToUInt64(seal[..40]));
+    }
+
+    /// <summary>
+    /// Reads a seal. <see langword="false"/> when <paramref name="seal"/> is not a whole one (wrong magic or checksum: no
+    /// seal, or one a crash cut short). <see langword="true"/> when it is; then <paramref name="failure"/> says why its
+    /// fields are not ones this code writes, or is <see langword="null"/>.
+    /// </summary>
+    public static bool TryReadSeal(ReadOnlySpan<byte> seal, out long number, out long offset, out long nextSequence, out long gapTo, out string? failure)
+    {
+        number = offset = nextSequence = gapTo = 0;
+        failure = null;
+        if (seal.Length < SealSize
+            || BinaryPrimitives.ReadUInt32LittleEndian(seal) != SealMagic
+            || BinaryPrimitives.ReadUInt64LittleEndian(seal[40..]) != XxHash3.HashToUInt64(seal[..40]))
+        {
+            return false;
+        }
+
+        ushort flags = BinaryPrimitives.ReadUInt16LittleEndian(seal[4..]);
+        number = BinaryPrimitives.ReadInt64LittleEndian(seal[8..]);
+        offset = BinaryPrimitives.ReadInt64LittleEndian(seal[16..]);
+        nextSequence = BinaryPrimitives.ReadInt64LittleEndian(seal[24..]);
+        gapTo = BinaryPrimitives.ReadInt64LittleEndian(seal[32..]);
+        if ((flags & ~SealGapFlag) != 0 || BinaryPrimitives.ReadUInt16LittleEndian(seal[6..]) != 0)
+        {
+            failure = $"its seal's flags {flags:x4} are not known to this program";
+        }
+        else if (nextSequence < 1 || ((flags & SealGapFlag) != 0 ? gapTo < nextSequence : gapTo != 0))
+        {
+            failure = "its seal names no valid next sequence or gap";
+        }
+
+        return true;
     }
 
     /// <summary>

@@ -91,7 +91,9 @@ internal sealed class SegmentLog : IDisposable
     /// last segment: a segment is flushed before the next one is made). The tail from that record on is copied aside
     /// (<see cref="LostTailInfix"/>) and cut, and a new segment flagged <see cref="SegmentFormat.AfterGapFlag"/> starts at
     /// <c><paramref name="committedSequence"/> + 1</c>: the records in between are lost history, reported by
-    /// <see cref="Gaps"/> and <see cref="RecoveredGap"/>. Damage anywhere before the last segment is always the typed error.
+    /// <see cref="Gaps"/> and <see cref="RecoveredGap"/>; the cut segment is sealed for the gap before that segment is made.
+    /// Damage anywhere before the last segment is always the typed error, and so is a sealed last segment with records
+    /// missing after it (the log went on after it: the segment after it is missing), unless it was sealed for this very gap.
     /// </param>
     /// <param name="files">Where the folder and its segments are; the real file system when <see langword="null"/>.</param>
     /// <exception cref="StateStoreCorruptedException">
@@ -293,7 +295,10 @@ internal sealed class SegmentLog : IDisposable
         long expected = 0;
         string? lostTail = null;
         int cutFrom = files.Count; // files from here on are deleted
+        Segment? cutSegment = null; // cut at cutAt once the later files are deleted
+        long cutAt = 0;
         Span<byte> header = stackalloc byte[SegmentFormat.HeaderSize];
+        Span<byte> sealBytes = stackalloc byte[SegmentFormat.SealSize];
         for (int i = 0; i < files.Count && cutFrom == files.Count; i++)
         {
             (long number, string path) = files[i];
@@ -303,6 +308,8 @@ internal sealed class SegmentLog : IDisposable
             long first;
             ushort flags;
             bool torn;
+            SegmentSeal? seal = null;
+            long recordsEnd;
             try
             {
                 fileLength = file.Length;
@@ -314,6 +321,21 @@ internal sealed class SegmentLog : IDisposable
                 }
 
                 torn = failure is not null && IsTornHeader(header[..read]);
+
+                // A seal at the end of the file: the log went on after this segment, and every record before the seal was
+                // on the disk before it was written.
+                recordsEnd = fileLength;
+                if (failure is null && fileLength >= SegmentFormat.HeaderSize + SegmentFormat.SealSize
+                    && file.ReadAtOffset(fileLength - SegmentFormat.SealSize, sealBytes) == SegmentFormat.SealSize
+                    && SegmentFormat.TryReadSeal(sealBytes, out long sealNumber, out long sealOffset, out long sealNext, out long gapTo, out string? sealFailure))
+                {
+                    failure = sealFailure
+                        ?? (sealNumber != number || sealOffset != fileLength - SegmentFormat.SealSize ? $"its seal names segment {sealNumber} at offset {sealOffset}" : null)
+                        ?? (sealNext < first ? $"its seal says the log goes on at sequence {sealNext}, before its first sequence {first}" : null)
+                        ?? (gapTo != 0 && gapTo > committed ? $"its seal records a gap up to sequence {gapTo}, but the database committed changes only up to {committed}: it belongs to another database or a newer copy" : null);
+                    seal = new SegmentSeal(sealNext, gapTo);
+                    recordsEnd = sealOffset;
+                }
             }
             catch
             {
@@ -348,10 +370,17 @@ internal sealed class SegmentLog : IDisposable
             }
 
             bool afterGap = (flags & SegmentFormat.AfterGapFlag) != 0;
+            bool afterSeal = (flags & SegmentFormat.AfterSealFlag) != 0;
             if (i > 0 && (afterGap ? first < expected : first != expected))
             {
                 file.Release();
                 throw Corrupt(path, $"change-log segment: its header says it starts at sequence {first}, but the segment before it ends at {expected - 1}");
+            }
+
+            if (i > 0 && SealFailure(_segments[^1].Seal, afterSeal, afterGap, first) is { } sealMismatch)
+            {
+                file.Release();
+                throw Corrupt(path, $"change-log segment: {sealMismatch}");
             }
 
             if (i > 0 && first > expected)
@@ -361,27 +390,36 @@ internal sealed class SegmentLog : IDisposable
             }
 
             expected = first;
-            var segment = Segment.Attach(path, number, first, afterGap, file);
+            var segment = Segment.Attach(path, number, first, afterGap, file, afterSeal);
+            segment.Seal = seal;
             _segments.Add(segment);
             long offset = SegmentFormat.HeaderSize;
-            while (offset < fileLength)
+            while (offset < recordsEnd)
             {
-                failure = ReadRecordAt(segment, offset, fileLength - offset, expected, exactLength: false, out DecodedRecord record, out int length, out _);
+                failure = ReadRecordAt(segment, offset, recordsEnd - offset, expected, exactLength: false, out DecodedRecord record, out int length, out _);
                 if (failure is not null || expected > committed)
                 {
                     if (expected <= committed)
                     {
-                        if (!keepLostTail || i != files.Count - 1)
+                        if (!keepLostTail || i != files.Count - 1 || seal is not null)
                         {
+                            // (A sealed segment's records were all on the disk before its seal: none is a lost tail.)
                             throw Corrupt(path, $"change-log record {expected} at offset {offset}, committed by the database, is damaged: {failure}");
                         }
 
-                        // The unflushed tail a power cut took (see Open): kept aside, then cut like a torn record.
-                        lostTail = PreserveTail(segment, offset, fileLength, expected);
+                        // The unflushed tail a power cut took (see Open): kept aside, then cut like a torn record. But what is
+                        // left of the seal an earlier open wrote for this very gap after its cut (a crash cut that write
+                        // short) is not copied over the tail that open kept.
+                        if (!IsTornGapSeal(segment, offset, fileLength, expected, committed) || !FileExists(LostTailPath(path, expected)))
+                        {
+                            lostTail = PreserveTail(segment, offset, fileLength, expected);
+                        }
                     }
 
-                    // A torn record, or records whose database commit never happened: cut here, and every later segment.
-                    segment.Truncate(offset); // flushed to the disk
+                    // A torn record, or records whose database commit never happened: cut here (its seal with them), and
+                    // every later segment.
+                    cutSegment = segment;
+                    cutAt = offset;
                     cutFrom = i + 1;
                     break;
                 }
@@ -390,10 +428,23 @@ internal sealed class SegmentLog : IDisposable
                 expected++;
                 offset += length;
             }
+
+            if (cutSegment is null && seal is { } whole && whole.NextSequence != expected)
+            {
+                throw Corrupt(path, $"change-log segment: its seal says the log goes on at sequence {whole.NextSequence}, but its records end at {expected - 1}");
+            }
         }
 
         bool lost = expected <= committed;
         bool lastReached = _segments.Count == files.Count || (cutFrom == files.Count - 1 && _segments.Count == files.Count - 1);
+        SegmentSeal? lastSeal = _segments.Count > 0 && _segments[^1] != cutSegment ? _segments[^1].Seal : null;
+        if (lost && lastSeal is { } sealedLast && (!sealedLast.IsGap || sealedLast.GapTo != committed))
+        {
+            // The log went on after this segment (a roll, or a lost-tail recovery up to another sequence) and the records up
+            // to `committed` were in the segments after it: they are missing, not a tail a power cut took.
+            throw Corrupt(_segments[^1].Path, $"the change log ends at sequence {expected - 1} with a sealed segment, but the database committed changes up to {committed}: the segment after it is missing");
+        }
+
         if (lost && !(keepLostTail && lastReached))
         {
             throw Corrupt(files[^1].Path, $"the change log ends at sequence {expected - 1}, but the database committed changes up to {committed}: records are missing");
@@ -409,6 +460,9 @@ internal sealed class SegmentLog : IDisposable
             _files.SyncDirectory(files[0].Path);
         }
 
+        // After the deletions are on the disk: a crash between the two never leaves a later segment after a cut one.
+        cutSegment?.Truncate(cutAt); // flushed to the disk
+
         if (_segments.Count == 0)
         {
             // The only segment was torn at its creation: make it again.
@@ -417,12 +471,21 @@ internal sealed class SegmentLog : IDisposable
 
         if (lost)
         {
-            // The history from `expected` to `committed` is gone: the log goes on after it, in a segment whose header says
-            // so (made and flushed before anything is appended, so a crash here only makes the next open do this again).
+            // The history from `expected` to `committed` is gone: the log goes on after it. The last segment is sealed
+            // with the gap (after its cut, flushed), then the segment after the gap is made with a header that says so
+            // (flushed before anything is appended). A crash in between only makes the next open do the rest again; a
+            // segment sealed for this very gap is finished, not refused.
             // (A tail kept aside by an earlier open that a crash cut short is reported too.)
             lostTail ??= FileExists(LostTailPath(_segments[^1].Path, expected)) ? LostTailPath(_segments[^1].Path, expected) : null;
             var gap = new SegmentLogGap(expected, committed, lostTail);
-            _segments.Add(Segment.Create(_files, _folder, _segments[^1].Number + 1, committed + 1, afterGap: true));
+            if (_segments[^1].Seal is null)
+            {
+                _segments[^1].Sync(); // its records on the disk before the seal that vouches for them
+                _segments[^1].WriteSeal(committed);
+                _segments[^1].Sync();
+            }
+
+            _segments.Add(Segment.Create(_files, _folder, _segments[^1].Number + 1, committed + 1, afterGap: true, afterSeal: true));
             _gaps.Add(gap);
             RecoveredGap = gap;
             expected = committed + 1;
@@ -433,6 +496,34 @@ internal sealed class SegmentLog : IDisposable
         // The last segment may hold records written before this open that no flush covered (a process that goes on
         // after an I/O error reopens its log): the first flush syncs it whatever this log appended.
         _written = 1;
+    }
+
+    /// <summary>
+    /// Why segment <c>i</c> (flags <paramref name="afterSeal"/>, <paramref name="afterGap"/>, first sequence
+    /// <paramref name="first"/>) does not follow <paramref name="previousSeal"/>, the seal of the whole segment before it;
+    /// <see langword="null"/> when it does. A segment made after a seal says so in its header, so a sealed segment whose
+    /// end was cut (its seal with it, even at a record boundary) is told from one written before seals existed.
+    /// </summary>
+    private static string? SealFailure(SegmentSeal? previousSeal, bool afterSeal, bool afterGap, long first)
+    {
+        if (previousSeal is not { } seal)
+        {
+            return afterSeal ? "its header says the segment before it was sealed, but that segment has no seal: its end was cut" : null;
+        }
+
+        if (!afterSeal)
+        {
+            return "the segment before it is sealed, but its header does not say it follows a seal";
+        }
+
+        if (seal.IsGap != afterGap)
+        {
+            return seal.IsGap ? "the segment before it was sealed for a gap, but its header names none" : "its header names a gap, but the segment before it was sealed without one";
+        }
+
+        return seal.IsGap && seal.GapTo != first - 1
+            ? $"the segment before it was sealed for a gap up to sequence {seal.GapTo}, but its header says it starts at {first}"
+            : null;
     }
 
     /// <summary>Where a lost-tail recovery keeps the tail of <paramref name="segmentPath"/> cut from record <paramref name="from"/> on.</summary>
@@ -473,6 +564,37 @@ internal sealed class SegmentLog : IDisposable
 
         _files.SyncDirectory(path);
         return path;
+    }
+
+    /// <summary>
+    /// Whether the bytes of <paramref name="segment"/> from <paramref name="offset"/> to <paramref name="length"/> are a part
+    /// of the seal a lost-tail recovery writes there for the gap <paramref name="from"/> to <paramref name="to"/>: at most
+    /// a seal's size, each byte that seal's or zero.
+    /// </summary>
+    private static bool IsTornGapSeal(Segment segment, long offset, long length, long from, long to)
+    {
+        if (length - offset is <= 0 or > SegmentFormat.SealSize)
+        {
+            return false;
+        }
+
+        Span<byte> seal = stackalloc byte[SegmentFormat.SealSize];
+        SegmentFormat.WriteSeal(seal, segment.Number, offset, from, to);
+        Span<byte> left = stackalloc byte[(int)(length - offset)];
+        if (segment.ReadAt(offset, left) < left.Length)
+        {
+            return false;
+        }
+
+        for (int i = 0; i < left.Length; i++)
+        {
+            if (left[i] != 0 && left[i] != seal[i])
+            {
+                return false;
+            }
+        }
+
+        return true;
     }
 
     /// <summary>Whether the log's folder holds <paramref name="path"/>.</summary>
@@ -597,7 +719,7 @@ internal sealed class SegmentLog : IDisposable
         {
             SegmentFormat.Encode(record, buffer.AsSpan(0, size));
             Segment active = _segments[^1]; // only this (the writer's) path changes the list
-            if (active.Offsets.Count > 0 && active.Length + size > _options.RollBytes)
+            if (active.Seal is not null || (active.Offsets.Count > 0 && active.Length + size > _options.RollBytes))
             {
                 active = Roll(record.Sequence);
             }
@@ -640,19 +762,47 @@ internal sealed class SegmentLog : IDisposable
         }
     }
 
-    /// <summary>Seals the active segment (flushed to the disk) and starts the next one, whose first record is <paramref name="first"/>.</summary>
+    /// <summary>
+    /// Seals the active segment and starts the next one, whose first record is <paramref name="first"/>: the segment's
+    /// records are flushed, then its seal is written and flushed, then the next segment is made (its header says it follows
+    /// a seal). So a next segment on the disk means a whole sealed one before it. A segment sealed already (the log was
+    /// opened or cut back to it) is not sealed again.
+    /// </summary>
     private Segment Roll(long first)
     {
         Segment sealedSegment = _segments[^1];
-        lock (_flushLock)
+        if (sealedSegment.Seal is null)
         {
-            SyncOrFail(sealedSegment);
+            lock (_flushLock)
+            {
+                SyncOrFail(sealedSegment); // its records on the disk before the seal that vouches for them
+                try
+                {
+                    sealedSegment.WriteSeal(gapTo: 0);
+                }
+                catch (Exception ex) when (ex is not OutOfMemoryException)
+                {
+                    // A part of the seal may be in the file: cut it, as after a failed append (the segment stays the last).
+                    try
+                    {
+                        sealedSegment.Truncate(sealedSegment.Length);
+                    }
+                    catch (Exception cut) when (cut is IOException or UnauthorizedAccessException)
+                    {
+                        _failed = true;
+                    }
+
+                    throw;
+                }
+
+                SyncOrFail(sealedSegment);
+            }
         }
 
         Segment next;
         try
         {
-            next = Segment.Create(_files, _folder, sealedSegment.Number + 1, first);
+            next = Segment.Create(_files, _folder, sealedSegment.Number + 1, first, afterSeal: true);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
@@ -783,7 +933,8 @@ internal sealed class SegmentLog : IDisposable
 
                 int index = SegmentIndexOf(lastKept + 1);
                 int position = (int)(lastKept + 1 - _segments[index].FirstSequence);
-                // A segment left empty goes too, unless it carries a gap (the records after it need its first sequence).
+                // A segment left empty goes too, unless it carries a gap (the records after it need its first sequence). The
+                // segment before a deleted one keeps its seal: the next append starts a new segment after it.
                 int keep = position == 0 && index > 0 && !_segments[index].AfterGap ? index : index + 1;
                 for (int i = _segments.Count - 1; i >= keep; i--)
                 {
@@ -792,16 +943,19 @@ internal sealed class SegmentLog : IDisposable
                     _segments.RemoveAt(i);
                 }
 
+                // The deletions reach the disk before the cut: a crash between them never leaves a segment after a cut one
+                // (whose first sequence, or the seal it needs, the cut took away).
+                _files.SyncDirectory(_segments[0].Path);
                 if (keep > index)
                 {
                     Segment segment = _segments[index];
 
                     // Its newest time may now be later than its records: retention then keeps it longer, never shorter.
+                    // A sealed segment loses its seal with the cut and takes the next appends.
                     segment.Truncate(segment.Offsets[position]);
                     segment.Offsets.RemoveRange(position, segment.Offsets.Count - position);
                 }
 
-                _files.SyncDirectory(_segments[0].Path);
                 _nextSequence = lastKept + 1;
             }
             finally
@@ -998,7 +1152,7 @@ internal sealed class SegmentLog : IDisposable
         {
             using (var writer = new CopyWriter(file))
             {
-                SegmentFormat.WriteHeader(writer.Reserve(SegmentFormat.HeaderSize), old.Number, old.FirstSequence, old.AfterGap ? SegmentFormat.AfterGapFlag : (ushort)0);
+                SegmentFormat.WriteHeader(writer.Reserve(SegmentFormat.HeaderSize), old.Number, old.FirstSequence, old.HeaderFlags);
                 writer.Commit(SegmentFormat.HeaderSize);
                 int listed = 0;
                 for (int position = 0; position < old.Offsets.Count; position++)
@@ -1046,8 +1200,15 @@ internal sealed class SegmentLog : IDisposable
                     }
                 }
 
-                writer.Flush();
                 length = writer.Position;
+                if (old.Seal is { } seal)
+                {
+                    // The copy keeps the seal, after its (shorter) records.
+                    SegmentFormat.WriteSeal(writer.Reserve(SegmentFormat.SealSize), old.Number, length, seal.NextSequence, seal.GapTo);
+                    writer.Commit(SegmentFormat.SealSize);
+                }
+
+                writer.Flush();
             }
 
             if (removed.Count == 0)
@@ -1082,7 +1243,8 @@ internal sealed class SegmentLog : IDisposable
 
         // The new file has the segment's name now, and this handle is open on it.
         _files.SyncDirectory(old.Path);
-        var compacted = Segment.Attach(old.Path, old.Number, old.FirstSequence, old.AfterGap, file);
+        var compacted = Segment.Attach(old.Path, old.Number, old.FirstSequence, old.AfterGap, file, old.AfterSeal);
+        compacted.Seal = old.Seal;
         compacted.Offsets.AddRange(offsets);
         compacted.Length = length;
         compacted.NewestTicks = newestTicks;
@@ -1374,8 +1536,9 @@ internal sealed class SegmentLog : IDisposable
     }
 
     /// <summary>
-    /// Each segment file's path and the length of its header and complete records, oldest first: with no append, cut or
-    /// removal running meanwhile (the caller's to ensure), exactly the log's bytes up to <see cref="NextSequence"/> - 1.
+    /// Each segment file's path and the length of its header, complete records and seal (if sealed), oldest first: with
+    /// no append, cut or removal running meanwhile (the caller's to ensure), exactly the log's bytes up to
+    /// <see cref="NextSequence"/> - 1.
     /// A physical backup copies these lengths while appends go on past them.
     /// </summary>
     public IReadOnlyList<(string Path, long Length)> Extent()
@@ -1384,7 +1547,8 @@ internal sealed class SegmentLog : IDisposable
         _lock.EnterReadLock();
         try
         {
-            return _segments.Select(s => (s.Path, s.Length)).ToArray();
+            // A sealed segment's file ends with its seal, which a copy needs (the next segment's header says it is there).
+            return _segments.Select(s => (s.Path, s.Length + (s.Seal is null ? 0 : SegmentFormat.SealSize))).ToArray();
         }
         finally
         {

@@ -156,6 +156,11 @@ internal static class SegmentLogReader
         {
             string? failure = null;
             int recordLength = 0;
+            if (!searching && length - offset == SegmentFormat.SealSize && IsSealAt(source, offset, number))
+            {
+                break; // the segment's seal: the log went on in the next segment
+            }
+
             if (!searching)
             {
                 failure = TryRead(source, offset, length, visit, out recordLength, out long sequence, ref budget);
@@ -185,6 +190,15 @@ internal static class SegmentLogReader
         }
 
         return last;
+    }
+
+    /// <summary>Whether the last <see cref="SegmentFormat.SealSize"/> bytes, at <paramref name="offset"/>, are segment <paramref name="number"/>'s seal.</summary>
+    private static bool IsSealAt(Source source, long offset, long number)
+    {
+        Span<byte> seal = stackalloc byte[SegmentFormat.SealSize];
+        return source.Read(offset, seal) == SegmentFormat.SealSize
+               && SegmentFormat.TryReadSeal(seal, out long sealNumber, out long sealOffset, out _, out _, out _)
+               && sealNumber == number && sealOffset == offset;
     }
 
     /// <summary>

@@ -48,6 +48,9 @@ public sealed class SegmentLogGapTests : SegmentLogTestBase
         File.WriteAllBytes(First, image);
     }
 
+    /// <summary>The flags of a segment a lost-tail recovery makes: after a gap, and after the seal it wrote before it.</summary>
+    private const ushort AfterGapAndSeal = SegmentFormat.AfterGapFlag | SegmentFormat.AfterSealFlag;
+
     private static ushort FlagsOf(string segment)
         => BinaryPrimitives.ReadUInt16LittleEndian(File.ReadAllBytes(segment).AsSpan(6, 2));
 
@@ -92,10 +95,11 @@ public sealed class SegmentLogGapTests : SegmentLogTestBase
                     Assert.Equal(image[OffsetOf(from)..], File.ReadAllBytes(preserved));
                 }
 
-                Assert.Equal(OffsetOf(from), new FileInfo(First).Length);
+                // (The segment is sealed for the gap: its seal follows its last whole record.)
+                Assert.Equal(OffsetOf(from) + SegmentFormat.SealSize, new FileInfo(First).Length);
                 string[] segments = Segments(Folder);
                 Assert.Equal(2, segments.Length);
-                Assert.Equal(SegmentFormat.AfterGapFlag, FlagsOf(segments[1]));
+                Assert.Equal(AfterGapAndSeal, FlagsOf(segments[1]));
 
                 // A later open needs no tolerance: the gap is in the headers, and record 4 chains past it.
                 using (SegmentLog reopened = SegmentLog.Open(Folder, 4))
@@ -206,7 +210,7 @@ public sealed class SegmentLogGapTests : SegmentLogTestBase
             Assert.Equal(1, log.Remove([4L]));
         }
 
-        Assert.Equal(SegmentFormat.AfterGapFlag, FlagsOf(Segments(Folder)[1]));
+        Assert.Equal(AfterGapAndSeal, FlagsOf(Segments(Folder)[1]));
         using (SegmentLog reopened = SegmentLog.Open(Folder, 5))
         {
             Assert.Equal([new SegmentLogGap(3, 3, null)], reopened.Gaps);
@@ -221,7 +225,7 @@ public sealed class SegmentLogGapTests : SegmentLogTestBase
 
         using SegmentLog last = SegmentLog.Open(Folder, 5);
         Assert.Equal([5L], last.ReadFrom(0).Select(r => r.Sequence));
-        Assert.Equal(SegmentFormat.AfterGapFlag, FlagsOf(Segments(Folder)[0]));
+        Assert.Equal(AfterGapAndSeal, FlagsOf(Segments(Folder)[0]));
     }
 
     [Fact]
@@ -241,7 +245,7 @@ public sealed class SegmentLogGapTests : SegmentLogTestBase
         AssertCorrupt(3, keepLostTail: true);
 
         // A flag this program does not know.
-        SegmentFormat.WriteHeader(header, 2, 4, 0x0002);
+        SegmentFormat.WriteHeader(header, 2, 4, 0x0004);
         File.WriteAllBytes(second, header);
         AssertCorrupt(3, keepLostTail: true);
     }
@@ -269,7 +273,7 @@ public sealed class SegmentLogGapTests : SegmentLogTestBase
                 Assert.Equal(4, log.NextSequence);
             }
 
-            Assert.Equal(SegmentFormat.AfterGapFlag, FlagsOf(second));
+            Assert.Equal(AfterGapAndSeal, FlagsOf(second));
         }
     }
 }

@@ -141,9 +141,26 @@ internal static class SegmentLogTestSupport
         return bytes;
     }
 
-    /// <summary>Every segment file's bytes after its header, one after the other: the records and tombstones in order.</summary>
+    /// <summary>
+    /// Every segment file's bytes after its header and before its seal (if it has one), one after the other: the records
+    /// and tombstones in order.
+    /// </summary>
     public static byte[] Bodies(string folder)
-        => Segments(folder).SelectMany(f => File.ReadAllBytes(f).Skip(SegmentFormat.HeaderSize)).ToArray();
+        => Segments(folder).SelectMany(f => RecordBytes(File.ReadAllBytes(f))).ToArray();
+
+    /// <summary>A segment's bytes after its header and before its seal (if it ends with one).</summary>
+    public static byte[] RecordBytes(byte[] segment)
+    {
+        int end = segment.Length;
+        if (end >= SegmentFormat.HeaderSize + SegmentFormat.SealSize
+            && SegmentFormat.TryReadSeal(segment.AsSpan(end - SegmentFormat.SealSize), out _, out long offset, out _, out _, out _))
+        {
+            Assert.Equal(end - SegmentFormat.SealSize, offset);
+            end = (int)offset;
+        }
+
+        return segment[SegmentFormat.HeaderSize..end];
+    }
 }
 
 /// <summary>A temporary folder per test, with the log folder of a database in it.</summary>
