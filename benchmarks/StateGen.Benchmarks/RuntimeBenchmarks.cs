@@ -72,7 +72,7 @@ public class RuntimeBenchmarks
         _scope = StateScope.Agent("researcher-1");
         var quiet = new StateManagerOptions { SecretScanning = SecretScanPolicy.RedactAndWarn, RecordHookHistory = false };
         // Relaxed, like the floors measured against (durable saves: DurabilityCheck, --durability).
-        _logged = new StateManager(new LiteDbStateStore(new LiteDbStateStoreOptions { Path = Path.Combine(_folder, "logged.db"), Durability = StateDurability.Relaxed, RelaxedFlushInterval = TimeSpan.FromHours(1) }), quiet);
+        _logged = new StateManager(new LiteDbStateStore(new LiteDbStateStoreOptions { Path = Path.Combine(_folder, "logged.db"), ChangeLogLayout = LiteDbChangeLogLayout.Collection, Durability = StateDurability.Relaxed, RelaxedFlushInterval = TimeSpan.FromHours(1) }), quiet);
         _unlogged = new StateManager(new LiteDbStateStore(new LiteDbStateStoreOptions { Path = Path.Combine(_folder, "unlogged.db"), RecordChanges = false, Durability = StateDurability.Relaxed, RelaxedFlushInterval = TimeSpan.FromHours(1) }), quiet);
         _segmented = new StateManager(new LiteDbStateStore(new LiteDbStateStoreOptions { Path = Path.Combine(_folder, "segmented.db"), SegmentChangeLog = true, Durability = StateDurability.Relaxed, RelaxedFlushInterval = TimeSpan.FromHours(1) }), quiet);
         _memory0 = new StateManager(new MemoryStateStore(recordChanges: false), quiet);

@@ -14,7 +14,7 @@ namespace StateGen.Hosting;
 /// </summary>
 internal sealed class StateGenConfigurationBinding(IConfiguration configuration) : IConfigureOptions<StateGenOptions>
 {
-    private const string Known = "DatabasePath, RecordChanges, Durability, RelaxedFlushInterval, CheckpointPages, MaxValueBytes, MaxDepth, WriteBackUpgrades, HookTimeout, RecordHookHistory, SlowOperationThreshold, ReadCache";
+    private const string Known = "DatabasePath, RecordChanges, ChangeLogLayout, Durability, RelaxedFlushInterval, CheckpointPages, MaxValueBytes, MaxDepth, WriteBackUpgrades, HookTimeout, RecordHookHistory, SlowOperationThreshold, ReadCache";
 
     public void Configure(StateGenOptions options)
     {
@@ -31,6 +31,9 @@ internal sealed class StateGenConfigurationBinding(IConfiguration configuration)
                     break;
                 case "RECORDCHANGES":
                     options.RecordChanges = Parse(child, options, bool.TryParse, "true or false", options.RecordChanges);
+                    break;
+                case "CHANGELOGLAYOUT":
+                    options.ChangeLogLayout = Parse(child, options, TryLayout, "SegmentFiles or Collection", options.ChangeLogLayout);
                     break;
                 case "DURABILITY":
                     options.Durability = Parse(child, options, TryDurability, "Durable or Relaxed", options.Durability);
@@ -148,6 +151,23 @@ internal sealed class StateGenConfigurationBinding(IConfiguration configuration)
     private static bool TryLong(string text, out long value) => long.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out value);
 
     private static bool TryTimeSpan(string text, out TimeSpan value) => TimeSpan.TryParse(text, CultureInfo.InvariantCulture, out value);
+
+    private static bool TryLayout(string text, out LiteDbChangeLogLayout value)
+    {
+        // Names only, as for the durability.
+        switch (text.Trim().ToUpperInvariant())
+        {
+            case "SEGMENTFILES":
+                value = LiteDbChangeLogLayout.SegmentFiles;
+                return true;
+            case "COLLECTION":
+                value = LiteDbChangeLogLayout.Collection;
+                return true;
+            default:
+                value = default;
+                return false;
+        }
+    }
 
     private static bool TryDurability(string text, out StateDurability value)
     {

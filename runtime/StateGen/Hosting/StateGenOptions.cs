@@ -30,6 +30,12 @@ public sealed class StateGenOptions
     /// </summary>
     public StateDurability Durability { get; set; } = StateDurability.Durable;
 
+    /// <summary>
+    /// Where a database file this creates keeps its change log (<see cref="LiteDbStateStoreOptions.ChangeLogLayout"/>):
+    /// <see cref="LiteDbChangeLogLayout.SegmentFiles"/> by default; an existing file keeps its own.
+    /// </summary>
+    public LiteDbChangeLogLayout ChangeLogLayout { get; set; } = LiteDbChangeLogLayout.SegmentFiles;
+
     /// <summary>How often a relaxed LiteDB store flushes (<see cref="LiteDbStateStoreOptions.RelaxedFlushInterval"/>); 1 second by default.</summary>
     public TimeSpan RelaxedFlushInterval { get; set; } = TimeSpan.FromSeconds(1);
 

@@ -25,6 +25,11 @@ internal sealed class StateGenOptionsValidator : IValidateOptions<StateGenOption
             errors.Add($"StateGen:Durability must be Durable or Relaxed (was {(int)options.Durability}).");
         }
 
+        if (options.ChangeLogLayout is not Storage.LiteDb.LiteDbChangeLogLayout.SegmentFiles and not Storage.LiteDb.LiteDbChangeLogLayout.Collection)
+        {
+            errors.Add($"StateGen:ChangeLogLayout must be SegmentFiles or Collection (was {(int)options.ChangeLogLayout}).");
+        }
+
         if (options.RelaxedFlushInterval <= TimeSpan.Zero)
         {
             errors.Add($"StateGen:RelaxedFlushInterval must be positive (was {options.RelaxedFlushInterval}).");

@@ -78,6 +78,7 @@ public static class StateGenServiceCollectionExtensions
             {
                 Path = options.DatabasePath,
                 RecordChanges = options.RecordChanges,
+                ChangeLogLayout = options.ChangeLogLayout,
                 Durability = options.Durability,
                 RelaxedFlushInterval = options.RelaxedFlushInterval,
                 CheckpointPages = options.CheckpointPages,

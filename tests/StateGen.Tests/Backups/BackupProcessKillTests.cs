@@ -70,7 +70,7 @@ public sealed class BackupProcessKillTests : IDisposable
         var manager = new BackupManager(new BackupManagerOptions { Directory = folder });
         BackupInfo backup;
         SortedDictionary<string, string> stateB;
-        await using (var store = new LiteDbStateStore(new LiteDbStateStoreOptions { Path = pathB, Durability = StateDurability.Relaxed }))
+        await using (var store = new LiteDbStateStore(new LiteDbStateStoreOptions { Path = pathB, Durability = StateDurability.Relaxed, ChangeLogLayout = LiteDbChangeLogLayout.Collection }))
         {
             for (int i = 0; i < 3000; i += 500)
             {
@@ -83,7 +83,7 @@ public sealed class BackupProcessKillTests : IDisposable
 
         string master = _dir.File("a-master.db");
         SortedDictionary<string, string> stateA;
-        await using (var store = new LiteDbStateStore(master))
+        await using (var store = CollectionLayout.Open(master))
         {
             await store.CommitAsync(Enumerable.Range(0, 400).Select(j => (StateOperation)Write("agent/b", "k" + (j * 2), -j, 50)).ToArray());
             await store.WriteAsync(Write("agent/a", "only-in-a", 1));

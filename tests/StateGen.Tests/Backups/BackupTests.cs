@@ -458,7 +458,7 @@ public sealed class BackupTests : IDisposable
     {
         string path = _dir.File("damaged.db");
         byte[] value = System.Text.Encoding.UTF8.GetBytes("\"" + new string('q', 300) + "\"");
-        await using (var store = new LiteDbStateStore(path))
+        await using (var store = CollectionLayout.Open(path))
         {
             await store.WriteAsync(new StateWrite("agent/a", "damaged", "T", 1, value));
             await store.WriteAsync(Write("agent/a", "newest", 1)); // the open reads the newest change record, not this one
@@ -474,7 +474,7 @@ public sealed class BackupTests : IDisposable
         // and fails it, restore refuses it, and retention never counts it as the newest valid backup.
         BackupManager backups = Manager();
         BackupInfo backup;
-        await using (var store = new LiteDbStateStore(path))
+        await using (var store = CollectionLayout.Open(path))
         {
             backup = await backups.CreateAsync(store);
         }
@@ -495,7 +495,7 @@ public sealed class BackupTests : IDisposable
     {
         string path = _dir.File("damaged-entry.db");
         string key = "entry-" + new string('k', 40);
-        await using (var store = new LiteDbStateStore(path))
+        await using (var store = CollectionLayout.Open(path))
         {
             await store.WriteAsync(Write("agent/a", key, 1));
         }

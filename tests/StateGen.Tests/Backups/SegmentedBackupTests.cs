@@ -65,6 +65,18 @@ public sealed class SegmentedBackupTests : IDisposable
         await store.DeleteAsync("agent/a1", "key-11");
     }
 
+    /// <summary>Flips a byte of the value <c>Write(key, version)</c> wrote, in the data file; returns the value.</summary>
+    private static async Task<byte[]> DamageValueAsync(string path, int key, int version)
+    {
+        byte[] bytes = await File.ReadAllBytesAsync(path);
+        byte[] value = Write(key, version).Payload.ToArray();
+        int at = bytes.AsSpan().IndexOf(value);
+        Assert.True(at > 0);
+        bytes[at + 20] ^= 0x20;
+        await File.WriteAllBytesAsync(path, bytes);
+        return value;
+    }
+
     /// <summary>A new segmented store at <paramref name="path"/>, seeded, backed up, optionally changed after, closed.</summary>
     private async Task<BackupInfo> SeededBackupAsync(string path, BackupManager backups, bool changesAfter)
     {
@@ -378,18 +390,34 @@ public sealed class SegmentedBackupTests : IDisposable
         Assert.False(Directory.Exists(SegmentLog.FolderFor(path))); // only agent.db.changes-<suffix> holds the log
 
         // Damage key-05's current value in the data file: salvage recovers it from the segments.
-        byte[] bytes = await File.ReadAllBytesAsync(path);
-        byte[] value = Write(5, 3).Payload.ToArray();
-        int at = bytes.AsSpan().IndexOf(value);
-        Assert.True(at > 0);
-        bytes[at + 20] ^= 0x20;
-        await File.WriteAllBytesAsync(path, bytes);
+        byte[] value = await DamageValueAsync(path, 5, 3);
 
         LiteDbSalvageResult result = LiteDbStateStore.Salvage(path);
         StoredEntry recovered = Assert.Single(result.Recovered);
         Assert.Equal(("key-05", 3L), (recovered.Key, recovered.Version));
         Assert.Equal(value, recovered.Payload.ToArray());
         Assert.DoesNotContain(result.Failures, f => f.Contains("folder", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_damaged_current_value_stops_the_backup_typed_and_leaves_nothing_listed()
+    {
+        string path = _dir.File("agent.db");
+        await using (LiteDbStateStore store = Open(path))
+        {
+            await SeedAsync(store);
+        }
+
+        await DamageValueAsync(path, 5, 3); // its only copy in the data file (its records are in the segments)
+
+        BackupManager backups = Manager();
+        await using (LiteDbStateStore store = Open(path))
+        {
+            await Assert.ThrowsAsync<StateStoreCorruptedException>(() => backups.CreateAsync(store));
+        }
+
+        Assert.Empty(await backups.ListAsync());
+        Assert.Empty(Directory.EnumerateFileSystemEntries(backups.Directory));
     }
 
     public static TheoryData<string> LogDamage => ["flip", "truncate", "missing"];

@@ -168,6 +168,44 @@ public sealed class AddStateGenTests : IDisposable
     }
 
     [Theory]
+    [InlineData(null, true)]
+    [InlineData("SegmentFiles", true)]
+    [InlineData("collection", false)]
+    public async Task The_change_log_layout_is_bound_from_configuration_and_decides_a_new_files_layout(string? configured, bool segmented)
+    {
+        string path = _dir.File($"layout-{configured}.db");
+        var values = new Dictionary<string, string?> { ["StateGen:DatabasePath"] = path };
+        if (configured is not null)
+        {
+            values["StateGen:ChangeLogLayout"] = configured;
+        }
+
+        var services = new ServiceCollection();
+        services.AddStateGen(Config(values).GetSection("StateGen"));
+        await using (ServiceProvider provider = services.BuildServiceProvider())
+        {
+            provider.GetRequiredService<IStartupValidator>().Validate();
+            StateManager manager = provider.GetRequiredService<StateManager>();
+            await manager.SetJsonAsync(StateScope.Global, "k", Backends.JsonString("v"));
+            Assert.Equal(segmented, Assert.IsType<LiteDbStateStore>(manager.Store).ChangeLogFolder is not null);
+        }
+
+        Assert.Equal(segmented, Directory.Exists(path + ".changes"));
+    }
+
+    [Fact]
+    public void An_unknown_change_log_layout_is_a_binding_error_naming_the_choices()
+    {
+        var services = new ServiceCollection();
+        services.AddStateGen(Config(new() { ["StateGen:ChangeLogLayout"] = "1" }).GetSection("StateGen"));
+        using ServiceProvider provider = services.BuildServiceProvider();
+
+        OptionsValidationException error = Assert.Throws<OptionsValidationException>(() => provider.GetRequiredService<IStartupValidator>().Validate());
+
+        Assert.Contains("StateGen:ChangeLogLayout must be SegmentFiles or Collection (was '1')", error.Message);
+    }
+
+    [Theory]
     [InlineData("64", 64)]
     [InlineData("100000", LiteDbStateStore.MaxCheckpointPages)]
     [InlineData("", LiteDbStateStore.DefaultCheckpointPages)]

@@ -117,7 +117,7 @@ public sealed class LiteDbByteFlipTests : IDisposable
         // Without the per-document checksum, LiteDB (no page checksums) would hand back these bytes as the value.
         string path = _dir.File();
         byte[] payload = Enumerable.Range(0, 200).Select(i => (byte)('a' + (i % 26))).ToArray();
-        await using (var store = new LiteDbStateStore(path))
+        await using (var store = CollectionLayout.Open(path))
         {
             await store.WriteAsync(new StateWrite("agent/a1", "k", "T", 1, Json(payload)));
         }
@@ -135,7 +135,7 @@ public sealed class LiteDbByteFlipTests : IDisposable
             // The open reads the newest change record (for the sequence), so it may be the open that refuses.
             var ex = await Assert.ThrowsAsync<StateStoreCorruptedException>(async () =>
             {
-                await using var store = new LiteDbStateStore(path);
+                await using var store = CollectionLayout.Open(path);
                 await store.GetAsync("agent/a1", "k");
             });
             Assert.Contains("checksum", ex.Failure, StringComparison.Ordinal);
@@ -306,7 +306,11 @@ public sealed class LiteDbByteFlipTests : IDisposable
         foreach (bool close in new[] { true, false })
         {
             var disk = new SimulatedDisk();
-            var store = new LiteDbStateStore(new LiteDbStateStoreOptions { Path = Path, OpenFile = disk.Open });
+            // The collection layout: the corpus is the data file and LiteDB's log (segment files are not flipped here).
+            // Built under a name of its own (a store registers its path as open in this process, and the tests that
+            // read damaged copies at Path run in parallel), then renamed to Path.
+            string buildPath = $"/corpus/{Guid.NewGuid():N}.db";
+            var store = new LiteDbStateStore(new LiteDbStateStoreOptions { Path = buildPath, OpenFile = disk.Open, ChangeLogLayout = LiteDbChangeLogLayout.Collection });
             var expected = new Dictionary<(string Scope, string Key), (long Version, byte[] Payload)>();
             var history = new Dictionary<(string Scope, string Key), List<(long Version, byte[] Payload)>>();
             var rng = new Random(42);
@@ -336,11 +340,11 @@ public sealed class LiteDbByteFlipTests : IDisposable
             if (close)
             {
                 store.Dispose();
-                images = disk.Images();
+                images = SimulatedDisk.Rename(disk.Images(), buildPath, Path);
             }
             else
             {
-                images = disk.Images();
+                images = SimulatedDisk.Rename(disk.Images(), buildPath, Path);
                 store.Dispose();
             }
 

@@ -25,7 +25,7 @@ public sealed class LiteDbChecksumFormatTests : IDisposable
     private async Task<string> CreateAsync()
     {
         string path = _dir.File();
-        await using var store = new LiteDbStateStore(path);
+        await using var store = CollectionLayout.Open(path);
         await store.WriteAsync(new StateWrite("agent/a1", "a", "Note", 1, Value("alpha")));
         await store.WriteAsync(new StateWrite("agent/a1", "b", "Note", 1, Value("beta")));
         return path;
@@ -65,13 +65,13 @@ public sealed class LiteDbChecksumFormatTests : IDisposable
         string path = await CreateAsync();
         Strip(path, all: true, clearMarker: true);
 
-        await using (var store = new LiteDbStateStore(path))
+        await using (var store = CollectionLayout.Open(path))
         {
             Assert.Equal("\"alpha\"", Encoding.UTF8.GetString((await store.GetAsync("agent/a1", "a"))!.Payload.Span));
             await store.WriteAsync(new StateWrite("agent/a1", "c", "Note", 1, Value("gamma")));
         }
 
-        await using (var reopened = new LiteDbStateStore(path))
+        await using (var reopened = CollectionLayout.Open(path))
         {
             Assert.Equal("\"beta\"", Encoding.UTF8.GetString((await reopened.GetAsync("agent/a1", "b"))!.Payload.Span));
             Assert.Equal("\"gamma\"", Encoding.UTF8.GetString((await reopened.GetAsync("agent/a1", "c"))!.Payload.Span));
@@ -85,7 +85,7 @@ public sealed class LiteDbChecksumFormatTests : IDisposable
         string path = await CreateAsync();
         Strip(path, all: false, clearMarker: false);
 
-        await using var store = new LiteDbStateStore(path);
+        await using var store = CollectionLayout.Open(path);
         Assert.NotNull(await store.GetAsync("agent/a1", "a"));
         var ex = await Assert.ThrowsAsync<StateStoreCorruptedException>(async () => await store.GetAsync("agent/a1", "b"));
         Assert.Contains("checksum", ex.Failure, StringComparison.Ordinal);

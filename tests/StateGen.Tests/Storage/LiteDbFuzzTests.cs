@@ -199,7 +199,7 @@ public sealed class LiteDbFuzzTests
     {
         using var dir = new TempDirectory();
         string path = dir.File();
-        await using (var store = new LiteDbStateStore(path))
+        await using (var store = CollectionLayout.Open(path))
         {
             await store.WriteAsync(new StateWrite("agent/a1", "note", "Note", 2, "{\"text\":\"hello\",\"n\":42}"u8.ToArray()));
             await store.CommitAsync([new StateWrite("agent/a1", "x", "Note", 1, "[1,2,3]"u8.ToArray()), new StateDelete("agent/a1", "note")]);

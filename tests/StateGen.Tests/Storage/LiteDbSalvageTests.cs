@@ -26,7 +26,7 @@ public sealed class LiteDbSalvageTests : IDisposable
     private async Task<string> CreateAsync()
     {
         string path = _dir.File();
-        await using var store = new LiteDbStateStore(path);
+        await using var store = CollectionLayout.Open(path);
         for (int version = 1; version <= 2; version++)
         {
             for (int k = 0; k < Keys; k++)
@@ -49,7 +49,7 @@ public sealed class LiteDbSalvageTests : IDisposable
         await File.WriteAllBytesAsync(path, bytes);
 
         // A normal open refuses the damaged value, typed.
-        await using (var store = new LiteDbStateStore(path))
+        await using (var store = CollectionLayout.Open(path))
         {
             await Assert.ThrowsAsync<StateStoreCorruptedException>(async () => await store.GetAsync("agent/a1", "key-07"));
         }

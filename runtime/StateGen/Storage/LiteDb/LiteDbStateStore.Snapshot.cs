@@ -464,6 +464,7 @@ public sealed partial class LiteDbStateStore : IStateSnapshotSource
             Path = path,
             Durability = StateDurability.Relaxed,
             RelaxedFlushInterval = TimeSpan.FromDays(1),
+            ChangeLogLayout = LiteDbChangeLogLayout.Collection, // entries carry records out of sequence order
         });
         store.Import(sequenceFloor, documents, replay, progress, cancellationToken);
     }

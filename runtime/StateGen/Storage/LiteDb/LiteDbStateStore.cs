@@ -12,6 +12,16 @@ using LiteDB.Engine;
 
 namespace StateGen.Storage.LiteDb;
 
+/// <summary>Where a LiteDB store file keeps its change log (<see cref="LiteDbStateStoreOptions.ChangeLogLayout"/>).</summary>
+public enum LiteDbChangeLogLayout
+{
+    /// <summary>Append-only, checksummed segment files in a folder beside the database (<c>&lt;db&gt;.changes/</c>).</summary>
+    SegmentFiles = 0,
+
+    /// <summary>A collection inside the database file (the layout of files made before segment files were the default).</summary>
+    Collection = 1,
+}
+
 /// <summary>Options of a <see cref="LiteDbStateStore"/>.</summary>
 public sealed class LiteDbStateStoreOptions
 {
@@ -68,12 +78,20 @@ public sealed class LiteDbStateStoreOptions
     internal bool WalkIndexOnOpen { get; set; } = true;
 
     /// <summary>
-    /// Preview, not yet for applications: a file this store creates keeps its change log in append-only segment files
-    /// beside it (<c>&lt;db&gt;.changes/</c>, docs/design/change-log-side-file.md) instead of a LiteDB collection, so a save
-    /// is one LiteDB upsert plus one sequential append. A file's own format decides at every later open. Physical
-    /// backups of such a file are not available yet.
+    /// Where a file this store <em>creates</em> keeps its change log: <see cref="LiteDbChangeLogLayout.SegmentFiles"/> (the
+    /// default: append-only segment files beside it, <c>&lt;db&gt;.changes/</c>; a save is one LiteDB upsert plus one
+    /// sequential append, a load one lookup) or <see cref="LiteDbChangeLogLayout.Collection"/> (a collection inside the
+    /// database file, the layout of files made before segment files became the default). An existing file keeps its own layout: its format
+    /// marker decides at every open. See docs/storage.md.
     /// </summary>
-    internal bool SegmentChangeLog { get; set; }
+    public LiteDbChangeLogLayout ChangeLogLayout { get; set; } = LiteDbChangeLogLayout.SegmentFiles;
+
+    /// <summary>Tests: <see cref="ChangeLogLayout"/> as a flag (<see langword="true"/>: segment files).</summary>
+    internal bool SegmentChangeLog
+    {
+        get => ChangeLogLayout == LiteDbChangeLogLayout.SegmentFiles;
+        set => ChangeLogLayout = value ? LiteDbChangeLogLayout.SegmentFiles : LiteDbChangeLogLayout.Collection;
+    }
 
     /// <summary>Test hook: the segment log's settings (segment size).</summary>
     internal ChangeLog.SegmentLogOptions? SegmentLogOptions { get; set; }
@@ -222,6 +240,12 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
             throw new ArgumentOutOfRangeException(nameof(options), options.RelaxedFlushInterval, "The flush interval must be positive.");
         }
 
+        if (options.ChangeLogLayout is not (LiteDbChangeLogLayout.SegmentFiles or LiteDbChangeLogLayout.Collection))
+        {
+            OpenFiles.TryRemove(FilePath, out _);
+            throw new ArgumentOutOfRangeException(nameof(options), options.ChangeLogLayout, "Unknown change-log layout.");
+        }
+
         if (options.CheckpointPages is < 1 or > MaxCheckpointPages)
         {
             OpenFiles.TryRemove(FilePath, out _);
@@ -367,8 +391,10 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
             _changes.DropIndex(ScopeIndex); // scope queries use the key index: its values start with the scope
             _changes.EnsureIndex(KeyIndex);
             _changes.EnsureIndex(CorrelationIndex);
-            _hooks.EnsureIndex("c");
         }
+
+        // Hook history is read by correlation id (replay) in either layout.
+        _hooks.EnsureIndex("c");
 
         // Walks the index of current values, so a damaged file fails here, not on first use.
         long entries = _walkIndexOnOpen ? _state.Count() : -1;
@@ -873,7 +899,7 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
         ValueTask<int> done = RunDurable(() =>
         {
             // The hook history of a file with the change log in its collection indexes the correlation id as it is.
-            if (!_segmented && records.FirstOrDefault(r => r.CorrelationId is { } c && System.Text.Encoding.UTF8.GetByteCount(c) > MaxIndexedStringBytes) is { } tooLong)
+            if (records.FirstOrDefault(r => r.CorrelationId is { } c && System.Text.Encoding.UTF8.GetByteCount(c) > MaxIndexedStringBytes) is { } tooLong)
             {
                 throw new StateStoreException($"The hook records cannot be appended, so none was: the correlation id of '{tooLong.HookId}' is over the {MaxIndexedStringBytes} UTF-8 bytes the hook history's index holds.");
             }
