@@ -200,7 +200,9 @@ public sealed class SegmentedBackupTests : IDisposable
         // The copy names the original's folder, which is not its own name: it is not followed (its own is missing).
         string copy = _dir.File("copy.db");
         File.Copy(path, copy);
-        Assert.ThrowsAny<StateStoreException>(() => Open(copy).Dispose());
+        var ex = Assert.Throws<StateStoreCorruptedException>(() => Open(copy).Dispose());
+        Assert.Contains("folder is missing", ex.Failure, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(SegmentLog.FolderFor(copy))); // nothing made beside the copy
         Assert.Equal(before, Directory.EnumerateFiles(log).ToDictionary(f => f, File.ReadAllBytes));
         await using LiteDbStateStore original = Open(path);
         Assert.Equal(backup.ChangeLogPosition, (await original.ReadChangesAsync(new StateChangeQuery())).Count);

@@ -244,6 +244,12 @@ internal sealed class SegmentLog : IDisposable
     {
         if (!_files.DirectoryExists(_folder))
         {
+            if (committed > 0)
+            {
+                // Not made here: a database file copied or moved without its log would leave an empty folder behind.
+                throw Corrupt(_folder, $"the change log's folder is missing, but the database committed changes up to sequence {committed}");
+            }
+
             _files.CreateDirectory(_folder);
             _files.SyncDirectory(_folder); // the folder's entry in its parent
         }
