@@ -25,6 +25,9 @@ namespace StateGen.Tests.Backups;
 public sealed class BackupProcessKillTests : IDisposable
 {
     private const int Cycles = 12;
+
+    /// <summary>Kills of a segmented restore: cheap (under a second each), and its switch of values and history has narrow windows.</summary>
+    private const int SegmentedRestoreCycles = 24;
     private readonly TempDirectory _dir = new();
     private readonly ITestOutputHelper _output;
 
@@ -157,7 +160,8 @@ public sealed class BackupProcessKillTests : IDisposable
         Assert.Equal(1, completedOnce);
         var random = new Random(5);
         var outcomes = new List<string>();
-        for (int cycle = 0; cycle < Cycles; cycle++)
+        int cycles = segmented ? SegmentedRestoreCycles : Cycles;
+        for (int cycle = 0; cycle < cycles; cycle++)
         {
             // Back to state A: the data file, and no log left by a child killed while it had the store open.
             ResetToA(master, path, segmented);
@@ -182,17 +186,31 @@ public sealed class BackupProcessKillTests : IDisposable
             outcomes.Add(isA ? "before" : "after");
             if (segmented)
             {
+                // What the kill left beside the file, for the test's output (kinds, not names).
+                IEnumerable<string> left = Directory.EnumerateFileSystemEntries(_dir.Path, Path.GetFileName(path) + ".*")
+                    .Select(e => Path.GetFileName(e)[Path.GetFileName(path).Length..])
+                    .Select(e => e.StartsWith(".changes-", StringComparison.Ordinal) ? (e.EndsWith(".archive", StringComparison.Ordinal) ? ".changes-*.archive" : ".changes-*")
+                        : e.StartsWith(".pre-restore-", StringComparison.Ordinal) ? (e.Contains(".changes", StringComparison.Ordinal) ? ".pre-restore-*.changes*" : ".pre-restore-*") : e)
+                    .Where(e => e.Length != 0).Distinct().Order(StringComparer.Ordinal);
+                outcomes[^1] += " [" + string.Join(" ", left) + "]";
+
                 // Whatever the killed restore left (its lock file, a temporary file, an extracted log folder or archive
                 // that no file names, a safety copy) neither blocks nor spoils the next restore.
                 await manager.RestoreAsync(backup.Id, path);
                 await using var again = new LiteDbStateStore(path);
                 Assert.True((await ReadAllAsync(again)).SequenceEqual(stateB), $"cycle {cycle}: a restore after the killed one does not hold state B");
                 Assert.True((await HistoryAsync(again)).SequenceEqual(historyB), $"cycle {cycle}: a restore after the killed one does not hold B's history");
+
+                // And it cleaned them up: the one log folder left is the one the restored file names; no temporary file,
+                // lock or archive stays (safety copies and their folders are the user's to delete).
+                string[] remaining = Directory.EnumerateFileSystemEntries(_dir.Path, Path.GetFileName(path) + ".*")
+                    .Select(Path.GetFileName).Where(e => e != Path.GetFileName(path) && !e!.Contains(".pre-restore-", StringComparison.Ordinal)).ToArray()!;
+                Assert.True(remaining.Length == 1 && again.ChangeLogFolder == Path.Combine(_dir.Path, remaining[0]), $"cycle {cycle}: after the next restore, beside the file: {string.Join(", ", remaining)}; its log is {again.ChangeLogFolder}");
             }
         }
 
         _output.WriteLine($"restore of {duration} ms; outcomes: {string.Join(", ", outcomes)}");
-        Assert.Equal(Cycles, outcomes.Count);
+        Assert.Equal(cycles, outcomes.Count);
     }
 
     private static LiteDbStateStoreOptions Options(string path, bool segmented, StateDurability durability, long rollBytes)
