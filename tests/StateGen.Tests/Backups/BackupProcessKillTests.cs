@@ -20,7 +20,9 @@ namespace StateGen.Tests.Backups;
 /// <summary>
 /// A child process (tests/StateGen.CrashWriter, modes <c>backup</c> and <c>restore</c>) is killed with SIGKILL at random
 /// moments: afterwards every listed backup verifies, and the store opens with the state from before the restore or
-/// after it, never a mix.
+/// after it, never a mix. Both tests also run for a store whose change log is in segment files: a backup then restores
+/// the live store's history up to its position, a killed restore switches history together with the values, and the
+/// next restore succeeds whatever the killed one left.
 /// </summary>
 public sealed class BackupProcessKillTests : IDisposable
 {
