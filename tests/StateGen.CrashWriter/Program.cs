@@ -26,7 +26,7 @@ internal static class Program
             case "migrate":
                 return await MigrateMode.RunAsync(args[1]);
             case "backup":
-                return await BackupForeverAsync(args[1], args[2]);
+                return await BackupForeverAsync(args[1], args[2], args.Length > 3 && args[3] == "segmented");
             case "restore":
                 return await RestoreAsync(args[1], args[2], args[3]);
         }
@@ -83,12 +83,20 @@ internal static class Program
     }
 
     /// <summary>
-    /// <c>backup db-path backup-folder</c>: writes to the store without pause on another task and makes backups one after
-    /// another, printing <c>backup id</c> when each is complete (BackupProcessKillTests kills it mid-backup).
+    /// <c>backup db-path backup-folder [segmented]</c>: writes to the store without pause on another task and makes backups
+    /// one after another, printing <c>backup id</c> when each is complete (BackupProcessKillTests kills it mid-backup).
+    /// With <c>segmented</c>, a new store keeps its change log in segment files of 16 KiB, so the writes roll segments
+    /// while a backup copies them.
     /// </summary>
-    private static async Task<int> BackupForeverAsync(string path, string folder)
+    private static async Task<int> BackupForeverAsync(string path, string folder, bool segmented)
     {
-        await using var store = new LiteDbStateStore(new LiteDbStateStoreOptions { Path = path, Durability = StateDurability.Relaxed });
+        await using var store = new LiteDbStateStore(new LiteDbStateStoreOptions
+        {
+            Path = path,
+            Durability = StateDurability.Relaxed,
+            SegmentChangeLog = segmented,
+            SegmentLogOptions = segmented ? new() { RollBytes = 16 * 1024 } : null,
+        });
         var backups = new BackupManager(new BackupManagerOptions { Directory = folder });
         _ = Task.Run(async () =>
         {
