@@ -62,6 +62,9 @@ internal sealed class BackupManifest
     public List<BackupTypeCount> Types { get; set; } = [];
 
     public List<BackupFileEntry> Files { get; set; } = [];
+
+    /// <summary>Format 3: the first sequence the backed-up change log holds (a log missing its first segments fails verification).</summary>
+    public long? LogFirstSequence { get; set; }
 }
 
 /// <summary>What a backup's data file holds.</summary>

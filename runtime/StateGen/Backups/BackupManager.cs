@@ -223,6 +223,7 @@ public sealed partial class BackupManager
             UncompressedBytes = copy.Length,
             Types = summary.TypeCounts(),
             Files = log is null ? [file] : [file, log],
+            LogFirstSequence = copy.LogFirstSequence,
         };
     }
 
@@ -461,10 +462,7 @@ public sealed partial class BackupManager
         try
         {
             using LiteDbStateStore store = OpenExtracted(path, manifest, logFolder, walkIndex: false);
-            if (store.ChangeLogPosition != manifest.ChangeLogPosition)
-            {
-                problems.Add($"the database's change log ends at {store.ChangeLogPosition}, the manifest says {manifest.ChangeLogPosition}");
-            }
+            CheckLogExtent(store, manifest, problems);
         }
         catch (StateStoreCorruptedException ex)
         {
@@ -476,16 +474,27 @@ public sealed partial class BackupManager
         }
     }
 
+    /// <summary>The extracted database's change log must end at the manifest's position and, segmented, start where it says.</summary>
+    private static void CheckLogExtent(LiteDbStateStore store, BackupManifest manifest, List<string> problems)
+    {
+        if (store.ChangeLogPosition != manifest.ChangeLogPosition)
+        {
+            problems.Add($"the database's change log ends at {store.ChangeLogPosition}, the manifest says {manifest.ChangeLogPosition}");
+        }
+
+        if (manifest.LogFirstSequence is long first && store.ChangeLogFirstSequence is long actual && actual != first)
+        {
+            problems.Add($"{BackupLogFile.FileName} holds a change log that starts at sequence {actual}, the manifest says {first}");
+        }
+    }
+
     /// <summary>Opens an extracted database file and checks every entry in it against the manifest.</summary>
     private static long CheckDatabase(BackupManifest manifest, string path, string? logFolder, Func<StoredEntry, string?>? checkDocument, IProgress<BackupProgress>? progress, List<string> problems, CancellationToken cancellationToken)
     {
         try
         {
             using LiteDbStateStore store = OpenExtracted(path, manifest, logFolder);
-            if (store.ChangeLogPosition != manifest.ChangeLogPosition)
-            {
-                problems.Add($"the database's change log ends at {store.ChangeLogPosition}, the manifest says {manifest.ChangeLogPosition}");
-            }
+            CheckLogExtent(store, manifest, problems);
 
             return ((IStateSnapshotSource)store).ReadSnapshot((_, documents) => CheckDocuments(manifest, documents, checkDocument, progress, problems, cancellationToken).Count);
         }

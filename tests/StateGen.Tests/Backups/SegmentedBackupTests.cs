@@ -515,6 +515,52 @@ public sealed class SegmentedBackupTests : IDisposable
         Assert.False(File.Exists(Path.Combine(backups.Directory, "escape.seg")));
     }
 
+    /// <summary>
+    /// A log file that lacks its first segment (hash made to agree) reads like a pruned log, so only the first sequence
+    /// the manifest records tells it from the backup's own.
+    /// </summary>
+    [Fact]
+    public async Task A_log_file_without_its_first_segment_fails_verification_on_the_first_sequence_the_manifest_records()
+    {
+        string path = _dir.File("agent.db");
+        BackupManager backups = Manager(BackupCompression.None);
+        BackupInfo backup = await SeededBackupAsync(path, backups, changesAfter: false);
+        string log = Path.Combine(backup.Path, "changes.sglog");
+        string manifestPath = Path.Combine(backup.Path, "manifest.json");
+        JsonNode manifest = JsonNode.Parse(File.ReadAllText(manifestPath))!;
+        Assert.Equal(1L, (long)manifest["logFirstSequence"]!);
+
+        // Unpack the archive, drop segment 1, pack the rest.
+        string unpacked = _dir.File("unpacked");
+        using (var archive = new MemoryStream())
+        {
+            using (var input = File.OpenRead(log))
+            {
+                ChunkedCompression.Read(input, BackupCompression.None, archive, CancellationToken.None);
+            }
+
+            archive.Position = 0;
+            Assert.True(SegmentArchive.Extract(archive, unpacked, CancellationToken.None) > 2);
+        }
+
+        var rest = Directory.EnumerateFiles(unpacked).Order(StringComparer.Ordinal).Skip(1).Select(f => (f, new FileInfo(f).Length)).ToList();
+        using (var output = new FileStream(log, FileMode.Create))
+        using (var chunks = new ChunkedCompression.Writer(output, BackupCompression.None))
+        {
+            SegmentArchive.Write(chunks, rest, SegmentFileSystem.Os, CancellationToken.None);
+            chunks.Complete();
+        }
+
+        manifest["files"]![1]!["length"] = new FileInfo(log).Length;
+        manifest["files"]![1]!["sha256"] = Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(log))).ToLowerInvariant();
+        File.WriteAllText(manifestPath, manifest.ToJsonString());
+
+        BackupVerification verification = await backups.VerifyAsync(backup.Id);
+        Assert.False(verification.IsValid);
+        Assert.Contains(verification.Problems, p => p.Contains("starts at sequence", StringComparison.Ordinal));
+        await Assert.ThrowsAsync<StateBackupVerificationException>(() => backups.RestoreAsync(backup.Id, _dir.File("never.db")));
+    }
+
     [Fact]
     public async Task A_verified_backup_is_restored_on_its_hashes_and_a_full_check_reads_the_log_too()
     {

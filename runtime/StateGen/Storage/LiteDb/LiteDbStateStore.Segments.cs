@@ -199,6 +199,9 @@ public sealed partial class LiteDbStateStore
     /// </summary>
     internal string? ChangeLogFolderSuffix => _segmented ? _logFolderSuffix : null;
 
+    /// <summary>The first sequence the segment change log holds, or <see langword="null"/> in the collection layout.</summary>
+    internal long? ChangeLogFirstSequence => Run(() => _log?.FirstSequence);
+
     /// <summary>The folder of the segment change log, or <see langword="null"/> in the collection layout.</summary>
     internal string? ChangeLogFolder => _segmented ? _logFolder : null;
 

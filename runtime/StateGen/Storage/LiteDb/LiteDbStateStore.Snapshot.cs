@@ -120,6 +120,7 @@ public sealed partial class LiteDbStateStore : IStateSnapshotSource
         }
 
         IReadOnlyList<(string Path, long Length)>? extent = null;
+        long? logFirst = null;
         long length = 0;
         StateSnapshotInfo info = default;
         Dictionary<(string Type, int Version), long>? known = null;
@@ -141,6 +142,7 @@ public sealed partial class LiteDbStateStore : IStateSnapshotSource
                     }
 
                     extent = _log.Extent();
+                    logFirst = _log.FirstSequence;
                 }
 
                 if (_typeCounts is not null && _typeCountsKnown)
@@ -248,7 +250,7 @@ public sealed partial class LiteDbStateStore : IStateSnapshotSource
                 }
             }
 
-            return new DataFileCopy(info, length, types);
+            return new DataFileCopy(info, length, types, logFirst);
         }
         catch (Exception ex) when (ex is not StateGenException and not OperationCanceledException and not OutOfMemoryException
                                    and not System.IO.IOException and not ObjectDisposedException)
@@ -575,4 +577,8 @@ public sealed partial class LiteDbStateStore : IStateSnapshotSource
 }
 
 /// <summary>A copy of a LiteDB store's data file: the position it holds, its length, and its entries per type and version.</summary>
-internal sealed record DataFileCopy(StateSnapshotInfo Info, long Length, IReadOnlyDictionary<(string Type, int Version), long> Types);
+/// <param name="Info">The position, time and entry count the copy holds.</param>
+/// <param name="Length">The data file's length copied.</param>
+/// <param name="Types">Entries per stable type name and schema version.</param>
+/// <param name="LogFirstSequence">For a segmented file, the first sequence its copied change log holds (records before it were pruned).</param>
+internal sealed record DataFileCopy(StateSnapshotInfo Info, long Length, IReadOnlyDictionary<(string Type, int Version), long> Types, long? LogFirstSequence = null);
