@@ -898,7 +898,7 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
         cancellationToken.ThrowIfCancellationRequested();
         ValueTask<int> done = RunDurable(() =>
         {
-            // The hook history of a file with the change log in its collection indexes the correlation id as it is.
+            // The hook history indexes the correlation id as it is (in both layouts): refused before the transaction.
             if (records.FirstOrDefault(r => r.CorrelationId is { } c && System.Text.Encoding.UTF8.GetByteCount(c) > MaxIndexedStringBytes) is { } tooLong)
             {
                 throw new StateStoreException($"The hook records cannot be appended, so none was: the correlation id of '{tooLong.HookId}' is over the {MaxIndexedStringBytes} UTF-8 bytes the hook history's index holds.");
