@@ -32,7 +32,8 @@ public sealed class LiteDbSegmentedByteFlipTests
     private sealed record SegmentedCorpus(
         LiteDbByteFlipTests.Corpus Values,
         StateChangeRecord[] Log,
-        (string Path, long FirstSequence)[] Segments)
+        (string Path, long FirstSequence)[] Segments,
+        (long Offset, long Sequence)[] LastSegmentRecords)
     {
         public long LastSequence => Log[^1].Sequence;
 
@@ -46,6 +47,11 @@ public sealed class LiteDbSegmentedByteFlipTests
     public async Task Flipped_bytes_in_data_file_log_and_segments_give_the_intact_answer_the_typed_error_or_a_gap_in_the_last_segment()
     {
         SegmentedCorpus[] corpora = await BuildCorporaAsync();
+        foreach (SegmentedCorpus corpus in corpora)
+        {
+            _output.WriteLine($"{corpus.Values.Name}: {string.Join(", ", corpus.Values.Images.Select(i => $"{Describe(corpus, i.Key)} {i.Value.Length} B"))}, {corpus.Log.Length} records");
+        }
+
         int seeds = ReliabilityRuns.CorruptionSeeds;
         var failures = new List<string>();
         var outcomes = new Dictionary<string, int>(StringComparer.Ordinal);
@@ -57,7 +63,7 @@ public sealed class LiteDbSegmentedByteFlipTests
             Dictionary<string, byte[]> images = corpus.Values.Images.ToDictionary(i => i.Key, i => (byte[])i.Value.Clone(), StringComparer.Ordinal);
             Hit[] hits = Flip(images, rng);
             string where = string.Join(" ", hits.Select(h => $"{Describe(corpus, h.File)}@{h.Offset}"));
-            string? failure = await ReadEverythingAsync(new SimulatedDisk(images), corpus, hits, outcomes);
+            string? failure = await ReadEverythingAsync(images, corpus, hits, outcomes);
             if (failure is not null)
             {
                 failures.Add($"seed {seed} ({corpus.Values.Name}, {where}): {failure}");
@@ -144,9 +150,10 @@ public sealed class LiteDbSegmentedByteFlipTests
     /// agrees with the values read in the same session (open corpus).</item>
     /// </list>
     /// </summary>
-    private static async Task<string?> ReadEverythingAsync(SimulatedDisk disk, SegmentedCorpus corpus, Hit[] hits, Dictionary<string, int> outcomes)
+    private static async Task<string?> ReadEverythingAsync(Dictionary<string, byte[]> images, SegmentedCorpus corpus, Hit[] hits, Dictionary<string, int> outcomes)
     {
         LiteDbByteFlipTests.Corpus values = corpus.Values;
+        var disk = new SimulatedDisk(images);
         bool hitSealed = hits.Any(h => corpus.Segments.Take(corpus.Segments.Length - 1).Any(s => s.Path == h.File));
         bool hitLast = hits.Any(h => h.File == corpus.LastSegment);
         LiteDbStateStore store;
@@ -166,6 +173,11 @@ public sealed class LiteDbSegmentedByteFlipTests
         }
 
         var problems = new List<string>();
+        if (hitLast && store.HistoryGaps.Count == 0)
+        {
+            Count(outcomes, "seed: last segment flipped, opened without a gap");
+        }
+
         if (hitSealed)
         {
             problems.Add("a flip in a sealed segment was not refused at open");
@@ -187,14 +199,26 @@ public sealed class LiteDbSegmentedByteFlipTests
             {
                 problems.Add($"history gaps {string.Join(", ", gaps.Select(g => $"{g.FromSequence}..{g.ToSequence}"))}, the last segment starting at {lastFirst}, the log ending at {corpus.LastSequence}");
             }
-            else if (gap.PreservedBytesPath is { } kept
-                     && (!kept.Contains(SegmentLog.LostTailInfix, StringComparison.Ordinal) || !disk.Contents().ContainsKey(kept)))
-            {
-                problems.Add($"the gap's preserved tail {kept} is not a .lost- file on the disk");
-            }
             else
             {
-                Count(outcomes, gap.PreservedBytesPath is null ? "seed: gap, no tail kept" : "seed: gap, tail kept");
+                // The first damaged record of the last segment starts the gap, and the bytes from it on (as damaged) are
+                // kept aside in <segment>.lost-<its sequence>.
+                long firstHit = hits.Where(h => h.File == corpus.LastSegment).Min(h => h.Offset);
+                (long offset, long sequence) = corpus.LastSegmentRecords.LastOrDefault(r => r.Offset <= firstHit);
+                byte[] damaged = images[corpus.LastSegment];
+                string lostPath = corpus.LastSegment + SegmentLog.LostTailInfix + gap.FromSequence.ToString(System.Globalization.CultureInfo.InvariantCulture);
+                if (sequence == 0 || gap.FromSequence != sequence)
+                {
+                    problems.Add($"the gap starts at {gap.FromSequence}, but the first flipped record of the last segment is {(sequence == 0 ? "none (its header)" : sequence)}");
+                }
+                else if (gap.PreservedBytesPath != lostPath || !disk.Contents().TryGetValue(lostPath, out byte[]? lost) || !lost.AsSpan().SequenceEqual(damaged.AsSpan((int)offset)))
+                {
+                    problems.Add($"the gap's preserved tail is {gap.PreservedBytesPath ?? "none"}, not {lostPath} holding the last segment's bytes from offset {offset}");
+                }
+                else
+                {
+                    Count(outcomes, "seed: gap, tail kept");
+                }
             }
         }
 
@@ -329,6 +353,22 @@ public sealed class LiteDbSegmentedByteFlipTests
     /// <summary>Small segments: the corpus's change log (about 40 KB) spans several, so sealed ones and a last one are flipped.</summary>
     private const long RollBytes = 12_000;
 
+    /// <summary>Where each record of an intact segment without a seal starts, and its sequence.</summary>
+    private static (long Offset, long Sequence)[] Records(byte[] segment, long firstSequence)
+    {
+        var records = new List<(long, long)>();
+        long offset = SegmentFormat.HeaderSize;
+        for (long sequence = firstSequence; offset < segment.Length; sequence++)
+        {
+            Assert.Equal(SegmentFormat.RecordMagic, System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(segment.AsSpan((int)offset)));
+            records.Add((offset, sequence));
+            offset += System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(segment.AsSpan((int)offset + 4));
+        }
+
+        Assert.Equal(segment.Length, offset);
+        return [.. records];
+    }
+
     /// <summary>
     /// The collection layout test's database (10 keys in two scopes, 1–3 writes each, a hook record, one key deleted), with
     /// its change log in segment files and a correlation id on each write: after a clean close and while still open.
@@ -397,7 +437,8 @@ public sealed class LiteDbSegmentedByteFlipTests
             corpora.Add(new SegmentedCorpus(
                 new LiteDbByteFlipTests.Corpus(close ? "closed" : "open, with log", images, expected, history, Strict: close),
                 log,
-                segments));
+                segments,
+                Records(images[segments[^1].p], segments[^1].first)));
         }
 
         Assert.True(corpora[1].Values.Images[LiteDbStateStore.LogPath(Path)].Length > 0, "the open corpus has a log");
