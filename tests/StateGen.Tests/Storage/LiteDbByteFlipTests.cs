@@ -271,12 +271,12 @@ public sealed class LiteDbByteFlipTests : IDisposable
         return problems.Count == 0 ? null : string.Join("; ", problems);
     }
 
-    /// <summary>Salvage of the damaged files: only the typed error escapes, and every value it calls intact is.</summary>
-    private static string? Salvage(SimulatedDisk disk, Corpus corpus, Dictionary<string, int> outcomes)
+    /// <summary>Salvage of the damaged files (at <paramref name="path"/>, <see cref="Path"/> by default): only the typed error escapes, and every value it calls intact is.</summary>
+    internal static string? Salvage(SimulatedDisk disk, Corpus corpus, Dictionary<string, int> outcomes, string path = Path)
     {
         try
         {
-            LiteDbSalvageResult result = LiteDbStateStore.Salvage(Path, disk.Open);
+            LiteDbSalvageResult result = LiteDbStateStore.Salvage(path, disk.Open);
             Count(outcomes, "salvaged");
             return result.Entries.All(e => corpus.Intact(e.Scope, e.Key, e))
                    && result.Recovered.All(e => corpus.History[(e.Scope, e.Key)].Any(v => v.Version == e.Version && e.Payload.Span.SequenceEqual(v.Payload)))
