@@ -33,6 +33,11 @@ internal static class MigrateMode
         {
             Console.Out.WriteLine("batch " + value.Migrated.ToString(System.Globalization.CultureInfo.InvariantCulture));
             Console.Out.Flush();
+
+            // A pause between batches, so the parent's kill can land before the last batch even when batches are fast
+            // (with the change log in segment files a batch of 10 takes a few milliseconds); the parent waits a random
+            // part of it, or longer, so kills land in the pause and in the next batch's commit.
+            System.Threading.Thread.Sleep(25);
         }
     }
 }

@@ -37,7 +37,7 @@ public sealed class MigrationProcessKillTests : IDisposable
             string path = _dir.File($"migrating-{cycle}.db");
             string[] originals = await SeedAsync(path);
             int killAfter = random.Next(1, Documents / BatchSize);
-            bool finished = await RunAndKillAsync(child, path, killAfter);
+            bool finished = await RunAndKillAsync(child, path, killAfter, random.Next(0, 40));
             killedMidway += finished ? 0 : 1;
 
             await using var manager = new StateManager(new LiteDbStateStore(path));
@@ -68,7 +68,7 @@ public sealed class MigrationProcessKillTests : IDisposable
         Assert.True(killedMidway >= Cycles / 2, $"only {killedMidway} of {Cycles} runs were killed before they finished");
     }
 
-    private static async Task<bool> RunAndKillAsync(string child, string path, int killAfterBatches)
+    private static async Task<bool> RunAndKillAsync(string child, string path, int killAfterBatches, int pauseMs)
     {
         int batches = 0;
         using var enough = new SemaphoreSlim(0);
@@ -112,6 +112,7 @@ public sealed class MigrationProcessKillTests : IDisposable
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
         Assert.True(await enough.WaitAsync(TimeSpan.FromMinutes(2)), "the child made no progress: " + errors);
+        await Task.Delay(pauseMs); // the child pauses 25 ms after each batch: the kill lands in the pause or the next batch
         process.Kill(); // SIGKILL on Linux
         await process.WaitForExitAsync();
         lock (errors)
