@@ -95,7 +95,9 @@ public sealed class LiteDbByteFlipTests : IDisposable
             Dictionary<string, byte[]> images = corpus.Images.ToDictionary(i => i.Key, i => (byte[])i.Value.Clone(), StringComparer.Ordinal);
             string where = Flip(images, rng);
             // Every list and scan is whole (checked against the per-scope counts) or the typed error.
-            string? failure = await ReadEverythingAsync(new SimulatedDisk(images), Path, corpus, outcomes)
+            // Under a hang guard: a read that never ends fails the seed (and the test) instead of the whole run.
+            Task<string?> read = Task.Run(() => ReadEverythingAsync(new SimulatedDisk(images), Path, corpus, outcomes));
+            string? failure = (await Task.WhenAny(read, Task.Delay(LiteDbFaultTests.Hang)) == read ? await read : "an open or read of the damaged files hung")
                 ?? (seed % 10 == 0 ? Salvage(new SimulatedDisk(images), corpus, outcomes) : null);
             if (failure is not null)
             {
