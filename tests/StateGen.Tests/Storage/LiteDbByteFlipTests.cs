@@ -178,6 +178,34 @@ public sealed class LiteDbByteFlipTests : IDisposable
     }
 
     /// <summary>
+    /// One read of a damaged store: counts "intact" when <paramref name="intact"/> accepts its answer and "typed error" for
+    /// <see cref="StateStoreCorruptedException"/>; a wrong answer or any other exception is a problem naming the read.
+    /// </summary>
+    internal static async Task ReadCheckedAsync<T>(string what, Func<Task<T>> read, Func<T, bool> intact, Dictionary<string, int> outcomes, List<string> problems)
+    {
+        try
+        {
+            T value = await read();
+            if (intact(value))
+            {
+                Count(outcomes, "intact");
+            }
+            else
+            {
+                problems.Add($"{what} read back wrong data");
+            }
+        }
+        catch (StateStoreCorruptedException)
+        {
+            Count(outcomes, "typed error");
+        }
+        catch (Exception ex)
+        {
+            problems.Add($"{what} threw {ex.GetType().Name}: {ex.Message}");
+        }
+    }
+
+    /// <summary>
     /// Opens the damaged files and reads every value, every scope's keys, a full scan and the change log. Returns null
     /// when each of them gave the intact answer or a <see cref="StateStoreCorruptedException"/>; a list or scan must also
     /// agree with the reads of single values in the same session (no key omitted that a read found, none added that a read
@@ -206,29 +234,7 @@ public sealed class LiteDbByteFlipTests : IDisposable
 
         var problems = new List<string>();
         var reads = new Dictionary<(string Scope, string Key), bool?>();
-        async Task Read<T>(string what, Func<Task<T>> read, Func<T, bool> intact)
-        {
-            try
-            {
-                T value = await read();
-                if (intact(value))
-                {
-                    Count(outcomes, "intact");
-                }
-                else
-                {
-                    problems.Add($"{what} read back wrong data");
-                }
-            }
-            catch (StateStoreCorruptedException)
-            {
-                Count(outcomes, "typed error");
-            }
-            catch (Exception ex)
-            {
-                problems.Add($"{what} threw {ex.GetType().Name}: {ex.Message}");
-            }
-        }
+        Task Read<T>(string what, Func<Task<T>> read, Func<T, bool> intact) => LiteDbByteFlipTests.ReadCheckedAsync(what, read, intact, outcomes, problems);
 
         try
         {

@@ -234,29 +234,7 @@ public sealed class LiteDbSegmentedByteFlipTests
         var reads = new Dictionary<(string Scope, string Key), bool?>();
         var readValues = new Dictionary<(string Scope, string Key), StoredEntry?>();
         IReadOnlyList<StateChangeRecord>? all = null;
-        async Task Read<T>(string what, Func<Task<T>> read, Func<T, bool> intact)
-        {
-            try
-            {
-                T value = await read();
-                if (intact(value))
-                {
-                    Count(outcomes, "intact");
-                }
-                else
-                {
-                    problems.Add($"{what} read back wrong data");
-                }
-            }
-            catch (StateStoreCorruptedException)
-            {
-                Count(outcomes, "typed error");
-            }
-            catch (Exception ex)
-            {
-                problems.Add($"{what} threw {ex.GetType().Name}: {ex.Message}");
-            }
-        }
+        Task Read<T>(string what, Func<Task<T>> read, Func<T, bool> intact) => LiteDbByteFlipTests.ReadCheckedAsync(what, read, intact, outcomes, problems);
 
         try
         {
