@@ -4,7 +4,6 @@ using System.Buffers.Binary;
 using System.Collections.Generic;
 using System.IO;
 using System.IO.Hashing;
-using Microsoft.Win32.SafeHandles;
 using StateGen.Storage.LiteDb;
 
 namespace StateGen.Storage.ChangeLog;
@@ -98,7 +97,7 @@ internal static class SegmentLogReader
 
             try
             {
-                using Source source = files is null ? new OsSource(path) : new StoreFileSource(files.OpenExisting(path));
+                using Source source = new StoreFileSource((files ?? SegmentFileSystem.Os).OpenForCopy(path));
                 previousLast = ReadSegment(source, name, number, previousLast, visit, failures);
             }
             catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
@@ -320,34 +319,10 @@ internal static class SegmentLogReader
         public abstract void Dispose();
     }
 
-    /// <summary>A real file, opened for reading with every sharing flag: a running store may go on writing, cutting and deleting it.</summary>
-    private sealed class OsSource(string path) : Source
-    {
-        private readonly SafeFileHandle _handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, FileOptions.RandomAccess);
-
-        public override long Length => RandomAccess.GetLength(_handle);
-
-        public override int Read(long offset, Span<byte> buffer)
-        {
-            int total = 0;
-            while (total < buffer.Length)
-            {
-                int read = RandomAccess.Read(_handle, buffer[total..], offset + total);
-                if (read == 0)
-                {
-                    break;
-                }
-
-                total += read;
-            }
-
-            return total;
-        }
-
-        public override void Dispose() => _handle.Dispose();
-    }
-
-    /// <summary>A test file system's file; only read.</summary>
+    /// <summary>
+    /// A segment opened by <see cref="SegmentFileSystem.OpenForCopy"/> (a real file: read-only, every sharing flag, so a
+    /// running store may go on writing, cutting and deleting it); only read.
+    /// </summary>
     private sealed class StoreFileSource(StoreFile file) : Source
     {
         public override long Length => file.Length;
