@@ -14,7 +14,7 @@ namespace StateGen.Hosting;
 /// </summary>
 internal sealed class StateGenConfigurationBinding(IConfiguration configuration) : IConfigureOptions<StateGenOptions>
 {
-    private const string Known = "DatabasePath, RecordChanges, ChangeLogLayout, Durability, RelaxedFlushInterval, CheckpointPages, MaxValueBytes, MaxDepth, WriteBackUpgrades, HookTimeout, RecordHookHistory, SlowOperationThreshold, ReadCache";
+    private const string Known = "DatabasePath, RecordChanges, ChangeLogLayout, UpgradeChangeLog, Durability, RelaxedFlushInterval, CheckpointPages, MaxValueBytes, MaxDepth, WriteBackUpgrades, HookTimeout, RecordHookHistory, SlowOperationThreshold, ReadCache";
 
     public void Configure(StateGenOptions options)
     {
@@ -34,6 +34,9 @@ internal sealed class StateGenConfigurationBinding(IConfiguration configuration)
                     break;
                 case "CHANGELOGLAYOUT":
                     options.ChangeLogLayout = Parse(child, options, TryLayout, "SegmentFiles or Collection", options.ChangeLogLayout);
+                    break;
+                case "UPGRADECHANGELOG":
+                    options.UpgradeChangeLog = Parse(child, options, bool.TryParse, "true or false", options.UpgradeChangeLog);
                     break;
                 case "DURABILITY":
                     options.Durability = Parse(child, options, TryDurability, "Durable or Relaxed", options.Durability);

@@ -36,6 +36,12 @@ public sealed class StateGenOptions
     /// </summary>
     public LiteDbChangeLogLayout ChangeLogLayout { get; set; } = LiteDbChangeLogLayout.SegmentFiles;
 
+    /// <summary>
+    /// Whether an existing database file whose change log is in its <c>changes</c> collection is converted to segment files
+    /// when the store opens it (<see cref="LiteDbStateStoreOptions.UpgradeChangeLog"/>); off by default.
+    /// </summary>
+    public bool UpgradeChangeLog { get; set; }
+
     /// <summary>How often a relaxed LiteDB store flushes (<see cref="LiteDbStateStoreOptions.RelaxedFlushInterval"/>); 1 second by default.</summary>
     public TimeSpan RelaxedFlushInterval { get; set; } = TimeSpan.FromSeconds(1);
 

@@ -79,6 +79,7 @@ public static class StateGenServiceCollectionExtensions
                 Path = options.DatabasePath,
                 RecordChanges = options.RecordChanges,
                 ChangeLogLayout = options.ChangeLogLayout,
+                UpgradeChangeLog = options.UpgradeChangeLog,
                 Durability = options.Durability,
                 RelaxedFlushInterval = options.RelaxedFlushInterval,
                 CheckpointPages = options.CheckpointPages,

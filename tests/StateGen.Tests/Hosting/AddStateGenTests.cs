@@ -193,6 +193,34 @@ public sealed class AddStateGenTests : IDisposable
         Assert.Equal(segmented, Directory.Exists(path + ".changes"));
     }
 
+    [Theory]
+    [InlineData(null, false)]
+    [InlineData("true", true)]
+    public async Task Upgrading_the_change_log_of_an_existing_file_is_bound_from_configuration(string? configured, bool converted)
+    {
+        string path = _dir.File($"upgrade-{configured}.db");
+        using (LiteDbStateStore old = StateGen.Tests.TestSupport.CollectionLayout.Open(path))
+        {
+            await old.WriteAsync(new StateGen.Storage.StateWrite("global", "k", "Note", 1, "\"v\""u8.ToArray()));
+        }
+
+        var values = new Dictionary<string, string?> { ["StateGen:DatabasePath"] = path };
+        if (configured is not null)
+        {
+            values["StateGen:UpgradeChangeLog"] = configured;
+        }
+
+        var services = new ServiceCollection();
+        services.AddStateGen(Config(values).GetSection("StateGen"));
+        await using (ServiceProvider provider = services.BuildServiceProvider())
+        {
+            provider.GetRequiredService<IStartupValidator>().Validate();
+            StateManager manager = provider.GetRequiredService<StateManager>();
+            Assert.Equal(converted, Assert.IsType<LiteDbStateStore>(manager.Store).ChangeLogFolder is not null);
+            Assert.Single(await manager.Store.ListKeysAsync("global"));
+        }
+    }
+
     [Fact]
     public void An_unknown_change_log_layout_is_a_binding_error_naming_the_choices()
     {

@@ -126,6 +126,41 @@ internal sealed class SegmentLog : IDisposable
         }
     }
 
+    /// <summary>
+    /// Creates a new, empty log in <paramref name="folder"/>, which must not exist, whose first record will be
+    /// <paramref name="firstSequence"/> (a log converted from a database whose older records were pruned starts at its
+    /// oldest kept one). The folder and the first segment's header are on the disk when this returns.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The folder exists.</exception>
+    /// <exception cref="StateStoreException">The folder or its first segment could not be made.</exception>
+    public static SegmentLog Create(string folder, long firstSequence, SegmentLogOptions? options = null, SegmentFileSystem? files = null)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(folder);
+        ArgumentOutOfRangeException.ThrowIfLessThan(firstSequence, 1);
+        options ??= new SegmentLogOptions();
+        options.Validate();
+        files ??= SegmentFileSystem.Os;
+        if (files.DirectoryExists(folder))
+        {
+            throw new InvalidOperationException($"The change log folder '{folder}' exists already.");
+        }
+
+        var log = new SegmentLog(folder, options, files);
+        try
+        {
+            files.CreateDirectory(folder);
+            files.SyncDirectory(folder); // the folder's entry in its parent
+            log._segments.Add(Segment.Create(files, folder, 1, firstSequence));
+            log._nextSequence = firstSequence;
+            return log;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            log.Dispose();
+            throw new StateStoreException($"The change log '{folder}' could not be created: {ex.GetType().Name}.", ex);
+        }
+    }
+
     /// <summary>The sequence the next appended record must have.</summary>
     public long NextSequence
     {
@@ -724,33 +759,7 @@ internal sealed class SegmentLog : IDisposable
         try
         {
             SegmentFormat.Encode(record, buffer.AsSpan(0, size));
-            Segment active = _segments[^1]; // only this (the writer's) path changes the list
-            if (active.Seal is not null || (active.Offsets.Count > 0 && active.Length + size > _options.RollBytes))
-            {
-                active = Roll(record.Sequence);
-            }
-
-            long offset = active.Length;
-            try
-            {
-                active.WriteAt(offset, buffer.AsSpan(0, size));
-            }
-            catch (Exception ex) when (ex is not OutOfMemoryException)
-            {
-                // A part of the record may be in the file: cut it, or a later append could leave its tail behind.
-                try
-                {
-                    active.Truncate(offset);
-                }
-                catch (Exception cut) when (cut is IOException or UnauthorizedAccessException)
-                {
-                    _failed = true;
-                }
-
-                throw;
-            }
-
-            Interlocked.Increment(ref _written);
+            (Segment active, long offset) = WriteAtTail(record.Sequence, buffer.AsSpan(0, size));
             _lock.EnterWriteLock();
             try
             {
@@ -766,6 +775,94 @@ internal sealed class SegmentLog : IDisposable
         {
             ArrayPool<byte>.Shared.Return(buffer);
         }
+    }
+
+    /// <summary>
+    /// Appends a tombstone as <paramref name="sequence"/>, for a record removed before the log held it: a conversion
+    /// from the <c>changes</c> collection writes one for each sequence its pruning left out, so the sequences stay
+    /// consecutive. A tombstone of a key (one a later record of the key names as its previous) keeps the key's chain
+    /// walkable through it to <paramref name="previousSequence"/>; one of an unknown record has an empty scope and key
+    /// and ends no chain.
+    /// </summary>
+    /// <exception cref="ArgumentException">Its sequence is not <see cref="NextSequence"/>, or the scope or key is over its limit.</exception>
+    public void AppendTombstone(long sequence, StateChangeKind removedKind, long previousSequence, string scope, string key)
+    {
+        ArgumentNullException.ThrowIfNull(scope);
+        ArgumentNullException.ThrowIfNull(key);
+        ThrowIfUnusable();
+        if (sequence != _nextSequence)
+        {
+            throw new ArgumentException($"Change {sequence} cannot be appended: the log's next sequence is {_nextSequence}.", nameof(sequence));
+        }
+
+        if (previousSequence < 0 || previousSequence >= sequence)
+        {
+            throw new ArgumentOutOfRangeException(nameof(previousSequence), previousSequence, "A previous sequence is before the record's own.");
+        }
+
+        int size = SegmentFormat.TombstoneSize(scope, key);
+        if (size > _maxRecordSize)
+        {
+            throw new ArgumentException("The tombstone's scope and key are over the record size limit.", nameof(key));
+        }
+
+        byte[] buffer = ArrayPool<byte>.Shared.Rent(size);
+        try
+        {
+            SegmentFormat.EncodeTombstone(sequence, removedKind, previousSequence, scope, key, buffer.AsSpan(0, size));
+            (Segment active, long offset) = WriteAtTail(sequence, buffer.AsSpan(0, size));
+            _lock.EnterWriteLock();
+            try
+            {
+                Index(active, offset, size, sequence, scope, key, removedKind, tombstone: true, correlationId: null, ticks: 0);
+                _nextSequence++;
+            }
+            finally
+            {
+                _lock.ExitWriteLock();
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    /// <summary>
+    /// Writes an encoded record (or tombstone) <paramref name="sequence"/> at the tail of the active segment, rolling first
+    /// when it would pass <see cref="SegmentLogOptions.RollBytes"/>; returns the segment and offset it went to. A failed
+    /// write is cut off again (or, if that fails too, the log takes no more records).
+    /// </summary>
+    private (Segment Active, long Offset) WriteAtTail(long sequence, ReadOnlySpan<byte> bytes)
+    {
+        Segment active = _segments[^1]; // only this (the writer's) path changes the list
+        if (active.Seal is not null || (active.Offsets.Count > 0 && active.Length + bytes.Length > _options.RollBytes))
+        {
+            active = Roll(sequence);
+        }
+
+        long offset = active.Length;
+        try
+        {
+            active.WriteAt(offset, bytes);
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            // A part of the record may be in the file: cut it, or a later append could leave its tail behind.
+            try
+            {
+                active.Truncate(offset);
+            }
+            catch (Exception cut) when (cut is IOException or UnauthorizedAccessException)
+            {
+                _failed = true;
+            }
+
+            throw;
+        }
+
+        Interlocked.Increment(ref _written);
+        return (active, offset);
     }
 
     /// <summary>

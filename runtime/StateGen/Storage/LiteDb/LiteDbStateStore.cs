@@ -86,6 +86,15 @@ public sealed class LiteDbStateStoreOptions
     /// </summary>
     public LiteDbChangeLogLayout ChangeLogLayout { get; set; } = LiteDbChangeLogLayout.SegmentFiles;
 
+    /// <summary>
+    /// Whether an existing file that keeps its change log in the <c>changes</c> collection (made before segment files
+    /// were the default) is converted to segment files when it is opened (<see cref="LiteDbStateStore.UpgradeChangeLogAsync"/>),
+    /// when <see cref="ChangeLogLayout"/> is <see cref="LiteDbChangeLogLayout.SegmentFiles"/>. Off by default: the
+    /// conversion reads the whole change log once, and a program built on a StateGen from before the segment layout
+    /// cannot open the file after it. A file created before document checksums is not converted (it opens as before).
+    /// </summary>
+    public bool UpgradeChangeLog { get; set; }
+
     /// <summary>Tests: <see cref="ChangeLogLayout"/> as a flag (<see langword="true"/>: segment files).</summary>
     internal bool SegmentChangeLog
     {
@@ -278,6 +287,13 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
             _strictChangeLog = options.StrictChangeLog;
             RecordsChanges = options.RecordChanges;
             OpenEngine(creating);
+            if (options.UpgradeChangeLog && options.ChangeLogLayout == LiteDbChangeLogLayout.SegmentFiles && !_segmented && _checksumsRequired)
+            {
+                lock (_gate)
+                {
+                    UpgradeChangeLogCore(progress: null, CancellationToken.None);
+                }
+            }
 
             // The new file and the indexes made above are on the disk before the store is used.
             SyncFiles();
@@ -356,6 +372,11 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
         _checksumsRequired = DocumentIntegrity.RequiresChecksums(format);
         _countsKept = DocumentIntegrity.KeepsCounts(format);
         _segmented = format == DocumentIntegrity.SegmentedFormat;
+        if (_segmented)
+        {
+            // A conversion from the collection layout switched the file and a crash came before it dropped the old one.
+            DropConvertedCollection();
+        }
 
         _state = _db.GetCollection(CollectionName);
         _state.EnsureIndex("s");
