@@ -165,10 +165,16 @@ public sealed partial class LiteDbStateStore
         // First pass: where the log starts, and which missing sequences a kept record names as its key's previous one
         // (a tombstone of that key keeps the key's chain walkable through the hole to its older kept records). Read
         // without checks: the second pass checks every record before it is written.
+        // Without holes between the oldest and the newest record (nothing pruned but, perhaps, a prefix: the common case),
+        // only the first sequence is needed, and the pass is skipped (it reads every record once more).
+        BsonDocument? oldest = _changes.Find(Query.All("_id", Query.Ascending), limit: 1).FirstOrDefault();
+        BsonDocument? newest = _changes.Find(Query.All("_id", Query.Descending), limit: 1).FirstOrDefault();
+        bool dense = oldest is null || newest is null
+            || (oldest["_id"].IsInt64 && newest["_id"].IsInt64 && _changes.LongCount() == newest["_id"].AsInt64 - oldest["_id"].AsInt64 + 1);
         long first = 0;
         var lastOfKey = new Dictionary<(string Scope, string Key), long>();
         var holes = new Dictionary<long, (string Scope, string Key, long Previous)>();
-        foreach (BsonDocument doc in _changes.Find(Query.All("_id", Query.Ascending)))
+        foreach (BsonDocument doc in dense ? [] : _changes.Find(Query.All("_id", Query.Ascending)))
         {
             if (!doc["_id"].IsInt64 || !doc["s"].IsString || !doc["k"].IsString || !doc["ps"].IsInt64)
             {
@@ -189,6 +195,11 @@ public sealed partial class LiteDbStateStore
         }
 
         lastOfKey.Clear();
+        if (dense && oldest is not null)
+        {
+            first = oldest["_id"].AsInt64;
+        }
+
         first = first == 0 ? last + 1 : first;
         long total = last - first + 1;
         long records = 0, tombstones = 0, expected = first;
