@@ -216,7 +216,7 @@ internal static class PairedCheck
         }
     }
 
-    private static void Measure((string Name, int Batch, Action Op)[] ops, (int Candidate, int Baseline)[] ratios, int rounds = Rounds)
+    internal static void Measure((string Name, int Batch, Action Op)[] ops, (int Candidate, int Baseline)[] ratios, int rounds = Rounds)
     {
         var perOp = ops.Select(_ => new List<double>()).ToArray();
         for (int round = 0; round < rounds; round++)
