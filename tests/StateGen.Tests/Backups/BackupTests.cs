@@ -715,19 +715,29 @@ public sealed class BackupTests : IDisposable
         BackupInfo second;
         await using (var store = new LiteDbStateStore(path))
         {
+            // Forty versions of one 64 KB value: 2.5 MB of history in the segments, one value in the data file.
+            for (int i = 0; i < 40; i++)
+            {
+                await store.WriteAsync(new StateWrite("agent/big", "big", "Note", 1, Encoding.UTF8.GetBytes("\"" + new string((char)('a' + (i % 26)), 64 * 1024) + "\"")));
+            }
+
             first = await backups.CreateAsync(store, progress: new SyncProgress<BackupProgress>(reports.Add));
             second = await backups.CreateAsync(store);
         }
 
-        // A LiteDB store's backup copies its database file: progress counts bytes, then the completion counts documents.
+        // A LiteDB store's backup copies its database file and its change log's segments: progress counts their bytes,
+        // then the completion counts documents.
         Assert.Equal(BackupPhase.Completed, reports[^1].Phase);
-        Assert.Equal((2099L, (long?)2099L), (reports[^1].Processed, reports[^1].Total));
+        Assert.Equal((2100L, (long?)2100L), (reports[^1].Processed, reports[^1].Total));
         BackupProgress[] copying = reports.SkipLast(1).ToArray();
         Assert.True(copying.Length >= 2, "one report per megabyte copied");
         Assert.All(copying, r => Assert.Equal(BackupPhase.Copying, r.Phase));
         Assert.Equal(copying.Select(r => r.Processed).Order(), copying.Select(r => r.Processed));
         Assert.Equal(copying[^1].Total, copying[^1].Processed);
-        Assert.Equal(new FileInfo(path).Length, copying[^1].Total!.Value, tolerance: 1 << 20);
+        long segments = Directory.GetFiles(path + ".changes").Sum(f => new FileInfo(f).Length);
+        Assert.True(segments > 2 << 20, "the history is a good part of what is copied");
+        Assert.Equal(new FileInfo(path).Length + segments, copying[^1].Total!.Value, tolerance: 1 << 20);
+        Assert.Contains(copying, r => r.Processed > new FileInfo(path).Length); // the segments are counted as they are copied
         Assert.Equal(new[] { first.Id, second.Id }, (await backups.ListAsync()).Select(b => b.Id));
         Assert.True(await backups.DeleteAsync(first.Id));
         Assert.False(await backups.DeleteAsync(first.Id));

@@ -547,7 +547,7 @@ public sealed class SegmentedBackupTests : IDisposable
         using (var output = new FileStream(log, FileMode.Create))
         using (var chunks = new ChunkedCompression.Writer(output, BackupCompression.None))
         {
-            SegmentArchive.Write(chunks, rest, SegmentFileSystem.Os, CancellationToken.None);
+            SegmentArchive.Write(chunks, rest, SegmentFileSystem.Os, null, CancellationToken.None);
             chunks.Complete();
         }
 

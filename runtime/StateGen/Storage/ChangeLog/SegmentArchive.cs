@@ -28,7 +28,12 @@ internal static class SegmentArchive
     /// handles: appends past those lengths may go on meanwhile; the caller keeps the files from being compacted or removed.
     /// </summary>
     /// <returns>The bytes of segment files copied.</returns>
-    public static long Write(Stream destination, IReadOnlyList<(string Path, long Length)> extent, SegmentFileSystem files, CancellationToken cancellationToken)
+    /// <param name="destination">Receives the archive.</param>
+    /// <param name="extent">The segments and how many bytes of each to copy.</param>
+    /// <param name="files">Where the segments are.</param>
+    /// <param name="copied">Receives the segment bytes copied so far (all segments), about once a megabyte; may be null.</param>
+    /// <param name="cancellationToken">Stops the copy.</param>
+    public static long Write(Stream destination, IReadOnlyList<(string Path, long Length)> extent, SegmentFileSystem files, Action<long>? copied, CancellationToken cancellationToken)
     {
         Span<byte> word = stackalloc byte[8];
         destination.Write(Magic);
@@ -49,7 +54,8 @@ internal static class SegmentArchive
             StoreFile file = files.OpenForCopy(path);
             try
             {
-                file.CopyPrefix(length, destination, buffer, $"The change-log segment '{Path.GetFileName(path)}'", null, cancellationToken);
+                long before = total;
+                file.CopyPrefix(length, destination, buffer, $"The change-log segment '{Path.GetFileName(path)}'", copied is null ? null : n => copied(before + n), cancellationToken);
             }
             finally
             {

@@ -198,10 +198,12 @@ public sealed partial class LiteDbStateStore : IStateSnapshotSource
             Task copy = Task.Factory.StartNew(
                 () =>
                 {
-                    CopyRange(length, destination, progress, cancellationToken);
+                    // Progress counts the data file's bytes, then the segments' (a long history can outweigh the values).
+                    long total = length + (extent?.Sum(e => e.Length) ?? 0);
+                    CopyRange(length, total, destination, progress, cancellationToken);
                     if (extent is not null)
                     {
-                        SegmentArchive.Write(logDestination!, extent, files, cancellationToken);
+                        SegmentArchive.Write(logDestination!, extent, files, progress is null ? null : copied => progress(length + copied, total), cancellationToken);
                     }
                 },
                 cancellationToken,
@@ -316,10 +318,10 @@ public sealed partial class LiteDbStateStore : IStateSnapshotSource
         return types;
     }
 
-    private void CopyRange(long length, System.IO.Stream destination, Action<long, long>? progress, CancellationToken cancellationToken)
+    private void CopyRange(long length, long total, System.IO.Stream destination, Action<long, long>? progress, CancellationToken cancellationToken)
         => _dataFile.CopyPrefix(length, destination, new byte[CopyChunkBytes], "The data file", copied =>
         {
-            progress?.Invoke(copied, length);
+            progress?.Invoke(copied, total);
             AfterCopyChunk?.Invoke(copied);
         }, cancellationToken);
 
