@@ -305,6 +305,37 @@ public sealed class LiteDbChangeLogUpgradeTests : IDisposable
     }
 
     [Fact]
+    public async Task A_switched_file_whose_folder_is_missing_fails_to_open_and_keeps_its_old_collection()
+    {
+        string path = _dir.NewDatabaseFile();
+        List<string> before;
+        using (LiteDbStateStore store = CollectionLayout.Open(path))
+        {
+            await SeedAsync(store);
+            before = await SnapshotAsync(store);
+        }
+
+        using (LiteDbStateStore store = OpenDefault(path))
+        {
+            store.UpgradeFault = step => _ = step == "switched" ? throw new StateStoreException("stopped for the test") : 0;
+            await Assert.ThrowsAsync<StateStoreException>(async () => await store.UpgradeChangeLogAsync());
+        }
+
+        // The old collection is dropped only once the new log opened: without it, nothing is lost yet.
+        string folder = Assert.Single(UpgradeFolders(path));
+        Directory.Move(folder, folder + ".away");
+        Assert.Throws<StateStoreCorruptedException>(() => OpenDefault(path));
+        using (LiteDatabase raw = LiteDbScopeCountTests.Raw(path))
+        {
+            Assert.True(raw.CollectionExists("changes"));
+        }
+
+        Directory.Move(folder + ".away", folder);
+        using LiteDbStateStore reopened = OpenDefault(path);
+        Assert.Equal(before, await SnapshotAsync(reopened));
+    }
+
+    [Fact]
     public async Task A_canceled_conversion_changes_nothing_and_removes_its_folder()
     {
         string path = _dir.NewDatabaseFile();
@@ -454,6 +485,175 @@ public sealed class LiteDbChangeLogUpgradeTests : IDisposable
         {
             Assert.True(File.ReadAllBytes(file).AsSpan().IndexOf(needle) < 0, file);
         }
+    }
+
+    [Fact]
+    public async Task Two_conversions_waiting_for_a_backup_copy_convert_once_and_keep_every_record()
+    {
+        string path = _dir.NewDatabaseFile();
+        List<string> before;
+        using (LiteDbStateStore store = CollectionLayout.Open(path))
+        {
+            await SeedAsync(store);
+            before = await SnapshotAsync(store);
+        }
+
+        using (LiteDbStateStore store = OpenDefault(path))
+        {
+            var copying = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            using var release = new ManualResetEventSlim(false);
+            store.CopyChunkBytes = 4096;
+            store.AfterCopyChunk = _ =>
+            {
+                copying.TrySetResult();
+                release.Wait(TimeSpan.FromMinutes(2)); // on the copy's own thread
+            };
+            Task copy = Task.Run(() => store.CopyDataFile(Stream.Null, null, null, CancellationToken.None));
+            await copying.Task;
+            Task<ChangeLogUpgradeResult> first = Task.Run(async () => await store.UpgradeChangeLogAsync());
+            Task<ChangeLogUpgradeResult> second = Task.Run(async () => await store.UpgradeChangeLogAsync());
+            await Task.Delay(300); // both wait for the copy
+            Assert.False(first.IsCompleted || second.IsCompleted);
+            store.AfterCopyChunk = null;
+            release.Set();
+            await copy;
+            ChangeLogUpgradeResult[] results = [await first, await second];
+            Assert.Equal(1, results.Count(r => r.Upgraded));
+            Assert.Equal(before, await SnapshotAsync(store));
+        }
+
+        Assert.Single(UpgradeFolders(path));
+        using LiteDbStateStore reopened = OpenDefault(path);
+        Assert.Equal(before, await SnapshotAsync(reopened));
+    }
+
+    [Fact]
+    public async Task A_failed_reopen_after_the_switch_is_retried_by_the_next_operation_and_nothing_is_lost()
+    {
+        string path = _dir.NewDatabaseFile();
+        List<string> before;
+        using (LiteDbStateStore store = CollectionLayout.Open(path))
+        {
+            await SeedAsync(store);
+            before = await SnapshotAsync(store);
+        }
+
+        using (LiteDbStateStore store = OpenDefault(path))
+        {
+            string? folder = null;
+            store.UpgradeFault = step =>
+            {
+                if (step == "switched")
+                {
+                    folder = Assert.Single(UpgradeFolders(path));
+                    Directory.Move(folder, folder + ".away"); // the reopen's open of the log fails
+                }
+            };
+            await Assert.ThrowsAnyAsync<StateStoreException>(async () => await store.UpgradeChangeLogAsync());
+            Directory.Move(folder + ".away", folder!);
+
+            // The next operation reopens the file as the segmented file it is, and writes go to its log.
+            long sequence = (await store.CommitAsync([Write(Scopes[0], "after", "acknowledged")]))[0].ChangeSequence;
+            Assert.NotNull(store.ChangeLogFolder);
+            Assert.Equal(sequence, (await store.ReadChangesAsync(new StateChangeQuery { Scope = Scopes[0], Key = "after" })).Single().Sequence);
+        }
+
+        using LiteDbStateStore reopened = OpenDefault(path);
+        Assert.Equal("\"acknowledged\"", Encoding.UTF8.GetString((await reopened.GetAsync(Scopes[0], "after"))!.Payload.Span));
+        List<string> after = await SnapshotAsync(reopened);
+        Assert.All(before.Where(l => l.StartsWith("value ", StringComparison.Ordinal)), l => Assert.Contains(l, after));
+    }
+
+    [Fact]
+    public async Task A_record_the_segments_cannot_hold_is_refused_with_nothing_switched_and_the_option_still_opens_the_file()
+    {
+        string path = _dir.NewDatabaseFile();
+        using (LiteDbStateStore store = CollectionLayout.Open(path))
+        {
+            await store.WriteAsync(Write(Scopes[0], "k", "v") with { Origin = new string('o', 2000) }); // the collection has no limit there
+            await store.WriteAsync(Write(Scopes[0], "k", "v2"));
+        }
+
+        using (LiteDbStateStore store = OpenDefault(path))
+        {
+            var error = await Assert.ThrowsAsync<StateStoreException>(async () => await store.UpgradeChangeLogAsync());
+            Assert.Contains("does not fit a segment file", error.Message, StringComparison.Ordinal);
+            Assert.Null(store.ChangeLogFolder);
+            Assert.Equal(2, (await store.ReadChangesAsync(new StateChangeQuery())).Count);
+        }
+
+        using (var store = new LiteDbStateStore(new LiteDbStateStoreOptions { Path = path, UpgradeChangeLog = true }))
+        {
+            Assert.Contains("does not fit a segment file", store.UpgradeChangeLogFailure!.Message, StringComparison.Ordinal);
+            Assert.Equal("\"v2\"", Encoding.UTF8.GetString((await store.GetAsync(Scopes[0], "k"))!.Payload.Span));
+        }
+
+        Assert.Equal(DocumentIntegrity.CountedFormat, Format(path));
+        Assert.Empty(UpgradeFolders(path));
+    }
+
+    [Fact]
+    public async Task A_log_too_sparse_to_convert_is_refused_before_anything_changes_and_tombstone_runs_can_be_canceled()
+    {
+        // A file restored from a logical backup: one record per value, at sequences far apart.
+        string path = _dir.NewDatabaseFile();
+        const long span = 300_000;
+        LiteDbStateStore.BuildRestoredFile(path, span,
+        [
+            new(new StoredEntry(Scopes[0], "old", "Note", 1, 1, DateTimeOffset.UnixEpoch, "\"x\""u8.ToArray()), 1, 0, null, null),
+            new(new StoredEntry(Scopes[0], "new", "Note", 1, 1, DateTimeOffset.UnixEpoch, "\"y\""u8.ToArray()), span, 0, null, null),
+        ], [], null, CancellationToken.None);
+
+        using (LiteDbStateStore store = OpenDefault(path))
+        {
+            store.MaxUpgradeTombstones = span - 3;
+            var error = await Assert.ThrowsAsync<StateStoreException>(async () => await store.UpgradeChangeLogAsync());
+            Assert.Contains("spread over", error.Message, StringComparison.Ordinal);
+
+            // Allowed, it is canceled inside the tombstones, well before their end.
+            store.MaxUpgradeTombstones = span;
+            using var cancel = new CancellationTokenSource();
+            long last = 0;
+            var progress = new SynchronousProgress<ChangeLogUpgradeProgress>(p =>
+            {
+                if (p.Stage == ChangeLogUpgradeStage.CopyingRecords)
+                {
+                    last = p.Done;
+                    if (p.Done >= 8192)
+                    {
+                        cancel.Cancel();
+                    }
+                }
+            });
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(async () => await store.UpgradeChangeLogAsync(progress, cancel.Token));
+            Assert.InRange(last, 8192, 16384);
+            Assert.Null(store.ChangeLogFolder);
+        }
+
+        Assert.Equal(DocumentIntegrity.CountedFormat, Format(path));
+        Assert.Empty(UpgradeFolders(path));
+    }
+
+    [Fact]
+    public async Task Tombstones_of_unknown_records_leave_the_empty_key_absent()
+    {
+        string path = _dir.NewDatabaseFile();
+        using (LiteDbStateStore store = CollectionLayout.Open(path))
+        {
+            await store.WriteAsync(Write(Scopes[0], "a", "once"));
+            for (int i = 0; i < 5; i++)
+            {
+                await store.WriteAsync(Write(Scopes[0], "b", "v" + i));
+            }
+
+            Assert.Equal(4, await store.PruneChangesAsync(null, keepPerKey: 1)); // 2-5 go: holes no kept record names
+        }
+
+        using LiteDbStateStore converted = OpenDefault(path);
+        Assert.Equal(4, (await converted.UpgradeChangeLogAsync()).Tombstones);
+        Assert.Null(await converted.GetAsync("", ""));
+        Assert.False(await converted.DeleteAsync(Scopes[0], "never-written"));
+        Assert.Equal(0, await converted.PruneChangesAsync(null, keepPerKey: 1));
     }
 
     /// <summary>Reports on the caller's thread (<see cref="Progress{T}"/> posts to the thread pool).</summary>

@@ -51,12 +51,34 @@ public sealed partial class LiteDbStateStore
         return new(Run(() => UpgradeChangeLogCore(progress, cancellationToken)));
     }
 
+    /// <summary>
+    /// Why the conversion that <see cref="LiteDbStateStoreOptions.UpgradeChangeLog"/> asked for at open was not made
+    /// (a change record over the segment format's limits, a log too sparse to convert), or <see langword="null"/>. The
+    /// file then works in its own layout; a damaged file fails the open instead.
+    /// </summary>
+    public StateStoreException? UpgradeChangeLogFailure { get; private set; }
+
     /// <summary>Test hook: called with the name of each step of a conversion as it is reached; may throw to stop it there.</summary>
     internal Action<string>? UpgradeFault { get; set; }
 
     private ChangeLogUpgradeResult UpgradeChangeLogCore(IProgress<ChangeLogUpgradeProgress>? progress, CancellationToken cancellationToken)
     {
         var clock = Stopwatch.StartNew();
+
+        // A backup copying the data file reads it outside the lock (checkpoints held off): it finishes first, and none
+        // starts while this holds the lock. The wait releases the lock, so the checks below come after it (another
+        // conversion may have run meanwhile: a second one would take the first one's folder for a leftover).
+        while (_fileCopies > 0)
+        {
+            Monitor.Wait(_gate, TimeSpan.FromMilliseconds(200));
+            cancellationToken.ThrowIfCancellationRequested();
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            if (_faulted)
+            {
+                throw new StateStoreCorruptedException(FilePath, "an earlier operation found the file damaged; the store was closed");
+            }
+        }
+
         if (_segmented)
         {
             return new ChangeLogUpgradeResult(false, 0, 0, 0, _log?.FirstSequence ?? 0, _sequence, _logFolder, clock.Elapsed);
@@ -67,15 +89,7 @@ public sealed partial class LiteDbStateStore
             throw new StateStoreException($"The state database '{FilePath}' was created before document checksums: its change log cannot be converted to segment files, which require a checksum on every document. It keeps working in its own layout; a logical backup restored into a new file, which is then converted, moves it.");
         }
 
-        // A backup copying the data file reads it outside the lock (checkpoints held off): it finishes first, and none
-        // starts while this holds the lock.
-        while (_fileCopies > 0)
-        {
-            Monitor.Wait(_gate, TimeSpan.FromMilliseconds(200));
-            cancellationToken.ThrowIfCancellationRequested();
-            ObjectDisposedException.ThrowIf(_disposed, this);
-        }
-
+        CheckConvertible();
         RemoveUpgradeLeftovers();
 
         // 1. Each current value gets its payload into its own document (the segment layout's form; the collection layout
@@ -102,7 +116,13 @@ public sealed partial class LiteDbStateStore
             _meta.Upsert(DocumentIntegrity.Seal(new BsonDocument { ["_id"] = LogFolderId, ["v"] = suffix }));
             _meta.Upsert(DocumentIntegrity.Seal(new BsonDocument { ["_id"] = SequenceId, ["v"] = last }));
         });
+        // On the disk before the marker is even written: a power cut may reorder LiteDB's unflushed log pages.
+        SyncFiles();
         UpgradeFault?.Invoke("folder-named");
+
+        // From here the file is segmented: should anything below fail, the next operation reopens it as one (this
+        // instance's collection-layout state no longer matches it).
+        _reopenPending = true;
         _db.UserVersion = DocumentIntegrity.SegmentedFormat;
         SyncFiles();
         UpgradeFault?.Invoke("switched");
@@ -113,6 +133,30 @@ public sealed partial class LiteDbStateStore
         SyncFiles();
         progress?.Report(new ChangeLogUpgradeProgress(ChangeLogUpgradeStage.Switching, 1, 1));
         return new ChangeLogUpgradeResult(true, moved, copied, tombstones, first, last, folder, clock.Elapsed);
+    }
+
+    /// <summary>
+    /// The most tombstones a conversion writes: a log with more missing sequences than this between its oldest kept
+    /// record and the newest sequence (a file restored from a logical backup holds one record per value, spread over the
+    /// original's whole history) is not converted, since every later open would read them all.
+    /// </summary>
+    internal long MaxUpgradeTombstones { get; set; } = 4_000_000;
+
+    /// <summary>
+    /// Refuses, before anything is changed, a log with more missing sequences than <see cref="MaxUpgradeTombstones"/>
+    /// (a record over the segment format's field limits is refused when the copy meets it, before the switch).
+    /// </summary>
+    private void CheckConvertible()
+    {
+        BsonDocument? oldest = _changes.Find(Query.All("_id", Query.Ascending), limit: 1).FirstOrDefault();
+        if (oldest is not null && oldest["_id"].IsInt64)
+        {
+            long holes = _sequence - oldest["_id"].AsInt64 + 1 - _changes.LongCount();
+            if (holes > MaxUpgradeTombstones)
+            {
+                throw new StateStoreException($"The change log of '{FilePath}' holds {_changes.LongCount()} records spread over {_sequence - oldest["_id"].AsInt64 + 1} sequences: segment files would need a tombstone for each of the {holes} missing ones (more than {MaxUpgradeTombstones}), so it was not converted. It keeps working in its own layout.");
+            }
+        }
     }
 
     /// <summary>Moves every current value's payload from its change record into its document, a batch per transaction.</summary>
@@ -204,7 +248,17 @@ public sealed partial class LiteDbStateStore
         long total = last - first + 1;
         long records = 0, tombstones = 0, expected = first;
         SegmentFileSystem files = _dataFile.FileSystem ?? SegmentFileSystem.Os;
-        SegmentLog log = SegmentLog.Create(folder, first, _segmentLogOptions, files);
+        SegmentLog log;
+        try
+        {
+            log = SegmentLog.Create(folder, first, _segmentLogOptions, files);
+        }
+        catch
+        {
+            DeleteFolderQuietly(folder);
+            throw;
+        }
+
         bool done = false;
         try
         {
@@ -216,10 +270,14 @@ public sealed partial class LiteDbStateStore
                 }
                 else
                 {
-                    log.AppendTombstone(sequence, StateChangeKind.Write, 0, string.Empty, string.Empty);
+                    // Of no key anyone reads; as a delete, the empty key's head is no "write without a value".
+                    log.AppendTombstone(sequence, StateChangeKind.Delete, 0, string.Empty, string.Empty);
                 }
 
-                tombstones++;
+                if ((++tombstones & 1023) == 0)
+                {
+                    cancellationToken.ThrowIfCancellationRequested();
+                }
             }
 
             void Report()
@@ -256,7 +314,7 @@ public sealed partial class LiteDbStateStore
                 }
                 catch (ArgumentException ex)
                 {
-                    throw new StateStoreException($"Change record {record.Sequence} does not fit a segment file, so the change log was not converted: {ex.Message}", ex);
+                    throw new StateStoreException($"Change record {record.Sequence} does not fit a segment file, so the change log of '{FilePath}' was not converted (it keeps working in its own layout): {ex.Message}", ex);
                 }
 
                 records++;

@@ -291,7 +291,16 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
             {
                 lock (_gate)
                 {
-                    UpgradeChangeLogCore(progress: null, CancellationToken.None);
+                    try
+                    {
+                        UpgradeChangeLogCore(progress: null, CancellationToken.None);
+                    }
+                    catch (StateStoreException ex) when (ex is not StateStoreCorruptedException && !_segmented && !_reopenPending)
+                    {
+                        // A log the segment files cannot hold (a record over their limits, too sparse): nothing was
+                        // switched, and the file opens in its own layout, as it works there. Said by UpgradeChangeLogFailure.
+                        UpgradeChangeLogFailure = ex;
+                    }
                 }
             }
 
@@ -372,12 +381,6 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
         _checksumsRequired = DocumentIntegrity.RequiresChecksums(format);
         _countsKept = DocumentIntegrity.KeepsCounts(format);
         _segmented = format == DocumentIntegrity.SegmentedFormat;
-        if (_segmented)
-        {
-            // A conversion from the collection layout switched the file and a crash came before it dropped the old one.
-            DropConvertedCollection();
-        }
-
         _state = _db.GetCollection(CollectionName);
         _state.EnsureIndex("s");
         _changes = _db.GetCollection(ChangesCollectionName, BsonAutoId.Int64);
@@ -447,6 +450,13 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
             {
                 throw new StateStoreCorruptedException(FilePath, "a current value points past the newest change record: the change log is damaged");
             }
+        }
+
+        if (_segmented)
+        {
+            // A conversion from the collection layout switched the file and a crash came before it dropped the old
+            // collection: dropped only now that the segment log opened and checked out against the values.
+            DropConvertedCollection();
         }
         _unloggedDeletes = _meta.FindById(UnloggedDeletesId) is { } unlogged && Checked(unlogged, MetaCollectionName) is not null;
         if (_walkIndexOnOpen)
