@@ -68,6 +68,11 @@ public sealed partial class StateManager : IAsyncDisposable, IDisposable
         {
             Log.HistoryGap(_logger, gap.FromSequence, gap.ToSequence, gap.PreservedBytesPath ?? "(none)");
         }
+
+        if (store is LiteDbStateStore { UpgradeChangeLogFailure: { } notConverted } lite)
+        {
+            Log.ChangeLogNotConverted(_logger, lite.FilePath, notConverted.Message);
+        }
     }
 
     /// <summary>

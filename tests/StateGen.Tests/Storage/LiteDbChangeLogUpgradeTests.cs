@@ -586,6 +586,14 @@ public sealed class LiteDbChangeLogUpgradeTests : IDisposable
         {
             Assert.Contains("does not fit a segment file", store.UpgradeChangeLogFailure!.Message, StringComparison.Ordinal);
             Assert.Equal("\"v2\"", Encoding.UTF8.GetString((await store.GetAsync(Scopes[0], "k"))!.Payload.Span));
+
+            // A manager over it says so when it starts (the message names the record, never its contents).
+            var logger = new ListLogger<StateManager>();
+            using var manager = new StateManager(store, logger: logger, ownsStore: false);
+            var line = Assert.Single(logger.Entries, e => e.EventId.Id == 74);
+            Assert.Equal(Microsoft.Extensions.Logging.LogLevel.Warning, line.Level);
+            Assert.Contains("origin of a change record is 2000 UTF-8 bytes", line.Message, StringComparison.Ordinal);
+            Assert.DoesNotContain("ooo", line.Message, StringComparison.Ordinal);
         }
 
         Assert.Equal(DocumentIntegrity.CountedFormat, Format(path));
