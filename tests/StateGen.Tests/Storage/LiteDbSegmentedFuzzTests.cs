@@ -22,7 +22,8 @@ namespace StateGen.Tests.Storage;
 /// draw: in the data file or the log, runs of random or zero bytes, a page copied over another, truncation to whole
 /// pages, flips; in the segments, truncation, zeroed and random runs, flips, a run of one segment's bytes copied over
 /// another's, a whole segment copied over another, a segment deleted, two segments swapped, garbage appended to the last
-/// one. <c>STATEGEN_FUZZ_ITERATIONS</c> sets the size (a fifth of it, each draw a full open and read).
+/// one; the oldest segments deleted together. <c>STATEGEN_FUZZ_ITERATIONS</c> sets the size (half of it: 1,000 draws by
+/// default, each a full open and read).
 /// </summary>
 /// <remarks>
 /// What is allowed is decided from the bytes, not from the kind of mutation: a segment file is damaged where its bytes
@@ -55,13 +56,43 @@ public sealed class LiteDbSegmentedFuzzTests
     public sealed record Draw(int Corpus, int Target, int Kind, int A, int B, int C, int Seed, int Salvage);
 
     /// <summary>A draw applied: the damaged files, what was done, whether it touched LiteDB's files (not the segments), and its log.</summary>
-    private sealed record Damage(Dictionary<string, byte[]> Images, string What, bool LiteDbFiles, bool LiteDbLog = false);
+    private sealed record Damage(Dictionary<string, byte[]> Images, string What, bool LiteDbFiles, bool LiteDbLog = false, bool PageCopy = false);
 
     [Fact]
     public Task Mutated_data_file_log_and_segment_files_open_and_read_to_the_intact_answer_a_gap_in_the_last_segment_or_the_typed_error()
-        => MutatedFilesAsync(ReliabilityRuns.FuzzSeed(4), Math.Max(50, ReliabilityRuns.FuzzIterations / 5));
+        => MutatedFilesAsync(ReliabilityRuns.FuzzSeed(4), Math.Max(50, ReliabilityRuns.FuzzIterations / 2), exemptOpenDefects: true);
 
-    private async Task MutatedFilesAsync(string? seed, long iterations)
+    /// <summary>
+    /// An open defect this fuzz found (helper session 32; reported, not fixed here): a page of LiteDB's log copied over a
+    /// later page of it (the open corpus) can make LiteDB read a mix of commits, older pages of the current values with the
+    /// newest page of the sequence record. Every value read is then an acknowledged older version and the change log is
+    /// the whole intact log, but a key's newest change record is a later write than its value (seed <c>dFsiPfbGTk61</c>:
+    /// log page 35 copied over page 130, agent/a1/key-6 reads v2 while record 25, its write of v3, is in the log), with no
+    /// error and no gap. The store does not compare a value with its key's newest record, and docs/reliability.md's limit
+    /// says a damaged log reads back as an earlier state "whole". So the fuzz above does not check that agreement for a
+    /// copied log page (every other check holds for it); this replay checks it and fails until that is detected.
+    /// </summary>
+    [Theory(Skip = "Open defect: a LiteDB log page copied over a later one mixes commits; a value is older than its key's newest change record, undetected (see the summary).")]
+    [InlineData("dFsiPfbGTk61")]
+    [InlineData("ekC_dVuTVeu3")]
+    public Task A_copied_log_page_leaves_no_value_older_than_its_newest_change_record(string seed)
+        => MutatedFilesAsync(seed, 1, exemptOpenDefects: false);
+
+    /// <summary>
+    /// An open defect this fuzz found (helper session 32; reported, not fixed here): the oldest segments deleted together
+    /// open without an error or a gap even when they held a current value's record, which retention never deletes
+    /// (docs/design/change-log-side-file.md, <c>RemoveSegments</c>). Seed <c>6LBiQYNx_Uj1</c>: the closed corpus with
+    /// <c>000001.seg</c> to <c>000003.seg</c> deleted opens, agent/a2/key-1 reads v2, and the change log (whole, by key) holds
+    /// no record of it. The open checks that no value points past the log's newest record, not that each value's record
+    /// is in the log. So the fuzz above does not check values against the log when the deleted segments held a current
+    /// value's record (a deletion that retention could have made is still checked in full); this replay does.
+    /// </summary>
+    [Theory(Skip = "Open defect: deleting the oldest segments, with a current value's record in them, opens as if retention had deleted them (see the summary).")]
+    [InlineData("6LBiQYNx_Uj1")]
+    public Task Deleted_oldest_segments_holding_a_current_value_record_are_not_taken_for_retention(string seed)
+        => MutatedFilesAsync(seed, 1, exemptOpenDefects: false);
+
+    private async Task MutatedFilesAsync(string? seed, long iterations, bool exemptOpenDefects)
     {
         // Each test opens its damaged copies at a path of its own (a store registers its path as open in this process).
         string path = $"/segfuzz/{Guid.NewGuid():N}.db";
@@ -85,7 +116,7 @@ public sealed class LiteDbSegmentedFuzzTests
                 try
                 {
                     // The hang guard of the byte-flip tests: an open or read that never ends fails the draw.
-                    failure = await Task.Run(() => OpenAndReadAsync(path, corpus, layouts[draw.Corpus], damage, outcomes)).WaitAsync(LiteDbFaultTests.Hang);
+                    failure = await Task.Run(() => OpenAndReadAsync(path, corpus, layouts[draw.Corpus], damage, outcomes, exemptOpenDefects)).WaitAsync(LiteDbFaultTests.Hang);
                 }
                 catch (TimeoutException)
                 {
@@ -185,7 +216,7 @@ public sealed class LiteDbSegmentedFuzzTests
         {
             string file = draw.Target >= 15 && images.GetValueOrDefault(log) is { Length: > 0 } ? log : data;
             (images[file], string what) = FileMutation(images[file], draw);
-            return new Damage(images, $"{Name(corpus, file)}: {what}", LiteDbFiles: true, LiteDbLog: file == log);
+            return new Damage(images, $"{Name(corpus, file)}: {what}", LiteDbFiles: true, LiteDbLog: file == log, PageCopy: draw.Kind % 4 == 1);
         }
 
         string[] segments = [.. corpus.Segments.Select(s => s.Path)];
@@ -253,6 +284,20 @@ public sealed class LiteDbSegmentedFuzzTests
                 images[target] = (byte[])images[other].Clone();
                 description = $"replaced by a copy of {Name(corpus, other)}";
                 break;
+
+            case 6 when draw.C % 3 == 0:
+            {
+                // The oldest segments deleted together, as retention deletes them.
+                int count = 1 + (draw.B % (segments.Length - 1));
+                foreach (string segment in segments.Take(count))
+                {
+                    images.Remove(segment);
+                }
+
+                target = segments[0];
+                description = $"deleted with the {count - 1} after it";
+                break;
+            }
 
             case 6:
                 images.Remove(target);
@@ -360,7 +405,7 @@ public sealed class LiteDbSegmentedFuzzTests
     /// Opens the damaged files and reads everything back; returns null when the outcome is one the damage allows (see the
     /// class remarks), else what is wrong.
     /// </summary>
-    private static async Task<string?> OpenAndReadAsync(string path, SegmentedCorpus corpus, Dictionary<string, SegmentRecord[]> layout, Damage damage, Dictionary<string, int> outcomes)
+    private static async Task<string?> OpenAndReadAsync(string path, SegmentedCorpus corpus, Dictionary<string, SegmentRecord[]> layout, Damage damage, Dictionary<string, int> outcomes, bool exemptOpenDefects)
     {
         IReadOnlyDictionary<string, byte[]> intact = corpus.Values.Images;
         var disk = new SimulatedDisk(Copy(damage.Images));
@@ -407,10 +452,19 @@ public sealed class LiteDbSegmentedFuzzTests
             return problems.Count == 0 ? null : string.Join("; ", problems);
         }
 
+        bool valuesAgreeWithLog = true;
         if (asRetention)
         {
             Count(outcomes, "draw: oldest segments deleted, opened as after retention");
             long firstKept = corpus.Segments[leadingDeleted].FirstSequence;
+            if (corpus.Log.GroupBy(r => (r.Scope, r.Key)).Any(g => g.Last() is { Kind: StateChangeKind.Write } newest && newest.Sequence < firstKept))
+            {
+                // A current value's record was deleted: not what retention does. (Left out: the open defect of
+                // Deleted_oldest_segments_holding_a_current_value_record_are_not_taken_for_retention.)
+                Count(outcomes, "draw: a current value's record deleted with the oldest segments, opened (open defect)");
+                valuesAgreeWithLog = !exemptOpenDefects;
+            }
+
             corpus = corpus with { Log = [.. corpus.Log.Where(r => r.Sequence >= firstKept)] };
         }
         else if (sealedDamaged)
@@ -456,7 +510,9 @@ public sealed class LiteDbSegmentedFuzzTests
         // Damage to the segments or the data file leaves LiteDB's commits as they were: the log must reach the newest one.
         // Damage to LiteDB's log can lose its newest commits (then the log ends at any record: an intact prefix).
         long? end = gap?.ToSequence ?? (damage.LiteDbLog ? null : corpus.LastSequence);
-        IReadOnlyList<StateChangeRecord>? all = await LiteDbSegmentedByteFlipTests.ReadAllAsync(store, corpus, gap, end, outcomes, problems);
+        // (Left out for a copied page of LiteDB's log: the open defect of A_copied_log_page_leaves_no_value_older_than_its_newest_change_record.)
+        valuesAgreeWithLog &= !(exemptOpenDefects && damage.LiteDbLog && damage.PageCopy);
+        IReadOnlyList<StateChangeRecord>? all = await LiteDbSegmentedByteFlipTests.ReadAllAsync(store, corpus, gap, end, outcomes, problems, valuesAgreeWithLog);
         if (gap is not null && problems.Count == 0)
         {
             await LiteDbSegmentedByteFlipTests.ReopenAfterGapAsync(disk, gap, all, outcomes, problems, path);
