@@ -79,6 +79,21 @@ public sealed class LiteDbSegmentedFuzzTests
         => MutatedFilesAsync(seed, 1, exemptOpenDefects: false);
 
     /// <summary>
+    /// An open defect this fuzz found (helper session 32; reported, not fixed here): damage to the data file that hides the
+    /// sequence record (LiteDB then finds no <c>meta</c> document for it, and the store reads the committed sequence as 0)
+    /// makes the change log's recovery cut every record as uncommitted (segments 2 to 5 deleted, the first cut to its
+    /// header); then the open's next check refuses the file ("a current value points past the newest change record"),
+    /// saying "it was not changed", with the whole intact change log gone from the disk. Seed <c>9qSCvBIfk5p4</c>: the
+    /// closed corpus, a run of 93 random bytes at offset 58,060 of the data file. So the fuzz above lets a refused open
+    /// after damage to LiteDB's files cut a tail of the log (every other refused open must leave every intact record on
+    /// the disk); this replay does not.
+    /// </summary>
+    [Theory(Skip = "Open defect: a refused open after damage to the data file has already cut the whole change log (see the summary).")]
+    [InlineData("9qSCvBIfk5p4")]
+    public Task A_refused_open_after_damage_to_the_data_file_keeps_the_change_log(string seed)
+        => MutatedFilesAsync(seed, 1, exemptOpenDefects: false);
+
+    /// <summary>
     /// An open defect this fuzz found (helper session 32; reported, not fixed here): the oldest segments deleted together
     /// open without an error or a gap even when they held a current value's record, which retention never deletes
     /// (docs/design/change-log-side-file.md, <c>RemoveSegments</c>). Seed <c>6LBiQYNx_Uj1</c>: the closed corpus with
@@ -431,25 +446,34 @@ public sealed class LiteDbSegmentedFuzzTests
 
         var problems = new List<string>();
         LiteDbStateStore? store = null;
+        string? refusal = null;
         try
         {
             store = new LiteDbStateStore(LiteDbSegmentedByteFlipTests.Options(path, disk));
         }
-        catch (StateStoreCorruptedException)
+        catch (StateStoreCorruptedException ex)
         {
             Count(outcomes, "typed error");
             Count(outcomes, sealedDamaged ? "draw: sealed segment damaged, refused" : "draw: open refused");
+            refusal = ex.Message;
         }
         catch (Exception ex)
         {
             problems.Add($"open threw {ex.GetType().Name}: {ex.Message}{Environment.NewLine}{ex}");
         }
 
-        // Whatever the open did, it lost no intact record that was in the files (it may have moved some aside).
-        NothingLost(corpus, layout, damage, disk.Contents(), problems);
+        // Whatever the open did, it lost no intact record that was in the files (it may have moved some aside). An open that
+        // went on after damage to LiteDB's log may have cut a tail of it: the records of commits the damaged log lost, as
+        // after a power cut. (Left out: a refused open after damage to LiteDB's files that cut a tail of the log, the open
+        // defect of A_refused_open_after_damage_to_the_data_file_keeps_the_change_log.)
+        bool tailCutAllowed = store is not null ? damage.LiteDbLog : exemptOpenDefects && damage.LiteDbFiles;
+        if (NothingLost(corpus, layout, damage, disk.Contents(), tailCutAllowed, problems) && store is null)
+        {
+            Count(outcomes, "draw: refused open cut the change log (open defect)");
+        }
         if (store is null)
         {
-            return problems.Count == 0 ? null : string.Join("; ", problems);
+            return problems.Count == 0 ? null : $"{string.Join("; ", problems)} (the open was refused: {refusal})";
         }
 
         bool valuesAgreeWithLog = true;
@@ -524,9 +548,10 @@ public sealed class LiteDbSegmentedFuzzTests
     /// <summary>
     /// Every intact record that was in the damaged segment files before the open (its bytes where they were written) is
     /// still there after it, or in a <c>.lost-</c> file the open made beside its segment, at the same distance from the
-    /// cut. Only with LiteDB's log damaged may a tail of the log be cut (its newest commits can be lost, as in a power cut).
+    /// cut. Unless <paramref name="tailCutAllowed"/>, when a tail of the log may be cut (all records after some sequence).
+    /// Returns whether any was cut.
     /// </summary>
-    private static void NothingLost(SegmentedCorpus corpus, Dictionary<string, SegmentRecord[]> layout, Damage damage, Dictionary<string, byte[]> after, List<string> problems)
+    private static bool NothingLost(SegmentedCorpus corpus, Dictionary<string, SegmentRecord[]> layout, Damage damage, Dictionary<string, byte[]> after, bool tailCutAllowed, List<string> problems)
     {
         var cut = new List<long>();
         var kept = new List<long>();
@@ -568,9 +593,11 @@ public sealed class LiteDbSegmentedFuzzTests
             }
         }
 
-        if (cut.Count > 0 && (!damage.LiteDbLog || (kept.Count > 0 && cut.Min() < kept.Max())))
+        if (cut.Count > 0 && (!tailCutAllowed || (kept.Count > 0 && cut.Min() < kept.Max())))
         {
             problems.Add($"the open lost intact change records {string.Join(", ", cut.Order())} from the segment files");
         }
+
+        return cut.Count > 0;
     }
 }
