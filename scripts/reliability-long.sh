@@ -16,6 +16,7 @@ dotnet build tests/StateGen.Tests -c Release --nologo -v q
 
 # The tests whose size the variables set, and the rest of the suite's fault, power-loss and salvage tests with them.
 filter="FullyQualifiedName~LiteDbProcessKillTests|FullyQualifiedName~LiteDbByteFlipTests|FullyQualifiedName~LiteDbSegmentedByteFlipTests|FullyQualifiedName~LiteDbFuzzTests"
+filter+="|FullyQualifiedName~LiteDbSegmentedFuzzTests"
 filter+="|FullyQualifiedName~LiteDbFaultTests|FullyQualifiedName~LiteDbDurabilityTests|FullyQualifiedName~LiteDbSalvageTests"
 filter+="|FullyQualifiedName~LiteDbCorruptionTests|FullyQualifiedName~EnvelopeFuzzTests"
 dotnet test tests/StateGen.Tests -c Release --no-build --nologo --filter "$filter" --logger "console;verbosity=normal"

@@ -22,14 +22,14 @@ public sealed class LiteDbSegmentedByteFlipTests
 {
     /// <summary>The database path of the corpora (files on a <see cref="SimulatedDisk"/>); its own, not the collection layout test's.</summary>
     private const string Path = "/segflip/state.db";
-    private static readonly string[] Scopes = ["agent/a1", "agent/a2"];
-    private static readonly string[] Correlations = ["corr-w0", "corr-w1", "corr-w2"];
+    internal static readonly string[] Scopes = ["agent/a1", "agent/a2"];
+    internal static readonly string[] Correlations = ["corr-w0", "corr-w1", "corr-w2"];
     private readonly ITestOutputHelper _output;
 
     public LiteDbSegmentedByteFlipTests(ITestOutputHelper output) => _output = output;
 
     /// <summary>A corpus of the segment layout: the collection-layout corpus's checks plus the intact change log and its segments.</summary>
-    private sealed record SegmentedCorpus(
+    internal sealed record SegmentedCorpus(
         LiteDbByteFlipTests.Corpus Values,
         StateChangeRecord[] Log,
         (string Path, long FirstSequence)[] Segments,
@@ -122,7 +122,7 @@ public sealed class LiteDbSegmentedByteFlipTests
         return [.. hits];
     }
 
-    private static bool SameRecord(StateChangeRecord a, StateChangeRecord b)
+    internal static bool SameRecord(StateChangeRecord a, StateChangeRecord b)
         => a.Sequence == b.Sequence && a.Scope == b.Scope && a.Key == b.Key && a.Kind == b.Kind && a.TypeName == b.TypeName
            && a.SchemaVersion == b.SchemaVersion && a.Version == b.Version && a.Timestamp == b.Timestamp
            && a.Payload.Span.SequenceEqual(b.Payload.Span) && a.PreviousSequence == b.PreviousSequence
@@ -134,7 +134,7 @@ public sealed class LiteDbSegmentedByteFlipTests
     /// (a cleanly closed file, or the end of a gap), else any prefix (the open corpus: damage to LiteDB's log can lose its
     /// newest commits, and the records of commits LiteDB does not have are cut at open).
     /// </summary>
-    private static bool IntactLog(SegmentedCorpus corpus, IReadOnlyList<StateChangeRecord> found, Func<StateChangeRecord, bool> filter, StateHistoryGap? gap, long? end)
+    internal static bool IntactLog(SegmentedCorpus corpus, IReadOnlyList<StateChangeRecord> found, Func<StateChangeRecord, bool> filter, StateHistoryGap? gap, long? end)
     {
         long upTo = end ?? (found.Count > 0 ? found[^1].Sequence : 0);
         StateChangeRecord[] expected = corpus.Log
@@ -231,6 +231,26 @@ public sealed class LiteDbSegmentedByteFlipTests
 
         // With a gap the log ends at its end (the newest committed sequence); without, at the last record (closed file).
         long? end = gap?.ToSequence ?? (values.Strict ? corpus.LastSequence : null);
+        IReadOnlyList<StateChangeRecord>? all = await ReadAllAsync(store, corpus, gap, end, outcomes, problems);
+        if (gap is not null && problems.Count == 0)
+        {
+            await ReopenAfterGapAsync(disk, gap, all, outcomes, problems);
+        }
+
+        return problems.Count == 0 ? null : string.Join("; ", problems);
+    }
+
+    /// <summary>
+    /// Reads every value, both scopes' keys, a full scan, the hook records (all, by correlation id) and the change log (all
+    /// records, each key's, each correlation id's) from an open store, then disposes it: each read must be intact (with
+    /// <paramref name="gap"/> reported, the change log outside it; up to <paramref name="end"/>, see <see cref="IntactLog"/>)
+    /// or the typed error; problems are added to <paramref name="problems"/>. Returns the whole change log when it was read.
+    /// Without a gap each key's newest change record must agree with its value, unless <paramref name="valuesAgreeWithLog"/>
+    /// is false (a caller's documented exception).
+    /// </summary>
+    internal static async Task<IReadOnlyList<StateChangeRecord>?> ReadAllAsync(LiteDbStateStore store, SegmentedCorpus corpus, StateHistoryGap? gap, long? end, Dictionary<string, int> outcomes, List<string> problems, bool valuesAgreeWithLog = true)
+    {
+        LiteDbByteFlipTests.Corpus values = corpus.Values;
         var reads = new Dictionary<(string Scope, string Key), bool?>();
         var readValues = new Dictionary<(string Scope, string Key), StoredEntry?>();
         IReadOnlyList<StateChangeRecord>? all = null;
@@ -295,7 +315,7 @@ public sealed class LiteDbSegmentedByteFlipTests
 
             // Without a gap the log the store kept ends where its values do: each key's newest record is its value's write
             // (or a delete, or nothing, for an absent key).
-            if (gap is null && all is not null)
+            if (valuesAgreeWithLog && gap is null && all is not null)
             {
                 foreach (var ((scope, key), entry) in readValues)
                 {
@@ -326,24 +346,19 @@ public sealed class LiteDbSegmentedByteFlipTests
             }
         }
 
-        if (gap is not null && problems.Count == 0)
-        {
-            await ReopenAfterGapAsync(disk, gap, all, outcomes, problems);
-        }
-
-        return problems.Count == 0 ? null : string.Join("; ", problems);
+        return all;
     }
 
     /// <summary>
     /// After a gap, the next open of what the first left (the cut segment, its seal, the segment after the gap) opens as
     /// it did: the same gap (from the header of the segment after it), and the same change log, with nothing cut again.
     /// </summary>
-    private static async Task ReopenAfterGapAsync(SimulatedDisk disk, StateHistoryGap gap, IReadOnlyList<StateChangeRecord>? all, Dictionary<string, int> outcomes, List<string> problems)
+    internal static async Task ReopenAfterGapAsync(SimulatedDisk disk, StateHistoryGap gap, IReadOnlyList<StateChangeRecord>? all, Dictionary<string, int> outcomes, List<string> problems, string path = Path)
     {
         LiteDbStateStore reopened;
         try
         {
-            reopened = new LiteDbStateStore(Options(Path, new SimulatedDisk(disk.Contents())));
+            reopened = new LiteDbStateStore(Options(path, new SimulatedDisk(disk.Contents())));
         }
         catch (StateStoreCorruptedException)
         {
@@ -394,7 +409,7 @@ public sealed class LiteDbSegmentedByteFlipTests
         }
     }
 
-    private static LiteDbStateStoreOptions Options(string path, SimulatedDisk disk) => new()
+    internal static LiteDbStateStoreOptions Options(string path, SimulatedDisk disk) => new()
     {
         Path = path,
         OpenFile = disk.Open,
@@ -425,7 +440,7 @@ public sealed class LiteDbSegmentedByteFlipTests
     /// The collection layout test's database (10 keys in two scopes, 1–3 writes each, a hook record, one key deleted), with
     /// its change log in segment files and a correlation id on each write: after a clean close and while still open.
     /// </summary>
-    private static async Task<SegmentedCorpus[]> BuildCorporaAsync()
+    internal static async Task<SegmentedCorpus[]> BuildCorporaAsync()
     {
         var corpora = new List<SegmentedCorpus>();
         foreach (bool close in new[] { true, false })
