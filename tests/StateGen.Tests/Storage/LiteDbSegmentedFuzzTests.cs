@@ -88,7 +88,7 @@ public sealed class LiteDbSegmentedFuzzTests
     /// after damage to LiteDB's files cut a tail of the log (every other refused open must leave every intact record on
     /// the disk); this replay does not.
     /// </summary>
-    [Theory(Skip = "Open defect: a refused open after damage to the data file has already cut the whole change log (see the summary).")]
+    [Theory]
     [InlineData("9qSCvBIfk5p4")]
     public Task A_refused_open_after_damage_to_the_data_file_keeps_the_change_log(string seed)
         => MutatedFilesAsync(seed, 1, exemptOpenDefects: false);

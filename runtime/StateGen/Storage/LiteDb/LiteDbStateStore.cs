@@ -428,11 +428,8 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
         if (_segmented)
         {
             // Every commit that logs a change writes its last sequence here, in the same transaction: records after it were
-            // appended for a commit that never happened, and the log's recovery cuts them.
-            // Opened with the change log off too: its history stays readable, and its recovery runs at every open.
+            // appended for a commit that never happened, and the log's recovery (below) cuts them.
             _sequence = floor;
-            _logFolder = ResolveLogFolder();
-            OpenSegmentLog(floor);
         }
         else
         {
@@ -441,9 +438,10 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
             _sequence = Math.Max(lastLogged, floor);
         }
 
-        // A damaged change-log index can hide its newest records (the sequence would then be reused): a few entries
-        // must not point past what the log shows. Reads check every entry they return the same way.
-        // (A damaged entry is left to the read that meets it.)
+        // A damaged change-log index (or, in a segmented file, damage that hides or reverts the sequence record) can hide
+        // the newest committed sequence: a few entries must not point past it. Reads check every entry they return the
+        // same way. (A damaged entry is left to the read that meets it.) In a segmented file this comes before the log's
+        // recovery, which would otherwise take the records after a wrong sequence for uncommitted ones and cut them.
         foreach (BsonDocument entry in _state.Find(Query.All(), limit: 16))
         {
             if (SequenceOf(entry) > _sequence && DocumentIntegrity.Verify(entry, _checksumsRequired))
@@ -454,6 +452,10 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
 
         if (_segmented)
         {
+            // Opened with the change log off too: its history stays readable, and its recovery runs at every open.
+            _logFolder = ResolveLogFolder();
+            OpenSegmentLog(floor);
+
             // A conversion from the collection layout switched the file and a crash came before it dropped the old
             // collection: dropped only now that the segment log opened and checked out against the values.
             DropConvertedCollection();
