@@ -14,13 +14,14 @@ namespace StateGen.Tests.Storage;
 
 /// <summary>
 /// The change-log conversion (<see cref="LiteDbStateStore.UpgradeChangeLogAsync"/>) with the data file, LiteDB's log and
-/// the new segment files on the simulated disk, the power cut at its k-th page write and at its k-th flush, for every k,
-/// in the clean model (only flushed bytes and flushed directory entries survive) and the torn one (plus a random prefix
-/// of the unflushed writes and name changes; page writes at every third k by default), with one segment and with segments rolling every few KB. After each cut the
-/// file opens from what the disk kept, with the default options, and every value, change record and hook record reads as
-/// in the prepared file, in whichever layout it is; a new conversion finishes it and a reopen reads the same again, in
-/// the segment format with no <c>changes</c> collection. (The simulated disk's folders are its own: the conversion does
-/// not remove leftover folders there, so they are not checked.)
+/// the new segment files on the simulated disk, the power cut at its k-th page write and at its k-th flush: in the clean
+/// model (only flushed bytes and flushed directory entries survive) at every k; in the torn one (plus a random in-order
+/// prefix of each file's unflushed writes and of the name changes) at every third write, every flush, and every write of
+/// the switch window with 8 seeds each. With one segment and with segments rolling every few KB. After each cut the file
+/// opens from what the disk kept, with the default options, and every value, change record and hook record reads as in
+/// the prepared file, in whichever layout it is; a new conversion finishes it and a reopen reads the same again, in the
+/// segment format with no <c>changes</c> collection. (The simulated disk's folders are its own: the conversion does not
+/// remove leftover folders there, so they are not checked.)
 /// </summary>
 public sealed class LiteDbUpgradePowerLossTests : IDisposable
 {
@@ -87,64 +88,98 @@ public sealed class LiteDbUpgradePowerLossTests : IDisposable
         var failures = new List<string>();
         var outcomes = new Dictionary<string, int>(StringComparer.Ordinal);
         int runs = 0;
-        foreach (bool torn in new[] { false, true })
+
+        // The clean model at every k. It also finds the switch window: from the first cut after the copy's end (the
+        // segments written and flushed) to the first cut that leaves the file switched (the marker flushed).
+        long copyEnd = 0, firstSwitched = long.MaxValue;
+        for (long k = 1; k <= counts.writes + 1; k++)
         {
-            int stride = torn ? TornStride : 1;
-            for (long k = 1 + (torn ? (rollBytes is null ? 0 : 1) % stride : 0); k <= counts.writes + 1; k += stride)
-            {
-                await CutAsync($"write {k}, {(torn ? "torn" : "clean")}", disk => disk.CrashAfterWrites = k - 1);
-            }
+            (bool reachedCopyEnd, string outcome) = await CutAsync($"write {k}, clean", null, disk => disk.CrashAfterWrites = k - 1);
+            copyEnd = reachedCopyEnd && copyEnd == 0 ? k : copyEnd;
+            firstSwitched = outcome == "segment layout" ? Math.Min(firstSwitched, k) : firstSwitched;
+        }
 
-            for (long k = 1; k <= counts.syncs + 1; k++) // every k: there are few
-            {
-                await CutAsync($"flush {k}, {(torn ? "torn" : "clean")}", disk =>
-                {
-                    long seen = 0;
-                    disk.BeforeSync = _ =>
-                    {
-                        if (++seen == k)
-                        {
-                            disk.Crash();
-                        }
-                    };
-                });
-            }
+        Assert.True(copyEnd > 0 && firstSwitched > copyEnd && firstSwitched <= counts.writes + 1, $"copy ends after write {copyEnd}, the first switched cut is {firstSwitched}");
+        for (long k = 1; k <= counts.syncs + 1; k++) // every k: there are few
+        {
+            await CutAsync($"flush {k}, clean", null, disk => CrashAtFlush(disk, k));
+        }
 
-            async Task CutAsync(string name, Action<SimulatedDisk> arm)
-            {
-                runs++;
-                var disk = new SimulatedDisk(prepared, torn ? new Random(runs * 7919) : null);
-                LiteDbStateStore store = Open(path, disk, rollBytes);
-                arm(disk);
-                string stopped;
-                try
-                {
-                    await store.UpgradeChangeLogAsync();
-                    stopped = "completed";
-                }
-                catch (Exception ex)
-                {
-                    stopped = ex.GetType().Name;
-                }
+        // The torn model at every TornStride-th k, and at every k of the switch window with 8 seeds: there only a disk
+        // that wrote some of the unflushed pages (in order) can keep the marker's commit without what came before it.
+        int stride = TornStride;
+        for (long k = 1 + (rollBytes is null ? 0 : 1) % stride; k <= counts.writes + 1; k += stride)
+        {
+            await CutAsync($"write {k}, torn", k, disk => disk.CrashAfterWrites = k - 1);
+        }
 
-                disk.BeforeSync = null;
-                IReadOnlyDictionary<string, byte[]> images = disk.Crash();
-                DisposeQuietly(store);
-                (string? failure, string outcome) = await CheckAsync(path, images, before);
-                string key = $"{outcome} ({(stopped == "completed" ? "conversion completed" : "conversion stopped")})";
-                outcomes[key] = outcomes.GetValueOrDefault(key) + 1;
-                if (failure is not null)
-                {
-                    failures.Add($"{name} (conversion: {stopped}): {failure}");
-                }
+        for (long k = copyEnd; k <= firstSwitched; k++)
+        {
+            for (int seed = 1; seed <= 8; seed++)
+            {
+                await CutAsync($"write {k}, torn seed {seed}", (k * 31) + seed, disk => disk.CrashAfterWrites = k - 1);
             }
         }
 
+        for (long k = 1; k <= counts.syncs + 1; k++)
+        {
+            await CutAsync($"flush {k}, torn", k, disk => CrashAtFlush(disk, k));
+        }
+
+        // One conversion cut where arm says; returns whether it reached the end of the copy before the cut, and the
+        // layout the file opened in.
+        async Task<(bool ReachedCopyEnd, string Outcome)> CutAsync(string name, long? tornSeed, Action<SimulatedDisk> arm)
+        {
+            runs++;
+            var disk = new SimulatedDisk(prepared, tornSeed is long t ? new Random((int)(t * 7919 % int.MaxValue)) : null);
+            LiteDbStateStore store = Open(path, disk, rollBytes);
+            bool reachedCopyEnd = false;
+            store.UpgradeFault = step => reachedCopyEnd |= step == "segments-written" && !disk.Crashed;
+            arm(disk);
+            string stopped;
+            try
+            {
+                await store.UpgradeChangeLogAsync();
+                stopped = "completed";
+            }
+            catch (Exception ex)
+            {
+                stopped = ex.GetType().Name;
+            }
+
+            disk.BeforeSync = null;
+            IReadOnlyDictionary<string, byte[]> images = disk.Crash();
+            DisposeQuietly(store);
+            (string? failure, string outcome) = await CheckAsync(path, images, before);
+            string key = $"{outcome} ({(stopped == "completed" ? "conversion completed" : "conversion stopped")})";
+            outcomes[key] = outcomes.GetValueOrDefault(key) + 1;
+            if (failure is not null)
+            {
+                failures.Add($"{name} (conversion: {stopped}): {failure}");
+            }
+
+            return (reachedCopyEnd, outcome);
+        }
+
+        _output.WriteLine($"switch window: writes {copyEnd}-{firstSwitched}");
         string distribution = string.Join(", ", outcomes.OrderBy(o => o.Key, StringComparer.Ordinal).Select(o => $"{o.Key}: {o.Value}"));
         _output.WriteLine($"{runs} power cuts in {clock.Elapsed.TotalSeconds:F1} s: {distribution}");
         Assert.True(failures.Count == 0, $"{failures.Count} of {runs} power cuts failed ({distribution}):{Environment.NewLine}{string.Join(Environment.NewLine, failures.Take(40))}");
         Assert.Contains(outcomes.Keys, o => o.StartsWith("collection layout (conversion stopped)", StringComparison.Ordinal));
         Assert.Contains(outcomes.Keys, o => o.StartsWith("segment layout (conversion stopped)", StringComparison.Ordinal));
+    }
+
+    /// <summary>The power goes at the k-th flush (before it reaches the disk).</summary>
+    private static void CrashAtFlush(SimulatedDisk disk, long k)
+    {
+        long seen = 0;
+        disk.BeforeSync = _ =>
+        {
+            if (++seen == k)
+            {
+                disk.Crash();
+            }
+        };
     }
 
     /// <summary>
