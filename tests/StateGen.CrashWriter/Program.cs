@@ -13,7 +13,8 @@ namespace StateGen.CrashWriter;
 /// <c>StateGen.CrashWriter db-path durable|relaxed seed [segmented]</c>: writes single values and batches to keys <c>k0</c>..<c>k9</c>
 /// of scope <c>kill</c> forever, each value derived from its key and version (<see cref="Payload"/>), and prints
 /// <c>ack key version</c> for every key of a call once the call has returned: the acknowledged-writes ledger the test
-/// checks after killing this process. Modes <c>backup</c> and <c>restore</c> (first argument) serve BackupProcessKillTests.
+/// checks after killing this process. Modes <c>backup</c> and <c>restore</c> (first argument) serve BackupProcessKillTests, <c>upgrade</c>
+/// LiteDbUpgradeProcessKillTests.
 /// </summary>
 internal static class Program
 {
@@ -25,6 +26,8 @@ internal static class Program
         {
             case "migrate":
                 return await MigrateMode.RunAsync(args[1]);
+            case "upgrade":
+                return await UpgradeMode.RunAsync(args[1]);
             case "backup":
                 return await BackupForeverAsync(args[1], args[2], args.Length > 3 && args[3] == "segmented");
             case "restore":
