@@ -1578,6 +1578,13 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
             throw new StateStoreCorruptedException(FilePath, "a current value points past the newest change record: the change log is damaged");
         }
 
+        if (_log is not null && !_salvaging && _log.HeadOf(doc["s"].AsString, doc["k"].AsString) > SequenceOf(doc))
+        {
+            // A value is written with its record (or, unlogged, keeps its key's newest one): a newer record of its key in
+            // the segments means LiteDB read back a mix of commits (a damaged log page from an older one).
+            throw new StateStoreCorruptedException(FilePath, "a current value is older than its key's newest change record: the database file or its log is damaged");
+        }
+
         return doc;
     }
 
