@@ -528,6 +528,56 @@ public sealed class LiteDbChangeLogUpgradeTests : IDisposable
     }
 
     [Fact]
+    public async Task A_store_closed_while_a_conversion_and_a_prune_wait_for_a_backup_copy_is_not_reported_as_damaged()
+    {
+        // When the copy ends, either a waiting operation runs before the close, or it sees the store closed: never
+        // "corrupted". Both orders, several rounds.
+        int closedFirst = 0;
+        for (int round = 0; round < 6; round++)
+        {
+            string path = _dir.NewDatabaseFile();
+            using (LiteDbStateStore seed = CollectionLayout.Open(path))
+            {
+                await SeedAsync(seed, prune: false);
+            }
+
+            var store = OpenDefault(path);
+            var copying = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            using var release = new ManualResetEventSlim(false);
+            store.CopyChunkBytes = 4096;
+            store.AfterCopyChunk = _ =>
+            {
+                copying.TrySetResult();
+                release.Wait(TimeSpan.FromMinutes(2));
+            };
+            Task copy = Task.Run(() => store.CopyDataFile(Stream.Null, null, null, CancellationToken.None));
+            await copying.Task;
+
+            // The close waits for the copy first in odd rounds (it then runs first: the monitor wakes waiters in order),
+            // last in even ones.
+            Task close = round % 2 == 1 ? Task.Run(store.Dispose) : Task.CompletedTask;
+            await Task.Delay(100);
+            Task conversion = Task.Run(async () => await store.UpgradeChangeLogAsync());
+            Task prune = Task.Run(async () => await store.PruneChangesAsync(null, keepPerKey: 1));
+            await Task.Delay(100);
+            close = round % 2 == 1 ? close : Task.Run(store.Dispose);
+            await Task.Delay(100);
+            store.AfterCopyChunk = null;
+            release.Set();
+            await copy;
+            await close;
+            foreach (Task waiting in new[] { conversion, prune })
+            {
+                Exception? error = await Record.ExceptionAsync(() => waiting);
+                Assert.True(error is null or ObjectDisposedException, $"round {round}: {error}");
+                closedFirst += error is ObjectDisposedException ? 1 : 0;
+            }
+        }
+
+        Assert.True(closedFirst > 0, "the close came first at least once");
+    }
+
+    [Fact]
     public async Task A_failed_reopen_after_the_switch_is_retried_by_the_next_operation_and_nothing_is_lost()
     {
         string path = _dir.NewDatabaseFile();

@@ -1765,10 +1765,12 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
 
                 return action();
             }
-            catch (Exception ex) when (ex is not StateGenException and not OutOfMemoryException and not OperationCanceledException)
+            catch (Exception ex) when (ex is not StateGenException and not OutOfMemoryException and not OperationCanceledException
+                && !(ex is ObjectDisposedException && _disposed))
             {
                 // LiteDB reports damaged pages as LiteException, IndexOutOfRange, InvalidCast, NotImplemented, ...
-                // (A cancellation, such as a prune's while it waits for a backup, is not damage: it passes.)
+                // (A cancellation, such as a prune's while it waits for a backup, is not damage: it passes. Nor is the
+                // store being closed while such a wait released its lock.)
                 if (ex is IOException or UnauthorizedAccessException)
                 {
                     // A failed write (a full disk, a device error) left no part of its transaction committed, but LiteDB's
