@@ -237,6 +237,63 @@ public sealed class LiteDbSegmentedLogTests : IDisposable
     }
 
     [Fact]
+    public async Task Deleted_oldest_segments_that_held_a_current_values_record_make_its_reads_the_typed_error()
+    {
+        string path = _dir.NewDatabaseFile();
+        var small = new SegmentLogOptions { RollBytes = 200 }; // about one record a segment
+        using (LiteDbStateStore store = Open(path, segmentLog: small))
+        {
+            await store.WriteAsync(Write("old", "kept"));
+            for (int i = 0; i < 4; i++)
+            {
+                await store.WriteAsync(Write("busy", "v" + i));
+            }
+        }
+
+        File.Delete(SegmentFile(path)); // 000001.seg: "old"'s only record (retention never deletes it)
+        using LiteDbStateStore reopened = Open(path, segmentLog: small);
+        await Assert.ThrowsAsync<StateStoreCorruptedException>(async () => await reopened.GetAsync(Scope, "old"));
+    }
+
+    [Fact]
+    public async Task A_value_whose_record_a_power_cut_lost_still_reads_after_retention_deletes_the_segments_before_the_gap()
+    {
+        string path = _dir.NewDatabaseFile();
+        var small = new SegmentLogOptions { RollBytes = 400 };
+        using (LiteDbStateStore store = Open(path, segmentLog: small))
+        {
+            await store.WriteAsync(Write("a", "a1"));
+            await store.WriteAsync(Write("b", "b1"));
+            await store.WriteAsync(Write("lost", "l1"));
+        }
+
+        // A power cut kept LiteDB's commit of "lost" and not the end of its record: a gap at its sequence (3).
+        string last = Directory.GetFiles(SegmentLog.FolderFor(path), "*.seg").Order(StringComparer.Ordinal).Last();
+        File.WriteAllBytes(last, File.ReadAllBytes(last)[..^10]);
+        using (LiteDbStateStore store = Open(path, segmentLog: small))
+        {
+            Assert.Equal(3, Assert.Single(store.HistoryGaps).ToSequence);
+
+            // New versions of the other keys, then retention: every segment before the gap ends up tombstones only and
+            // goes, and the log forgets the gap.
+            for (int i = 2; i < 6; i++)
+            {
+                await store.WriteAsync(Write("a", "a" + i));
+                await store.WriteAsync(Write("b", "b" + i));
+            }
+
+            Assert.True(await store.PruneChangesAsync(null, keepPerKey: 1) > 0);
+            Assert.Empty(store.HistoryGaps);
+            Assert.True(store.ChangeLogFirstSequence > 3);
+            Assert.Equal("l1", Text(await store.GetAsync(Scope, "lost")));
+        }
+
+        using LiteDbStateStore reopened = Open(path, segmentLog: small);
+        Assert.Equal("l1", Text(await reopened.GetAsync(Scope, "lost")));
+        Assert.Equal("a5", Text(await reopened.GetAsync(Scope, "a")));
+    }
+
+    [Fact]
     public async Task A_key_whose_newest_record_was_lost_chains_its_next_record_to_its_newest_surviving_one()
     {
         string path = _dir.NewDatabaseFile();

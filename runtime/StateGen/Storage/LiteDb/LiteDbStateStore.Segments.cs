@@ -128,6 +128,14 @@ public sealed partial class LiteDbStateStore
         long removed = log.Remove(remove);
 
         // Leading segments left holding only tombstones go too (tombstones carry no time: the limit is irrelevant there).
+        // A gap whose segment before it goes is forgotten by the log: values whose records it lost are recorded first
+        // (before any file goes), so their reads are not taken for deleted segments.
+        if (log.Gaps.Count > 0 && log.Gaps.Max(g => g.ToSequence) is long lostTo && lostTo > _lostBefore)
+        {
+            InTransaction(() => _meta.Upsert(DocumentIntegrity.Seal(new BsonDocument { ["_id"] = LostBeforeId, ["v"] = lostTo })));
+            _lostBefore = lostTo;
+        }
+
         log.RemoveSegments(DateTimeOffset.MinValue);
         return removed;
     }

@@ -208,6 +208,10 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
     private readonly Dictionary<string, (long Version, long Sequence, string? Type, int SchemaVersion)> _versions = new(StringComparer.Ordinal);
     private long _sequence;
     private bool _unloggedDeletes;
+
+    // Segmented files: the newest sequence of a history gap that retention may have forgotten (meta "lostBefore"). A
+    // current value whose record is before the log's first segment is damage, unless its record was lost in such a gap.
+    private long _lostBefore;
     private bool _commitAttempted; // the last InTransaction reached LiteDB's Commit (its outcome then needs a reopen to know)
     private byte? _invalidStateByte;
     private bool _disposed;
@@ -461,6 +465,7 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
             DropConvertedCollection();
         }
         _unloggedDeletes = _meta.FindById(UnloggedDeletesId) is { } unlogged && Checked(unlogged, MetaCollectionName) is not null;
+        _lostBefore = _segmented && _meta.FindById(LostBeforeId) is { } lostBefore ? Checked(lostBefore, MetaCollectionName)["v"].AsInt64 : 0;
         if (_walkIndexOnOpen)
         {
             OpenCounts(format, entries);
@@ -1539,6 +1544,9 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
 
     private const string UnloggedDeletesId = "unlogged-deletes";
 
+    /// <summary>The <c>meta</c> record of <see cref="_lostBefore"/>.</summary>
+    private const string LostBeforeId = "lostBefore";
+
     /// <summary>The <c>meta</c> record of the newest change sequence (kept by prunes; in a segmented file, by every logged commit).</summary>
     private const string SequenceId = "sequence";
 
@@ -1576,6 +1584,12 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
         {
             // Every change record is committed with its entry: the change log lost records the entries still point to.
             throw new StateStoreCorruptedException(FilePath, "a current value points past the newest change record: the change log is damaged");
+        }
+
+        if (_log is not null && !_salvaging && SequenceOf(doc) is long cs and > 0 && cs < _log.FirstSequence && cs > _lostBefore && !_log.IsLost(cs))
+        {
+            // Retention never deletes a segment holding a current value's record (nor one before a gap it may have lost).
+            throw new StateStoreCorruptedException(FilePath, "a current value's change record is missing: the oldest segments of the change log were deleted");
         }
 
         if (_log is not null && !_salvaging && _log.HeadOf(doc["s"].AsString, doc["k"].AsString) > SequenceOf(doc))
