@@ -62,6 +62,15 @@ public sealed class LiteDbChangeLogUpgradeTests : IDisposable
         }
     }
 
+    /// <summary>A collection-layout file seeded by <see cref="SeedAsync"/>, and what a reader sees of it.</summary>
+    private async Task<(string Path, List<string> Before)> PreparedAsync()
+    {
+        string path = _dir.NewDatabaseFile();
+        using LiteDbStateStore store = CollectionLayout.Open(path);
+        await SeedAsync(store);
+        return (path, await SnapshotAsync(store));
+    }
+
     /// <summary>Everything a reader can see of a store, as text, so two stores compare exactly.</summary>
     private static async Task<List<string>> SnapshotAsync(LiteDbStateStore store)
     {
@@ -255,13 +264,7 @@ public sealed class LiteDbChangeLogUpgradeTests : IDisposable
     [InlineData("switched")]
     public async Task A_conversion_stopped_at_any_step_leaves_a_file_that_reads_as_before_and_a_new_run_finishes_it(string step)
     {
-        string path = _dir.NewDatabaseFile();
-        List<string> before;
-        using (LiteDbStateStore store = CollectionLayout.Open(path))
-        {
-            await SeedAsync(store);
-            before = await SnapshotAsync(store);
-        }
+        (string path, List<string> before) = await PreparedAsync();
 
         using (LiteDbStateStore store = OpenDefault(path))
         {
@@ -307,13 +310,7 @@ public sealed class LiteDbChangeLogUpgradeTests : IDisposable
     [Fact]
     public async Task A_switched_file_whose_folder_is_missing_fails_to_open_and_keeps_its_old_collection()
     {
-        string path = _dir.NewDatabaseFile();
-        List<string> before;
-        using (LiteDbStateStore store = CollectionLayout.Open(path))
-        {
-            await SeedAsync(store);
-            before = await SnapshotAsync(store);
-        }
+        (string path, List<string> before) = await PreparedAsync();
 
         using (LiteDbStateStore store = OpenDefault(path))
         {
@@ -366,13 +363,7 @@ public sealed class LiteDbChangeLogUpgradeTests : IDisposable
     [Fact]
     public async Task The_option_converts_at_open_only_when_asked_and_only_for_the_segment_layout()
     {
-        string path = _dir.NewDatabaseFile();
-        List<string> before;
-        using (LiteDbStateStore store = CollectionLayout.Open(path))
-        {
-            await SeedAsync(store);
-            before = await SnapshotAsync(store);
-        }
+        (string path, List<string> before) = await PreparedAsync();
 
         using (new LiteDbStateStore(new LiteDbStateStoreOptions { Path = path, ChangeLogLayout = LiteDbChangeLogLayout.Collection, UpgradeChangeLog = true }))
         {
@@ -490,13 +481,7 @@ public sealed class LiteDbChangeLogUpgradeTests : IDisposable
     [Fact]
     public async Task Two_conversions_waiting_for_a_backup_copy_convert_once_and_keep_every_record()
     {
-        string path = _dir.NewDatabaseFile();
-        List<string> before;
-        using (LiteDbStateStore store = CollectionLayout.Open(path))
-        {
-            await SeedAsync(store);
-            before = await SnapshotAsync(store);
-        }
+        (string path, List<string> before) = await PreparedAsync();
 
         using (LiteDbStateStore store = OpenDefault(path))
         {
@@ -580,13 +565,7 @@ public sealed class LiteDbChangeLogUpgradeTests : IDisposable
     [Fact]
     public async Task A_failed_reopen_after_the_switch_is_retried_by_the_next_operation_and_nothing_is_lost()
     {
-        string path = _dir.NewDatabaseFile();
-        List<string> before;
-        using (LiteDbStateStore store = CollectionLayout.Open(path))
-        {
-            await SeedAsync(store);
-            before = await SnapshotAsync(store);
-        }
+        (string path, List<string> before) = await PreparedAsync();
 
         using (LiteDbStateStore store = OpenDefault(path))
         {
