@@ -32,7 +32,7 @@ internal static class ConversionCheck
         {
             string prepared = Path.Combine(folder, "prepared.db");
             long bytes = Prepare(prepared);
-            Console.WriteLine($"Change-log conversion of {Records:N0} records ({bytes / 1e6:F0} MB database file, {Keys} keys), {Rounds} rounds; load average {LoadAverage()}");
+            Console.WriteLine($"Change-log conversion of {Records:N0} records ({bytes / 1e6:F0} MB database file, {Keys} keys), {Rounds} rounds; load average {MigrationCheck.LoadAverage()}");
             var rows = new List<(double Floor, double Conversion)>();
             for (int round = 0; round < Rounds; round++)
             {
@@ -118,17 +118,5 @@ internal static class ConversionCheck
     private sealed class StageClock(Action<ChangeLogUpgradeProgress> report) : IProgress<ChangeLogUpgradeProgress>
     {
         public void Report(ChangeLogUpgradeProgress value) => report(value);
-    }
-
-    private static string LoadAverage()
-    {
-        try
-        {
-            return File.ReadAllText("/proc/loadavg").Split(' ')[0];
-        }
-        catch (IOException)
-        {
-            return "unknown";
-        }
     }
 }

@@ -53,7 +53,7 @@ internal static class MigrationCheck
 
     private static string Rate(double seconds) => (Documents / seconds).ToString("N0", CultureInfo.InvariantCulture);
 
-    private static string LoadAverage()
+    internal static string LoadAverage()
     {
         try
         {
