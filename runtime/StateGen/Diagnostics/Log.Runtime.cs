@@ -32,7 +32,7 @@ internal static partial class Log
     [LoggerMessage(EventId = 38, Level = LogLevel.Warning, Message = "The store lost the change records {FromSequence} to {ToSequence} (a crash kept the values they wrote, not the records): timelines, point-in-time reads, fork and replay have no history there; the unreadable bytes are kept in {PreservedBytes}")]
     public static partial void HistoryGap(ILogger logger, long fromSequence, long toSequence, string preservedBytes);
 
-    [LoggerMessage(EventId = 74, Level = LogLevel.Warning, Message = "The change log of {Path} was not converted to segment files as UpgradeChangeLog asked; the file works in its own layout: {Reason}")]
+    [LoggerMessage(EventId = 39, Level = LogLevel.Warning, Message = "The change log of {Path} was not converted to segment files as UpgradeChangeLog asked; the file works in its own layout: {Reason}")]
     public static partial void ChangeLogNotConverted(ILogger logger, string path, string reason);
 
     [LoggerMessage(EventId = 70, Level = LogLevel.Information, Message = "Migration {CorrelationId} started: {Documents} document(s) of {Types} type(s), backup {BackupId}")]

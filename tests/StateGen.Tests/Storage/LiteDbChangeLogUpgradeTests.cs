@@ -619,7 +619,7 @@ public sealed class LiteDbChangeLogUpgradeTests : IDisposable
             // A manager over it says so when it starts (the message names the record, never its contents).
             var logger = new ListLogger<StateManager>();
             using var manager = new StateManager(store, logger: logger, ownsStore: false);
-            var line = Assert.Single(logger.Entries, e => e.EventId.Id == 74);
+            var line = Assert.Single(logger.Entries, e => e.EventId.Id == 39);
             Assert.Equal(Microsoft.Extensions.Logging.LogLevel.Warning, line.Level);
             Assert.Contains("origin of a change record is 2000 UTF-8 bytes", line.Message, StringComparison.Ordinal);
             Assert.DoesNotContain("ooo", line.Message, StringComparison.Ordinal);
