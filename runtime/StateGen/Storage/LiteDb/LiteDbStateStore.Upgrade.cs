@@ -106,8 +106,8 @@ public sealed partial class LiteDbStateStore
         UpgradeFault?.Invoke("segments-written");
 
         // 3. The switch. The file names the folder and the newest sequence (harmless in the collection layout, which never
-        //    reads them), then its format marker changes: LiteDB commits the two in order, so the marker is never on the
-        //    disk without them. That marker write is the one commit point.
+        //    reads them), flushed; then its format marker changes, so the marker is never on the disk without them. That
+        //    marker write is the one commit point.
         progress?.Report(new ChangeLogUpgradeProgress(ChangeLogUpgradeStage.Switching, 0, 1));
         cancellationToken.ThrowIfCancellationRequested();
         long last = _sequence;
