@@ -324,6 +324,14 @@ internal static class SegmentFormat
         return at + 2 + written;
     }
 
+    /// <summary>
+    /// The encoded size of a tombstone of <paramref name="scope"/> and <paramref name="key"/> given by a caller (not read
+    /// back): both checked against the limits a decode applies.
+    /// </summary>
+    /// <exception cref="ArgumentException">The scope or key is over its limit, or not valid UTF-16.</exception>
+    public static int MeasureTombstone(string scope, string key)
+        => MinTombstoneSize + StringSize(scope, MaxScopeBytes, "scope") + StringSize(key, MaxKeyBytes, "key");
+
     /// <summary>The encoded size of the tombstone of a record of <paramref name="scope"/> and <paramref name="key"/> (both valid, as decoded).</summary>
     public static int TombstoneSize(string scope, string key)
         => MinTombstoneSize + Strict.GetByteCount(scope) + Strict.GetByteCount(key);

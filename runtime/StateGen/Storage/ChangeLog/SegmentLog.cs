@@ -784,7 +784,9 @@ internal sealed class SegmentLog : IDisposable
     /// walkable through it to <paramref name="previousSequence"/>; one of an unknown record has an empty scope and key
     /// and ends no chain.
     /// </summary>
-    /// <exception cref="ArgumentException">Its sequence is not <see cref="NextSequence"/>, or the scope or key is over its limit.</exception>
+    /// <exception cref="ArgumentException">
+    /// Its sequence is not <see cref="NextSequence"/>, or the scope or key is over its limit or not valid UTF-16.
+    /// </exception>
     public void AppendTombstone(long sequence, StateChangeKind removedKind, long previousSequence, string scope, string key)
     {
         ArgumentNullException.ThrowIfNull(scope);
@@ -800,11 +802,7 @@ internal sealed class SegmentLog : IDisposable
             throw new ArgumentOutOfRangeException(nameof(previousSequence), previousSequence, "A previous sequence is before the record's own.");
         }
 
-        int size = SegmentFormat.TombstoneSize(scope, key);
-        if (size > _maxRecordSize)
-        {
-            throw new ArgumentException("The tombstone's scope and key are over the record size limit.", nameof(key));
-        }
+        int size = SegmentFormat.MeasureTombstone(scope, key); // the limits a decode applies: a longer one would not read back
 
         byte[] buffer = ArrayPool<byte>.Shared.Rent(size);
         try
