@@ -186,8 +186,7 @@ public sealed partial class BackupManager
         DeleteFileQuietly(temp);
         DeleteFileQuietly(LiteDbStateStore.LogPath(temp));
         string? logSuffix = HasLogFile(manifest)
-            ? "-" + _time.GetUtcNow().UtcDateTime.ToString("yyyyMMdd'T'HHmmssfff'Z'", CultureInfo.InvariantCulture)
-              + "-" + Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(4)).ToLowerInvariant()
+            ? LiteDbStateStore.NewLogFolderSuffix("-", _time.GetUtcNow())
             : null;
         string? logFolder = logSuffix is null ? null : SegmentLog.FolderFor(path) + logSuffix;
         long documents = manifest.DocumentCount;

@@ -196,6 +196,14 @@ public sealed partial class LiteDbStateStore
     internal static bool IsLogFolderSuffix(string suffix)
         => suffix.Length is > 1 and <= 65 && suffix[0] == '-' && suffix.AsSpan(1).IndexOfAnyExcept(LogFolderSuffixChars) < 0;
 
+    /// <summary>
+    /// A new log folder suffix (<see cref="IsLogFolderSuffix"/>): <paramref name="infix"/> (a hyphen, or a hyphen-delimited
+    /// word), the time to the millisecond and 8 random hex digits, so no two restores or conversions share a folder.
+    /// </summary>
+    internal static string NewLogFolderSuffix(string infix, DateTimeOffset now)
+        => infix + now.UtcDateTime.ToString("yyyyMMdd'T'HHmmssfff'Z'", System.Globalization.CultureInfo.InvariantCulture)
+           + "-" + Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(4)).ToLowerInvariant();
+
     private static readonly System.Buffers.SearchValues<char> LogFolderSuffixChars
         = System.Buffers.SearchValues.Create("-0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz");
 

@@ -89,7 +89,7 @@ public sealed partial class LiteDbStateStore
             throw new StateStoreException($"The state database '{FilePath}' was created before document checksums: its change log cannot be converted to segment files, which require a checksum on every document. It keeps working in its own layout; a logical backup restored into a new file, which is then converted, moves it.");
         }
 
-        CheckConvertible();
+        (long? oldest, long? newest, long count) = CheckConvertible();
         RemoveUpgradeLeftovers();
 
         // 1. Each current value gets its payload into its own document (the segment layout's form; the collection layout
@@ -99,10 +99,9 @@ public sealed partial class LiteDbStateStore
 
         // 2. The change records into a new segment folder, in sequence order, with tombstones for the sequences the
         //    collection no longer holds. The folder is on the disk (records, headers, directory entries) before the switch.
-        string suffix = UpgradeFolderInfix + _time.GetUtcNow().UtcDateTime.ToString("yyyyMMdd'T'HHmmss'Z'", CultureInfo.InvariantCulture)
-            + "-" + Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(4)).ToLowerInvariant();
+        string suffix = NewLogFolderSuffix(UpgradeFolderInfix, _time.GetUtcNow());
         string folder = SegmentLog.FolderFor(FilePath) + suffix;
-        (long first, long copied, long tombstones) = WriteSegmentCopy(folder, progress, cancellationToken);
+        (long first, long copied, long tombstones) = WriteSegmentCopy(folder, oldest, dense: oldest is null || count == newest - oldest + 1, progress, cancellationToken);
         UpgradeFault?.Invoke("segments-written");
 
         // 3. The switch. The file names the folder and the newest sequence (harmless in the collection layout, which never
@@ -146,17 +145,23 @@ public sealed partial class LiteDbStateStore
     /// Refuses, before anything is changed, a log with more missing sequences than <see cref="MaxUpgradeTombstones"/>
     /// (a record over the segment format's field limits is refused when the copy meets it, before the switch).
     /// </summary>
-    private void CheckConvertible()
+    /// <returns>The oldest and newest record's sequence (none when the log is empty) and how many records it holds.</returns>
+    private (long? Oldest, long? Newest, long Count) CheckConvertible()
     {
-        BsonDocument? oldest = _changes.Find(Query.All("_id", Query.Ascending), limit: 1).FirstOrDefault();
-        if (oldest is not null && oldest["_id"].IsInt64)
+        long? Sequence(BsonDocument? doc) => doc is not null && doc["_id"].IsInt64 ? doc["_id"].AsInt64 : null;
+        long? oldest = Sequence(_changes.Find(Query.All("_id", Query.Ascending), limit: 1).FirstOrDefault());
+        long? newest = Sequence(_changes.Find(Query.All("_id", Query.Descending), limit: 1).FirstOrDefault());
+        long count = _changes.LongCount();
+        if (oldest is long first)
         {
-            long holes = _sequence - oldest["_id"].AsInt64 + 1 - _changes.LongCount();
-            if (holes > MaxUpgradeTombstones)
+            long span = _sequence - first + 1;
+            if (span - count > MaxUpgradeTombstones)
             {
-                throw new StateStoreException($"The change log of '{FilePath}' holds {_changes.LongCount()} records spread over {_sequence - oldest["_id"].AsInt64 + 1} sequences: segment files would need a tombstone for each of the {holes} missing ones (more than {MaxUpgradeTombstones}), so it was not converted. It keeps working in its own layout.");
+                throw new StateStoreException($"The change log of '{FilePath}' holds {count} records spread over {span} sequences: segment files would need a tombstone for each of the {span - count} missing ones (more than {MaxUpgradeTombstones}), so it was not converted. It keeps working in its own layout.");
             }
         }
+
+        return (oldest, newest, count);
     }
 
     /// <summary>Moves every current value's payload from its change record into its document, a batch per transaction.</summary>
@@ -202,19 +207,15 @@ public sealed partial class LiteDbStateStore
     /// Writes the <c>changes</c> collection into a new segment log in <paramref name="folder"/>, flushed; returns its
     /// first sequence and how many records and tombstones it holds. The folder is removed again if this fails.
     /// </summary>
-    private (long First, long Records, long Tombstones) WriteSegmentCopy(string folder, IProgress<ChangeLogUpgradeProgress>? progress, CancellationToken cancellationToken)
+    private (long First, long Records, long Tombstones) WriteSegmentCopy(string folder, long? oldest, bool dense, IProgress<ChangeLogUpgradeProgress>? progress, CancellationToken cancellationToken)
     {
         long last = _sequence;
 
         // First pass: where the log starts, and which missing sequences a kept record names as its key's previous one
         // (a tombstone of that key keeps the key's chain walkable through the hole to its older kept records). Read
         // without checks: the second pass checks every record before it is written.
-        // Without holes between the oldest and the newest record (nothing pruned but, perhaps, a prefix: the common case),
-        // only the first sequence is needed, and the pass is skipped (it reads every record once more).
-        BsonDocument? oldest = _changes.Find(Query.All("_id", Query.Ascending), limit: 1).FirstOrDefault();
-        BsonDocument? newest = _changes.Find(Query.All("_id", Query.Descending), limit: 1).FirstOrDefault();
-        bool dense = oldest is null || newest is null
-            || (oldest["_id"].IsInt64 && newest["_id"].IsInt64 && _changes.LongCount() == newest["_id"].AsInt64 - oldest["_id"].AsInt64 + 1);
+        // Without holes between the oldest and the newest record (`dense`: nothing pruned but, perhaps, a prefix, the common
+        // case), only the first sequence is needed, and the pass is skipped (it reads every record once more).
         long first = 0;
         var lastOfKey = new Dictionary<(string Scope, string Key), long>();
         var holes = new Dictionary<long, (string Scope, string Key, long Previous)>();
@@ -239,9 +240,9 @@ public sealed partial class LiteDbStateStore
         }
 
         lastOfKey.Clear();
-        if (dense && oldest is not null)
+        if (dense && oldest is long start)
         {
-            first = oldest["_id"].AsInt64;
+            first = start;
         }
 
         first = first == 0 ? last + 1 : first;
