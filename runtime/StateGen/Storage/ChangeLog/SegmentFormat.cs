@@ -20,10 +20,17 @@ namespace StateGen.Storage.ChangeLog;
 /// bytes before it. Segments written before seals existed have none; they read as before.
 /// </para>
 /// <para>
-/// Record: magic <c>SGCR</c> | length (u32, the whole record with its checksum) | sequence (i64) | kind (u8) | schema
-/// version (i32) | version (i64) | time (i64, UTC ticks) | previous sequence of the key (i64) | scope | key | type name |
-/// correlation id | origin (each u16 byte count + UTF-8; <see cref="NullString"/> for a null correlation id or origin) |
-/// payload (i32 byte count + bytes) | XxHash3 of everything before it (u64).
+/// Record: magic <c>SGCR</c> | length (u32, the whole record with its checksum) | sequence (i64) | kind (u8: 1 write or 2
+/// delete, with <see cref="CommitEndFlag"/> on the last record of a commit that marks its end) | schema version (i32) |
+/// version (i64) | time (i64, UTC ticks) | previous sequence of the key (i64) | scope | key | type name | correlation id |
+/// origin (each u16 byte count + UTF-8; <see cref="NullString"/> for a null correlation id or origin) | payload (i32 byte
+/// count + bytes) | XxHash3 of everything before it (u64).
+/// </para>
+/// <para>
+/// The commit-end flag (write behind, docs/design/change-log-side-file.md "Commit-end flag"): a commit is decided once
+/// its records are in the log, and a crash can cut a commit of several records between them; the flag on its last
+/// record tells a whole commit from a partly written one. A reader that does not know the flag sees an unknown kind and
+/// refuses the record (a typed error, never a silent misreading). A tombstone never carries it.
 /// </para>
 /// <para>
 /// Tombstone (a record <see cref="SegmentLog.Remove"/> took out; it keeps the sequences consecutive and the key's chain
@@ -78,6 +85,12 @@ internal static class SegmentFormat
 
     /// <summary>The kind byte of a tombstone (1 and 2 are <see cref="StateChangeKind"/>'s write and delete).</summary>
     public const byte TombstoneKind = 3;
+
+    /// <summary>
+    /// A bit of a record's kind byte (on kinds 1 and 2 only): the record is the last of its commit. Records after the
+    /// database's committed sequence are kept by recovery up to the last one with this bit (<see cref="SegmentLog.Open"/>).
+    /// </summary>
+    public const byte CommitEndFlag = 0x80;
 
     /// <summary>The string length that stands for a null correlation id or origin.</summary>
     public const ushort NullString = 0xFFFF;
@@ -286,14 +299,17 @@ internal static class SegmentFormat
         return bytes <= max ? bytes : throw new ArgumentException($"The {what} of a change record is {bytes} UTF-8 bytes, more than the change log's limit of {max}.");
     }
 
-    /// <summary>Encodes <paramref name="record"/> into exactly <see cref="Measure"/> bytes of <paramref name="destination"/>.</summary>
-    public static void Encode(StateChangeRecord record, Span<byte> destination)
+    /// <summary>
+    /// Encodes <paramref name="record"/> into exactly <see cref="Measure"/> bytes of <paramref name="destination"/>; with
+    /// <paramref name="endsCommit"/>, its kind byte carries <see cref="CommitEndFlag"/>.
+    /// </summary>
+    public static void Encode(StateChangeRecord record, Span<byte> destination, bool endsCommit = false)
     {
         BinaryPrimitives.WriteUInt32LittleEndian(destination, RecordMagic);
         BinaryPrimitives.WriteUInt32LittleEndian(destination[4..], (uint)destination.Length);
         int at = RecordPrefixSize;
         BinaryPrimitives.WriteInt64LittleEndian(destination[at..], record.Sequence);
-        destination[at + 8] = (byte)record.Kind;
+        destination[at + 8] = (byte)((byte)record.Kind | (endsCommit ? CommitEndFlag : 0));
         BinaryPrimitives.WriteInt32LittleEndian(destination[(at + 9)..], record.SchemaVersion);
         BinaryPrimitives.WriteInt64LittleEndian(destination[(at + 13)..], record.Version);
         BinaryPrimitives.WriteInt64LittleEndian(destination[(at + 21)..], record.Timestamp.UtcTicks);
@@ -405,23 +421,27 @@ internal static class SegmentFormat
             return TryDecodeTombstone(record[..hashed], out decoded);
         }
 
+        // The commit-end flag only on a write or delete: on a tombstone, or with any other bit, the kind is unknown (checked
+        // before the length, so such a record is refused for its kind whatever its size).
+        byte kind = record[at + 8];
+        bool endsCommit = (kind & CommitEndFlag) != 0;
+        kind = endsCommit ? (byte)(kind & ~CommitEndFlag) : kind;
+        if (kind is not (byte)StateChangeKind.Write and not (byte)StateChangeKind.Delete)
+        {
+            return $"its kind {record[at + 8]} is unknown";
+        }
+
         if (record.Length < MinRecordSize)
         {
             return "it is shorter than the smallest record";
         }
 
         long sequence = BinaryPrimitives.ReadInt64LittleEndian(record[at..]);
-        byte kind = record[at + 8];
         int schemaVersion = BinaryPrimitives.ReadInt32LittleEndian(record[(at + 9)..]);
         long version = BinaryPrimitives.ReadInt64LittleEndian(record[(at + 13)..]);
         long ticks = BinaryPrimitives.ReadInt64LittleEndian(record[(at + 21)..]);
         long previous = BinaryPrimitives.ReadInt64LittleEndian(record[(at + 29)..]);
         at += FixedFieldsSize;
-        if (kind is not (byte)StateChangeKind.Write and not (byte)StateChangeKind.Delete)
-        {
-            return $"its kind {kind} is unknown";
-        }
-
         if (ticks < DateTimeOffset.MinValue.UtcTicks || ticks > DateTimeOffset.MaxValue.UtcTicks)
         {
             return "its time is out of range";
@@ -454,7 +474,7 @@ internal static class SegmentFormat
             return "its payload length does not match the record's length";
         }
 
-        decoded = new DecodedRecord(sequence, (StateChangeKind)kind, schemaVersion, version, ticks, previous, scope!, key!, typeName!, correlation, origin, at, payloadLength, IsTombstone: false);
+        decoded = new DecodedRecord(sequence, (StateChangeKind)kind, schemaVersion, version, ticks, previous, scope!, key!, typeName!, correlation, origin, at, payloadLength, IsTombstone: false, EndsCommit: endsCommit);
         return null;
     }
 
@@ -529,6 +549,8 @@ internal static class SegmentFormat
 /// A record's fields as <see cref="SegmentFormat.TryDecode"/> read them; the payload is a range of the record. For a
 /// tombstone (<paramref name="IsTombstone"/>) only the sequence, the removed record's kind, the previous sequence, scope
 /// and key are real: the other fields are empty and <paramref name="Ticks"/> is <see cref="long.MinValue"/>.
+/// <paramref name="EndsCommit"/>: the record carried <see cref="SegmentFormat.CommitEndFlag"/> (never a tombstone);
+/// <paramref name="Kind"/> is without it.
 /// </summary>
 internal readonly record struct DecodedRecord(
     long Sequence,
@@ -544,7 +566,8 @@ internal readonly record struct DecodedRecord(
     string? Origin,
     int PayloadOffset,
     int PayloadLength,
-    bool IsTombstone)
+    bool IsTombstone,
+    bool EndsCommit = false)
 {
     /// <summary>The public record, with a copy of the payload taken from <paramref name="record"/>.</summary>
     public StateChangeRecord ToRecord(ReadOnlySpan<byte> record)

@@ -741,11 +741,17 @@ internal sealed class SegmentLog : IDisposable
     /// segment first when the active one would pass <see cref="SegmentLogOptions.RollBytes"/>). The record is in the OS
     /// cache when this returns; <see cref="Flush"/> puts it on the disk.
     /// </summary>
+    /// <param name="record">The record; its sequence must be <see cref="NextSequence"/>.</param>
+    /// <param name="endsCommit">
+    /// Whether it is the last record of its commit (write behind: the log decides the commit). It is written with
+    /// <see cref="SegmentFormat.CommitEndFlag"/>, and <see cref="Open"/> keeps the records after the database's committed
+    /// sequence up to the last such record; a commit's records without it after that sequence are cut as unfinished.
+    /// </param>
     /// <exception cref="ArgumentException">
     /// Its sequence is not <see cref="NextSequence"/>, or a field is over its limit (<see cref="SegmentFormat.Measure"/>).
     /// </exception>
     /// <exception cref="StateStoreException">A flush failed earlier: the log takes no more records until reopened.</exception>
-    public void Append(StateChangeRecord record)
+    public void Append(StateChangeRecord record, bool endsCommit = false)
     {
         ArgumentNullException.ThrowIfNull(record);
         ThrowIfUnusable();
@@ -758,7 +764,7 @@ internal sealed class SegmentLog : IDisposable
         byte[] buffer = ArrayPool<byte>.Shared.Rent(size);
         try
         {
-            SegmentFormat.Encode(record, buffer.AsSpan(0, size));
+            SegmentFormat.Encode(record, buffer.AsSpan(0, size), endsCommit);
             (Segment active, long offset) = WriteAtTail(record.Sequence, buffer.AsSpan(0, size));
             _lock.EnterWriteLock();
             try

@@ -10,9 +10,10 @@ namespace StateGen.Storage.ChangeLog;
 
 /// <summary>
 /// One record (or tombstone) that <see cref="SegmentLogReader"/> read intact. For a tombstone, <paramref name="Kind"/> is
-/// the removed record's kind and <paramref name="Record"/> is <see langword="null"/>.
+/// the removed record's kind and <paramref name="Record"/> is <see langword="null"/>. <paramref name="EndsCommit"/>: the
+/// record carries <see cref="SegmentFormat.CommitEndFlag"/> (the last record of its commit).
 /// </summary>
-internal readonly record struct SegmentLogEntry(long Sequence, string Scope, string Key, StateChangeKind Kind, bool IsTombstone, StateChangeRecord? Record);
+internal readonly record struct SegmentLogEntry(long Sequence, string Scope, string Key, StateChangeKind Kind, bool IsTombstone, StateChangeRecord? Record, bool EndsCommit = false);
 
 /// <summary>What <see cref="SegmentLogReader.ReadAll"/> read: the intact records in file order, and what failed (never stored bytes).</summary>
 internal sealed record SegmentLogReadResult(IReadOnlyList<SegmentLogEntry> Records, IReadOnlyList<string> Failures);
@@ -299,7 +300,7 @@ internal static class SegmentLogReader
 
             recordLength = size;
             sequence = record.Sequence;
-            visit(new SegmentLogEntry(record.Sequence, record.Scope, record.Key, record.Kind, record.IsTombstone, record.IsTombstone ? null : record.ToRecord(bytes)));
+            visit(new SegmentLogEntry(record.Sequence, record.Scope, record.Key, record.Kind, record.IsTombstone, record.IsTombstone ? null : record.ToRecord(bytes), record.EndsCommit));
             return null;
         }
         finally
