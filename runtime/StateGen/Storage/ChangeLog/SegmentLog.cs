@@ -22,7 +22,9 @@ namespace StateGen.Storage.ChangeLog;
 /// <para>
 /// Order and durability are the caller's: append a batch's records (one positional write each, into the OS cache), then
 /// commit the database; in durable mode <see cref="Flush"/> the log before the database's files. On open,
-/// <see cref="Open"/> is told the newest sequence the database committed and cuts everything after it.
+/// <see cref="Open"/> is told the newest sequence the database committed and cuts everything after it, except whole
+/// commits whose last record carries the commit-end flag (<see cref="Append"/>'s <c>endsCommit</c>: write behind, where
+/// the log decides a commit and the database is brought up to date after it).
 /// </para>
 /// <para>
 /// Threads: <see cref="Append"/>, <see cref="DiscardAfter"/>, <see cref="RemoveSegments"/>, <see cref="Remove"/> and
@@ -80,6 +82,10 @@ internal sealed class SegmentLog : IDisposable
     /// Opens (or creates) the log in <paramref name="folder"/> and recovers it against the database: a record cut short
     /// by a crash and every record after <paramref name="committedSequence"/> (appended, but their database commit never
     /// happened) are cut off and the cut flushed to the disk; the in-memory index is built from one read of every segment.
+    /// Records after <paramref name="committedSequence"/> up to and including the last one that carries the commit-end
+    /// flag (<see cref="SegmentFormat.CommitEndFlag"/>) are kept instead: their commits were decided by the log. Only
+    /// what follows that record is cut (a commit a crash cut short: its records without the flag, a torn record and
+    /// everything after it), even back into an earlier segment when that commit spans a roll.
     /// </summary>
     /// <param name="folder">The log's folder (<see cref="FolderFor"/>).</param>
     /// <param name="committedSequence">The newest sequence the database committed; 0 when it committed none.</param>
@@ -99,7 +105,9 @@ internal sealed class SegmentLog : IDisposable
     /// <exception cref="StateStoreCorruptedException">
     /// A record at or before <paramref name="committedSequence"/> is damaged or missing (outside the lost tail that
     /// <paramref name="keepLostTail"/> allows), a segment is missing or is not one, or the log starts after
-    /// <paramref name="committedSequence"/> (it belongs to another database). Nothing was cut in these cases.
+    /// <paramref name="committedSequence"/> (it belongs to another database). Also a record after it that is damaged in a
+    /// sealed segment or one followed by another (not a torn write) while the log holds a record after it with the
+    /// commit-end flag: cutting there would drop decided commits. Nothing was cut in these cases.
     /// </exception>
     /// <exception cref="StateStoreException">The folder or a segment could not be read or written.</exception>
     public static SegmentLog Open(string folder, long committedSequence, SegmentLogOptions? options = null, bool keepLostTail = false, SegmentFileSystem? files = null)
@@ -338,6 +346,13 @@ internal sealed class SegmentLog : IDisposable
         int cutFrom = files.Count; // files from here on are deleted
         Segment? cutSegment = null; // cut at cutAt once the later files are deleted
         long cutAt = 0;
+
+        // Records after `committed` are held here, not indexed, until a record with the commit-end flag ends their commit
+        // (write behind: the log decides a commit); whatever is held when the log ends, or a record fails, is a commit cut
+        // short by a crash, cut from its first record on. Without any flagged record this cuts every record after
+        // `committed`, as before the flag.
+        var pending = new List<PendingRecord>();
+        bool keptAfterCommitted = false; // a flagged record after `committed` was kept
         Span<byte> header = stackalloc byte[SegmentFormat.HeaderSize];
         Span<byte> sealBytes = stackalloc byte[SegmentFormat.SealSize];
         for (int i = 0; i < files.Count && cutFrom == files.Count; i++)
@@ -398,6 +413,12 @@ internal sealed class SegmentLog : IDisposable
                     // Its creation was cut short by a crash (a header is written and flushed before any record goes in).
                     cutFrom = i;
                     expected = i > 0 ? expected : 1;
+                    if (pending.Count > 0)
+                    {
+                        // A roll inside an unfinished commit: its start, in the segments before, goes too.
+                        CutPending(pending, ref cutSegment, ref cutAt, ref cutFrom, ref expected);
+                    }
+
                     break;
                 }
 
@@ -438,7 +459,28 @@ internal sealed class SegmentLog : IDisposable
             while (offset < recordsEnd)
             {
                 failure = ReadRecordAt(segment, offset, recordsEnd - offset, expected, exactLength: false, out DecodedRecord record, out int length, out _);
-                if (failure is not null || expected > committed)
+                if (failure is null && expected > committed)
+                {
+                    // Decided only by a commit-end flag: held until one ends the commit, then indexed with it.
+                    pending.Add(new PendingRecord(segment, offset, length, record));
+                    if (record.EndsCommit)
+                    {
+                        foreach (PendingRecord held in pending)
+                        {
+                            DecodedRecord r = held.Record;
+                            Index(held.Segment, held.Offset, held.Length, r.Sequence, r.Scope, r.Key, r.Kind, r.IsTombstone, r.CorrelationId, r.Ticks);
+                        }
+
+                        pending.Clear();
+                        keptAfterCommitted = true;
+                    }
+
+                    expected++;
+                    offset += length;
+                    continue;
+                }
+
+                if (failure is not null)
                 {
                     if (expected <= committed)
                     {
@@ -456,12 +498,20 @@ internal sealed class SegmentLog : IDisposable
                             lostTail = PreserveTail(segment, offset, fileLength, expected);
                         }
                     }
+                    else if ((seal is not null || i != files.Count - 1) && (keptAfterCommitted || HoldsCommitEndAfter(committed)))
+                    {
+                        // Not a torn write: a sealed segment's records were on the disk before its seal, and a segment the log
+                        // went on from was flushed before the next one was made. Cutting here would drop commits the log
+                        // decided (flagged records after `committed`) with the damage.
+                        throw Corrupt(path, $"change-log record {expected} at offset {offset} is damaged: {failure}; it is not at the end of the log (its segment was sealed or followed by another), and the log holds commits after the database's sequence {committed} that cutting it would drop");
+                    }
 
                     // A torn record, or records whose database commit never happened: cut here (its seal with them), and
-                    // every later segment.
+                    // every later segment; with an unfinished commit before it, from that commit's first record on.
                     cutSegment = segment;
                     cutAt = offset;
                     cutFrom = i + 1;
+                    CutPending(pending, ref cutSegment, ref cutAt, ref cutFrom, ref expected);
                     break;
                 }
 
@@ -474,6 +524,12 @@ internal sealed class SegmentLog : IDisposable
             {
                 throw Corrupt(path, $"change-log segment: its seal says the log goes on at sequence {whole.NextSequence}, but its records end at {expected - 1}");
             }
+        }
+
+        if (cutSegment is null && cutFrom == files.Count && pending.Count > 0)
+        {
+            // The log ends inside a commit (no record ends it with the flag): it never finished.
+            CutPending(pending, ref cutSegment, ref cutAt, ref cutFrom, ref expected);
         }
 
         bool lost = expected <= committed;
@@ -537,6 +593,52 @@ internal sealed class SegmentLog : IDisposable
         // The last segment may hold records written before this open that no flush covered (a process that goes on
         // after an I/O error reopens its log): the first flush syncs it whatever this log appended.
         _written = 1;
+    }
+
+    /// <summary>A whole record after the committed sequence that recovery holds until a commit-end flag decides it.</summary>
+    private readonly record struct PendingRecord(Segment Segment, long Offset, int Length, DecodedRecord Record);
+
+    /// <summary>
+    /// Moves the recovery's cut back to the first of the <paramref name="pending"/> records (a commit a crash cut short),
+    /// when there are any: that segment is cut at its offset and every segment after it goes. Those already attached are
+    /// closed and taken off the list here (no handle or index entry of a cut record stays), with any gap recorded before
+    /// them; their files are deleted with the later ones (<paramref name="cutFrom"/>).
+    /// </summary>
+    private void CutPending(List<PendingRecord> pending, ref Segment? cutSegment, ref long cutAt, ref int cutFrom, ref long expected)
+    {
+        if (pending.Count == 0)
+        {
+            return;
+        }
+
+        PendingRecord first = pending[0];
+        int index = _segments.IndexOf(first.Segment);
+        for (int i = _segments.Count - 1; i > index; i--)
+        {
+            _segments[i].Dispose();
+            _segments.RemoveAt(i);
+        }
+
+        // Only a segment after a gap records one, and the cut segment's own gap (before its first record) stays.
+        _gaps.RemoveAll(g => g.ToSequence >= first.Record.Sequence);
+        cutSegment = first.Segment;
+        cutAt = first.Offset;
+        cutFrom = index + 1;
+        expected = first.Record.Sequence;
+        pending.Clear();
+    }
+
+    /// <summary>
+    /// Whether the log's segments hold an intact record after <paramref name="committed"/> with the commit-end flag,
+    /// wherever it is (read past damage the way salvage does, <see cref="SegmentLogReader"/>; reads only). Asked only when
+    /// a record after <paramref name="committed"/> is damaged where it cannot be a torn write, so its cost (a read of the
+    /// whole log) is paid only then.
+    /// </summary>
+    private bool HoldsCommitEndAfter(long committed)
+    {
+        bool found = false;
+        SegmentLogReader.Read(_folder, entry => found |= entry.EndsCommit && entry.Sequence > committed, _files);
+        return found;
     }
 
     /// <summary>
