@@ -408,6 +408,13 @@ internal sealed class SegmentLog : IDisposable
                 // its header is flushed before any record goes in. It is what a crash leaves while the segment after a
                 // gap is made; the gap below makes it again.
                 bool tornLast = keepLostTail && i > 0 && i == files.Count - 1;
+                if (torn && (uncommitted || tornLast) && i < files.Count - 1 && HoldsCommitEndAfter(Math.Max(committed, expected - 1)))
+                {
+                    // A crash leaves no segment after one whose header it cut short (a header is flushed before the next
+                    // segment is made): cutting here would drop the commits the log decided in the segments after it.
+                    throw Corrupt(path, $"change-log segment: {failure}, but segments after it hold commits after the database's sequence {committed}");
+                }
+
                 if (torn && (uncommitted || tornLast))
                 {
                     // Its creation was cut short by a crash (a header is written and flushed before any record goes in).

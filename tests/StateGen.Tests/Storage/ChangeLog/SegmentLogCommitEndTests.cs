@@ -362,6 +362,42 @@ public sealed class SegmentLogCommitEndTests : SegmentLogTestBase
     }
 
     [Fact]
+    public void A_torn_header_before_a_segment_of_flagged_commits_is_a_typed_error_with_nothing_cut()
+    {
+        foreach (bool flagged in new[] { true, false })
+        {
+            if (Directory.Exists(Folder))
+            {
+                Directory.Delete(Folder, recursive: true);
+            }
+
+            using (SegmentLog log = SegmentLog.Open(Folder, 0, Tiny))
+            {
+                for (long s = 1; s <= 5; s++)
+                {
+                    log.Append(Big(s), endsCommit: flagged);
+                }
+
+                Assert.Equal(3, log.SegmentCount);
+            }
+
+            // Segment 2 (records 3 and 4) reads as a creation a crash cut short, but segment 3 was made after it.
+            File.WriteAllBytes(Segments(Folder)[1], new byte[10]);
+            if (flagged)
+            {
+                AssertCorrupt(2, Tiny);
+            }
+            else
+            {
+                // Without a flag, cut from there as before the flag.
+                using SegmentLog log = SegmentLog.Open(Folder, 2, Tiny);
+                Assert.Equal(3, log.NextSequence);
+                Assert.Equal(1, log.SegmentCount);
+            }
+        }
+    }
+
+    [Fact]
     public void The_flag_decodes_on_a_write_or_delete_only()
     {
         foreach (StateChangeRecord record in new[] { Record(7), Delete(7, 4, key: Key(7)) })
