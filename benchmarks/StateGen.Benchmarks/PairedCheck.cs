@@ -73,9 +73,11 @@ internal static class PairedCheck
                 ("Memory store, 10 no-op hooks", 200, () => Wait(runtime.Hooks10())),
                 ("Channel floor x1000", 20, () => runtime.ChannelFloor()),
                 ("Event publish x1000", 20, () => runtime.PublishEvents()),
+                ("Save: segment files, written behind", 100, () => Wait(runtime.Save_WriteBehind())),
+                ("Load: segment files, written behind", 100, () => Wait(runtime.Load_WriteBehind())),
             };
 
-            Measure(ops, new[] { (1, 0), (2, 0), (3, 0), (5, 4), (6, 4), (7, 4), (9, 8), (10, 9), (12, 11) });
+            Measure(ops, new[] { (1, 0), (2, 0), (3, 0), (13, 0), (5, 4), (6, 4), (7, 4), (14, 4), (9, 8), (10, 9), (12, 11) });
         }
         finally
         {
@@ -94,6 +96,7 @@ internal static class PairedCheck
             {
                 "save-unlogged" => () => Wait(runtime.Save_NoChangeLog()),
                 "save-segmented" => () => Wait(runtime.Save_SegmentLog()),
+                "save-behind" => () => Wait(runtime.Save_WriteBehind()),
                 "load-segmented" => () => Wait(runtime.Load_SegmentLog()),
                 "save-floor" => () => runtime.WriteFloor(),
                 _ => throw new ArgumentException($"Unknown operation '{operation}'.", nameof(operation)),

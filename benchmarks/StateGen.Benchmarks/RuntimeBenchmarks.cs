@@ -40,6 +40,7 @@ public class RuntimeBenchmarks
     private StateManager _logged = null!;
     private StateManager _unlogged = null!;
     private StateManager _segmented = null!;
+    private StateManager _behind = null!;
     private StateManager _memory0 = null!;
     private StateManager _memory1 = null!;
     private StateManager _memory10 = null!;
@@ -75,6 +76,7 @@ public class RuntimeBenchmarks
         _logged = new StateManager(new LiteDbStateStore(new LiteDbStateStoreOptions { Path = Path.Combine(_folder, "logged.db"), ChangeLogLayout = LiteDbChangeLogLayout.Collection, Durability = StateDurability.Relaxed, RelaxedFlushInterval = TimeSpan.FromHours(1) }), quiet);
         _unlogged = new StateManager(new LiteDbStateStore(new LiteDbStateStoreOptions { Path = Path.Combine(_folder, "unlogged.db"), RecordChanges = false, Durability = StateDurability.Relaxed, RelaxedFlushInterval = TimeSpan.FromHours(1) }), quiet);
         _segmented = new StateManager(new LiteDbStateStore(new LiteDbStateStoreOptions { Path = Path.Combine(_folder, "segmented.db"), SegmentChangeLog = true, Durability = StateDurability.Relaxed, RelaxedFlushInterval = TimeSpan.FromHours(1) }), quiet);
+        _behind = new StateManager(new LiteDbStateStore(new LiteDbStateStoreOptions { Path = Path.Combine(_folder, "behind.db"), SegmentChangeLog = true, WriteBehind = true, Durability = StateDurability.Relaxed, RelaxedFlushInterval = TimeSpan.FromHours(1) }), quiet);
         _memory0 = new StateManager(new MemoryStateStore(recordChanges: false), quiet);
         _memory1 = new StateManager(new MemoryStateStore(recordChanges: false), quiet);
         _memory10 = new StateManager(new MemoryStateStore(recordChanges: false), quiet);
@@ -97,7 +99,7 @@ public class RuntimeBenchmarks
         _buffer = new ArrayBufferWriter<byte>(16384);
         _writer = new Utf8JsonWriter(_buffer, StateJson.WriterOptions);
 
-        foreach (StateManager manager in new[] { _logged, _unlogged, _segmented, _memory0, _memory1, _memory10 })
+        foreach (StateManager manager in new[] { _logged, _unlogged, _segmented, _behind, _memory0, _memory1, _memory10 })
         {
             _agent.SaveStateAsync(manager, _scope).AsTask().GetAwaiter().GetResult();
         }
@@ -118,7 +120,7 @@ public class RuntimeBenchmarks
     [GlobalCleanup]
     public void Cleanup()
     {
-        foreach (StateManager manager in new[] { _logged, _unlogged, _segmented, _memory0, _memory1, _memory10 })
+        foreach (StateManager manager in new[] { _logged, _unlogged, _segmented, _behind, _memory0, _memory1, _memory10 })
         {
             manager.Dispose();
         }
@@ -168,6 +170,11 @@ public class RuntimeBenchmarks
     [BenchmarkCategory("Save")]
     public ValueTask<StateWriteResult> Save_SegmentLog() => _agent.SaveStateAsync(_segmented, _scope);
 
+    /// <summary>Segment files written behind: the save is an append and an overlay entry; LiteDB is updated in batches.</summary>
+    [Benchmark(Description = "SaveStateAsync, segment files written behind")]
+    [BenchmarkCategory("Save")]
+    public ValueTask<StateWriteResult> Save_WriteBehind() => _agent.SaveStateAsync(_behind, _scope);
+
     /// <summary>The read floor: raw LiteDB <c>FindById</c>, then the generated reader.</summary>
     [Benchmark(Baseline = true, Description = "floor: raw LiteDB FindById + generated read")]
     [BenchmarkCategory("Load")]
@@ -194,6 +201,11 @@ public class RuntimeBenchmarks
     [Benchmark(Description = "LoadStateAsync, change log in segment files")]
     [BenchmarkCategory("Load")]
     public ValueTask<bool> Load_SegmentLog() => _loadTarget.LoadStateAsync(_segmented, _scope);
+
+    /// <summary>A load from the store written behind (the value is in the overlay or, after a batch, in LiteDB).</summary>
+    [Benchmark(Description = "LoadStateAsync, segment files written behind")]
+    [BenchmarkCategory("Load")]
+    public ValueTask<bool> Load_WriteBehind() => _loadTarget.LoadStateAsync(_behind, _scope);
 
     /// <summary>The pipeline on the memory store with no hook registered: what the hook points cost when unused.</summary>
     [Benchmark(Baseline = true, Description = "memory store, 0 hooks")]

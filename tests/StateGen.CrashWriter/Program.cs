@@ -10,7 +10,7 @@ using StateGen.Storage.LiteDb;
 namespace StateGen.CrashWriter;
 
 /// <summary>
-/// <c>StateGen.CrashWriter db-path durable|relaxed seed [segmented]</c>: writes single values and batches to keys <c>k0</c>..<c>k9</c>
+/// <c>StateGen.CrashWriter db-path durable|relaxed seed [segmented|behind]</c>: writes single values and batches to keys <c>k0</c>..<c>k9</c>
 /// of scope <c>kill</c> forever, each value derived from its key and version (<see cref="Payload"/>), and prints
 /// <c>ack key version</c> for every key of a call once the call has returned: the acknowledged-writes ledger the test
 /// checks after killing this process. Modes <c>backup</c> and <c>restore</c> (first argument) serve BackupProcessKillTests, <c>upgrade</c>
@@ -38,7 +38,8 @@ internal static class Program
         {
             Path = args[0],
             Durability = args[1] == "relaxed" ? StateDurability.Relaxed : StateDurability.Durable,
-            SegmentChangeLog = args.Length > 3 && args[3] == "segmented",
+            SegmentChangeLog = args.Length > 3 && args[3] is "segmented" or "behind",
+            WriteBehind = args.Length > 3 && args[3] == "behind",
 
             // Every third run checkpoints every 64 log pages, so that kills also land inside checkpoints.
             CheckpointPages = int.Parse(args[2], CultureInfo.InvariantCulture) % 3 == 2 ? 64 : null,

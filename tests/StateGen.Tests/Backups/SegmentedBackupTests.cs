@@ -22,7 +22,7 @@ namespace StateGen.Tests.Backups;
 /// over the old one, whose safety copy keeps its own history), a prune waits for a running copy, and a damaged or
 /// hostile log file in a backup is refused with nothing restored. Real files, closed and reopened.
 /// </summary>
-public sealed class SegmentedBackupTests : IDisposable
+public class SegmentedBackupTests : IDisposable
 {
     private static readonly DateTimeOffset Start = new(2026, 6, 1, 8, 0, 0, TimeSpan.Zero);
     private readonly TempDirectory _dir = new();
@@ -30,11 +30,15 @@ public sealed class SegmentedBackupTests : IDisposable
 
     public void Dispose() => _dir.Dispose();
 
+    /// <summary>Whether the stores write behind (the backup applies their overlay before it copies the data file).</summary>
+    protected virtual bool WriteBehind => false;
+
     private LiteDbStateStore Open(string path, bool segmented = true)
         => new(new LiteDbStateStoreOptions
         {
             Path = path,
             SegmentChangeLog = segmented,
+            WriteBehind = WriteBehind,
             TimeProvider = _time,
             SegmentLogOptions = new() { RollBytes = 4096 }, // several segments, the active one part-filled
         });
@@ -639,4 +643,13 @@ public sealed class SegmentedBackupTests : IDisposable
         => Directory.EnumerateFiles(root, "*", SearchOption.AllDirectories)
             .Where(f => !f.StartsWith(exclude, StringComparison.Ordinal))
             .ToDictionary(f => f, File.ReadAllBytes);
+}
+
+/// <summary>
+/// The same backups and restores of stores that write behind: a backup applies the values waiting in the overlay before
+/// it copies the data file, so the copy and the segments agree at the backup's position.
+/// </summary>
+public sealed class WriteBehindSegmentedBackupTests : SegmentedBackupTests
+{
+    protected override bool WriteBehind => true;
 }

@@ -149,7 +149,8 @@ public sealed partial class LiteDbStateStore
                             }
 
                             return 0;
-                        });
+                        },
+                        applyPending: false); // a commit applies the overlay itself when it is full (Apply)
                 }
                 catch when (group is null)
                 {

@@ -45,8 +45,9 @@ public sealed partial class LiteDbStateStore
     /// <para>
     /// A file whose change log is in segment files (<c>name.ext.changes/</c>) has them read the same way: every intact
     /// record of every segment, damaged bytes skipped and reported, nothing cut, created or written, the files opened
-    /// with sharing that lets a running store go on writing. Records after the newest sequence the database committed
-    /// (appended for a commit that never happened) are left out. A missing folder or damaged segment is a line in
+    /// with sharing that lets a running store go on writing. Records after the newest sequence the database holds are
+    /// commits written behind when a commit-end record ends them (their values are returned, as an open replays them),
+    /// else appended for a commit that never happened (left out). A missing folder or damaged segment is a line in
     /// <see cref="LiteDbSalvageResult.Failures"/>, never an exception.
     /// </para>
     /// </summary>
@@ -150,9 +151,10 @@ public sealed partial class LiteDbStateStore
         var newestWrite = new Dictionary<string, StateChangeRecord>(StringComparer.Ordinal);
         Func<string, StateChangeRecord, bool> deletedLast;
         bool historyLost = false;
+        var writtenBehind = new Dictionary<string, StateChangeRecord?>(StringComparer.Ordinal);
         if (_segmented)
         {
-            Dictionary<string, long> newestDelete = ReadSegmentHistory(ids, newestWrite, failures, out historyLost);
+            Dictionary<string, long> newestDelete = ReadSegmentHistory(ids, newestWrite, writtenBehind, failures, out historyLost);
             deletedLast = (id, write) => newestDelete.TryGetValue(id, out long delete) && delete > write.Sequence;
         }
         else
@@ -165,6 +167,17 @@ public sealed partial class LiteDbStateStore
         var recovered = new List<StoredEntry>();
         foreach (string id in ids)
         {
+            if (writtenBehind.TryGetValue(id, out StateChangeRecord? behind))
+            {
+                // Its newest change was written behind: the log holds it, the database did not yet.
+                if (behind is not null)
+                {
+                    entries.Add(FromChange(behind));
+                }
+
+                continue;
+            }
+
             StoredEntry? entry = null;
             bool missing = false;
             if (TrySalvage(() =>
@@ -309,17 +322,20 @@ public sealed partial class LiteDbStateStore
     /// The segment change log of a segmented file (<see cref="SegmentLogReader"/>, read-only): every key it names, each
     /// key's newest intact write into <paramref name="newestWrite"/>; returns each key's newest delete sequence (a delete
     /// record, or the tombstone of one). Records after the newest sequence the database committed are left out.
-    /// <paramref name="historyLost"/>: whether the segments had damage, missing parts or gaps.
+    /// <paramref name="historyLost"/>: whether the segments had damage, missing parts or gaps. Whole commits after that
+    /// sequence (ended by a commit-end record) were written behind: each key's newest change among them goes into
+    /// <paramref name="writtenBehind"/> (the record of a write, null for a delete).
     /// </summary>
-    private Dictionary<string, long> ReadSegmentHistory(SortedSet<string> ids, Dictionary<string, StateChangeRecord> newestWrite, List<string> failures, out bool historyLost)
+    private Dictionary<string, long> ReadSegmentHistory(SortedSet<string> ids, Dictionary<string, StateChangeRecord> newestWrite, Dictionary<string, StateChangeRecord?> writtenBehind, List<string> failures, out bool historyLost)
     {
         // Records after `meta`'s sequence were appended for a commit that never happened (a normal open cuts them).
         long? committed = null;
         if (!TrySalvage(
                 () =>
                 {
+                    // No record yet: the database holds no change (a file written behind writes it when it first applies).
                     BsonDocument? meta = _meta.FindById(SequenceId);
-                    committed = meta is null ? null : Checked(meta, MetaCollectionName)["v"].AsInt64;
+                    committed = meta is null ? 0 : Checked(meta, MetaCollectionName)["v"].AsInt64;
                 },
                 out string? error))
         {
@@ -329,6 +345,10 @@ public sealed partial class LiteDbStateStore
         var newestDelete = new Dictionary<string, long>(StringComparer.Ordinal);
         long records = 0;
         long uncommitted = 0;
+
+        // Records after it that end in a commit-end record are commits written behind (the log decided them; LiteDB did
+        // not hold them yet): they count. Those after the last commit end were appended for a commit that never happened.
+        var unended = new List<SegmentLogEntry>();
         IReadOnlyList<string> logFailures = SegmentLogReader.Read(
             SalvageLogFolder(failures),
             entry =>
@@ -336,35 +356,48 @@ public sealed partial class LiteDbStateStore
                 records++;
                 if (entry.Sequence > committed)
                 {
-                    uncommitted++;
+                    unended.Add(entry);
+                    if (entry.EndsCommit)
+                    {
+                        foreach (SegmentLogEntry decided in unended)
+                        {
+                            Visit(decided);
+                            writtenBehind[Id(decided.Scope, decided.Key)] = decided.Kind == StateChangeKind.Delete ? null : decided.Record;
+                        }
+
+                        unended.Clear();
+                    }
+
                     return;
                 }
 
-                string id = Id(entry.Scope, entry.Key);
-                if (entry.Kind == StateChangeKind.Delete)
-                {
-                    newestDelete[id] = Math.Max(entry.Sequence, newestDelete.GetValueOrDefault(id));
-                }
-
-                if (entry.Record is not { } record)
-                {
-                    return; // a tombstone: its record was removed by retention
-                }
-
-                ids.Add(id);
-                if (record.Kind == StateChangeKind.Write && (!newestWrite.TryGetValue(id, out StateChangeRecord? known) || known.Sequence < record.Sequence))
-                {
-                    newestWrite[id] = record;
-                }
+                Visit(entry);
             },
             _salvageSegmentFiles);
+        uncommitted = unended.Count;
+
+        void Visit(SegmentLogEntry entry)
+        {
+            string id = Id(entry.Scope, entry.Key);
+            if (entry.Kind == StateChangeKind.Delete)
+            {
+                newestDelete[id] = Math.Max(entry.Sequence, newestDelete.GetValueOrDefault(id));
+            }
+
+            if (entry.Record is not { } record)
+            {
+                return; // a tombstone: its record was removed by retention
+            }
+
+            ids.Add(id);
+            if (record.Kind == StateChangeKind.Write && (!newestWrite.TryGetValue(id, out StateChangeRecord? known) || known.Sequence < record.Sequence))
+            {
+                newestWrite[id] = record;
+            }
+        }
+
         failures.AddRange(logFailures);
         historyLost = logFailures.Count > 0;
-
-        if (committed is null && error is null && records > 0)
-        {
-            failures.Add("the database holds no newest committed change sequence: every intact record of the change log is read");
-        }
 
         if (uncommitted > 0)
         {

@@ -125,6 +125,9 @@ public sealed partial class LiteDbStateStore
             return 0;
         }
 
+        // The values written behind (applied by Run before this) reach the disk before the records they came from can go:
+        // a crash must not leave LiteDB's older values with the log's records of the newer ones removed.
+        SyncFiles();
         long removed = log.Remove(remove);
 
         // Leading segments left holding only tombstones go too (tombstones carry no time: the limit is irrelevant there).

@@ -59,6 +59,10 @@ public sealed partial class LiteDbStateStore : IStateSnapshotSource
                 throw new StateStoreCorruptedException(FilePath);
             }
 
+            // The snapshot reads LiteDB alone: what was written behind goes in first (Run maps a failure as every
+            // operation's, and reopens the store first when an earlier one failed).
+            _ = Run(() => 0);
+
             if (!_db.BeginTrans())
             {
                 throw new InvalidOperationException("A LiteDB transaction is already open on this thread.");
@@ -490,6 +494,7 @@ public sealed partial class LiteDbStateStore : IStateSnapshotSource
 
         lock (_gate)
         {
+            ApplyPending();
             ForgetTypeCounts();
             foreach (SnapshotDocument[] batch in documents.Chunk(SnapshotBatch))
             {

@@ -95,6 +95,14 @@ public sealed class LiteDbStateStoreOptions
     /// </summary>
     public bool UpgradeChangeLog { get; set; }
 
+    /// <summary>
+    /// Write behind (not yet the default; see docs/design/change-log-side-file.md): in a segmented file with the change
+    /// log on, a commit is decided by its records in the segment log (the last one flagged as its end) and returns
+    /// without a LiteDB transaction; LiteDB's documents are brought up to date from an in-memory overlay in batches, and
+    /// every open replays what the log holds past them.
+    /// </summary>
+    internal bool WriteBehind { get; set; }
+
     /// <summary>Tests: <see cref="ChangeLogLayout"/> as a flag (<see langword="true"/>: segment files).</summary>
     internal bool SegmentChangeLog
     {
@@ -290,6 +298,7 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
             _segmentLogFolder = options.SegmentLogFolder is null ? null : System.IO.Path.GetFullPath(options.SegmentLogFolder);
             _strictChangeLog = options.StrictChangeLog;
             RecordsChanges = options.RecordChanges;
+            _writeBehindRequested = options.WriteBehind;
             OpenEngine(creating);
             if (options.UpgradeChangeLog && options.ChangeLogLayout == LiteDbChangeLogLayout.SegmentFiles && !_segmented && _checksumsRequired)
             {
@@ -351,6 +360,9 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
     /// </summary>
     private void OpenEngine(bool creating)
     {
+        // What was written behind is in the log: the replay below puts it into LiteDB.
+        _pendingValues.Clear();
+        _pendingBytes = 0;
         var settings = new EngineSettings
         {
             DataStream = _dataFile,
@@ -460,6 +472,12 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
             _logFolder = ResolveLogFolder();
             OpenSegmentLog(floor);
 
+            // Commits written behind that LiteDB does not hold yet (the log kept them: each is whole).
+            if (ReplayUnapplied(floor) && entries >= 0)
+            {
+                entries = _state.Count();
+            }
+
             // A conversion from the collection layout switched the file and a crash came before it dropped the old
             // collection: dropped only now that the segment log opened and checked out against the values.
             DropConvertedCollection();
@@ -472,6 +490,7 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
             OpenHookCount();
         }
 
+        _appliedSequence = _sequence;
         _versions.Clear();
         ForgetTypeCounts();
     }
@@ -751,9 +770,15 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
     public ValueTask<StoredEntry?> GetAsync(string scope, string key, CancellationToken cancellationToken = default)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        return new(Run(() =>
+        return new(Run(
+            () =>
         {
             string id = Id(scope, key);
+            if (TryGetPending(id, out PendingValue pending))
+            {
+                return pending.Entry; // committed to the log, not yet applied to LiteDB
+            }
+
             BsonDocument? doc = CheckedEntry(_state.FindById(id));
             if (doc is not null)
             {
@@ -766,7 +791,8 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
             }
 
             return ToEntry(doc);
-        }));
+        },
+            applyPending: false));
     }
 
     /// <inheritdoc />
@@ -878,14 +904,15 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
             }
 
             return found;
-        }));
+        },
+            applyPending: false));
     }
 
     /// <inheritdoc />
     public ValueTask<StateChangeRecord?> ReadChangeAsync(long sequence, CancellationToken cancellationToken = default)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        return new(Run(() => _log is not null ? _log.Read(sequence) : _changes.FindById(sequence) is { } doc ? CheckedChange(doc) : null));
+        return new(Run(() => _log is not null ? _log.Read(sequence) : _changes.FindById(sequence) is { } doc ? CheckedChange(doc) : null, applyPending: false));
     }
 
     /// <inheritdoc />
@@ -968,7 +995,8 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
                 CountAppendedHooks(records.Count, last);
             });
             return 0;
-        });
+        },
+            applyPending: false);
         return done.IsCompletedSuccessfully ? default : new ValueTask(done.AsTask());
     }
 
@@ -1053,6 +1081,13 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
     /// </summary>
     private StateOperationResult[] Apply(IReadOnlyList<StateOperation> operations)
     {
+        bool behind = WritesBehind;
+        if (behind && PendingFull)
+        {
+            // Before this commit's checks: should it fail, nothing of the commit was done.
+            ApplyPending();
+        }
+
         var view = new Dictionary<string, (long Version, long Sequence, BsonDocument? Doc, bool Loaded, string? Type, int SchemaVersion)>(StringComparer.Ordinal);
         (long Version, long Sequence, BsonDocument? Doc, bool Loaded, string? Type, int SchemaVersion) Current(string id, bool needDocument)
         {
@@ -1064,6 +1099,14 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
             if (!needDocument && _versions.TryGetValue(id, out var cached))
             {
                 return (cached.Version, cached.Sequence, null, false, cached.Type, cached.SchemaVersion);
+            }
+
+            if (TryGetPending(id, out PendingValue pending))
+            {
+                // Written behind: LiteDB does not hold it yet.
+                return pending.Entry is not { } entry
+                    ? (0, pending.Sequence, null, true, null, 0)
+                    : (entry.Version, pending.Sequence, ToDocument(id, entry, pending.Payload!, pending.Sequence, payloadInLog: false), true, entry.TypeName, entry.SchemaVersion);
             }
 
             BsonDocument? doc = CheckedEntry(_state.FindById(id));
@@ -1105,106 +1148,100 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
         }
 
         bool markUnlogged = false;
-        InTransaction(() =>
+        if (behind)
         {
-            Dictionary<string, long>? counted = null;
-            long sequence = _sequence;
-            for (int i = 0; i < staged.Length; i++)
+            CommitBehind(operations, staged, beforeTypes, results, now);
+        }
+        else
+        {
+            InTransaction(() =>
             {
-                StateOperation op = operations[i];
-                var (id, after, payload, beforeVersion, beforeSequence, beforeDoc) = staged[i];
-                long changeSequence = 0;
-                if (RecordsChanges && (after is not null || beforeVersion != 0))
+                Dictionary<string, long>? counted = null;
+                long sequence = _sequence;
+                for (int i = 0; i < staged.Length; i++)
                 {
-                    changeSequence = ++sequence;
-                    if (_log is not null)
+                    StateOperation op = operations[i];
+                    var (id, after, payload, beforeVersion, beforeSequence, beforeDoc) = staged[i];
+                    long changeSequence = 0;
+                    if (RecordsChanges && (after is not null || beforeVersion != 0))
                     {
-                        // Appended before the commit (which carries the sequence in meta): recovery cuts the records of a
-                        // commit that never happened. A failed append cut its own bytes; the rollback below cuts the rest.
-                        AppendToLog(new StateChangeRecord(
+                        changeSequence = ++sequence;
+                        if (_log is not null)
+                        {
+                            // Appended before the commit (which carries the sequence in meta): recovery cuts the records of a
+                            // commit that never happened. A failed append cut its own bytes; the rollback below cuts the rest.
+                            AppendToLog(SegmentRecord(changeSequence, op, after, payload, beforeVersion, beforeSequence, beforeTypes[i], now));
+                            beforeSequence = changeSequence;
+                        }
+                        else
+                        {
+                        _changes.Insert(ChangeDocument(
                             changeSequence,
+                            id,
                             op.Scope,
                             op.Key,
                             after is null ? StateChangeKind.Delete : StateChangeKind.Write,
-                            after?.TypeName ?? beforeTypes[i].Type ?? string.Empty,
-                            after?.SchemaVersion ?? beforeTypes[i].SchemaVersion,
+                            after?.TypeName ?? beforeDoc?["t"].AsString ?? string.Empty,
+                            after?.SchemaVersion ?? beforeDoc?["sv"].AsInt32 ?? 0,
                             after?.Version ?? beforeVersion,
-                            now,
+                            now.UtcTicks,
                             payload ?? Array.Empty<byte>(),
-                            // A value whose own record was lost in a gap chains on from the key's newest surviving one.
-                            _log.IsLost(beforeSequence) ? _log.HeadOf(op.Scope, op.Key) : beforeSequence,
+                            beforeSequence,
                             op.CorrelationId,
                             op.Origin));
                         beforeSequence = changeSequence;
+                        }
+                    }
+
+                    if (after is null)
+                    {
+                        if (beforeVersion != 0)
+                        {
+                            if (_state.Delete(id))
+                            {
+                                Tally(ref counted, op.Scope, -1);
+                            }
+
+                            if (!RecordsChanges && !_unloggedDeletes)
+                            {
+                                // The change log no longer tells which keys exist: a later reader must not take its last
+                                // write for a current value that went missing.
+                                _meta.Upsert(DocumentIntegrity.Seal(new BsonDocument { ["_id"] = UnloggedDeletesId, ["v"] = true }));
+                                markUnlogged = true;
+                            }
+                        }
                     }
                     else
                     {
-                    _changes.Insert(ChangeDocument(
-                        changeSequence,
-                        id,
-                        op.Scope,
-                        op.Key,
-                        after is null ? StateChangeKind.Delete : StateChangeKind.Write,
-                        after?.TypeName ?? beforeDoc?["t"].AsString ?? string.Empty,
-                        after?.SchemaVersion ?? beforeDoc?["sv"].AsInt32 ?? 0,
-                        after?.Version ?? beforeVersion,
-                        now.UtcTicks,
-                        payload ?? Array.Empty<byte>(),
-                        beforeSequence,
-                        op.CorrelationId,
-                        op.Origin));
-                    beforeSequence = changeSequence;
-                    }
-                }
-
-                if (after is null)
-                {
-                    if (beforeVersion != 0)
-                    {
-                        if (_state.Delete(id))
+                        // With the change log on, the document lives once: in its change record, which the entry points to. In a
+                        // segmented file the entry holds it, and the record in the segment log a copy.
+                        if (_state.Upsert(DocumentIntegrity.Seal(ToDocument(id, after, payload!, beforeSequence, payloadInLog: changeSequence != 0 && !_segmented))))
                         {
-                            Tally(ref counted, op.Scope, -1);
-                        }
-
-                        if (!RecordsChanges && !_unloggedDeletes)
-                        {
-                            // The change log no longer tells which keys exist: a later reader must not take its last
-                            // write for a current value that went missing.
-                            _meta.Upsert(DocumentIntegrity.Seal(new BsonDocument { ["_id"] = UnloggedDeletesId, ["v"] = true }));
-                            markUnlogged = true;
+                            Tally(ref counted, op.Scope, +1); // a created key; an update leaves the count alone
                         }
                     }
-                }
-                else
-                {
-                    // With the change log on, the document lives once: in its change record, which the entry points to. In a
-                    // segmented file the entry holds it, and the record in the segment log a copy.
-                    if (_state.Upsert(DocumentIntegrity.Seal(ToDocument(id, after, payload!, beforeSequence, payloadInLog: changeSequence != 0 && !_segmented))))
+
+                    // Later operations on the same key chain from this one.
+                    for (int j = i + 1; j < staged.Length; j++)
                     {
-                        Tally(ref counted, op.Scope, +1); // a created key; an update leaves the count alone
+                        if (string.Equals(staged[j].Id, id, StringComparison.Ordinal))
+                        {
+                            staged[j].BeforeSequence = beforeSequence;
+                        }
                     }
+
+                    results[i] = new StateOperationResult(after, beforeVersion != 0, op.ReturnPrevious ? ToEntry(beforeDoc) : null, changeSequence, now);
                 }
 
-                // Later operations on the same key chain from this one.
-                for (int j = i + 1; j < staged.Length; j++)
+                AddCounts(counted); // in the same transaction: a failed commit changes no count
+                if (_log is not null && sequence != _sequence)
                 {
-                    if (string.Equals(staged[j].Id, id, StringComparison.Ordinal))
-                    {
-                        staged[j].BeforeSequence = beforeSequence;
-                    }
+                    _meta.Upsert(DocumentIntegrity.Seal(new BsonDocument { ["_id"] = SequenceId, ["v"] = sequence }));
                 }
 
-                results[i] = new StateOperationResult(after, beforeVersion != 0, op.ReturnPrevious ? ToEntry(beforeDoc) : null, changeSequence, now);
-            }
-
-            AddCounts(counted); // in the same transaction: a failed commit changes no count
-            if (_log is not null && sequence != _sequence)
-            {
-                _meta.Upsert(DocumentIntegrity.Seal(new BsonDocument { ["_id"] = SequenceId, ["v"] = sequence }));
-            }
-
-            _sequence = sequence;
-        }, rolledBack: _log is null ? null : DiscardUncommitted);
+                _sequence = sequence;
+            }, rolledBack: _log is null ? null : DiscardUncommitted);
+        }
 
         // Only once committed: the cache must not run ahead of the file.
         _unloggedDeletes |= markUnlogged;
@@ -1317,16 +1354,33 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
 
     private static readonly System.Text.UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
 
+    /// <summary>The segment log's record of <paramref name="op"/> (a write of <paramref name="after"/>, or a delete).</summary>
+    private StateChangeRecord SegmentRecord(long sequence, StateOperation op, StoredEntry? after, byte[]? payload, long beforeVersion, long beforeSequence, (string? Type, int SchemaVersion) before, DateTimeOffset now)
+        => new(
+            sequence,
+            op.Scope,
+            op.Key,
+            after is null ? StateChangeKind.Delete : StateChangeKind.Write,
+            after?.TypeName ?? before.Type ?? string.Empty,
+            after?.SchemaVersion ?? before.SchemaVersion,
+            after?.Version ?? beforeVersion,
+            now,
+            payload ?? Array.Empty<byte>(),
+            // A value whose own record was lost in a gap chains on from the key's newest surviving one.
+            _log!.IsLost(beforeSequence) ? _log.HeadOf(op.Scope, op.Key) : beforeSequence,
+            op.CorrelationId,
+            op.Origin);
+
     /// <summary>
     /// Appends a change record to the segment log. A field the log cannot hold (a correlation id or origin over 1 KiB,
     /// a string that is not valid UTF-16) is refused before anything is written; it becomes a
     /// <see cref="StateStoreException"/>, so the commit is rolled back without the store taking it for damage.
     /// </summary>
-    private void AppendToLog(StateChangeRecord record)
+    private void AppendToLog(StateChangeRecord record, bool endsCommit = false)
     {
         try
         {
-            _log!.Append(record);
+            _log!.Append(record, endsCommit);
         }
         catch (ArgumentException ex)
         {
@@ -1396,7 +1450,9 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
     public ValueTask<bool> ExistsAsync(string scope, string key, CancellationToken cancellationToken = default)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        return new(Run(() => _state.Exists(Query.EQ("_id", Id(scope, key)))));
+        return new(Run(
+            () => TryGetPending(Id(scope, key), out PendingValue pending) ? pending.Entry is not null : _state.Exists(Query.EQ("_id", Id(scope, key))),
+            applyPending: false));
     }
 
     /// <inheritdoc />
@@ -1452,6 +1508,9 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
                         {
                             _log?.Flush();
                         }
+
+                        // What was written behind goes into the data file (else the next open replays it from the log).
+                        ApplyPending();
                     }
                     catch (StateStoreException)
                     {
@@ -1735,16 +1794,20 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
     /// Runs a change under the lock (committed to the OS cache), then, for a durable store, waits outside the lock until
     /// a flush covers it (group commit). No LiteDB transaction is open while waiting.
     /// </summary>
-    private ValueTask<T> RunDurable<T>(Func<T> action)
+    /// <param name="action">The change.</param>
+    /// <param name="applyPending">Whether values written behind are applied to LiteDB first (see <see cref="Run{T}"/>).</param>
+    private ValueTask<T> RunDurable<T>(Func<T> action, bool applyPending = true)
     {
         long sequence = 0;
-        T result = Run(() =>
-        {
-            ThrowIfFlushFailed();
-            T value = action();
-            sequence = _barrier.Committed();
-            return value;
-        });
+        T result = Run(
+            () =>
+            {
+                ThrowIfFlushFailed();
+                T value = action();
+                sequence = _barrier.Committed();
+                return value;
+            },
+            applyPending);
         if (Durability == StateDurability.Relaxed)
         {
             return new(result);
@@ -1760,7 +1823,13 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
         return result;
     }
 
-    private T Run<T>(Func<T> action)
+    /// <param name="action">The operation, under the store's lock.</param>
+    /// <param name="applyPending">
+    /// Whether values written behind (<see cref="ApplyPending"/>) go into LiteDB before <paramref name="action"/>, so that it
+    /// can read LiteDB alone. Only point reads, commits and the change and hook logs (which never read LiteDB's documents
+    /// for a key without looking in the overlay) pass <see langword="false"/>.
+    /// </param>
+    private T Run<T>(Func<T> action, bool applyPending = true)
     {
         lock (_gate)
         {
@@ -1775,6 +1844,11 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
                 if (_reopenPending)
                 {
                     Reopen();
+                }
+
+                if (applyPending)
+                {
+                    ApplyPending();
                 }
 
                 return action();
