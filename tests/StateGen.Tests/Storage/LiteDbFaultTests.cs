@@ -28,8 +28,8 @@ public sealed class LiteDbFaultTests
     /// <summary>Long enough that only a hang (a deadlock, a lost wake-up) reaches it.</summary>
     internal static readonly TimeSpan Hang = TimeSpan.FromMinutes(2);
 
-    private LiteDbStateStore Open(SimulatedDisk disk, int? checkpointPages = null)
-        => new(new LiteDbStateStoreOptions { Path = _path, OpenFile = disk.Open, CheckpointPages = checkpointPages });
+    private LiteDbStateStore Open(SimulatedDisk disk, int? checkpointPages = null, bool writeBehind = false)
+        => new(new LiteDbStateStoreOptions { Path = _path, OpenFile = disk.Open, CheckpointPages = checkpointPages, WriteBehind = writeBehind });
 
     private static byte[] Value(string text, int size = 1500) => Encoding.UTF8.GetBytes("\"" + text + new string('.', size) + "\"");
 
@@ -242,11 +242,17 @@ public sealed class LiteDbFaultTests
         return (finished, counts);
     }
 
-    [Fact]
-    public async Task Full_disk_fails_writes_with_a_typed_error_and_once_space_is_freed_the_same_store_writes_again()
+    /// <param name="writeBehind">
+    /// Writing behind: the store that failed reopens its files without writing (the values written behind go back into
+    /// its overlay), so reads work while the disk is still full.
+    /// </param>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Full_disk_fails_writes_with_a_typed_error_and_once_space_is_freed_the_same_store_writes_again(bool writeBehind)
     {
         var disk = new SimulatedDisk();
-        using LiteDbStateStore store = Open(disk);
+        using LiteDbStateStore store = Open(disk, writeBehind: writeBehind);
         var acknowledged = new Dictionary<string, string>(StringComparer.Ordinal);
         for (int i = 0; i < 5; i++)
         {

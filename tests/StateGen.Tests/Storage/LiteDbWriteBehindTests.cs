@@ -149,7 +149,10 @@ public sealed class LiteDbWriteBehindTests : IDisposable
         string copy = _dir.File("copy.db");
         using LiteDbStateStore reopened = OpenImage(disk.Contents(), path, copy, reopenWritingBehind);
         Assert.Equal(9, reopened.ReplayedAtOpen);
-        Assert.Equal(0, reopened.PendingValueCount);
+
+        // Back in the overlay, as when they were committed (the open writes nothing); the list in the check applies them.
+        Assert.Equal(5, reopened.PendingValueCount);
+        Assert.Equal(0, reopened.AppliedSequence);
         await AssertSeededAsync(reopened);
 
         // And it goes on from there.
@@ -298,5 +301,67 @@ public sealed class LiteDbWriteBehindTests : IDisposable
         Assert.Equal(new[] { 2L, 2, 1 }, result.Entries.OrderBy(e => e.Key).Select(e => e.Version));
         Assert.Empty(result.Recovered);
         Assert.Equal("x", lastRecord.Key);
+    }
+
+    [Fact]
+    public async Task A_store_not_writing_behind_applies_what_it_loaded_before_its_first_commit()
+    {
+        string path = _dir.File("mixed.db");
+        var disk = new SimulatedDisk();
+        using LiteDbStateStore store = Open(path, openFile: disk.Open);
+        await SeedAsync(store);
+
+        // Killed with five values pending; opened by a store that commits directly (its commit moves meta.S on).
+        string copy = _dir.File("mixed-copy.db");
+        var image = new SimulatedDisk(SimulatedDisk.Rename(disk.Contents(), path, copy));
+        using LiteDbStateStore direct = Open(copy, writeBehind: false, openFile: image.Open);
+        Assert.Equal(5, direct.PendingValueCount);
+        await direct.WriteAsync(Write("f", "f1"));
+        Assert.Equal(0, direct.PendingValueCount);
+        Assert.Equal(10, direct.AppliedSequence);
+
+        // Killed again: nothing of the first process's commits is lost.
+        string second = _dir.File("mixed-second.db");
+        using LiteDbStateStore reopened = OpenImage(image.Contents(), copy, second, writeBehind: false);
+        Assert.Equal(0, reopened.ReplayedAtOpen);
+        Assert.Equal("f1", Text(await reopened.GetAsync(Scope, "f")));
+        Assert.Equal("a2", Text(await reopened.GetAsync(Scope, "a")));
+        Assert.Equal(new[] { "a", "c", "e", "f" }, await reopened.ListKeysAsync(Scope));
+    }
+
+    [Fact]
+    public async Task A_file_written_behind_carries_a_format_marker_an_older_StateGen_refuses()
+    {
+        string path = _dir.NewDatabaseFile();
+        using (LiteDbStateStore store = Open(path, writeBehind: false))
+        {
+            await store.WriteAsync(Write("a", "a1"));
+        }
+
+        Assert.Equal(DocumentIntegrity.SegmentedFormat, Format(path));
+        using (LiteDbStateStore store = Open(path))
+        {
+            // Marked at the open, before anything is written behind.
+            Assert.Equal(DocumentIntegrity.WriteBehindFormat, store.FileFormat);
+            await store.WriteAsync(Write("a", "a2"));
+        }
+
+        Assert.Equal(DocumentIntegrity.WriteBehindFormat, Format(path));
+        using LiteDbStateStore reopened = Open(path, writeBehind: false);
+        Assert.Equal("a2", Text(await reopened.GetAsync(Scope, "a")));
+
+        string fresh = _dir.NewDatabaseFile();
+        using (LiteDbStateStore created = Open(fresh))
+        {
+            await created.WriteAsync(Write("a", "a1"));
+        }
+
+        Assert.Equal(DocumentIntegrity.WriteBehindFormat, Format(fresh));
+    }
+
+    private static int Format(string path)
+    {
+        using LiteDB.LiteDatabase raw = LiteDbScopeCountTests.Raw(path);
+        return raw.UserVersion;
     }
 }

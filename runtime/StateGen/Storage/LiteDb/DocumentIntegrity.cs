@@ -46,11 +46,23 @@ internal static class DocumentIntegrity
     /// </summary>
     public const int SegmentedFormat = 0x5347_0008;
 
+    /// <summary>
+    /// The <c>USER_VERSION</c> of a file as in <see cref="SegmentedFormat"/> that a store writing behind has written
+    /// (<see cref="LiteDbStateStoreOptions.WriteBehind"/>): its change log can hold whole commits after the <c>meta</c>
+    /// sequence, which every open replays into the values. A StateGen from before write behind would cut them as
+    /// records of commits that never happened; it refuses this marker instead. Set at the open by such a store, before
+    /// it writes.
+    /// </summary>
+    public const int WriteBehindFormat = 0x5347_0010;
+
+    /// <summary>Whether a file in <paramref name="format"/> keeps its change log in segment files.</summary>
+    public static bool IsSegmented(int format) => format is SegmentedFormat or WriteBehindFormat;
+
     /// <summary>Whether every document of a file in <paramref name="format"/> must carry a checksum.</summary>
-    public static bool RequiresChecksums(int format) => format is ChecksummedFormat or CountedFormat or SegmentedFormat;
+    public static bool RequiresChecksums(int format) => format is ChecksummedFormat or CountedFormat || IsSegmented(format);
 
     /// <summary>Whether a file in <paramref name="format"/> keeps a count of current values per scope.</summary>
-    public static bool KeepsCounts(int format) => format is CountedFormat or UncheckedCountedFormat or SegmentedFormat;
+    public static bool KeepsCounts(int format) => format is CountedFormat or UncheckedCountedFormat || IsSegmented(format);
 
     [ThreadStatic]
     private static XxHash3? _hasher;

@@ -115,7 +115,7 @@ public sealed partial class LiteDbStateStore
             AutoRebuild = false,
         }));
         _checksumsRequired = DocumentIntegrity.RequiresChecksums(_db.UserVersion);
-        _segmented = _db.UserVersion == DocumentIntegrity.SegmentedFormat;
+        _segmented = DocumentIntegrity.IsSegmented(_db.UserVersion);
         _state = _db.GetCollection(CollectionName);
         _changes = _db.GetCollection(ChangesCollectionName, BsonAutoId.Int64);
         _hooks = _db.GetCollection(HooksCollectionName, BsonAutoId.Int64);

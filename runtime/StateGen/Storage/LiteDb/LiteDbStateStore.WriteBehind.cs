@@ -11,9 +11,9 @@ namespace StateGen.Storage.LiteDb;
 /// <c>meta.S</c> are brought up to date later, in one transaction for the whole overlay (only the newest value of each
 /// key), by <see cref="ApplyPending"/>. A durable commit then waits for the log's flush alone.
 /// <para>
-/// <c>meta.S</c> is the newest sequence LiteDB holds; the records after it are the overlay. Every open replays them
-/// (<see cref="ReplayUnapplied"/>), whether or not the option is on, so a file written behind opens the same in any
-/// mode. Point reads and the version checks of writes look in the overlay first; every other read (lists, scans,
+/// <c>meta.S</c> is the newest sequence LiteDB holds; the records after it are the overlay. Every open loads them back
+/// into it (<see cref="LoadUnapplied"/>), whether or not the option is on, so a file written behind opens the same in
+/// any mode (a store not writing behind applies them before its first commit). Point reads and the version checks of writes look in the overlay first; every other read (lists, scans,
 /// counts, snapshots, backups, prunes) applies the overlay first and reads LiteDB, so they need no merging.
 /// </para>
 /// </summary>
@@ -63,6 +63,9 @@ public sealed partial class LiteDbStateStore
         }
     }
 
+    /// <summary>Test hook: the file's format marker (<see cref="DocumentIntegrity"/>).</summary>
+    internal int FileFormat => Run(() => _db.UserVersion, applyPending: false);
+
     /// <summary>Test hook: how many change records the last open (or reopen) replayed into LiteDB.</summary>
     internal long ReplayedAtOpen { get; private set; }
 
@@ -77,14 +80,14 @@ public sealed partial class LiteDbStateStore
     private bool TryGetPending(string id, out PendingValue pending) => _pendingValues.TryGetValue(id, out pending!);
 
     /// <summary>Records a committed change in the overlay (a later change of the key replaces it).</summary>
-    private void AddPending(string id, StateOperation op, StoredEntry? entry, byte[]? payload, long sequence)
+    private void AddPending(string id, string scope, string key, StoredEntry? entry, byte[]? payload, long sequence)
     {
         if (_pendingValues.TryGetValue(id, out PendingValue? old))
         {
             _pendingBytes -= old.Payload?.Length ?? 0;
         }
 
-        _pendingValues[id] = new PendingValue(op.Scope, op.Key, entry, payload, sequence);
+        _pendingValues[id] = new PendingValue(scope, key, entry, payload, sequence);
         _pendingBytes += payload?.Length ?? 0;
     }
 
@@ -194,7 +197,7 @@ public sealed partial class LiteDbStateStore
         {
             if (results[i].ChangeSequence != 0)
             {
-                AddPending(staged[i].Id, operations[i], staged[i].After, staged[i].Payload, results[i].ChangeSequence);
+                AddPending(staged[i].Id, operations[i].Scope, operations[i].Key, staged[i].After, staged[i].Payload, results[i].ChangeSequence);
             }
         }
     }
@@ -202,51 +205,32 @@ public sealed partial class LiteDbStateStore
     /// <summary>
     /// At open, after the segment log's recovery: the records after <c>meta.S</c> (<paramref name="applied"/>) that the
     /// log kept are whole commits (a record after it survives recovery only within a commit whose end record is there),
-    /// written behind and not yet in LiteDB. Each key's newest one is applied now, in one transaction with the counts and
-    /// <c>meta.S</c>. Returns whether anything was replayed.
+    /// written behind and not yet in LiteDB. Each key's newest one goes back into the overlay, as when it was committed;
+    /// nothing is written (the next list, backup, close or full overlay applies them), so an open after an I/O error
+    /// such as a full disk can still read.
     /// </summary>
-    private bool ReplayUnapplied(long applied)
+    private void LoadUnapplied(long applied)
     {
         long last = _log!.NextSequence - 1;
         ReplayedAtOpen = Math.Max(0, last - applied);
         if (last <= applied)
         {
-            return false;
+            return;
         }
 
-        var newest = new Dictionary<string, StateChangeRecord>(StringComparer.Ordinal);
         foreach (StateChangeRecord record in _log.ReadFrom(applied))
         {
-            newest[Id(record.Scope, record.Key)] = record;
-        }
-
-        InTransaction(() =>
-        {
-            Dictionary<string, long>? counted = null;
-            foreach (var (id, record) in newest)
+            StoredEntry? entry = null;
+            byte[]? payload = null;
+            if (record.Kind == StateChangeKind.Write)
             {
-                if (record.Kind == StateChangeKind.Delete)
-                {
-                    if (_state.Delete(id))
-                    {
-                        Tally(ref counted, record.Scope, -1);
-                    }
-                }
-                else
-                {
-                    byte[] payload = record.Payload.ToArray();
-                    var entry = new StoredEntry(record.Scope, record.Key, record.TypeName, record.SchemaVersion, record.Version, record.Timestamp, payload);
-                    if (_state.Upsert(DocumentIntegrity.Seal(ToDocument(id, entry, payload, record.Sequence, payloadInLog: false))))
-                    {
-                        Tally(ref counted, record.Scope, +1);
-                    }
-                }
+                payload = record.Payload.ToArray();
+                entry = new StoredEntry(record.Scope, record.Key, record.TypeName, record.SchemaVersion, record.Version, record.Timestamp, payload);
             }
 
-            AddCounts(counted);
-            _meta.Upsert(DocumentIntegrity.Seal(new BsonDocument { ["_id"] = SequenceId, ["v"] = last }));
-        });
+            AddPending(Id(record.Scope, record.Key), record.Scope, record.Key, entry, payload, record.Sequence);
+        }
+
         _sequence = last;
-        return true;
     }
 }

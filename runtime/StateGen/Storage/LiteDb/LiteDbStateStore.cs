@@ -378,10 +378,12 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
         if (newFile)
         {
             // A new file: every document in it will carry a checksum, and every scope's values are counted.
-            _db.UserVersion = format = _segmentLogForNewFiles ? DocumentIntegrity.SegmentedFormat : DocumentIntegrity.CountedFormat;
+            _db.UserVersion = format = !_segmentLogForNewFiles ? DocumentIntegrity.CountedFormat
+                : _writeBehindRequested && RecordsChanges ? DocumentIntegrity.WriteBehindFormat
+                : DocumentIntegrity.SegmentedFormat;
             _invalidStateByte = 0;
         }
-        else if (format is DocumentIntegrity.ChecksummedFormat or DocumentIntegrity.CountedFormat or DocumentIntegrity.UncheckedCountedFormat or DocumentIntegrity.SegmentedFormat)
+        else if (format is DocumentIntegrity.ChecksummedFormat or DocumentIntegrity.CountedFormat or DocumentIntegrity.UncheckedCountedFormat || DocumentIntegrity.IsSegmented(format))
         {
             // A damaged collection list would otherwise let the EnsureIndex below create an empty collection.
             if (!_db.CollectionExists(CollectionName))
@@ -396,7 +398,7 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
 
         _checksumsRequired = DocumentIntegrity.RequiresChecksums(format);
         _countsKept = DocumentIntegrity.KeepsCounts(format);
-        _segmented = format == DocumentIntegrity.SegmentedFormat;
+        _segmented = DocumentIntegrity.IsSegmented(format);
         _state = _db.GetCollection(CollectionName);
         _state.EnsureIndex("s");
         _changes = _db.GetCollection(ChangesCollectionName, BsonAutoId.Int64);
@@ -472,15 +474,20 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
             _logFolder = ResolveLogFolder();
             OpenSegmentLog(floor);
 
-            // Commits written behind that LiteDB does not hold yet (the log kept them: each is whole).
-            if (ReplayUnapplied(floor) && entries >= 0)
-            {
-                entries = _state.Count();
-            }
+            // Commits written behind that LiteDB does not hold yet (the log kept them: each is whole) go back into the
+            // overlay, without a write: an open after an I/O error (a full disk) must be able to read.
+            LoadUnapplied(floor);
 
             // A conversion from the collection layout switched the file and a crash came before it dropped the old
             // collection: dropped only now that the segment log opened and checked out against the values.
             DropConvertedCollection();
+
+            if (format == DocumentIntegrity.SegmentedFormat && _writeBehindRequested && RecordsChanges)
+            {
+                // Before this store writes behind: a StateGen from before write behind refuses the file from now on,
+                // rather than cut the commits a crash leaves past meta.S as if they never happened.
+                _db.UserVersion = DocumentIntegrity.WriteBehindFormat;
+            }
         }
         _unloggedDeletes = _meta.FindById(UnloggedDeletesId) is { } unlogged && Checked(unlogged, MetaCollectionName) is not null;
         _lostBefore = _segmented && _meta.FindById(LostBeforeId) is { } lostBefore ? Checked(lostBefore, MetaCollectionName)["v"].AsInt64 : 0;
@@ -490,7 +497,7 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
             OpenHookCount();
         }
 
-        _appliedSequence = _sequence;
+        _appliedSequence = _segmented ? floor : _sequence;
         _versions.Clear();
         ForgetTypeCounts();
     }
@@ -1082,9 +1089,10 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
     private StateOperationResult[] Apply(IReadOnlyList<StateOperation> operations)
     {
         bool behind = WritesBehind;
-        if (behind && PendingFull)
+        if (_pendingValues.Count > 0 && (!behind || PendingFull))
         {
-            // Before this commit's checks: should it fail, nothing of the commit was done.
+            // Before this commit's checks: should it fail, nothing of the commit was done. A commit made directly (not
+            // writing behind) moves meta.S past every record before it: the overlay must be in LiteDB first.
             ApplyPending();
         }
 
@@ -1241,6 +1249,7 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
 
                 _sequence = sequence;
             }, rolledBack: _log is null ? null : DiscardUncommitted);
+            _appliedSequence = _sequence; // LiteDB holds every commit (the overlay was applied before this one)
         }
 
         // Only once committed: the cache must not run ahead of the file.
