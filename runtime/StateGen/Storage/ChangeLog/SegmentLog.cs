@@ -429,6 +429,12 @@ internal sealed class SegmentLog : IDisposable
                     break;
                 }
 
+                if (CutsInstead(pending, keptAfterCommitted, committed))
+                {
+                    CutPending(pending, ref cutSegment, ref cutAt, ref cutFrom, ref expected);
+                    break;
+                }
+
                 throw Corrupt(path, $"change-log segment: {failure}");
             }
 
@@ -443,12 +449,24 @@ internal sealed class SegmentLog : IDisposable
             if (i > 0 && (afterGap ? first < expected : first != expected))
             {
                 file.Release();
+                if (CutsInstead(pending, keptAfterCommitted, committed))
+                {
+                    CutPending(pending, ref cutSegment, ref cutAt, ref cutFrom, ref expected);
+                    break;
+                }
+
                 throw Corrupt(path, $"change-log segment: its header says it starts at sequence {first}, but the segment before it ends at {expected - 1}");
             }
 
             if (i > 0 && SealFailure(_segments[^1].Seal, afterSeal, afterGap, first) is { } sealMismatch)
             {
                 file.Release();
+                if (CutsInstead(pending, keptAfterCommitted, committed))
+                {
+                    CutPending(pending, ref cutSegment, ref cutAt, ref cutFrom, ref expected);
+                    break;
+                }
+
                 throw Corrupt(path, $"change-log segment: {sealMismatch}");
             }
 
@@ -529,6 +547,12 @@ internal sealed class SegmentLog : IDisposable
 
             if (cutSegment is null && seal is { } whole && whole.NextSequence != expected)
             {
+                if (CutsInstead(pending, keptAfterCommitted, committed))
+                {
+                    CutPending(pending, ref cutSegment, ref cutAt, ref cutFrom, ref expected);
+                    break;
+                }
+
                 throw Corrupt(path, $"change-log segment: its seal says the log goes on at sequence {whole.NextSequence}, but its records end at {expected - 1}");
             }
         }
@@ -636,10 +660,19 @@ internal sealed class SegmentLog : IDisposable
     }
 
     /// <summary>
+    /// Whether a damaged or misplaced segment that recovery reached after <paramref name="pending"/> records (after
+    /// <paramref name="committed"/>, none of them decided by a flag) is cut with them instead of being a typed error: when
+    /// no record after <paramref name="committed"/> carries the commit-end flag, as before the flag, when recovery cut at
+    /// the first record after <paramref name="committed"/> and never read what follows it.
+    /// </summary>
+    private bool CutsInstead(List<PendingRecord> pending, bool keptAfterCommitted, long committed)
+        => pending.Count > 0 && !keptAfterCommitted && !HoldsCommitEndAfter(committed);
+
+    /// <summary>
     /// Whether the log's segments hold an intact record after <paramref name="committed"/> with the commit-end flag,
     /// wherever it is (read past damage the way salvage does, <see cref="SegmentLogReader"/>; reads only). Asked only when
-    /// a record after <paramref name="committed"/> is damaged where it cannot be a torn write, so its cost (a read of the
-    /// whole log) is paid only then.
+    /// recovery meets damage that a cut would otherwise silently take with the records after it, so its cost (a read of
+    /// the whole log) is paid only then.
     /// </summary>
     private bool HoldsCommitEndAfter(long committed)
     {

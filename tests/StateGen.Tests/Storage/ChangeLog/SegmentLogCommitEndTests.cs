@@ -398,6 +398,54 @@ public sealed class SegmentLogCommitEndTests : SegmentLogTestBase
     }
 
     [Fact]
+    public void A_damaged_segment_after_unflagged_records_after_the_committed_sequence_is_cut_with_them_as_before()
+    {
+        // Segment 1: records 1 and 2; segment 2: 3 and 4; segment 3: 5. The database committed 1; the damage is past
+        // record 2, where recovery cut before the flag without reading further.
+        var damages = new (string What, int Segment, Action<byte[]> Damage)[]
+        {
+            ("a garbled header", 1, header => header[8] ^= 0x01),
+            ("a misplaced header", 1, header => SegmentFormat.WriteHeader(header, 2, 2, SegmentFormat.AfterSealFlag)),
+            ("a header that says no seal came before", 1, header => SegmentFormat.WriteHeader(header, 2, 3)),
+            ("a seal that says the log goes on elsewhere", 0, bytes => SegmentFormat.WriteSeal(bytes.AsSpan(bytes.Length - SegmentFormat.SealSize), 1, bytes.Length - SegmentFormat.SealSize, 7, 0)),
+        };
+        foreach (var (what, index, damage) in damages)
+        {
+            foreach (bool flagged in new[] { false, true })
+            {
+                if (Directory.Exists(Folder))
+                {
+                    Directory.Delete(Folder, recursive: true);
+                }
+
+                using (SegmentLog log = SegmentLog.Open(Folder, 0, Tiny))
+                {
+                    for (long s = 1; s <= 5; s++)
+                    {
+                        log.Append(Big(s), endsCommit: flagged && s == 5);
+                    }
+                }
+
+                string damaged = Segments(Folder)[index];
+                byte[] bytes = File.ReadAllBytes(damaged);
+                damage(bytes);
+                File.WriteAllBytes(damaged, bytes);
+                if (flagged)
+                {
+                    AssertCorrupt(1, Tiny); // the commit of 2 to 5 was decided: no cut may take it
+                    continue;
+                }
+
+                // Without a flag, recovery cuts at record 2, as before.
+                using SegmentLog reopened = SegmentLog.Open(Folder, 1, Tiny);
+                Assert.True(reopened.NextSequence == 2, what);
+                Assert.Equal(1, reopened.SegmentCount);
+                Assert.Single(Segments(Folder));
+            }
+        }
+    }
+
+    [Fact]
     public void The_flag_decodes_on_a_write_or_delete_only()
     {
         foreach (StateChangeRecord record in new[] { Record(7), Delete(7, 4, key: Key(7)) })
