@@ -75,6 +75,42 @@ internal sealed class SegmentLog : IDisposable
     /// <summary>The folder of the change log of the database at <paramref name="databasePath"/>.</summary>
     public static string FolderFor(string databasePath) => databasePath + ".changes";
 
+    /// <summary>
+    /// Whether <paramref name="folder"/> holds a segment file with anything after its header: a change log with records
+    /// (of another database, when a new database file would be created beside it).
+    /// </summary>
+    public static bool HoldsRecords(string folder, SegmentFileSystem? files = null)
+    {
+        files ??= SegmentFileSystem.Os;
+        if (!files.DirectoryExists(folder))
+        {
+            return false;
+        }
+
+        foreach (string path in files.EnumerateFiles(folder))
+        {
+            if (!SegmentFormat.TryParseFileName(Path.GetFileName(path), out _))
+            {
+                continue;
+            }
+
+            StoreFile file = files.OpenExisting(path);
+            try
+            {
+                if (file.Length > SegmentFormat.HeaderSize)
+                {
+                    return true;
+                }
+            }
+            finally
+            {
+                file.Release();
+            }
+        }
+
+        return false;
+    }
+
     /// <summary>The log's folder.</summary>
     public string Folder => _folder;
 
@@ -507,6 +543,14 @@ internal sealed class SegmentLog : IDisposable
 
                 if (failure is not null)
                 {
+                    if (seal is null && i == files.Count - 1 && HoldsCommitEndAfter(Math.Max(committed, expected - 1)))
+                    {
+                        // A crash leaves the end of the last segment short, never a hole with whole records after it (the
+                        // flushes cover a prefix): this is damage, and a cut (or a lost tail) here would drop the commits
+                        // after it that the log decided, whose values LiteDB does not hold yet.
+                        throw Corrupt(path, $"change-log record {expected} at offset {offset} is damaged: {failure}; whole commits after the database's sequence {committed} follow it, which cutting it would drop");
+                    }
+
                     if (expected <= committed)
                     {
                         if (!keepLostTail || i != files.Count - 1 || seal is not null)

@@ -333,9 +333,8 @@ public sealed partial class LiteDbStateStore
         if (!TrySalvage(
                 () =>
                 {
-                    // No record yet: the database holds no change (a file written behind writes it when it first applies).
                     BsonDocument? meta = _meta.FindById(SequenceId);
-                    committed = meta is null ? 0 : Checked(meta, MetaCollectionName)["v"].AsInt64;
+                    committed = meta is null ? null : Checked(meta, MetaCollectionName)["v"].AsInt64;
                 },
                 out string? error))
         {
@@ -348,7 +347,11 @@ public sealed partial class LiteDbStateStore
 
         // Records after it that end in a commit-end record are commits written behind (the log decided them; LiteDB did
         // not hold them yet): they count. Those after the last commit end were appended for a commit that never happened.
+        // A commit is returned whole or not at all: one with a record the reader skipped (damaged) is left out.
         var unended = new List<SegmentLogEntry>();
+        long next = committed + 1 ?? 0;
+        bool broken = false;
+        long brokenRecords = 0;
         IReadOnlyList<string> logFailures = SegmentLogReader.Read(
             SalvageLogFolder(failures),
             entry =>
@@ -356,16 +359,26 @@ public sealed partial class LiteDbStateStore
                 records++;
                 if (entry.Sequence > committed)
                 {
+                    broken |= entry.Sequence != next;
+                    next = entry.Sequence + 1;
                     unended.Add(entry);
                     if (entry.EndsCommit)
                     {
-                        foreach (SegmentLogEntry decided in unended)
+                        if (broken)
                         {
-                            Visit(decided);
-                            writtenBehind[Id(decided.Scope, decided.Key)] = decided.Kind == StateChangeKind.Delete ? null : decided.Record;
+                            brokenRecords += unended.Count;
+                        }
+                        else
+                        {
+                            foreach (SegmentLogEntry decided in unended)
+                            {
+                                Visit(decided);
+                                writtenBehind[Id(decided.Scope, decided.Key)] = decided.Kind == StateChangeKind.Delete ? null : decided.Record;
+                            }
                         }
 
                         unended.Clear();
+                        broken = false;
                     }
 
                     return;
@@ -375,6 +388,10 @@ public sealed partial class LiteDbStateStore
             },
             _salvageSegmentFiles);
         uncommitted = unended.Count;
+        if (brokenRecords > 0)
+        {
+            failures.Add($"{brokenRecords} change record(s) after sequence {committed} belong to commits written behind that lost a record to damage: left out (a commit is returned whole or not at all)");
+        }
 
         void Visit(SegmentLogEntry entry)
         {
@@ -398,6 +415,11 @@ public sealed partial class LiteDbStateStore
 
         failures.AddRange(logFailures);
         historyLost = logFailures.Count > 0;
+
+        if (committed is null && error is null && records > 0)
+        {
+            failures.Add("the database holds no newest committed change sequence: every intact record of the change log is read");
+        }
 
         if (uncommitted > 0)
         {

@@ -79,6 +79,10 @@ public sealed partial class LiteDbStateStore
             log = _log ?? throw new StateStoreException($"The change log of '{FilePath}' is closed.");
         }
 
+        // The wait released the lock: commits written behind meanwhile go into LiteDB before the checks below read it
+        // (and the records after meta.S, which the next open needs whole with their commit-end flags, are never removed).
+        ApplyPending();
+
         var remove = new HashSet<long>();
         var kept = new HashSet<long>();
         var perKey = keepPerKey is null ? null : new Dictionary<(string Scope, string Key), List<long>>();
@@ -120,6 +124,7 @@ public sealed partial class LiteDbStateStore
         // A current value's record is always kept.
         remove.ExceptWith(_state.FindAll().Select(d => SequenceOf(CheckedEntry(d)!)));
         remove.ExceptWith(kept);
+        remove.RemoveWhere(sequence => sequence > _appliedSequence);
         if (remove.Count == 0)
         {
             return 0;

@@ -494,7 +494,7 @@ public sealed partial class LiteDbStateStore : IStateSnapshotSource
 
         lock (_gate)
         {
-            ApplyPending();
+            _ = Run(() => 0); // applies what was written behind (with Run's error handling)
             ForgetTypeCounts();
             foreach (SnapshotDocument[] batch in documents.Chunk(SnapshotBatch))
             {

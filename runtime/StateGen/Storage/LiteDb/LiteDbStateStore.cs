@@ -287,6 +287,16 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
             // foreign file is rejected untouched (a file that is not there is not created by the check).
             _invalidStateByte = CheckHeader(FilePath, options.OpenFile);
             bool creating = _invalidStateByte is null;
+            if (creating && options.SegmentChangeLog)
+            {
+                // A database file deleted without its change log's folder: a new file must not take up another database's
+                // log (its commits written behind would come back as this file's values; others would be cut).
+                string logFolder = options.SegmentLogFolder is null ? ChangeLog.SegmentLog.FolderFor(FilePath) : System.IO.Path.GetFullPath(options.SegmentLogFolder);
+                if (ChangeLog.SegmentLog.HoldsRecords(logFolder, options.OpenFile?.Invoke(FilePath) is { } probe ? ReleasedFileSystem(probe) : null))
+                {
+                    throw new StateStoreException($"The state database '{FilePath}' does not exist, but its change log's folder '{logFolder}' holds change records of another database. Move the folder aside (or put its database file back) before creating a new file here.");
+                }
+            }
             _dataFile = open(FilePath);
             _logFile = open(LogPath(FilePath));
             _dataFile.WriteAheadLog = _logFile;
@@ -610,6 +620,14 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
                 stream.Sync();
             }
         }
+    }
+
+    /// <summary>The file system a test hook's file names, the file released.</summary>
+    private static ChangeLog.SegmentFileSystem? ReleasedFileSystem(StoreFile file)
+    {
+        ChangeLog.SegmentFileSystem? files = file.FileSystem;
+        file.Release();
+        return files;
     }
 
     /// <summary>LiteDB's log file next to the data file, named as LiteDB names it (<c>name-log.ext</c>).</summary>
@@ -1048,7 +1066,8 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
                 .OrderBy(r => r.Id)
                 .Take(query.Limit)
                 .ToArray();
-        }));
+        },
+            applyPending: false)); // the hook history is its own collection
     }
 
     /// <inheritdoc />
@@ -1079,7 +1098,8 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
                 CountPrunedHooks(removed);
             });
             return (long)remove.Count;
-        });
+        },
+            applyPending: false);
     }
 
     /// <summary>
