@@ -14,7 +14,7 @@ namespace StateGen.Hosting;
 /// </summary>
 internal sealed class StateGenConfigurationBinding(IConfiguration configuration) : IConfigureOptions<StateGenOptions>
 {
-    private const string Known = "DatabasePath, RecordChanges, ChangeLogLayout, UpgradeChangeLog, Durability, RelaxedFlushInterval, CheckpointPages, MaxValueBytes, MaxDepth, WriteBackUpgrades, HookTimeout, RecordHookHistory, SlowOperationThreshold, ReadCache";
+    private const string Known = "DatabasePath, RecordChanges, ChangeLogLayout, UpgradeChangeLog, WriteBehind, Durability, RelaxedFlushInterval, CheckpointPages, MaxValueBytes, MaxDepth, WriteBackUpgrades, HookTimeout, RecordHookHistory, SlowOperationThreshold, ReadCache";
 
     public void Configure(StateGenOptions options)
     {
@@ -37,6 +37,9 @@ internal sealed class StateGenConfigurationBinding(IConfiguration configuration)
                     break;
                 case "UPGRADECHANGELOG":
                     options.UpgradeChangeLog = Parse(child, options, bool.TryParse, "true or false", options.UpgradeChangeLog);
+                    break;
+                case "WRITEBEHIND":
+                    options.WriteBehind = Parse(child, options, bool.TryParse, "true or false", options.WriteBehind);
                     break;
                 case "DURABILITY":
                     options.Durability = Parse(child, options, TryDurability, "Durable or Relaxed", options.Durability);

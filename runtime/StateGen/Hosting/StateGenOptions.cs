@@ -42,6 +42,12 @@ public sealed class StateGenOptions
     /// </summary>
     public bool UpgradeChangeLog { get; set; }
 
+    /// <summary>
+    /// Whether a LiteDB file with its change log in segment files is written behind (<see cref="LiteDbStateStoreOptions.WriteBehind"/>);
+    /// off by default.
+    /// </summary>
+    public bool WriteBehind { get; set; }
+
     /// <summary>How often a relaxed LiteDB store flushes (<see cref="LiteDbStateStoreOptions.RelaxedFlushInterval"/>); 1 second by default.</summary>
     public TimeSpan RelaxedFlushInterval { get; set; } = TimeSpan.FromSeconds(1);
 

@@ -80,6 +80,7 @@ public static class StateGenServiceCollectionExtensions
                 RecordChanges = options.RecordChanges,
                 ChangeLogLayout = options.ChangeLogLayout,
                 UpgradeChangeLog = options.UpgradeChangeLog,
+                WriteBehind = options.WriteBehind,
                 Durability = options.Durability,
                 RelaxedFlushInterval = options.RelaxedFlushInterval,
                 CheckpointPages = options.CheckpointPages,

@@ -221,6 +221,31 @@ public sealed class AddStateGenTests : IDisposable
         }
     }
 
+    [Theory]
+    [InlineData(null, false)]
+    [InlineData("true", true)]
+    public async Task Writing_behind_is_bound_from_configuration(string? configured, bool behind)
+    {
+        string path = _dir.File($"behind-{configured}.db");
+        var values = new Dictionary<string, string?> { ["StateGen:DatabasePath"] = path };
+        if (configured is not null)
+        {
+            values["StateGen:WriteBehind"] = configured;
+        }
+
+        var services = new ServiceCollection();
+        services.AddStateGen(Config(values).GetSection("StateGen"));
+        await using (ServiceProvider provider = services.BuildServiceProvider())
+        {
+            provider.GetRequiredService<IStartupValidator>().Validate();
+            StateManager manager = provider.GetRequiredService<StateManager>();
+            await manager.Store.WriteAsync(new StateGen.Storage.StateWrite("global", "k", "Note", 1, "\"v\""u8.ToArray()));
+
+            // Written behind, the value waits in the store's overlay until a list (or the close) applies it.
+            Assert.Equal(behind ? 1 : 0, Assert.IsType<LiteDbStateStore>(manager.Store).PendingValueCount);
+        }
+    }
+
     [Fact]
     public void An_unknown_change_log_layout_is_a_binding_error_naming_the_choices()
     {
