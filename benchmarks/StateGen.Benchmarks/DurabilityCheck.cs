@@ -42,10 +42,13 @@ internal static class DurabilityCheck
             using var durable = new Bench(Path.Combine(folder, "durable.db"), StateDurability.Durable, recordChanges: false);
             using var relaxed = new Bench(Path.Combine(folder, "relaxed.db"), StateDurability.Relaxed, recordChanges: false);
             using var logged = new Bench(Path.Combine(folder, "logged.db"), StateDurability.Durable, recordChanges: true);
+            using var behind = new Bench(Path.Combine(folder, "behind.db"), StateDurability.Durable, recordChanges: true, writeBehind: true);
             using var raw = new RawBench(Path.Combine(folder, "raw.db"));
 
-            var single = new Dictionary<string, List<double>> { ["durable"] = [], ["raw+fsync"] = [], ["relaxed"] = [], ["durable+changelog"] = [] };
-            var group = new Dictionary<string, List<double>> { ["durable"] = [], ["fsync-per-write"] = [], ["relaxed"] = [] };
+            var single = new Dictionary<string, List<double>> { ["durable"] = [], ["raw+fsync"] = [], ["relaxed"] = [], ["durable+changelog"] = [], ["durable+behind"] = [] };
+            var group = new Dictionary<string, List<double>> { ["durable"] = [], ["fsync-per-write"] = [], ["relaxed"] = [], ["durable+behind"] = [] };
+            var behindSingleRatio = new List<double>();
+            var behindGroupRatio = new List<double>();
             var singleRatio = new List<double>();
             var groupRatio = new List<double>();
             var relaxedSingle = new List<double>();
@@ -55,7 +58,7 @@ internal static class DurabilityCheck
             {
                 // Single writer: microseconds per save.
                 // Interleaved save by save, so a disk that is slower for a moment slows all of them alike.
-                double d = 0, r = 0, x = 0, l = 0;
+                double d = 0, r = 0, x = 0, l = 0, b = 0;
                 int loggedWriter = (round + 1) % Writers;
                 for (int i = 0; i < singleOps; i++)
                 {
@@ -63,7 +66,10 @@ internal static class DurabilityCheck
                     r += Time(1, () => raw.Save(0, fsync: true));
                     x += Time(1, () => relaxed.SaveAsync(0).AsTask().GetAwaiter().GetResult());
                     l += Time(1, () => logged.SaveAsync(loggedWriter).AsTask().GetAwaiter().GetResult());
+                    b += Time(1, () => behind.SaveAsync(loggedWriter).AsTask().GetAwaiter().GetResult());
                 }
+
+                b /= singleOps;
 
                 d /= singleOps;
                 r /= singleOps;
@@ -76,6 +82,7 @@ internal static class DurabilityCheck
                 long c1 = durable.Store.CommitCount, f1 = durable.LogSyncs, g1 = durable.Store.GroupedTransactions;
                 double gr = Writers * perWriter / (Time(1, () => Concurrent(w => { raw.Save(w, fsync: true); return Task.CompletedTask; }, perWriter)) / 1e6);
                 double gx = Writers * perWriter / (Time(1, () => Concurrent(w => relaxed.SaveAsync(w).AsTask(), perWriter)) / 1e6);
+                double gb = Writers * perWriter / (Time(1, () => Concurrent(w => behind.SaveAsync(w).AsTask(), perWriter)) / 1e6);
                 if (round < 0)
                 {
                     continue; // warm-up
@@ -85,6 +92,10 @@ internal static class DurabilityCheck
                 single["raw+fsync"].Add(r);
                 single["relaxed"].Add(x);
                 single["durable+changelog"].Add(l);
+                single["durable+behind"].Add(b);
+                group["durable+behind"].Add(gb);
+                behindSingleRatio.Add(b / r);
+                behindGroupRatio.Add(gb / gr);
                 group["durable"].Add(gd);
                 group["fsync-per-write"].Add(gr);
                 group["relaxed"].Add(gx);
@@ -108,6 +119,7 @@ internal static class DurabilityCheck
 
             Console.WriteLine(FormattableString.Invariant($"  durable / (serialize + raw upsert + fsync): {Median(singleRatio):F2}x (target <= 1.2x)"));
             Console.WriteLine(FormattableString.Invariant($"  durable / relaxed:                        {Median(relaxedSingle):F1}x"));
+            Console.WriteLine(FormattableString.Invariant($"  durable+behind / (serialize + raw upsert + fsync): {Median(behindSingleRatio):F2}x (change log on, written behind)"));
             Console.WriteLine("  (durable, relaxed: RecordChanges = false, one upsert per save like the floor; durable+changelog: the default store)");
             Console.WriteLine($"{Writers} concurrent writers, saves per second (median):");
             foreach (var (name, values) in group)
@@ -117,6 +129,7 @@ internal static class DurabilityCheck
 
             Console.WriteLine(FormattableString.Invariant($"  durable (group commit) / fsync-per-write: {Median(groupRatio):F1}x (target >= 5x)"));
             Console.WriteLine(FormattableString.Invariant($"  relaxed / durable:                        {Median(relaxedGroup):F1}x"));
+            Console.WriteLine(FormattableString.Invariant($"  durable+behind (group commit) / fsync-per-write: {Median(behindGroupRatio):F1}x (change log on, written behind)"));
             Console.WriteLine(FormattableString.Invariant($"  durable: {saves} saves in {commits} LiteDB transactions ({grouped} shared by several saves, {(double)saves / Math.Max(1, commits):F1} saves each), {flushes} log fsyncs ({(double)saves / Math.Max(1, flushes):F1} saves per fsync)"));
             Checksum(Median(single["relaxed"]));
         }
@@ -201,12 +214,13 @@ internal static class DurabilityCheck
         private readonly BenchAgent[] _agents;
         private readonly List<StoreFile> _logs = [];
 
-        public Bench(string path, StateDurability durability, bool recordChanges)
+        public Bench(string path, StateDurability durability, bool recordChanges, bool writeBehind = false)
         {
             Store = new LiteDbStateStore(new LiteDbStateStoreOptions
             {
                 Path = path,
                 RecordChanges = recordChanges,
+                WriteBehind = writeBehind,
                 Durability = durability,
                 RelaxedFlushInterval = TimeSpan.FromSeconds(1),
                 OpenFile = p =>
