@@ -112,12 +112,17 @@ public sealed class LiteDbDurabilityTests : IDisposable
         }
     }
 
-    [Fact]
-    public async Task Relaxed_store_flushes_on_its_interval_and_on_dispose()
+    /// <param name="writeBehind">Written behind, the interval's flush is the change-log segment's (LiteDB is not written yet).</param>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Relaxed_store_flushes_on_its_interval_and_on_dispose(bool writeBehind)
     {
         var disk = new SimulatedDisk();
         string path = _dir.File("relaxed-interval.db");
-        string log = LiteDbStateStore.LogPath(path);
+        string log = writeBehind
+            ? System.IO.Path.Combine(StateGen.Storage.ChangeLog.SegmentLog.FolderFor(path), StateGen.Storage.ChangeLog.SegmentFormat.FileName(1))
+            : LiteDbStateStore.LogPath(path);
         var writer = new Writer("w", new Random(3));
         using (var store = new LiteDbStateStore(new LiteDbStateStoreOptions
         {
@@ -125,6 +130,7 @@ public sealed class LiteDbDurabilityTests : IDisposable
             OpenFile = disk.Open,
             Durability = StateDurability.Relaxed,
             RelaxedFlushInterval = TimeSpan.FromMilliseconds(20),
+            WriteBehind = writeBehind,
         }))
         {
             long before = disk.SyncCount(log);
@@ -144,7 +150,7 @@ public sealed class LiteDbDurabilityTests : IDisposable
         var disposed = new SimulatedDisk();
         string path2 = _dir.File("relaxed-dispose.db");
         var writer2 = new Writer("w", new Random(4));
-        using (var store = new LiteDbStateStore(new LiteDbStateStoreOptions { Path = path2, OpenFile = disposed.Open, Durability = StateDurability.Relaxed, RelaxedFlushInterval = TimeSpan.FromHours(1) }))
+        using (var store = new LiteDbStateStore(new LiteDbStateStoreOptions { Path = path2, OpenFile = disposed.Open, Durability = StateDurability.Relaxed, RelaxedFlushInterval = TimeSpan.FromHours(1), WriteBehind = writeBehind }))
         {
             for (int i = 0; i < 10; i++)
             {
@@ -157,41 +163,56 @@ public sealed class LiteDbDurabilityTests : IDisposable
         Assert.True(Same(writer2.Acknowledged, await ReadAllAsync(reopened, writer2.Scope)));
     }
 
-    [Fact]
-    public async Task A_lone_durable_writer_pays_exactly_one_flush_per_commit_and_is_durable_when_it_returns()
+    /// <param name="writeBehind">
+    /// Written behind, the one flush is the change-log segment's alone: LiteDB's files are not written (nor flushed)
+    /// until the overlay is applied.
+    /// </param>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_lone_durable_writer_pays_exactly_one_flush_per_commit_and_is_durable_when_it_returns(bool writeBehind)
     {
         var disk = new SimulatedDisk();
         string path = _dir.File("lone.db");
         string log = LiteDbStateStore.LogPath(path);
-        using var store = new LiteDbStateStore(new LiteDbStateStoreOptions { Path = path, OpenFile = disk.Open });
+        string segment = System.IO.Path.Combine(StateGen.Storage.ChangeLog.SegmentLog.FolderFor(path), StateGen.Storage.ChangeLog.SegmentFormat.FileName(1));
+        using var store = new LiteDbStateStore(new LiteDbStateStoreOptions { Path = path, OpenFile = disk.Open, WriteBehind = writeBehind });
         var writer = new Writer("w", new Random(5), singleWrites: true);
         for (int i = 0; i < 25; i++)
         {
             long logBefore = disk.SyncCount(log);
             long dataBefore = disk.SyncCount(path);
+            long segmentBefore = disk.SyncCount(segment);
             await WriteOnceAsync(store, writer);
-            Assert.Equal(logBefore + 1, disk.SyncCount(log));
+            Assert.Equal(writeBehind ? logBefore : logBefore + 1, disk.SyncCount(log));
             Assert.Equal(dataBefore, disk.SyncCount(path));
+            Assert.Equal(segmentBefore + 1, disk.SyncCount(segment));
 
             // The flushed image alone (what a power cut would leave) already holds the change.
             string copyPath = _dir.File($"lone-copy-{i}.db");
             using var copy = new LiteDbStateStore(new LiteDbStateStoreOptions { Path = copyPath, OpenFile = new SimulatedDisk(SimulatedDisk.Rename(disk.Images(), path, copyPath)).Open });
             Assert.True(Same(writer.Acknowledged, await ReadAllAsync(copy, writer.Scope)), $"write {i} was acknowledged before it was on the disk");
+            Assert.True(writeBehind ? copy.ReplayedAtOpen > 0 : copy.ReplayedAtOpen == 0, $"{copy.ReplayedAtOpen} records past meta.S");
         }
     }
 
-    [Fact]
-    public async Task Thirty_two_concurrent_durable_writers_share_flushes_and_each_is_durable_when_it_returns()
+    /// <param name="writeBehind">Written behind, the shared flushes are the change-log segment's (LiteDB is not written yet).</param>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Thirty_two_concurrent_durable_writers_share_flushes_and_each_is_durable_when_it_returns(bool writeBehind)
     {
         const int WriterCount = 32;
         const int Rounds = 5;
         var disk = new SimulatedDisk();
         string path = _dir.File("group.db");
-        string log = LiteDbStateStore.LogPath(path);
+        string log = writeBehind
+            ? System.IO.Path.Combine(StateGen.Storage.ChangeLog.SegmentLog.FolderFor(path), StateGen.Storage.ChangeLog.SegmentFormat.FileName(1))
+            : LiteDbStateStore.LogPath(path);
 
         // No checkpoint during the rounds: a checkpoint flushes the log first (write-ahead) and would wait behind the
         // held flush below, which waits for commits that cannot happen meanwhile.
-        using var store = new LiteDbStateStore(new LiteDbStateStoreOptions { Path = path, OpenFile = disk.Open, CheckpointPages = 100_000 }); // (LiteDB multiplies it by 8192 in an int)
+        using var store = new LiteDbStateStore(new LiteDbStateStoreOptions { Path = path, OpenFile = disk.Open, CheckpointPages = 100_000, WriteBehind = writeBehind }); // (LiteDB multiplies it by 8192 in an int)
         var committed = 0;
         var durableOnReturn = 0;
 
