@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.IO;
 using System.Linq;
 using System.Text;
+using System.Threading;
 using System.Threading.Tasks;
 using StateGen.Storage;
 using StateGen.Storage.ChangeLog;
@@ -365,5 +366,46 @@ public sealed class LiteDbWriteBehindTests : IDisposable
     {
         using LiteDB.LiteDatabase raw = LiteDbScopeCountTests.Raw(path);
         return raw.UserVersion;
+    }
+
+    [Fact]
+    public async Task A_durable_store_applies_nothing_to_LiteDB_before_its_records_are_flushed()
+    {
+        // Checkpoints at every commit: an apply's LiteDB commit is flushed to the data file at once (without the segment).
+        string path = _dir.File("ahead.db");
+        var disk = new SimulatedDisk();
+        using var store = new LiteDbStateStore(new LiteDbStateStoreOptions { Path = path, OpenFile = disk.Open, SegmentChangeLog = true, WriteBehind = true, CheckpointPages = 1 });
+        await store.WriteAsync(Write("a", "a1"));
+        Assert.Equal(new[] { "a" }, await store.ListKeysAsync(Scope));
+
+        // The flush of the next commit's segment record is held: the record is written, not on the disk.
+        string segment = Path.Combine(SegmentLog.FolderFor(path), SegmentFormat.FileName(1));
+        using var holding = new ManualResetEventSlim();
+        using var release = new ManualResetEventSlim();
+        disk.BeforeSync = file =>
+        {
+            if (file == segment && !holding.IsSet)
+            {
+                holding.Set();
+                release.Wait(TimeSpan.FromSeconds(30));
+            }
+        };
+        Task write = Task.Run(async () => await store.WriteAsync(Write("b", "b1")));
+        Assert.True(holding.Wait(TimeSpan.FromSeconds(30)));
+
+        // A list now would apply b to LiteDB, whose checkpoint flushes it, before b's record is on the disk (without the
+        // rule it does so within the 3 s, and the reopen reports b's record as a history gap); it waits for the flush
+        // instead. The power goes while it waits.
+        Task<IReadOnlyList<string>> list = Task.Run(async () => await store.ListKeysAsync(Scope));
+        await Task.WhenAny(list, Task.Delay(TimeSpan.FromSeconds(3)));
+        IReadOnlyDictionary<string, byte[]> images = disk.Crash();
+        release.Set();
+        await Task.WhenAll(write.ContinueWith(_ => { }, TaskScheduler.Default), list.ContinueWith(_ => { }, TaskScheduler.Default));
+
+        // b was never acknowledged: gone from the values and the log alike, no history gap.
+        using LiteDbStateStore reopened = OpenImage(images, path, _dir.File("ahead-copy.db"));
+        Assert.Empty(reopened.HistoryGaps);
+        Assert.Null(await reopened.GetAsync(Scope, "b"));
+        Assert.Equal(new[] { "a" }, await reopened.ListKeysAsync(Scope));
     }
 }

@@ -105,6 +105,16 @@ public sealed partial class LiteDbStateStore
             return;
         }
 
+        if (Durability == StateDurability.Durable)
+        {
+            // LiteDB never holds a commit that a power cut could still take from the log (its records not yet flushed):
+            // a durable file written behind has no history gaps. (Usually a no-op: a durable commit returned after it.)
+            lock (_logSwap)
+            {
+                _log?.Flush();
+            }
+        }
+
         long upTo = _sequence;
         InTransaction(() =>
         {
