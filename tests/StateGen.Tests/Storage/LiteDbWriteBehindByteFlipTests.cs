@@ -144,7 +144,10 @@ public sealed class LiteDbWriteBehindByteFlipTests
 
     /// <summary>
     /// The lowest commit the open may leave: the last one, unless a flip hit the last segment at or after the first record
-    /// after <c>meta.S</c>; then the last commit whose end record ends before the first flipped byte of the last segment.
+    /// after <c>meta.S</c>; then the last commit whose end record ends before the first flipped byte of the last segment
+    /// (a damaged trailing commit is cut as a crash would), or, if later, the last whose end record after <c>meta.S</c> in
+    /// the last segment no flip hit (a damaged record with an intact commit-end record after it is the typed error, with
+    /// nothing cut: an open that succeeds still holds that commit).
     /// </summary>
     private static int LowestCommit(WriteBehindCorpus corpus, LiteDbSegmentedByteFlipTests.Hit[] hits)
     {
@@ -161,7 +164,10 @@ public sealed class LiteDbWriteBehindByteFlipTests
         for (int c = 1; c <= corpus.LastCommit; c++)
         {
             RecordAt end = corpus.Records.Single(r => r.Sequence == corpus.Commits[c].EndSequence);
-            if (end.Segment < lastIndex || end.Offset + end.Length <= firstHit)
+            // Ends before the damage; or its end record, after meta.S in the last segment, is intact: recovery refuses a
+            // damaged record with an intact commit-end record after it (nothing cut), so the open never loses it.
+            if (end.Segment < lastIndex || end.Offset + end.Length <= firstHit
+                || (end.Sequence > corpus.AppliedSequence && !inLast.Any(h => h >= end.Offset && h < end.Offset + end.Length)))
             {
                 lowest = c;
             }
