@@ -20,7 +20,8 @@ namespace StateGen.Tests.Storage;
 /// and read is the typed <see cref="StateStoreCorruptedException"/>, or the store opens and every read agrees with one
 /// commit boundary: the last commit when no flip hit the segments' records after <c>meta.S</c>, else no earlier than the
 /// last commit that ends before the first damaged byte of the last segment (a damaged trailing commit is cut as a crash
-/// would), never a state that mixes commits. <c>STATEGEN_CORRUPTION_SEEDS</c> sets the number of seeds (1,000 by default).
+/// would) and than every commit whose commit-end record there no flip hit (a damaged record before an intact flagged one
+/// is the typed error, nothing cut), never a state that mixes commits. <c>STATEGEN_CORRUPTION_SEEDS</c> sets the number of seeds (1,000 by default).
 /// </summary>
 public sealed class LiteDbWriteBehindByteFlipTests
 {
