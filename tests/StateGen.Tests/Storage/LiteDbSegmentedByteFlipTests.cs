@@ -41,7 +41,7 @@ public sealed class LiteDbSegmentedByteFlipTests
     }
 
     /// <summary>Where one flip landed.</summary>
-    private readonly record struct Hit(string File, long Offset);
+    internal readonly record struct Hit(string File, long Offset);
 
     [Fact]
     public async Task Flipped_bytes_in_data_file_log_and_segments_give_the_intact_answer_the_typed_error_or_a_gap_in_the_last_segment()
@@ -95,10 +95,10 @@ public sealed class LiteDbSegmentedByteFlipTests
             : file == corpus.LastSegment ? "last-segment"
             : "sealed-segment " + System.IO.Path.GetFileName(file);
 
-    private static void Count(Dictionary<string, int> outcomes, string outcome) => outcomes[outcome] = outcomes.GetValueOrDefault(outcome) + 1;
+    internal static void Count(Dictionary<string, int> outcomes, string outcome) => outcomes[outcome] = outcomes.GetValueOrDefault(outcome) + 1;
 
     /// <summary>Flips 1–3 bytes, each in any of the files (in proportion to their sizes), as the collection layout's test does.</summary>
-    private static Hit[] Flip(Dictionary<string, byte[]> images, Random rng)
+    internal static Hit[] Flip(Dictionary<string, byte[]> images, Random rng)
     {
         var files = images.Where(i => i.Value.Length > 0).OrderBy(i => i.Key, StringComparer.Ordinal).ToArray();
         long total = files.Sum(f => (long)f.Value.Length);
