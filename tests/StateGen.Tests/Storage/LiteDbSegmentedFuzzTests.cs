@@ -56,7 +56,7 @@ public sealed class LiteDbSegmentedFuzzTests
     public sealed record Draw(int Corpus, int Target, int Kind, int A, int B, int C, int Seed, int Salvage);
 
     /// <summary>A draw applied: the damaged files, what was done, whether it touched LiteDB's files (not the segments), and its log.</summary>
-    private sealed record Damage(Dictionary<string, byte[]> Images, string What, bool LiteDbFiles, bool LiteDbLog = false, bool PageCopy = false);
+    internal sealed record Damage(Dictionary<string, byte[]> Images, string What, bool LiteDbFiles, bool LiteDbLog = false, bool PageCopy = false);
 
     [Fact]
     public Task Mutated_data_file_log_and_segment_files_open_and_read_to_the_intact_answer_a_gap_in_the_last_segment_or_the_typed_error()
@@ -203,18 +203,25 @@ public sealed class LiteDbSegmentedFuzzTests
 
     /// <summary>Applies <paramref name="draw"/> to a copy of the corpus's files.</summary>
     private static Damage Apply(SegmentedCorpus corpus, Draw draw)
+        => Apply(corpus.Values.Images, [.. corpus.Segments.Select(s => s.Path)], file => [.. Layout(corpus)[file].Select(r => r.Offset + r.Length)], file => Name(corpus, file), draw);
+
+    /// <summary>
+    /// Applies <paramref name="draw"/> to a copy of <paramref name="intact"/>: a data file, LiteDB's log and the change-log
+    /// <paramref name="segments"/> (oldest first); <paramref name="recordEnds"/> gives where each record of a segment ends,
+    /// <paramref name="name"/> a file's name in descriptions. Also used by <see cref="LiteDbWriteBehindFuzzTests"/>.
+    /// </summary>
+    internal static Damage Apply(IReadOnlyDictionary<string, byte[]> intact, string[] segments, Func<string, long[]> recordEnds, Func<string, string> name, Draw draw)
     {
-        Dictionary<string, byte[]> images = Copy(corpus.Values.Images);
-        string data = images.Keys.Single(k => corpus.Segments.All(s => s.Path != k) && !k.EndsWith("-log.db", StringComparison.Ordinal));
+        Dictionary<string, byte[]> images = Copy(intact);
+        string data = images.Keys.Single(k => !segments.Contains(k) && !k.EndsWith("-log.db", StringComparison.Ordinal));
         string log = LiteDbStateStore.LogPath(data);
         if (draw.Target < 25)
         {
             string file = draw.Target >= 15 && images.GetValueOrDefault(log) is { Length: > 0 } ? log : data;
             (images[file], string what) = FileMutation(images[file], draw);
-            return new Damage(images, $"{Name(corpus, file)}: {what}", LiteDbFiles: true, LiteDbLog: file == log, PageCopy: draw.Kind % 4 == 1);
+            return new Damage(images, $"{name(file)}: {what}", LiteDbFiles: true, LiteDbLog: file == log, PageCopy: draw.Kind % 4 == 1);
         }
 
-        string[] segments = [.. corpus.Segments.Select(s => s.Path)];
         // Half the in-file mutations hit the last segment (the only one where damage can be a gap), half any segment.
         string target = draw.A % 2 == 0 ? segments[^1] : segments[draw.A / 2 % segments.Length];
         string other = segments[(Array.IndexOf(segments, target) + 1 + (draw.B % (segments.Length - 1))) % segments.Length];
@@ -271,13 +278,13 @@ public sealed class LiteDbSegmentedFuzzTests
                 int to = draw.C % bytes.Length;
                 int length = Math.Min(Math.Min(1 + rng.Next(4096), source.Length - from), bytes.Length - to);
                 source.AsSpan(from, length).CopyTo(bytes.AsSpan(to));
-                description = $"{length} bytes of {Name(corpus, other)} from {from} copied over it at {to}";
+                description = $"{length} bytes of {name(other)} from {from} copied over it at {to}";
                 break;
             }
 
             case 5:
                 images[target] = (byte[])images[other].Clone();
-                description = $"replaced by a copy of {Name(corpus, other)}";
+                description = $"replaced by a copy of {name(other)}";
                 break;
 
             case 6 when draw.C % 3 == 0:
@@ -301,7 +308,7 @@ public sealed class LiteDbSegmentedFuzzTests
 
             case 7:
                 (images[target], images[other]) = (images[other], images[target]);
-                description = $"swapped with {Name(corpus, other)}";
+                description = $"swapped with {name(other)}";
                 break;
 
             case 8:
@@ -323,8 +330,7 @@ public sealed class LiteDbSegmentedFuzzTests
             default:
             {
                 // The end of the file cut at a record boundary (a power cut's clean end), or just before its seal.
-                SegmentRecord[] records = Layout(corpus)[target];
-                long[] ends = [SegmentFormat.HeaderSize, .. records.Select(r => r.Offset + r.Length)];
+                long[] ends = [SegmentFormat.HeaderSize, .. recordEnds(target)];
                 int keep = (int)ends[draw.B % ends.Length];
                 images[target] = bytes[..keep];
                 description = $"cut at a record boundary, {keep} of {bytes.Length} bytes";
@@ -332,7 +338,7 @@ public sealed class LiteDbSegmentedFuzzTests
             }
         }
 
-        return new Damage(images, $"{Name(corpus, target)}: {description}", LiteDbFiles: false);
+        return new Damage(images, $"{name(target)}: {description}", LiteDbFiles: false);
     }
 
     private static byte[] RandomBytes(Random rng, int length)

@@ -26,7 +26,7 @@ namespace StateGen.Tests.Storage;
 public sealed class LiteDbWriteBehindByteFlipTests
 {
     /// <summary>The database path of the corpus (files on a <see cref="SimulatedDisk"/>); its own, not the other flip tests'.</summary>
-    private const string Path = "/wbflip/state.db";
+    internal const string Path = "/wbflip/state.db";
 
     /// <summary>Small segments: the corpus's change log (about 25 KB) spans several, with commits after <c>meta.S</c> in more than one.</summary>
     private const long RollBytes = 4_000;
@@ -128,7 +128,7 @@ public sealed class LiteDbWriteBehindByteFlipTests
 
     private static void Count(Dictionary<string, int> outcomes, string outcome) => LiteDbSegmentedByteFlipTests.Count(outcomes, outcome);
 
-    private static bool Same(Value? expected, StoredEntry? entry)
+    internal static bool Same(Value? expected, StoredEntry? entry)
         => expected is null
             ? entry is null
             : entry is not null && entry.Version == expected.Version && entry.TypeName == expected.TypeName && entry.Payload.Span.SequenceEqual(expected.Payload);
@@ -150,7 +150,7 @@ public sealed class LiteDbWriteBehindByteFlipTests
     /// the last segment no flip hit (a damaged record with an intact commit-end record after it is the typed error, with
     /// nothing cut: an open that succeeds still holds that commit).
     /// </summary>
-    private static int LowestCommit(WriteBehindCorpus corpus, LiteDbSegmentedByteFlipTests.Hit[] hits)
+    internal static int LowestCommit(WriteBehindCorpus corpus, LiteDbSegmentedByteFlipTests.Hit[] hits)
     {
         int lastIndex = corpus.Segments.Length - 1;
         long[] inLast = hits.Where(h => h.File == corpus.LastSegment).Select(h => h.Offset).ToArray();
@@ -333,11 +333,11 @@ public sealed class LiteDbWriteBehindByteFlipTests
     }
 
     /// <summary>Salvage of the damaged files: only the typed error escapes, and every value it returns is its key's value at some commit boundary.</summary>
-    private static string? Salvage(SimulatedDisk disk, WriteBehindCorpus corpus, Dictionary<string, int> outcomes)
+    internal static string? Salvage(SimulatedDisk disk, WriteBehindCorpus corpus, Dictionary<string, int> outcomes, string path = Path)
     {
         try
         {
-            LiteDbSalvageResult result = LiteDbStateStore.Salvage(Path, disk.Open);
+            LiteDbSalvageResult result = LiteDbStateStore.Salvage(path, disk.Open);
             Count(outcomes, "salvaged");
             outcomes["salvaged values (all checked)"] = outcomes.GetValueOrDefault("salvaged values (all checked)") + result.Entries.Count + result.Recovered.Count;
             StoredEntry? wrong = result.Entries.Concat(result.Recovered)
@@ -355,7 +355,7 @@ public sealed class LiteDbWriteBehindByteFlipTests
         }
     }
 
-    private static LiteDbStateStoreOptions Options(string path, SimulatedDisk disk) => new()
+    internal static LiteDbStateStoreOptions Options(string path, SimulatedDisk disk) => new()
     {
         Path = path,
         OpenFile = disk.Open,
@@ -393,7 +393,7 @@ public sealed class LiteDbWriteBehindByteFlipTests
     /// flushed or not), and the state after every commit is recorded (checked against the store's point reads, which leave
     /// the overlay alone).
     /// </summary>
-    private static async Task<WriteBehindCorpus> BuildCorpusAsync()
+    internal static async Task<WriteBehindCorpus> BuildCorpusAsync()
     {
         var disk = new SimulatedDisk();
         // Built under a name of its own (a store registers its path as open in this process), then renamed to Path.
