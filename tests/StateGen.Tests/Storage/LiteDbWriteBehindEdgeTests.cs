@@ -430,4 +430,39 @@ public sealed class LiteDbWriteBehindEdgeTests : IDisposable
 
         Assert.Equal(live, seen);
     }
+
+    /// <summary>
+    /// Found by the write-behind fuzz: LiteDB's log cut to its first page (the data file never checkpointed) loses the
+    /// file's format marker and collections; the store opened it as an empty file from before format markers and ignored
+    /// the segments, whose commits were acknowledged and durable. Now the typed error, with nothing changed, in either
+    /// mode.
+    /// </summary>
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task A_file_that_lost_its_marker_beside_a_change_log_with_records_is_the_typed_error(bool writeBehind)
+    {
+        string path = _dir.File($"lost-log-{writeBehind}.db");
+        var disk = new SimulatedDisk();
+        using LiteDbStateStore store = Open(path, writeBehind, disk.Open);
+        await store.WriteAsync(Write("a", "a1"));
+        await store.CommitAsync([Write("b", "b1"), Write("c", "c1")]);
+
+        // A killed process's files (the store is never closed: its close would checkpoint into the data file).
+        Dictionary<string, byte[]> images = disk.Contents();
+        string log = LiteDbStateStore.LogPath(path);
+        Assert.Equal(8192, images[path].Length); // never checkpointed: everything is in LiteDB's log
+        images[log] = images[log][..8192];
+        string copy = _dir.File($"lost-log-{writeBehind}-copy.db");
+        var image = new SimulatedDisk(SimulatedDisk.Rename(images, path, copy));
+        Dictionary<string, byte[]> before = image.Contents();
+        StateStoreCorruptedException refused = Assert.Throws<StateStoreCorruptedException>(() => Open(copy, writeBehind, image.Open));
+        Assert.Contains("no StateGen format marker", refused.Message, StringComparison.Ordinal);
+        // The change log is untouched (LiteDB's own open recovery may move its log into the data file), and the refusal
+        // holds at the next open.
+        Dictionary<string, byte[]> after = image.Contents();
+        Assert.Equal(before.Keys.Order(StringComparer.Ordinal), after.Keys.Order(StringComparer.Ordinal));
+        Assert.All(before.Where(f => f.Key.Contains(".changes", StringComparison.Ordinal)), f => Assert.Equal(f.Value, after[f.Key]));
+        Assert.Throws<StateStoreCorruptedException>(() => Open(copy, writeBehind, image.Open));
+    }
 }

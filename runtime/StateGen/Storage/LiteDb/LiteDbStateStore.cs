@@ -409,6 +409,13 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
         {
             throw new StateStoreCorruptedException(FilePath, "the file's format marker is neither StateGen's nor empty");
         }
+        else if (ChangeLog.SegmentLog.HoldsRecords(_segmentLogFolder ?? ChangeLog.SegmentLog.FolderFor(FilePath), _dataFile.FileSystem))
+        {
+            // A file from before format markers never had segment files: this one lost its marker and its collections (a
+            // cut or replaced LiteDB log; found by the write-behind fuzz). Opened as an empty old file, every commit in
+            // the segments, acknowledged and durable, would be silently ignored.
+            throw new StateStoreCorruptedException(FilePath, "the file has no StateGen format marker, but its change log's folder holds change records: the file lost its commits");
+        }
 
         _checksumsRequired = DocumentIntegrity.RequiresChecksums(format);
         _countsKept = DocumentIntegrity.KeepsCounts(format);
