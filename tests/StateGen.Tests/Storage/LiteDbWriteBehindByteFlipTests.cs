@@ -178,6 +178,91 @@ public sealed class LiteDbWriteBehindByteFlipTests
     }
 
     /// <summary>
+    /// Reads every value, both scopes' key lists, a scan, the whole change log and each key's, then closes the store:
+    /// each read that works narrows the commits (from <paramref name="lowest"/> on) it agrees with, a typed error leaves
+    /// them, any other exception or a read that agrees with no commit is a problem. <paramref name="logAt"/> says whether
+    /// a change-log read (with its filter) is the log as of a commit.
+    /// </summary>
+    internal static async Task<(HashSet<int> Candidates, List<string> NarrowedBy, bool AnyTyped)> ReadAtCommitsAsync(
+        LiteDbStateStore store,
+        WriteBehindCorpus corpus,
+        int lowest,
+        Func<int, IReadOnlyList<StateChangeRecord>, Func<StateChangeRecord, bool>, bool> logAt,
+        List<string> problems,
+        Dictionary<string, int> outcomes)
+    {
+        var candidates = new HashSet<int>(Enumerable.Range(lowest, corpus.LastCommit - lowest + 1));
+        var narrowedBy = new List<string>();
+        bool anyTyped = false;
+        async Task Read<T>(string what, Func<Task<T>> read, Func<int, T, bool> agrees)
+        {
+            try
+            {
+                T value = await read();
+                int[] agreeing = Enumerable.Range(0, corpus.Commits.Length).Where(c => agrees(c, value)).ToArray();
+                if (agreeing.Length == 0)
+                {
+                    problems.Add($"{what} read back data of no commit");
+                }
+
+                candidates.IntersectWith(agreeing);
+                narrowedBy.Add($"{what}: {string.Join(",", agreeing)}");
+                Count(outcomes, "intact");
+            }
+            catch (StateStoreCorruptedException)
+            {
+                anyTyped = true;
+                Count(outcomes, "typed error");
+            }
+            catch (Exception ex)
+            {
+                problems.Add($"{what} threw {ex.GetType().Name}: {ex.Message}");
+            }
+        }
+
+        try
+        {
+            foreach (var (scope, key) in corpus.Keys)
+            {
+                await Read($"get {scope}/{key}", async () => await store.GetAsync(scope, key), (c, e) => Same(corpus.Commits[c].Values.GetValueOrDefault((scope, key)), e));
+            }
+
+            foreach (string scope in Scopes)
+            {
+                await Read($"list {scope}", async () => await store.ListKeysAsync(scope), (c, list) => list.Order(StringComparer.Ordinal)
+                    .SequenceEqual(corpus.Commits[c].Values.Keys.Where(k => k.Scope == scope).Select(k => k.Key).Order(StringComparer.Ordinal)));
+            }
+
+            await Read("scan", async () => await store.ScanAsync(null, 1000), (c, list) => list.Count == corpus.Commits[c].Values.Count
+                && list.Select(e => (e.Scope, e.Key)).Distinct().Count() == list.Count
+                && list.All(e => Same(corpus.Commits[c].Values.GetValueOrDefault((e.Scope, e.Key)), e)));
+            await Read("changes", async () => await store.ReadChangesAsync(new StateChangeQuery()), (c, list) => logAt(c, list, _ => true));
+            foreach (var (scope, key) in corpus.Keys)
+            {
+                await Read($"changes of {scope}/{key}", async () => await store.ReadChangesAsync(new StateChangeQuery { Scope = scope, Key = key }),
+                    (c, list) => logAt(c, list, r => r.Scope == scope && r.Key == key));
+            }
+        }
+        finally
+        {
+            try
+            {
+                store.Dispose();
+            }
+            catch (StateStoreException)
+            {
+                // A damaged file may fail its closing apply or checkpoint; that is typed too.
+            }
+            catch (Exception ex)
+            {
+                problems.Add($"dispose threw {ex.GetType().Name}: {ex.Message}");
+            }
+        }
+
+        return (candidates, narrowedBy, anyTyped);
+    }
+
+    /// <summary>
     /// Opens the damaged files writing behind and reads every value, both scopes' keys, a full scan, the whole change log
     /// and each key's. Returns null when the open is the typed error, or it succeeds and each read is the typed error or
     /// agrees with one commit boundary that every other read agrees with too, no earlier than <see cref="LowestCommit"/>;
@@ -232,74 +317,7 @@ public sealed class LiteDbWriteBehindByteFlipTests
             }
         }
 
-        // Each read narrows the commits it agrees with; a typed error leaves them as they are.
-        var candidates = new HashSet<int>(Enumerable.Range(lowest, corpus.LastCommit - lowest + 1));
-        var narrowedBy = new List<string>();
-        bool anyTyped = false;
-        async Task Read<T>(string what, Func<Task<T>> read, Func<int, T, bool> agrees)
-        {
-            try
-            {
-                T value = await read();
-                int[] agreeing = Enumerable.Range(0, corpus.Commits.Length).Where(c => agrees(c, value)).ToArray();
-                if (agreeing.Length == 0)
-                {
-                    problems.Add($"{what} read back data of no commit");
-                }
-
-                candidates.IntersectWith(agreeing);
-                narrowedBy.Add($"{what}: {string.Join(",", agreeing)}");
-                Count(outcomes, "intact");
-            }
-            catch (StateStoreCorruptedException)
-            {
-                anyTyped = true;
-                Count(outcomes, "typed error");
-            }
-            catch (Exception ex)
-            {
-                problems.Add($"{what} threw {ex.GetType().Name}: {ex.Message}");
-            }
-        }
-
-        try
-        {
-            foreach (var (scope, key) in corpus.Keys)
-            {
-                await Read($"get {scope}/{key}", async () => await store.GetAsync(scope, key), (c, e) => Same(corpus.Commits[c].Values.GetValueOrDefault((scope, key)), e));
-            }
-
-            foreach (string scope in Scopes)
-            {
-                await Read($"list {scope}", async () => await store.ListKeysAsync(scope), (c, list) => list.Order(StringComparer.Ordinal)
-                    .SequenceEqual(corpus.Commits[c].Values.Keys.Where(k => k.Scope == scope).Select(k => k.Key).Order(StringComparer.Ordinal)));
-            }
-
-            await Read("scan", async () => await store.ScanAsync(null, 1000), (c, list) => list.Count == corpus.Commits[c].Values.Count
-                && list.Select(e => (e.Scope, e.Key)).Distinct().Count() == list.Count
-                && list.All(e => Same(corpus.Commits[c].Values.GetValueOrDefault((e.Scope, e.Key)), e)));
-            await Read("changes", async () => await store.ReadChangesAsync(new StateChangeQuery()), (c, list) => LogAsOf(corpus, c, list, _ => true, gap));
-            foreach (var (scope, key) in corpus.Keys)
-            {
-                await Read($"changes of {scope}/{key}", async () => await store.ReadChangesAsync(new StateChangeQuery { Scope = scope, Key = key }),
-                    (c, list) => LogAsOf(corpus, c, list, r => r.Scope == scope && r.Key == key, gap));
-            }
-        }
-        finally
-        {
-            try
-            {
-                store.Dispose();
-            }
-            catch (StateStoreException)
-            {
-                // A damaged file may fail its closing apply or checkpoint; that is typed too.
-            }
-            catch (Exception ex)
-            {
-                problems.Add($"dispose threw {ex.GetType().Name}: {ex.Message}");
-            }
-        }
+        (HashSet<int> candidates, List<string> narrowedBy, bool anyTyped) = await ReadAtCommitsAsync(store, corpus, lowest, (c, list, filter) => LogAsOf(corpus, c, list, filter, gap), problems, outcomes);
 
         if (problems.Count == 0 && candidates.Count == 0)
         {

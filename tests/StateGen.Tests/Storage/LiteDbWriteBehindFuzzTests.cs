@@ -250,75 +250,8 @@ public sealed class LiteDbWriteBehindFuzzTests
             }
         }
 
-        // Each read narrows the commits it agrees with; a typed error leaves them as they are.
-        var candidates = new HashSet<int>(Enumerable.Range(rules.Lowest, corpus.LastCommit - rules.Lowest + 1));
-        var narrowedBy = new List<string>();
-        bool anyTyped = false;
-        async Task Read<T>(string what, Func<Task<T>> read, Func<int, T, bool> agrees)
-        {
-            try
-            {
-                T value = await read();
-                int[] agreeing = Enumerable.Range(0, corpus.Commits.Length).Where(c => agrees(c, value)).ToArray();
-                if (agreeing.Length == 0)
-                {
-                    problems.Add($"{what} read back data of no commit");
-                }
-
-                candidates.IntersectWith(agreeing);
-                narrowedBy.Add($"{what}: {string.Join(",", agreeing)}");
-                Count(outcomes, "intact");
-            }
-            catch (StateStoreCorruptedException)
-            {
-                anyTyped = true;
-                Count(outcomes, "typed error");
-            }
-            catch (Exception ex)
-            {
-                problems.Add($"{what} threw {ex.GetType().Name}: {ex.Message}");
-            }
-        }
-
-        CommitState At(int c) => corpus.Commits[c];
-        try
-        {
-            foreach (var (scope, key) in corpus.Keys)
-            {
-                await Read($"get {scope}/{key}", async () => await store.GetAsync(scope, key), (c, e) => LiteDbWriteBehindByteFlipTests.Same(At(c).Values.GetValueOrDefault((scope, key)), e));
-            }
-
-            foreach (string scope in LiteDbSegmentedByteFlipTests.Scopes)
-            {
-                await Read($"list {scope}", async () => await store.ListKeysAsync(scope), (c, list) => list.Order(StringComparer.Ordinal)
-                    .SequenceEqual(At(c).Values.Keys.Where(k => k.Scope == scope).Select(k => k.Key).Order(StringComparer.Ordinal)));
-            }
-
-            await Read("scan", async () => await store.ScanAsync(null, 1000), (c, list) => list.Count == At(c).Values.Count
-                && list.Select(e => (e.Scope, e.Key)).Distinct().Count() == list.Count
-                && list.All(e => LiteDbWriteBehindByteFlipTests.Same(At(c).Values.GetValueOrDefault((e.Scope, e.Key)), e)));
-            await Read("changes", async () => await store.ReadChangesAsync(new StateChangeQuery()), (c, list) => LogAsOf(corpus, c, list, _ => true, gaps, rules.LogMayStartLater));
-            foreach (var (scope, key) in corpus.Keys)
-            {
-                await Read($"changes of {scope}/{key}", async () => await store.ReadChangesAsync(new StateChangeQuery { Scope = scope, Key = key }),
-                    (c, list) => LogAsOf(corpus, c, list, r => r.Scope == scope && r.Key == key, gaps, rules.LogMayStartLater));
-            }
-        }
-        finally
-        {
-            try
-            {
-                store.Dispose();
-            }
-            catch (StateStoreException)
-            {
-                // A damaged file may fail its closing apply or checkpoint; that is typed too.
-            }
-            catch (Exception ex)
-            {
-                problems.Add($"dispose threw {ex.GetType().Name}: {ex.Message}");
-            }
-        }
+        (HashSet<int> candidates, List<string> narrowedBy, bool anyTyped) = await LiteDbWriteBehindByteFlipTests.ReadAtCommitsAsync(
+            store, corpus, rules.Lowest, (c, list, filter) => LogAsOf(corpus, c, list, filter, gaps, rules.LogMayStartLater), problems, outcomes);
 
         if (problems.Count == 0 && candidates.Count == 0)
         {
