@@ -77,7 +77,17 @@ public sealed partial class LiteDbStateStore
         => _pendingValues.Count >= MaxPendingKeys || _pendingBytes >= MaxPendingBytes || _sequence - _appliedSequence >= MaxPendingRecords;
 
     /// <summary>The overlay's value of <paramref name="id"/>: <see langword="true"/> with a null entry for a pending delete.</summary>
-    private bool TryGetPending(string id, out PendingValue pending) => _pendingValues.TryGetValue(id, out pending!);
+    private bool TryGetPending(string id, out PendingValue pending)
+    {
+        // Point reads and writes ask on every call: with nothing pending (always, when not writing behind) no hash of the id.
+        if (_pendingValues.Count == 0)
+        {
+            pending = null!;
+            return false;
+        }
+
+        return _pendingValues.TryGetValue(id, out pending!);
+    }
 
     /// <summary>Records a committed change in the overlay (a later change of the key replaces it).</summary>
     private void AddPending(string id, string scope, string key, StoredEntry? entry, byte[]? payload, long sequence)
