@@ -66,11 +66,8 @@ public sealed partial class LiteDbStateStore
     /// <summary>Test hook: the file's format marker (<see cref="DocumentIntegrity"/>).</summary>
     internal int FileFormat => Run(() => _db.UserVersion, applyPending: false);
 
-    /// <summary>Test hook: how many change records the last open (or reopen) replayed into LiteDB.</summary>
+    /// <summary>Test hook: how many change records past <c>meta.S</c> the last open (or reopen) loaded into the overlay.</summary>
     internal long ReplayedAtOpen { get; private set; }
-
-    /// <summary>Test hook: applies the overlay to LiteDB now.</summary>
-    internal void ApplyPendingForTests() => Run(() => 0);
 
     /// <summary>Whether the overlay is over one of its bounds: the next commit applies it first.</summary>
     private bool PendingFull

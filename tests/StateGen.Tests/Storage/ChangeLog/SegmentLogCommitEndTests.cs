@@ -546,21 +546,7 @@ public sealed class SegmentLogCommitEndTests : SegmentLogTestBase
             {
                 var disk = new SimulatedDisk(torn);
                 SegmentLog log = SegmentLog.Open(SimulatedFolder, 0, Tiny, files: disk.SegmentFiles);
-                if (atWrites)
-                {
-                    disk.CrashAfterWrites = k;
-                }
-                else
-                {
-                    int flushes = 0;
-                    disk.BeforeSync = _ =>
-                    {
-                        if (++flushes == k)
-                        {
-                            disk.Crash();
-                        }
-                    };
-                }
+                CutPowerAt(disk, k, atWrites);
 
                 long flushed = 0; // the last record of the newest commit a finished flush covered
                 long appended = 0;

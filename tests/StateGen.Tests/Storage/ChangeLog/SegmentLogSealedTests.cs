@@ -407,21 +407,7 @@ public sealed class SegmentLogSealedPowerLossTests
                 log.Append(Of(1));
                 log.Append(Of(2));
                 log.Flush(); // the database commits 1 and 2
-                if (atWrites)
-                {
-                    disk.CrashAfterWrites = k;
-                }
-                else
-                {
-                    int flushes = 0;
-                    disk.BeforeSync = _ =>
-                    {
-                        if (++flushes == k)
-                        {
-                            disk.Crash();
-                        }
-                    };
-                }
+                CutPowerAt(disk, k, atWrites);
 
                 try
                 {

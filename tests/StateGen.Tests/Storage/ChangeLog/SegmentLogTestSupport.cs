@@ -13,6 +13,25 @@ namespace StateGen.Tests.Storage.ChangeLog;
 /// <summary>Records whose every field follows from their sequence, so a reader can check what it got.</summary>
 internal static class SegmentLogTestSupport
 {
+    /// <summary>Cuts the power of <paramref name="disk"/> after its <paramref name="k"/>-th write, or at its k-th flush.</summary>
+    internal static void CutPowerAt(SimulatedDisk disk, long k, bool atWrites)
+    {
+        if (atWrites)
+        {
+            disk.CrashAfterWrites = k;
+            return;
+        }
+
+        int flushes = 0;
+        disk.BeforeSync = _ =>
+        {
+            if (++flushes == k)
+            {
+                disk.Crash();
+            }
+        };
+    }
+
     public static readonly DateTimeOffset BaseTime = new(2026, 11, 26, 12, 0, 0, TimeSpan.Zero);
 
     /// <summary>A payload of <paramref name="length"/> bytes derived from <paramref name="sequence"/>.</summary>
