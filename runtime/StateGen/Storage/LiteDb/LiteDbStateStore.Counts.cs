@@ -202,13 +202,15 @@ public sealed partial class LiteDbStateStore
             }
         }
 
-        IEnumerable<BsonDocument> counts = (from, to) switch
+        // Ranges walked by guarded steps or from the start (IndexWalk): a damaged index ends the walk, never loops it.
+        IEnumerable<BsonDocument> counts = from is null
+            ? IndexWalk.FromEnd(_counts, "_id", Query.Ascending)
+            : IndexWalk.Ascending(_counts, "_id", from, _ => true, FilePath);
+        if (to is not null)
         {
-            (null, null) => _counts.FindAll(),
-            (null, _) => _counts.Find(Query.LT("_id", to)),
-            (_, null) => _counts.Find(Query.GT("_id", from)),
-            _ => _counts.Find(Query.And(Query.GT("_id", from), Query.LT("_id", to))),
-        };
+            counts = counts.TakeWhile(d => !d["_id"].IsString || string.CompareOrdinal(d["_id"].AsString, to) < 0);
+        }
+
         foreach (BsonDocument doc in counts)
         {
             (string scope, long count) = CheckedCount(doc);

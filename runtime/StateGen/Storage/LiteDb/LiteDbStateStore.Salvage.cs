@@ -433,7 +433,8 @@ public sealed partial class LiteDbStateStore
     private bool IsDeletedLast(string id, StateChangeRecord newest)
     {
         bool deleted = false;
-        TrySalvage(() => deleted = _changes.Find(Query.StartsWith(KeyIndex, IndexPrefix(id)))
+        string prefix = IndexPrefix(id);
+        TrySalvage(() => deleted = IndexWalk.Ascending(_changes, KeyIndex, prefix, k => k.IsString && k.AsString.StartsWith(prefix, StringComparison.Ordinal), FilePath)
             .Select(d => ToChange(d))
             .Any(c => c.Kind == StateChangeKind.Delete && c.Sequence > newest.Sequence && string.Equals(Id(c.Scope, c.Key), id, StringComparison.Ordinal)), out _);
         return deleted;

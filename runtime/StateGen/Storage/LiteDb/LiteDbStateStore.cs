@@ -882,13 +882,11 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
         // Ids are scope + U+001F + key and neither part holds control characters, so ordinal id order is scope-then-key order.
         return new(Run<IReadOnlyList<StoredEntry>>(() =>
         {
-            ILiteQueryable<BsonDocument> query = _state.Query();
-            if (after is StateScanPosition position)
-            {
-                query = query.Where(Query.GT("_id", Id(position.Scope, position.Key)));
-            }
-
-            StoredEntry[] page = query.OrderBy("_id").Limit(limit).ToEnumerable().Select(d => ToEntry(CheckedEntry(d))!).ToArray();
+            // From the start, the guarded walk of the whole index; after a position, by steps (IndexWalk).
+            IEnumerable<BsonDocument> docs = after is StateScanPosition position
+                ? IndexWalk.Ascending(_state, "_id", Id(position.Scope, position.Key), _ => true, FilePath).Take(limit)
+                : IndexWalk.FromEnd(_state, "_id", Query.Ascending, limit);
+            StoredEntry[] page = docs.Select(d => ToEntry(CheckedEntry(d))!).ToArray();
             CheckScanCounts(after, page, exhausted: page.Length < limit);
             return page;
         }));
@@ -919,11 +917,32 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
                 return ReadSegmentChanges(query);
             }
 
-            BsonExpression filter = query.Scope is not null && query.Key is not null ? Query.StartsWith(KeyIndex, IndexPrefix(Id(query.Scope, query.Key)))
-                : query.CorrelationId is not null ? Query.StartsWith(CorrelationIndex, IndexPrefix(query.CorrelationId))
-                : query.Scope is not null ? Query.StartsWith(KeyIndex, query.Scope + Separator)
-                : Query.GT("_id", query.AfterSequence);
-            List<StateChangeRecord> walked = _changes.Find(filter).Select(d => CheckedChange(d)).ToList();
+            // Index walks that cannot hang on a damaged index (IndexWalk): a key's, a scope's or a correlation id's records by
+            // steps through their unique index; the log after a sequence from its newest end, or by steps for a short page.
+            (string Index, string Prefix)? range = query.Scope is not null && query.Key is not null ? (KeyIndex, IndexPrefix(Id(query.Scope, query.Key)))
+                : query.CorrelationId is not null ? (CorrelationIndex, IndexPrefix(query.CorrelationId))
+                : query.Scope is not null ? (KeyIndex, query.Scope + Separator)
+                : null;
+            bool paged = range is null && query.Limit <= ShortPage;
+            IEnumerable<BsonDocument> docs = range is var (index, prefix)
+                ? IndexWalk.Ascending(_changes, index, prefix, k => k.IsString && k.AsString.StartsWith(prefix, StringComparison.Ordinal), FilePath)
+                : paged
+                    ? IndexWalk.Ascending(_changes, "_id", query.AfterSequence, _ => true, FilePath)
+                    : IndexWalk.FromEnd(_changes, "_id", Query.Descending).TakeWhile(d => !d["_id"].IsNumber || d["_id"].AsInt64 > query.AfterSequence);
+            List<StateChangeRecord> walked = [];
+            int matched = 0;
+            bool full = false;
+            foreach (BsonDocument doc in docs)
+            {
+                StateChangeRecord record = CheckedChange(doc);
+                walked.Add(record);
+                if (paged && Memory.MemoryStateStore.Matches(record, query) && ++matched == query.Limit)
+                {
+                    full = true; // the page is full: the records after it are not read
+                    break;
+                }
+            }
+
             long walkedTo = walked.Count == 0 ? 0 : walked.Max(r => r.Sequence);
             StateChangeRecord[] found = walked
                 .Where(r => Memory.MemoryStateStore.Matches(r, query))
@@ -933,7 +952,7 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
 
             // A walk of the sequence index ends at the newest record. LiteDB pages have no checksums: a damaged link can
             // end it early and silently drop records. The newest record is found from the other end of the index.
-            if (query.Scope is null && query.CorrelationId is null && walkedTo < _sequence && _sequence > query.AfterSequence
+            if (range is null && !full && walkedTo < _sequence && _sequence > query.AfterSequence
                 && _changes.FindById(_sequence) is not null)
             {
                 throw new StateStoreCorruptedException(FilePath, "a walk of the change log stopped before its newest record: its index is damaged");
@@ -965,7 +984,10 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
             var remove = new HashSet<long>();
             if (olderThan is DateTimeOffset limit)
             {
-                remove.UnionWith(_changes.Find(Query.LT("u", limit.UtcTicks)).Select(d => CheckedChange(d).Sequence));
+                remove.UnionWith(IndexWalk.FromEnd(_changes, "u", Query.Ascending)
+                    .Select(d => CheckedChange(d))
+                    .TakeWhile(c => c.Timestamp.UtcTicks < limit.UtcTicks)
+                    .Select(c => c.Sequence));
             }
 
             if (keepPerKey is int keep)
@@ -1046,11 +1068,17 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
             List<BsonDocument> docs;
             if (query.CorrelationId is not null)
             {
-                docs = _hooks.Find(Query.EQ("c", query.CorrelationId)).Select(d => Checked(d, HooksCollectionName)).ToList();
+                // The "c" index is not unique, so it cannot be walked by steps (IndexWalk): the whole log from one end, checked
+                // against the hook count like a read by id, then this correlation id's records.
+                List<BsonDocument> all = IndexWalk.FromEnd(_hooks, "_id", Query.Ascending).Select(d => Checked(d, HooksCollectionName)).ToList();
+                CheckHookRead(all, 0);
+                docs = all.Where(d => d["c"].IsString && string.Equals(d["c"].AsString, query.CorrelationId, StringComparison.Ordinal)).ToList();
             }
             else
             {
-                docs = _hooks.Find(Query.GT("_id", query.AfterId)).Select(d => Checked(d, HooksCollectionName)).ToList();
+                docs = IndexWalk.FromEnd(_hooks, "_id", Query.Descending)
+                    .TakeWhile(d => !d["_id"].IsNumber || d["_id"].AsInt64 > query.AfterId)
+                    .Select(d => Checked(d, HooksCollectionName)).ToList();
                 CheckHookRead(docs, query.AfterId);
             }
 
@@ -1090,7 +1118,10 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
             var remove = new HashSet<long>();
             if (olderThan is DateTimeOffset limit)
             {
-                remove.UnionWith(_hooks.Find(Query.LT("u", limit.UtcTicks)).Select(d => Checked(d, HooksCollectionName)["_id"].AsInt64));
+                remove.UnionWith(IndexWalk.FromEnd(_hooks, "u", Query.Ascending)
+                    .Select(d => Checked(d, HooksCollectionName))
+                    .TakeWhile(d => d["u"].AsInt64 < limit.UtcTicks)
+                    .Select(d => d["_id"].AsInt64));
             }
 
             if (keepNewest is int keep)
@@ -1491,7 +1522,7 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
     {
         cancellationToken.ThrowIfCancellationRequested();
         return new(Run(
-            () => TryGetPending(Id(scope, key), out PendingValue pending) ? pending.Entry is not null : _state.Exists(Query.EQ("_id", Id(scope, key))),
+            () => TryGetPending(Id(scope, key), out PendingValue pending) ? pending.Entry is not null : _state.Exists(BsonExpression.Create("_id = @0", Id(scope, key))),
             applyPending: false));
     }
 
@@ -1501,7 +1532,8 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
         cancellationToken.ThrowIfCancellationRequested();
         return new(Run<IReadOnlyList<string>>(() =>
         {
-            string[] keys = _state.Find(Query.EQ("s", scope))
+            string prefix = scope + Separator;
+            string[] keys = IndexWalk.Ascending(_state, "_id", prefix, k => k.IsString && k.AsString.StartsWith(prefix, StringComparison.Ordinal), FilePath)
                 .Select(d => KeyInScope(scope, d))
                 .OrderBy(k => k, StringComparer.Ordinal)
                 .ToArray();
@@ -1629,10 +1661,12 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
         }
 
         // LiteDB's prefix match ignores case: keep the records of this exact key.
-        StateChangeRecord? last = _changes.Find(Query.StartsWith(KeyIndex, IndexPrefix(id)))
-            .Select(d => CheckedChange(d))
-            .Where(c => string.Equals(Id(c.Scope, c.Key), id, StringComparison.Ordinal))
-            .MaxBy(c => c.Sequence);
+        // The key's newest record is the last of its key-index range (the sequence is written with 19 digits): one guarded
+        // step back from the first value after the range (the separator plus one, which no key-index value holds).
+        StateChangeRecord? last = IndexWalk.Last(_changes, KeyIndex, id + (char)(IndexSeparator + 1), FilePath) is { } doc
+            && CheckedChange(doc) is var change && string.Equals(Id(change.Scope, change.Key), id, StringComparison.Ordinal)
+            ? change
+            : null;
         if (last is { Kind: StateChangeKind.Write } && !_unloggedDeletes)
         {
             throw new StateStoreCorruptedException(FilePath, "a current value's index entry is missing: its last change record is a write");
@@ -1702,6 +1736,9 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
     }
 
     private const string KeyIndex = "ski";
+
+    /// <summary>The largest page of a change-log or hook read taken by steps (<see cref="IndexWalk.Ascending"/>); a larger one reads from the newest end.</summary>
+    private const int ShortPage = 4096;
     private const string ScopeIndex = "si";
     private const string CorrelationIndex = "ci";
     private const char IndexSeparator = '\u001E'; // scopes, keys and correlation ids hold no control characters
