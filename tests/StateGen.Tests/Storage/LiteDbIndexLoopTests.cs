@@ -177,6 +177,62 @@ public sealed class LiteDbIndexLoopTests : IDisposable
         Assert.Equal(Enumerable.Range(1, 40).Where(i => (i - 1) % 4 == 1).Select(i => (long)i), history!.Select(r => r.Sequence));
     }
 
+    // Found by the review of the fix (helper-39): the reads from the newest end follow the level-0 prev links, and the
+    // checks of a walk that stops early looked only at the newest end, which such a walk always reaches.
+    private async Task<string> LogWithCutPrevLinkAsync(bool hooks)
+    {
+        string path = _dir.File("state.db");
+        using (LiteDbStateStore store = CollectionLayout.Open(path))
+        {
+            for (int i = 0; i < 40; i++)
+            {
+                if (hooks)
+                {
+                    await store.AppendHookExecutionsAsync([new HookExecutionRecord(0, "hook-1", "BeforeChange", Scope, Key(i % 4), "Note", "Continued", null, TimeSpan.FromMilliseconds(2), DateTimeOffset.UnixEpoch, "corr-" + (i % 3), "1"u8.ToArray(), "2"u8.ToArray(), ReadOnlyMemory<byte>.Empty)]);
+                }
+                else
+                {
+                    await store.WriteAsync(new StateWrite(Scope, Key(i % 4), "Note", 1, Value(i)));
+                }
+            }
+        }
+
+        // Record 20's level-0 prev link now ends the list (as a damaged page can leave it).
+        IndexLinks.CutPrev(path, IndexLinks.Int64Key(20));
+        return path;
+    }
+
+    [Fact]
+    public async Task A_change_log_read_from_the_newest_end_that_stops_early_is_the_typed_error()
+    {
+        string path = await LogWithCutPrevLinkAsync(hooks: false);
+
+        // Intact or refused: never the log with its oldest records silently left out (whole, or after a position with a
+        // time filter, as a point-in-time restore reads it).
+        IReadOnlyList<StateChangeRecord>? whole = await OnCopyAsync(path, "the whole change log", async s => await s.ReadChangesAsync(new StateChangeQuery()));
+        Assert.True(whole is null || whole.Select(r => r.Sequence).SequenceEqual(Enumerable.Range(1, 40).Select(i => (long)i)), "records left out");
+        IReadOnlyList<StateChangeRecord>? after = await OnCopyAsync(path, "the log after 5", async s => await s.ReadChangesAsync(new StateChangeQuery { AfterSequence = 5, Until = DateTimeOffset.MaxValue }));
+        Assert.True(after is null || after.Select(r => r.Sequence).SequenceEqual(Enumerable.Range(6, 35).Select(i => (long)i)), "records left out");
+        Assert.Null(whole);
+        Assert.Null(after);
+    }
+
+    [Fact]
+    public async Task A_hook_read_from_the_newest_end_that_stops_early_is_the_typed_error()
+    {
+        string path = await LogWithCutPrevLinkAsync(hooks: true);
+
+        IReadOnlyList<HookExecutionRecord>? all = await OnCopyAsync(path, "every hook record", async s => await s.ReadHookExecutionsAsync(new HookExecutionQuery()));
+        Assert.True(all is null || all.Select(r => r.Id).SequenceEqual(Enumerable.Range(1, 40).Select(i => (long)i)), "records left out");
+        IReadOnlyList<HookExecutionRecord>? page = await OnCopyAsync(path, "the hook records after 5", async s => await s.ReadHookExecutionsAsync(new HookExecutionQuery { AfterId = 5 }));
+        Assert.True(page is null || page.Select(r => r.Id).SequenceEqual(Enumerable.Range(6, 35).Select(i => (long)i)), "records left out");
+        Assert.Null(page);
+
+        // By correlation id (the whole history, counted): intact, since this walk goes forward.
+        IReadOnlyList<HookExecutionRecord>? correlated = await OnCopyAsync(path, "corr-1's hook records", async s => await s.ReadHookExecutionsAsync(new HookExecutionQuery { CorrelationId = "corr-1" }));
+        Assert.Equal(Enumerable.Range(1, 40).Where(i => (i - 1) % 3 == 1).Select(i => (long)i), correlated!.Select(r => r.Id));
+    }
+
     /// <summary>
     /// Surgery on LiteDB 5 index nodes in a closed data file (test support, from LiteDB's page format): a node is
     /// <c>[slot][levels][data block:5][next node:5]</c>, then per level <c>[prev:5][next:5]</c>, then the key (type byte,
@@ -191,6 +247,14 @@ public sealed class LiteDbIndexLoopTests : IDisposable
         }
 
         public static byte[] Int64Key(long key) => [3, .. BitConverter.GetBytes(key)];
+
+        /// <summary>Sets the level-0 prev link of <paramref name="key"/>'s node to the empty address (the end of the list).</summary>
+        public static void CutPrev(string path, byte[] key)
+        {
+            byte[] file = File.ReadAllBytes(path);
+            file.AsSpan(Node(file, key) + 12, 5).Fill(0xFF);
+            File.WriteAllBytes(path, file);
+        }
 
         /// <summary>Points the level-0 next link of <paramref name="from"/>'s node where <paramref name="predecessor"/>'s points (its successor).</summary>
         public static void LoopBack(string path, byte[] from, byte[] predecessor)

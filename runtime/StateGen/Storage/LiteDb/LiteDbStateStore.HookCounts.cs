@@ -8,8 +8,8 @@ namespace StateGen.Storage.LiteDb;
 /// The hook history's count and newest id, kept in one checksummed <c>meta</c> record (<see cref="HookCountId"/>) that
 /// every append and prune updates in its own transaction. LiteDB lists hook records through an index; a damaged index
 /// page can drop records from a read without any error (the file fuzz found one: a full read came back empty). A read
-/// that walks the history by id compares what it found with this record, so an omission becomes
-/// <see cref="StateStoreCorruptedException"/>. Reads by correlation id go through their own index and are not checked.
+/// that walks the history compares what it found with this record, so an omission becomes
+/// <see cref="StateStoreCorruptedException"/>: by id, and by correlation id (which walks the whole history).
 /// </summary>
 public sealed partial class LiteDbStateStore
 {
@@ -81,6 +81,15 @@ public sealed partial class LiteDbStateStore
             }
 
             WriteHookCount(count, last);
+        }
+    }
+
+    /// <summary>A walk of the whole history: as many records as the stored count, the newest its newest id.</summary>
+    private void CheckHookTotals(long seen, long newest)
+    {
+        if (StoredHookCount() is { } stored && (seen != stored.Count || (seen > 0 && newest != stored.Last)))
+        {
+            throw new StateStoreCorruptedException(FilePath, HookCountMismatch);
         }
     }
 

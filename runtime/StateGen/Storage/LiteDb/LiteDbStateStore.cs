@@ -923,7 +923,13 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
                 : query.CorrelationId is not null ? (CorrelationIndex, IndexPrefix(query.CorrelationId))
                 : query.Scope is not null ? (KeyIndex, query.Scope + Separator)
                 : null;
-            bool paged = range is null && query.Limit <= ShortPage;
+            // By steps, a short page after a position when every record there matches (no key or time filter: a filter that
+            // rejects most records would step through the rest of the log one query each).
+            bool paged = range is null && query.Limit <= ShortPage && query.Key is null && query.Since is null && query.Until is null;
+
+            // Within one key's or one correlation id's range the index order is the sequence order (19 digits), so a limited
+            // read stops at its limit; a scope's range is in key order and is read whole.
+            bool inSequenceOrder = paged || (range is not null && (query.CorrelationId is not null || query.Key is not null));
             IEnumerable<BsonDocument> docs = range is var (index, prefix)
                 ? IndexWalk.Ascending(_changes, index, prefix, k => k.IsString && k.AsString.StartsWith(prefix, StringComparison.Ordinal), FilePath)
                 : paged
@@ -936,7 +942,7 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
             {
                 StateChangeRecord record = CheckedChange(doc);
                 walked.Add(record);
-                if (paged && Memory.MemoryStateStore.Matches(record, query) && ++matched == query.Limit)
+                if (inSequenceOrder && Memory.MemoryStateStore.Matches(record, query) && ++matched == query.Limit)
                 {
                     full = true; // the page is full: the records after it are not read
                     break;
@@ -956,6 +962,15 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
                 && _changes.FindById(_sequence) is not null)
             {
                 throw new StateStoreCorruptedException(FilePath, "a walk of the change log stopped before its newest record: its index is damaged");
+            }
+
+            // The walk from the newest end follows the other links: one that ends it early drops the oldest records. Its oldest
+            // record must be the first after the position, found by one guarded descent.
+            if (range is null && !paged && walked.Count > 0
+                && IndexWalk.Next(_changes, "_id", query.AfterSequence, FilePath) is { } first
+                && first["_id"].AsInt64 < walked.Min(r => r.Sequence))
+            {
+                throw new StateStoreCorruptedException(FilePath, "a walk of the change log stopped before its oldest record: its index is damaged");
             }
 
             return found;
@@ -984,9 +999,10 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
             var remove = new HashSet<long>();
             if (olderThan is DateTimeOffset limit)
             {
-                remove.UnionWith(IndexWalk.FromEnd(_changes, "u", Query.Ascending)
+                // "u" has no index: the whole log (the guarded walk), filtered.
+                remove.UnionWith(IndexWalk.FromEnd(_changes, "_id", Query.Ascending)
                     .Select(d => CheckedChange(d))
-                    .TakeWhile(c => c.Timestamp.UtcTicks < limit.UtcTicks)
+                    .Where(c => c.Timestamp.UtcTicks < limit.UtcTicks)
                     .Select(c => c.Sequence));
             }
 
@@ -1068,11 +1084,22 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
             List<BsonDocument> docs;
             if (query.CorrelationId is not null)
             {
-                // The "c" index is not unique, so it cannot be walked by steps (IndexWalk): the whole log from one end, checked
-                // against the hook count like a read by id, then this correlation id's records.
-                List<BsonDocument> all = IndexWalk.FromEnd(_hooks, "_id", Query.Ascending).Select(d => Checked(d, HooksCollectionName)).ToList();
-                CheckHookRead(all, 0);
-                docs = all.Where(d => d["c"].IsString && string.Equals(d["c"].AsString, query.CorrelationId, StringComparison.Ordinal)).ToList();
+                // The "c" index is not unique, so it cannot be walked by steps (IndexWalk): the whole log from one end (a cost
+                // in the size of the hook history, a known limit), its count and newest id checked like a read by id's, this
+                // correlation id's records kept.
+                docs = [];
+                long seen = 0, newest = 0;
+                foreach (BsonDocument doc in IndexWalk.FromEnd(_hooks, "_id", Query.Ascending))
+                {
+                    seen++;
+                    newest = Math.Max(newest, doc["_id"].IsNumber ? doc["_id"].AsInt64 : long.MaxValue);
+                    if (doc["c"].IsString && string.Equals(doc["c"].AsString, query.CorrelationId, StringComparison.Ordinal))
+                    {
+                        docs.Add(Checked(doc, HooksCollectionName));
+                    }
+                }
+
+                CheckHookTotals(seen, newest);
             }
             else
             {
@@ -1080,6 +1107,13 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
                     .TakeWhile(d => !d["_id"].IsNumber || d["_id"].AsInt64 > query.AfterId)
                     .Select(d => Checked(d, HooksCollectionName)).ToList();
                 CheckHookRead(docs, query.AfterId);
+
+                // The walk from the newest end: its oldest record must be the first after the position (one guarded descent).
+                if (docs.Count > 0 && IndexWalk.Next(_hooks, "_id", query.AfterId, FilePath) is { } first
+                    && first["_id"].AsInt64 < docs.Min(d => d["_id"].AsInt64))
+                {
+                    throw new StateStoreCorruptedException(FilePath, HookCountMismatch);
+                }
             }
 
             return docs
@@ -1118,9 +1152,10 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
             var remove = new HashSet<long>();
             if (olderThan is DateTimeOffset limit)
             {
-                remove.UnionWith(IndexWalk.FromEnd(_hooks, "u", Query.Ascending)
+                // "u" has no index: the whole history (the guarded walk), filtered.
+                remove.UnionWith(IndexWalk.FromEnd(_hooks, "_id", Query.Ascending)
                     .Select(d => Checked(d, HooksCollectionName))
-                    .TakeWhile(d => d["u"].AsInt64 < limit.UtcTicks)
+                    .Where(d => d["u"].AsInt64 < limit.UtcTicks)
                     .Select(d => d["_id"].AsInt64));
             }
 
@@ -1737,7 +1772,7 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
 
     private const string KeyIndex = "ski";
 
-    /// <summary>The largest page of a change-log or hook read taken by steps (<see cref="IndexWalk.Ascending"/>); a larger one reads from the newest end.</summary>
+    /// <summary>The largest page of a change-log read taken by steps (<see cref="IndexWalk.Ascending"/>); a larger one reads from the newest end.</summary>
     private const int ShortPage = 4096;
     private const string ScopeIndex = "si";
     private const string CorrelationIndex = "ci";
