@@ -267,30 +267,41 @@ public sealed class LiteDbIndexLoopTests : IDisposable
             File.WriteAllBytes(path, file);
         }
 
-        /// <summary>The offset of the primary-key index node holding <paramref name="key"/>; exactly one must match.</summary>
+        /// <summary>
+        /// The offset of the primary-key index node holding <paramref name="key"/>, found through the pages' slot tables
+        /// (index pages only, so stale bytes elsewhere cannot match); exactly one must.
+        /// </summary>
         private static int Node(byte[] file, byte[] key)
         {
+            const int page = 8192;
             var found = new List<int>();
-            for (int at = file.AsSpan().IndexOf(key); at >= 0; at = NextIndexOf(file, key, at + 1))
+            for (int p = 0; p + page <= file.Length; p += page)
             {
-                for (int levels = 1; levels <= 32; levels++)
+                if (file[p + 4] != 3)
                 {
-                    int start = at - 12 - (10 * levels);
-                    if (start >= 0 && file[start] == 0 && file[start + 1] == levels)
+                    continue; // not an index page
+                }
+
+                for (int slot = 0; slot <= file[p + 30]; slot++)
+                {
+                    int position = BitConverter.ToUInt16(file, p + page - ((slot + 1) * 4) + 2);
+                    int length = BitConverter.ToUInt16(file, p + page - ((slot + 1) * 4));
+                    int node = p + position;
+                    if (position == 0 || length == 0 || file[node] != 0)
                     {
-                        found.Add(start);
+                        continue; // a free slot, or a node of another index than the primary key's
+                    }
+
+                    int keyAt = node + 12 + (10 * file[node + 1]);
+                    if (keyAt + key.Length <= p + page && file.AsSpan(keyAt, key.Length).SequenceEqual(key))
+                    {
+                        found.Add(node);
                     }
                 }
             }
 
             Assert.True(found.Count == 1, $"expected one index node for the key, found {found.Count}");
             return found[0];
-        }
-
-        private static int NextIndexOf(byte[] file, byte[] key, int from)
-        {
-            int i = file.AsSpan(from).IndexOf(key);
-            return i < 0 ? -1 : from + i;
         }
     }
 }
