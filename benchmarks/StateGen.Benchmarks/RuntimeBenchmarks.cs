@@ -75,8 +75,8 @@ public class RuntimeBenchmarks
         // Relaxed, like the floors measured against (durable saves: DurabilityCheck, --durability).
         _logged = new StateManager(new LiteDbStateStore(new LiteDbStateStoreOptions { Path = Path.Combine(_folder, "logged.db"), ChangeLogLayout = LiteDbChangeLogLayout.Collection, Durability = StateDurability.Relaxed, RelaxedFlushInterval = TimeSpan.FromHours(1) }), quiet);
         _unlogged = new StateManager(new LiteDbStateStore(new LiteDbStateStoreOptions { Path = Path.Combine(_folder, "unlogged.db"), RecordChanges = false, Durability = StateDurability.Relaxed, RelaxedFlushInterval = TimeSpan.FromHours(1) }), quiet);
-        _segmented = new StateManager(new LiteDbStateStore(new LiteDbStateStoreOptions { Path = Path.Combine(_folder, "segmented.db"), SegmentChangeLog = true, Durability = StateDurability.Relaxed, RelaxedFlushInterval = TimeSpan.FromHours(1) }), quiet);
-        _behind = new StateManager(new LiteDbStateStore(new LiteDbStateStoreOptions { Path = Path.Combine(_folder, "behind.db"), SegmentChangeLog = true, WriteBehind = true, Durability = StateDurability.Relaxed, RelaxedFlushInterval = TimeSpan.FromHours(1) }), quiet);
+        _segmented = new StateManager(new LiteDbStateStore(new LiteDbStateStoreOptions { Path = Path.Combine(_folder, "segmented.db"), SegmentChangeLog = true, WriteBehind = false, Durability = StateDurability.Relaxed, RelaxedFlushInterval = TimeSpan.FromHours(1) }), quiet);
+        _behind = new StateManager(new LiteDbStateStore(new LiteDbStateStoreOptions { Path = Path.Combine(_folder, "behind.db"), Durability = StateDurability.Relaxed, RelaxedFlushInterval = TimeSpan.FromHours(1) }), quiet);
         _memory0 = new StateManager(new MemoryStateStore(recordChanges: false), quiet);
         _memory1 = new StateManager(new MemoryStateStore(recordChanges: false), quiet);
         _memory10 = new StateManager(new MemoryStateStore(recordChanges: false), quiet);
@@ -102,6 +102,16 @@ public class RuntimeBenchmarks
         foreach (StateManager manager in new[] { _logged, _unlogged, _segmented, _behind, _memory0, _memory1, _memory10 })
         {
             _agent.SaveStateAsync(manager, _scope).AsTask().GetAwaiter().GetResult();
+        }
+
+        // The many-keys workload: every agent already saved once in both stores, so each save is an update.
+        _manyScopes = Enumerable.Range(0, ManyKeys).Select(i => StateScope.Agent("many-" + i.ToString(CultureInfo.InvariantCulture))).ToArray();
+        for (int i = 0; i < ManyKeys; i++)
+        {
+            _agent.SaveStateAsync(_behind, _manyScopes[i]).AsTask().GetAwaiter().GetResult();
+            _agent.SaveStateAsync(_segmented, _manyScopes[i]).AsTask().GetAwaiter().GetResult();
+            _next = i;
+            WriteFloorManyKeys();
         }
 
         WriteFloor();
@@ -157,21 +167,59 @@ public class RuntimeBenchmarks
         });
     }
 
+    private const int ManyKeys = 4096;
+    private StateScope[] _manyScopes = null!;
+    private int _next;
+
+    /// <summary>
+    /// The write floor over 4,096 agents saved in turn (each save an update of another key), the workload where a store
+    /// written behind pays, every 1,024 different keys, the batched upsert of 1,024 documents inside one of the saves.
+    /// </summary>
+    [Benchmark(Baseline = true, Description = "floor: generated serialize + raw LiteDB upsert, 4,096 keys in turn")]
+    [BenchmarkCategory("Save, 4,096 keys in turn")]
+    public bool WriteFloorManyKeys()
+    {
+        string scope = _manyScopes[_next++ & (ManyKeys - 1)].Path;
+        _buffer.ResetWrittenCount();
+        _writer.Reset(_buffer);
+        ((IPersistentState<BenchAgent>)_agent).WriteState(_writer);
+        _writer.Flush();
+        return _raw.Upsert(new BsonDocument
+        {
+            ["_id"] = scope + '\u001F' + _rawKey,
+            ["s"] = scope,
+            ["k"] = _rawKey,
+            ["t"] = "bench-agent",
+            ["sv"] = 1,
+            ["v"] = ++_rawVersion,
+            ["u"] = DateTimeOffset.UtcNow.UtcTicks,
+            ["p"] = _buffer.WrittenSpan.ToArray(),
+        });
+    }
+
+    [Benchmark(Description = "SaveStateAsync, 4,096 keys in turn, written behind (default)")]
+    [BenchmarkCategory("Save, 4,096 keys in turn")]
+    public ValueTask<StateWriteResult> Save_WriteBehindManyKeys() => _agent.SaveStateAsync(_behind, _manyScopes[_next++ & (ManyKeys - 1)]);
+
+    [Benchmark(Description = "SaveStateAsync, 4,096 keys in turn, written directly")]
+    [BenchmarkCategory("Save, 4,096 keys in turn")]
+    public ValueTask<StateWriteResult> Save_SegmentLogManyKeys() => _agent.SaveStateAsync(_segmented, _manyScopes[_next++ & (ManyKeys - 1)]);
+
     [Benchmark(Description = "SaveStateAsync, change log off")]
     [BenchmarkCategory("Save")]
     public ValueTask<StateWriteResult> Save_NoChangeLog() => _agent.SaveStateAsync(_unlogged, _scope);
 
-    [Benchmark(Description = "SaveStateAsync, change log on (default)")]
+    [Benchmark(Description = "SaveStateAsync, changes collection (files made before session 8)")]
     [BenchmarkCategory("Save")]
     public ValueTask<StateWriteResult> Save_ChangeLog() => _agent.SaveStateAsync(_logged, _scope);
 
-    /// <summary>The change log in segment files beside the database (preview layout): one upsert plus one append.</summary>
-    [Benchmark(Description = "SaveStateAsync, change log in segment files")]
+    /// <summary>The change log in segment files beside the database, written directly: one upsert plus one append.</summary>
+    [Benchmark(Description = "SaveStateAsync, segment files written directly")]
     [BenchmarkCategory("Save")]
     public ValueTask<StateWriteResult> Save_SegmentLog() => _agent.SaveStateAsync(_segmented, _scope);
 
     /// <summary>Segment files written behind: the save is an append and an overlay entry; LiteDB is updated in batches.</summary>
-    [Benchmark(Description = "SaveStateAsync, segment files written behind")]
+    [Benchmark(Description = "SaveStateAsync, segment files written behind (default)")]
     [BenchmarkCategory("Save")]
     public ValueTask<StateWriteResult> Save_WriteBehind() => _agent.SaveStateAsync(_behind, _scope);
 

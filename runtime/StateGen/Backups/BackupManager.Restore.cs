@@ -158,7 +158,7 @@ public sealed partial class BackupManager
         if (File.Exists(path) || pointInTime is not null)
         {
             // Not a walk of its entries: the restore replaces them (a point-in-time restore reads the ones it replays).
-            using var current = new LiteDbStateStore(new LiteDbStateStoreOptions { Path = path, WalkIndexOnOpen = false });
+            using var current = new LiteDbStateStore(new LiteDbStateStoreOptions { Path = path, WalkIndexOnOpen = false, WriteBehind = false });
             currentOpened = true;
             currentLog = current.ChangeLogFolder;
             currentSuffix = current.ChangeLogFolderSuffix ?? string.Empty;

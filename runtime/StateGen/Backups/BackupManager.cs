@@ -532,6 +532,7 @@ public sealed partial class BackupManager
             // position the open would cut. A file that turns out segmented without a log is refused below.
             SegmentLogFolder = logFolder ?? unexpected,
             StrictChangeLog = true,
+            WriteBehind = false, // an extracted copy keeps the format marker it was taken with
         });
         }
         catch

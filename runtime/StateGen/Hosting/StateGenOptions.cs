@@ -44,9 +44,9 @@ public sealed class StateGenOptions
 
     /// <summary>
     /// Whether a LiteDB file with its change log in segment files is written behind (<see cref="LiteDbStateStoreOptions.WriteBehind"/>);
-    /// off by default.
+    /// on by default.
     /// </summary>
-    public bool WriteBehind { get; set; }
+    public bool WriteBehind { get; set; } = true;
 
     /// <summary>How often a relaxed LiteDB store flushes (<see cref="LiteDbStateStoreOptions.RelaxedFlushInterval"/>); 1 second by default.</summary>
     public TimeSpan RelaxedFlushInterval { get; set; } = TimeSpan.FromSeconds(1);

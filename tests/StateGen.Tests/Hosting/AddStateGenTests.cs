@@ -222,8 +222,9 @@ public sealed class AddStateGenTests : IDisposable
     }
 
     [Theory]
-    [InlineData(null, false)]
+    [InlineData(null, true)]
     [InlineData("true", true)]
+    [InlineData("false", false)]
     public async Task Writing_behind_is_bound_from_configuration(string? configured, bool behind)
     {
         string path = _dir.File($"behind-{configured}.db");

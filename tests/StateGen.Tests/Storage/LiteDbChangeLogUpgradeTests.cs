@@ -156,7 +156,7 @@ public sealed class LiteDbChangeLogUpgradeTests : IDisposable
 
         using (LiteDatabase raw = LiteDbScopeCountTests.Raw(path))
         {
-            Assert.Equal(DocumentIntegrity.SegmentedFormat, raw.UserVersion);
+            Assert.Equal(DocumentIntegrity.WriteBehindFormat, raw.UserVersion); // converted, then opened writing behind (the default)
             Assert.False(raw.CollectionExists("changes"));
             Assert.All(raw.GetCollection("state").FindAll(), d => Assert.True(d["p"].IsBinary));
             Assert.StartsWith(LiteDbStateStore.UpgradeFolderInfix, raw.GetCollection("meta").FindById("logFolder")["v"].AsString, StringComparison.Ordinal);
@@ -297,7 +297,7 @@ public sealed class LiteDbChangeLogUpgradeTests : IDisposable
 
         using (LiteDatabase raw = LiteDbScopeCountTests.Raw(path))
         {
-            Assert.Equal(DocumentIntegrity.SegmentedFormat, raw.UserVersion);
+            Assert.Equal(DocumentIntegrity.WriteBehindFormat, raw.UserVersion); // converted, then opened writing behind (the default)
             Assert.False(raw.CollectionExists("changes"));
         }
 
@@ -380,7 +380,7 @@ public sealed class LiteDbChangeLogUpgradeTests : IDisposable
             Assert.Equal(before, await SnapshotAsync(store));
         }
 
-        Assert.Equal(DocumentIntegrity.SegmentedFormat, Format(path));
+        Assert.Equal(DocumentIntegrity.WriteBehindFormat, Format(path));
 
         // Opened with the option again: nothing more to do.
         using LiteDbStateStore again = new(new LiteDbStateStoreOptions { Path = path, UpgradeChangeLog = true });

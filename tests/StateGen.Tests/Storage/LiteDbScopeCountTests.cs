@@ -120,7 +120,9 @@ public sealed class LiteDbScopeCountTests : IDisposable
         // The count record of a1 is damaged with a raw handle: only an operation that touches it can notice.
         string path = await SeedAsync();
         DamageCount(path, A1);
-        await using var store = new LiteDbStateStore(new LiteDbStateStoreOptions { Path = path, WalkIndexOnOpen = false });
+        // Written directly: each commit is a LiteDB transaction (written behind, the counts are written by the overlay's
+        // apply, LiteDbWriteBehindTests).
+        await using var store = new LiteDbStateStore(new LiteDbStateStoreOptions { Path = path, WalkIndexOnOpen = false, WriteBehind = false });
         await store.WriteAsync(Write(A1, "k0", "updated"));
         await store.CommitAsync([Write(A1, "k1", "updated"), Write(A1, "k2", "updated")]);
         var ex = await Assert.ThrowsAsync<StateStoreCorruptedException>(async () => await store.WriteAsync(Write(A1, "new")));
@@ -135,7 +137,7 @@ public sealed class LiteDbScopeCountTests : IDisposable
         string path = await SeedAsync();
         DamageCount(path, A3);
 
-        await using (var store = new LiteDbStateStore(new LiteDbStateStoreOptions { Path = path, WalkIndexOnOpen = false }))
+        await using (var store = new LiteDbStateStore(new LiteDbStateStoreOptions { Path = path, WalkIndexOnOpen = false, WriteBehind = false }))
         {
             await Assert.ThrowsAsync<StateStoreCorruptedException>(async () => await store.CommitAsync([Write(A2, "new"), Write(A3, "new")]));
             Assert.Null(await store.GetAsync(A2, "new"));

@@ -415,6 +415,7 @@ public sealed class LiteDbSegmentedByteFlipTests
         OpenFile = disk.Open,
         ChangeLogLayout = LiteDbChangeLogLayout.SegmentFiles,
         SegmentLogOptions = new() { RollBytes = RollBytes },
+        WriteBehind = false, // files written directly; the write-behind twins: LiteDbWriteBehindByteFlipTests, LiteDbWriteBehindFuzzTests
     };
 
     /// <summary>Small segments: the corpus's change log (about 40 KB) spans several, so sealed ones and a last one are flipped.</summary>

@@ -61,7 +61,7 @@ public sealed class LiteDbSegmentedLogTests : IDisposable
         Assert.True(File.Exists(SegmentFile(path)));
         using (LiteDatabase raw = LiteDbScopeCountTests.Raw(path))
         {
-            Assert.Equal(DocumentIntegrity.SegmentedFormat, raw.UserVersion);
+            Assert.Equal(DocumentIntegrity.WriteBehindFormat, raw.UserVersion); // written behind (the default), applied at the close
             Assert.False(raw.CollectionExists("changes"));
             BsonDocument b = Assert.Single(raw.GetCollection("state").FindAll());
             Assert.Equal("\"b1\"", Encoding.UTF8.GetString(b["p"].AsBinary));

@@ -233,7 +233,7 @@ public sealed class LiteDbUpgradePowerLossTests : IDisposable
             }
 
             (int format, bool collection) = Probe(path, survivor.Contents());
-            if (format != DocumentIntegrity.SegmentedFormat || collection)
+            if (!DocumentIntegrity.IsSegmented(format) || collection)
             {
                 return ($"{outcome}: after the new conversion the file has format 0x{format:x8}, changes collection {collection}", outcome);
             }

@@ -221,11 +221,11 @@ public sealed class LiteDbUpgradeProcessKillTests : IDisposable
         string outcome = format switch
         {
             DocumentIntegrity.CountedFormat => "Before the switch",
-            DocumentIntegrity.SegmentedFormat => collection ? "Switched, collection not dropped" : "Switched",
+            _ when DocumentIntegrity.IsSegmented(format) => collection ? "Switched, collection not dropped" : "Switched",
             _ => throw new InvalidOperationException($"cycle {cycle}: the file has format 0x{format:x8}"),
         };
         int leftBehind = UpgradeFolders(path).Length;
-        bool switched = format == DocumentIntegrity.SegmentedFormat;
+        bool switched = DocumentIntegrity.IsSegmented(format);
         using (var store = new LiteDbStateStore(path))
         {
             Assert.Equal(switched, store.ChangeLogFolder is not null);
@@ -239,7 +239,7 @@ public sealed class LiteDbUpgradeProcessKillTests : IDisposable
         }
 
         (format, collection) = Probe(path);
-        Assert.Equal(DocumentIntegrity.SegmentedFormat, format);
+        Assert.Equal(DocumentIntegrity.WriteBehindFormat, format); // the store that finished it writes behind (the default)
         Assert.False(collection, $"cycle {cycle} ({outcome}): the changes collection is still there after the conversion");
         string folder = Assert.Single(UpgradeFolders(path));
         Assert.False(Directory.Exists(SegmentLog.FolderFor(path)));
