@@ -298,7 +298,7 @@ public sealed class LiteDbIndexLoopTests : IDisposable
             File.WriteAllBytes(path, file);
         }
 
-        /// <summary>The offset of the index node in <paramref name="slot"/> holding <paramref name="key"/>; exactly one must match.</summary>
+        /// <summary>The offset of the index node in <paramref name="slot"/> holding <paramref name="key"/>; exactly one must match (its slot, its level count, and addresses where its links are).</summary>
         private static int Node(byte[] file, byte[] key, byte slot = 0)
         {
             var found = new List<int>();
@@ -307,7 +307,7 @@ public sealed class LiteDbIndexLoopTests : IDisposable
                 for (int levels = 1; levels <= 32; levels++)
                 {
                     int start = at - 12 - (10 * levels);
-                    if (start >= 0 && file[start] == slot && file[start + 1] == levels)
+                    if (start >= 0 && file[start] == slot && file[start + 1] == levels && Enumerable.Range(0, 2 + (2 * levels)).All(a => IsAddress(file, start + 2 + (5 * a))))
                     {
                         found.Add(start);
                     }
@@ -317,6 +317,15 @@ public sealed class LiteDbIndexLoopTests : IDisposable
             Assert.True(found.Count == 1, $"expected one index node for the key, found {found.Count}");
             return found[0];
         }
+
+        /// <summary>
+        /// Whether the 5 bytes at <paramref name="at"/> can be a page address (a page number within the file, then an index
+        /// in the page; or the empty address, all 0xFF): bytes before a key that only happen to hold the slot and a level
+        /// count are not a node (a chance match, which random node levels made some runs find).
+        /// </summary>
+        private static bool IsAddress(byte[] file, int at)
+            => file.AsSpan(at, 5).IndexOfAnyExcept((byte)0xFF) < 0
+               || (BitConverter.ToUInt32(file, at) < (uint)(file.Length / 8192) && file[at + 4] != 0xFF);
 
         private static int NextIndexOf(byte[] file, byte[] key, int from)
         {
