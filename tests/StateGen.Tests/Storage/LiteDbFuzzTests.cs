@@ -104,7 +104,11 @@ public sealed class LiteDbFuzzTests
             iter: iterations,
             seed: seed,
             threads: 1);
-        Assert.True(outcomes.GetValueOrDefault("typed error") > 0 && (iterations == 1 || outcomes.GetValueOrDefault("intact") > 0), string.Join(", ", outcomes));
+        // A kept input is replayed for what it must never do again (hang, or read back wrong: the run's checks above); the
+        // bytes it damages depend on the corpus files' layout, which changed since it was kept (the hook history's "ci"
+        // index), so it may now land where the read stays intact. Its original damage is planted directly in
+        // LiteDbHookCountTests.
+        Assert.True(iterations == 1 || (outcomes.GetValueOrDefault("typed error") > 0 && outcomes.GetValueOrDefault("intact") > 0), string.Join(", ", outcomes));
     }
 
     [Fact]

@@ -233,10 +233,41 @@ public sealed class LiteDbIndexLoopTests : IDisposable
         Assert.Equal(Enumerable.Range(1, 40).Where(i => (i - 1) % 3 == 1).Select(i => (long)i), correlated!.Select(r => r.Id));
     }
 
+    [Fact]
+    public async Task A_loop_in_the_hook_historys_correlation_index_is_the_typed_error_for_reads_through_it()
+    {
+        string path = _dir.File("state.db");
+        using (LiteDbStateStore store = CollectionLayout.Open(path))
+        {
+            await store.AppendHookExecutionsAsync(Enumerable.Range(0, 40).Select(i => new HookExecutionRecord(0, "hook-1", "BeforeChange", Scope, Key(i % 4), "Note", "Continued", null, TimeSpan.FromMilliseconds(2), DateTimeOffset.UnixEpoch, "corr-" + (i % 3), "1"u8.ToArray(), "2"u8.ToArray(), ReadOnlyMemory<byte>.Empty)).ToArray());
+        }
+
+        // In the "ci" index (slot 2: after "_id" and "c"), corr-1's record 29 now links back to its record 23 (the successor of 20).
+        static byte[] Ci(long id) => IndexLinks.StringKey("corr-1\u001E" + id.ToString("D19", System.Globalization.CultureInfo.InvariantCulture));
+        IndexLinks.LoopBack(path, Ci(29), Ci(20), slot: 2);
+
+        // corr-1's records by steps: a page before the loop is intact; a read through it is the typed error.
+        IReadOnlyList<HookExecutionRecord>? early = await OnCopyAsync(path, "corr-1's first hook records", async s => await s.ReadHookExecutionsAsync(new HookExecutionQuery { CorrelationId = "corr-1", AfterId = 10, Limit = 3 }));
+        Assert.Equal([11L, 14, 17], early!.Select(r => r.Id));
+        Assert.Null(await OnCopyAsync(path, "corr-1's hook records", async s => await s.ReadHookExecutionsAsync(new HookExecutionQuery { CorrelationId = "corr-1" })));
+
+        // The other correlation ids: intact (corr-0's keys come before the loop) or the typed error (a descent to corr-2's
+        // may pass through it), never wrong.
+        IReadOnlyList<HookExecutionRecord>? before = await OnCopyAsync(path, "corr-0's hook records", async s => await s.ReadHookExecutionsAsync(new HookExecutionQuery { CorrelationId = "corr-0" }));
+        Assert.Equal(Enumerable.Range(1, 40).Where(i => (i - 1) % 3 == 0).Select(i => (long)i), before!.Select(r => r.Id));
+        IReadOnlyList<HookExecutionRecord>? after = await OnCopyAsync(path, "corr-2's hook records", async s => await s.ReadHookExecutionsAsync(new HookExecutionQuery { CorrelationId = "corr-2" }));
+        Assert.True(after is null || after.Select(r => r.Id).SequenceEqual(Enumerable.Range(1, 40).Where(i => (i - 1) % 3 == 2).Select(i => (long)i)), "corr-2's records read back wrong");
+
+        // The whole history (by id) does not use that index: intact.
+        IReadOnlyList<HookExecutionRecord>? all = await OnCopyAsync(path, "every hook record", async s => await s.ReadHookExecutionsAsync(new HookExecutionQuery()));
+        Assert.Equal(Enumerable.Range(1, 40).Select(i => (long)i), all!.Select(r => r.Id));
+    }
+
     /// <summary>
     /// Surgery on LiteDB 5 index nodes in a closed data file (test support, from LiteDB's page format): a node is
     /// <c>[slot][levels][data block:5][next node:5]</c>, then per level <c>[prev:5][next:5]</c>, then the key (type byte,
-    /// then for a string its UTF-8 length and bytes, for an Int64 its 8 bytes). The primary key's index is slot 0.
+    /// then for a string its UTF-8 length and bytes, for an Int64 its 8 bytes). The primary key's index is slot 0; the
+    /// others take the next free slots in the order they were created.
     /// </summary>
     private static class IndexLinks
     {
@@ -257,21 +288,21 @@ public sealed class LiteDbIndexLoopTests : IDisposable
         }
 
         /// <summary>Points the level-0 next link of <paramref name="from"/>'s node where <paramref name="predecessor"/>'s points (its successor).</summary>
-        public static void LoopBack(string path, byte[] from, byte[] predecessor)
+        public static void LoopBack(string path, byte[] from, byte[] predecessor, byte slot = 0)
         {
             Assert.False(File.Exists(Path.ChangeExtension(path, null) + "-log.db"), "the store's close checkpointed its log into the data file");
             byte[] file = File.ReadAllBytes(path);
-            int x = Node(file, from);
-            int w = Node(file, predecessor);
+            int x = Node(file, from, slot);
+            int w = Node(file, predecessor, slot);
             Array.Copy(file, w + 17, file, x + 17, 5);
             File.WriteAllBytes(path, file);
         }
 
         /// <summary>
-        /// The offset of the primary-key index node holding <paramref name="key"/>, found through the pages' slot tables
-        /// (index pages only, so stale bytes elsewhere cannot match); exactly one must.
+        /// The offset of the node of index <paramref name="slot"/> holding <paramref name="key"/>, found through the index
+        /// pages' segment tables (so bytes elsewhere that happen to look like a node cannot match); exactly one must.
         /// </summary>
-        private static int Node(byte[] file, byte[] key)
+        private static int Node(byte[] file, byte[] key, byte slot = 0)
         {
             const int page = 8192;
             var found = new List<int>();
@@ -282,14 +313,14 @@ public sealed class LiteDbIndexLoopTests : IDisposable
                     continue; // not an index page
                 }
 
-                for (int slot = 0; slot <= file[p + 30]; slot++)
+                for (int item = 0; item <= file[p + 30]; item++)
                 {
-                    int position = BitConverter.ToUInt16(file, p + page - ((slot + 1) * 4) + 2);
-                    int length = BitConverter.ToUInt16(file, p + page - ((slot + 1) * 4));
+                    int position = BitConverter.ToUInt16(file, p + page - ((item + 1) * 4) + 2);
+                    int length = BitConverter.ToUInt16(file, p + page - ((item + 1) * 4));
                     int node = p + position;
-                    if (position == 0 || length == 0 || file[node] != 0)
+                    if (position == 0 || length == 0 || file[node] != slot)
                     {
-                        continue; // a free slot, or a node of another index than the primary key's
+                        continue; // a free item, or a node of another index
                     }
 
                     int keyAt = node + 12 + (10 * file[node + 1]);

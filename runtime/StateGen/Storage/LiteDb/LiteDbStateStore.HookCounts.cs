@@ -16,7 +16,17 @@ public sealed partial class LiteDbStateStore
     private const string HookCountId = "hooks";
     private const string HookCountMismatch = "the hook records found do not match the history's stored count: an index is damaged";
 
-    /// <summary>At open (with the index walk): a file without the record, new or older, gets it, counted now.</summary>
+    /// <summary>
+    /// The count record: how many hook records the history holds, the newest one's id, the id from which every record
+    /// carries its correlation index value (<c>ci</c>; <see langword="null"/> when not known, as in a file written before
+    /// it), and the newest id ever assigned (ids are never reused, even when the newest records are pruned).
+    /// </summary>
+    private readonly record struct HookTotals(long Count, long Last, long? IndexedFrom, long Assigned);
+
+    /// <summary>
+    /// At open (with the index walk): a file without the record, new or older, gets it, counted now, with the id from
+    /// which every record carries <c>ci</c> (after the newest record without it, which files from before it hold).
+    /// </summary>
     private void OpenHookCount()
     {
         if (_meta.FindById(HookCountId) is { } stored)
@@ -27,39 +37,81 @@ public sealed partial class LiteDbStateStore
 
         long count = 0;
         long last = 0;
+        long lastUnindexed = 0;
         foreach (BsonDocument doc in _hooks.FindAll())
         {
             count++;
-            last = Math.Max(last, Checked(doc, HooksCollectionName)["_id"].AsInt64);
+            long id = CheckedHook(doc)["_id"].AsInt64;
+            last = Math.Max(last, id);
+            if (!doc.ContainsKey(CorrelationIndex))
+            {
+                lastUnindexed = Math.Max(lastUnindexed, id);
+            }
         }
 
-        InTransaction(() => WriteHookCount(count, last));
+        InTransaction(() => WriteHookCount(new HookTotals(count, last, lastUnindexed + 1, last)));
     }
 
-    /// <summary>The stored count and newest id; <see langword="null"/> for a file not yet counted (opened without the index walk).</summary>
-    private (long Count, long Last)? StoredHookCount() => _meta.FindById(HookCountId) is { } doc ? CheckedHookCount(doc) : null;
+    /// <summary>The stored totals; <see langword="null"/> for a file not yet counted (opened without the index walk).</summary>
+    private HookTotals? StoredHookCount() => _meta.FindById(HookCountId) is { } doc ? CheckedHookCount(doc) : null;
 
-    private (long Count, long Last) CheckedHookCount(BsonDocument doc)
+    private HookTotals CheckedHookCount(BsonDocument doc)
     {
         if (!DocumentIntegrity.Verify(doc, required: true) || !doc["n"].IsInt64 || !doc["l"].IsInt64 || doc["n"].AsInt64 < 0 || doc["l"].AsInt64 < 0
-            || (doc["n"].AsInt64 == 0) != (doc["l"].AsInt64 == 0))
+            || (doc["n"].AsInt64 == 0) != (doc["l"].AsInt64 == 0)
+            || (!doc["i"].IsNull && (!doc["i"].IsInt64 || doc["i"].AsInt64 < 1))
+            || (!doc["a"].IsNull && (!doc["a"].IsInt64 || doc["a"].AsInt64 < doc["l"].AsInt64)))
         {
             throw new StateStoreCorruptedException(FilePath, "the hook history's count record failed its checks");
         }
 
-        return (doc["n"].AsInt64, doc["l"].AsInt64);
+        // Written by a StateGen from before the correlation index, the record has neither "i" nor "a" (it rewrites the
+        // whole record): then the records are not known to carry "ci", and ids continue after the newest.
+        return new HookTotals(doc["n"].AsInt64, doc["l"].AsInt64, doc["i"].IsNull ? null : doc["i"].AsInt64, doc["a"].IsNull ? doc["l"].AsInt64 : doc["a"].AsInt64);
     }
 
-    /// <summary>Inside a transaction: the history now holds <paramref name="count"/> records, the newest <paramref name="last"/>.</summary>
-    private void WriteHookCount(long count, long last)
-        => _meta.Upsert(DocumentIntegrity.Seal(new BsonDocument { ["_id"] = HookCountId, ["n"] = count, ["l"] = last }));
+    /// <summary>Inside a transaction: the history's totals are now <paramref name="totals"/>.</summary>
+    private void WriteHookCount(HookTotals totals)
+    {
+        var doc = new BsonDocument { ["_id"] = HookCountId, ["n"] = totals.Count, ["l"] = totals.Last, ["a"] = Math.Max(totals.Assigned, totals.Last) };
+        if (totals.IndexedFrom is long from)
+        {
+            doc["i"] = from;
+        }
 
-    /// <summary>Inside an append's transaction, after the inserts: adds them, if the file is counted.</summary>
-    private void CountAppendedHooks(int appended, long last)
+        _meta.Upsert(DocumentIntegrity.Seal(doc));
+    }
+
+    /// <summary>
+    /// Inside an append's transaction, before its inserts: the id of its first record, after every id assigned before
+    /// (from the count record; in a file not yet counted, after the newest record, found by the guarded walk).
+    /// </summary>
+    private long NextHookId()
+    {
+        if (StoredHookCount() is { } stored)
+        {
+            return Math.Max(stored.Last, stored.Assigned) + 1;
+        }
+
+        long last = 0;
+        foreach (BsonDocument doc in _hooks.Find(Query.All("_id", Query.Descending), limit: 1))
+        {
+            last = CheckedHook(doc)["_id"].AsInt64;
+        }
+
+        return last + 1;
+    }
+
+    /// <summary>
+    /// Inside an append's transaction, after the inserts of ids <paramref name="first"/> to <paramref name="last"/> (each
+    /// with its <c>ci</c>): adds them, if the file is counted. A record that did not know from which id every record
+    /// carries <c>ci</c> learns it: from this append's first.
+    /// </summary>
+    private void CountAppendedHooks(int appended, long first, long last)
     {
         if (appended > 0 && StoredHookCount() is { } stored)
         {
-            WriteHookCount(stored.Count + appended, Math.Max(stored.Last, last));
+            WriteHookCount(new HookTotals(stored.Count + appended, Math.Max(stored.Last, last), stored.IndexedFrom ?? first, Math.Max(stored.Assigned, last)));
         }
     }
 
@@ -72,7 +124,7 @@ public sealed partial class LiteDbStateStore
             long last = 0;
             foreach (BsonDocument doc in _hooks.Find(Query.All("_id", Query.Descending), limit: 1))
             {
-                last = Checked(doc, HooksCollectionName)["_id"].AsInt64;
+                last = CheckedHook(doc)["_id"].AsInt64;
             }
 
             if (count < 0 || (count == 0) != (last == 0))
@@ -80,8 +132,45 @@ public sealed partial class LiteDbStateStore
                 throw new StateStoreCorruptedException(FilePath, HookCountMismatch);
             }
 
-            WriteHookCount(count, last);
+            WriteHookCount(stored with { Count = count, Last = last });
         }
+    }
+
+    /// <summary>
+    /// Whether a read by correlation id can step through the <c>ci</c> index: the count record knows the id from which
+    /// every record carries it, and the oldest record (one guarded descent) is not older. Otherwise (records from
+    /// before the index remain, or the file is not counted) the read walks the whole history.
+    /// </summary>
+    private bool HooksCorrelationIndexed()
+    {
+        if (StoredHookCount() is not { IndexedFrom: long from } stored)
+        {
+            return false;
+        }
+
+        return stored.Count == 0 || (IndexWalk.Next(_hooks, "_id", 0L, FilePath) is { } oldest && oldest["_id"].AsInt64 >= from);
+    }
+
+    /// <summary>
+    /// A hook record, checked: its checksum, and when it carries <c>ci</c> (every record since the correlation index),
+    /// its id and correlation id against that value, which repeats them inside the checksum (the id is not covered by it).
+    /// </summary>
+    private BsonDocument CheckedHook(BsonDocument doc)
+    {
+        Checked(doc, HooksCollectionName);
+        if (!doc["_id"].IsInt64)
+        {
+            throw new StateStoreCorruptedException(FilePath, "a hook record's id is not a whole number");
+        }
+
+        if (doc.TryGetValue(CorrelationIndex, out BsonValue ci)
+            && !(doc["c"].IsNull ? ci.IsNull
+                : doc["c"].IsString && ci.IsString && string.Equals(ci.AsString, IndexValue(doc["c"].AsString, doc["_id"].AsInt64), StringComparison.Ordinal)))
+        {
+            throw new StateStoreCorruptedException(FilePath, "a hook record's id or correlation id does not match its correlation index value");
+        }
+
+        return doc;
     }
 
     /// <summary>A walk of the whole history: as many records as the stored count, the newest its newest id.</summary>

@@ -457,8 +457,10 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
             _changes.EnsureIndex(CorrelationIndex);
         }
 
-        // Hook history is read by correlation id (replay) in either layout.
+        // Hook history is read by correlation id (replay) in either layout: through "ci" (correlation id and id, unique
+        // values a read steps through, IndexWalk), or in a file whose older records lack it, by a walk of the whole history.
         _hooks.EnsureIndex("c");
+        _hooks.EnsureIndex(CorrelationIndex);
 
         // Walks the index of current values, so a damaged file fails here, not on first use.
         long entries = _walkIndexOnOpen ? _state.Count() : -1;
@@ -1038,19 +1040,25 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
         cancellationToken.ThrowIfCancellationRequested();
         ValueTask<int> done = RunDurable(() =>
         {
-            // The hook history indexes the correlation id as it is (in both layouts): refused before the transaction.
-            if (records.FirstOrDefault(r => r.CorrelationId is { } c && System.Text.Encoding.UTF8.GetByteCount(c) > MaxIndexedStringBytes) is { } tooLong)
+            // The hook history indexes the correlation id with the record's id (in both layouts): refused before the transaction.
+            if (records.FirstOrDefault(r => r.CorrelationId is { } c && System.Text.Encoding.UTF8.GetByteCount(c) > MaxIndexedPrefixBytes) is { } tooLong)
             {
-                throw new StateStoreException($"The hook records cannot be appended, so none was: the correlation id of '{tooLong.HookId}' is over the {MaxIndexedStringBytes} UTF-8 bytes the hook history's index holds.");
+                throw new StateStoreException($"The hook records cannot be appended, so none was: the correlation id of '{tooLong.HookId}' is over the {MaxIndexedPrefixBytes} UTF-8 bytes the hook history's index holds.");
             }
 
             InTransaction(() =>
             {
-                long last = 0;
+                // Ids are assigned here, not by LiteDB at insert, so that "ci" (correlation id and id) is inside the checksum
+                // (which leaves "_id" out): an id LiteDB reads back wrong no longer matches it. LiteDB keeps an explicit id.
+                long first = NextHookId();
+                long id = first - 1;
                 foreach (HookExecutionRecord r in records)
                 {
-                    last = _hooks.Insert(DocumentIntegrity.Seal(new BsonDocument
+                    id++;
+                    _hooks.Insert(DocumentIntegrity.Seal(new BsonDocument
                     {
+                        ["_id"] = id,
+                        [CorrelationIndex] = r.CorrelationId is null ? BsonValue.Null : IndexValue(r.CorrelationId, id),
                         ["h"] = r.HookId,
                         ["pt"] = r.Point,
                         ["s"] = r.Scope,
@@ -1064,10 +1072,10 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
                         ["ov"] = r.OldValue.ToArray(),
                         ["nv"] = r.NewValue.ToArray(),
                         ["rv"] = r.ResultValue.ToArray(),
-                    })).AsInt64;
+                    }));
                 }
 
-                CountAppendedHooks(records.Count, last);
+                CountAppendedHooks(records.Count, first, id);
             });
             return 0;
         },
@@ -1082,12 +1090,42 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
         cancellationToken.ThrowIfCancellationRequested();
         return new(Run<IReadOnlyList<HookExecutionRecord>>(() =>
         {
+            static bool HookMatches(BsonDocument d, HookExecutionQuery q)
+                => (q.HookId is null || d["h"].AsString == q.HookId) && (q.Scope is null || d["s"].AsString == q.Scope) && (q.Key is null || d["k"].AsString == q.Key);
+
             List<BsonDocument> docs;
-            if (query.CorrelationId is not null)
+            if (query.CorrelationId is { } correlationId && HooksCorrelationIndexed())
             {
-                // The "c" index is not unique, so it cannot be walked by steps (IndexWalk): the whole log from one end (a cost
-                // in the size of the hook history, a known limit), its count and newest id checked like a read by id's, this
-                // correlation id's records kept.
+                // Every record carries "ci" (correlation id and id, unique): this correlation id's records by steps (IndexWalk)
+                // from the position on, in id order, each checked against its value; the walk stops at the page's limit.
+                string prefix = IndexPrefix(correlationId);
+                long newest = StoredHookCount()?.Last ?? long.MaxValue;
+                docs = [];
+                int matched = 0;
+                foreach (BsonDocument doc in IndexWalk.Ascending(_hooks, CorrelationIndex, IndexValue(correlationId, Math.Max(0, query.AfterId)), k => k.IsString && k.AsString.StartsWith(prefix, StringComparison.Ordinal), FilePath))
+                {
+                    CheckedHook(doc);
+                    if (!doc["c"].IsString || !string.Equals(doc["c"].AsString, correlationId, StringComparison.Ordinal) || !doc[CorrelationIndex].IsString)
+                    {
+                        throw new StateStoreCorruptedException(FilePath, "a hook record's correlation id does not match its correlation index value");
+                    }
+
+                    if (doc["_id"].AsInt64 > newest)
+                    {
+                        throw new StateStoreCorruptedException(FilePath, HookCountMismatch);
+                    }
+
+                    docs.Add(doc);
+                    if (HookMatches(doc, query) && ++matched == query.Limit)
+                    {
+                        break;
+                    }
+                }
+            }
+            else if (query.CorrelationId is not null)
+            {
+                // Records from before "ci" remain (or the file is not counted): the whole log from one end (a cost in the size
+                // of the hook history), its count and newest id checked like a read by id's, this correlation id's records kept.
                 docs = [];
                 long seen = 0, newest = 0;
                 foreach (BsonDocument doc in IndexWalk.FromEnd(_hooks, "_id", Query.Ascending))
@@ -1096,7 +1134,7 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
                     newest = Math.Max(newest, doc["_id"].IsNumber ? doc["_id"].AsInt64 : long.MaxValue);
                     if (doc["c"].IsString && string.Equals(doc["c"].AsString, query.CorrelationId, StringComparison.Ordinal))
                     {
-                        docs.Add(Checked(doc, HooksCollectionName));
+                        docs.Add(CheckedHook(doc));
                     }
                 }
 
@@ -1106,7 +1144,7 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
             {
                 docs = IndexWalk.FromEnd(_hooks, "_id", Query.Descending)
                     .TakeWhile(d => !d["_id"].IsNumber || d["_id"].AsInt64 > query.AfterId)
-                    .Select(d => Checked(d, HooksCollectionName)).ToList();
+                    .Select(d => CheckedHook(d)).ToList();
                 CheckHookRead(docs, query.AfterId);
 
                 // The walk from the newest end: its oldest record must be the first after the position (one guarded descent).
@@ -1155,14 +1193,14 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
             {
                 // "u" has no index: the whole history (the guarded walk), filtered.
                 remove.UnionWith(IndexWalk.FromEnd(_hooks, "_id", Query.Ascending)
-                    .Select(d => Checked(d, HooksCollectionName))
+                    .Select(d => CheckedHook(d))
                     .Where(d => d["u"].AsInt64 < limit.UtcTicks)
                     .Select(d => d["_id"].AsInt64));
             }
 
             if (keepNewest is int keep)
             {
-                remove.UnionWith(_hooks.FindAll().Select(d => Checked(d, HooksCollectionName)["_id"].AsInt64).OrderByDescending(i => i).Skip(Math.Max(0, keep)));
+                remove.UnionWith(_hooks.FindAll().Select(d => CheckedHook(d)["_id"].AsInt64).OrderByDescending(i => i).Skip(Math.Max(0, keep)));
             }
 
             InTransaction(() =>
