@@ -119,8 +119,8 @@ internal static class DurabilityCheck
 
             Console.WriteLine(FormattableString.Invariant($"  durable / (serialize + raw upsert + fsync): {Median(singleRatio):F2}x (target <= 1.2x)"));
             Console.WriteLine(FormattableString.Invariant($"  durable / relaxed:                        {Median(relaxedSingle):F1}x"));
-            Console.WriteLine(FormattableString.Invariant($"  durable+behind / (serialize + raw upsert + fsync): {Median(behindSingleRatio):F2}x (change log on, written behind)"));
-            Console.WriteLine("  (durable, relaxed: RecordChanges = false, one upsert per save like the floor; durable+changelog: the default store)");
+            Console.WriteLine(FormattableString.Invariant($"  durable+behind / (serialize + raw upsert + fsync): {Median(behindSingleRatio):F2}x (change log on, written behind: the default store)"));
+            Console.WriteLine("  (durable, relaxed: RecordChanges = false, one upsert per save like the floor; durable+changelog: change log on, written directly (WriteBehind = false))");
             Console.WriteLine($"{Writers} concurrent writers, saves per second (median):");
             foreach (var (name, values) in group)
             {
@@ -129,7 +129,7 @@ internal static class DurabilityCheck
 
             Console.WriteLine(FormattableString.Invariant($"  durable (group commit) / fsync-per-write: {Median(groupRatio):F1}x (target >= 5x)"));
             Console.WriteLine(FormattableString.Invariant($"  relaxed / durable:                        {Median(relaxedGroup):F1}x"));
-            Console.WriteLine(FormattableString.Invariant($"  durable+behind (group commit) / fsync-per-write: {Median(behindGroupRatio):F1}x (change log on, written behind)"));
+            Console.WriteLine(FormattableString.Invariant($"  durable+behind (group commit) / fsync-per-write: {Median(behindGroupRatio):F1}x (change log on, written behind: the default store)"));
             Console.WriteLine(FormattableString.Invariant($"  durable: {saves} saves in {commits} LiteDB transactions ({grouped} shared by several saves, {(double)saves / Math.Max(1, commits):F1} saves each), {flushes} log fsyncs ({(double)saves / Math.Max(1, flushes):F1} saves per fsync)"));
             Checksum(Median(single["relaxed"]));
         }
