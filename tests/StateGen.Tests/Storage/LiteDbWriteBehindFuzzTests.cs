@@ -36,8 +36,9 @@ namespace StateGen.Tests.Storage;
 /// whose commit-end record there is intact; a history gap only without an intact commit-end record after the first
 /// damaged byte.</item>
 /// <item>Damage to LiteDB's files (the data file, its log): LiteDB may refuse, or come up at an older state with an older
-/// <c>meta.S</c> (as after a power cut; the whole commits past it are then replayed from the segments). Conservatively,
-/// any single commit boundary; no history gap.</item>
+/// <c>meta.S</c> (as after a power cut); the whole commits past it are then loaded from the intact segments, so the
+/// reads must be at the last commit (since session 13; with the check for a file that lost its marker beside a folder
+/// of records removed, seed <c>6CgnCWVLVgY2</c> fails it); no history gap.</item>
 /// <item>A sealed segment damaged, or any segment deleted, swapped or replaced, or the last segment's header damaged:
 /// the typed error or any single commit boundary (a history gap and a change log that starts later allowed).</item>
 /// </list>
@@ -163,7 +164,7 @@ public sealed class LiteDbWriteBehindFuzzTests
         if (liteDb)
         {
             // (A draw mutates one file: the segments are intact.)
-            return new Rules("LiteDB's files", 0, GapAllowed: false, LogMayStartLater: false, []);
+            return new Rules("LiteDB's files", corpus.LastCommit, GapAllowed: false, LogMayStartLater: false, []);
         }
 
         byte[] intactLast = corpus.Images[corpus.LastSegment];
