@@ -20,7 +20,7 @@ namespace StateGen.Storage.LiteDb;
 public sealed partial class LiteDbStateStore
 {
     /// <summary>The most keys the overlay holds before the next commit applies it.</summary>
-    internal const int MaxPendingKeys = 1024;
+    internal const int MaxPendingKeys = 256;
 
     /// <summary>The most payload bytes the overlay holds before the next commit applies it.</summary>
     internal const long MaxPendingBytes = 16L << 20;

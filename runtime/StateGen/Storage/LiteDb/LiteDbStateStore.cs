@@ -100,7 +100,7 @@ public sealed class LiteDbStateStoreOptions
     /// default): a write, delete or batch is decided by its change records in the segment log (the last one
     /// flagged as the end of its commit) and returns without a LiteDB transaction (a durable one after the log's flush
     /// alone); the current values in the database file are brought up to date from an in-memory overlay in batches (at
-    /// 1,024 keys, 16 MiB or 4,096 records, before any list, scan, count or backup, and at the close), and an open after
+    /// 256 keys, 16 MiB or 4,096 records, before any list, scan, count or backup, and at the close), and an open after
     /// a crash reads the commits the log holds past them. A save then costs about half the write floor instead of about
     /// 1.8 times it (docs/benchmarks.md). The file gets a format marker that a StateGen from before write behind
     /// (session 12) refuses. Off: each change is one LiteDB transaction as well (a file written behind opens either way).
