@@ -33,8 +33,7 @@ public class CacheBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        _folder = Path.Combine(Path.GetTempPath(), "stategen-bench-" + Guid.NewGuid().ToString("N"));
-        Directory.CreateDirectory(_folder);
+        _folder = BenchFolder.Create();
         byte[] payload = Encoding.UTF8.GetBytes("\"" + new string('x', (11 * 1024) - 2) + "\"");
 
         _liteDb = new LiteDbStateStore(new LiteDbStateStoreOptions { Path = Path.Combine(_folder, "cache.db"), Durability = StateDurability.Relaxed, RelaxedFlushInterval = TimeSpan.FromHours(1) });
@@ -59,14 +58,7 @@ public class CacheBenchmarks
     {
         _cache.Dispose();
         _liteDb.Dispose();
-        try
-        {
-            Directory.Delete(_folder, recursive: true);
-        }
-        catch (IOException)
-        {
-            // A temp folder left behind is harmless.
-        }
+        BenchFolder.Delete(_folder);
     }
 
     [Benchmark(Baseline = true, Description = "ConcurrentDictionary<string> TryGetValue")]

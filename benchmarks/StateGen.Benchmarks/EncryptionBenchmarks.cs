@@ -38,8 +38,7 @@ public class EncryptionBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        _folder = Path.Combine(Path.GetTempPath(), "stategen-bench-" + Guid.NewGuid().ToString("N"));
-        Directory.CreateDirectory(_folder);
+        _folder = BenchFolder.Create();
         _agent = BenchAgent.CreateSample();
         for (int i = _agent.History.Count; i < Turns; i++)
         {
@@ -79,14 +78,7 @@ public class EncryptionBenchmarks
         _plain.Dispose();
         _encrypted.Dispose();
         _ring.Dispose();
-        try
-        {
-            Directory.Delete(_folder, recursive: true);
-        }
-        catch (IOException)
-        {
-            // A temp folder left behind is harmless.
-        }
+        BenchFolder.Delete(_folder);
     }
 
     [Benchmark(Baseline = true, Description = "Save, LiteDB")]

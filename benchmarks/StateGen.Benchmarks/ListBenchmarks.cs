@@ -36,8 +36,7 @@ public class ListBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        _folder = Path.Combine(Path.GetTempPath(), "stategen-bench-" + Guid.NewGuid().ToString("N"));
-        Directory.CreateDirectory(_folder);
+        _folder = BenchFolder.Create();
         _store = new LiteDbStateStore(new LiteDbStateStoreOptions
         {
             Path = Path.Combine(_folder, "stategen.db"),
@@ -79,14 +78,7 @@ public class ListBenchmarks
     {
         _store.Dispose();
         _rawDb.Dispose();
-        try
-        {
-            Directory.Delete(_folder, recursive: true);
-        }
-        catch (IOException)
-        {
-            // A temp folder left behind is harmless.
-        }
+        BenchFolder.Delete(_folder);
     }
 
     [Benchmark(Baseline = true, Description = "raw LiteDB, range walk of the s index")]

@@ -61,8 +61,7 @@ public class RuntimeBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        _folder = Path.Combine(Path.GetTempPath(), "stategen-bench-" + Guid.NewGuid().ToString("N"));
-        Directory.CreateDirectory(_folder);
+        _folder = BenchFolder.Create();
         _agent = BenchAgent.CreateSample();
         for (int i = _agent.History.Count; i < 53; i++)
         {
@@ -137,13 +136,7 @@ public class RuntimeBenchmarks
         }
 
         _rawDb.Dispose();
-        try
-        {
-            Directory.Delete(_folder, recursive: true);
-        }
-        catch (IOException)
-        {
-        }
+        BenchFolder.Delete(_folder);
     }
 
     /// <summary>The write floor: the generated serializer into a reused buffer, then a raw LiteDB upsert of those bytes.</summary>

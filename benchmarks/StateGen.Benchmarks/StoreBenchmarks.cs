@@ -40,8 +40,7 @@ public class StoreBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        _folder = Path.Combine(Path.GetTempPath(), "stategen-bench-" + Guid.NewGuid().ToString("N"));
-        Directory.CreateDirectory(_folder);
+        _folder = BenchFolder.Create();
 
         _agent = BenchAgent.CreateSample();
         _loadTarget = new BenchAgent { Id = _agent.Id };
@@ -87,14 +86,7 @@ public class StoreBenchmarks
     {
         _manager.Dispose();
         _rawDb.Dispose();
-        try
-        {
-            Directory.Delete(_folder, recursive: true);
-        }
-        catch (IOException)
-        {
-            // A temp folder left behind is harmless.
-        }
+        BenchFolder.Delete(_folder);
     }
 
     [Benchmark(Baseline = true, Description = "raw LiteDB + STJ")]

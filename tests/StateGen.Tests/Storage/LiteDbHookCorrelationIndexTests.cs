@@ -234,8 +234,8 @@ public sealed class LiteDbHookCorrelationIndexTests : IDisposable
         await Assert.ThrowsAsync<StateStoreCorruptedException>(async () => await stepping.ReadHookExecutionsAsync(new HookExecutionQuery()));
     }
 
-    [Fact]
-    public async Task A_record_whose_correlation_index_value_disagrees_with_its_correlation_id_is_the_typed_error()
+    /// <summary>A closed store holding 12 hook records, then <paramref name="edit"/> of its hook collection through a raw handle.</summary>
+    private async Task<string> TwelveRecordsEditedAsync(Action<ILiteCollection<BsonDocument>> edit)
     {
         string path = _dir.NewDatabaseFile();
         await using (var store = new LiteDbStateStore(path))
@@ -245,12 +245,22 @@ public sealed class LiteDbHookCorrelationIndexTests : IDisposable
 
         using (LiteDatabase db = Raw(path))
         {
-            // Record 2 (n = 1, corr-1) listed under corr-0, resealed: its checksum holds, its value does not match its fields.
-            ILiteCollection<BsonDocument> hooks = db.GetCollection("hooks");
+            edit(db.GetCollection("hooks"));
+        }
+
+        return path;
+    }
+
+    [Fact]
+    public async Task A_record_whose_correlation_index_value_disagrees_with_its_correlation_id_is_the_typed_error()
+    {
+        // Record 2 (n = 1, corr-1) listed under corr-0, resealed: its checksum holds, its value does not match its fields.
+        string path = await TwelveRecordsEditedAsync(hooks =>
+        {
             BsonDocument doc = hooks.FindById(2);
             doc["ci"] = IndexValue("corr-0", 2);
             Assert.True(hooks.Update(DocumentIntegrity.Seal(doc)));
-        }
+        });
 
         await using var reopened = new LiteDbStateStore(path);
         var ex = await Assert.ThrowsAsync<StateStoreCorruptedException>(async () => await reopened.ReadHookExecutionsAsync(new HookExecutionQuery { CorrelationId = "corr-0" }));
@@ -260,21 +270,14 @@ public sealed class LiteDbHookCorrelationIndexTests : IDisposable
     [Fact]
     public async Task A_record_whose_id_is_not_the_one_its_correlation_index_value_holds_is_the_typed_error()
     {
-        string path = _dir.NewDatabaseFile();
-        await using (var store = new LiteDbStateStore(path))
+        // Record 6 (n = 5, corr-1) read back under id 60: the checksum leaves "_id" out, "ci" repeats it.
+        string path = await TwelveRecordsEditedAsync(hooks =>
         {
-            await store.AppendHookExecutionsAsync(Records(0, 12));
-        }
-
-        using (LiteDatabase db = Raw(path))
-        {
-            // Record 6 (n = 5, corr-1) read back under id 60: the checksum leaves "_id" out, "ci" repeats it.
-            ILiteCollection<BsonDocument> hooks = db.GetCollection("hooks");
             BsonDocument doc = hooks.FindById(6);
             Assert.True(hooks.Delete(6));
             doc["_id"] = 60L;
             hooks.Insert(doc);
-        }
+        });
 
         await using var reopened = new LiteDbStateStore(path);
         var ex = await Assert.ThrowsAsync<StateStoreCorruptedException>(async () => await reopened.ReadHookExecutionsAsync(new HookExecutionQuery { CorrelationId = "corr-1" }));
