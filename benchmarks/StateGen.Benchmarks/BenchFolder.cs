@@ -1,5 +1,7 @@
 using System;
+using System.Globalization;
 using System.IO;
+using LiteDB;
 
 namespace StateGen.Benchmarks;
 
@@ -12,6 +14,23 @@ internal static class BenchFolder
         string folder = Path.Combine(Path.GetTempPath(), "stategen-bench-" + Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(folder);
         return folder;
+    }
+
+    /// <summary>
+    /// The raw LiteDB baseline's file (<c>raw.db</c>) in <paramref name="folder"/>, opened the way LiteDbStateStore opens its
+    /// own (direct mode, ordinal collation), and its <c>state</c> collection with an index on the scope.
+    /// </summary>
+    public static (LiteDatabase Db, ILiteCollection<BsonDocument> State) OpenRaw(string folder)
+    {
+        var db = new LiteDatabase(new ConnectionString
+        {
+            Filename = Path.Combine(folder, "raw.db"),
+            Connection = ConnectionType.Direct,
+            Collation = new Collation(CultureInfo.InvariantCulture.LCID, CompareOptions.Ordinal),
+        });
+        ILiteCollection<BsonDocument> state = db.GetCollection("state");
+        state.EnsureIndex("s");
+        return (db, state);
     }
 
     /// <summary>Deletes the folder; one left behind (a file still open) is harmless.</summary>

@@ -43,14 +43,7 @@ public class ListBenchmarks
             Durability = StateDurability.Relaxed,
             RelaxedFlushInterval = TimeSpan.FromHours(1),
         });
-        _rawDb = new LiteDatabase(new ConnectionString
-        {
-            Filename = Path.Combine(_folder, "raw.db"),
-            Connection = ConnectionType.Direct,
-            Collation = new Collation(CultureInfo.InvariantCulture.LCID, CompareOptions.Ordinal),
-        });
-        _raw = _rawDb.GetCollection("state");
-        _raw.EnsureIndex("s");
+        (_rawDb, _raw) = BenchFolder.OpenRaw(_folder);
 
         byte[] payload = "{\"note\":\"a small value\"}"u8.ToArray();
         foreach (string scope in Scopes)

@@ -54,15 +54,7 @@ public class StoreBenchmarks
             RelaxedFlushInterval = TimeSpan.FromHours(1),
         }));
 
-        // Same connection settings as LiteDbStateStore: direct mode, ordinal collation, an index on the scope.
-        _rawDb = new LiteDatabase(new ConnectionString
-        {
-            Filename = Path.Combine(_folder, "raw.db"),
-            Connection = ConnectionType.Direct,
-            Collation = new Collation(CultureInfo.InvariantCulture.LCID, CompareOptions.Ordinal),
-        });
-        _raw = _rawDb.GetCollection("state");
-        _raw.EnsureIndex("s");
+        (_rawDb, _raw) = BenchFolder.OpenRaw(_folder);
         _rawScope = _scope.Path;
         _rawKey = StateManager.KeyOf(_agent);
         _rawId = _rawScope + '\u001F' + _rawKey;
