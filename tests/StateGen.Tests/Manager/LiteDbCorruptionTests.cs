@@ -87,7 +87,7 @@ public sealed class LiteDbCorruptionTests : IDisposable
         Exception? failure = await OpenAndReadEverythingAsync(path);
 
         Assert.NotNull(failure);
-        Assert.IsAssignableFrom<StateStoreException>(failure);
+        Assert.Equal(path, Assert.IsType<StateStoreCorruptedException>(failure).FilePath);
     }
 
     [Fact]
@@ -110,7 +110,7 @@ public sealed class LiteDbCorruptionTests : IDisposable
         Exception? failure = await OpenAndReadEverythingAsync(path);
 
         Assert.NotNull(failure);
-        Assert.IsAssignableFrom<StateStoreException>(failure);
+        Assert.Equal(path, Assert.IsType<StateStoreCorruptedException>(failure).FilePath);
     }
 
     [Fact]
@@ -132,7 +132,7 @@ public sealed class LiteDbCorruptionTests : IDisposable
 
         Exception? first = await OpenAndReadEverythingAsync(path, keepOpen: manager => Assert.ThrowsAnyAsync<StateStoreException>(async () => await manager.GetJsonAsync(StateScope.Agent("agent-0"), "key-0000")));
 
-        Assert.IsAssignableFrom<StateStoreException>(first);
+        Assert.Equal(path, Assert.IsType<StateStoreCorruptedException>(first).FilePath);
     }
 
     /// <summary>Fails with the file length and the first changed offset, which name the culprit (e.g. a header flag).</summary>

@@ -42,6 +42,27 @@ public sealed class AssociatedDataTests
         Assert.NotEqual(StateAssociatedData.ForMember("T", "a", "s", "k"), StateAssociatedData.ForDocument("T", "a", "s", 0));
     }
 
+    /// <summary>
+    /// Each field on its own (random tuples rarely differ in one field only: a dropped schema version went unseen by
+    /// the two tests above).
+    /// </summary>
+    [Fact]
+    public void Changing_any_one_field_changes_the_bytes()
+    {
+        byte[] document = StateAssociatedData.ForDocument("agent/a", "k", "T", 3);
+        Assert.NotEqual(document, StateAssociatedData.ForDocument("agent/b", "k", "T", 3));
+        Assert.NotEqual(document, StateAssociatedData.ForDocument("agent/a", "j", "T", 3));
+        Assert.NotEqual(document, StateAssociatedData.ForDocument("agent/a", "k", "U", 3));
+        Assert.NotEqual(document, StateAssociatedData.ForDocument("agent/a", "k", "T", 4));
+        Assert.NotEqual(document, StateAssociatedData.ForDocument("agent/a", "k", "T", -3));
+
+        byte[] member = StateAssociatedData.ForMember("T", "m", "agent/a", "k");
+        Assert.NotEqual(member, StateAssociatedData.ForMember("U", "m", "agent/a", "k"));
+        Assert.NotEqual(member, StateAssociatedData.ForMember("T", "n", "agent/a", "k"));
+        Assert.NotEqual(member, StateAssociatedData.ForMember("T", "m", "agent/b", "k"));
+        Assert.NotEqual(member, StateAssociatedData.ForMember("T", "m", "agent/a", "j"));
+    }
+
     [Fact]
     public void Equal_tuples_give_equal_bytes()
         => Assert.Equal(StateAssociatedData.ForDocument("agent/a", "k", "T", 3), StateAssociatedData.ForDocument("agent/a", "k", "T", 3));

@@ -124,21 +124,24 @@ public sealed class LiteDbFaultTests
     }
 
     [Theory]
-    [InlineData(false)]
-    [InlineData(true)]
-    public async Task Failing_the_kth_write_or_flush_of_a_checkpoint_loses_no_acknowledged_save(bool failFlush)
+    [InlineData(false, false)]
+    [InlineData(true, false)]
+    [InlineData(false, true)]
+    [InlineData(true, true)]
+    public async Task Failing_the_kth_write_or_flush_of_a_checkpoint_loses_no_acknowledged_save(bool failFlush, bool writeBehind)
     {
         // Saves with LiteDB's checkpoint every 4 log pages, then the checkpoint on close: a fault at every k of the run.
+        // Writing behind (the default), LiteDB's writes and checkpoints happen when the overlay is applied (here at the close).
         var probe = new SimulatedDisk();
-        await RunSavesAsync(probe, failAt: null, failFlush);
+        await RunSavesAsync(probe, failAt: null, failFlush, writeBehind);
         long last = (failFlush ? probe.FaultCounts.Syncs : probe.FaultCounts.Writes) + 1;
         Assert.True(last > 10, $"the run took {probe.FaultCounts}");
         for (long k = 1; k <= last; k++)
         {
             var disk = new SimulatedDisk();
-            Dictionary<string, HashSet<string>> allowed = await RunSavesAsync(disk, k, failFlush);
+            Dictionary<string, HashSet<string>> allowed = await RunSavesAsync(disk, k, failFlush, writeBehind);
 
-            using LiteDbStateStore reopened = Open(new SimulatedDisk(disk.Contents()));
+            using LiteDbStateStore reopened = Open(new SimulatedDisk(disk.Contents()), writeBehind: writeBehind);
             foreach (var (key, values) in allowed)
             {
                 string actual = await TextAsync(reopened, key) ?? "missing";
@@ -152,10 +155,10 @@ public sealed class LiteDbFaultTests
     /// reopen: its last acknowledged value, or a later save that failed (its commit may have been written before the
     /// flush or the checkpoint after it failed), never anything else.
     /// </summary>
-    private async Task<Dictionary<string, HashSet<string>>> RunSavesAsync(SimulatedDisk disk, long? failAt, bool failFlush)
+    private async Task<Dictionary<string, HashSet<string>>> RunSavesAsync(SimulatedDisk disk, long? failAt, bool failFlush, bool writeBehind)
     {
         var allowed = new Dictionary<string, HashSet<string>>(StringComparer.Ordinal);
-        LiteDbStateStore store = Open(disk, checkpointPages: 4);
+        LiteDbStateStore store = Open(disk, checkpointPages: 4, writeBehind: writeBehind);
         disk.FailAt(write: failFlush ? null : failAt, sync: failFlush ? failAt : null);
         for (int i = 0; i < 10; i++)
         {
@@ -177,17 +180,19 @@ public sealed class LiteDbFaultTests
     }
 
     [Theory]
-    [InlineData(false)]
-    [InlineData(true)]
-    public async Task Failing_the_kth_write_or_flush_of_a_re_encryption_gives_a_typed_error_and_a_rerun_finishes_with_every_value_intact(bool failFlush)
+    [InlineData(false, false)]
+    [InlineData(true, false)]
+    [InlineData(false, true)]
+    [InlineData(true, true)]
+    public async Task Failing_the_kth_write_or_flush_of_a_re_encryption_gives_a_typed_error_and_a_rerun_finishes_with_every_value_intact(bool failFlush, bool writeBehind)
     {
-        (_, var counts) = await ReEncryptRunAsync(new SimulatedDisk(), null, failFlush);
+        (_, var counts) = await ReEncryptRunAsync(new SimulatedDisk(), null, failFlush, writeBehind);
         long last = (failFlush ? counts.Syncs : counts.Writes) + 1;
         Assert.True(last > 3, $"re-encryption took {counts}");
         int failed = 0;
         for (long k = 1; k <= last; k++)
         {
-            failed += (await ReEncryptRunAsync(new SimulatedDisk(), k, failFlush)).Finished ? 0 : 1;
+            failed += (await ReEncryptRunAsync(new SimulatedDisk(), k, failFlush, writeBehind)).Finished ? 0 : 1;
         }
 
         if (failFlush)
@@ -202,10 +207,10 @@ public sealed class LiteDbFaultTests
     /// after a flush error (the store refuses changes then). Returns whether the first run finished cleanly, and the
     /// writes and flushes it made.
     /// </summary>
-    private async Task<(bool Finished, (long Writes, long Syncs) Counts)> ReEncryptRunAsync(SimulatedDisk disk, long? failAt, bool failFlush)
+    private async Task<(bool Finished, (long Writes, long Syncs) Counts)> ReEncryptRunAsync(SimulatedDisk disk, long? failAt, bool failFlush, bool writeBehind)
     {
         using StateKeyRing ring = TestKeys.Ring("k1", 1);
-        var store = new EncryptedStateStore(Open(disk), new StateEncryptor(ring), new EncryptedStateStoreOptions { PageSize = 3 });
+        var store = new EncryptedStateStore(Open(disk, writeBehind: writeBehind), new StateEncryptor(ring), new EncryptedStateStoreOptions { PageSize = 3 });
         for (int i = 0; i < 8; i++)
         {
             await store.WriteAsync(Write("n" + i, "plain" + i, 300));
@@ -223,7 +228,7 @@ public sealed class LiteDbFaultTests
         {
             DisposeQuietly(store);
             disk = new SimulatedDisk(disk.Contents());
-            store = new EncryptedStateStore(Open(disk), new StateEncryptor(ring), new EncryptedStateStoreOptions { PageSize = 3 });
+            store = new EncryptedStateStore(Open(disk, writeBehind: writeBehind), new StateEncryptor(ring), new EncryptedStateStoreOptions { PageSize = 3 });
         }
 
         if (!finished)
@@ -232,7 +237,7 @@ public sealed class LiteDbFaultTests
         }
 
         DisposeQuietly(store);
-        using var reopened = new EncryptedStateStore(Open(new SimulatedDisk(disk.Contents())), new StateEncryptor(ring));
+        using var reopened = new EncryptedStateStore(Open(new SimulatedDisk(disk.Contents()), writeBehind: writeBehind), new StateEncryptor(ring));
         for (int i = 0; i < 8; i++)
         {
             Assert.Equal("plain" + i, await TextAsync(reopened, "n" + i));

@@ -60,7 +60,7 @@ public sealed class LiteDbSegmentedFuzzTests
 
     [Fact]
     public Task Mutated_data_file_log_and_segment_files_open_and_read_to_the_intact_answer_a_gap_in_the_last_segment_or_the_typed_error()
-        => MutatedFilesAsync(ReliabilityRuns.FuzzSeed(4), Math.Max(50, ReliabilityRuns.FuzzIterations / 2), exemptOpenDefects: true);
+        => MutatedFilesAsync(ReliabilityRuns.FuzzSeed(4), Math.Max(50, ReliabilityRuns.FuzzIterations / 2));
 
     /// <summary>
     /// A defect this fuzz found (helper session 32), fixed in session 11: a page of LiteDB's log copied over a later page
@@ -73,7 +73,7 @@ public sealed class LiteDbSegmentedFuzzTests
     [InlineData("dFsiPfbGTk61")]
     [InlineData("ekC_dVuTVeu3")]
     public Task A_copied_log_page_leaves_no_value_older_than_its_newest_change_record(string seed)
-        => MutatedFilesAsync(seed, 1, exemptOpenDefects: false);
+        => MutatedFilesAsync(seed, 1);
 
     /// <summary>
     /// A defect this fuzz found (helper session 32), fixed in session 11: damage to the data file that hid the sequence
@@ -85,9 +85,9 @@ public sealed class LiteDbSegmentedFuzzTests
     [Theory]
     [InlineData("9qSCvBIfk5p4")]
     public Task A_refused_open_after_damage_to_the_data_file_keeps_the_change_log(string seed)
-        => MutatedFilesAsync(seed, 1, exemptOpenDefects: false);
+        => MutatedFilesAsync(seed, 1);
 
-    private async Task MutatedFilesAsync(string? seed, long iterations, bool exemptOpenDefects)
+    private async Task MutatedFilesAsync(string? seed, long iterations)
     {
         // Each test opens its damaged copies at a path of its own (a store registers its path as open in this process).
         string path = $"/segfuzz/{Guid.NewGuid():N}.db";
@@ -111,7 +111,7 @@ public sealed class LiteDbSegmentedFuzzTests
                 try
                 {
                     // The hang guard of the byte-flip tests: an open or read that never ends fails the draw.
-                    failure = await Task.Run(() => OpenAndReadAsync(path, corpus, layouts[draw.Corpus], damage, outcomes, exemptOpenDefects)).WaitAsync(LiteDbFaultTests.Hang);
+                    failure = await Task.Run(() => OpenAndReadAsync(path, corpus, layouts[draw.Corpus], damage, outcomes)).WaitAsync(LiteDbFaultTests.Hang);
                 }
                 catch (TimeoutException)
                 {
@@ -406,7 +406,7 @@ public sealed class LiteDbSegmentedFuzzTests
     /// Opens the damaged files and reads everything back; returns null when the outcome is one the damage allows (see the
     /// class remarks), else what is wrong.
     /// </summary>
-    private static async Task<string?> OpenAndReadAsync(string path, SegmentedCorpus corpus, Dictionary<string, SegmentRecord[]> layout, Damage damage, Dictionary<string, int> outcomes, bool exemptOpenDefects)
+    private static async Task<string?> OpenAndReadAsync(string path, SegmentedCorpus corpus, Dictionary<string, SegmentRecord[]> layout, Damage damage, Dictionary<string, int> outcomes)
     {
         IReadOnlyDictionary<string, byte[]> intact = corpus.Values.Images;
         var disk = new SimulatedDisk(Copy(damage.Images));
