@@ -9,6 +9,7 @@ using StateGen.Security;
 using StateGen.Storage;
 using StateGen.Storage.LiteDb;
 using StateGen.Storage.Memory;
+using StateGen.Tests.Encryption;
 using StateGen.Tests.TestSupport;
 using StateGen.Tests.TestTypes;
 
@@ -351,6 +352,13 @@ public sealed class SensitiveModeTests : IDisposable
             string document = Encoding.UTF8.GetString((await manager.Store.GetAsync("global", "vault/v1"))!.Payload.Span);
             Assert.DoesNotContain(Connection, document, StringComparison.Ordinal);
         }
+
+        // Neither sensitive member's plaintext, nor a plain member's, is in any file the store wrote (the database, LiteDB's
+        // log, the change-log segments): every stored value is encrypted at rest.
+        byte[] files = At.FileBytes(_dir);
+        Assert.False(At.Contains(files, Connection), "the connection string is in the store's files");
+        Assert.False(At.Contains(files, Password), "the password is in the store's files");
+        Assert.False(At.Contains(files, "hint-PLANTED"), "a plain member is in the store's files");
 
         await using StateManager reopened = await StateManager.OpenLiteDbAsync(path, new OptionsStateKeyProvider(keys));
         var loaded = new Vault { Id = "v1" };
