@@ -27,7 +27,10 @@ public class StateGenException : Exception
     public string? Key { get; init; }
 }
 
-/// <summary>A key or scope id is not valid: null, empty, too long, or with a forbidden character or segment.</summary>
+/// <summary>
+/// A key or scope id is not valid: null, empty, too long, or with a forbidden character or segment; or a key prefix that
+/// no valid key starts with.
+/// </summary>
 public sealed class InvalidStateKeyException : ArgumentException
 {
     /// <summary>Creates the exception.</summary>
@@ -42,7 +45,12 @@ public sealed class InvalidStateKeyException : ArgumentException
     /// <summary>Why the key was rejected.</summary>
     public string Reason { get; }
 
-    private static string Describe(string paramName) => paramName == "key" ? "key" : $"scope id '{paramName}'";
+    private static string Describe(string paramName) => paramName switch
+    {
+        "key" => "key",
+        "keyPrefix" => "key prefix",
+        _ => $"scope id '{paramName}'",
+    };
 }
 
 /// <summary>A stored document could not be read into the requested type: it is not valid JSON or not of its shape.</summary>

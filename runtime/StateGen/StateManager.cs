@@ -351,6 +351,28 @@ public sealed partial class StateManager : IAsyncDisposable, IDisposable
         return Store.ListKeysAsync(scope.Path, cancellationToken);
     }
 
+    /// <summary>
+    /// The keys stored in a scope that start with <paramref name="keyPrefix"/>, in ordinal order: for example
+    /// <c>"Note/"</c> for every key a generated type <c>Note</c> is stored under. The prefix is normalized to NFC, as keys
+    /// are, and compared ordinally (case-sensitive) with the stored, normalized keys; an empty prefix lists the whole scope.
+    /// </summary>
+    /// <remarks>
+    /// A prefix matches text, not characters: <c>"cafe"</c> does not list <c>"café"</c>, whose NFC form ends in one
+    /// character <c>é</c>. The LiteDB store walks the whole scope for it (see <c>docs/storage.md</c>).
+    /// </remarks>
+    /// <exception cref="ArgumentNullException"><paramref name="keyPrefix"/> is <see langword="null"/>.</exception>
+    /// <exception cref="InvalidStateKeyException">
+    /// No valid key starts with <paramref name="keyPrefix"/>: it has a control or invisible formatting character, a lone
+    /// surrogate or <c>\</c>, starts with <c>/</c>, has <c>//</c> or a whole <c>.</c> or <c>..</c> segment, or is longer
+    /// than <see cref="StateKeys.MaxKeyBytes"/> UTF-8 bytes.
+    /// </exception>
+    public ValueTask<IReadOnlyList<string>> ListKeysAsync(StateScope scope, string keyPrefix, CancellationToken cancellationToken = default)
+    {
+        keyPrefix = StateKeys.NormalizePrefix(keyPrefix);
+        ThrowIfDisposed();
+        return Store.ListKeysAsync(scope.Path, keyPrefix, cancellationToken);
+    }
+
     /// <summary>Disposes the store when the manager owns it.</summary>
     public async ValueTask DisposeAsync()
     {

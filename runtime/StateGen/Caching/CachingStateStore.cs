@@ -211,6 +211,13 @@ public class CachingStateStore : IStateStore, IDisposable
     }
 
     /// <inheritdoc />
+    public ValueTask<IReadOnlyList<string>> ListKeysAsync(string scope, string keyPrefix, CancellationToken cancellationToken = default)
+    {
+        ThrowIfDisposed();
+        return _inner.ListKeysAsync(scope, keyPrefix, cancellationToken);
+    }
+
+    /// <inheritdoc />
     /// <remarks>Scans read the inner store and do not fill the cache (a store-wide scan would evict everything).</remarks>
     public ValueTask<IReadOnlyList<StoredEntry>> ScanAsync(StateScanPosition? after, int limit, CancellationToken cancellationToken = default)
     {

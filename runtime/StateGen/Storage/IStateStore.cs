@@ -35,6 +35,28 @@ public interface IStateStore : IAsyncDisposable
     ValueTask<IReadOnlyList<string>> ListKeysAsync(string scope, CancellationToken cancellationToken = default);
 
     /// <summary>
+    /// The keys stored in a scope that start with <paramref name="keyPrefix"/> (ordinal, case-sensitive, no
+    /// normalization), in ordinal order. An empty prefix lists the whole scope, as <see cref="ListKeysAsync(string, CancellationToken)"/>.
+    /// </summary>
+    /// <remarks>
+    /// Like keys, the prefix arrives validated and normalized from the <see cref="StateManager"/>; a store does not
+    /// validate it beyond <see langword="null"/>, and a prefix no stored key starts with (even one no valid key could
+    /// start with, such as <c>/x</c>) gives an empty list. The default implementation filters the scope's whole list, so
+    /// a store that keeps no key order of its own needs nothing more; a store that overrides it must give the same
+    /// answer, and must not give a shorter list where its whole-scope list would fail (a store that checks its lists for
+    /// omissions checks these too).
+    /// </remarks>
+    /// <param name="scope">The scope path.</param>
+    /// <param name="keyPrefix">The start every listed key has; empty for all of the scope's keys.</param>
+    /// <param name="cancellationToken">Cancels the read.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="keyPrefix"/> is <see langword="null"/>.</exception>
+    async ValueTask<IReadOnlyList<string>> ListKeysAsync(string scope, string keyPrefix, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(keyPrefix);
+        return KeyPrefix.Filter(await ListKeysAsync(scope, cancellationToken).ConfigureAwait(false), keyPrefix);
+    }
+
+    /// <summary>
     /// Applies writes and deletes, in order, all or nothing: when one fails (a version check, a size limit), none is
     /// applied and the exception is thrown. One key may appear more than once; later operations see earlier ones.
     /// </summary>

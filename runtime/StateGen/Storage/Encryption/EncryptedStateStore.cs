@@ -159,6 +159,13 @@ public sealed partial class EncryptedStateStore : IStateStore, IStateHistoryStor
     }
 
     /// <inheritdoc/>
+    public ValueTask<IReadOnlyList<string>> ListKeysAsync(string scope, string keyPrefix, CancellationToken cancellationToken = default)
+    {
+        ThrowIfDisposed();
+        return _inner.ListKeysAsync(scope, keyPrefix, cancellationToken);
+    }
+
+    /// <inheritdoc/>
     /// <exception cref="StateDecryptionException">A replaced entry asked for with <see cref="StateOperation.ReturnPrevious"/> could not be decrypted.</exception>
     public async ValueTask<IReadOnlyList<StateOperationResult>> CommitAsync(IReadOnlyList<StateOperation> operations, CancellationToken cancellationToken = default)
     {

@@ -179,8 +179,8 @@ public sealed partial class LiteDbStateStore
     /// Checks a scan page against the stored counts of the scopes it holds whole: every scope after the position's scope
     /// and before the last entry's scope, and, when the page ended the store, every scope after the position. The scope
     /// of the position and the last entry's scope may continue on another page and are not checked here (a scope that
-    /// never lies wholly in one page is checked by its <see cref="ListKeysAsync"/>, not by the scan). A scope with a count
-    /// but no entry in that range is an omission too.
+    /// never lies wholly in one page is checked by its list, <see cref="CountedScopeKeys"/>, not by the scan). A scope
+    /// with a count but no entry in that range is an omission too.
     /// </summary>
     private void CheckScanCounts(StateScanPosition? after, StoredEntry[] page, bool exhausted)
     {

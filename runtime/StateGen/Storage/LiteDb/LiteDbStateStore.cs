@@ -1604,16 +1604,7 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
     public ValueTask<IReadOnlyList<string>> ListKeysAsync(string scope, CancellationToken cancellationToken = default)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        return new(Run<IReadOnlyList<string>>(() =>
-        {
-            string prefix = scope + Separator;
-            string[] keys = IndexWalk.Ascending(_state, "_id", prefix, k => k.IsString && k.AsString.StartsWith(prefix, StringComparison.Ordinal), FilePath)
-                .Select(d => KeyInScope(scope, d))
-                .OrderBy(k => k, StringComparer.Ordinal)
-                .ToArray();
-            CheckScopeCount(scope, keys);
-            return keys;
-        }));
+        return new(Run<IReadOnlyList<string>>(() => CountedScopeKeys(scope)));
     }
 
     /// <summary>Closes the file.</summary>

@@ -97,6 +97,22 @@ public sealed class MemoryStateStore : IStateStore, IStateHistoryStore, IStateSn
     }
 
     /// <inheritdoc />
+    public ValueTask<IReadOnlyList<string>> ListKeysAsync(string scope, string keyPrefix, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(keyPrefix);
+        cancellationToken.ThrowIfCancellationRequested();
+        lock (_gate)
+        {
+            IReadOnlyList<string> keys = _entries.Keys
+                .Where(k => k.Scope == scope && k.Key.StartsWith(keyPrefix, StringComparison.Ordinal))
+                .Select(k => k.Key)
+                .OrderBy(k => k, StringComparer.Ordinal)
+                .ToArray();
+            return new(keys);
+        }
+    }
+
+    /// <inheritdoc />
     public ValueTask<IReadOnlyList<StoredEntry>> ScanAsync(StateScanPosition? after, int limit, CancellationToken cancellationToken = default)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
