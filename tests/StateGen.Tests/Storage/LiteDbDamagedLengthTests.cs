@@ -110,6 +110,13 @@ public sealed class LiteDbDamagedLengthTests : IDisposable
         await TypedAsync(path, LiteDbChangeLogLayout.SegmentFiles, "a scan page over it", async s => await s.ScanAsync(new StateScanPosition(Scope, Key(25)), 10));
         await TypedAsync(path, LiteDbChangeLogLayout.SegmentFiles, "the scope's keys", async s => await s.ListKeysAsync(Scope));
         await TypedAsync(path, LiteDbChangeLogLayout.SegmentFiles, "a snapshot", s => Task.FromResult(((IStateSnapshotSource)s).ReadSnapshot((_, docs) => docs.Count())));
+        await TypedAsync(path, LiteDbChangeLogLayout.SegmentFiles, "a backup's copy of the data file", s =>
+        {
+            using var data = new MemoryStream();
+            using var log = new MemoryStream();
+            s.CopyDataFile(data, log, null, default);
+            return Task.CompletedTask;
+        });
 
         // Other values are intact, and the store that read them goes on.
         await using (LiteDbStateStore store = Open(path, LiteDbChangeLogLayout.SegmentFiles, walk: false))
