@@ -24,10 +24,12 @@ namespace StateGen.Storage.LiteDb;
 /// an <see cref="OutOfMemoryException"/> out of a LiteDB read, <see cref="DamagedLengthFailure"/> reads every document of
 /// every collection again with a projection on a field no document has. LiteDB then skips over each element by its
 /// length (<c>BufferReader.Skip</c>, which allocates nothing and fails when a length runs past the document's stored
-/// bytes) instead of reading it. A failure there is the damage, reported as <see cref="StateStoreCorruptedException"/>
-/// (the <see cref="OutOfMemoryException"/> kept as its inner exception); a clean pass means the memory really ran out,
-/// and the <see cref="OutOfMemoryException"/> goes on as it was. The check costs a read of the whole file, on that path
-/// only; if it runs out of memory itself, the original exception goes on.
+/// bytes) instead of reading it. A failure there is damage, reported as <see cref="StateStoreCorruptedException"/> (the
+/// <see cref="OutOfMemoryException"/> kept as its inner exception; after a real shortage, damage found elsewhere in the
+/// file is reported the same way: the file is damaged either way). A clean pass shows no damaged length, and the
+/// <see cref="OutOfMemoryException"/> goes on as it was: a real shortage is never called damage without a document that
+/// fails. The check costs a read of the whole file, on that path only; if it runs out of memory itself, the original
+/// exception goes on.
 /// </para>
 /// <para>
 /// What it does not see: a length inside an embedded document or array (LiteDB skips those whole, by their own length).
@@ -39,8 +41,6 @@ public sealed partial class LiteDbStateStore
 {
     /// <summary>A field no stored document has (compared ignoring case by LiteDB): projecting on it walks every element.</summary>
     private const string NoSuchField = "zzstategenlengthcheck";
-
-    private static readonly BsonExpression LengthCheckProjection = BsonExpression.Create("$." + NoSuchField);
 
     /// <summary>
     /// After an <see cref="OutOfMemoryException"/> out of LiteDB: the failure to report when a document of the file has a
@@ -58,10 +58,12 @@ public sealed partial class LiteDbStateStore
         string? collection = null;
         try
         {
+            // Made here, not at type load: this path is rare, and LiteDB compiles every expression it is given.
+            BsonExpression projection = BsonExpression.Create("$." + NoSuchField);
             foreach (string name in db.GetCollectionNames())
             {
                 collection = name;
-                foreach (BsonDocument _ in db.GetCollection(name).Query().Select(LengthCheckProjection).ToEnumerable())
+                foreach (BsonDocument _ in db.GetCollection(name).Query().Select(projection).ToEnumerable())
                 {
                 }
             }
