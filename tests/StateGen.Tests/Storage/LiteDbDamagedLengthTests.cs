@@ -133,6 +133,24 @@ public sealed class LiteDbDamagedLengthTests : IDisposable
         Assert.All(salvaged.Entries, e => Assert.Equal(Value(int.Parse(e.Key[1..], CultureInfo.InvariantCulture)), e.Payload.ToArray()));
     }
 
+    [Theory]
+    [InlineData("k", 3)] // string to embedded document: LiteDB reads the string's bytes as its elements
+    [InlineData("p", 4)] // binary to array
+    public async Task A_value_element_whose_type_became_a_document_or_array_is_the_typed_error(string field, byte type)
+    {
+        // The length check skips embedded documents and arrays whole; this is what one bit of a type byte gives in the
+        // store's documents (a string's text, a binary's subtype byte 0, are read as the embedded elements).
+        string path = await BuildAsync(LiteDbChangeLogLayout.SegmentFiles);
+        byte[] file = File.ReadAllBytes(path);
+        int typeAt = StoredDocuments.LengthOf(file, d => ValueOf(d, Damaged), field) - Encoding.UTF8.GetByteCount(field) - 2;
+        Assert.Equal(type ^ 1, file[typeAt]);
+        file[typeAt] = type;
+        File.WriteAllBytes(path, file);
+
+        await TypedAsync(path, LiteDbChangeLogLayout.SegmentFiles, "the damaged key's value", async s => await s.GetAsync(Scope, Key(Damaged)));
+        await TypedAsync(path, LiteDbChangeLogLayout.SegmentFiles, "a scan", async s => await s.ScanAsync(null, 100));
+    }
+
     [Fact]
     public async Task A_huge_length_in_a_change_record_is_the_typed_error_for_its_reads()
     {
