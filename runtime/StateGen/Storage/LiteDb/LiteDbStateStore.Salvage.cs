@@ -100,6 +100,16 @@ public sealed partial class LiteDbStateStore
         {
             throw Corrupted(path, null, ex);
         }
+        catch (OutOfMemoryException oom)
+        {
+            // A damaged length in a document, or memory that really ran out (LiteDbStateStore.Lengths.cs).
+            if (DamagedLengthFailure() is not { } failure)
+            {
+                throw;
+            }
+
+            throw new StateStoreCorruptedException(path, failure, oom);
+        }
     }
 
     private void OpenReadOnlyEngine()
@@ -466,16 +476,33 @@ public sealed partial class LiteDbStateStore
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
             error = $"LiteDB failed reading it: {ex.GetType().Name}";
-            try
+            ReopenAfterDamage();
+            return false;
+        }
+        catch (OutOfMemoryException)
+        {
+            // A damaged length in a document, or memory that really ran out (LiteDbStateStore.Lengths.cs).
+            error = DamagedLengthFailure();
+            if (error is null)
             {
-                OpenReadOnlyEngine();
-            }
-            catch (Exception reopen) when (reopen is not OutOfMemoryException)
-            {
-                throw Corrupted(FilePath, "LiteDB could not reopen the file after a damaged page", reopen);
+                throw;
             }
 
+            ReopenAfterDamage();
             return false;
+        }
+    }
+
+    /// <summary>Reopens LiteDB after a salvage read failed (it may have closed itself).</summary>
+    private void ReopenAfterDamage()
+    {
+        try
+        {
+            OpenReadOnlyEngine();
+        }
+        catch (Exception reopen) when (reopen is not OutOfMemoryException)
+        {
+            throw Corrupted(FilePath, "LiteDB could not reopen the file after a damaged page", reopen);
         }
     }
 

@@ -91,6 +91,16 @@ public sealed partial class LiteDbStateStore : IStateSnapshotSource
         {
             throw Wrap(ex);
         }
+        catch (OutOfMemoryException oom)
+        {
+            // A damaged length in a document, or memory that really ran out (LiteDbStateStore.Lengths.cs).
+            if (DamagedLengthFailure() is not { } failure)
+            {
+                throw;
+            }
+
+            throw new StateStoreCorruptedException(FilePath, failure, oom);
+        }
         finally
         {
             EndSnapshot();
@@ -262,6 +272,16 @@ public sealed partial class LiteDbStateStore : IStateSnapshotSource
                                    and not System.IO.IOException and not ObjectDisposedException)
         {
             throw Wrap(ex);
+        }
+        catch (OutOfMemoryException oom)
+        {
+            // A damaged length in a document, or memory that really ran out (LiteDbStateStore.Lengths.cs).
+            if (DamagedLengthFailure() is not { } failure)
+            {
+                throw;
+            }
+
+            throw new StateStoreCorruptedException(FilePath, failure, oom);
         }
         finally
         {

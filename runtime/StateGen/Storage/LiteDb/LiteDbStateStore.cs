@@ -367,6 +367,32 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
 
             throw Corrupted(FilePath, null, ex);
         }
+        catch (OutOfMemoryException oom)
+        {
+            // A damaged length in a document, or memory that really ran out (LiteDbStateStore.Lengths.cs). Either way the
+            // files are released, so the path can be opened again.
+            string? failure = DamagedLengthFailure();
+            try
+            {
+                RetireEngine(_db);
+                if (failure is not null)
+                {
+                    RestoreInvalidStateFlag();
+                }
+            }
+            finally
+            {
+                CloseFiles();
+                OpenFiles.TryRemove(FilePath, out _);
+            }
+
+            if (failure is null)
+            {
+                throw;
+            }
+
+            throw new StateStoreCorruptedException(FilePath, failure, oom);
+        }
     }
 
     /// <summary>
@@ -2009,16 +2035,33 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
                     throw new StateStoreException($"The state database '{FilePath}' failed: {ex.GetType().Name}. It was committed wholly or not at all (a failure in the checkpoint that can follow a commit leaves the commit in place).", ex);
                 }
 
-                // LiteDB closes a file it found damaged and marks it; close ours, undo the mark, refuse further use.
-                _faulted = true;
-                RetireEngine(_db);
-                RestoreInvalidStateFlag();
-
-                // Release the file now, as LiteDB did when it closed it: it can be moved aside or restored at once.
-                _barrier.WaitIdle();
-                CloseFiles();
+                CloseDamaged();
                 throw Corrupted(FilePath, null, ex);
             }
+            catch (OutOfMemoryException oom)
+            {
+                // A damaged length in a document, or memory that really ran out: the file tells (LiteDbStateStore.Lengths.cs).
+                if (DamagedLengthFailure() is not { } failure)
+                {
+                    throw;
+                }
+
+                CloseDamaged();
+                throw new StateStoreCorruptedException(FilePath, failure, oom);
+            }
         }
+    }
+
+    /// <summary>After an operation met damage: LiteDB's engine and the files are closed, and the store refuses further use.</summary>
+    private void CloseDamaged()
+    {
+        // LiteDB closes a file it found damaged and marks it; close ours, undo the mark, refuse further use.
+        _faulted = true;
+        RetireEngine(_db);
+        RestoreInvalidStateFlag();
+
+        // Release the file now, as LiteDB did when it closed it: it can be moved aside or restored at once.
+        _barrier.WaitIdle();
+        CloseFiles();
     }
 }
