@@ -15,17 +15,21 @@ namespace StateGen.Security;
 internal sealed class StateKeyUsageLedger
 {
     private readonly IStateKeyUsageRecords _records;
+    private readonly StateKeyRing _ring;
     private readonly long _block;
     private readonly object _gate = new();
     private readonly Dictionary<StateKeyMaterial, Entry> _entries = new();
     private volatile Entry? _last;
+    private volatile bool _closed;
 
     /// <param name="records">Where the reservations are kept.</param>
+    /// <param name="ring">The ring whose counts are kept (the ledger detaches itself from it when the store is closed).</param>
     /// <param name="block">How many encryptions one reservation covers.</param>
-    public StateKeyUsageLedger(IStateKeyUsageRecords records, long block)
+    public StateKeyUsageLedger(IStateKeyUsageRecords records, StateKeyRing ring, long block)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(block, 1);
         _records = records;
+        _ring = ring;
         _block = block;
     }
 
@@ -46,27 +50,37 @@ internal sealed class StateKeyUsageLedger
     /// <exception cref="StateStoreException">The reservation could not be made durable (nothing is encrypted).</exception>
     public void Cover(StateKeyMaterial key, long count)
     {
-        Entry entry = EntryOf(key);
-        if (count <= Volatile.Read(ref entry.Reserved))
+        if (EntryOf(key) is not { } entry || count <= Volatile.Read(ref entry.Reserved))
         {
             return;
         }
 
         lock (_gate)
         {
-            if (count <= entry.Reserved)
+            if (_closed || count <= entry.Reserved)
             {
                 return;
             }
 
             long next = Math.Max(entry.Reserved, count - 1) + _block;
-            long stored = _records.WriteKeyUsageReservation(key.KeyId, next);
+            long stored;
+            try
+            {
+                stored = _records.WriteKeyUsageReservation(key.KeyId, next);
+            }
+            catch (ObjectDisposedException)
+            {
+                Close();
+                return;
+            }
+
             Reservations++;
             Volatile.Write(ref entry.Reserved, Math.Max(next, stored));
         }
     }
 
-    private Entry EntryOf(StateKeyMaterial key)
+    /// <summary>The key's entry, read from the store at its first use; <see langword="null"/> once the store is closed.</summary>
+    private Entry? EntryOf(StateKeyMaterial key)
     {
         Entry? last = _last;
         if (last is not null && ReferenceEquals(last.Key, key))
@@ -76,9 +90,24 @@ internal sealed class StateKeyUsageLedger
 
         lock (_gate)
         {
+            if (_closed)
+            {
+                return null;
+            }
+
             if (!_entries.TryGetValue(key, out Entry? entry))
             {
-                long reserved = _records.ReadKeyUsageReservation(key.KeyId) ?? 0;
+                long reserved;
+                try
+                {
+                    reserved = _records.ReadKeyUsageReservation(key.KeyId) ?? 0;
+                }
+                catch (ObjectDisposedException)
+                {
+                    Close();
+                    return null;
+                }
+
                 key.RaiseEncryptionsTo(reserved);
                 entry = new Entry(key, reserved);
                 _entries.Add(key, entry);
@@ -87,6 +116,16 @@ internal sealed class StateKeyUsageLedger
             _last = entry;
             return entry;
         }
+    }
+
+    /// <summary>
+    /// The store was closed under an encrypted store that was never disposed (so the ledger was not detached): it counts
+    /// no more, as a file counts the encryptions made while it is open, and leaves the ring.
+    /// </summary>
+    private void Close()
+    {
+        _closed = true;
+        _ring.DetachUsageLedger(this);
     }
 
     private sealed class Entry(StateKeyMaterial key, long reserved)

@@ -257,6 +257,26 @@ public sealed class DurableKeyUsageTests : IDisposable
     }
 
     [Fact]
+    public async Task A_file_closed_under_an_encrypted_store_never_disposed_stops_counting_and_blocks_nothing()
+    {
+        string path = _dir.NewDatabaseFile();
+        using StateKeyRing ring = TestKeys.Ring();
+        var encryptor = new StateEncryptor(ring);
+        var lite = new LiteDbStateStore(path);
+        var store = new EncryptedStateStore(lite, encryptor, Options()); // never disposed
+        await store.WriteAsync(At.Write("agent/a1", "note/1", "v"));
+        lite.Dispose();
+
+        for (int i = 0; i < 2 * Block; i++)
+        {
+            encryptor.Encrypt(TestKeys.SecretBytes, TestKeys.Aad());
+        }
+
+        Assert.Equal(1 + (2 * Block), ring.GetEncryptionCount("k1"));
+        Assert.Empty(ring.UsageLedgers);
+    }
+
+    [Fact]
     public async Task A_reservation_is_written_once_per_block_not_per_encryption()
     {
         string path = _dir.NewDatabaseFile();

@@ -82,7 +82,7 @@ public sealed partial class EncryptedStateStore : IStateStore, IStateHistoryStor
         _ownedRing = ownedRing;
         if (KeyUsageRecordsOf(inner) is { } records)
         {
-            _ledger = new StateKeyUsageLedger(records, _options.KeyUsageReservation);
+            _ledger = new StateKeyUsageLedger(records, encryptor.KeyRing, _options.KeyUsageReservation);
             encryptor.KeyRing.AttachUsageLedger(_ledger);
         }
         else if (encryptor.Logger is { } logger)
