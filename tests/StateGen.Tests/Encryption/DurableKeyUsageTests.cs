@@ -277,6 +277,31 @@ public sealed class DurableKeyUsageTests : IDisposable
     }
 
     [Fact]
+    public async Task Concurrent_encryptions_stay_covered_by_the_stored_reservation()
+    {
+        const int Threads = 4;
+        const int PerThread = 5000;
+        const long Reservation = 64;
+        var memory = new MemoryStateStore();
+        using StateKeyRing ring = TestKeys.Ring();
+        var encryptor = new StateEncryptor(ring);
+        await using var store = new EncryptedStateStore(memory, encryptor, new EncryptedStateStoreOptions { KeyUsageReservation = Reservation });
+        await Task.WhenAll(Enumerable.Range(0, Threads).Select(_ => Task.Run(() =>
+        {
+            for (int i = 0; i < PerThread; i++)
+            {
+                encryptor.Encrypt(TestKeys.SecretBytes, TestKeys.Aad());
+            }
+        })));
+
+        long count = ring.GetEncryptionCount("k1");
+        long stored = ((IStateKeyUsageRecords)memory).ReadKeyUsageReservation("k1")!.Value;
+        Assert.Equal(Threads * PerThread, count);
+        Assert.InRange(stored, count, count + Reservation - 1 + Threads);
+        Assert.InRange(store.KeyUsageReservations, count / (Reservation + Threads), (count / Reservation) + 1); // one write per block (a count that arrives late can stretch one)
+    }
+
+    [Fact]
     public async Task A_reservation_is_written_once_per_block_not_per_encryption()
     {
         string path = _dir.NewDatabaseFile();
