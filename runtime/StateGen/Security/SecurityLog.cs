@@ -19,4 +19,7 @@ internal static partial class SecurityLog
 
     [LoggerMessage(EventId = 105, Level = LogLevel.Information, Message = "Wrote key file {Path} with {Count} keys, active key {ActiveKeyId}")]
     public static partial void KeyFileWritten(ILogger logger, string path, int count, string activeKeyId);
+
+    [LoggerMessage(EventId = 106, Level = LogLevel.Warning, Message = "The store {StoreType} keeps no encryption key usage counts: the counts behind the nonce limits live in memory and start at 0 in every process; persist them with StateKeyRing.GetEncryptionCount/SetEncryptionCount, or rotate keys on a schedule")]
+    public static partial void KeyUsageNotDurable(ILogger logger, string storeType);
 }

@@ -1,5 +1,6 @@
 using System;
 using System.Buffers;
+using System.Collections.Concurrent;
 using System.Diagnostics.CodeAnalysis;
 using System.Security.Cryptography;
 using System.Text;
@@ -15,7 +16,9 @@ namespace StateGen.Security;
 /// <para>
 /// Every encryption draws a fresh random 96-bit nonce and counts one use of the key. At
 /// <see cref="StateEncryptionOptions.KeyUsageWarningThreshold"/> uses <see cref="KeyUsageWarning"/> is raised and a
-/// warning logged; at 2^32 uses the key refuses to encrypt (<see cref="StateKeyUsageLimitException"/>).
+/// warning logged; at 2^32 uses the key refuses to encrypt (<see cref="StateKeyUsageLimitException"/>). The counts
+/// live in the key ring; an <see cref="Storage.Encryption.EncryptedStateStore"/> over a store that keeps counts makes
+/// them durable there (see <see cref="StateKeyRing.GetEncryptionCount"/>).
 /// </para>
 /// <para>
 /// The associated data binds an envelope to its record (see <see cref="StateAssociatedData"/>): decrypting with other
@@ -39,6 +42,7 @@ public sealed class StateEncryptor
     private readonly long _warningThreshold;
     private readonly long _limit;
     private readonly int _maxPlaintextBytes;
+    private readonly ConcurrentDictionary<StateKeyMaterial, byte> _warned = new();
 
     /// <summary>Creates an encryptor over a key ring. The ring stays owned by the caller.</summary>
     /// <param name="keyRing">The keys.</param>
@@ -65,9 +69,10 @@ public sealed class StateEncryptor
     }
 
     /// <summary>
-    /// Raised once per key, on the encryption that reaches
-    /// <see cref="StateEncryptionOptions.KeyUsageWarningThreshold"/>, after that encryption succeeded. Handlers run
-    /// on the encrypting thread and should be quick.
+    /// Raised once per key and encryptor, on the first encryption whose count is at or past
+    /// <see cref="StateEncryptionOptions.KeyUsageWarningThreshold"/>, after that encryption succeeded. With counts that a
+    /// store keeps durable, a key past the threshold warns again once in each new process. Handlers run on the
+    /// encrypting thread and should be quick.
     /// </summary>
     public event EventHandler<StateKeyUsageEventArgs>? KeyUsageWarning;
 
@@ -76,6 +81,9 @@ public sealed class StateEncryptor
 
     /// <summary>The key ring.</summary>
     public StateKeyRing KeyRing => _ring;
+
+    /// <summary>The logger given at construction, if any.</summary>
+    internal ILogger? Logger => _logger;
 
     /// <summary>Whether an algorithm is supported on this platform (ChaCha20-Poly1305 is not everywhere).</summary>
     public static bool IsSupported(StateEncryptionAlgorithm algorithm) => AeadCipher.IsSupported(algorithm);
@@ -130,6 +138,14 @@ public sealed class StateEncryptor
             byte[] envelope;
             try
             {
+                // A store that keeps counts durable raises the key's count to what it persisted before the first
+                // count here, and covers each count with a durable reservation before the nonce is drawn.
+                StateKeyUsageLedger[] ledgers = _ring.UsageLedgers;
+                foreach (StateKeyUsageLedger ledger in ledgers)
+                {
+                    ledger.Enter(key);
+                }
+
                 count = key.TryCountEncryption(_limit);
                 if (count < 0)
                 {
@@ -141,6 +157,11 @@ public sealed class StateEncryptor
                     throw new StateKeyUsageLimitException(key.KeyId, _limit);
                 }
 
+                foreach (StateKeyUsageLedger ledger in ledgers)
+                {
+                    ledger.Cover(key, count);
+                }
+
                 envelope = Seal(cipher, key.KeyIdAscii, plaintext, associatedData);
             }
             finally
@@ -148,7 +169,8 @@ public sealed class StateEncryptor
                 key.Return(Algorithm, cipher);
             }
 
-            if (count == _warningThreshold)
+            // ">=" rather than "==": a count restored from a store can start past the threshold.
+            if (count >= _warningThreshold && _warned.TryAdd(key, 0))
             {
                 WarnUsage(key.KeyId, count);
             }

@@ -73,6 +73,22 @@ internal sealed class StateKeyMaterial : IDisposable
     /// <summary>Sets the counter (tests, and restoring a count persisted elsewhere).</summary>
     public void SetEncryptions(long count) => Interlocked.Exchange(ref _encryptions, count);
 
+    /// <summary>Raises the counter to at least <paramref name="count"/> (a count restored from a store never lowers it).</summary>
+    public void RaiseEncryptionsTo(long count)
+    {
+        long current = Interlocked.Read(ref _encryptions);
+        while (current < count)
+        {
+            long seen = Interlocked.CompareExchange(ref _encryptions, count, current);
+            if (seen == current)
+            {
+                return;
+            }
+
+            current = seen;
+        }
+    }
+
     /// <summary>Rents a cipher; <see langword="null"/> when this key has been disposed (removed from the ring).</summary>
     public AeadCipher? Rent(StateEncryptionAlgorithm algorithm)
     {

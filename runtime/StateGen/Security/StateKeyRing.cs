@@ -24,6 +24,7 @@ public sealed class StateKeyRing : IDisposable
 
     private readonly object _gate = new();
     private volatile Snapshot _snapshot;
+    private volatile StateKeyUsageLedger[] _ledgers = [];
     private bool _disposed;
 
     /// <summary>Creates a ring with one active key.</summary>
@@ -58,6 +59,28 @@ public sealed class StateKeyRing : IDisposable
     }
 
     internal bool IsDisposed => Volatile.Read(ref _disposed);
+
+    /// <summary>The stores that keep this ring's counts durable (see <see cref="StateKeyUsageLedger"/>); usually one or none.</summary>
+    internal StateKeyUsageLedger[] UsageLedgers => _ledgers;
+
+    /// <summary>Counts of this ring's keys are made durable in one more store, from its next encryption on.</summary>
+    internal void AttachUsageLedger(StateKeyUsageLedger ledger)
+    {
+        lock (_gate)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            _ledgers = [.. _ledgers, ledger];
+        }
+    }
+
+    /// <summary>The store of <paramref name="ledger"/> closes: later encryptions no longer reserve there.</summary>
+    internal void DetachUsageLedger(StateKeyUsageLedger ledger)
+    {
+        lock (_gate)
+        {
+            _ledgers = Array.FindAll(_ledgers, l => !ReferenceEquals(l, ledger));
+        }
+    }
 
     /// <summary>
     /// Whether a key id is valid: 1 to <see cref="MaxKeyIdLength"/> characters, each an ASCII letter, digit, <c>.</c>,
@@ -165,8 +188,11 @@ public sealed class StateKeyRing : IDisposable
     }
 
     /// <summary>
-    /// How many encryptions this ring has counted for a key since it was loaded. The count lives in memory: it starts
-    /// at 0 in every process unless restored with <see cref="SetEncryptionCount"/>.
+    /// How many encryptions are counted for a key. The count lives in memory and starts at 0 when the ring is loaded;
+    /// while the ring serves an <see cref="Storage.Encryption.EncryptedStateStore"/> over a store that keeps counts (LiteDB,
+    /// memory), the key's count starts, at its first use, from the count that store persisted (a reservation that may be
+    /// up to one block above the true count after a stop without dispose), and every encryption is covered by a durable
+    /// reservation there before it happens.
     /// </summary>
     /// <exception cref="ArgumentException">No key with this id is in the ring.</exception>
     public long GetEncryptionCount(string keyId)
@@ -176,8 +202,9 @@ public sealed class StateKeyRing : IDisposable
     }
 
     /// <summary>
-    /// Restores a key's encryption count, for programs that persist it across restarts so that the nonce limits
-    /// cover the key's whole life.
+    /// Sets a key's encryption count, for programs that encrypt without an
+    /// <see cref="Storage.Encryption.EncryptedStateStore"/> and persist the count themselves. A store that keeps counts
+    /// raises the count to its persisted value at the key's first use; it never lowers it.
     /// </summary>
     /// <exception cref="ArgumentException">No key with this id is in the ring.</exception>
     /// <exception cref="ArgumentOutOfRangeException">The count is negative.</exception>

@@ -33,6 +33,12 @@ namespace StateGen.Storage.Encryption;
 /// <see cref="History.StateHistoryUnavailableException"/>, and pruning removes nothing.
 /// </para>
 /// <para>
+/// Key usage counts (the nonce limits of <see cref="StateEncryptor"/>) are durable when the inner store keeps them (the
+/// LiteDB and memory stores do): while this store is open, every encryption with its key ring, through this store or
+/// not, is covered by a reservation the inner store persisted first, in blocks of 2^16, and a key's count resumes from
+/// it after a restart. Over another store the counts stay in memory, and a warning (106) is logged at construction.
+/// </para>
+/// <para>
 /// Not covered: rolling one record back to an older envelope of the same record (for example its own change-log copy)
 /// is not detected, since the version is assigned by the store after encryption.
 /// </para>
@@ -53,6 +59,7 @@ public sealed partial class EncryptedStateStore : IStateStore, IStateHistoryStor
     private readonly StateEncryptor _encryptor;
     private readonly EncryptedStateStoreOptions _options;
     private readonly StateKeyRing? _ownedRing;
+    private readonly StateKeyUsageLedger? _ledger;
     private int _disposed;
 
     /// <summary>Wraps a store. The encryptor's key ring stays owned by the caller.</summary>
@@ -73,7 +80,22 @@ public sealed partial class EncryptedStateStore : IStateStore, IStateHistoryStor
         _history = inner as IStateHistoryStore;
         _encryptor = encryptor;
         _ownedRing = ownedRing;
+        if (KeyUsageRecordsOf(inner) is { } records)
+        {
+            _ledger = new StateKeyUsageLedger(records, encryptor.KeyRing, _options.KeyUsageReservation);
+            encryptor.KeyRing.AttachUsageLedger(_ledger);
+        }
+        else if (encryptor.Logger is { } logger)
+        {
+            SecurityLog.KeyUsageNotDurable(logger, inner.GetType().Name);
+        }
     }
+
+    /// <summary>Test hook: how many durable reservations of key usage counts this store wrote.</summary>
+    internal long KeyUsageReservations => _ledger?.Reservations ?? 0;
+
+    /// <summary>Whether this store keeps its key usage counts durable in the inner store.</summary>
+    internal bool KeepsKeyUsageCounts => _ledger is not null;
 
     /// <summary>The store that keeps the envelopes.</summary>
     public IStateStore Inner => _inner;
@@ -223,6 +245,7 @@ public sealed partial class EncryptedStateStore : IStateStore, IStateHistoryStor
             return;
         }
 
+        DetachLedger();
         try
         {
             if (!_options.LeaveInnerStoreOpen)
@@ -244,6 +267,7 @@ public sealed partial class EncryptedStateStore : IStateStore, IStateHistoryStor
             return;
         }
 
+        DetachLedger();
         try
         {
             if (!_options.LeaveInnerStoreOpen)
@@ -261,6 +285,32 @@ public sealed partial class EncryptedStateStore : IStateStore, IStateHistoryStor
         finally
         {
             _ownedRing?.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// The inner store's key usage records: its own, or, through caches (<see cref="Caching.CachingStateStore"/>), those
+    /// of the store it wraps.
+    /// </summary>
+    private static IStateKeyUsageRecords? KeyUsageRecordsOf(IStateStore inner)
+    {
+        for (IStateStore? store = inner; store is not null; store = (store as Caching.CachingStateStore)?.Inner)
+        {
+            if (store is IStateKeyUsageRecords records)
+            {
+                return records;
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>Before the inner store closes: the ring stops reserving there.</summary>
+    private void DetachLedger()
+    {
+        if (_ledger is not null)
+        {
+            _encryptor.KeyRing.DetachUsageLedger(_ledger);
         }
     }
 

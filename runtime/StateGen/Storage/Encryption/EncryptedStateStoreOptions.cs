@@ -27,6 +27,15 @@ public sealed class EncryptedStateStoreOptions
     /// <summary>How many entries (or change records) the re-encryption job and the key usage count read at a time.</summary>
     public int PageSize { get; set; } = DefaultPageSize;
 
+    /// <summary>
+    /// The default reservation block of durable key usage counts: 2^16 encryptions. One durable write per 65,536
+    /// encryptions under a key, and a stop without dispose over-counts by at most that, 1/65,536 of the 2^32 limit.
+    /// </summary>
+    internal const long DefaultKeyUsageReservation = 1L << 16;
+
+    /// <summary>How many encryptions one durable reservation of a key's count covers; settable here for tests only.</summary>
+    internal long KeyUsageReservation { get; set; } = DefaultKeyUsageReservation;
+
     internal EncryptedStateStoreOptions Validated()
     {
         if (PageSize < 1)
@@ -34,6 +43,11 @@ public sealed class EncryptedStateStoreOptions
             throw new ArgumentOutOfRangeException(nameof(PageSize), PageSize, "The page size must be 1 or more.");
         }
 
-        return new EncryptedStateStoreOptions { AllowPlaintextReads = AllowPlaintextReads, LeaveInnerStoreOpen = LeaveInnerStoreOpen, PageSize = PageSize };
+        if (KeyUsageReservation is < 1 or > Security.StateEncryptionOptions.DefaultKeyUsageLimit)
+        {
+            throw new ArgumentOutOfRangeException(nameof(KeyUsageReservation), KeyUsageReservation, "The key usage reservation must be between 1 and 2^32.");
+        }
+
+        return new EncryptedStateStoreOptions { AllowPlaintextReads = AllowPlaintextReads, LeaveInnerStoreOpen = LeaveInnerStoreOpen, PageSize = PageSize, KeyUsageReservation = KeyUsageReservation };
     }
 }

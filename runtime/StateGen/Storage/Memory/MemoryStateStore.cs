@@ -10,7 +10,7 @@ namespace StateGen.Storage.Memory;
 /// A store that keeps entries, the change log and the hook history in memory, for tests and caches. Nothing survives
 /// the process.
 /// </summary>
-public sealed class MemoryStateStore : IStateStore, IStateHistoryStore, IStateSnapshotSource
+public sealed class MemoryStateStore : IStateStore, IStateHistoryStore, IStateSnapshotSource, IStateKeyUsageRecords
 {
     private readonly object _gate = new();
     private readonly Dictionary<(string Scope, string Key), (StoredEntry Entry, long Sequence)> _entries = new();
@@ -20,6 +20,7 @@ public sealed class MemoryStateStore : IStateStore, IStateHistoryStore, IStateSn
     private readonly TimeProvider _time;
     private long _sequence;
     private long _hookId;
+    private readonly Dictionary<string, long> _keyUsage = new(StringComparer.Ordinal); // IStateKeyUsageRecords
 
     /// <summary>Creates an empty store.</summary>
     /// <param name="timeProvider">The clock for <see cref="StoredEntry.UpdatedAt"/>; the system clock by default.</param>
@@ -342,5 +343,25 @@ public sealed class MemoryStateStore : IStateStore, IStateHistoryStore, IStateSn
         }
 
         return results;
+    }
+
+    /// <inheritdoc />
+    long? IStateKeyUsageRecords.ReadKeyUsageReservation(string keyId)
+    {
+        lock (_gate)
+        {
+            return _keyUsage.TryGetValue(keyId, out long reserved) ? reserved : null;
+        }
+    }
+
+    /// <inheritdoc />
+    long IStateKeyUsageRecords.WriteKeyUsageReservation(string keyId, long reservation)
+    {
+        lock (_gate)
+        {
+            long stored = Math.Max(_keyUsage.GetValueOrDefault(keyId), reservation);
+            _keyUsage[keyId] = stored;
+            return stored;
+        }
     }
 }
