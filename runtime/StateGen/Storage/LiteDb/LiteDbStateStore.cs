@@ -1052,13 +1052,25 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
                 // (which leaves "_id" out): an id LiteDB reads back wrong no longer matches it. LiteDB keeps an explicit id.
                 long first = NextHookId();
                 long id = first - 1;
+
+                // Each record with a correlation id links to the previous one with it, and the correlation's newest is
+                // stored (LiteDbStateStore.HookChains.cs): one meta lookup and upsert per correlation id in the batch.
+                var newest = new Dictionary<string, long>(StringComparer.Ordinal);
                 foreach (HookExecutionRecord r in records)
                 {
                     id++;
+                    BsonValue previous = BsonValue.Null;
+                    if (r.CorrelationId is { } correlationId)
+                    {
+                        previous = newest.TryGetValue(correlationId, out long before) ? before : StoredCorrelationNewest(correlationId) ?? 0;
+                        newest[correlationId] = id;
+                    }
+
                     _hooks.Insert(DocumentIntegrity.Seal(new BsonDocument
                     {
                         ["_id"] = id,
                         [CorrelationIndex] = r.CorrelationId is null ? BsonValue.Null : IndexValue(r.CorrelationId, id),
+                        [PreviousInCorrelation] = previous,
                         ["h"] = r.HookId,
                         ["pt"] = r.Point,
                         ["s"] = r.Scope,
@@ -1073,6 +1085,11 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
                         ["nv"] = r.NewValue.ToArray(),
                         ["rv"] = r.ResultValue.ToArray(),
                     }));
+                }
+
+                foreach ((string correlationId, long last) in newest)
+                {
+                    WriteCorrelationNewest(correlationId, last);
                 }
 
                 CountAppendedHooks(records.Count, first, id);
@@ -1094,12 +1111,19 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
                 => (q.HookId is null || d["h"].AsString == q.HookId) && (q.Scope is null || d["s"].AsString == q.Scope) && (q.Key is null || d["k"].AsString == q.Key);
 
             List<BsonDocument> docs;
-            if (query.CorrelationId is { } correlationId && HooksCorrelationIndexed())
+            (bool indexed, long? chainedFrom) = query.CorrelationId is null ? (false, null) : HooksCorrelationIndexed();
+            if (query.CorrelationId is { } correlationId && indexed)
             {
                 // Every record carries "ci" (correlation id and id, unique): this correlation id's records by steps (IndexWalk)
                 // from the position on, in id order, each checked against its value; the walk stops at the page's limit.
+                // When every record also carries "pc", the steps are checked against the correlation's chain: a record the
+                // index misses (a damaged key or link) breaks a link or the end (LiteDbStateStore.HookChains.cs).
                 string prefix = IndexPrefix(correlationId);
                 long newest = StoredHookCount()?.Last ?? long.MaxValue;
+                long afterId = Math.Max(0, query.AfterId);
+                long? chainEnd = chainedFrom is long from ? CorrelationChainEnd(correlationId, from) : null;
+                long? previous = null;
+                bool cut = false;
                 docs = [];
                 int matched = 0;
                 foreach (BsonDocument doc in IndexWalk.Ascending(_hooks, CorrelationIndex, IndexValue(correlationId, Math.Max(0, query.AfterId)), k => k.IsString && k.AsString.StartsWith(prefix, StringComparison.Ordinal), FilePath))
@@ -1115,11 +1139,23 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
                         throw new StateStoreCorruptedException(FilePath, HookCountMismatch);
                     }
 
+                    if (chainEnd is long end)
+                    {
+                        CheckChainLink(doc, previous, afterId, chainedFrom!.Value, end);
+                    }
+
+                    previous = doc["_id"].AsInt64;
                     docs.Add(doc);
                     if (HookMatches(doc, query) && ++matched == query.Limit)
                     {
+                        cut = true;
                         break;
                     }
+                }
+
+                if (chainEnd is long chainEndId && !cut)
+                {
+                    CheckChainEnd(previous, afterId, chainEndId);
                 }
             }
             else if (query.CorrelationId is not null)
@@ -1188,19 +1224,19 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
         cancellationToken.ThrowIfCancellationRequested();
         return RunDurable(() =>
         {
+            // "u" has no index: the whole history (the guarded walk), filtered; the walk also gives the correlation chains'
+            // links, which the prune keeps exact.
+            List<PrunedHook> records = olderThan is null && keepNewest is null ? []
+                : IndexWalk.FromEnd(_hooks, "_id", Query.Ascending).Select(d => ToPrunedHook(CheckedHook(d))).ToList();
             var remove = new HashSet<long>();
             if (olderThan is DateTimeOffset limit)
             {
-                // "u" has no index: the whole history (the guarded walk), filtered.
-                remove.UnionWith(IndexWalk.FromEnd(_hooks, "_id", Query.Ascending)
-                    .Select(d => CheckedHook(d))
-                    .Where(d => d["u"].AsInt64 < limit.UtcTicks)
-                    .Select(d => d["_id"].AsInt64));
+                remove.UnionWith(records.Where(r => r.Ticks < limit.UtcTicks).Select(r => r.Id));
             }
 
             if (keepNewest is int keep)
             {
-                remove.UnionWith(_hooks.FindAll().Select(d => CheckedHook(d)["_id"].AsInt64).OrderByDescending(i => i).Skip(Math.Max(0, keep)));
+                remove.UnionWith(records.Select(r => r.Id).OrderByDescending(i => i).Skip(Math.Max(0, keep)));
             }
 
             InTransaction(() =>
@@ -1211,6 +1247,7 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
                     removed += _hooks.Delete(id) ? 1 : 0;
                 }
 
+                RelinkPrunedHooks(records, remove);
                 CountPrunedHooks(removed);
             });
             return (long)remove.Count;
