@@ -329,6 +329,16 @@ public sealed class LiteDbCorrelationCompletenessTests : IDisposable
             await AssertReadsAsync(store, stored);
         }
 
+        // Everything pruned: no correlation record is left behind, not even one whose chain began at a stale newest.
+        string emptied = _dir.NewDatabaseFile();
+        System.IO.File.Copy(path, emptied);
+        await using (LiteDbStateStore store = Open(emptied, collectionLayout: false))
+        {
+            Assert.Equal(12, await store.PruneHookExecutionsAsync(null, 0));
+        }
+
+        Assert.Empty(Chains(emptied).Newest);
+
         LiteDbIndexLoopTests.IndexLinks.ChangeKey(path, Ci("corr-1", 18), Ci("corr-0", 18), CiSlot);
         await Assert.ThrowsAsync<StateStoreCorruptedException>(async () => await IdsAsync(path, false, new HookExecutionQuery { CorrelationId = "corr-1" }));
     }

@@ -153,11 +153,23 @@ public sealed partial class LiteDbStateStore
             }
         }
 
+        // A newest left that is not a record left (a link from before the chains began, after a StateGen from before them
+        // wrote the file) means none: the record goes rather than stay behind.
+        var left = new HashSet<long>();
+        foreach (PrunedHook r in records)
+        {
+            if (!removed.Contains(r.Id))
+            {
+                left.Add(r.Id);
+            }
+        }
+
         foreach (string c in correlations)
         {
             if (StoredCorrelationNewest(c) is long newest && links.ContainsKey(newest))
             {
-                WriteCorrelationNewest(c, Past(newest));
+                long newestLeft = Past(newest);
+                WriteCorrelationNewest(c, left.Contains(newestLeft) ? newestLeft : 0);
             }
         }
     }
