@@ -952,6 +952,12 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
                 }
             }
 
+            // A key's history: checked against its records' links and its current value (LiteDbStateStore.KeyHistory.cs).
+            if (range is not null && query.Scope is not null && query.Key is not null)
+            {
+                CheckKeyHistory(Id(query.Scope, query.Key), walked, full);
+            }
+
             long walkedTo = walked.Count == 0 ? 0 : walked.Max(r => r.Sequence);
             StateChangeRecord[] found = walked
                 .Where(r => Memory.MemoryStateStore.Matches(r, query))
