@@ -939,12 +939,15 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
                     ? IndexWalk.Ascending(_changes, "_id", query.AfterSequence, _ => true, FilePath)
                     : IndexWalk.FromEnd(_changes, "_id", Query.Descending).TakeWhile(d => !d["_id"].IsNumber || d["_id"].AsInt64 > query.AfterSequence);
             List<StateChangeRecord> walked = [];
+            bool byKey = range is not null && query.Scope is not null && query.Key is not null;
+            List<long?>? links = range is not null && !byKey && query.CorrelationId is not null ? [] : null;
             int matched = 0;
             bool full = false;
             foreach (BsonDocument doc in docs)
             {
                 StateChangeRecord record = CheckedChange(doc);
                 walked.Add(record);
+                links?.Add(doc.TryGetValue(PreviousInCorrelation, out BsonValue link) && link.IsInt64 ? link.AsInt64 : null);
                 if (inSequenceOrder && Memory.MemoryStateStore.Matches(record, query) && ++matched == query.Limit)
                 {
                     full = true; // the page is full: the records after it are not read
@@ -952,10 +955,15 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
                 }
             }
 
-            // A key's history: checked against its records' links and its current value (LiteDbStateStore.KeyHistory.cs).
-            if (range is not null && query.Scope is not null && query.Key is not null)
+            // A key's history: checked against its records' links and its current value (LiteDbStateStore.KeyHistory.cs); a
+            // correlation id's, against its records' links and its stored newest (LiteDbStateStore.ChangeChains.cs).
+            if (byKey)
             {
-                CheckKeyHistory(Id(query.Scope, query.Key), walked, full);
+                CheckKeyHistory(Id(query.Scope!, query.Key!), walked, full);
+            }
+            else if (links is not null)
+            {
+                CheckCorrelationHistory(query.CorrelationId!, walked, links, full);
             }
 
             long walkedTo = walked.Count == 0 ? 0 : walked.Max(r => r.Sequence);
@@ -1006,18 +1014,20 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
             }
 
             var remove = new HashSet<long>();
+
+            // "u" has no index: the whole log (the guarded walk), filtered; kept for the correlation records' update.
+            List<StateChangeRecord> records = olderThan is null && keepPerKey is null ? []
+                : IndexWalk.FromEnd(_changes, "_id", Query.Ascending).Select(d => CheckedChange(d)).ToList();
             if (olderThan is DateTimeOffset limit)
             {
-                // "u" has no index: the whole log (the guarded walk), filtered.
-                remove.UnionWith(IndexWalk.FromEnd(_changes, "_id", Query.Ascending)
-                    .Select(d => CheckedChange(d))
+                remove.UnionWith(records
                     .Where(c => c.Timestamp.UtcTicks < limit.UtcTicks)
                     .Select(c => c.Sequence));
             }
 
             if (keepPerKey is int keep)
             {
-                foreach (var group in _changes.FindAll().Select(d => CheckedChange(d)).Select(c => (Id: c.Sequence, Key: Id(c.Scope, c.Key))).GroupBy(r => r.Key))
+                foreach (var group in records.Select(c => (Id: c.Sequence, Key: Id(c.Scope, c.Key))).GroupBy(r => r.Key))
                 {
                     remove.UnionWith(group.OrderByDescending(r => r.Id).Skip(Math.Max(0, keep)).Select(r => r.Id));
                 }
@@ -1031,6 +1041,8 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
                 {
                     _changes.Delete(sequence);
                 }
+
+                MovePrunedCorrelations(records, remove);
 
                 // Sequences are never reused, even when the newest records go.
                 _meta.Upsert(DocumentIntegrity.Seal(new BsonDocument { ["_id"] = SequenceId, ["v"] = _sequence }));
@@ -1344,6 +1356,7 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
             InTransaction(() =>
             {
                 Dictionary<string, long>? counted = null;
+                Dictionary<string, long>? correlationNewest = null; // collection layout: each correlation id's newest record
                 long sequence = _sequence;
                 for (int i = 0; i < staged.Length; i++)
                 {
@@ -1375,7 +1388,8 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
                             payload ?? Array.Empty<byte>(),
                             beforeSequence,
                             op.CorrelationId,
-                            op.Origin));
+                            op.Origin,
+                            op.CorrelationId is { } correlationId ? ChangeCorrelationLink(correlationId, changeSequence, ref correlationNewest) : null));
                         beforeSequence = changeSequence;
                         }
                     }
@@ -1421,6 +1435,11 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
                 }
 
                 AddCounts(counted); // in the same transaction: a failed commit changes no count
+                foreach ((string correlationId, long newest) in correlationNewest ?? [])
+                {
+                    WriteChangeCorrelationNewest(correlationId, newest);
+                }
+
                 if (_log is not null && sequence != _sequence)
                 {
                     _meta.Upsert(DocumentIntegrity.Seal(new BsonDocument { ["_id"] = SequenceId, ["v"] = sequence }));
@@ -1885,8 +1904,13 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
     /// <c>cs</c> points to (pruning never removes a record an entry points to), so a write stores its document once.
     /// </summary>
     /// <summary>A change record as stored (sealed with its checksum): the one layout every writer of the change log uses.</summary>
-    private static BsonDocument ChangeDocument(long sequence, string id, string scope, string key, StateChangeKind kind, string typeName, int schemaVersion, long version, long ticks, byte[] payload, long previousSequence, string? correlationId, string? origin)
-        => DocumentIntegrity.Seal(new BsonDocument
+    /// <remarks>
+    /// <paramref name="correlationLink"/>: the previous record of the correlation id (<c>pc</c>, LiteDbStateStore.ChangeChains.cs),
+    /// for a record with one written by a commit; null otherwise (a restore's records carry none).
+    /// </remarks>
+    private static BsonDocument ChangeDocument(long sequence, string id, string scope, string key, StateChangeKind kind, string typeName, int schemaVersion, long version, long ticks, byte[] payload, long previousSequence, string? correlationId, string? origin, long? correlationLink = null)
+    {
+        var doc = new BsonDocument
         {
             ["_id"] = sequence,
             [KeyIndex] = IndexValue(id, sequence),
@@ -1902,7 +1926,14 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
             ["ps"] = previousSequence,
             ["c"] = correlationId is null ? BsonValue.Null : correlationId,
             ["o"] = origin is null ? BsonValue.Null : origin,
-        });
+        };
+        if (correlationLink is long link)
+        {
+            doc[PreviousInCorrelation] = link;
+        }
+
+        return DocumentIntegrity.Seal(doc);
+    }
 
     private static BsonDocument ToDocument(string id, StoredEntry entry, byte[] payload, long changeSequence, bool payloadInLog)
     {
