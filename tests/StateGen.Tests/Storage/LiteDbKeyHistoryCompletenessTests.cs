@@ -182,6 +182,8 @@ public sealed class LiteDbKeyHistoryCompletenessTests : IDisposable
     [InlineData("k1", 5)] // a middle record
     [InlineData("k1", 11)] // the newest, which the current value names
     [InlineData("k2", 3)] // the oldest
+    [InlineData("k2", 13)] // a deleted key's delete record (the last node of the index: on an upper level of the skip list,
+                           // LiteDB's descent passes it and lands past the end, hiding the whole history; the stored delete tells)
     public async Task A_key_index_key_changed_by_one_byte_that_hides_a_record_of_a_keys_history_is_the_typed_error(string key, long sequence)
     {
         string path = await OneKeyChangedAsync(key, sequence);
@@ -198,21 +200,40 @@ public sealed class LiteDbKeyHistoryCompletenessTests : IDisposable
     }
 
     [Fact]
-    public async Task A_deleted_keys_hidden_delete_record_is_the_typed_error_or_hides_its_whole_history()
+    public async Task A_delete_pruned_before_older_records_of_its_key_leaves_an_intact_history_and_the_key_writable()
     {
-        // k2's records are 3, 6, 9, 12 and its delete 13, the last key of the index. With 13's node at level 0 only, the
-        // read finds 3 to 12, ending at a write of a key without a value: the typed error. With it higher up, LiteDB's
-        // descent passes it on an upper level and lands past the end of the index: no record found, and a key without a
-        // value and without records is what a key never written looks like (the limit docs/reliability.md states). Never
-        // a part of the history.
-        string path = await OneKeyChangedAsync(Key(2), 13);
-        try
+        // The clock set back: the delete is stamped before the write, and a prune by age removes it alone. The key has no
+        // value and its history ends at a write: intact (the stored delete says the history ended at the pruned delete).
+        string path = _dir.NewDatabaseFile();
+        var clock = new ManualTimeProvider(Start);
+        await using (LiteDbStateStore store = Open(path, clock))
         {
-            Assert.Empty(await SequencesAsync(path, new StateChangeQuery { Scope = Scope, Key = Key(2) }));
+            await store.WriteAsync(new StateWrite(Scope, Key(0), "Note", 1, "1"u8.ToArray()));
+            await store.WriteAsync(new StateWrite(Scope, Key(1), "Note", 1, "1"u8.ToArray()));
+            clock.Advance(TimeSpan.FromMinutes(-10));
+            Assert.True(await store.DeleteAsync(Scope, Key(0)));
+            Assert.True(await store.DeleteAsync(Scope, Key(1)));
+            clock.Advance(TimeSpan.FromMinutes(20));
+            Assert.Equal(2, await store.PruneChangesAsync(Start, null));
+            Assert.Equal([1L], (await store.ReadChangesAsync(new StateChangeQuery { Scope = Scope, Key = Key(0) })).Select(r => r.Sequence));
         }
-        catch (StateStoreCorruptedException e)
+
+        await using (LiteDbStateStore store = Open(path, clock))
         {
-            Assert.Contains("change log's index is damaged", e.Failure, StringComparison.Ordinal);
+            // Written again after a restart (no cached sequence): its new record links to the pruned delete (the stored
+            // delete; the log's last record of the key is a write, which alone would look like a lost current value).
+            await store.WriteAsync(new StateWrite(Scope, Key(0), "Note", 1, "2"u8.ToArray()));
+            IReadOnlyList<StateChangeRecord> history = await store.ReadChangesAsync(new StateChangeQuery { Scope = Scope, Key = Key(0) });
+            Assert.Equal([1L, 5], history.Select(r => r.Sequence));
+            Assert.Equal(3, history[1].PreviousSequence);
+
+            // No deleted-key record is left: k0 was written again, k1's records all go with a prune by number.
+            Assert.Equal([2L], (await store.ReadChangesAsync(new StateChangeQuery { Scope = Scope, Key = Key(1) })).Select(r => r.Sequence));
+            Assert.Equal(2, await store.PruneChangesAsync(null, 0)); // k0's 1, k1's 2 (k0's 5 is its current value's)
+            Assert.Empty(await store.ReadChangesAsync(new StateChangeQuery { Scope = Scope, Key = Key(1) }));
         }
+
+        using LiteDB.LiteDatabase db = LiteDbScopeCountTests.Raw(path);
+        Assert.DoesNotContain(db.GetCollection("meta").FindAll(), d => d["_id"].AsString.StartsWith("kd\u001E", StringComparison.Ordinal));
     }
 }

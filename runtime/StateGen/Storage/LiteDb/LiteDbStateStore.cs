@@ -1043,6 +1043,7 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
                 }
 
                 MovePrunedCorrelations(records, remove);
+                ForgetPrunedKeys(records, remove);
 
                 // Sequences are never reused, even when the newest records go.
                 _meta.Upsert(DocumentIntegrity.Seal(new BsonDocument { ["_id"] = SequenceId, ["v"] = _sequence }));
@@ -1403,6 +1404,11 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
                                 Tally(ref counted, op.Scope, -1);
                             }
 
+                            if (!_segmented && changeSequence != 0)
+                            {
+                                WriteKeyDeleted(id, changeSequence); // the deleted key's history ends here (KeyHistory.cs)
+                            }
+
                             if (!RecordsChanges && !_unloggedDeletes)
                             {
                                 // The change log no longer tells which keys exist: a later reader must not take its last
@@ -1419,6 +1425,10 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
                         if (_state.Upsert(DocumentIntegrity.Seal(ToDocument(id, after, payload!, beforeSequence, payloadInLog: changeSequence != 0 && !_segmented))))
                         {
                             Tally(ref counted, op.Scope, +1); // a created key; an update leaves the count alone
+                            if (!_segmented)
+                            {
+                                WriteKeyDeleted(id, 0); // written again: no longer deleted (one lookup)
+                            }
                         }
                     }
 
@@ -1794,6 +1804,12 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
             }
 
             return sequence;
+        }
+
+        // A key deleted since the deleted keys' records: its delete is its newest record (even when a prune removed it).
+        if (StoredKeyDeleted(id) is long deleted)
+        {
+            return deleted;
         }
 
         // LiteDB's prefix match ignores case: keep the records of this exact key.
