@@ -269,7 +269,7 @@ public sealed class LiteDbIndexLoopTests : IDisposable
     /// then for a string its UTF-8 length and bytes, for an Int64 its 8 bytes). The primary key's index is slot 0; the
     /// others take the next free slots in the order they were created.
     /// </summary>
-    private static class IndexLinks
+    internal static class IndexLinks
     {
         public static byte[] StringKey(string key)
         {
@@ -295,6 +295,20 @@ public sealed class LiteDbIndexLoopTests : IDisposable
             int x = Node(file, from, slot);
             int w = Node(file, predecessor, slot);
             Array.Copy(file, w + 17, file, x + 17, 5);
+            File.WriteAllBytes(path, file);
+        }
+
+        /// <summary>
+        /// Replaces the key of <paramref name="key"/>'s node with <paramref name="replacement"/>, of the same length (one
+        /// byte changed, as a damaged page can leave it): the node stays where its links put it, under a wrong key.
+        /// </summary>
+        public static void ChangeKey(string path, byte[] key, byte[] replacement, byte slot = 0)
+        {
+            Assert.Equal(key.Length, replacement.Length);
+            Assert.False(File.Exists(Path.ChangeExtension(path, null) + "-log.db"), "the store's close checkpointed its log into the data file");
+            byte[] file = File.ReadAllBytes(path);
+            int x = Node(file, key, slot);
+            replacement.CopyTo(file, x + 12 + (10 * file[x + 1]));
             File.WriteAllBytes(path, file);
         }
 

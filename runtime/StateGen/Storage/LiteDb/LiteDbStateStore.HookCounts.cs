@@ -19,9 +19,11 @@ public sealed partial class LiteDbStateStore
     /// <summary>
     /// The count record: how many hook records the history holds, the newest one's id, the id from which every record
     /// carries its correlation index value (<c>ci</c>; <see langword="null"/> when not known, as in a file written before
-    /// it), and the newest id ever assigned (ids are never reused, even when the newest records are pruned).
+    /// it), the newest id ever assigned (ids are never reused, even when the newest records are pruned), and the id from
+    /// which every record carries its link to the previous record of its correlation id (<c>pc</c>, stored as <c>p</c>;
+    /// <see langword="null"/> when not known: see LiteDbStateStore.HookChains.cs).
     /// </summary>
-    private readonly record struct HookTotals(long Count, long Last, long? IndexedFrom, long Assigned);
+    private readonly record struct HookTotals(long Count, long Last, long? IndexedFrom, long Assigned, long? ChainedFrom);
 
     /// <summary>
     /// At open (with the index walk): a file without the record, new or older, gets it, counted now, with the id from
@@ -38,6 +40,7 @@ public sealed partial class LiteDbStateStore
         long count = 0;
         long last = 0;
         long lastUnindexed = 0;
+        long lastUnchained = 0;
         foreach (BsonDocument doc in _hooks.FindAll())
         {
             count++;
@@ -47,9 +50,14 @@ public sealed partial class LiteDbStateStore
             {
                 lastUnindexed = Math.Max(lastUnindexed, id);
             }
+
+            if (!doc.ContainsKey(PreviousInCorrelation))
+            {
+                lastUnchained = Math.Max(lastUnchained, id);
+            }
         }
 
-        InTransaction(() => WriteHookCount(new HookTotals(count, last, lastUnindexed + 1, last)));
+        InTransaction(() => WriteHookCount(new HookTotals(count, last, lastUnindexed + 1, last, lastUnchained + 1)));
     }
 
     /// <summary>The stored totals; <see langword="null"/> for a file not yet counted (opened without the index walk).</summary>
@@ -60,14 +68,17 @@ public sealed partial class LiteDbStateStore
         if (!DocumentIntegrity.Verify(doc, required: true) || !doc["n"].IsInt64 || !doc["l"].IsInt64 || doc["n"].AsInt64 < 0 || doc["l"].AsInt64 < 0
             || (doc["n"].AsInt64 == 0) != (doc["l"].AsInt64 == 0)
             || (!doc["i"].IsNull && (!doc["i"].IsInt64 || doc["i"].AsInt64 < 1))
-            || (!doc["a"].IsNull && (!doc["a"].IsInt64 || doc["a"].AsInt64 < doc["l"].AsInt64)))
+            || (!doc["a"].IsNull && (!doc["a"].IsInt64 || doc["a"].AsInt64 < doc["l"].AsInt64))
+            || (!doc["p"].IsNull && (!doc["p"].IsInt64 || doc["p"].AsInt64 < 1)))
         {
             throw new StateStoreCorruptedException(FilePath, "the hook history's count record failed its checks");
         }
 
         // Written by a StateGen from before the correlation index, the record has neither "i" nor "a" (it rewrites the
-        // whole record): then the records are not known to carry "ci", and ids continue after the newest.
-        return new HookTotals(doc["n"].AsInt64, doc["l"].AsInt64, doc["i"].IsNull ? null : doc["i"].AsInt64, doc["a"].IsNull ? doc["l"].AsInt64 : doc["a"].AsInt64);
+        // whole record): then the records are not known to carry "ci", and ids continue after the newest. Written by one
+        // from before the correlation chains, it has no "p" (and that StateGen's appends and prunes kept no chain).
+        return new HookTotals(doc["n"].AsInt64, doc["l"].AsInt64, doc["i"].IsNull ? null : doc["i"].AsInt64, doc["a"].IsNull ? doc["l"].AsInt64 : doc["a"].AsInt64,
+            doc["p"].IsNull ? null : doc["p"].AsInt64);
     }
 
     /// <summary>Inside a transaction: the history's totals are now <paramref name="totals"/>.</summary>
@@ -77,6 +88,11 @@ public sealed partial class LiteDbStateStore
         if (totals.IndexedFrom is long from)
         {
             doc["i"] = from;
+        }
+
+        if (totals.ChainedFrom is long chainedFrom)
+        {
+            doc["p"] = chainedFrom;
         }
 
         _meta.Upsert(DocumentIntegrity.Seal(doc));
@@ -104,14 +120,14 @@ public sealed partial class LiteDbStateStore
 
     /// <summary>
     /// Inside an append's transaction, after the inserts of ids <paramref name="first"/> to <paramref name="last"/> (each
-    /// with its <c>ci</c>): adds them, if the file is counted. A record that did not know from which id every record
-    /// carries <c>ci</c> learns it: from this append's first.
+    /// with its <c>ci</c> and <c>pc</c>): adds them, if the file is counted. A record that did not know from which id every
+    /// record carries <c>ci</c>, or <c>pc</c>, learns it: from this append's first.
     /// </summary>
     private void CountAppendedHooks(int appended, long first, long last)
     {
         if (appended > 0 && StoredHookCount() is { } stored)
         {
-            WriteHookCount(new HookTotals(stored.Count + appended, Math.Max(stored.Last, last), stored.IndexedFrom ?? first, Math.Max(stored.Assigned, last)));
+            WriteHookCount(new HookTotals(stored.Count + appended, Math.Max(stored.Last, last), stored.IndexedFrom ?? first, Math.Max(stored.Assigned, last), stored.ChainedFrom ?? first));
         }
     }
 
@@ -139,16 +155,29 @@ public sealed partial class LiteDbStateStore
     /// <summary>
     /// Whether a read by correlation id can step through the <c>ci</c> index: the count record knows the id from which
     /// every record carries it, and the oldest record (one guarded descent) is not older. Otherwise (records from
-    /// before the index remain, or the file is not counted) the read walks the whole history.
+    /// before the index remain, or the file is not counted) the read walks the whole history. When it steps, whether the
+    /// steps are checked against the correlation's chain (<c>ChainedFrom</c>, not null): the count record knows the id
+    /// from which every record carries <c>pc</c>, and the oldest record is not older (records from before the chains
+    /// remain: the read steps unchecked, as before them, until they are pruned).
     /// </summary>
-    private bool HooksCorrelationIndexed()
+    private (bool Indexed, long? ChainedFrom) HooksCorrelationIndexed()
     {
         if (StoredHookCount() is not { IndexedFrom: long from } stored)
         {
-            return false;
+            return (false, null);
         }
 
-        return stored.Count == 0 || (IndexWalk.Next(_hooks, "_id", 0L, FilePath) is { } oldest && oldest["_id"].AsInt64 >= from);
+        if (stored.Count == 0)
+        {
+            return (true, stored.ChainedFrom);
+        }
+
+        if (IndexWalk.Next(_hooks, "_id", 0L, FilePath) is not { } first || first["_id"].AsInt64 < from)
+        {
+            return (false, null);
+        }
+
+        return (true, stored.ChainedFrom is long chainedFrom && first["_id"].AsInt64 >= chainedFrom ? chainedFrom : null);
     }
 
     /// <summary>
@@ -168,6 +197,13 @@ public sealed partial class LiteDbStateStore
                 : doc["c"].IsString && ci.IsString && string.Equals(ci.AsString, IndexValue(doc["c"].AsString, doc["_id"].AsInt64), StringComparison.Ordinal)))
         {
             throw new StateStoreCorruptedException(FilePath, "a hook record's id or correlation id does not match its correlation index value");
+        }
+
+        // Its link to the previous record of its correlation id (records since the chains): before it, none without one.
+        if (doc.TryGetValue(PreviousInCorrelation, out BsonValue pc)
+            && !(doc["c"].IsNull ? pc.IsNull : pc.IsInt64 && pc.AsInt64 >= 0 && pc.AsInt64 < doc["_id"].AsInt64))
+        {
+            throw new StateStoreCorruptedException(FilePath, "a hook record's link to the previous record of its correlation id is not valid");
         }
 
         return doc;

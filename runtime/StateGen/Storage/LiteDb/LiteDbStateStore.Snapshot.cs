@@ -559,6 +559,11 @@ public sealed partial class LiteDbStateStore : IStateSnapshotSource
                             {
                                 Tally(ref counted, r.Scope, -1);
                             }
+
+                            if (!_segmented)
+                            {
+                                WriteKeyDeleted(id, r.Sequence); // as a commit's delete (LiteDbStateStore.KeyHistory.cs)
+                            }
                         }
                         else
                         {
@@ -566,6 +571,10 @@ public sealed partial class LiteDbStateStore : IStateSnapshotSource
                             if (_state.Upsert(DocumentIntegrity.Seal(ToDocument(id, entry, r.Payload.ToArray(), r.Sequence, payloadInLog: !_segmented))))
                             {
                                 Tally(ref counted, r.Scope, +1);
+                                if (!_segmented)
+                                {
+                                    WriteKeyDeleted(id, 0);
+                                }
                             }
                         }
 

@@ -965,17 +965,31 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
                     ? IndexWalk.Ascending(_changes, "_id", query.AfterSequence, _ => true, FilePath)
                     : IndexWalk.FromEnd(_changes, "_id", Query.Descending).TakeWhile(d => !d["_id"].IsNumber || d["_id"].AsInt64 > query.AfterSequence);
             List<StateChangeRecord> walked = [];
+            bool byKey = range is not null && query.Scope is not null && query.Key is not null;
+            List<long?>? links = range is not null && !byKey && query.CorrelationId is not null ? [] : null;
             int matched = 0;
             bool full = false;
             foreach (BsonDocument doc in docs)
             {
                 StateChangeRecord record = CheckedChange(doc);
                 walked.Add(record);
+                links?.Add(doc.TryGetValue(PreviousInCorrelation, out BsonValue link) && link.IsInt64 ? link.AsInt64 : null);
                 if (inSequenceOrder && Memory.MemoryStateStore.Matches(record, query) && ++matched == query.Limit)
                 {
                     full = true; // the page is full: the records after it are not read
                     break;
                 }
+            }
+
+            // A key's history: checked against its records' links and its current value (LiteDbStateStore.KeyHistory.cs); a
+            // correlation id's, against its records' links and its stored newest (LiteDbStateStore.ChangeChains.cs).
+            if (byKey)
+            {
+                CheckKeyHistory(Id(query.Scope!, query.Key!), walked, full);
+            }
+            else if (links is not null)
+            {
+                CheckCorrelationHistory(query.CorrelationId!, walked, links, full);
             }
 
             long walkedTo = walked.Count == 0 ? 0 : walked.Max(r => r.Sequence);
@@ -1026,18 +1040,20 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
             }
 
             var remove = new HashSet<long>();
+
+            // "u" has no index: the whole log (the guarded walk), filtered; kept for the correlation records' update.
+            List<StateChangeRecord> records = olderThan is null && keepPerKey is null ? []
+                : IndexWalk.FromEnd(_changes, "_id", Query.Ascending).Select(d => CheckedChange(d)).ToList();
             if (olderThan is DateTimeOffset limit)
             {
-                // "u" has no index: the whole log (the guarded walk), filtered.
-                remove.UnionWith(IndexWalk.FromEnd(_changes, "_id", Query.Ascending)
-                    .Select(d => CheckedChange(d))
+                remove.UnionWith(records
                     .Where(c => c.Timestamp.UtcTicks < limit.UtcTicks)
                     .Select(c => c.Sequence));
             }
 
             if (keepPerKey is int keep)
             {
-                foreach (var group in _changes.FindAll().Select(d => CheckedChange(d)).Select(c => (Id: c.Sequence, Key: Id(c.Scope, c.Key))).GroupBy(r => r.Key))
+                foreach (var group in records.Select(c => (Id: c.Sequence, Key: Id(c.Scope, c.Key))).GroupBy(r => r.Key))
                 {
                     remove.UnionWith(group.OrderByDescending(r => r.Id).Skip(Math.Max(0, keep)).Select(r => r.Id));
                 }
@@ -1051,6 +1067,9 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
                 {
                     _changes.Delete(sequence);
                 }
+
+                MovePrunedCorrelations(records, remove);
+                ForgetPrunedKeys(records, remove);
 
                 // Sequences are never reused, even when the newest records go.
                 _meta.Upsert(DocumentIntegrity.Seal(new BsonDocument { ["_id"] = SequenceId, ["v"] = _sequence }));
@@ -1078,13 +1097,25 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
                 // (which leaves "_id" out): an id LiteDB reads back wrong no longer matches it. LiteDB keeps an explicit id.
                 long first = NextHookId();
                 long id = first - 1;
+
+                // Each record with a correlation id links to the previous one with it, and the correlation's newest is
+                // stored (LiteDbStateStore.HookChains.cs): one meta lookup and upsert per correlation id in the batch.
+                var newest = new Dictionary<string, long>(StringComparer.Ordinal);
                 foreach (HookExecutionRecord r in records)
                 {
                     id++;
+                    BsonValue previous = BsonValue.Null;
+                    if (r.CorrelationId is { } correlationId)
+                    {
+                        previous = newest.TryGetValue(correlationId, out long before) ? before : StoredCorrelationNewest(correlationId) ?? 0;
+                        newest[correlationId] = id;
+                    }
+
                     _hooks.Insert(DocumentIntegrity.Seal(new BsonDocument
                     {
                         ["_id"] = id,
                         [CorrelationIndex] = r.CorrelationId is null ? BsonValue.Null : IndexValue(r.CorrelationId, id),
+                        [PreviousInCorrelation] = previous,
                         ["h"] = r.HookId,
                         ["pt"] = r.Point,
                         ["s"] = r.Scope,
@@ -1099,6 +1130,11 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
                         ["nv"] = r.NewValue.ToArray(),
                         ["rv"] = r.ResultValue.ToArray(),
                     }));
+                }
+
+                foreach ((string correlationId, long last) in newest)
+                {
+                    WriteCorrelationNewest(correlationId, last);
                 }
 
                 CountAppendedHooks(records.Count, first, id);
@@ -1120,12 +1156,19 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
                 => (q.HookId is null || d["h"].AsString == q.HookId) && (q.Scope is null || d["s"].AsString == q.Scope) && (q.Key is null || d["k"].AsString == q.Key);
 
             List<BsonDocument> docs;
-            if (query.CorrelationId is { } correlationId && HooksCorrelationIndexed())
+            (bool indexed, long? chainedFrom) = query.CorrelationId is null ? (false, null) : HooksCorrelationIndexed();
+            if (query.CorrelationId is { } correlationId && indexed)
             {
                 // Every record carries "ci" (correlation id and id, unique): this correlation id's records by steps (IndexWalk)
                 // from the position on, in id order, each checked against its value; the walk stops at the page's limit.
+                // When every record also carries "pc", the steps are checked against the correlation's chain: a record the
+                // index misses (a damaged key or link) breaks a link or the end (LiteDbStateStore.HookChains.cs).
                 string prefix = IndexPrefix(correlationId);
                 long newest = StoredHookCount()?.Last ?? long.MaxValue;
+                long afterId = Math.Max(0, query.AfterId);
+                long? chainEnd = chainedFrom is long from ? CorrelationChainEnd(correlationId, from) : null;
+                long? previous = null;
+                bool cut = false;
                 docs = [];
                 int matched = 0;
                 foreach (BsonDocument doc in IndexWalk.Ascending(_hooks, CorrelationIndex, IndexValue(correlationId, Math.Max(0, query.AfterId)), k => k.IsString && k.AsString.StartsWith(prefix, StringComparison.Ordinal), FilePath))
@@ -1141,11 +1184,23 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
                         throw new StateStoreCorruptedException(FilePath, HookCountMismatch);
                     }
 
+                    if (chainEnd is long end)
+                    {
+                        CheckChainLink(doc, previous, afterId, chainedFrom!.Value, end);
+                    }
+
+                    previous = doc["_id"].AsInt64;
                     docs.Add(doc);
                     if (HookMatches(doc, query) && ++matched == query.Limit)
                     {
+                        cut = true;
                         break;
                     }
+                }
+
+                if (chainEnd is long chainEndId && !cut)
+                {
+                    CheckChainEnd(previous, afterId, chainEndId);
                 }
             }
             else if (query.CorrelationId is not null)
@@ -1214,19 +1269,19 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
         cancellationToken.ThrowIfCancellationRequested();
         return RunDurable(() =>
         {
+            // "u" has no index: the whole history (the guarded walk), filtered; the walk also gives the correlation chains'
+            // links, which the prune keeps exact.
+            List<PrunedHook> records = olderThan is null && keepNewest is null ? []
+                : IndexWalk.FromEnd(_hooks, "_id", Query.Ascending).Select(d => ToPrunedHook(CheckedHook(d))).ToList();
             var remove = new HashSet<long>();
             if (olderThan is DateTimeOffset limit)
             {
-                // "u" has no index: the whole history (the guarded walk), filtered.
-                remove.UnionWith(IndexWalk.FromEnd(_hooks, "_id", Query.Ascending)
-                    .Select(d => CheckedHook(d))
-                    .Where(d => d["u"].AsInt64 < limit.UtcTicks)
-                    .Select(d => d["_id"].AsInt64));
+                remove.UnionWith(records.Where(r => r.Ticks < limit.UtcTicks).Select(r => r.Id));
             }
 
             if (keepNewest is int keep)
             {
-                remove.UnionWith(_hooks.FindAll().Select(d => CheckedHook(d)["_id"].AsInt64).OrderByDescending(i => i).Skip(Math.Max(0, keep)));
+                remove.UnionWith(records.Select(r => r.Id).OrderByDescending(i => i).Skip(Math.Max(0, keep)));
             }
 
             InTransaction(() =>
@@ -1237,6 +1292,7 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
                     removed += _hooks.Delete(id) ? 1 : 0;
                 }
 
+                RelinkPrunedHooks(records, remove);
                 CountPrunedHooks(removed);
             });
             return (long)remove.Count;
@@ -1327,6 +1383,7 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
             InTransaction(() =>
             {
                 Dictionary<string, long>? counted = null;
+                Dictionary<string, long>? correlationNewest = null; // collection layout: each correlation id's newest record
                 long sequence = _sequence;
                 for (int i = 0; i < staged.Length; i++)
                 {
@@ -1358,7 +1415,8 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
                             payload ?? Array.Empty<byte>(),
                             beforeSequence,
                             op.CorrelationId,
-                            op.Origin));
+                            op.Origin,
+                            op.CorrelationId is { } correlationId ? ChangeCorrelationLink(correlationId, changeSequence, ref correlationNewest) : null));
                         beforeSequence = changeSequence;
                         }
                     }
@@ -1370,6 +1428,11 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
                             if (_state.Delete(id))
                             {
                                 Tally(ref counted, op.Scope, -1);
+                            }
+
+                            if (!_segmented && changeSequence != 0)
+                            {
+                                WriteKeyDeleted(id, changeSequence); // the deleted key's history ends here (KeyHistory.cs)
                             }
 
                             if (!RecordsChanges && !_unloggedDeletes)
@@ -1388,6 +1451,10 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
                         if (_state.Upsert(DocumentIntegrity.Seal(ToDocument(id, after, payload!, beforeSequence, payloadInLog: changeSequence != 0 && !_segmented))))
                         {
                             Tally(ref counted, op.Scope, +1); // a created key; an update leaves the count alone
+                            if (!_segmented)
+                            {
+                                WriteKeyDeleted(id, 0); // written again: no longer deleted (one lookup)
+                            }
                         }
                     }
 
@@ -1404,6 +1471,11 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
                 }
 
                 AddCounts(counted); // in the same transaction: a failed commit changes no count
+                foreach ((string correlationId, long newest) in correlationNewest ?? [])
+                {
+                    WriteChangeCorrelationNewest(correlationId, newest);
+                }
+
                 if (_log is not null && sequence != _sequence)
                 {
                     _meta.Upsert(DocumentIntegrity.Seal(new BsonDocument { ["_id"] = SequenceId, ["v"] = sequence }));
@@ -1751,6 +1823,12 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
             return sequence;
         }
 
+        // A key deleted since the deleted keys' records: its delete is its newest record (even when a prune removed it).
+        if (StoredKeyDeleted(id) is long deleted)
+        {
+            return deleted;
+        }
+
         // LiteDB's prefix match ignores case: keep the records of this exact key.
         // The key's newest record is the last of its key-index range (the sequence is written with 19 digits): one guarded
         // step back from the first value after the range (the separator plus one, which no key-index value holds).
@@ -1859,8 +1937,13 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
     /// <c>cs</c> points to (pruning never removes a record an entry points to), so a write stores its document once.
     /// </summary>
     /// <summary>A change record as stored (sealed with its checksum): the one layout every writer of the change log uses.</summary>
-    private static BsonDocument ChangeDocument(long sequence, string id, string scope, string key, StateChangeKind kind, string typeName, int schemaVersion, long version, long ticks, byte[] payload, long previousSequence, string? correlationId, string? origin)
-        => DocumentIntegrity.Seal(new BsonDocument
+    /// <remarks>
+    /// <paramref name="correlationLink"/>: the previous record of the correlation id (<c>pc</c>, LiteDbStateStore.ChangeChains.cs),
+    /// for a record with one written by a commit; null otherwise (a restore's records carry none).
+    /// </remarks>
+    private static BsonDocument ChangeDocument(long sequence, string id, string scope, string key, StateChangeKind kind, string typeName, int schemaVersion, long version, long ticks, byte[] payload, long previousSequence, string? correlationId, string? origin, long? correlationLink = null)
+    {
+        var doc = new BsonDocument
         {
             ["_id"] = sequence,
             [KeyIndex] = IndexValue(id, sequence),
@@ -1876,7 +1959,14 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
             ["ps"] = previousSequence,
             ["c"] = correlationId is null ? BsonValue.Null : correlationId,
             ["o"] = origin is null ? BsonValue.Null : origin,
-        });
+        };
+        if (correlationLink is long link)
+        {
+            doc[PreviousInCorrelation] = link;
+        }
+
+        return DocumentIntegrity.Seal(doc);
+    }
 
     private static BsonDocument ToDocument(string id, StoredEntry entry, byte[] payload, long changeSequence, bool payloadInLog)
     {
