@@ -334,9 +334,10 @@ public sealed partial class BackupManager
                     ? VerifyDatabase(manifest, dataPath, checkDocument, progress, problems, cancellationToken)
                     : VerifyEntries(manifest, dataPath, checkDocument, progress, problems, cancellationToken);
             }
-            catch (Exception ex) when (ex is IOException or InvalidDataException or UnauthorizedAccessException or FormatException or ArgumentException or OverflowException)
+            catch (Exception ex) when (ex is IOException or InvalidDataException or UnauthorizedAccessException or FormatException or ArgumentException or OverflowException or InvalidOperationException)
             {
-                // Damaged compressed data surfaces as InvalidDataException, a short file as EndOfStreamException (an IOException).
+                // Damaged compressed data surfaces as InvalidDataException (GZip) or InvalidOperationException (the Brotli and
+                // LZ4 streams), a short file as EndOfStreamException (an IOException).
                 problems.Add($"{expected.Name} could not be read to its end ({ex.GetType().Name})");
             }
         }
@@ -643,7 +644,14 @@ public sealed partial class BackupManager
         try
         {
             using var stream = new FileStream(Path.Combine(folder, BackupManifest.FileName), FileMode.Open, FileAccess.Read, FileShare.Read);
-            return JsonSerializer.Deserialize(stream, BackupManifestJson.Default.BackupManifest);
+            BackupManifest? manifest = JsonSerializer.Deserialize(stream, BackupManifestJson.Default.BackupManifest);
+
+            // A JSON null where a list, an entry or a name belongs (a damaged manifest) makes it unreadable, not a crash later.
+            return manifest is { Id: not null, Files: not null, Types: not null }
+                && manifest.Files.TrueForAll(static f => f is { Name: not null, Sha256: not null })
+                && manifest.Types.TrueForAll(static t => t is not null)
+                ? manifest
+                : null;
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or JsonException or NotSupportedException)
         {
