@@ -44,7 +44,8 @@ public sealed class BackupFuzzTests : IDisposable
     {
         List<Pristine> corpus = await CorpusAsync();
         var outcomes = new Dictionary<string, int>(StringComparer.Ordinal);
-        Gen.Select(Gen.Int[0, corpus.Count - 1], Gen.Int[0, 7], Gen.Int[0, Mutations.ByteKinds - 1], Gen.Int).Sample(
+        FuzzGuard.Sample(
+            Gen.Select(Gen.Int[0, corpus.Count - 1], Gen.Int[0, 7], Gen.Int[0, Mutations.ByteKinds - 1], Gen.Int),
             (backup, target, kind, seed) =>
             {
                 string outcome = FuzzGuard.Run(() => CheckAsync(corpus[backup], target, kind, seed));
@@ -53,7 +54,7 @@ public sealed class BackupFuzzTests : IDisposable
                     outcomes[outcome] = outcomes.GetValueOrDefault(outcome) + 1;
                 }
             },
-            iter: Math.Max(50, ReliabilityRuns.FuzzIterations / 4),
+            iterations: Math.Max(50, ReliabilityRuns.FuzzIterations / 4),
             seed: ReliabilityRuns.FuzzSeed(81));
 
         Assert.True(ReliabilityRuns.FuzzIterations < 100 || (outcomes.GetValueOrDefault("restored") > 0 && outcomes.GetValueOrDefault("refused") > 0), string.Join(", ", outcomes));

@@ -46,7 +46,8 @@ public sealed class StoredDocumentFuzzTests
         await using var manager = new StateManager(new MemoryStateStore(), logger: log);
         List<(string Key, byte[] Payload)> corpus = await EveryKindCorpusAsync(manager);
         int loaded = 0, refused = 0;
-        Inputs(corpus.Count).Sample(
+        FuzzGuard.Sample(
+            Inputs(corpus.Count),
             (doc, kind, seed) =>
             {
                 byte[] input = Mutate(corpus[doc].Payload, kind, seed);
@@ -60,7 +61,7 @@ public sealed class StoredDocumentFuzzTests
                     Interlocked.Increment(ref refused);
                 }
             },
-            iter: ReliabilityRuns.FuzzIterations,
+            iterations: ReliabilityRuns.FuzzIterations,
             seed: ReliabilityRuns.FuzzSeed(61));
 
         Assert.True(ReliabilityRuns.FuzzIterations < 100 || (loaded > 0 && refused > 0), $"{loaded} loaded, {refused} refused: the mutations do not reach both outcomes");
@@ -72,7 +73,8 @@ public sealed class StoredDocumentFuzzTests
     {
         await using var manager = new StateManager(new MemoryStateStore());
         List<(string Key, byte[] Payload)> corpus = await EveryKindCorpusAsync(manager);
-        Inputs(corpus.Count).Sample(
+        FuzzGuard.Sample(
+            Inputs(corpus.Count),
             (doc, kind, seed) =>
             {
                 byte[] input = Mutate(corpus[doc].Payload, kind, seed);
@@ -97,7 +99,7 @@ public sealed class StoredDocumentFuzzTests
                     }
                 });
             },
-            iter: ReliabilityRuns.FuzzIterations,
+            iterations: ReliabilityRuns.FuzzIterations,
             seed: ReliabilityRuns.FuzzSeed(62));
     }
 
@@ -114,7 +116,8 @@ public sealed class StoredDocumentFuzzTests
             (1, Encoding.UTF8.GetBytes($$"""{"Extra":{"a":[1,2,{"b":null}]},"Id":"t4","Title":"{{Secret}}","Legacy":[1.5e3,"x"],"Priority":"high","Tail":true}""")),
         };
         int loaded = 0, refused = 0;
-        Inputs(corpus.Count).Sample(
+        FuzzGuard.Sample(
+            Inputs(corpus.Count),
             (doc, kind, seed) =>
             {
                 byte[] input = Mutate(corpus[doc].Payload, kind, seed);
@@ -128,7 +131,7 @@ public sealed class StoredDocumentFuzzTests
                     Interlocked.Increment(ref refused);
                 }
             },
-            iter: ReliabilityRuns.FuzzIterations,
+            iterations: ReliabilityRuns.FuzzIterations,
             seed: ReliabilityRuns.FuzzSeed(63));
 
         Assert.True(ReliabilityRuns.FuzzIterations < 100 || (loaded > 0 && refused > 0), $"{loaded} loaded, {refused} refused: the mutations do not reach both outcomes");
@@ -319,7 +322,8 @@ public sealed class StoredDocumentFuzzTests
     private static async Task<List<(string Key, byte[] Payload)>> EveryKindCorpusAsync(StateManager manager)
     {
         var states = new List<EveryKind>();
-        EveryKindSample.All.Sample(
+        FuzzGuard.Sample(
+            EveryKindSample.All,
             s =>
             {
                 lock (states)
@@ -327,8 +331,8 @@ public sealed class StoredDocumentFuzzTests
                     states.Add(s);
                 }
             },
-            iter: 6,
-            threads: 1,
+            iterations: 6,
+            parallel: false,
             seed: new PCG(60, 0x5EED_2026_1126UL).ToString()); // fixed: a replayed seed (STATEGEN_FUZZ_SEED) mutates the same documents
         var corpus = new List<(string, byte[])>();
         foreach (EveryKind state in states)

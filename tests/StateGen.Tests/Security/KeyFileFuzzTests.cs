@@ -42,7 +42,8 @@ public sealed class KeyFileFuzzTests : IDisposable
         byte[] valid = await File.ReadAllBytesAsync(original);
         byte[] withBom = [0xEF, 0xBB, 0xBF, .. valid];
         int read = 0, refused = 0;
-        Gen.Select(Gen.Bool, Gen.Int[0, Mutations.ByteKinds + 3], Gen.Int).Sample(
+        FuzzGuard.Sample(
+            Gen.Select(Gen.Bool, Gen.Int[0, Mutations.ByteKinds + 3], Gen.Int),
             (bom, kind, seed) =>
             {
                 var random = new Random(seed);
@@ -57,7 +58,7 @@ public sealed class KeyFileFuzzTests : IDisposable
                     System.Threading.Interlocked.Increment(ref refused);
                 }
             },
-            iter: ReliabilityRuns.FuzzIterations,
+            iterations: ReliabilityRuns.FuzzIterations,
             seed: ReliabilityRuns.FuzzSeed(71));
 
         Assert.True(ReliabilityRuns.FuzzIterations < 100 || (read > 0 && refused > 0), $"{read} read, {refused} refused: the mutations do not reach both outcomes");
@@ -69,7 +70,8 @@ public sealed class KeyFileFuzzTests : IDisposable
         string variable = "STATEGEN_FUZZ_KEYS_" + Guid.NewGuid().ToString("N");
         string active = variable + "_ACTIVE";
         string valid = string.Join(";", KeyIds.Zip(Keys).Select(p => $"{p.First}:{p.Second}"));
-        Gen.Select(Gen.Int[0, Mutations.ByteKinds - 1], Gen.Int, Gen.Int[0, 3]).Sample(
+        FuzzGuard.Sample(
+            Gen.Select(Gen.Int[0, Mutations.ByteKinds - 1], Gen.Int, Gen.Int[0, 3]),
             (kind, seed, activeChoice) =>
             {
                 // Characters, not bytes: an environment variable is text (and never holds NUL).
@@ -88,9 +90,9 @@ public sealed class KeyFileFuzzTests : IDisposable
                     AssertNoKeyMaterial(e, text.Split(';').Where(i => i.Contains(':')).Select(i => i[..i.IndexOf(':')].Trim()));
                 }
             },
-            iter: ReliabilityRuns.FuzzIterations,
+            iterations: ReliabilityRuns.FuzzIterations,
             seed: ReliabilityRuns.FuzzSeed(72),
-            threads: 1); // one variable, set per draw
+            parallel: false); // one variable, set per draw
         Environment.SetEnvironmentVariable(variable, null);
         Environment.SetEnvironmentVariable(active, null);
     }

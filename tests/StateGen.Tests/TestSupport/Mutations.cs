@@ -7,6 +7,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Threading.Tasks;
+using CsCheck;
 
 namespace StateGen.Tests.TestSupport;
 
@@ -403,4 +404,46 @@ internal static class FuzzGuard
 
         return run.Result;
     }
+
+    /// <summary>
+    /// Runs <paramref name="check"/> on <paramref name="iterations"/> inputs of <paramref name="gen"/>, each drawn from a
+    /// CsCheck seed of its own derived from <paramref name="seed"/> (<see cref="ReliabilityRuns.FuzzSeed"/>), so a run with
+    /// the same seed checks the same inputs (CsCheck's own seed fixes only its first draw; the others come from a
+    /// thread's generator). A failure names its draw's seed: <c>STATEGEN_FUZZ_SEED=</c>that seed with
+    /// <c>STATEGEN_FUZZ_ITERATIONS=1</c> replays it alone. A null seed (<c>STATEGEN_FUZZ_SEED=random</c>) draws new inputs.
+    /// </summary>
+    public static void Sample<T>(Gen<T> gen, Action<T> check, long iterations, string? seed, bool parallel = true)
+    {
+        if (seed is null)
+        {
+            gen.Sample(check, iter: iterations, threads: parallel ? -1 : 1);
+            return;
+        }
+
+        if (iterations == 1)
+        {
+            gen.Sample(check, seed: seed, iter: 1, threads: 1);
+            return;
+        }
+
+        ulong root = 14695981039346656037UL; // FNV-1a of the seed text
+        foreach (char c in seed)
+        {
+            root = (root ^ c) * 1099511628211UL;
+        }
+
+        Parallel.For(
+            0L,
+            iterations,
+            new ParallelOptions { MaxDegreeOfParallelism = parallel ? Environment.ProcessorCount : 1 },
+            i => gen.Sample(check, seed: new PCG((uint)i, root).ToString(), iter: 1, threads: 1));
+    }
+
+    /// <inheritdoc cref="Sample{T}(Gen{T}, Action{T}, long, string?, bool)"/>
+    public static void Sample<T1, T2, T3>(Gen<(T1, T2, T3)> gen, Action<T1, T2, T3> check, long iterations, string? seed, bool parallel = true)
+        => Sample(gen, t => check(t.Item1, t.Item2, t.Item3), iterations, seed, parallel);
+
+    /// <inheritdoc cref="Sample{T}(Gen{T}, Action{T}, long, string?, bool)"/>
+    public static void Sample<T1, T2, T3, T4>(Gen<(T1, T2, T3, T4)> gen, Action<T1, T2, T3, T4> check, long iterations, string? seed, bool parallel = true)
+        => Sample(gen, t => check(t.Item1, t.Item2, t.Item3, t.Item4), iterations, seed, parallel);
 }
