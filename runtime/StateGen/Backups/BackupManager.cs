@@ -383,10 +383,18 @@ public sealed partial class BackupManager
     {
         BackupFileEntry expected = manifest.Files[0];
         var check = new BackupDataFile.ReadCheck();
-        BackupDataFile.Summary summary = CheckDocuments(manifest, BackupDataFile.Read(dataPath, manifest.Compression, check), checkDocument, progress, problems, cancellationToken);
+
+        // A document's problem names its scope and key as read from the file. From a damaged file those can be any bytes,
+        // a stored value's too (a damaged length), so they are reported only when the file hashes as the manifest says.
+        var documentProblems = new List<string>();
+        BackupDataFile.Summary summary = CheckDocuments(manifest, BackupDataFile.Read(dataPath, manifest.Compression, check), checkDocument, progress, documentProblems, cancellationToken);
         if (!string.Equals(check.Sha256, expected.Sha256, StringComparison.OrdinalIgnoreCase))
         {
             problems.Add($"{expected.Name} has SHA-256 {check.Sha256}, the manifest says {expected.Sha256}");
+        }
+        else
+        {
+            problems.AddRange(documentProblems);
         }
 
         return summary.Count;
