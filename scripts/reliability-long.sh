@@ -22,4 +22,7 @@ filter+="|FullyQualifiedName~LiteDbUpgradeProcessKillTests|FullyQualifiedName~Li
 export STATEGEN_UPGRADE_TORN_STRIDE="${STATEGEN_UPGRADE_TORN_STRIDE:-1}" # torn power cuts at every write of a conversion (CI: every third)
 filter+="|FullyQualifiedName~LiteDbFaultTests|FullyQualifiedName~LiteDbDurabilityTests|FullyQualifiedName~LiteDbSalvageTests"
 filter+="|FullyQualifiedName~LiteDbCorruptionTests|FullyQualifiedName~EnvelopeFuzzTests"
+# Suite item 6, StateGen's own parsers of untrusted bytes: stored documents (generated reader, raw JSON, schema upgrade),
+# backup folders (list, verify, restore; a quarter of the fuzz iterations), key files and key variables.
+filter+="|FullyQualifiedName~StoredDocumentFuzzTests|FullyQualifiedName~BackupFuzzTests|FullyQualifiedName~KeyFileFuzzTests"
 dotnet test tests/StateGen.Tests -c Release --no-build --nologo --filter "$filter" --logger "console;verbosity=normal"

@@ -317,11 +317,41 @@ public sealed partial class StateManager : IAsyncDisposable, IDisposable
             }
 
             using JsonDocument document = JsonDocument.Parse(entry.Payload, new JsonDocumentOptions { MaxDepth = _options.MaxDepth });
+            EnsureStringsDecode(entry.Payload.Span);
             return document.RootElement.Clone();
         }
         catch (JsonException ex)
         {
             throw ReadError(entry, entry.TypeName, ex);
+        }
+    }
+
+    /// <summary>
+    /// Throws when a string or name escapes an unpaired surrogate (<c>"\udc00"</c>): JSON syntax, but text that the
+    /// caller's <see cref="JsonElement.GetString"/> would refuse later with an untyped error. Only a document with a
+    /// <c>\ud</c> escape is read again.
+    /// </summary>
+    private void EnsureStringsDecode(ReadOnlySpan<byte> payload)
+    {
+        if (payload.IndexOf("\\ud"u8) < 0 && payload.IndexOf("\\uD"u8) < 0)
+        {
+            return;
+        }
+
+        var reader = new Utf8JsonReader(payload, StateJson.ReaderOptionsFor(_options.MaxDepth));
+        try
+        {
+            while (reader.Read())
+            {
+                if (reader.TokenType is JsonTokenType.String or JsonTokenType.PropertyName && reader.ValueIsEscaped)
+                {
+                    _ = reader.GetString();
+                }
+            }
+        }
+        catch (InvalidOperationException)
+        {
+            throw new Serialization.StateJsonShapeException("A string in the document escapes an unpaired surrogate");
         }
     }
 

@@ -1042,7 +1042,7 @@ public sealed partial class StateGenerator
                 ShapeKind.TimeOnly => $"{StateJson}.ReadTimeOnly(ref reader)",
                 ShapeKind.Uri => $"{StateJson}.ReadUri(ref reader)",
                 ShapeKind.Version => $"{StateJson}.ReadVersion(ref reader)",
-                ShapeKind.JsonElement => "global::System.Text.Json.JsonElement.ParseValue(ref reader)",
+                ShapeKind.JsonElement => $"{StateJson}.ReadElement(ref reader)",
                 ShapeKind.JsonNode => $"{StateJson}.ReadNode<{shape.FullName.TrimEnd('?')}>(ref reader)",
                 ShapeKind.PersistentState => $"{StateJson}.ReadNested<{shape.FullName}>(ref reader)",
                 _ => $"{HelperClass}.Read{HelperId(shape)}(ref reader)",
@@ -1155,11 +1155,11 @@ public sealed partial class StateGenerator
                 {
                     w.WriteLine("__extension ??= new();");
                     w.WriteLine($"if (__extension.ContainsKey(__name)) throw {StateJson}.DuplicateUnknownMember();");
-                    w.WriteLine("__extension.Add(__name, global::System.Text.Json.Nodes.JsonNode.Parse(ref reader));");
+                    w.WriteLine($"__extension.Add(__name, {StateJson}.ReadNode<global::System.Text.Json.Nodes.JsonNode>(ref reader));");
                 }
                 else
                 {
-                    w.WriteLine($"if (!(__extension ??= new()).TryAdd(__name, global::System.Text.Json.JsonElement.ParseValue(ref reader))) throw {StateJson}.DuplicateUnknownMember();");
+                    w.WriteLine($"if (!(__extension ??= new()).TryAdd(__name, {StateJson}.ReadElement(ref reader))) throw {StateJson}.DuplicateUnknownMember();");
                 }
             }
 

@@ -334,9 +334,10 @@ public sealed partial class BackupManager
                     ? VerifyDatabase(manifest, dataPath, checkDocument, progress, problems, cancellationToken)
                     : VerifyEntries(manifest, dataPath, checkDocument, progress, problems, cancellationToken);
             }
-            catch (Exception ex) when (ex is IOException or InvalidDataException or UnauthorizedAccessException or FormatException or ArgumentException or OverflowException)
+            catch (Exception ex) when (ex is IOException or InvalidDataException or UnauthorizedAccessException or FormatException or ArgumentException or OverflowException or InvalidOperationException)
             {
-                // Damaged compressed data surfaces as InvalidDataException, a short file as EndOfStreamException (an IOException).
+                // Damaged compressed data surfaces as InvalidDataException (GZip) or InvalidOperationException (the Brotli and
+                // LZ4 streams), a short file as EndOfStreamException (an IOException).
                 problems.Add($"{expected.Name} could not be read to its end ({ex.GetType().Name})");
             }
         }
@@ -382,10 +383,18 @@ public sealed partial class BackupManager
     {
         BackupFileEntry expected = manifest.Files[0];
         var check = new BackupDataFile.ReadCheck();
-        BackupDataFile.Summary summary = CheckDocuments(manifest, BackupDataFile.Read(dataPath, manifest.Compression, check), checkDocument, progress, problems, cancellationToken);
+
+        // A document's problem names its scope and key as read from the file. From a damaged file those can be any bytes,
+        // a stored value's too (a damaged length), so they are reported only when the file hashes as the manifest says.
+        var documentProblems = new List<string>();
+        BackupDataFile.Summary summary = CheckDocuments(manifest, BackupDataFile.Read(dataPath, manifest.Compression, check), checkDocument, progress, documentProblems, cancellationToken);
         if (!string.Equals(check.Sha256, expected.Sha256, StringComparison.OrdinalIgnoreCase))
         {
             problems.Add($"{expected.Name} has SHA-256 {check.Sha256}, the manifest says {expected.Sha256}");
+        }
+        else
+        {
+            problems.AddRange(documentProblems);
         }
 
         return summary.Count;
@@ -643,7 +652,14 @@ public sealed partial class BackupManager
         try
         {
             using var stream = new FileStream(Path.Combine(folder, BackupManifest.FileName), FileMode.Open, FileAccess.Read, FileShare.Read);
-            return JsonSerializer.Deserialize(stream, BackupManifestJson.Default.BackupManifest);
+            BackupManifest? manifest = JsonSerializer.Deserialize(stream, BackupManifestJson.Default.BackupManifest);
+
+            // A JSON null where a list, an entry or a name belongs (a damaged manifest) makes it unreadable, not a crash later.
+            return manifest is { Id: not null, Files: not null, Types: not null }
+                && manifest.Files.TrueForAll(static f => f is { Name: not null, Sha256: not null })
+                && manifest.Types.TrueForAll(static t => t is not null)
+                ? manifest
+                : null;
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or JsonException or NotSupportedException)
         {

@@ -1,6 +1,7 @@
 using System;
 using System.Buffers;
 using System.Collections.Generic;
+using System.Linq;
 using System.ComponentModel;
 using System.Text.Json;
 using StateGen.Serialization;
@@ -134,16 +135,35 @@ public static class SchemaUpgrader
             catch (Exception ex) when (ex is JsonException or InvalidOperationException or FormatException)
             {
                 UpgradeStep step = _chain[Math.Min(stepIndex, _chain.Length - 1)];
+
+                // A stored name is stored data (a damaged document can hold anything there): only a name the chain
+                // declares is shown.
+                string? shown = member is not null && Declares(member) ? member : null;
                 throw new StateMigrationException(
-                    $"The upgrade of '{_typeName}' from version {step.FromVersion} to {step.FromVersion + 1} could not read the stored document{(member is null ? "" : $" at member '{member}'")} ({ex.GetType().Name}).")
+                    $"The upgrade of '{_typeName}' from version {step.FromVersion} to {step.FromVersion + 1} could not read the stored document{(member is null ? "" : shown is null ? " at a member the upgrade does not declare" : $" at member '{shown}'")} ({ex.GetType().Name}).")
                 {
                     TypeName = _typeName,
                     FromVersion = step.FromVersion,
-                    Member = member,
+                    Member = shown,
                 };
             }
 
             return output.WrittenSpan.ToArray();
+        }
+
+        /// <summary>Whether a step of the chain names <paramref name="name"/> (renames, drops, changes or reads it).</summary>
+        private bool Declares(string name)
+        {
+            foreach (UpgradeStep step in _chain)
+            {
+                if (step.Renames.ContainsKey(name) || step.NotCopied.Contains(name) || step.Captured.Contains(name) || step.Changed.Contains(name)
+                    || step.Renames.Values.Contains(name, StringComparer.Ordinal))
+                {
+                    return true;
+                }
+            }
+
+            return false;
         }
 
         /// <summary>

@@ -273,6 +273,13 @@ public sealed class FileStateKeyProvider : IStateKeyProvider
             content = content.Slice(bom.Length);
         }
 
+        // The JSON reader does not check the UTF-8 inside strings and names: reading them later would throw an untyped
+        // InvalidOperationException.
+        if (!System.Text.Unicode.Utf8.IsValid(content.Span))
+        {
+            throw Malformed("it is not valid UTF-8.");
+        }
+
         JsonDocument document;
         try
         {
@@ -295,24 +302,32 @@ public sealed class FileStateKeyProvider : IStateKeyProvider
             string? format = null;
             string? activeKeyId = null;
             Dictionary<string, string>? keys = null;
-            foreach (JsonProperty property in root.EnumerateObject())
+            try
             {
-                switch (property.Name)
+                foreach (JsonProperty property in root.EnumerateObject())
                 {
-                    case "format" when format is null && property.Value.ValueKind == JsonValueKind.String:
-                        format = property.Value.GetString();
-                        break;
-                    case "activeKeyId" when activeKeyId is null && property.Value.ValueKind == JsonValueKind.String:
-                        activeKeyId = property.Value.GetString();
-                        break;
-                    case "keys" when keys is null && property.Value.ValueKind == JsonValueKind.Object:
-                        keys = ParseKeys(property.Value);
-                        break;
-                    case "format" or "activeKeyId" or "keys":
-                        throw Malformed($"the property '{property.Name}' is repeated or of the wrong JSON type.");
-                    default:
-                        throw Malformed("it has a property other than 'format', 'activeKeyId' and 'keys'.");
+                    switch (property.Name)
+                    {
+                        case "format" when format is null && property.Value.ValueKind == JsonValueKind.String:
+                            format = property.Value.GetString();
+                            break;
+                        case "activeKeyId" when activeKeyId is null && property.Value.ValueKind == JsonValueKind.String:
+                            activeKeyId = property.Value.GetString();
+                            break;
+                        case "keys" when keys is null && property.Value.ValueKind == JsonValueKind.Object:
+                            keys = ParseKeys(property.Value);
+                            break;
+                        case "format" or "activeKeyId" or "keys":
+                            throw Malformed($"the property '{property.Name}' is repeated or of the wrong JSON type.");
+                        default:
+                            throw Malformed("it has a property other than 'format', 'activeKeyId' and 'keys'.");
+                    }
                 }
+            }
+            catch (InvalidOperationException)
+            {
+                // Reading a name or string refuses an escaped unpaired surrogate (\ud800); its message is not attached.
+                throw Malformed("a name or string in it is not valid text (an unpaired surrogate escape).");
             }
 
             if (!string.Equals(format, Format, StringComparison.Ordinal))

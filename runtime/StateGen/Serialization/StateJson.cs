@@ -357,13 +357,92 @@ public static class StateJson
     public static T? ReadNode<T>(ref Utf8JsonReader reader)
         where T : System.Text.Json.Nodes.JsonNode
     {
+        EnsureTextDecodes(reader);
         System.Text.Json.Nodes.JsonNode? node = System.Text.Json.Nodes.JsonNode.Parse(ref reader);
-        return node switch
+        T? value = node switch
         {
             null => null,
             T typed => typed,
             _ => throw new StateJsonShapeException($"Expected a {typeof(T).Name}."),
         };
+        try
+        {
+            // A JsonObject reads its members lazily: one stored twice would throw an untyped ArgumentException at the
+            // caller's first access. Refused here, as duplicate members are everywhere else.
+            EnsureNoDuplicateMembers(value);
+        }
+        catch (ArgumentException)
+        {
+            throw new StateJsonShapeException("A stored JSON object has a member more than once.");
+        }
+
+        return value;
+    }
+
+    private static void EnsureNoDuplicateMembers(System.Text.Json.Nodes.JsonNode? node)
+    {
+        switch (node)
+        {
+            case System.Text.Json.Nodes.JsonObject obj:
+                foreach (KeyValuePair<string, System.Text.Json.Nodes.JsonNode?> member in obj)
+                {
+                    EnsureNoDuplicateMembers(member.Value);
+                }
+
+                break;
+            case System.Text.Json.Nodes.JsonArray array:
+                foreach (System.Text.Json.Nodes.JsonNode? item in array)
+                {
+                    EnsureNoDuplicateMembers(item);
+                }
+
+                break;
+        }
+    }
+
+    /// <summary>Reads a JsonElement member's value (generated readers call it).</summary>
+    /// <exception cref="JsonException">A string or name in it escapes an unpaired surrogate.</exception>
+    public static JsonElement ReadElement(ref Utf8JsonReader reader)
+    {
+        EnsureTextDecodes(reader);
+        return JsonElement.ParseValue(ref reader);
+    }
+
+    /// <summary>
+    /// Throws when a string or name of the value at <paramref name="reader"/> (a copy: the caller's reader does not move)
+    /// escapes an unpaired surrogate (<c>"\udc00"</c>). That is JSON syntax, so a JsonElement or JsonNode holds it, but
+    /// writing it back (a save) or reading it as text throws an untyped <see cref="InvalidOperationException"/>. Only escaped
+    /// strings are decoded.
+    /// </summary>
+    private static void EnsureTextDecodes(Utf8JsonReader reader)
+    {
+        try
+        {
+            if (reader.TokenType is JsonTokenType.StartObject or JsonTokenType.StartArray)
+            {
+                int depth = reader.CurrentDepth;
+                while (reader.Read() && reader.CurrentDepth > depth)
+                {
+                    Decode(ref reader);
+                }
+            }
+            else
+            {
+                Decode(ref reader);
+            }
+        }
+        catch (InvalidOperationException)
+        {
+            throw new StateJsonShapeException("A stored string escapes an unpaired surrogate.");
+        }
+
+        static void Decode(ref Utf8JsonReader reader)
+        {
+            if (reader.TokenType is JsonTokenType.String or JsonTokenType.PropertyName && reader.ValueIsEscaped)
+            {
+                _ = reader.GetString();
+            }
+        }
     }
 
     /// <summary>Writes a JsonElement as it is; an undefined element (<c>default</c>) as null.</summary>
