@@ -37,7 +37,8 @@ public sealed class LiteDbFuzzTests
         var encoded = originals.Select(d => BsonSerializer.Serialize(d)).ToArray();
         Gen<(int Doc, byte[] Bytes)> mutated = Gen.Int[0, encoded.Length - 1].SelectMany(i => Mutation(encoded[i]).Select(b => (i, b)));
         int parsed = 0;
-        mutated.Sample(
+        FuzzGuard.Sample(
+            mutated,
             input =>
             {
                 BsonDocument doc;
@@ -61,8 +62,8 @@ public sealed class LiteDbFuzzTests
                     Assert.Equal(Without(original, "_id"), Without(doc, "_id"));
                 }
             },
-            iter: ReliabilityRuns.FuzzIterations,
-            seed: ReliabilityRuns.FuzzSeed(1));
+            ReliabilityRuns.FuzzIterations,
+            ReliabilityRuns.FuzzSeed(1));
         Assert.True(parsed > 0, "no mutation parsed: the fuzz did not reach the checksum");
     }
 
@@ -89,7 +90,8 @@ public sealed class LiteDbFuzzTests
             var files = corpora[c].Images.Where(i => i.Value.Length > 0).OrderBy(i => i.Key, StringComparer.Ordinal).ToArray();
             return Gen.Int[0, files.Length - 1].SelectMany(f => FileMutation(files[f].Value).Select(b => (c, f, b)));
         });
-        mutated.Sample(
+        FuzzGuard.Sample(
+            mutated,
             input =>
             {
                 LiteDbByteFlipTests.Corpus corpus = corpora[input.Corpus];
@@ -101,9 +103,9 @@ public sealed class LiteDbFuzzTests
                 Assert.True(run.Wait(Hang), "an open or read of a mutated file hung");
                 Assert.True(run.Result is null, run.Result);
             },
-            iter: iterations,
-            seed: seed,
-            threads: 1);
+            iterations,
+            seed,
+            parallel: false);
         // A kept input is replayed for what it must never do again (hang, or read back wrong: the run's checks above); the
         // bytes it damages depend on the corpus files' layout, which changed since it was kept (the hook history's "ci"
         // index), so it may now land where the read stays intact. Its original damage is planted directly in
@@ -118,7 +120,8 @@ public sealed class LiteDbFuzzTests
             Gen.Char.Array[0, 40].Select(c => new string(c)),
             Gen.Char['\0', '\u00ff'].Array[0, 600].Select(c => new string(c)),
             Gen.Char["ab/\\ .\u001f\u200b\ud800\udc00"].Array[0, 20].Select(c => new string(c)));
-        text.Sample(
+        FuzzGuard.Sample(
+            text,
             value =>
             {
                 try
@@ -140,8 +143,8 @@ public sealed class LiteDbFuzzTests
                 {
                 }
             },
-            iter: ReliabilityRuns.FuzzIterations * 5,
-            seed: ReliabilityRuns.FuzzSeed(3));
+            ReliabilityRuns.FuzzIterations * 5,
+            ReliabilityRuns.FuzzSeed(3));
     }
 
     /// <summary>Flipped bytes, overwritten or zeroed runs, truncation or extension of a BSON document.</summary>

@@ -98,7 +98,8 @@ public sealed class LiteDbSegmentedFuzzTests
         var clock = Stopwatch.StartNew();
         Gen<Draw> draws = Gen.Select(Gen.Int[0, 1], Gen.Int[0, 99], Gen.Int[0, 99], Gen.Int[0, int.MaxValue], Gen.Int[0, int.MaxValue], Gen.Int[0, int.MaxValue])
             .SelectMany(t => Gen.Select(Gen.Int, Gen.Int[0, 9], (seedBytes, salvage) => new Draw(t.Item1, t.Item2, t.Item3, t.Item4, t.Item5, t.Item6, seedBytes, salvage)));
-        await draws.SampleAsync(
+        await FuzzGuard.SampleAsync(
+            draws,
             async draw =>
             {
                 SegmentedCorpus corpus = corpora[draw.Corpus];
@@ -124,9 +125,8 @@ public sealed class LiteDbSegmentedFuzzTests
                 Count(byMutation, $"{System.Text.RegularExpressions.Regex.Replace(damage.What, "[0-9]+", "#")} -> {result}");
                 Assert.True(failure is null, $"{corpus.Values.Name}, {damage.What}: {failure}");
             },
-            seed: seed,
-            iter: iterations,
-            threads: 1,
+            iterations,
+            seed,
             print: draw => $"{draw} ({Apply(corpora[draw.Corpus], draw).What})");
 
         _output.WriteLine($"{iterations} mutated files in {clock.Elapsed.TotalSeconds:F1} s: {string.Join(", ", outcomes.OrderBy(o => o.Key, StringComparer.Ordinal).Select(o => $"{o.Key}: {o.Value}"))}");

@@ -74,7 +74,8 @@ public sealed class LiteDbWriteBehindFuzzTests
         var clock = Stopwatch.StartNew();
         Gen<Draw> draws = Gen.Select(Gen.Int[0, 99], Gen.Int[0, 99], Gen.Int[0, int.MaxValue], Gen.Int[0, int.MaxValue], Gen.Int[0, int.MaxValue])
             .SelectMany(t => Gen.Select(Gen.Int, Gen.Int[0, 9], (seedBytes, salvage) => new Draw(1, t.Item1, t.Item2, t.Item3, t.Item4, t.Item5, seedBytes, salvage)));
-        await draws.SampleAsync(
+        await FuzzGuard.SampleAsync(
+            draws,
             async draw =>
             {
                 LiteDbSegmentedFuzzTests.Damage damage = Apply(corpus, draw);
@@ -105,9 +106,8 @@ public sealed class LiteDbWriteBehindFuzzTests
                 failure ??= salvaged;
                 Assert.True(failure is null, $"{damage.What} ({rules.Class}, lowest commit {rules.Lowest}): {failure}");
             },
-            seed: seed,
-            iter: iterations,
-            threads: 1,
+            iterations,
+            seed,
             print: draw => $"{draw} ({Apply(corpus, draw).What})");
 
         _output.WriteLine($"{iterations} mutated corpora in {clock.Elapsed.TotalSeconds:F1} s ({corpus.LastCommit} commits, meta.S at commit {corpus.AppliedCommit}): "

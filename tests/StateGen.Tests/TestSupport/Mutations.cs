@@ -426,17 +426,43 @@ internal static class FuzzGuard
             return;
         }
 
-        ulong root = 14695981039346656037UL; // FNV-1a of the seed text
-        foreach (char c in seed)
-        {
-            root = (root ^ c) * 1099511628211UL;
-        }
-
+        ulong root = Root(seed);
         Parallel.For(
             0L,
             iterations,
             new ParallelOptions { MaxDegreeOfParallelism = parallel ? Environment.ProcessorCount : 1 },
             i => gen.Sample(check, seed: new PCG((uint)i, root).ToString(), iter: 1, threads: 1));
+    }
+
+    /// <summary>
+    /// <see cref="Sample{T}(Gen{T}, Action{T}, long, string?, bool)"/> for an asynchronous check, one draw at a time (the
+    /// file fuzz tests count outcomes in shared dictionaries); <paramref name="print"/> describes a failing draw.
+    /// </summary>
+    public static async Task SampleAsync<T>(Gen<T> gen, Func<T, Task> check, long iterations, string? seed, Func<T, string>? print = null)
+    {
+        if (seed is null || iterations == 1)
+        {
+            await gen.SampleAsync(check, seed: seed, iter: iterations, threads: 1, print: print);
+            return;
+        }
+
+        ulong root = Root(seed);
+        for (long i = 0; i < iterations; i++)
+        {
+            await gen.SampleAsync(check, seed: new PCG((uint)i, root).ToString(), iter: 1, threads: 1, print: print);
+        }
+    }
+
+    /// <summary>The stream every draw's seed comes from: FNV-1a of the seed text.</summary>
+    private static ulong Root(string seed)
+    {
+        ulong root = 14695981039346656037UL;
+        foreach (char c in seed)
+        {
+            root = (root ^ c) * 1099511628211UL;
+        }
+
+        return root;
     }
 
     /// <inheritdoc cref="Sample{T}(Gen{T}, Action{T}, long, string?, bool)"/>

@@ -19,10 +19,12 @@ internal static class ReliabilityRuns
     public static int FuzzIterations => Read("STATEGEN_FUZZ_ITERATIONS", 2000);
 
     /// <summary>
-    /// The CsCheck seed of a LiteDB fuzz test (<c>STATEGEN_FUZZ_SEED</c>): by default one fixed seed per test, so CI runs
-    /// the same inputs every time and a failure is a change in StateGen, not a new draw; <c>random</c> draws new inputs
-    /// (the long-run script does), any other value replays that seed (CsCheck prints it on a failure). New draws have found
-    /// LiteDB-internal defects that are open (docs/reliability.md, "Known gaps").
+    /// The seed of a fuzz test (<c>STATEGEN_FUZZ_SEED</c>): by default one fixed seed per test, from which
+    /// <see cref="FuzzGuard.Sample{T}(CsCheck.Gen{T}, Action{T}, long, string?, bool)"/> derives each draw's own seed, so CI
+    /// runs the same inputs every time and a failure is a change in StateGen, not a new draw (CsCheck's own seed argument
+    /// fixes only the first draw: the fuzz tests drew new inputs after it until session 14); <c>random</c> draws new
+    /// inputs (the long-run script does); any other value with <c>STATEGEN_FUZZ_ITERATIONS=1</c> replays the one draw
+    /// whose seed CsCheck printed on a failure.
     /// </summary>
     public static string? FuzzSeed(int test)
     {
