@@ -68,8 +68,10 @@ internal sealed class StateKeyUsageLedger
             {
                 stored = _records.WriteKeyUsageReservation(key.KeyId, next);
             }
-            catch (ObjectDisposedException)
+            catch (Exception ex) when (ex is ObjectDisposedException || (ex is StateStoreException && _records.KeyUsageClosed))
             {
+                // The store is closed (disposed, or closed after it found damage): it counts no more, and encryptions
+                // through other stores on this ring go on (review, session 14).
                 Close();
                 return;
             }
@@ -102,7 +104,7 @@ internal sealed class StateKeyUsageLedger
                 {
                     reserved = _records.ReadKeyUsageReservation(key.KeyId) ?? 0;
                 }
-                catch (ObjectDisposedException)
+                catch (Exception ex) when (ex is ObjectDisposedException || (ex is StateStoreException && _records.KeyUsageClosed))
                 {
                     Close();
                     return null;

@@ -25,4 +25,10 @@ internal interface IStateKeyUsageRecords
     /// <exception cref="StateStoreCorruptedException">The stored record is damaged.</exception>
     /// <exception cref="StateStoreException">The record could not be written or flushed.</exception>
     long WriteKeyUsageReservation(string keyId, long reservation);
+
+    /// <summary>
+    /// Whether the store will never record again: disposed, or closed after it found damage. A ledger over such a store
+    /// stops counting there instead of failing the encryptions of other stores that share its key ring.
+    /// </summary>
+    bool KeyUsageClosed { get; }
 }

@@ -87,23 +87,28 @@ public sealed partial class LiteDbStateStore
     private void CheckCorrelationHistory(string correlationId, List<StateChangeRecord> walked, List<long?> links, bool cut)
     {
         long previous = 0;
+        long before = 0; // the record found just before, linked or not
         bool chained = false;
         for (int i = 0; i < walked.Count; i++)
         {
+            long sequence = walked[i].Sequence;
             if (links[i] is not long link)
             {
-                continue; // a record from before the links: not checked
+                before = sequence;
+                continue; // a record from before the links (an older StateGen's, a restore's replay): not checked
             }
 
-            long sequence = walked[i].Sequence;
+            // A link may name the record found just before even when that one has no link of its own: a prune can leave
+            // such a record as the correlation id's stored newest, and the next commit links to it (review, session 14).
             bool linked = link < sequence
-                && (link == previous || link == 0 || (link > previous && _changes.FindById(link) is null));
+                && (link == previous || link == before || link == 0 || (link > previous && _changes.FindById(link) is null));
             if (!linked)
             {
                 throw new StateStoreCorruptedException(FilePath, CorrelationHistoryMismatch);
             }
 
             previous = sequence;
+            before = sequence;
             chained = true;
         }
 

@@ -29,6 +29,42 @@ public sealed partial class LiteDbStateStore
     /// <summary>The <c>meta</c> id prefix of a deleted key's delete sequence (collection layout): "kd", U+001E.</summary>
     private const string KeyDeletedPrefix = "kd\u001E";
 
+    /// <summary>The <c>meta</c> id of the first sequence from which every delete leaves its record (collection layout).</summary>
+    private const string KeyDeletesFromId = "key-deletes-from";
+
+    /// <summary>
+    /// The first sequence from which every logged delete wrote its record (<see cref="KeyDeletedPrefix"/>): a key's history
+    /// ending at a write at or after it, with no current value and no delete record, is damage. Unknown (never checked)
+    /// until an open with the index walk reads or writes it.
+    /// </summary>
+    private long _keyDeletesFrom = long.MaxValue;
+
+    /// <summary>
+    /// At an open with the index walk, in the collection layout: reads the sequence from which deletes leave their records,
+    /// or, in a file that does not have it (new, or written by a StateGen from before the delete records), stores the next
+    /// sequence.
+    /// </summary>
+    private void OpenKeyDeletesFrom()
+    {
+        if (_segmented || !RecordsChanges)
+        {
+            return;
+        }
+
+        if (_meta.FindById(KeyDeletesFromId) is { } doc)
+        {
+            BsonDocument checkedDoc = Checked(doc, MetaCollectionName);
+            _keyDeletesFrom = checkedDoc["v"].IsInt64 && checkedDoc["v"].AsInt64 >= 1
+                ? checkedDoc["v"].AsInt64
+                : throw new StateStoreCorruptedException(FilePath, "the record of where delete records begin failed its checks");
+            return;
+        }
+
+        long from = _sequence + 1;
+        InTransaction(() => _meta.Upsert(DocumentIntegrity.Seal(new BsonDocument { ["_id"] = KeyDeletesFromId, ["v"] = from })));
+        _keyDeletesFrom = from;
+    }
+
     /// <summary>The sequence of <paramref name="id"/>'s delete record, as stored while the key stays deleted; null when none is.</summary>
     private long? StoredKeyDeleted(string id)
     {
@@ -109,8 +145,10 @@ public sealed partial class LiteDbStateStore
 
         if (CheckedEntry(_state.FindById(id)) is { } entry)
         {
+            // The value names its key's newest record, unless a prune removed it (a key deleted, its records pruned, then
+            // written again with the change log off: the value keeps the pruned sequence; review, session 14).
             long newest = SequenceOf(entry);
-            if (newest != 0 && previous != newest)
+            if (newest != 0 && previous != newest && (previous > newest || _changes.FindById(newest) is not null))
             {
                 throw new StateStoreCorruptedException(FilePath, KeyHistoryMismatch);
             }
@@ -123,8 +161,10 @@ public sealed partial class LiteDbStateStore
                 throw new StateStoreCorruptedException(FilePath, KeyHistoryMismatch);
             }
         }
-        else if (walked.Count > 0 && walked[^1].Kind == StateChangeKind.Write && !_unloggedDeletes)
+        else if (walked.Count > 0 && walked[^1].Kind == StateChangeKind.Write && !_unloggedDeletes && walked[^1].Sequence >= _keyDeletesFrom)
         {
+            // Only where a delete after that write would have left its record: a StateGen from before them deleted without
+            // one, and a prune (clock set back) can remove such a delete while the older write stays.
             throw new StateStoreCorruptedException(FilePath, KeyHistoryMismatch);
         }
     }

@@ -1,4 +1,5 @@
 using System;
+using System.Threading;
 using System.Threading.Tasks;
 using LiteDB;
 
@@ -15,6 +16,9 @@ public sealed partial class LiteDbStateStore : IStateKeyUsageRecords
     private const string KeyUsagePrefix = "keyuse:";
 
     /// <inheritdoc />
+    bool IStateKeyUsageRecords.KeyUsageClosed => Volatile.Read(ref _disposed) || Volatile.Read(ref _faulted);
+
+    /// <inheritdoc />
     long? IStateKeyUsageRecords.ReadKeyUsageReservation(string keyId)
         => Run(() => StoredKeyUsage(keyId), applyPending: false);
 
@@ -28,7 +32,8 @@ public sealed partial class LiteDbStateStore : IStateKeyUsageRecords
                 ThrowIfFlushFailed();
                 InTransaction(() =>
                 {
-                    // Never lowered: two encrypted stores over this one file may reserve for the same key.
+                    // Never lowered: two encrypted stores over this one file may reserve for the same key. With one ring
+                    // their reservations cover its one count; two rings of one key are not summed (docs/encryption.md).
                     stored = Math.Max(StoredKeyUsage(keyId) ?? 0, reservation);
                     _meta.Upsert(DocumentIntegrity.Seal(new BsonDocument { ["_id"] = KeyUsagePrefix + keyId, ["k"] = keyId, ["v"] = stored }));
                 });

@@ -545,6 +545,7 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
         {
             OpenCounts(format, entries);
             OpenHookCount();
+            OpenKeyDeletesFrom();
         }
 
         _appliedSequence = _segmented ? floor : _sequence;

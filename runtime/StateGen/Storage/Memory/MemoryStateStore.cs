@@ -346,6 +346,9 @@ public sealed class MemoryStateStore : IStateStore, IStateHistoryStore, IStateSn
     }
 
     /// <inheritdoc />
+    bool IStateKeyUsageRecords.KeyUsageClosed => false; // a memory store is never closed
+
+    /// <inheritdoc />
     long? IStateKeyUsageRecords.ReadKeyUsageReservation(string keyId)
     {
         lock (_gate)
