@@ -38,33 +38,11 @@ public sealed partial class LiteDbStateStore
 
     /// <summary>The sequence of the newest change record with <paramref name="correlationId"/>, as stored; null when none is.</summary>
     private long? StoredChangeCorrelationNewest(string correlationId)
-    {
-        if (_meta.FindById(ChangeCorrelationPrefix + correlationId) is not { } doc)
-        {
-            return null;
-        }
-
-        // "_id" is outside the checksum; "c" repeats the correlation id inside it.
-        if (!DocumentIntegrity.Verify(doc, required: true) || !doc["c"].IsString || !string.Equals(doc["c"].AsString, correlationId, StringComparison.Ordinal)
-            || !doc["n"].IsInt64 || doc["n"].AsInt64 < 1)
-        {
-            throw new StateStoreCorruptedException(FilePath, "a change-log correlation record failed its checks");
-        }
-
-        return doc["n"].AsInt64;
-    }
+        => StoredPointer(ChangeCorrelationPrefix, correlationId, "c", "a change-log correlation record failed its checks");
 
     /// <summary>Inside a transaction: <paramref name="correlationId"/>'s newest change record is now <paramref name="newest"/> (0: none).</summary>
     private void WriteChangeCorrelationNewest(string correlationId, long newest)
-    {
-        if (newest == 0)
-        {
-            _meta.Delete(ChangeCorrelationPrefix + correlationId);
-            return;
-        }
-
-        _meta.Upsert(DocumentIntegrity.Seal(new BsonDocument { ["_id"] = ChangeCorrelationPrefix + correlationId, ["c"] = correlationId, ["n"] = newest }));
-    }
+        => WritePointer(ChangeCorrelationPrefix, correlationId, "c", newest);
 
     /// <summary>
     /// Inside a commit's transaction (collection layout), for a record of <paramref name="correlationId"/> at

@@ -41,33 +41,11 @@ public sealed partial class LiteDbStateStore
 
     /// <summary>The id of the newest hook record with <paramref name="correlationId"/>, as stored; null when none is.</summary>
     private long? StoredCorrelationNewest(string correlationId)
-    {
-        if (_meta.FindById(HookCorrelationPrefix + correlationId) is not { } doc)
-        {
-            return null;
-        }
-
-        // "_id" is outside the checksum; "c" repeats the correlation id inside it.
-        if (!DocumentIntegrity.Verify(doc, required: true) || !doc["c"].IsString || !string.Equals(doc["c"].AsString, correlationId, StringComparison.Ordinal)
-            || !doc["n"].IsInt64 || doc["n"].AsInt64 < 1)
-        {
-            throw new StateStoreCorruptedException(FilePath, "a hook correlation record failed its checks");
-        }
-
-        return doc["n"].AsInt64;
-    }
+        => StoredPointer(HookCorrelationPrefix, correlationId, "c", "a hook correlation record failed its checks");
 
     /// <summary>Inside a transaction: <paramref name="correlationId"/>'s newest hook record is now <paramref name="newest"/> (0: none).</summary>
     private void WriteCorrelationNewest(string correlationId, long newest)
-    {
-        if (newest == 0)
-        {
-            _meta.Delete(HookCorrelationPrefix + correlationId);
-            return;
-        }
-
-        _meta.Upsert(DocumentIntegrity.Seal(new BsonDocument { ["_id"] = HookCorrelationPrefix + correlationId, ["c"] = correlationId, ["n"] = newest }));
-    }
+        => WritePointer(HookCorrelationPrefix, correlationId, "c", newest);
 
     /// <summary>
     /// Before a stepped read by correlation id checks its chain: the newest id the chain reaches. A stored newest before

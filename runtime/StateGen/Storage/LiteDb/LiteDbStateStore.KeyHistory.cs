@@ -67,33 +67,11 @@ public sealed partial class LiteDbStateStore
 
     /// <summary>The sequence of <paramref name="id"/>'s delete record, as stored while the key stays deleted; null when none is.</summary>
     private long? StoredKeyDeleted(string id)
-    {
-        if (_meta.FindById(KeyDeletedPrefix + id) is not { } doc)
-        {
-            return null;
-        }
-
-        // "_id" is outside the checksum; "k" repeats the key's id inside it.
-        if (!DocumentIntegrity.Verify(doc, required: true) || !doc["k"].IsString || !string.Equals(doc["k"].AsString, id, StringComparison.Ordinal)
-            || !doc["n"].IsInt64 || doc["n"].AsInt64 < 1)
-        {
-            throw new StateStoreCorruptedException(FilePath, "a deleted key's record failed its checks");
-        }
-
-        return doc["n"].AsInt64;
-    }
+        => StoredPointer(KeyDeletedPrefix, id, "k", "a deleted key's record failed its checks");
 
     /// <summary>Inside a transaction (collection layout): <paramref name="id"/> was deleted by the record <paramref name="sequence"/> (0: written again).</summary>
     private void WriteKeyDeleted(string id, long sequence)
-    {
-        if (sequence == 0)
-        {
-            _meta.Delete(KeyDeletedPrefix + id);
-            return;
-        }
-
-        _meta.Upsert(DocumentIntegrity.Seal(new BsonDocument { ["_id"] = KeyDeletedPrefix + id, ["k"] = id, ["n"] = sequence }));
-    }
+        => WritePointer(KeyDeletedPrefix, id, "k", sequence);
 
     /// <summary>
     /// Inside a prune's transaction, after it deleted <paramref name="removed"/> (among <paramref name="records"/>, the whole
