@@ -37,7 +37,9 @@ internal sealed partial class SegmentLog
     /// <param name="throughSequence">The last record to rewrite.</param>
     /// <param name="rewrite">
     /// Given each record in the range (its payload materialized), returns its new payload, or <see langword="null"/> to keep
-    /// it. Called on the calling thread, in sequence order, before anything of the segment is replaced.
+    /// it. Called on the calling thread, in sequence order, before anything of the segment is replaced. (A
+    /// <see langword="null"/> <c>byte[]</c> returned as the result converts to an empty payload, not to
+    /// <see langword="null"/>: return a <c>ReadOnlyMemory&lt;byte&gt;?</c> to keep one.)
     /// </param>
     /// <param name="rewritten">How many payloads were replaced.</param>
     /// <returns>
