@@ -27,13 +27,13 @@ namespace StateGen.Storage.ChangeLog;
 /// the log decides a commit and the database is brought up to date after it).
 /// </para>
 /// <para>
-/// Threads: <see cref="Append"/>, <see cref="DiscardAfter"/>, <see cref="RemoveSegments"/>, <see cref="Remove"/> and
+/// Threads: <see cref="Append"/>, <see cref="DiscardAfter"/>, <see cref="RemoveSegments"/>, <see cref="Remove"/>, <see cref="RewritePayloads"/> and
 /// <see cref="Dispose"/> come from one writer at a time (the store's write path). Reads may run on any thread,
 /// concurrently with them and with <see cref="Flush"/> (the group commit's flusher): a record becomes visible to readers
 /// only once it is wholly written.
 /// </para>
 /// </remarks>
-internal sealed class SegmentLog : IDisposable
+internal sealed partial class SegmentLog : IDisposable
 {
     private readonly string _folder;
     private readonly SegmentFileSystem _files;
@@ -54,7 +54,10 @@ internal sealed class SegmentLog : IDisposable
     /// <summary>A key's newest record in the log; <paramref name="IsRemoved"/> when <see cref="Remove"/> replaced it by a tombstone.</summary>
     private readonly record struct Head(long Sequence, bool IsDelete, bool IsRemoved);
 
-    /// <summary>The suffix of a segment's compacted copy while <see cref="Remove"/> writes it; <see cref="Open"/> deletes leftovers.</summary>
+    /// <summary>
+    /// The suffix of a segment's copy while <see cref="Remove"/> or <see cref="RewritePayloads"/> writes it; <see cref="Open"/>
+    /// deletes leftovers.
+    /// </summary>
     private const string TempSuffix = ".tmp";
 
     /// <summary>
@@ -1454,24 +1457,7 @@ internal sealed class SegmentLog : IDisposable
                     long offset = old.Offsets[position];
                     int size = (int)((position + 1 < old.Offsets.Count ? old.Offsets[position + 1] : old.Length) - offset);
                     Span<byte> bytes = writer.Reserve(size);
-                    string? failure = old.ReadAt(offset, bytes) < size ? "the file ends inside it" : null;
-                    if (failure is null && SegmentFormat.CheckPrefix(bytes, _maxRecordSize, size, out failure) != size)
-                    {
-                        failure ??= $"its length is not the {size} bytes the index holds for it";
-                    }
-
-                    DecodedRecord entry = default;
-                    failure ??= SegmentFormat.TryDecode(bytes, out entry);
-                    if (failure is null && entry.Sequence != sequence)
-                    {
-                        failure = $"it carries sequence {entry.Sequence}";
-                    }
-
-                    if (failure is not null)
-                    {
-                        throw Corrupt(old.Path, $"change-log record {sequence} at offset {offset} is damaged: {failure}");
-                    }
-
+                    DecodedRecord entry = ReadForCopy(old, position, bytes);
                     offsets.Add(writer.Position);
                     bool remove = listed < sequences.Length && sequences[listed] == sequence;
                     listed += remove ? 1 : 0;
@@ -1517,15 +1503,7 @@ internal sealed class SegmentLog : IDisposable
         catch (Exception ex)
         {
             file.Release();
-            try
-            {
-                _files.Delete(temporary);
-            }
-            catch (Exception cleanup) when (cleanup is IOException or UnauthorizedAccessException)
-            {
-                // The next open deletes it.
-            }
-
+            DeleteCopy(temporary);
             if (ex is IOException or UnauthorizedAccessException)
             {
                 throw new StateStoreException($"The change-log segment '{old.Path}' could not be compacted: {ex.GetType().Name}.", ex);
@@ -1536,11 +1514,7 @@ internal sealed class SegmentLog : IDisposable
 
         // The new file has the segment's name now, and this handle is open on it.
         _files.SyncDirectory(old.Path);
-        var compacted = Segment.Attach(old.Path, old.Number, old.FirstSequence, old.AfterGap, file, old.AfterSeal);
-        compacted.Seal = old.Seal;
-        compacted.Offsets.AddRange(offsets);
-        compacted.Length = length;
-        compacted.NewestTicks = newestTicks;
+        Segment compacted = AttachCopy(old, file, offsets, length, newestTicks);
         lock (_flushLock) // a flush in progress finishes with the old handle before it is closed
         {
             _lock.EnterWriteLock();
@@ -1581,6 +1555,64 @@ internal sealed class SegmentLog : IDisposable
         }
 
         return removed.Count;
+    }
+
+    /// <summary>
+    /// Deletes a segment's copy (<see cref="TempSuffix"/>) after its rewrite failed; if that fails too, the next
+    /// <see cref="Open"/> deletes it.
+    /// </summary>
+    private void DeleteCopy(string temporary)
+    {
+        try
+        {
+            _files.Delete(temporary);
+        }
+        catch (Exception cleanup) when (cleanup is IOException or UnauthorizedAccessException)
+        {
+            // The next open deletes it.
+        }
+    }
+
+    /// <summary>
+    /// The segment that replaces <paramref name="old"/> once its copy, open as <paramref name="file"/>, was renamed over it:
+    /// the same number, first sequence, header flags and seal, with the copy's record offsets, length and newest time.
+    /// </summary>
+    private static Segment AttachCopy(Segment old, StoreFile file, List<long> offsets, long length, long newestTicks)
+    {
+        var copy = Segment.Attach(old.Path, old.Number, old.FirstSequence, old.AfterGap, file, old.AfterSeal);
+        copy.Seal = old.Seal;
+        copy.Offsets.AddRange(offsets);
+        copy.Length = length;
+        copy.NewestTicks = newestTicks;
+        return copy;
+    }
+
+    /// <summary>
+    /// Reads record <paramref name="position"/> of <paramref name="segment"/> into <paramref name="bytes"/> (exactly the size
+    /// the index holds for it) for a copy of the segment, and decodes it.
+    /// </summary>
+    /// <exception cref="StateStoreCorruptedException">The record is damaged, shorter or longer than indexed, or carries another sequence.</exception>
+    private DecodedRecord ReadForCopy(Segment segment, int position, Span<byte> bytes)
+    {
+        long sequence = segment.FirstSequence + position;
+        long offset = segment.Offsets[position];
+        int size = bytes.Length;
+        string? failure = segment.ReadAt(offset, bytes) < size ? "the file ends inside it" : null;
+        if (failure is null && SegmentFormat.CheckPrefix(bytes, _maxRecordSize, size, out failure) != size)
+        {
+            failure ??= $"its length is not the {size} bytes the index holds for it";
+        }
+
+        DecodedRecord entry = default;
+        failure ??= SegmentFormat.TryDecode(bytes, out entry);
+        if (failure is null && entry.Sequence != sequence)
+        {
+            failure = $"it carries sequence {entry.Sequence}";
+        }
+
+        return failure is null
+            ? entry
+            : throw Corrupt(segment.Path, $"change-log record {sequence} at offset {offset} is damaged: {failure}");
     }
 
     /// <summary>Writes a segment's compacted copy sequentially through one pooled buffer, which grows for a large record.</summary>
