@@ -239,6 +239,7 @@ public sealed class EncryptedStateStoreTests : IDisposable
             // Without the migration mode the job moves nothing and reports what is left.
             ReEncryptionResult refused = await strict.ReEncryptAsync();
             Assert.Equal((3L, 0L, 3L), (refused.Scanned, refused.ReEncrypted, refused.Failed));
+            Assert.Equal((0L, 3L), (refused.ChangeRecordsReEncrypted, refused.HistoryFailed)); // the change log's plaintext copies too
             Assert.Equal(3, refused.RemainingUnderOldKeys);
             Assert.Equal(3, refused.KeyUsage.PlaintextEntries);
         }
@@ -253,7 +254,8 @@ public sealed class EncryptedStateStoreTests : IDisposable
             Assert.Equal((4L, 3L, 1L, 0L), (result.Scanned, result.ReEncrypted, result.Skipped, result.Failed));
             Assert.Equal(0, result.RemainingUnderOldKeys);
             Assert.Equal(0, result.KeyUsage.PlaintextEntries);
-            Assert.Equal(3, result.KeyUsage.PlaintextHistoryRecords); // the change log keeps the plaintext copies until pruned
+            Assert.Equal(0, result.KeyUsage.PlaintextHistoryRecords); // the change log's plaintext copies were encrypted in place
+            Assert.Equal(3, result.ChangeRecordsReEncrypted);
             Assert.Empty(result.RetiredKeysInUse);
             Assert.Equal(3, await migrating.PruneChangesAsync(null, 1));
             Assert.Equal(0, (await migrating.GetKeyUsageAsync()).PlaintextHistoryRecords);

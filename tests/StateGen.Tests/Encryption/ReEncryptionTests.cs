@@ -59,8 +59,8 @@ public sealed class ReEncryptionTests : IDisposable
             Assert.Empty(result.Failures);
             Assert.Equal("k2", result.ActiveKeyId);
             Assert.Equal(0, result.RemainingUnderOldKeys);
-            Assert.Equal(5, reports.Count); // pages of 7: 7, 14, 21, 28, 31
-            Assert.Equal(31, reports[^1].Scanned);
+            Assert.Equal(5, reports.Count(r => r.Part == ReEncryptionPart.Entries)); // pages of 7: 7, 14, 21, 28, 31
+            Assert.Equal(31, reports.Last(r => r.Part == ReEncryptionPart.Entries).Scanned);
             Assert.All((await KeyIdsAsync(store)).Values, id => Assert.Equal("k2", id));
             for (int i = 0; i < 30; i++)
             {
@@ -72,20 +72,20 @@ public sealed class ReEncryptionTests : IDisposable
             Assert.Equal(fresh.Version, (await store.GetAsync("global", "fresh"))!.Version);
             Assert.Equal(30, (await store.ReadChangesAsync(new StateChangeQuery())).Count(r => r.Origin == EncryptedStateStore.ReEncryptOrigin));
 
-            // The change log and hook history still hold what was written under k1: the key must stay, or go with them.
-            Assert.Equal(30, result.KeyUsage.ChangeRecords["k1"]);
-            Assert.Equal(2, result.KeyUsage.HookValues["k1"]);
-            Assert.Equal(32, result.HistoryRecordsUnderOldKeys);
-            Assert.Equal(new[] { "k1" }, result.RetiredKeysInUse);
-            Assert.False(result.CanRemoveRetiredKeys);
-
-            Assert.Equal(30, await store.PruneChangesAsync(null, 1));
-            Assert.Equal(1, await store.PruneHookExecutionsAsync(null, 0));
+            // The history moved too (HistoryReEncryptionTests): the 30 first records and the hook record's two values.
+            Assert.True(result.HistoryReEncrypted);
+            Assert.Equal((30L, 1L), (result.ChangeRecordsReEncrypted, result.HookRecordsReEncrypted));
+            Assert.False(result.KeyUsage.ChangeRecords.ContainsKey("k1"));
+            Assert.Equal(2, result.KeyUsage.HookValues["k2"]);
+            Assert.Equal(0, result.HistoryRecordsUnderOldKeys);
+            Assert.Empty(result.RetiredKeysInUse);
+            Assert.True(result.CanRemoveRetiredKeys);
             Assert.Equal(0, await store.CountRecordsUsingKeyAsync("k1"));
 
-            // Idempotent: a second run finds nothing to do and says the retired key can go.
+            // Idempotent: a second run finds nothing to do.
             ReEncryptionResult again = await store.ReEncryptAsync();
             Assert.Equal((31L, 0L, 31L), (again.Scanned, again.ReEncrypted, again.Skipped));
+            Assert.Equal((0L, 0L), (again.ChangeRecordsReEncrypted, again.HookRecordsReEncrypted));
             Assert.True(again.CanRemoveRetiredKeys);
             Assert.True(ring.RemoveRetiredKey("k1", noRecordUsesKey: again.CanRemoveRetiredKeys));
         }
@@ -95,7 +95,8 @@ public sealed class ReEncryptionTests : IDisposable
         List<StoredEntry> all = await At.ScanAllAsync(reopened);
         Assert.Equal(31, all.Count);
         Assert.All(all, e => Assert.Contains(At.Marker, At.Text(e.Payload), StringComparison.Ordinal));
-        Assert.Equal(31, (await reopened.ReadChangesAsync(new StateChangeQuery())).Count);
+        Assert.Equal(61, (await reopened.ReadChangesAsync(new StateChangeQuery())).Count); // the whole history reads with k2 alone
+        Assert.Single(await reopened.ReadHookExecutionsAsync(new HookExecutionQuery()));
     }
 
     [Fact]
@@ -214,8 +215,13 @@ public sealed class ReEncryptionTests : IDisposable
         ReEncryptionResult result = await store.ReEncryptAsync();
 
         Assert.Equal((10L, 9L, 0L, 1L), (result.Scanned, result.ReEncrypted, result.Skipped, result.Failed));
-        ReEncryptionFailure failure = Assert.Single(result.Failures);
+        ReEncryptionFailure failure = Assert.Single(result.Failures, f => f.Part == ReEncryptionPart.Entries);
         Assert.Equal((Scope(4), Key(4)), (failure.Scope, failure.Key));
+
+        // The damaged write's change record holds the same envelope: reported in the history part, by its sequence.
+        ReEncryptionFailure record = Assert.Single(result.Failures, f => f.Part == ReEncryptionPart.ChangeRecords);
+        Assert.Equal((Scope(4), Key(4), 11L), (record.Scope, record.Key, record.RecordId));
+        Assert.Equal((1L, 10L), (result.HistoryFailed, result.ChangeRecordsReEncrypted));
         Assert.Contains("key id 'k1'", failure.Reason, StringComparison.Ordinal);
         Assert.Equal(1, result.RemainingUnderOldKeys);
         Assert.Contains("k1", result.RetiredKeysInUse);

@@ -244,6 +244,11 @@ public sealed class LiteDbFaultTests
             Assert.Equal("k2", StateEncryptor.TryGetKeyId((await reopened.Inner.GetAsync(Scope, "n" + i))!.Payload.Span, out string? id) ? id : null);
         }
 
+        // The history part moved the change records too, each whole: the eight first records read as written, and no
+        // record is left under k1.
+        IReadOnlyList<StateChangeRecord> written = await reopened.ReadChangesAsync(new StateChangeQuery { Limit = 8 });
+        Assert.Equal(Enumerable.Range(0, 8).Select(i => Convert.ToBase64String(Write("n" + i, "plain" + i, 300).Payload.Span)), written.Select(r => Convert.ToBase64String(r.Payload.Span)));
+        Assert.Equal(0, await reopened.CountRecordsUsingKeyAsync("k1"));
         return (finished, counts);
     }
 

@@ -14,41 +14,123 @@ public sealed partial class EncryptedStateStore
     private const int MaxAttemptsPerEntry = 5;
 
     /// <summary>
-    /// Moves every entry that is not under the active key to it: pages through the inner store's
-    /// <see cref="IStateStore.ScanAsync"/>, re-encrypts each such entry and writes it back through the inner store's
-    /// <see cref="IStateStore.CommitAsync"/> with <see cref="StateOperation.ExpectedVersion"/> set to the version read
-    /// and <see cref="StateOperation.Origin"/> <see cref="ReEncryptOrigin"/>. With
-    /// <see cref="EncryptedStateStoreOptions.AllowPlaintextReads"/>, plaintext entries are encrypted too.
+    /// Moves every record that is not under the active key to it: first the current entries, then (with
+    /// <see cref="EncryptedStateStoreOptions.ReEncryptHistory"/>, on by default, and an inner store that can rewrite its
+    /// history in place) the change log's records and the hook history's values. Afterwards a retired key is needed by
+    /// no record (<see cref="ReEncryptionResult.CanRemoveRetiredKeys"/>) and can be removed from the ring.
     /// </summary>
     /// <remarks>
     /// <para>
-    /// A concurrent write wins: the job reads the entry again and, when the new value is already under the active key
-    /// (or the entry was deleted), skips it; nothing written concurrently is lost. Every write is one atomic commit, so
-    /// a cancellation leaves the store consistent; run again (from the start, since the job is idempotent, or after
-    /// the last <see cref="ReEncryptionProgress.Position"/>) to finish. Each moved entry gets a new version and time,
-    /// and a change record when the inner store keeps a change log.
+    /// Entries: pages through the inner store's <see cref="IStateStore.ScanAsync"/>, re-encrypts each entry not under the
+    /// active key and writes it back through <see cref="IStateStore.CommitAsync"/> with
+    /// <see cref="StateOperation.ExpectedVersion"/> set to the version read and <see cref="StateOperation.Origin"/>
+    /// <see cref="ReEncryptOrigin"/>. With <see cref="EncryptedStateStoreOptions.AllowPlaintextReads"/>, plaintext entries
+    /// are encrypted too. A concurrent write wins: the job reads the entry again and, when the new value is already under
+    /// the active key (or the entry was deleted), skips it; nothing written concurrently is lost. Each moved entry gets a
+    /// new version and time, and a change record when the inner store keeps a change log.
     /// </para>
     /// <para>
-    /// The change log and the hook history are append-only and keep the key they were written with. The result's
-    /// <see cref="ReEncryptionResult.KeyUsage"/> (counted after the job) says whether they still need a retired key:
-    /// keep the key in the ring, or prune that history, before removing it.
+    /// History: each change record's payload and each hook record's values are decrypted with the key they name and
+    /// encrypted again with the active key, under the same associated data, and replaced in place: sequences, ids, times,
+    /// versions and correlation ids do not change, so timelines, point-in-time reads and hook replay read the same
+    /// history. The inner store does it one step at a time (a page of records, or one change-log segment of a segmented
+    /// LiteDB file, copied and renamed over the old one), each step atomic and durable; writers wait for a step.
+    /// </para>
+    /// <para>
+    /// A cancellation or an error leaves the store consistent: every step is committed whole or not at all. Run again
+    /// from the start (the job is idempotent: what is under the active key is skipped) or from the last
+    /// <see cref="ReEncryptionProgress.Checkpoint"/>. A record that does not decrypt is reported in
+    /// <see cref="ReEncryptionResult.Failures"/> (by scope, key and, for history, sequence or hook id) and left as it is.
     /// </para>
     /// </remarks>
-    /// <param name="progress">Receives the counts after every page.</param>
-    /// <param name="resumeAfter">Start after this entry (a previous run's last <see cref="ReEncryptionProgress.Position"/>); <see langword="null"/> to start at the beginning.</param>
+    /// <param name="progress">Receives the counts after every page of entries and every step of history.</param>
+    /// <param name="resumeAfter">Start the entries after this one (a previous run's last <see cref="ReEncryptionProgress.Position"/>); <see langword="null"/> to start at the beginning. The history part runs whole.</param>
     /// <param name="cancellationToken">Stops the job between two commits.</param>
-    public async ValueTask<ReEncryptionResult> ReEncryptAsync(
+    public ValueTask<ReEncryptionResult> ReEncryptAsync(
         IProgress<ReEncryptionProgress>? progress = null,
         StateScanPosition? resumeAfter = null,
         CancellationToken cancellationToken = default)
+        => RunReEncryptionAsync(new ReEncryptionCheckpoint(ReEncryptionPart.Entries, resumeAfter, 0, 0), progress, cancellationToken);
+
+    /// <summary>
+    /// Goes on with a re-encryption job from a <see cref="ReEncryptionProgress.Checkpoint"/> of an earlier run (or
+    /// <see cref="ReEncryptionCheckpoint.Start"/>); otherwise the same as
+    /// <see cref="ReEncryptAsync(IProgress{ReEncryptionProgress}?, StateScanPosition?, CancellationToken)"/>.
+    /// </summary>
+    /// <param name="resumeFrom">Where the earlier run stopped.</param>
+    /// <param name="progress">Receives the counts after every page of entries and every step of history.</param>
+    /// <param name="cancellationToken">Stops the job between two commits.</param>
+    public ValueTask<ReEncryptionResult> ReEncryptAsync(
+        ReEncryptionCheckpoint resumeFrom,
+        IProgress<ReEncryptionProgress>? progress = null,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(resumeFrom);
+        return RunReEncryptionAsync(resumeFrom, progress, cancellationToken);
+    }
+
+    private async ValueTask<ReEncryptionResult> RunReEncryptionAsync(ReEncryptionCheckpoint at, IProgress<ReEncryptionProgress>? progress, CancellationToken cancellationToken)
     {
         ThrowIfDisposed();
         var run = new ReEncryptionRun();
-        StateScanPosition? after = resumeAfter;
+        if (at.Part == ReEncryptionPart.Entries)
+        {
+            at = await ReEncryptEntriesAsync(at, run, progress, cancellationToken).ConfigureAwait(false);
+        }
+
+        IStateHistoryRewriter? rewriter = _options.ReEncryptHistory ? InnerAs<IStateHistoryRewriter>(_inner) : null;
+        if (rewriter is not null)
+        {
+            if (at.Part != ReEncryptionPart.HookValues)
+            {
+                at = at with { Part = ReEncryptionPart.ChangeRecords };
+                while (true)
+                {
+                    cancellationToken.ThrowIfCancellationRequested();
+                    HistoryRewriteStep step = await rewriter.RewriteChangePayloadsAsync(at.ChangesAfter, _options.PageSize, r => ResealChange(r, run), cancellationToken).ConfigureAwait(false);
+                    run.ChangeRecordsReEncrypted += step.Rewritten;
+                    at = at with { ChangesAfter = step.Last };
+                    progress?.Report(run.Progress(at));
+                    if (step.Done)
+                    {
+                        break;
+                    }
+                }
+            }
+
+            at = at with { Part = ReEncryptionPart.HookValues };
+            while (true)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                HistoryRewriteStep step = await rewriter.RewriteHookValuesAsync(at.HooksAfter, _options.PageSize, r => ResealHook(r, run), cancellationToken).ConfigureAwait(false);
+                run.HookRecordsReEncrypted += step.Rewritten;
+                at = at with { HooksAfter = step.Last };
+                progress?.Report(run.Progress(at));
+                if (step.Done)
+                {
+                    break;
+                }
+            }
+        }
+
+        string activeKeyId = _encryptor.KeyRing.ActiveKeyId;
+        StateKeyUsage usage = await GetKeyUsageAsync(cancellationToken).ConfigureAwait(false);
+        return new ReEncryptionResult(run.Scanned, run.ReEncrypted, run.Skipped, run.Failures, run.Failed, activeKeyId, usage)
+        {
+            ChangeRecordsReEncrypted = run.ChangeRecordsReEncrypted,
+            HookRecordsReEncrypted = run.HookRecordsReEncrypted,
+            HistoryFailed = run.HistoryFailed,
+            HistoryReEncrypted = rewriter is not null,
+        };
+    }
+
+    /// <summary>The entries part, from <paramref name="at"/>: returns the checkpoint after the last page.</summary>
+    private async ValueTask<ReEncryptionCheckpoint> ReEncryptEntriesAsync(ReEncryptionCheckpoint at, ReEncryptionRun run, IProgress<ReEncryptionProgress>? progress, CancellationToken cancellationToken)
+    {
         while (true)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            IReadOnlyList<StoredEntry> page = await _inner.ScanAsync(after, _options.PageSize, cancellationToken).ConfigureAwait(false);
+            IReadOnlyList<StoredEntry> page = await _inner.ScanAsync(at.EntriesAfter, _options.PageSize, cancellationToken).ConfigureAwait(false);
             var pending = new List<(StoredEntry Entry, StateWrite Write)>(page.Count);
             foreach (StoredEntry entry in page)
             {
@@ -70,19 +152,72 @@ public sealed partial class EncryptedStateStore
 
             if (page.Count > 0)
             {
-                after = StateScanPosition.Of(page[^1]);
-                progress?.Report(new ReEncryptionProgress(run.Scanned, run.ReEncrypted, run.Skipped, run.Failed, after));
+                at = at with { EntriesAfter = StateScanPosition.Of(page[^1]) };
+                progress?.Report(run.Progress(at));
             }
 
             if (page.Count < _options.PageSize)
             {
-                break;
+                return at;
             }
         }
+    }
 
-        string activeKeyId = _encryptor.KeyRing.ActiveKeyId;
-        StateKeyUsage usage = await GetKeyUsageAsync(cancellationToken).ConfigureAwait(false);
-        return new ReEncryptionResult(run.Scanned, run.ReEncrypted, run.Skipped, run.Failures, run.Failed, activeKeyId, usage);
+    /// <summary>A change record's payload under the active key, or <see langword="null"/> to keep it (under the active key already, or a failure, recorded).</summary>
+    private ReadOnlyMemory<byte>? ResealChange(StateChangeRecord record, ReEncryptionRun run)
+    {
+        if ((record.Kind == StateChangeKind.Delete && record.Payload.IsEmpty) || IsUnderActiveKey(record.Payload.Span))
+        {
+            return null;
+        }
+
+        try
+        {
+            return Reseal(record.Payload, StateAssociatedData.ForDocument(record.Scope, record.Key, record.TypeName, record.SchemaVersion), record.Scope, record.Key);
+        }
+        catch (StateDecryptionException ex)
+        {
+            run.FailHistory(ReEncryptionPart.ChangeRecords, record.Scope, record.Key, record.Sequence, ex.Message);
+            return null;
+        }
+    }
+
+    /// <summary>A hook record's values under the active key, or <see langword="null"/> to keep them (all under it already, or one failed: recorded).</summary>
+    private HookValues? ResealHook(HookExecutionRecord record, ReEncryptionRun run)
+    {
+        ReadOnlyMemory<byte> Move(ReadOnlyMemory<byte> value, string field)
+            => value.IsEmpty || IsUnderActiveKey(value.Span) ? value : Reseal(value, StateAssociatedData.ForHookValue(record.Scope, record.Key, field), record.Scope, record.Key);
+
+        if ((record.OldValue.IsEmpty || IsUnderActiveKey(record.OldValue.Span))
+            && (record.NewValue.IsEmpty || IsUnderActiveKey(record.NewValue.Span))
+            && (record.ResultValue.IsEmpty || IsUnderActiveKey(record.ResultValue.Span)))
+        {
+            return null;
+        }
+
+        try
+        {
+            return new HookValues(Move(record.OldValue, OldValueField), Move(record.NewValue, NewValueField), Move(record.ResultValue, ResultValueField));
+        }
+        catch (StateDecryptionException ex)
+        {
+            run.FailHistory(ReEncryptionPart.HookValues, record.Scope, record.Key, record.Id, ex.Message);
+            return null;
+        }
+    }
+
+    /// <summary>Decrypts a stored value (plaintext only with <see cref="EncryptedStateStoreOptions.AllowPlaintextReads"/>) and encrypts it with the active key.</summary>
+    private byte[] Reseal(ReadOnlyMemory<byte> stored, byte[] associatedData, string scope, string key)
+    {
+        ReadOnlyMemory<byte> plaintext = Open(stored, associatedData, scope, key);
+        try
+        {
+            return _encryptor.Encrypt(plaintext.Span, associatedData);
+        }
+        finally
+        {
+            Zero(plaintext, stored);
+        }
     }
 
     /// <summary>
@@ -182,18 +317,7 @@ public sealed partial class EncryptedStateStore
     {
         try
         {
-            byte[] aad = StateAssociatedData.ForDocument(entry.Scope, entry.Key, entry.TypeName, entry.SchemaVersion);
-            ReadOnlyMemory<byte> plaintext = Open(entry.Payload, aad, entry.Scope, entry.Key);
-            byte[] envelope;
-            try
-            {
-                envelope = _encryptor.Encrypt(plaintext.Span, aad);
-            }
-            finally
-            {
-                Zero(plaintext, entry.Payload);
-            }
-
+            byte[] envelope = Reseal(entry.Payload, StateAssociatedData.ForDocument(entry.Scope, entry.Key, entry.TypeName, entry.SchemaVersion), entry.Scope, entry.Key);
             return new StateWrite(entry.Scope, entry.Key, entry.TypeName, entry.SchemaVersion, envelope, entry.Version) { Origin = ReEncryptOrigin };
         }
         catch (StateDecryptionException ex)
@@ -276,6 +400,12 @@ public sealed partial class EncryptedStateStore
 
         public long Failed { get; set; }
 
+        public long ChangeRecordsReEncrypted { get; set; }
+
+        public long HookRecordsReEncrypted { get; set; }
+
+        public long HistoryFailed { get; set; }
+
         public void Fail(StoredEntry entry, string reason)
         {
             Failed++;
@@ -284,5 +414,24 @@ public sealed partial class EncryptedStateStore
                 Failures.Add(new ReEncryptionFailure(entry.Scope, entry.Key, reason));
             }
         }
+
+        public void FailHistory(ReEncryptionPart part, string scope, string key, long recordId, string reason)
+        {
+            HistoryFailed++;
+            if (Failures.Count < MaxKeptFailures)
+            {
+                Failures.Add(new ReEncryptionFailure(scope, key, reason) { Part = part, RecordId = recordId });
+            }
+        }
+
+        public ReEncryptionProgress Progress(ReEncryptionCheckpoint at)
+            => new(Scanned, ReEncrypted, Skipped, Failed, at.EntriesAfter)
+            {
+                Part = at.Part,
+                ChangeRecordsReEncrypted = ChangeRecordsReEncrypted,
+                HookRecordsReEncrypted = HookRecordsReEncrypted,
+                HistoryFailed = HistoryFailed,
+                Checkpoint = at,
+            };
     }
 }

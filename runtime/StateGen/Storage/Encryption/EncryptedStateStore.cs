@@ -292,13 +292,17 @@ public sealed partial class EncryptedStateStore : IStateStore, IStateHistoryStor
     /// The inner store's key usage records: its own, or, through caches (<see cref="Caching.CachingStateStore"/>), those
     /// of the store it wraps.
     /// </summary>
-    private static IStateKeyUsageRecords? KeyUsageRecordsOf(IStateStore inner)
+    private static IStateKeyUsageRecords? KeyUsageRecordsOf(IStateStore inner) => InnerAs<IStateKeyUsageRecords>(inner);
+
+    /// <summary>The inner store as a <typeparamref name="T"/>, or through caches the store they wrap as one; or <see langword="null"/>.</summary>
+    private static T? InnerAs<T>(IStateStore inner)
+        where T : class
     {
         for (IStateStore? store = inner; store is not null; store = (store as Caching.CachingStateStore)?.Inner)
         {
-            if (store is IStateKeyUsageRecords records)
+            if (store is T found)
             {
-                return records;
+                return found;
             }
         }
 

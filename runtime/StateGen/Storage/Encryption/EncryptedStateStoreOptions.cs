@@ -12,7 +12,7 @@ public sealed class EncryptedStateStoreOptions
     /// Migration mode for a store that held plaintext before encryption was turned on: a stored value that is not an
     /// envelope is returned as it is instead of failing with
     /// <see cref="Security.StateDecryptionFailureReason.NotEncrypted"/>, and
-    /// <see cref="EncryptedStateStore.ReEncryptAsync"/> encrypts it. Off by default. Turn it off again once the job
+    /// <see cref="EncryptedStateStore.ReEncryptAsync(IProgress{ReEncryptionProgress}?, StateScanPosition?, System.Threading.CancellationToken)"/> encrypts it. Off by default. Turn it off again once the job
     /// reports no plaintext left: while it is on, anyone who can write to the inner store can plant values that are
     /// read as if they had been encrypted.
     /// </summary>
@@ -26,6 +26,15 @@ public sealed class EncryptedStateStoreOptions
 
     /// <summary>How many entries (or change records) the re-encryption job and the key usage count read at a time.</summary>
     public int PageSize { get; set; } = DefaultPageSize;
+
+    /// <summary>
+    /// Whether <see cref="EncryptedStateStore.ReEncryptAsync(IProgress{ReEncryptionProgress}?, StateScanPosition?, System.Threading.CancellationToken)"/>
+    /// also moves the history (change records and hook values) to the active key, after the entries, when the inner
+    /// store can rewrite it in place (the LiteDB and memory stores can). On by default: after the job, a retired key is
+    /// needed by no record. Turn it off to leave the history under the keys it was written with (it then needs those
+    /// keys until it is pruned), for example when a large history is about to be pruned anyway.
+    /// </summary>
+    public bool ReEncryptHistory { get; set; } = true;
 
     /// <summary>
     /// The default reservation block of durable key usage counts: 2^16 encryptions. One durable write per 65,536
@@ -48,6 +57,6 @@ public sealed class EncryptedStateStoreOptions
             throw new ArgumentOutOfRangeException(nameof(KeyUsageReservation), KeyUsageReservation, "The key usage reservation must be between 1 and 2^32.");
         }
 
-        return new EncryptedStateStoreOptions { AllowPlaintextReads = AllowPlaintextReads, LeaveInnerStoreOpen = LeaveInnerStoreOpen, PageSize = PageSize, KeyUsageReservation = KeyUsageReservation };
+        return new EncryptedStateStoreOptions { AllowPlaintextReads = AllowPlaintextReads, LeaveInnerStoreOpen = LeaveInnerStoreOpen, PageSize = PageSize, ReEncryptHistory = ReEncryptHistory, KeyUsageReservation = KeyUsageReservation };
     }
 }

@@ -3,25 +3,77 @@ using System.Collections.Generic;
 
 namespace StateGen.Storage.Encryption;
 
-/// <summary>Where a running <see cref="EncryptedStateStore.ReEncryptAsync"/> is: reported after every page.</summary>
+/// <summary>The parts of the store the re-encryption job moves to the active key, in the order it does them.</summary>
+public enum ReEncryptionPart
+{
+    /// <summary>The current entries.</summary>
+    Entries,
+
+    /// <summary>The change log's records.</summary>
+    ChangeRecords,
+
+    /// <summary>The hook history's values.</summary>
+    HookValues,
+}
+
+/// <summary>
+/// Where a re-encryption job stopped (<see cref="ReEncryptionProgress.Checkpoint"/>): pass it to
+/// <see cref="EncryptedStateStore.ReEncryptAsync(ReEncryptionCheckpoint, IProgress{ReEncryptionProgress}?, System.Threading.CancellationToken)"/>
+/// to go on from there. Every step before it is committed; the job is idempotent, so resuming from an older checkpoint
+/// (or from the start) only re-reads what is done.
+/// </summary>
+/// <param name="Part">The part the job was in.</param>
+/// <param name="EntriesAfter">In <see cref="ReEncryptionPart.Entries"/>: the last entry done (<see langword="null"/>: none yet).</param>
+/// <param name="ChangesAfter">In <see cref="ReEncryptionPart.ChangeRecords"/>: the last change sequence covered.</param>
+/// <param name="HooksAfter">In <see cref="ReEncryptionPart.HookValues"/>: the last hook record id covered.</param>
+public sealed record ReEncryptionCheckpoint(ReEncryptionPart Part, StateScanPosition? EntriesAfter, long ChangesAfter, long HooksAfter)
+{
+    /// <summary>The start of a job: the first entry.</summary>
+    public static ReEncryptionCheckpoint Start { get; } = new(ReEncryptionPart.Entries, null, 0, 0);
+}
+
+/// <summary>Where a running <see cref="EncryptedStateStore.ReEncryptAsync(IProgress{ReEncryptionProgress}?, StateScanPosition?, System.Threading.CancellationToken)"/> is: reported after every page of entries and every step of history.</summary>
 /// <param name="Scanned">Entries read so far in this run.</param>
 /// <param name="ReEncrypted">Entries moved to the active key so far (plaintext entries encrypted included).</param>
 /// <param name="Skipped">Entries already under the active key, or changed or deleted concurrently so that nothing was left to do.</param>
 /// <param name="Failed">Entries that could not be moved (see <see cref="ReEncryptionResult.Failures"/>).</param>
 /// <param name="Position">The last entry handled: pass it as <c>resumeAfter</c> to continue after a cancellation.</param>
-public sealed record ReEncryptionProgress(long Scanned, long ReEncrypted, long Skipped, long Failed, StateScanPosition? Position);
+public sealed record ReEncryptionProgress(long Scanned, long ReEncrypted, long Skipped, long Failed, StateScanPosition? Position)
+{
+    /// <summary>The part the job is in.</summary>
+    public ReEncryptionPart Part { get; init; }
 
-/// <summary>An entry the re-encryption job could not move to the active key.</summary>
-/// <param name="Scope">The entry's scope path.</param>
-/// <param name="Key">The entry's key.</param>
+    /// <summary>Change records moved to the active key so far.</summary>
+    public long ChangeRecordsReEncrypted { get; init; }
+
+    /// <summary>Hook records whose values were moved to the active key so far.</summary>
+    public long HookRecordsReEncrypted { get; init; }
+
+    /// <summary>History records (change records and hook records) that could not be moved so far.</summary>
+    public long HistoryFailed { get; init; }
+
+    /// <summary>Where to resume from, in any part: every step before it is committed.</summary>
+    public ReEncryptionCheckpoint Checkpoint { get; init; } = ReEncryptionCheckpoint.Start;
+}
+
+/// <summary>A record the re-encryption job could not move to the active key.</summary>
+/// <param name="Scope">The record's scope path.</param>
+/// <param name="Key">The record's key.</param>
 /// <param name="Reason">Why, as the error message said it (it names the scope, key and key id, never a value).</param>
-public sealed record ReEncryptionFailure(string Scope, string Key, string Reason);
+public sealed record ReEncryptionFailure(string Scope, string Key, string Reason)
+{
+    /// <summary>Which part the record is in: a current entry, a change record or a hook record.</summary>
+    public ReEncryptionPart Part { get; init; }
 
-/// <summary>What <see cref="EncryptedStateStore.ReEncryptAsync"/> did, and which keys the store still needs.</summary>
+    /// <summary>The change record's sequence or the hook record's id; 0 for an entry.</summary>
+    public long RecordId { get; init; }
+}
+
+/// <summary>What a re-encryption job did, and which keys the store still needs.</summary>
 /// <param name="Scanned">Entries read in this run.</param>
 /// <param name="ReEncrypted">Entries moved to the active key (plaintext entries encrypted included).</param>
 /// <param name="Skipped">Entries already under the active key, or changed or deleted concurrently (the concurrent write wins).</param>
-/// <param name="Failures">Entries that could not be moved (at most the first 1,000; <see cref="Failed"/> counts them all).</param>
+/// <param name="Failures">Records (entries, then history records) that could not be moved: at most the first 1,000 (<see cref="Failed"/> and <see cref="HistoryFailed"/> count them all).</param>
 /// <param name="Failed">How many entries could not be moved.</param>
 /// <param name="ActiveKeyId">The key everything was moved to.</param>
 /// <param name="KeyUsage">Counted after the job: which keys the entries, the change log and the hook history still use.</param>
@@ -34,6 +86,22 @@ public sealed record ReEncryptionResult(
     string ActiveKeyId,
     StateKeyUsage KeyUsage)
 {
+    /// <summary>Change records moved to the active key (0 when the history part did not run).</summary>
+    public long ChangeRecordsReEncrypted { get; init; }
+
+    /// <summary>Hook records whose values were moved to the active key (0 when the history part did not run).</summary>
+    public long HookRecordsReEncrypted { get; init; }
+
+    /// <summary>History records (change records and hook records) that could not be moved.</summary>
+    public long HistoryFailed { get; init; }
+
+    /// <summary>
+    /// Whether the history part ran: <see cref="EncryptedStateStoreOptions.ReEncryptHistory"/> is on and the inner store
+    /// can rewrite its history in place. When it did not, <see cref="HistoryRecordsUnderOldKeys"/> says what still needs
+    /// the retired keys.
+    /// </summary>
+    public bool HistoryReEncrypted { get; init; }
+
     /// <summary>Entries still under another key than the active one, or still in plaintext, when the job ended.</summary>
     public long RemainingUnderOldKeys => KeyUsage.EntriesNotUnder(ActiveKeyId);
 

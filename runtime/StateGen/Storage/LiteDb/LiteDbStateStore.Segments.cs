@@ -58,26 +58,13 @@ public sealed partial class LiteDbStateStore
     /// </summary>
     private long PruneSegmentChanges(DateTimeOffset? olderThan, int? keepPerKey, CancellationToken cancellationToken)
     {
-        SegmentLog log = _log!;
         if (olderThan is null && keepPerKey is null)
         {
             return 0;
         }
 
         // A backup copying the segments reads them by their lengths at its start: compaction and removal wait for it.
-        while (_fileCopies > 0)
-        {
-            PruneWaits++;
-            Monitor.Wait(_gate, TimeSpan.FromMilliseconds(200)); // the copy's end pulses; the timeout lets a cancel in
-            cancellationToken.ThrowIfCancellationRequested();
-            ObjectDisposedException.ThrowIf(_disposed, this);
-            if (_faulted)
-            {
-                throw new StateStoreCorruptedException(FilePath);
-            }
-
-            log = _log ?? throw new StateStoreException($"The change log of '{FilePath}' is closed.");
-        }
+        SegmentLog log = WaitForFileCopies(cancellationToken);
 
         // The wait released the lock: commits written behind meanwhile go into LiteDB before the checks below read it
         // (and the records after meta.S, which the next open needs whole with their commit-end flags, are never removed).

@@ -1238,21 +1238,7 @@ public sealed partial class LiteDbStateStore : IStateStore, IStateHistoryStore, 
             }
 
             return docs
-                .Select(d => new HookExecutionRecord(
-                    d["_id"].AsInt64,
-                    d["h"].AsString,
-                    d["pt"].AsString,
-                    d["s"].AsString,
-                    d["k"].AsString,
-                    d["t"].IsNull ? null : d["t"].AsString,
-                    d["o"].AsString,
-                    d["e"].IsNull ? null : d["e"].AsString,
-                    new TimeSpan(d["d"].AsInt64),
-                    new DateTimeOffset(d["u"].AsInt64, TimeSpan.Zero),
-                    d["c"].IsNull ? null : d["c"].AsString,
-                    d["ov"].AsBinary,
-                    d["nv"].AsBinary,
-                    d["rv"].AsBinary))
+                .Select(ToHookRecord)
                 .Where(r => r.Id > query.AfterId
                             && (query.HookId is null || r.HookId == query.HookId)
                             && (query.Scope is null || r.Scope == query.Scope)

@@ -10,7 +10,7 @@ namespace StateGen.Storage.Memory;
 /// A store that keeps entries, the change log and the hook history in memory, for tests and caches. Nothing survives
 /// the process.
 /// </summary>
-public sealed class MemoryStateStore : IStateStore, IStateHistoryStore, IStateSnapshotSource, IStateKeyUsageRecords
+public sealed class MemoryStateStore : IStateStore, IStateHistoryStore, IStateSnapshotSource, IStateKeyUsageRecords, IStateHistoryRewriter
 {
     private readonly object _gate = new();
     private readonly Dictionary<(string Scope, string Key), (StoredEntry Entry, long Sequence)> _entries = new();
@@ -270,6 +270,78 @@ public sealed class MemoryStateStore : IStateStore, IStateHistoryStore, IStateSn
             _hooks.Clear();
             _hooks.AddRange(kept);
             return new((long)(before - _hooks.Count));
+        }
+    }
+
+    /// <inheritdoc />
+    ValueTask<HistoryRewriteStep> IStateHistoryRewriter.RewriteChangePayloadsAsync(long afterSequence, int maxRecords, Func<StateChangeRecord, ReadOnlyMemory<byte>?> rewrite, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(rewrite);
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxRecords, 1);
+        cancellationToken.ThrowIfCancellationRequested();
+        lock (_gate)
+        {
+            // All new values first, then the swap: a callback that throws leaves the step unchanged.
+            var replaced = new List<StateChangeRecord>();
+            long last = afterSequence;
+            int offered = 0;
+            foreach (StateChangeRecord record in _changes.Values.Where(r => r.Sequence > afterSequence).Take(maxRecords))
+            {
+                last = record.Sequence;
+                if (record.Kind == StateChangeKind.Delete && record.Payload.IsEmpty)
+                {
+                    continue;
+                }
+
+                offered++;
+                if (rewrite(record) is ReadOnlyMemory<byte> payload)
+                {
+                    replaced.Add(record with { Payload = payload.ToArray() });
+                }
+            }
+
+            foreach (StateChangeRecord record in replaced)
+            {
+                _changes[record.Sequence] = record;
+            }
+
+            return new(new HistoryRewriteStep(last, offered, replaced.Count, !_changes.Keys.Any(s => s > last)));
+        }
+    }
+
+    /// <inheritdoc />
+    ValueTask<HistoryRewriteStep> IStateHistoryRewriter.RewriteHookValuesAsync(long afterId, int maxRecords, Func<HookExecutionRecord, HookValues?> rewrite, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(rewrite);
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxRecords, 1);
+        cancellationToken.ThrowIfCancellationRequested();
+        lock (_gate)
+        {
+            var replaced = new List<(int Index, HookExecutionRecord Record)>();
+            long last = afterId;
+            int offered = 0;
+            for (int i = 0; i < _hooks.Count && offered < maxRecords; i++)
+            {
+                HookExecutionRecord record = _hooks[i];
+                if (record.Id <= afterId)
+                {
+                    continue;
+                }
+
+                last = record.Id;
+                offered++;
+                if (rewrite(record) is HookValues values)
+                {
+                    replaced.Add((i, record with { OldValue = values.OldValue.ToArray(), NewValue = values.NewValue.ToArray(), ResultValue = values.ResultValue.ToArray() }));
+                }
+            }
+
+            foreach ((int index, HookExecutionRecord record) in replaced)
+            {
+                _hooks[index] = record;
+            }
+
+            return new(new HistoryRewriteStep(last, offered, replaced.Count, !_hooks.Any(r => r.Id > last)));
         }
     }
 
