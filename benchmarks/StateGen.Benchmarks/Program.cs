@@ -14,7 +14,7 @@ internal static class Program
     /// restore and point-in-time replay beside a plain file copy (<see cref="BackupCheck"/>), <c>-- --migration</c> the
     /// store-wide migration rate in <see cref="MigrationCheck"/>, and <c>-- --changelog-probe</c> what a change record
     /// costs LiteDB itself (<see cref="ChangeLogProbe"/>), <c>-- --changelog-upgrade</c> a change-log conversion beside a raw
-    /// floor (<see cref="ConversionCheck"/>), <c>-- --write-behind-probe</c> a write-behind save's parts (<see cref="WriteBehindProbe"/>); <c>-- --loop-runtime save-unlogged|save-segmented|load-segmented [seconds]</c>
+    /// floor (<see cref="ConversionCheck"/>), <c>-- --write-behind-probe</c> a write-behind save's parts (<see cref="WriteBehindProbe"/>), <c>-- --reencrypt-history</c> the re-encryption job with its history part beside its crypto floor (<see cref="ReEncryptionCheck"/>); <c>-- --loop-runtime save-unlogged|save-segmented|load-segmented [seconds]</c>
     /// runs one of the runtime operations in a loop, for a profiler (<c>dotnet-trace collect -- ...</c>).
     /// </summary>
     private static void Main(string[] args)
@@ -64,6 +64,12 @@ internal static class Program
         if (Array.IndexOf(args, "--changelog-upgrade") >= 0)
         {
             ConversionCheck.Run();
+            return;
+        }
+
+        if (Array.IndexOf(args, "--reencrypt-history") >= 0)
+        {
+            ReEncryptionCheck.Run();
             return;
         }
 
