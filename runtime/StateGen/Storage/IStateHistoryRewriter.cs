@@ -18,7 +18,9 @@ namespace StateGen.Storage;
 /// <para>
 /// The rewrite callback runs under the store's lock: it must be quick and synchronous (encryption is), and report a
 /// record it cannot rewrite by returning <see langword="null"/> (keep it), not by throwing. An exception it throws ends
-/// the step with nothing of the step changed, and propagates.
+/// the step with nothing of the step changed, and propagates unchanged; the store is not taken for damaged and goes on.
+/// A record damaged on the disk ends the step with <see cref="StateStoreCorruptedException"/>, and every later step
+/// meets it again: the history after it can be moved only once the file is salvaged.
 /// </para>
 /// </remarks>
 internal interface IStateHistoryRewriter
@@ -42,6 +44,13 @@ internal interface IStateHistoryRewriter
     /// <exception cref="StateStoreCorruptedException">A record of the step is damaged; the step changed nothing.</exception>
     /// <exception cref="StateStoreException">The step could not be written; it changed nothing.</exception>
     ValueTask<HistoryRewriteStep> RewriteHookValuesAsync(long afterId, int maxRecords, Func<HookExecutionRecord, HookValues?> rewrite, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Makes every step done so far durable, whatever the store's durability setting (a relaxed store's steps are
+    /// otherwise flushed on its interval): the job calls it before it reports that a retired key is no longer needed.
+    /// </summary>
+    /// <exception cref="StateStoreException">The flush failed.</exception>
+    ValueTask FlushAsync(CancellationToken cancellationToken = default);
 }
 
 /// <summary>One step of an <see cref="IStateHistoryRewriter"/>.</summary>

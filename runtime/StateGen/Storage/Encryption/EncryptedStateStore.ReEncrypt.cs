@@ -78,7 +78,8 @@ public sealed partial class EncryptedStateStore
             at = await ReEncryptEntriesAsync(at, run, progress, cancellationToken).ConfigureAwait(false);
         }
 
-        IStateHistoryRewriter? rewriter = _options.ReEncryptHistory ? InnerAs<IStateHistoryRewriter>(_inner) : null;
+        IStateHistoryRewriter? inner = InnerAs<IStateHistoryRewriter>(_inner);
+        IStateHistoryRewriter? rewriter = _options.ReEncryptHistory ? inner : null;
         if (rewriter is not null)
         {
             if (at.Part != ReEncryptionPart.HookValues)
@@ -111,6 +112,12 @@ public sealed partial class EncryptedStateStore
                     break;
                 }
             }
+        }
+
+        if (inner is not null)
+        {
+            // A relaxed store's steps and the entries' commits reach the disk before the result says a key can go.
+            await inner.FlushAsync(cancellationToken).ConfigureAwait(false);
         }
 
         string activeKeyId = _encryptor.KeyRing.ActiveKeyId;
@@ -175,8 +182,10 @@ public sealed partial class EncryptedStateStore
         {
             return Reseal(record.Payload, StateAssociatedData.ForDocument(record.Scope, record.Key, record.TypeName, record.SchemaVersion), record.Scope, record.Key);
         }
-        catch (StateDecryptionException ex)
+        catch (Exception ex) when (ex is StateDecryptionException or ArgumentOutOfRangeException)
         {
+            // A value that does not decrypt, or one over the encryptor's MaxPlaintextBytes (an old plaintext version
+            // being encrypted): reported and kept. The messages name sizes, keys and key ids, never a value.
             run.FailHistory(ReEncryptionPart.ChangeRecords, record.Scope, record.Key, record.Sequence, ex.Message);
             return null;
         }
@@ -199,7 +208,7 @@ public sealed partial class EncryptedStateStore
         {
             return new HookValues(Move(record.OldValue, OldValueField), Move(record.NewValue, NewValueField), Move(record.ResultValue, ResultValueField));
         }
-        catch (StateDecryptionException ex)
+        catch (Exception ex) when (ex is StateDecryptionException or ArgumentOutOfRangeException)
         {
             run.FailHistory(ReEncryptionPart.HookValues, record.Scope, record.Key, record.Id, ex.Message);
             return null;
@@ -320,7 +329,7 @@ public sealed partial class EncryptedStateStore
             byte[] envelope = Reseal(entry.Payload, StateAssociatedData.ForDocument(entry.Scope, entry.Key, entry.TypeName, entry.SchemaVersion), entry.Scope, entry.Key);
             return new StateWrite(entry.Scope, entry.Key, entry.TypeName, entry.SchemaVersion, envelope, entry.Version) { Origin = ReEncryptOrigin };
         }
-        catch (StateDecryptionException ex)
+        catch (Exception ex) when (ex is StateDecryptionException or ArgumentOutOfRangeException)
         {
             run.Fail(entry, ex.Message);
             return null;

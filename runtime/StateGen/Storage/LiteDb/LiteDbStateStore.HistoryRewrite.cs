@@ -1,4 +1,5 @@
 using System;
+using System.Runtime.ExceptionServices;
 using System.Threading;
 using System.Threading.Tasks;
 using LiteDB;
@@ -24,9 +25,11 @@ public sealed partial class LiteDbStateStore : IStateHistoryRewriter
         ArgumentNullException.ThrowIfNull(rewrite);
         ArgumentOutOfRangeException.ThrowIfLessThan(maxRecords, 1);
         cancellationToken.ThrowIfCancellationRequested();
-        return RunDurable(() => _log is not null
-            ? RewriteSegmentPayloads(afterSequence, rewrite, cancellationToken)
-            : RewriteCollectionPayloads(afterSequence, maxRecords, rewrite));
+        var guard = new CallbackGuard();
+        Func<StateChangeRecord, ReadOnlyMemory<byte>?> guarded = record => guard.Call(rewrite, record);
+        return guard.Run(() => RunDurable(() => _log is not null
+            ? RewriteSegmentPayloads(afterSequence, guarded, cancellationToken)
+            : RewriteCollectionPayloads(afterSequence, maxRecords, guarded)));
     }
 
     /// <inheritdoc />
@@ -36,7 +39,8 @@ public sealed partial class LiteDbStateStore : IStateHistoryRewriter
         ArgumentNullException.ThrowIfNull(rewrite);
         ArgumentOutOfRangeException.ThrowIfLessThan(maxRecords, 1);
         cancellationToken.ThrowIfCancellationRequested();
-        return RunDurable(
+        var guard = new CallbackGuard();
+        return guard.Run(() => RunDurable(
             () =>
             {
                 var replaced = new System.Collections.Generic.List<BsonDocument>();
@@ -48,7 +52,7 @@ public sealed partial class LiteDbStateStore : IStateHistoryRewriter
                     HookExecutionRecord record = ToHookRecord(doc);
                     last = record.Id;
                     offered++;
-                    if (rewrite(record) is HookValues values)
+                    if (guard.Call(rewrite, record) is HookValues values)
                     {
                         doc["ov"] = values.OldValue.ToArray();
                         doc["nv"] = values.NewValue.ToArray();
@@ -76,7 +80,7 @@ public sealed partial class LiteDbStateStore : IStateHistoryRewriter
                 bool done = IndexWalk.Next(_hooks, "_id", last, FilePath) is null;
                 return new HistoryRewriteStep(last, offered, replaced.Count, done);
             },
-            applyPending: false); // the hook history is its own collection
+            applyPending: false)); // the hook history is its own collection
     }
 
     /// <summary>One page of the <c>changes</c> collection: records after <paramref name="afterSequence"/> in sequence order.</summary>
@@ -167,11 +171,56 @@ public sealed partial class LiteDbStateStore : IStateHistoryRewriter
                 throw new StateStoreCorruptedException(FilePath);
             }
 
+            if (_reopenPending)
+            {
+                // An I/O error while the lock was released (a backup's copy, another writer): the files are reopened now,
+                // as the next operation would, before anything below reads or rewrites them.
+                Reopen();
+            }
+
             log = _log ?? throw new StateStoreException($"The change log of '{FilePath}' is closed.");
         }
 
         return log;
     }
+
+    /// <summary>
+    /// Carries an exception of a rewrite callback past <see cref="Run{T}"/>, which would take it for damage and close the
+    /// store: the callback's exception leaves the step as a marker the store lets through, and comes out unchanged.
+    /// </summary>
+    private sealed class CallbackGuard
+    {
+        private ExceptionDispatchInfo? _error;
+
+        public TResult Call<TRecord, TResult>(Func<TRecord, TResult> callback, TRecord record)
+        {
+            try
+            {
+                return callback(record);
+            }
+            catch (Exception ex)
+            {
+                _error = ExceptionDispatchInfo.Capture(ex);
+                throw new CallbackFailedException();
+            }
+        }
+
+        public ValueTask<HistoryRewriteStep> Run(Func<ValueTask<HistoryRewriteStep>> step)
+        {
+            try
+            {
+                return step();
+            }
+            catch (CallbackFailedException) when (_error is not null)
+            {
+                _error.Throw();
+                throw;
+            }
+        }
+    }
+
+    /// <summary>The marker of <see cref="CallbackGuard"/>: a <see cref="StateGenException"/>, so the store does not take it for damage.</summary>
+    private sealed class CallbackFailedException() : StateGenException("A history rewrite callback failed.");
 
     /// <summary>The public form of a checked hook record document.</summary>
     private static HookExecutionRecord ToHookRecord(BsonDocument d) => new(

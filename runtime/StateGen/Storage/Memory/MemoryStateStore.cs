@@ -346,6 +346,9 @@ public sealed class MemoryStateStore : IStateStore, IStateHistoryStore, IStateSn
     }
 
     /// <inheritdoc />
+    ValueTask IStateHistoryRewriter.FlushAsync(CancellationToken cancellationToken) => default;
+
+    /// <inheritdoc />
     public ValueTask DisposeAsync() => default;
 
     internal static bool Matches(StateChangeRecord r, StateChangeQuery q)
