@@ -97,7 +97,40 @@ public sealed class BackupFuzzTests : IDisposable
 
         BackupVerification verification = await backups.VerifyAsync(info.Id);
 
-        Assert.Contains(verification.Problems, p => p.Contains("data.sgb could not be read to its end (InvalidOperationException)", StringComparison.Ordinal));
+        Assert.Contains(verification.Problems, p => p.Contains("data.sgb could not be read to its end (InvalidDataException)", StringComparison.Ordinal));
+        await Assert.ThrowsAsync<StateBackupVerificationException>(() => backups.RestoreAsync(info.Id, Path.Combine(root, "restored.db")));
+    }
+
+    /// <summary>
+    /// Found by the long run of this fuzz (seed <c>a314VmAyfv9e</c>, session 15): an LZ4 frame header whose flags ask for a
+    /// predefined dictionary made the K4os decoder throw <see cref="NotImplementedException"/>, which escaped
+    /// <see cref="BackupManager.VerifyAsync"/>. Every decoder error is now damaged data: a verification problem, a refused
+    /// restore.
+    /// </summary>
+    [Fact]
+    public async Task An_lz4_frame_asking_for_a_dictionary_is_a_verification_problem_not_NotImplementedException()
+    {
+        var memory = new MemoryStateStore();
+        await Seed(memory);
+        string root = Path.Combine(_dir.Path, "lz4-dictionary");
+        var backups = new BackupManager(new BackupManagerOptions { Directory = root, Compression = BackupCompression.Lz4 });
+        BackupInfo info = await backups.CreateAsync(memory);
+        string data = Path.Combine(info.Path, "data.sgb");
+        byte[] bytes = await File.ReadAllBytesAsync(data);
+        Assert.Equal(0x184D2204u, BitConverter.ToUInt32(bytes, 0)); // an LZ4 frame: magic, flags, block descriptor, [size], checksum
+
+        // The same frame with the dictionary id flag and an id (0) after the descriptor, and the header's checksum to match.
+        int descriptorEnd = (bytes[4] & 0x08) != 0 ? 14 : 6;
+        byte[] descriptor = [.. bytes.AsSpan(4, descriptorEnd - 4), 0, 0, 0, 0];
+        descriptor[0] |= 0x01;
+        byte checksum = (byte)(System.IO.Hashing.XxHash32.HashToUInt32(descriptor) >> 8);
+        bytes = [.. bytes.AsSpan(0, 4), .. descriptor, checksum, .. bytes.AsSpan(descriptorEnd + 1)];
+        await File.WriteAllBytesAsync(data, bytes);
+
+        var read = Assert.Throws<InvalidDataException>(() => BackupDataFile.Read(data, BackupCompression.Lz4, new BackupDataFile.ReadCheck()).ToList());
+        Assert.IsType<NotImplementedException>(read.InnerException);
+        BackupVerification verification = await backups.VerifyAsync(info.Id);
+        Assert.Contains(verification.Problems, p => p.Contains("data.sgb could not be read to its end (InvalidDataException)", StringComparison.Ordinal));
         await Assert.ThrowsAsync<StateBackupVerificationException>(() => backups.RestoreAsync(info.Id, Path.Combine(root, "restored.db")));
     }
 
