@@ -24,7 +24,7 @@ namespace StateGen.CrashWriter;
 /// </summary>
 internal static class ReEncryptMode
 {
-    private static readonly object Console_ = new();
+    private static readonly object PrintLock = new();
 
     public static async Task<int> RunAsync(string path, int nextKey)
     {
@@ -123,7 +123,7 @@ internal static class ReEncryptMode
     /// <summary>Prints a line whole (the writer task and the job print from different threads).</summary>
     private static void Print(string line)
     {
-        lock (Console_)
+        lock (PrintLock)
         {
             Console.Out.WriteLine(line);
             Console.Out.Flush();
