@@ -20,6 +20,8 @@ filter+="|FullyQualifiedName~LiteDbSegmentedFuzzTests"
 filter+="|FullyQualifiedName~LiteDbWriteBehindByteFlipTests|FullyQualifiedName~LiteDbWriteBehindFuzzTests" # the default: write behind
 filter+="|FullyQualifiedName~LiteDbUpgradeProcessKillTests|FullyQualifiedName~LiteDbUpgradePowerLossTests" # the change-log conversion
 export STATEGEN_UPGRADE_TORN_STRIDE="${STATEGEN_UPGRADE_TORN_STRIDE:-1}" # torn power cuts at every write of a conversion (CI: every third)
+filter+="|FullyQualifiedName~LiteDbReEncryptProcessKillTests|FullyQualifiedName~ReEncryptionPowerLossTests" # the re-encryption job, history part included
+export STATEGEN_REENCRYPT_TORN_SEEDS="${STATEGEN_REENCRYPT_TORN_SEEDS:-8}" # torn power cuts of a re-encryption: 8 seeds at every write and flush (CI: 1)
 filter+="|FullyQualifiedName~LiteDbFaultTests|FullyQualifiedName~LiteDbDurabilityTests|FullyQualifiedName~LiteDbSalvageTests"
 filter+="|FullyQualifiedName~LiteDbCorruptionTests|FullyQualifiedName~EnvelopeFuzzTests"
 # Suite item 6, StateGen's own parsers of untrusted bytes: stored documents (generated reader, raw JSON, schema upgrade),

@@ -14,7 +14,7 @@ namespace StateGen.CrashWriter;
 /// of scope <c>kill</c> forever, each value derived from its key and version (<see cref="Payload"/>), and prints
 /// <c>ack key version</c> for every key of a call once the call has returned: the acknowledged-writes ledger the test
 /// checks after killing this process. Modes <c>backup</c> and <c>restore</c> (first argument) serve BackupProcessKillTests, <c>upgrade</c>
-/// LiteDbUpgradeProcessKillTests.
+/// LiteDbUpgradeProcessKillTests, <c>reencrypt</c> (<see cref="ReEncryptMode"/>) LiteDbReEncryptProcessKillTests.
 /// </summary>
 internal static class Program
 {
@@ -28,6 +28,8 @@ internal static class Program
                 return await MigrateMode.RunAsync(args[1]);
             case "upgrade":
                 return await UpgradeMode.RunAsync(args[1]);
+            case "reencrypt":
+                return await ReEncryptMode.RunAsync(args[1], int.Parse(args[2], CultureInfo.InvariantCulture));
             case "backup":
                 return await BackupForeverAsync(args[1], args[2], args.Length > 3 && args[3] == "segmented");
             case "restore":

@@ -15,6 +15,13 @@ internal static class ReliabilityRuns
     /// <summary>Byte-flip seeds of the corruption test (<c>STATEGEN_CORRUPTION_SEEDS</c>, 1,000 by default).</summary>
     public static int CorruptionSeeds => Read("STATEGEN_CORRUPTION_SEEDS", 1000);
 
+    /// <summary>
+    /// Seeds of the torn power-cut model per cut of the re-encryption power-loss test (<c>STATEGEN_REENCRYPT_TORN_SEEDS</c>,
+    /// 1 by default): each seed cuts at every write and every flush of the job again, keeping other prefixes of the
+    /// unflushed writes.
+    /// </summary>
+    public static int ReEncryptTornSeeds => Read("STATEGEN_REENCRYPT_TORN_SEEDS", 1);
+
     /// <summary>Generated inputs per fuzz test (<c>STATEGEN_FUZZ_ITERATIONS</c>, 2,000 by default).</summary>
     public static int FuzzIterations => Read("STATEGEN_FUZZ_ITERATIONS", 2000);
 
