@@ -276,20 +276,7 @@ public sealed class BackupProcessKillTests : IDisposable
         using var ready = new ManualResetEventSlim();
         int lines = 0;
         var errors = new StringBuilder();
-        using var child = new Process
-        {
-            StartInfo = new ProcessStartInfo(CrashWriterChild.DotnetHost())
-            {
-                RedirectStandardOutput = true,
-                RedirectStandardError = true,
-                UseShellExecute = false,
-            },
-        };
-        child.StartInfo.ArgumentList.Add(writer);
-        foreach (string argument in arguments)
-        {
-            child.StartInfo.ArgumentList.Add(argument);
-        }
+        using Process child = CrashWriterChild.Create(writer, arguments);
 
         child.OutputDataReceived += (_, e) =>
         {

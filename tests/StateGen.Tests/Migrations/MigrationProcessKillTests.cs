@@ -73,16 +73,7 @@ public sealed class MigrationProcessKillTests : IDisposable
         int batches = 0;
         using var enough = new SemaphoreSlim(0);
         var errors = new StringBuilder();
-        using var process = new Process
-        {
-            StartInfo = new ProcessStartInfo(CrashWriterChild.DotnetHost())
-            {
-                ArgumentList = { child, "migrate", path },
-                RedirectStandardOutput = true,
-                RedirectStandardError = true,
-                UseShellExecute = false,
-            },
-        };
+        using Process process = CrashWriterChild.Create(child, "migrate", path);
         bool done = false;
         process.OutputDataReceived += (_, e) =>
         {

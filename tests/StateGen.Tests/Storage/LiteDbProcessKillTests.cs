@@ -53,16 +53,7 @@ public sealed class LiteDbProcessKillTests : IDisposable
             int acks = 0;
             using var ready = new ManualResetEventSlim();
             var errors = new StringBuilder();
-            using var child = new Process
-            {
-                StartInfo = new ProcessStartInfo(CrashWriterChild.DotnetHost())
-                {
-                    ArgumentList = { writer, path, cycle % 5 == 4 ? "relaxed" : "durable", cycle.ToString(CultureInfo.InvariantCulture), writeBehind ? "behind" : segmented ? "segmented" : "collection" },
-                    RedirectStandardOutput = true,
-                    RedirectStandardError = true,
-                    UseShellExecute = false,
-                },
-            };
+            using Process child = CrashWriterChild.Create(writer, path, cycle % 5 == 4 ? "relaxed" : "durable", cycle.ToString(CultureInfo.InvariantCulture), writeBehind ? "behind" : segmented ? "segmented" : "collection");
             child.OutputDataReceived += (_, e) =>
             {
                 if (e.Data == "ready")

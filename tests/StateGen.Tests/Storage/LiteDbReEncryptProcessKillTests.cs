@@ -250,16 +250,7 @@ public sealed class LiteDbReEncryptProcessKillTests : IDisposable
         var ready = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         int seen = 0;
         int aimed = 0;
-        using var child = new Process
-        {
-            StartInfo = new ProcessStartInfo(CrashWriterChild.DotnetHost())
-            {
-                ArgumentList = { writer, "reencrypt", path, nextKey.ToString(CultureInfo.InvariantCulture) },
-                RedirectStandardOutput = true,
-                RedirectStandardError = true,
-                UseShellExecute = false,
-            },
-        };
+        using Process child = CrashWriterChild.Create(writer, "reencrypt", path, nextKey.ToString(CultureInfo.InvariantCulture));
         child.OutputDataReceived += (_, e) =>
         {
             if (e.Data is null)

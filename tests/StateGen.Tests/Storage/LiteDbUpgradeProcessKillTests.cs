@@ -135,16 +135,7 @@ public sealed class LiteDbUpgradeProcessKillTests : IDisposable
         var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var clock = new Stopwatch();
         TimeSpan switchingAt = TimeSpan.Zero, doneAt = TimeSpan.Zero;
-        using var child = new Process
-        {
-            StartInfo = new ProcessStartInfo(CrashWriterChild.DotnetHost())
-            {
-                ArgumentList = { writer, "upgrade", path },
-                RedirectStandardOutput = true,
-                RedirectStandardError = true,
-                UseShellExecute = false,
-            },
-        };
+        using Process child = CrashWriterChild.Create(writer, "upgrade", path);
         child.OutputDataReceived += (_, e) =>
         {
             if (e.Data is null)

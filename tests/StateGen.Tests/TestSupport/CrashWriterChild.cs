@@ -1,4 +1,5 @@
 using System;
+using System.Diagnostics;
 using System.IO;
 
 namespace StateGen.Tests.TestSupport;
@@ -20,4 +21,25 @@ internal static class CrashWriterChild
     /// <summary>The <c>dotnet</c> host running these tests (falls back to the one on the PATH).</summary>
     public static string DotnetHost()
         => Environment.ProcessPath is { } host && System.IO.Path.GetFileNameWithoutExtension(host) == "dotnet" ? host : "dotnet";
+
+    /// <summary>
+    /// The child, not started: the host running <paramref name="writer"/> (from <see cref="Path"/>) with
+    /// <paramref name="arguments"/>, its output and errors redirected for the test to read.
+    /// </summary>
+    public static Process Create(string writer, params string[] arguments)
+    {
+        var start = new ProcessStartInfo(DotnetHost())
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        start.ArgumentList.Add(writer);
+        foreach (string argument in arguments)
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        return new Process { StartInfo = start };
+    }
 }
