@@ -302,6 +302,23 @@ public sealed class HistoryReEncryptionTests : IDisposable
         Assert.Equal(before.Hooks, (await HistoryAsync(store)).Hooks);
     }
 
+    [Fact]
+    public async Task A_checkpoint_that_is_null_names_no_part_or_a_negative_position_is_refused_before_anything_runs()
+    {
+        using StateKeyRing ring = TestKeys.Ring("k1", 1);
+        await using EncryptedStateStore store = Open(Memory, string.Empty, ring);
+        await FillAsync(store, keys: 2, hooks: 1);
+        ring.Rotate("k2", TestKeys.Key(2));
+
+        await Assert.ThrowsAsync<ArgumentNullException>(async () => await store.ReEncryptAsync((ReEncryptionCheckpoint)null!));
+        await Assert.ThrowsAsync<ArgumentOutOfRangeException>(async () => await store.ReEncryptAsync(ReEncryptionCheckpoint.Start with { Part = (ReEncryptionPart)7 }));
+        await Assert.ThrowsAsync<ArgumentOutOfRangeException>(async () => await store.ReEncryptAsync(new ReEncryptionCheckpoint(ReEncryptionPart.ChangeRecords, null, -1, 0)));
+        await Assert.ThrowsAsync<ArgumentOutOfRangeException>(async () => await store.ReEncryptAsync(new ReEncryptionCheckpoint(ReEncryptionPart.HookValues, null, 0, -5)));
+
+        Assert.Equal(1 + 6 + 2, await store.CountRecordsUsingKeyAsync("k1")); // nothing moved: an entry, six records, two hook values
+        Assert.True((await store.ReEncryptAsync(ReEncryptionCheckpoint.Start)).CanRemoveRetiredKeys);
+    }
+
     [Theory]
     [MemberData(nameof(Layouts))]
     public async Task Writes_and_hook_appends_during_the_job_are_kept_and_end_under_the_active_key(string layout)

@@ -60,12 +60,19 @@ public sealed partial class EncryptedStateStore
     /// <param name="resumeFrom">Where the earlier run stopped.</param>
     /// <param name="progress">Receives the counts after every page of entries and every step of history.</param>
     /// <param name="cancellationToken">Stops the job between two commits.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="resumeFrom"/> is null.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">The checkpoint names no <see cref="ReEncryptionPart"/>, or a negative position.</exception>
     public ValueTask<ReEncryptionResult> ReEncryptAsync(
         ReEncryptionCheckpoint resumeFrom,
         IProgress<ReEncryptionProgress>? progress = null,
         CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(resumeFrom);
+        if (!Enum.IsDefined(resumeFrom.Part) || resumeFrom.ChangesAfter < 0 || resumeFrom.HooksAfter < 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(resumeFrom), "The checkpoint names no part of the job, or a negative position.");
+        }
+
         return RunReEncryptionAsync(resumeFrom, progress, cancellationToken);
     }
 
