@@ -36,8 +36,9 @@ public sealed class LiteDbUpgradeProcessKillTests : IDisposable
     public void Dispose() => _dir.Dispose();
 
     /// <summary>
-    /// What a killed child printed: whether it reached the switch step and finished, its last line, and (the parent's
-    /// clock, from its <c>ready</c>) when those lines came and when it was killed.
+    /// What a killed child printed: whether it reached the switch step and finished, its last line, when those lines were
+    /// printed (the child's own clock from its <c>ready</c>: the parent's reading of them can lag behind), and when it was
+    /// killed (the parent's clock from its reading of <c>ready</c>).
     /// </summary>
     private sealed record KillReport(bool SawSwitching, bool SawDone, string LastLine, TimeSpan SwitchingAt, TimeSpan DoneAt, TimeSpan KilledAt);
 
@@ -151,12 +152,12 @@ public sealed class LiteDbUpgradeProcessKillTests : IDisposable
             }
             else if (e.Data.StartsWith("progress Switching 0 ", StringComparison.Ordinal))
             {
-                switchingAt = clock.Elapsed;
+                switchingAt = ChildClock(e.Data);
                 switching.TrySetResult();
             }
             else if (e.Data.StartsWith("done ", StringComparison.Ordinal))
             {
-                doneAt = clock.Elapsed;
+                doneAt = ChildClock(e.Data);
                 switching.TrySetResult();
                 done.TrySetResult();
             }
@@ -198,6 +199,14 @@ public sealed class LiteDbUpgradeProcessKillTests : IDisposable
 
         TimeSpan killedAt = clock.Elapsed;
         return new KillReport(switching.Task.IsCompleted, done.Task.IsCompleted, lines.LastOrDefault() ?? string.Empty, switchingAt, doneAt, killedAt);
+    }
+
+    /// <summary>The child's clock at a line it printed: its last word, <c>@</c> and milliseconds since its <c>ready</c>.</summary>
+    private static TimeSpan ChildClock(string line)
+    {
+        int at = line.LastIndexOf(" @", StringComparison.Ordinal);
+        Assert.True(at > 0, $"the child's line has no clock: '{line}'");
+        return TimeSpan.FromMilliseconds(double.Parse(line.AsSpan(at + 2), System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture));
     }
 
     /// <summary>
