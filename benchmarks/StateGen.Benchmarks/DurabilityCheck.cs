@@ -35,6 +35,12 @@ internal static class DurabilityCheck
         int perWriter = Env("DURABILITY_PER_WRITER", 20);
         string folder = Path.Combine(Path.GetTempPath(), "stategen-durability-" + Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(folder);
+        if (Environment.GetEnvironmentVariable("DURABILITY_PROFILE") is { Length: > 0 } profiled)
+        {
+            Profile(folder, profiled, Env("DURABILITY_PROFILE_SECONDS", 20), perWriter);
+            return;
+        }
+
         Console.WriteLine($"folder {folder} ({DriveInfo.GetDrives().FirstOrDefault(d => folder.StartsWith(d.Name, StringComparison.Ordinal) && d.Name != "/")?.DriveFormat ?? "root fs"}), {Environment.ProcessorCount} cores, {rounds} rounds");
         try
         {
@@ -143,6 +149,43 @@ internal static class DurabilityCheck
             {
                 // A temp folder left behind is harmless.
             }
+        }
+    }
+
+    /// <summary>
+    /// Only the 32 writers on one store (<c>DURABILITY_PROFILE</c> = <c>durable</c>, <c>relaxed</c>, <c>behind</c> (the
+    /// default store) or <c>raw</c>), over and over for <c>DURABILITY_PROFILE_SECONDS</c>: a steady load for a profiler
+    /// (<c>dotnet-trace collect -- dotnet StateGen.Benchmarks.dll --durability</c>, see docs/benchmarks.md).
+    /// </summary>
+    private static void Profile(string folder, string which, int seconds, int perWriter)
+    {
+        try
+        {
+            string path = Path.Combine(folder, which + ".db");
+            using var raw = which == "raw" ? new RawBench(path) : null;
+            using var bench = which switch
+            {
+                "raw" => null,
+                "durable" => new Bench(path, StateDurability.Durable, recordChanges: false),
+                "relaxed" => new Bench(path, StateDurability.Relaxed, recordChanges: false),
+                "behind" => new Bench(path, StateDurability.Durable, recordChanges: true, writeBehind: true),
+                _ => throw new ArgumentException($"DURABILITY_PROFILE is durable, relaxed, behind or raw, not '{which}'"),
+            };
+            Func<int, Task> save = bench is null ? w => { raw!.Save(w, fsync: true); return Task.CompletedTask; } : w => bench.SaveAsync(w).AsTask();
+            var total = Stopwatch.StartNew();
+            long saved = 0;
+            while (total.Elapsed.TotalSeconds < seconds)
+            {
+                double micros = Time(1, () => Concurrent(save, perWriter));
+                saved += Writers * perWriter;
+                Console.WriteLine(FormattableString.Invariant($"{which}: {Writers * perWriter / (micros / 1e6):F0} saves/s"));
+            }
+
+            Console.WriteLine(FormattableString.Invariant($"{which}: {saved} saves in {total.Elapsed.TotalSeconds:F1} s, {saved / total.Elapsed.TotalSeconds:F0}/s"));
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
         }
     }
 

@@ -189,4 +189,117 @@ public sealed class LiteDbGroupCommitTests : IDisposable
         Assert.Equal(new[] { "a", "b" }, (await reopened.ReadChangesAsync(new StateChangeQuery())).Select(r => r.Key));
         Assert.Equal("b1", await TextAsync(reopened, "b"));
     }
+
+    /// <summary>
+    /// A burst of writers: each commit is led or signalled done by a leader, and the lead is handed on after every group,
+    /// so every writer finishes and each writer's own commits keep their order (each expects the version its last one
+    /// stored). Reopened after.
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_burst_of_writers_all_finish_and_keep_each_writers_order(bool segmented)
+    {
+        const int Writers = 32;
+        const int PerWriter = 40;
+        string path = _dir.NewDatabaseFile();
+        using (LiteDbStateStore store = Open(path, segmented))
+        {
+            using var start = new ManualResetEventSlim();
+            Task[] writers = Enumerable.Range(0, Writers).Select(w => Task.Run(async () =>
+            {
+                start.Wait();
+                long? version = null;
+                for (int i = 1; i <= PerWriter; i++)
+                {
+                    IReadOnlyList<StateOperationResult> results = await store.CommitAsync([Write("w" + w, "v" + i, expectedVersion: version ?? 0)]);
+                    version = results[0].Stored!.Version;
+                    Assert.Equal(i, version);
+                }
+            })).ToArray();
+            start.Set();
+            await Task.WhenAll(writers).WaitAsync(Hang);
+
+            // (Whether commits shared transactions depends on timing: the queued test above shows they do.)
+            Assert.Equal(0, store.PendingCommits);
+
+            // The store takes a lone commit at once after the burst (the lead was handed back, not left taken).
+            await store.WriteAsync(Write("after", "x")).AsTask().WaitAsync(Hang);
+        }
+
+        using LiteDbStateStore reopened = Open(path, segmented);
+        for (int w = 0; w < Writers; w++)
+        {
+            StoredEntry entry = (await reopened.GetAsync(Scope, "w" + w))!;
+            Assert.Equal(PerWriter, entry.Version);
+            Assert.Equal("v" + PerWriter, await TextAsync(reopened, "w" + w));
+            Assert.Equal(
+                Enumerable.Range(1, PerWriter).Select(v => (long)v),
+                (await reopened.ReadChangesAsync(new StateChangeQuery { Scope = Scope, Key = "w" + w })).Select(r => r.Version));
+        }
+    }
+
+    /// <summary>
+    /// Closed while commits queue: the leader is refused, hands the lead on, and so does each caller after it, so every
+    /// queued commit either committed before the close or fails with <see cref="ObjectDisposedException"/>; none hangs.
+    /// </summary>
+    [Fact]
+    public async Task A_store_closed_while_commits_wait_fails_each_of_them_and_none_hangs()
+    {
+        string path = _dir.NewDatabaseFile();
+        var store = Open(path, segmented: true);
+        await store.WriteAsync(Write("seed", "s"));
+        Task closing = Task.CompletedTask;
+        using var held = new ManualResetEventSlim();
+        using var release = new ManualResetEventSlim();
+        var holder = new Thread(() =>
+        {
+            lock (store.WriterLockForTests)
+            {
+                held.Set();
+                release.Wait();
+
+                // Closed while the writer's lock is still held here: the close and the leader both wait for it, and
+                // whichever gets it first decides whether the queued commits commit (the leader) or are refused.
+                closing = Task.Run(store.Dispose);
+                Thread.Sleep(100); // time for the close to start waiting (either order is checked below)
+            }
+        });
+        holder.Start();
+        held.Wait();
+        var tasks = new List<Task<IReadOnlyList<StateOperationResult>>>();
+        for (int i = 0; i < 8; i++)
+        {
+            IReadOnlyList<StateOperation> commit = [Write("k" + i, "v" + i)];
+            tasks.Add(Task.Run(() => store.CommitAsync(commit).AsTask()));
+            SpinWait.SpinUntil(() => store.PendingCommits == i + 1, Hang);
+        }
+
+        release.Set();
+        holder.Join();
+        await closing.WaitAsync(Hang);
+        await Task.WhenAll(tasks.Select(t => t.ContinueWith(_ => { }, TaskScheduler.Default))).WaitAsync(Hang);
+        int committed = 0;
+        foreach (var task in tasks)
+        {
+            if (task.IsCompletedSuccessfully)
+            {
+                committed++;
+            }
+            else
+            {
+                Assert.IsType<ObjectDisposedException>(task.Exception!.InnerException);
+            }
+        }
+
+        // Whatever committed is in the file; nothing else is.
+        using LiteDbStateStore reopened = Open(path, segmented: true);
+        int stored = 0;
+        for (int i = 0; i < 8; i++)
+        {
+            stored += await TextAsync(reopened, "k" + i) is null ? 0 : 1;
+        }
+
+        Assert.Equal(committed, stored);
+    }
 }
