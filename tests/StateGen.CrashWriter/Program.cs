@@ -27,7 +27,7 @@ internal static class Program
             case "migrate":
                 return await MigrateMode.RunAsync(args[1]);
             case "upgrade":
-                return await UpgradeMode.RunAsync(args[1]);
+                return await UpgradeMode.RunAsync(args);
             case "reencrypt":
                 return await ReEncryptMode.RunAsync(args[1], int.Parse(args[2], CultureInfo.InvariantCulture));
             case "backup":
