@@ -25,7 +25,7 @@ internal static class Program
         switch (args[0])
         {
             case "migrate":
-                return await MigrateMode.RunAsync(args[1]);
+                return await MigrateMode.RunAsync(args);
             case "upgrade":
                 return await UpgradeMode.RunAsync(args);
             case "reencrypt":
