@@ -29,7 +29,7 @@ internal static class Program
             case "upgrade":
                 return await UpgradeMode.RunAsync(args);
             case "reencrypt":
-                return await ReEncryptMode.RunAsync(args[1], int.Parse(args[2], CultureInfo.InvariantCulture));
+                return await ReEncryptMode.RunAsync(args);
             case "backup":
                 return await BackupForeverAsync(args[1], args[2], args.Length > 3 && args[3] == "segmented");
             case "restore":
