@@ -10,6 +10,7 @@ using StateGen.Migrations;
 using StateGen.Storage;
 using StateGen.Storage.LiteDb;
 using StateGen.Tests.TestSupport;
+using Xunit.Abstractions;
 
 namespace StateGen.Tests.Migrations;
 
@@ -24,6 +25,9 @@ public sealed class MigrationProcessKillTests : IDisposable
     private const int Documents = 400;
     private const int BatchSize = 10; // the child's (StateGen.CrashWriter MigrateMode.BatchSize)
     private readonly TempDirectory _dir = new();
+    private readonly ITestOutputHelper _output;
+
+    public MigrationProcessKillTests(ITestOutputHelper output) => _output = output;
 
     public void Dispose() => _dir.Dispose();
 
@@ -38,7 +42,8 @@ public sealed class MigrationProcessKillTests : IDisposable
             string path = _dir.File($"migrating-{cycle}.db");
             string[] originals = await SeedAsync(path);
             int killAfter = random.Next(1, Documents / BatchSize);
-            bool finished = await RunAndKillAsync(child, path, killAfter, random.Next(0, 40));
+            int pauseMs = random.Next(0, 40);
+            bool finished = await RunAndKillAsync(child, path, killAfter, pauseMs);
             killedMidway += finished ? 0 : 1;
 
             await using var manager = new StateManager(new LiteDbStateStore(path));
@@ -58,6 +63,7 @@ public sealed class MigrationProcessKillTests : IDisposable
             }
 
             Assert.True(migrated % BatchSize == 0, $"cycle {cycle}: {migrated} migrated is not a whole number of batches");
+            _output.WriteLine($"cycle {cycle}: aimed {pauseMs} ms after batch {killAfter}: {(finished ? "finished first" : "killed")}, {migrated} migrated");
             MigrationReport rerun = await new MigrationManager(manager).Register<Ticket>().ApplyAsync(new MigrationRequest { AllowDestructive = true });
             Assert.Equal((Documents - migrated, (long)migrated), (rerun.Migrated, rerun.Unchanged));
             for (int i = 0; i < Documents; i++)
