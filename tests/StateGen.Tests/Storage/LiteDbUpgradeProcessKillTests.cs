@@ -74,6 +74,10 @@ public sealed class LiteDbUpgradeProcessKillTests : IDisposable
 
         var outcomes = new Dictionary<string, int>(StringComparer.Ordinal);
         var random = new Random(3303);
+
+        // The switch step's moment, the earliest seen: the calibration's, or a later child's (a calibration run slowed by a
+        // busy machine would aim the even cycles' kills past the switch of a faster run).
+        TimeSpan switchingAt = timeline.SwitchingAt;
         for (int cycle = 0; cycle < Cycles; cycle++)
         {
             string path = CopyPrepared(prepared, cycle);
@@ -83,10 +87,15 @@ public sealed class LiteDbUpgradeProcessKillTests : IDisposable
             // (the meta write, the marker, the reopen that drops the old collection, and past the end). The child kills
             // itself then, by its own clock from its ready or its report of the switch step.
             TimeSpan pause = cycle % 2 == 0
-                ? timeline.SwitchingAt * (random.NextDouble() * 1.05)
+                ? switchingAt * (random.NextDouble() * 1.05)
                 : (timeline.DoneAt - timeline.SwitchingAt) * (random.NextDouble() * 1.3);
             string anchor = cycle % 2 == 0 ? "ready" : "switching";
             KillReport kill = await RunAndKillAsync(writer, path, anchor, pause);
+            if (kill.SawSwitching && kill.SwitchingAt > TimeSpan.Zero && kill.SwitchingAt < switchingAt)
+            {
+                switchingAt = kill.SwitchingAt;
+            }
+
             string outcome = await VerifyAsync(path, before, cycle);
             string key = outcome + (kill.SawDone ? " (after done)" : string.Empty);
             outcomes[key] = outcomes.GetValueOrDefault(key) + 1;
