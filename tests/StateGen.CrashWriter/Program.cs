@@ -25,11 +25,11 @@ internal static class Program
         switch (args[0])
         {
             case "migrate":
-                return await MigrateMode.RunAsync(args[1]);
+                return await MigrateMode.RunAsync(args);
             case "upgrade":
-                return await UpgradeMode.RunAsync(args[1]);
+                return await UpgradeMode.RunAsync(args);
             case "reencrypt":
-                return await ReEncryptMode.RunAsync(args[1], int.Parse(args[2], CultureInfo.InvariantCulture));
+                return await ReEncryptMode.RunAsync(args);
             case "backup":
                 return await BackupForeverAsync(args[1], args[2], args.Length > 3 && args[3] == "segmented");
             case "restore":

@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.Diagnostics;
 using System.Globalization;
 using System.IO;
 using System.Threading.Tasks;
@@ -12,22 +13,29 @@ using StateGen.Storage.LiteDb;
 namespace StateGen.CrashWriter;
 
 /// <summary>
-/// <c>StateGen.CrashWriter reencrypt db-path next-key</c>: opens an encrypted LiteDB store in the default layout (segment
+/// <c>StateGen.CrashWriter reencrypt db-path next-key [part reports ms]</c>: opens an encrypted LiteDB store in the default layout (segment
 /// files written behind, segments of 16 KiB) with the ring <c>k1</c> .. <c>k(next-key - 1)</c>
 /// (<see cref="ReEncryptWorkload.Ring"/>); a new file is first seeded under <c>k1</c> (480 change records over a dozen
 /// segments, 150 hook records). Prints <c>ready</c>, then rotates to the next key and runs the re-encryption job, again
 /// and again: <c>key kN</c> before each rotation (so the test knows every key that may be in use), <c>progress part
 /// changes-after hooks-after changes-done hooks-done</c> at each report and <c>done ...</c> at the end of a job.
 /// Meanwhile a second task writes the keys <c>w0</c> .. <c>w9</c> and prints <c>ack key version n</c> once each write
-/// is acknowledged (the value is <see cref="ReEncryptWorkload.WriterValue"/> of <c>n</c>). LiteDbReEncryptProcessKillTests
-/// kills it at random moments.
+/// is acknowledged (the value is <see cref="ReEncryptWorkload.WriterValue"/> of <c>n</c>). With <c>part reports ms</c> it
+/// kills itself (<see cref="SelfKill"/>) <c>ms</c> after its <c>reports</c>-th progress report of that part (counted over
+/// all its jobs; 0: after <c>ready</c>), by its own clock: LiteDbReEncryptProcessKillTests aims its kills so (counting the
+/// reports as it read them, a loaded parent aimed late).
 /// </summary>
 internal static class ReEncryptMode
 {
     private static readonly object PrintLock = new();
 
-    public static async Task<int> RunAsync(string path, int nextKey)
+    public static async Task<int> RunAsync(string[] args)
     {
+        string path = args[1];
+        int nextKey = int.Parse(args[2], CultureInfo.InvariantCulture);
+        Aim? aim = args.Length > 5
+            ? new Aim(Enum.Parse<ReEncryptionPart>(args[3]), int.Parse(args[4], CultureInfo.InvariantCulture), new SelfKill(SelfKill.ParsePause(args[5]), new Stopwatch()))
+            : null;
         bool fresh = !File.Exists(path);
         StateKeyRing ring = ReEncryptWorkload.Ring(nextKey - 1);
         await using var store = new EncryptedStateStore(
@@ -48,8 +56,9 @@ internal static class ReEncryptMode
         }
 
         Print("ready");
+        aim?.Started();
         Task writer = Task.Run(() => WriteForeverAsync(store, numbers, new Random(nextKey)));
-        var progress = new LineProgress();
+        var progress = new LineProgress(aim);
         for (int n = nextKey; ; n++)
         {
             string keyId = ReEncryptWorkload.KeyId(n);
@@ -130,12 +139,40 @@ internal static class ReEncryptMode
         }
     }
 
+    /// <summary>Where the kill is aimed: <see cref="Kill"/>'s pause after the <see cref="Reports"/>-th report of <see cref="Part"/>.</summary>
+    private sealed record Aim(ReEncryptionPart Part, int Reports, SelfKill Kill)
+    {
+        private int _seen;
+
+        /// <summary>At <c>ready</c>: starts the clock, and arms the kill if it is aimed at no report.</summary>
+        public void Started()
+        {
+            Kill.Clock.Start();
+            if (Reports == 0)
+            {
+                Kill.Arm();
+            }
+        }
+
+        /// <summary>After a report is printed: arms the kill at the aimed one.</summary>
+        public void Reported(ReEncryptionPart part)
+        {
+            if (part == Part && ++_seen == Reports)
+            {
+                Kill.Arm();
+            }
+        }
+    }
+
     /// <summary>Prints each report on the job's own thread, so the line is out before the next step starts.</summary>
-    private sealed class LineProgress : IProgress<ReEncryptionProgress>
+    private sealed class LineProgress(Aim? aim) : IProgress<ReEncryptionProgress>
     {
         public void Report(ReEncryptionProgress value)
-            => Print(string.Create(
+        {
+            Print(string.Create(
                 CultureInfo.InvariantCulture,
                 $"progress {value.Part} {value.Checkpoint.ChangesAfter} {value.Checkpoint.HooksAfter} {value.ChangeRecordsReEncrypted} {value.HookRecordsReEncrypted}"));
+            aim?.Reported(value.Part);
+        }
     }
 }

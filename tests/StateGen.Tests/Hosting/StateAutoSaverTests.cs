@@ -93,9 +93,11 @@ public sealed class StateAutoSaverTests : IDisposable
         await using var manager = new StateManager(probe);
         var note = new Note { Id = "n1", Runs = 1 };
         await using StateAutoSaver<Note> saver = manager.AutoSave(note, StateScope.Global, Interval, _clock);
-        SemaphoreSlim finished = Finished(saver);
+
+        // Subscribed before Finished's handler, which lets the test go on: the handlers run in order, so this one has run by then.
         StateAutoSaveFailedEventArgs? reported = null;
         saver.SaveFailed += (_, e) => reported = e;
+        SemaphoreSlim finished = Finished(saver);
         saver.SaveFailed += (_, _) => throw new InvalidOperationException("a subscriber's bug must not stop the saver");
         probe.BeforeWrite = () => throw new StateStoreException("disk full");
 

@@ -278,7 +278,7 @@ public sealed class MigrationManagerTests : IDisposable
             }
 
             return StateHookResult.Continue;
-        });
+        }, new StateHookOptions { Timeout = TimeSpan.FromMinutes(5) }); // 20 durable writes can outlast the default 10 s on a loaded machine
         await writing.Task;
 
         MigrationReport report = await new MigrationManager(manager).Register<Ticket>().ApplyAsync(new MigrationRequest { BatchSize = 20 });

@@ -1,5 +1,6 @@
 using System;
 using System.Diagnostics;
+using System.Globalization;
 using System.IO;
 using System.Linq;
 using System.Text;
@@ -9,11 +10,12 @@ using StateGen.Migrations;
 using StateGen.Storage;
 using StateGen.Storage.LiteDb;
 using StateGen.Tests.TestSupport;
+using Xunit.Abstractions;
 
 namespace StateGen.Tests.Migrations;
 
 /// <summary>
-/// A child process (tests/StateGen.CrashWriter, mode <c>migrate</c>) runs a store-wide migration and is killed with
+/// A child process (tests/StateGen.CrashWriter, mode <c>migrate</c>) runs a store-wide migration and kills itself with
 /// SIGKILL after a random number of committed batches. After every kill the file opens, every document is either at its
 /// old version with its old bytes or fully migrated, the migrated ones are whole batches, and a rerun finishes the job.
 /// </summary>
@@ -23,6 +25,9 @@ public sealed class MigrationProcessKillTests : IDisposable
     private const int Documents = 400;
     private const int BatchSize = 10; // the child's (StateGen.CrashWriter MigrateMode.BatchSize)
     private readonly TempDirectory _dir = new();
+    private readonly ITestOutputHelper _output;
+
+    public MigrationProcessKillTests(ITestOutputHelper output) => _output = output;
 
     public void Dispose() => _dir.Dispose();
 
@@ -37,7 +42,8 @@ public sealed class MigrationProcessKillTests : IDisposable
             string path = _dir.File($"migrating-{cycle}.db");
             string[] originals = await SeedAsync(path);
             int killAfter = random.Next(1, Documents / BatchSize);
-            bool finished = await RunAndKillAsync(child, path, killAfter, random.Next(0, 40));
+            int pauseMs = random.Next(0, 40);
+            bool finished = await RunAndKillAsync(child, path, killAfter, pauseMs);
             killedMidway += finished ? 0 : 1;
 
             await using var manager = new StateManager(new LiteDbStateStore(path));
@@ -57,6 +63,7 @@ public sealed class MigrationProcessKillTests : IDisposable
             }
 
             Assert.True(migrated % BatchSize == 0, $"cycle {cycle}: {migrated} migrated is not a whole number of batches");
+            _output.WriteLine($"cycle {cycle}: aimed {pauseMs} ms after batch {killAfter}: {(finished ? "finished first" : "killed")}, {migrated} migrated");
             MigrationReport rerun = await new MigrationManager(manager).Register<Ticket>().ApplyAsync(new MigrationRequest { AllowDestructive = true });
             Assert.Equal((Documents - migrated, (long)migrated), (rerun.Migrated, rerun.Unchanged));
             for (int i = 0; i < Documents; i++)
@@ -68,28 +75,22 @@ public sealed class MigrationProcessKillTests : IDisposable
         Assert.True(killedMidway >= Cycles / 2, $"only {killedMidway} of {Cycles} runs were killed before they finished");
     }
 
+    /// <summary>
+    /// Runs the child, which kills itself (SIGKILL) <paramref name="pauseMs"/> after its <paramref name="killAfterBatches"/>-th
+    /// batch report, by its own clock (aimed from here, by when this reads its lines, a loaded machine made the kills late
+    /// enough that runs finished first); true if it finished first.
+    /// </summary>
     private static async Task<bool> RunAndKillAsync(string child, string path, int killAfterBatches, int pauseMs)
     {
-        int batches = 0;
-        using var enough = new SemaphoreSlim(0);
         var errors = new StringBuilder();
-        using Process process = CrashWriterChild.Create(child, "migrate", path);
+        using Process process = CrashWriterChild.Create(
+            child, "migrate", path, killAfterBatches.ToString(CultureInfo.InvariantCulture), pauseMs.ToString(CultureInfo.InvariantCulture));
         bool done = false;
         process.OutputDataReceived += (_, e) =>
         {
-            if (e.Data is null)
-            {
-                return;
-            }
-
             if (e.Data == "done")
             {
-                done = true;
-                enough.Release();
-            }
-            else if (e.Data.StartsWith("batch ", StringComparison.Ordinal) && Interlocked.Increment(ref batches) == killAfterBatches)
-            {
-                enough.Release();
+                Volatile.Write(ref done, true);
             }
         };
         process.ErrorDataReceived += (_, e) =>
@@ -102,16 +103,32 @@ public sealed class MigrationProcessKillTests : IDisposable
         process.Start();
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
-        Assert.True(await enough.WaitAsync(TimeSpan.FromMinutes(2)), "the child made no progress: " + errors);
-        await Task.Delay(pauseMs); // the child pauses 25 ms after each batch: the kill lands in the pause or the next batch
-        process.Kill(); // SIGKILL on Linux
-        await process.WaitForExitAsync();
+        Task exited = process.WaitForExitAsync();
+        try
+        {
+            // The child pauses 25 ms after each batch: the kill lands in the pause or the next batch.
+            await Task.WhenAny(exited, Task.Delay(TimeSpan.FromMinutes(2)));
+            Assert.True(exited.IsCompleted, "the child neither finished nor killed itself in 2 minutes: " + errors);
+        }
+        finally
+        {
+            if (!process.HasExited)
+            {
+                process.Kill(); // SIGKILL on Linux
+            }
+
+            await exited; // also drains the redirected output
+        }
+
         lock (errors)
         {
             Assert.DoesNotContain("Unhandled exception", errors.ToString(), StringComparison.Ordinal);
+            bool finished = Volatile.Read(ref done);
+            Assert.True(
+                finished || (process.ExitCode == 137 && errors.ToString().Contains("kill @", StringComparison.Ordinal)),
+                $"the child stopped with {process.ExitCode} before it finished, not killed by itself: {errors}");
+            return finished;
         }
-
-        return done;
     }
 
     private static async Task<string[]> SeedAsync(string path)

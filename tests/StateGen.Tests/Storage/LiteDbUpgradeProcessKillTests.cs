@@ -19,7 +19,7 @@ namespace StateGen.Tests.Storage;
 /// The change-log conversion (<see cref="LiteDbStateStore.UpgradeChangeLogAsync"/>) killed with SIGKILL at random
 /// moments: a child process (tests/StateGen.CrashWriter, mode <c>upgrade</c>) converts a fresh copy of a prepared
 /// collection-layout file (about 2,250 change records and 650 pruned sequences, 325 values in 3 scopes, correlation ids,
-/// hook records) and is killed, 16 times (<c>STATEGEN_KILL_CYCLES</c> × 16/50 for the long run). After each kill the file opens with the default options and
+/// hook records) and kills itself, 16 times (<c>STATEGEN_KILL_CYCLES</c> × 16/50 for the long run). After each kill the file opens with the default options and
 /// every value, change record and hook record reads as in the prepared file, in whichever layout the kill left; a new
 /// conversion finishes it (segment format, no <c>changes</c> collection, one <c>-upgrade-</c> folder) and it reads the same
 /// again. Kills must land both before and after the switch of the format marker.
@@ -37,8 +37,8 @@ public sealed class LiteDbUpgradeProcessKillTests : IDisposable
 
     /// <summary>
     /// What a killed child printed: whether it reached the switch step and finished, its last line, when those lines were
-    /// printed (the child's own clock from its <c>ready</c>: the parent's reading of them can lag behind), and when it was
-    /// killed (the parent's clock from its reading of <c>ready</c>).
+    /// printed and when it killed itself (the child's own clock from its <c>ready</c>: the parent's reading of the lines can
+    /// lag behind).
     /// </summary>
     private sealed record KillReport(bool SawSwitching, bool SawDone, string LastLine, TimeSpan SwitchingAt, TimeSpan DoneAt, TimeSpan KilledAt);
 
@@ -68,27 +68,38 @@ public sealed class LiteDbUpgradeProcessKillTests : IDisposable
         // A first run to its end: when the switch step comes and when the conversion ends, to aim the kills.
         var clock = Stopwatch.StartNew();
         string calibrationPath = CopyPrepared(prepared, -1);
-        KillReport timeline = await RunAndKillAsync(writer, calibrationPath, () => Task.CompletedTask, awaitDone: true);
+        KillReport timeline = await RunAndKillAsync(writer, calibrationPath, anchor: null, TimeSpan.Zero);
         _output.WriteLine($"prepared: {records} records, {values} values; a whole conversion: switch step at {timeline.SwitchingAt.TotalMilliseconds:F0} ms, done at {timeline.DoneAt.TotalMilliseconds:F0} ms after ready");
         Assert.Equal("Switched", await VerifyAsync(calibrationPath, before, -1));
 
         var outcomes = new Dictionary<string, int>(StringComparer.Ordinal);
         var random = new Random(3303);
+
+        // The switch step's moment, the earliest seen: the calibration's, or a later child's (a calibration run slowed by a
+        // busy machine would aim the even cycles' kills past the switch of a faster run).
+        TimeSpan switchingAt = timeline.SwitchingAt;
         for (int cycle = 0; cycle < Cycles; cycle++)
         {
             string path = CopyPrepared(prepared, cycle);
 
             // Even cycles: a random moment up to the switch step (the moving of values, the copy of the records). Odd cycles:
             // a random moment after the switch step is reported, up to 1.3 times as long as the rest took in the first run
-            // (the meta write, the marker, the reopen that drops the old collection, and past the end).
+            // (the meta write, the marker, the reopen that drops the old collection, and past the end). The child kills
+            // itself then, by its own clock from its ready or its report of the switch step.
             TimeSpan pause = cycle % 2 == 0
-                ? timeline.SwitchingAt * (random.NextDouble() * 1.05)
+                ? switchingAt * (random.NextDouble() * 1.05)
                 : (timeline.DoneAt - timeline.SwitchingAt) * (random.NextDouble() * 1.3);
-            KillReport kill = await RunAndKillAsync(writer, path, () => PauseAsync(pause), awaitSwitching: cycle % 2 == 1);
+            string anchor = cycle % 2 == 0 ? "ready" : "switching";
+            KillReport kill = await RunAndKillAsync(writer, path, anchor, pause);
+            if (kill.SawSwitching && kill.SwitchingAt > TimeSpan.Zero && kill.SwitchingAt < switchingAt)
+            {
+                switchingAt = kill.SwitchingAt;
+            }
+
             string outcome = await VerifyAsync(path, before, cycle);
             string key = outcome + (kill.SawDone ? " (after done)" : string.Empty);
             outcomes[key] = outcomes.GetValueOrDefault(key) + 1;
-            _output.WriteLine($"cycle {cycle}: killed at {kill.KilledAt.TotalMilliseconds:F1} ms after ready, last line '{kill.LastLine}': {outcome}");
+            _output.WriteLine($"cycle {cycle}: aimed {pause.TotalMilliseconds:F1} ms after {anchor}, killed at {kill.KilledAt.TotalMilliseconds:F1} ms after ready, last line '{kill.LastLine}': {outcome}");
         }
 
         string distribution = string.Join(", ", outcomes.OrderBy(o => o.Key, StringComparer.Ordinal).Select(o => $"{o.Key}: {o.Value}"));
@@ -107,36 +118,23 @@ public sealed class LiteDbUpgradeProcessKillTests : IDisposable
         return path;
     }
 
-    /// <summary>A pause of up to a few milliseconds, spun so it is not rounded up to the timer's tick.</summary>
-    private static async Task PauseAsync(TimeSpan pause)
-    {
-        if (pause > TimeSpan.FromMilliseconds(20))
-        {
-            await Task.Delay(pause);
-            return;
-        }
-
-        var watch = Stopwatch.StartNew();
-        while (watch.Elapsed < pause)
-        {
-            await Task.Yield();
-        }
-    }
-
     /// <summary>
-    /// Starts the child on <paramref name="path"/>, waits for its <c>ready</c> (and, if asked, for the switch step or the
-    /// end), then for <paramref name="aim"/>, and kills it (SIGKILL); returns what it printed.
+    /// Starts the child on <paramref name="path"/> and waits for its <c>ready</c>. Without <paramref name="anchor"/> (the
+    /// calibration) waits for the end of the conversion and kills it (SIGKILL); with it, the child kills itself (SIGKILL)
+    /// <paramref name="pause"/> after its <c>ready</c> (<c>ready</c>) or its report of the switch step (<c>switching</c>),
+    /// by its own clock, and this waits for it to be gone. Returns what it printed.
     /// </summary>
-    private static async Task<KillReport> RunAndKillAsync(string writer, string path, Func<Task> aim, bool awaitSwitching = false, bool awaitDone = false)
+    private static async Task<KillReport> RunAndKillAsync(string writer, string path, string? anchor, TimeSpan pause)
     {
         var lines = new ConcurrentQueue<string>();
         var errors = new StringBuilder();
         var ready = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var switching = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var clock = new Stopwatch();
         TimeSpan switchingAt = TimeSpan.Zero, doneAt = TimeSpan.Zero;
-        using Process child = CrashWriterChild.Create(writer, "upgrade", path);
+        using Process child = anchor is null
+            ? CrashWriterChild.Create(writer, "upgrade", path)
+            : CrashWriterChild.Create(writer, "upgrade", path, anchor, pause.TotalMilliseconds.ToString("F3", System.Globalization.CultureInfo.InvariantCulture));
         child.OutputDataReceived += (_, e) =>
         {
             if (e.Data is null)
@@ -147,7 +145,6 @@ public sealed class LiteDbUpgradeProcessKillTests : IDisposable
             lines.Enqueue(e.Data);
             if (e.Data == "ready")
             {
-                clock.Start();
                 ready.TrySetResult();
             }
             else if (e.Data.StartsWith("progress Switching 0 ", StringComparison.Ordinal))
@@ -177,15 +174,17 @@ public sealed class LiteDbUpgradeProcessKillTests : IDisposable
         {
             await Task.WhenAny(ready.Task, exited, Task.Delay(Startup));
             Assert.True(ready.Task.IsCompleted, $"{path}: the child did not start within {Startup.TotalSeconds} s: {errors}");
-            if (awaitSwitching || awaitDone)
+            if (anchor is null)
             {
-                Task wanted = awaitDone ? done.Task : switching.Task;
-                await Task.WhenAny(wanted, exited, Task.Delay(Startup));
-                Assert.True(wanted.IsCompleted, $"{path}: the child did not reach the {(awaitDone ? "end" : "switch step")}: {string.Join(" | ", lines)} {errors}");
+                await Task.WhenAny(done.Task, exited, Task.Delay(Startup));
+                Assert.True(done.Task.IsCompleted, $"{path}: the child did not reach the end: {string.Join(" | ", lines)} {errors}");
+                Assert.False(child.HasExited, $"{path}: the child stopped before it was killed: {string.Join(" | ", lines)} {errors}");
             }
-
-            await aim();
-            Assert.False(child.HasExited, $"{path}: the child stopped before it was killed: {string.Join(" | ", lines)} {errors}");
+            else
+            {
+                await Task.WhenAny(exited, Task.Delay(Startup));
+                Assert.True(exited.IsCompleted, $"{path}: the child did not kill itself within {Startup.TotalSeconds} s of its ready ({pause.TotalMilliseconds:F1} ms after {anchor}): {string.Join(" | ", lines)} {errors}");
+            }
         }
         finally
         {
@@ -197,7 +196,22 @@ public sealed class LiteDbUpgradeProcessKillTests : IDisposable
             await exited; // also drains the redirected output
         }
 
-        TimeSpan killedAt = clock.Elapsed;
+        TimeSpan killedAt = TimeSpan.Zero;
+        if (anchor is not null)
+        {
+            string stderr;
+            lock (errors)
+            {
+                stderr = errors.ToString();
+            }
+
+            // Killed by itself: SIGKILL (128 + 9), after its line saying when.
+            Assert.True(child.ExitCode == 137, $"{path}: the child exited with {child.ExitCode}, not killed by itself: {string.Join(" | ", lines)} {stderr}");
+            string? kill = stderr.Split('\n').Select(l => l.Trim()).LastOrDefault(l => l.StartsWith("kill @", StringComparison.Ordinal));
+            Assert.True(kill is not null, $"{path}: the child was killed, not by itself: {stderr}");
+            killedAt = ChildClock(kill);
+        }
+
         return new KillReport(switching.Task.IsCompleted, done.Task.IsCompleted, lines.LastOrDefault() ?? string.Empty, switchingAt, doneAt, killedAt);
     }
 

@@ -387,19 +387,32 @@ public sealed class LiteDbWriteBehindTests : IDisposable
             if (file == segment && !holding.IsSet)
             {
                 holding.Set();
-                release.Wait(TimeSpan.FromSeconds(30));
+
+                // Held until the test lets it go (always, in the finally below): a timeout here could expire on a loaded
+                // machine before the crash is taken, and the flush would then land before it.
+                release.Wait();
             }
         };
-        Task write = Task.Run(async () => await store.WriteAsync(Write("b", "b1")));
-        Assert.True(holding.Wait(TimeSpan.FromSeconds(30)));
+        Task write = Task.CompletedTask;
+        Task list = Task.CompletedTask;
+        IReadOnlyDictionary<string, byte[]> images;
+        try
+        {
+            write = Task.Run(async () => await store.WriteAsync(Write("b", "b1")));
+            Assert.True(holding.Wait(TimeSpan.FromSeconds(30)));
 
-        // A list now would apply b to LiteDB, whose checkpoint flushes it, before b's record is on the disk (without the
-        // rule it does so within the 3 s, and the reopen reports b's record as a history gap); it waits for the flush
-        // instead. The power goes while it waits.
-        Task<IReadOnlyList<string>> list = Task.Run(async () => await store.ListKeysAsync(Scope));
-        await Task.WhenAny(list, Task.Delay(TimeSpan.FromSeconds(3)));
-        IReadOnlyDictionary<string, byte[]> images = disk.Crash();
-        release.Set();
+            // A list now would apply b to LiteDB, whose checkpoint flushes it, before b's record is on the disk (without the
+            // rule it does so within the 3 s, and the reopen reports b's record as a history gap); it waits for the flush
+            // instead. The power goes while it waits.
+            list = Task.Run(async () => await store.ListKeysAsync(Scope));
+            await Task.WhenAny(list, Task.Delay(TimeSpan.FromSeconds(3)));
+            images = disk.Crash();
+        }
+        finally
+        {
+            release.Set();
+        }
+
         await Task.WhenAll(write.ContinueWith(_ => { }, TaskScheduler.Default), list.ContinueWith(_ => { }, TaskScheduler.Default));
 
         // b was never acknowledged: gone from the values and the log alike, no history gap.
