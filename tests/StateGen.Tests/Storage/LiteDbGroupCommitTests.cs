@@ -191,9 +191,9 @@ public sealed class LiteDbGroupCommitTests : IDisposable
     }
 
     /// <summary>
-    /// A burst of writers: each commit is led or signalled done by a leader, and the lead is handed on after every group,
-    /// so every writer finishes and each writer's own commits keep their order (each expects the version its last one
-    /// stored). Reopened after.
+    /// A burst of writers: each commit is led or found done by a leader, and the turn to lead passes on after every
+    /// group, so every writer finishes and each writer's own commits keep their order (each expects the version its last
+    /// one stored). Reopened after.
     /// </summary>
     [Theory]
     [InlineData(false)]
@@ -223,7 +223,7 @@ public sealed class LiteDbGroupCommitTests : IDisposable
             // (Whether commits shared transactions depends on timing: the queued test above shows they do.)
             Assert.Equal(0, store.PendingCommits);
 
-            // The store takes a lone commit at once after the burst (the lead was handed back, not left taken).
+            // The store takes a lone commit at once after the burst (the turn was given back, not left taken).
             await store.WriteAsync(Write("after", "x")).AsTask().WaitAsync(Hang);
         }
 
@@ -240,8 +240,9 @@ public sealed class LiteDbGroupCommitTests : IDisposable
     }
 
     /// <summary>
-    /// Closed while commits queue: the leader is refused, hands the lead on, and so does each caller after it, so every
-    /// queued commit either committed before the close or fails with <see cref="ObjectDisposedException"/>; none hangs.
+    /// Closed while commits queue: a leader refused by the closed store passes the turn on, and so does each caller after
+    /// it, so every queued commit either committed before the close or fails with <see cref="ObjectDisposedException"/>;
+    /// none hangs.
     /// </summary>
     [Fact]
     public async Task A_store_closed_while_commits_wait_fails_each_of_them_and_none_hangs()

@@ -10,12 +10,9 @@ namespace StateGen.Storage.LiteDb;
 /// <summary>
 /// Write batching: concurrent commits share one LiteDB transaction. LiteDB 5 takes one writer at a time, and each of its
 /// transactions pays a fixed cost (the header page, the log's bookkeeping, the commit itself) beside its own pages. A
-/// commit queues its operations; when no commit is leading, its caller leads at once, otherwise it awaits a signal
-/// (asynchronously: a queued writer holds no thread). The leader takes every commit queued so far and applies them, in
-/// queue order, as one batch under the store's lock, as RocksDB's write group leader does; it then signals each commit of
-/// the group that it is done, and hands the lead to the oldest commit still queued, if any. So a group costs one hand-off,
-/// not one per commit (the turn used to pass through every follower in turn, each a thread-pool hop, before the next group
-/// could start). Each commit keeps its own all-or-nothing: a commit whose own check fails
+/// commit queues its operations and awaits its turn to lead (asynchronously: a queued writer holds no thread); whoever
+/// gets the turn (the leader) takes every commit queued so far and applies them, in queue order, as one batch under the
+/// store's lock, as RocksDB's write group leader does. The others find their results waiting when their turn comes. Each commit keeps its own all-or-nothing: a commit whose own check fails
 /// (a version conflict, a change the log cannot hold) made the batch fail before LiteDB's commit, so the leader then
 /// applies each commit on its own and only that one fails.
 /// </summary>
@@ -28,8 +25,8 @@ public sealed partial class LiteDbStateStore
     internal const long MaxGroupBytes = 8L << 20;
 
     private readonly object _pendingLock = new();
+    private readonly SemaphoreSlim _commitTurn = new(1, 1); // waited for asynchronously: queued writers hold no thread
     private readonly List<PendingCommit> _pending = [];
-    private bool _leading; // under _pendingLock: a caller leads (or has been handed the lead); the others wait for a signal
 
     /// <summary>Shared transactions of more than one commit so far (for tests and figures).</summary>
     internal long GroupedTransactions { get; private set; }
@@ -66,12 +63,6 @@ public sealed partial class LiteDbStateStore
 
         /// <summary>Put back in the queue untried (another commit's failure needs a reopen first): its caller leads it again.</summary>
         public bool Requeued { get; set; }
-
-        /// <summary>
-        /// Set once for a commit that waits: when a leader has done it (<see cref="Done"/>), or when it is handed the lead.
-        /// Its continuation runs on the thread pool, never inline in the leader.
-        /// </summary>
-        public TaskCompletionSource Signal { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
 
     /// <summary>Queues <paramref name="operations"/> for the writer, then waits (outside the lock) until a flush covers them.</summary>
@@ -84,38 +75,33 @@ public sealed partial class LiteDbStateStore
         }
 
         var mine = new PendingCommit(operations, bytes);
-        bool lead;
         lock (_pendingLock)
         {
             _pending.Add(mine);
-            lead = !_leading;
-            _leading = true;
         }
 
-        // The signal is awaited, not blocked on: while a leader commits, the writers that arrive queue up without holding
-        // a thread each (a blocked thread-pool thread per writer would cap a group at the pool's few threads).
-        return lead ? CommitInTurn(mine) : CommitAfterSignalAsync(mine);
+        // The turn to lead is awaited, not blocked on: while a leader commits, the writers that arrive queue up without
+        // holding a thread each (a blocked thread-pool thread per writer would cap a group at the pool's few threads).
+        Task turn = _commitTurn.WaitAsync();
+        return turn.IsCompletedSuccessfully ? CommitInTurn(mine) : CommitAfterTurnAsync(mine, turn);
     }
 
-    private async ValueTask<IReadOnlyList<StateOperationResult>> CommitAfterSignalAsync(PendingCommit mine)
+    private async ValueTask<IReadOnlyList<StateOperationResult>> CommitAfterTurnAsync(PendingCommit mine, Task turn)
     {
-        await mine.Signal.Task.ConfigureAwait(false);
+        await turn.ConfigureAwait(false);
         return await CommitInTurn(mine).ConfigureAwait(false);
     }
 
-    /// <summary>Leads until this commit is done (then hands the lead on), unless a leader already did it.</summary>
+    /// <summary>With the turn to lead held (released here): leads a group unless a leader already did this commit.</summary>
     private ValueTask<IReadOnlyList<StateOperationResult>> CommitInTurn(PendingCommit mine)
     {
-        if (!mine.Done)
+        try
         {
-            try
-            {
-                Lead(mine);
-            }
-            finally
-            {
-                HandOff();
-            }
+            LeadOrFollow(mine);
+        }
+        finally
+        {
+            _commitTurn.Release();
         }
 
         mine.Error?.Throw();
@@ -129,100 +115,60 @@ public sealed partial class LiteDbStateStore
         return durable.IsCompletedSuccessfully ? new(results) : AwaitDurable(durable, results);
     }
 
-    /// <summary>
-    /// The leader ends: the lead goes to the oldest commit still queued (a commit put back untried, or one that arrived
-    /// meanwhile), or, with none queued, to whichever commit comes next.
-    /// </summary>
-    private void HandOff()
-    {
-        PendingCommit? next = null;
-        lock (_pendingLock)
-        {
-            if (_pending.Count == 0)
-            {
-                _leading = false;
-            }
-            else
-            {
-                next = _pending[0];
-            }
-        }
-
-        next?.Signal.TrySetResult();
-    }
-
-    /// <summary>Signals every commit of <paramref name="group"/> that a leader has done (its caller finds its results or error).</summary>
-    private static void SignalDone(List<PendingCommit>? group, PendingCommit leader)
-    {
-        foreach (PendingCommit pending in group ?? [])
-        {
-            if (pending.Done && pending != leader)
-            {
-                pending.Signal.TrySetResult();
-            }
-        }
-    }
-
-    private void Lead(PendingCommit mine)
+    private void LeadOrFollow(PendingCommit mine)
     {
         // Until it is done: a commit put back untried (see ApplyGroup) is led again, after the store's reopen.
-        while (!mine.Done)
+        while (true)
         {
-            // Throws only when nothing was taken (then only this commit is refused).
-            SignalDone(LeadGroup(mine), mine);
-        }
-    }
-
-    /// <summary>
-    /// Takes and applies one group (which holds <paramref name="mine"/>) under the store's lock, and returns it: each of
-    /// its commits done (results or error), or put back untried.
-    /// </summary>
-    private List<PendingCommit> LeadGroup(PendingCommit mine)
-    {
-        lock (_gate)
-        {
-            mine.Requeued = false;
-            List<PendingCommit>? group = null;
-            try
+            lock (_gate)
             {
-                Run(
-                    () =>
-                    {
-                        ThrowIfFlushFailed();
-                        group = TakeGroup(mine);
-                        ApplyGroup(group);
-                        long sequence = _barrier.Committed();
-                        foreach (PendingCommit pending in group)
-                        {
-                            if (!pending.Done && !pending.Requeued)
-                            {
-                                pending.BarrierSequence = sequence;
-                                pending.Done = true;
-                            }
-                        }
-
-                        return 0;
-                    },
-                    applyPending: false); // a commit applies the overlay itself when it is full (Apply)
-            }
-            catch when (group is null)
-            {
-                // Refused before anything was taken (a closed or faulted store, a failed flush): only this commit.
-                lock (_pendingLock)
+                // A leader may have done it while this caller waited (Monitor is re-entrant: Run takes it again).
+                if (mine.Done)
                 {
-                    _pending.Remove(mine);
+                    return;
                 }
 
-                throw;
-            }
-            catch (Exception ex)
-            {
-                // Every commit of the group gets the error its leader got (as Run mapped it, or whatever Run's own
-                // handling threw).
-                Fail(group, ex);
-            }
+                mine.Requeued = false;
+                List<PendingCommit>? group = null;
+                try
+                {
+                    Run(
+                        () =>
+                        {
+                            ThrowIfFlushFailed();
+                            group = TakeGroup(mine);
+                            ApplyGroup(group);
+                            long sequence = _barrier.Committed();
+                            foreach (PendingCommit pending in group)
+                            {
+                                if (!pending.Done && !pending.Requeued)
+                                {
+                                    pending.BarrierSequence = sequence;
+                                    pending.Done = true;
+                                }
+                            }
 
-            return group!; // Run returns only after running the action, which took the group
+                            return 0;
+                        },
+                        applyPending: false); // a commit applies the overlay itself when it is full (Apply)
+                }
+                catch when (group is null)
+                {
+                    // Refused before anything was taken (a closed or faulted store, a failed flush): only this commit.
+                    lock (_pendingLock)
+                    {
+                        _pending.Remove(mine);
+                    }
+
+                    throw;
+                }
+                catch (Exception ex)
+                {
+                    // Every commit of the group gets the error its leader got (as Run mapped it, or whatever Run's own
+                    // handling threw), still under the lock: a follower finds it when it gets the lock.
+                    Fail(group, ex);
+                }
+            }
         }
     }
 
