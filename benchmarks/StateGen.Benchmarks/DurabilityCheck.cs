@@ -32,7 +32,7 @@ internal static class DurabilityCheck
     {
         int rounds = Env("DURABILITY_ROUNDS", 7);
         int singleOps = Env("DURABILITY_SINGLE_OPS", 100);
-        int perWriter = Env("DURABILITY_PER_WRITER", 20);
+        int perWriter = Env("DURABILITY_PER_WRITER", 100); // 3,200 saves a round: 640 (the old 20) was ~40 ms for the default store, where one slow fsync or a thread-pool ramp moved the ratio by 10-20 %
         string folder = Path.Combine(Path.GetTempPath(), "stategen-durability-" + Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(folder);
         if (Environment.GetEnvironmentVariable("DURABILITY_PROFILE") is { Length: > 0 } profiled)
