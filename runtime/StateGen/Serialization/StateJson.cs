@@ -1,8 +1,10 @@
 using System;
+using System.Buffers;
 using System.Collections.Generic;
 using System.ComponentModel;
 using System.Globalization;
 using System.Text.Json;
+using StateGen.Secrets;
 
 namespace StateGen.Serialization;
 
@@ -339,16 +341,87 @@ public static class StateJson
         return Version.TryParse(text, out Version? value) ? value : throw new StateJsonShapeException("Expected a version.");
     }
 
-    /// <summary>Writes a <see cref="System.Text.Json.Nodes.JsonNode"/> as it is, or null.</summary>
+    /// <summary>
+    /// Writes a <see cref="System.Text.Json.Nodes.JsonNode"/>, or null: as it is, except that every string value in it
+    /// passes the secret scan like any other stored string (<see cref="WriteScanned"/>).
+    /// </summary>
     public static void WriteNode(Utf8JsonWriter writer, System.Text.Json.Nodes.JsonNode? value)
     {
         if (value is null)
         {
             writer.WriteNullValue();
+            return;
         }
-        else
+
+        WriteScanned(writer, value, static (node, scratch) => node.WriteTo(scratch));
+    }
+
+    [ThreadStatic]
+    private static ArrayBufferWriter<byte>? t_scanBuffer;
+
+    /// <summary>
+    /// Writes a JSON value (written by <paramref name="write"/> into a scratch buffer first) token by token, so that every
+    /// string value in it goes through <see cref="SecretScan.WriteString(Utf8JsonWriter, string?)"/>; property names,
+    /// numbers and literals are copied. The scratch buffer is zeroed after each use (it may hold a secret) and kept per
+    /// thread unless it grew large. Nesting deeper than the writer allows fails as the writer does.
+    /// </summary>
+    private static void WriteScanned<T>(Utf8JsonWriter writer, T value, Action<T, Utf8JsonWriter> write)
+    {
+        ArrayBufferWriter<byte> buffer = t_scanBuffer ?? new ArrayBufferWriter<byte>(1024);
+        t_scanBuffer = null;
+        int maxDepth = writer.Options.MaxDepth == 0 ? 64 : writer.Options.MaxDepth;
+        try
         {
-            value.WriteTo(writer);
+            using (var scratch = new Utf8JsonWriter(buffer, new JsonWriterOptions { MaxDepth = maxDepth, SkipValidation = true }))
+            {
+                write(value, scratch);
+            }
+
+            var reader = new Utf8JsonReader(buffer.WrittenSpan, new JsonReaderOptions { MaxDepth = maxDepth + 1 });
+            while (reader.Read())
+            {
+                switch (reader.TokenType)
+                {
+                    case JsonTokenType.StartObject: writer.WriteStartObject(); break;
+                    case JsonTokenType.EndObject: writer.WriteEndObject(); break;
+                    case JsonTokenType.StartArray: writer.WriteStartArray(); break;
+                    case JsonTokenType.EndArray: writer.WriteEndArray(); break;
+                    case JsonTokenType.PropertyName:
+                        if (reader.ValueIsEscaped)
+                        {
+                            writer.WritePropertyName(reader.GetString()!);
+                        }
+                        else
+                        {
+                            writer.WritePropertyName(reader.ValueSpan);
+                        }
+
+                        break;
+                    case JsonTokenType.String:
+                        if (!reader.ValueIsEscaped && reader.ValueSpan.Length < SecretScanner.MinimumLength)
+                        {
+                            writer.WriteStringValue(reader.ValueSpan); // too short to hold a secret
+                        }
+                        else
+                        {
+                            SecretScan.WriteString(writer, reader.GetString());
+                        }
+
+                        break;
+                    case JsonTokenType.Number: writer.WriteRawValue(reader.ValueSpan, skipInputValidation: true); break;
+                    case JsonTokenType.True: writer.WriteBooleanValue(true); break;
+                    case JsonTokenType.False: writer.WriteBooleanValue(false); break;
+                    case JsonTokenType.Null: writer.WriteNullValue(); break;
+                }
+            }
+        }
+        finally
+        {
+            buffer.Clear();
+            if (buffer.Capacity <= 1 << 20)
+            {
+                t_scanBuffer = buffer;
+            }
         }
     }
 
@@ -445,16 +518,23 @@ public static class StateJson
         }
     }
 
-    /// <summary>Writes a JsonElement as it is; an undefined element (<c>default</c>) as null.</summary>
+    /// <summary>
+    /// Writes a JsonElement as it is, except that every string value in it passes the secret scan like any other stored
+    /// string; an undefined element (<c>default</c>) as null.
+    /// </summary>
     public static void WriteElement(Utf8JsonWriter writer, JsonElement value)
     {
         if (value.ValueKind == JsonValueKind.Undefined)
         {
             writer.WriteNullValue();
         }
+        else if (value.ValueKind is JsonValueKind.Object or JsonValueKind.Array or JsonValueKind.String)
+        {
+            WriteScanned(writer, value, static (element, scratch) => element.WriteTo(scratch));
+        }
         else
         {
-            value.WriteTo(writer);
+            value.WriteTo(writer); // a number or a literal: no string in it
         }
     }
 
