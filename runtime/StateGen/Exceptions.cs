@@ -312,7 +312,7 @@ public sealed class StateDecryptionException : StateGenException
 public sealed class StateKeyConfigurationException : StateGenException
 {
     /// <summary>Creates the exception.</summary>
-    /// <param name="keySource">Where the keys came from: a file path, an environment variable name, or "options".</param>
+    /// <param name="keySource">Where the keys came from: a file path, an environment variable name, a configuration section, or "options".</param>
     /// <param name="reason">What is wrong, with no key material or source content in it, ending with a full stop.</param>
     /// <param name="keyId">The key id involved, when there is a valid one.</param>
     /// <param name="innerException">An inner exception whose message carries no key material.</param>
@@ -323,7 +323,7 @@ public sealed class StateKeyConfigurationException : StateGenException
         KeyId = keyId;
     }
 
-    /// <summary>Where the keys came from: a file path, an environment variable name, or "options".</summary>
+    /// <summary>Where the keys came from: a file path, an environment variable name, a configuration section, or "options".</summary>
     public string KeySource { get; }
 
     /// <summary>The key id involved, when there is a valid one.</summary>

@@ -1,5 +1,8 @@
 using System;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using StateGen.Security;
 using StateGen.Storage;
 
 namespace StateGen.Hosting;
@@ -44,6 +47,26 @@ public sealed class StateGenBuilder
     {
         ArgumentNullException.ThrowIfNull(configure);
         Services.AddSingleton<IStateManagerConfigurator>(sp => new DelegateConfigurator(configure, sp));
+        return this;
+    }
+
+    /// <summary>
+    /// Loads the encryption keys from configuration (<see cref="ConfigurationStateKeyProvider"/>: by default the section
+    /// <c>StateGen:Keys</c> with <c>ActiveKeyId</c> and <c>Keys:&lt;id&gt;</c> = base64): registers the provider as
+    /// <see cref="IStateKeyProvider"/> and the ring it loads as a <see cref="StateKeyRing"/> singleton (loaded when first
+    /// resolved, disposed by the container), which the manager uses for <c>[Sensitive(Encrypt)]</c> members. A store
+    /// encrypted at rest takes the same ring: <c>UseStore(sp =&gt; new EncryptedStateStore(inner, new StateEncryptor(sp.GetRequiredService&lt;StateKeyRing&gt;())))</c>.
+    /// </summary>
+    /// <param name="configuration">The application's configuration.</param>
+    /// <param name="sectionPath">The key section's path; empty when <paramref name="configuration"/> is that section.</param>
+    /// <exception cref="StateKeyConfigurationException">On resolving the ring, when the keys are missing or malformed.</exception>
+    public StateGenBuilder UseKeysFromConfiguration(IConfiguration configuration, string sectionPath = ConfigurationStateKeyProvider.DefaultSectionPath)
+    {
+        var provider = new ConfigurationStateKeyProvider(configuration, sectionPath);
+        Services.RemoveAll<IStateKeyProvider>();
+        Services.RemoveAll<StateKeyRing>();
+        Services.AddSingleton<IStateKeyProvider>(provider);
+        Services.AddSingleton(sp => sp.GetRequiredService<IStateKeyProvider>().GetKeyRingAsync().AsTask().GetAwaiter().GetResult());
         return this;
     }
 

@@ -14,7 +14,7 @@ namespace StateGen.Hosting;
 /// </summary>
 internal sealed class StateGenConfigurationBinding(IConfiguration configuration) : IConfigureOptions<StateGenOptions>
 {
-    private const string Known = "DatabasePath, RecordChanges, ChangeLogLayout, UpgradeChangeLog, WriteBehind, Durability, RelaxedFlushInterval, CheckpointPages, MaxValueBytes, MaxDepth, WriteBackUpgrades, HookTimeout, RecordHookHistory, SlowOperationThreshold, ReadCache";
+    private const string Known = "DatabasePath, RecordChanges, ChangeLogLayout, UpgradeChangeLog, WriteBehind, Durability, RelaxedFlushInterval, CheckpointPages, MaxValueBytes, MaxDepth, WriteBackUpgrades, HookTimeout, RecordHookHistory, SlowOperationThreshold, ReadCache, Keys";
 
     public void Configure(StateGenOptions options)
     {
@@ -70,6 +70,9 @@ internal sealed class StateGenConfigurationBinding(IConfiguration configuration)
                     break;
                 case "READCACHE":
                     BindReadCache(child, options);
+                    break;
+                case "KEYS":
+                    // The encryption keys: read by ConfigurationStateKeyProvider (StateGenBuilder.UseKeysFromConfiguration), never bound into options.
                     break;
                 default:
                     options.BindingErrors.Add($"{child.Path} is not a StateGen setting (the settings are {Known}).");

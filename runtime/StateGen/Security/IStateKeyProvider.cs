@@ -3,7 +3,7 @@ using System.Threading.Tasks;
 
 namespace StateGen.Security;
 
-/// <summary>Loads the encryption keys: from options, environment variables, a key file, or a secret store of your own.</summary>
+/// <summary>Loads the encryption keys: from options, configuration, environment variables, a key file, or a secret store of your own.</summary>
 public interface IStateKeyProvider
 {
     /// <summary>Loads the keys into a new ring, which the caller owns and disposes.</summary>
