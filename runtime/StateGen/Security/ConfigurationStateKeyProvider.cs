@@ -71,8 +71,11 @@ public sealed class ConfigurationStateKeyProvider : IStateKeyProvider
                     options.Keys = ReadKeys(source, child);
                     break;
                 default:
-                    // The name is a configuration key, not a value: safe to quote.
-                    throw new StateKeyConfigurationException(source, $"'{child.Path}' is not a key setting (the settings are ActiveKeyId and Keys:<key id>).");
+                    // A short name of letters is a setting's name (a typo such as 'Active'): quoted. Anything else may be
+                    // a key pasted where a name belongs: not quoted.
+                    throw new StateKeyConfigurationException(source, child.Key.Length <= 24 && IsLetters(child.Key)
+                        ? $"'{child.Path}' is not a key setting (the settings are ActiveKeyId and Keys:<key id>)."
+                        : $"a setting under '{SectionPath}' is not a key setting (the settings are ActiveKeyId and Keys:<key id>).");
             }
         }
 
@@ -110,6 +113,19 @@ public sealed class ConfigurationStateKeyProvider : IStateKeyProvider
         }
 
         return result;
+    }
+
+    private static bool IsLetters(string name)
+    {
+        foreach (char c in name)
+        {
+            if (!char.IsAsciiLetter(c))
+            {
+                return false;
+            }
+        }
+
+        return true;
     }
 
     private static bool HasChildren(IConfigurationSection section)

@@ -94,6 +94,7 @@ public sealed class ConfigurationKeyProviderTests : IDisposable
         { "StateGen:Keys:Keys:k2", "", null, "the key 'k2' is empty" },
         { "StateGen:Keys:Active", "k1", TestKeys.Base64(1), "'StateGen:Keys:Active' is not a key setting" },
         { "StateGen:Keys:Keys", TestKeys.Base64(2), TestKeys.Base64(2), "'StateGen:Keys:Keys' must be a section" },
+        { "StateGen:Keys:" + TestKeys.Base64(3), "x", TestKeys.Base64(3), "a setting under 'StateGen:Keys' is not a key setting" }, // a key pasted as a name
     };
 
     [Theory]
