@@ -24,8 +24,10 @@ public sealed class KindsBox
     [JsonInclude]
     private List<string> Lines { get; set; } = new();
 
+    [JsonIgnore]
     public int Count => _count;
 
+    [JsonIgnore]
     public IReadOnlyList<string> View => Lines;
 
     public static KindsBox Create(int count, string owner, List<string> lines) => new() { _count = count, Owner = owner, Lines = lines };
@@ -81,7 +83,8 @@ public partial class EveryCollectionKind
     [JsonExtensionData]
     public Dictionary<string, JsonElement>? Extra { get; set; }
 
-    /// <summary>Not persisted itself (get-only): only the private field carries the value.</summary>
+    /// <summary>Not persisted itself (get-only; ignored so STJ does not write it either): only the private field carries the value.</summary>
+    [JsonIgnore]
     public long PrivateCounter => _privateCounter;
 
     public void SetPrivateCounter(long value) => _privateCounter = value;
