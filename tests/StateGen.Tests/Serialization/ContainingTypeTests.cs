@@ -46,7 +46,7 @@ public sealed class ContainingTypeTests : IDisposable
         Grade = 'B',
     };
 
-    private static void AssertStepEqual<TSaved, TLoaded>(WorkflowOuter<TSaved>.StepState expected, WorkflowOuter<TLoaded>.StepState actual)
+    internal static void AssertStepEqual<TSaved, TLoaded>(WorkflowOuter<TSaved>.StepState expected, WorkflowOuter<TLoaded>.StepState actual)
     {
         Assert.Equal(expected.RunId, actual.RunId);
         Assert.Equal(expected.Numbers, actual.Numbers);
