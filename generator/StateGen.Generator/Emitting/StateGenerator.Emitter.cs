@@ -337,12 +337,6 @@ public sealed partial class StateGenerator
                     helpers.WriteLine(valueHelper);
                 }
 
-                if (_helperIds.Keys.Any(h => h.Kind == ShapeKind.Delegated))
-                {
-                    helpers.WriteLine();
-                    helpers.WriteLine(DelegatedSupport);
-                }
-
                 string helperText = helpers.ToString().TrimStart('\n').TrimEnd('\n');
                 foreach ((string field, string text) in _encodedNames)
                 {
@@ -631,7 +625,7 @@ public sealed partial class StateGenerator
                     {
                         try
                         {
-                            WriteDelegated(writer, value, TypeInfo{{id}}());
+                            {{StateJson}}.WriteDelegated(writer, value, TypeInfo{{id}}());
                         }
                         catch (global::System.Exception exception) when (exception is global::System.NotSupportedException or global::System.Text.Json.JsonException)
                         {
@@ -652,67 +646,6 @@ public sealed partial class StateGenerator
                     }
                     """);
             }
-
-            /// <summary>
-            /// Written once per file that has delegated members: the context writes a value into a scratch buffer, which is
-            /// copied token by token so that every string in it passes the secret scan like any other stored string.
-            /// </summary>
-            private const string DelegatedSupport = """
-                // Delegated values: the context writes into a scratch buffer, copied token by token so that every string
-                // in it passes the secret scan. The buffer is zeroed after each use (it may hold an encrypted member's
-                // plaintext) and kept per thread unless it grew large.
-                [global::System.ThreadStatic]
-                private static global::System.Buffers.ArrayBufferWriter<byte>? t_delegatedBuffer;
-
-                [global::System.ThreadStatic]
-                private static global::System.Text.Json.Utf8JsonWriter? t_delegatedWriter;
-
-                private static void WriteDelegated<T>(global::System.Text.Json.Utf8JsonWriter writer, T value, global::System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> typeInfo)
-                {
-                    global::System.Buffers.ArrayBufferWriter<byte> buffer = t_delegatedBuffer ?? new global::System.Buffers.ArrayBufferWriter<byte>(1024);
-                    global::System.Text.Json.Utf8JsonWriter scratch = t_delegatedWriter ?? new global::System.Text.Json.Utf8JsonWriter(buffer, new global::System.Text.Json.JsonWriterOptions { SkipValidation = true });
-                    t_delegatedBuffer = null;
-                    t_delegatedWriter = null;
-                    try
-                    {
-                        scratch.Reset(buffer);
-                        global::System.Text.Json.JsonSerializer.Serialize(scratch, value, typeInfo);
-                        scratch.Flush();
-                        var reader = new global::System.Text.Json.Utf8JsonReader(buffer.WrittenSpan, new global::System.Text.Json.JsonReaderOptions { MaxDepth = global::System.Math.Max(typeInfo.Options.MaxDepth, 64) + 1 });
-                        while (reader.Read())
-                        {
-                            switch (reader.TokenType)
-                            {
-                                case global::System.Text.Json.JsonTokenType.StartObject: writer.WriteStartObject(); break;
-                                case global::System.Text.Json.JsonTokenType.EndObject: writer.WriteEndObject(); break;
-                                case global::System.Text.Json.JsonTokenType.StartArray: writer.WriteStartArray(); break;
-                                case global::System.Text.Json.JsonTokenType.EndArray: writer.WriteEndArray(); break;
-                                case global::System.Text.Json.JsonTokenType.PropertyName:
-                                    if (reader.ValueIsEscaped) writer.WritePropertyName(reader.GetString()!); else writer.WritePropertyName(reader.ValueSpan);
-                                    break;
-                                case global::System.Text.Json.JsonTokenType.String:
-                                    if (!reader.ValueIsEscaped && reader.ValueSpan.Length < global::StateGen.Secrets.SecretScanner.MinimumLength) writer.WriteStringValue(reader.ValueSpan);
-                                    else global::StateGen.Secrets.SecretScan.WriteString(writer, reader.GetString());
-                                    break;
-                                case global::System.Text.Json.JsonTokenType.Number: writer.WriteRawValue(reader.ValueSpan, skipInputValidation: true); break;
-                                case global::System.Text.Json.JsonTokenType.True: writer.WriteBooleanValue(true); break;
-                                case global::System.Text.Json.JsonTokenType.False: writer.WriteBooleanValue(false); break;
-                                case global::System.Text.Json.JsonTokenType.Null: writer.WriteNullValue(); break;
-                            }
-                        }
-                    }
-                    finally
-                    {
-                        buffer.Clear();
-                        if (buffer.Capacity <= 1 << 20)
-                        {
-                            t_delegatedBuffer = buffer;
-                            t_delegatedWriter = scratch;
-                        }
-                    }
-                }
-                """;
-
 
             private void WriteObjectHelper(SourceWriter w, ObjectShape shape, int id, string nullWrite, string nullReturn)
             {

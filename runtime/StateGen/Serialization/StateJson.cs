@@ -353,31 +353,61 @@ public static class StateJson
             return;
         }
 
-        WriteScanned(writer, value, static (node, scratch) => node.WriteTo(scratch));
+        int maxDepth = MaxDepthOf(writer);
+        WriteScanned(writer, value, static (node, scratch) => node.WriteTo(scratch), maxDepth, maxDepth + 1);
     }
 
+    /// <summary>
+    /// Writes a value of a type delegated to a <c>JsonSerializerContext</c> (generated writers call it): the context
+    /// writes it, and every string value in what it wrote passes the secret scan like any other stored string. The
+    /// context's own depth check applies (its <see cref="JsonException"/> goes to the caller).
+    /// </summary>
+    public static void WriteDelegated<T>(Utf8JsonWriter writer, T value, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> typeInfo)
+        => WriteScanned(
+            writer,
+            (Value: value, TypeInfo: typeInfo),
+            static (state, scratch) => JsonSerializer.Serialize(scratch, state.Value, state.TypeInfo),
+            scratchMaxDepth: 0, // the writer's default (1,000): the context's MaxDepth is the check that applies
+            readerMaxDepth: Math.Max(typeInfo.Options.MaxDepth, 64) + 1);
+
+    private static int MaxDepthOf(Utf8JsonWriter writer) => writer.Options.MaxDepth == 0 ? 64 : writer.Options.MaxDepth;
+
+    // The scratch buffer and writer of WriteScanned, kept per thread (taken while in use, so a nested call gets its own).
     [ThreadStatic]
     private static ArrayBufferWriter<byte>? t_scanBuffer;
+
+    [ThreadStatic]
+    private static Utf8JsonWriter? t_scanWriter;
+
+    [ThreadStatic]
+    private static int t_scanWriterDepth; // the MaxDepth t_scanWriter was made with (its Options may report 0 as the default)
 
     /// <summary>
     /// Writes a JSON value (written by <paramref name="write"/> into a scratch buffer first) token by token, so that every
     /// string value in it goes through <see cref="SecretScan.WriteString(Utf8JsonWriter, string?)"/>; property names,
-    /// numbers and literals are copied. The scratch buffer is zeroed after each use (it may hold a secret) and kept per
-    /// thread unless it grew large. Nesting deeper than the writer allows fails as the writer does.
+    /// numbers and literals are copied. The scratch buffer is zeroed after each use (it may hold a secret or an encrypted
+    /// member's plaintext) and kept per thread unless it grew large. Nesting deeper than the scratch writer or the reader
+    /// allows fails as they do; the real writer applies its own depth limit to what is copied.
     /// </summary>
-    private static void WriteScanned<T>(Utf8JsonWriter writer, T value, Action<T, Utf8JsonWriter> write)
+    private static void WriteScanned<TState>(Utf8JsonWriter writer, TState state, Action<TState, Utf8JsonWriter> write, int scratchMaxDepth, int readerMaxDepth)
     {
         ArrayBufferWriter<byte> buffer = t_scanBuffer ?? new ArrayBufferWriter<byte>(1024);
+        Utf8JsonWriter? scratch = t_scanWriter;
         t_scanBuffer = null;
-        int maxDepth = writer.Options.MaxDepth == 0 ? 64 : writer.Options.MaxDepth;
+        t_scanWriter = null;
+        if (scratch is null || t_scanWriterDepth != scratchMaxDepth)
+        {
+            // Not disposed: a writer left by a failed write may hold pending bytes, which Dispose would flush into the
+            // buffer (it owns nothing else; Reset below discards them in a reused one).
+            scratch = new Utf8JsonWriter(buffer, new JsonWriterOptions { MaxDepth = scratchMaxDepth, SkipValidation = true });
+        }
+
         try
         {
-            using (var scratch = new Utf8JsonWriter(buffer, new JsonWriterOptions { MaxDepth = maxDepth, SkipValidation = true }))
-            {
-                write(value, scratch);
-            }
-
-            var reader = new Utf8JsonReader(buffer.WrittenSpan, new JsonReaderOptions { MaxDepth = maxDepth + 1 });
+            scratch.Reset(buffer);
+            write(state, scratch);
+            scratch.Flush();
+            var reader = new Utf8JsonReader(buffer.WrittenSpan, new JsonReaderOptions { MaxDepth = readerMaxDepth });
             while (reader.Read())
             {
                 switch (reader.TokenType)
@@ -421,6 +451,8 @@ public static class StateJson
             if (buffer.Capacity <= 1 << 20)
             {
                 t_scanBuffer = buffer;
+                t_scanWriter = scratch;
+                t_scanWriterDepth = scratchMaxDepth;
             }
         }
     }
@@ -530,7 +562,8 @@ public static class StateJson
         }
         else if (value.ValueKind is JsonValueKind.Object or JsonValueKind.Array or JsonValueKind.String)
         {
-            WriteScanned(writer, value, static (element, scratch) => element.WriteTo(scratch));
+            int maxDepth = MaxDepthOf(writer);
+            WriteScanned(writer, value, static (element, scratch) => element.WriteTo(scratch), maxDepth, maxDepth + 1);
         }
         else
         {
